@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Run the test suite offline: set up the environment, then pytest inside a private netns.
+#
+#   scripts/test.sh [pytest args...]     e.g. scripts/test.sh test/test_packaging.py -x
+#
+# With no path argument pytest collects test/ (testpaths in pyproject.toml), so options such
+# as `-k name` still run over the whole suite while an explicit file runs only that file.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+"$ROOT/scripts/setup_env.sh"
+export VIRTUAL_ENV="$ROOT/.venv"
+export PATH="$VIRTUAL_ENV/bin:$PATH"
+exec "$ROOT/scripts/netns_run.sh" python -m pytest -q "$@"
