@@ -1,0 +1,387 @@
+"""The embedded simulator: a natively batched ``gymnasium.vector.VectorEnv``.
+
+All N environments live in one set of arrays; rendering, body dynamics and routes are
+compiled numba kernels parallel over environments, so one ``step`` uses both cores without
+worker processes. Autoreset follows gymnasium 1.x ``NEXT_STEP`` semantics: the step on which
+an episode ends returns its final observation; the next ``step`` ignores that env's action,
+resets it and returns the first observation with reward 0.
+
+Observation (dict, batched; see shared DESIGN contract): ``rgb`` uint8 (N,H,W,3), ``depth``
+float32 metres (N,H,W), ``speed`` (N,3) body (vx, vy, wz), ``route`` (N,K,2) robot-frame
+waypoints, ``goal`` (N,3) robot-frame (x, y, yaw), ``embodiment`` (N,D) descriptor.
+Action: (N,3) (vx, vy, wz) in m/s, rad/s, clipped to each env's body; non-holonomic bodies
+ignore vy; NaN/inf rows are zeroed with a warning.
+
+:meth:`NavVectorEnv.privileged` gives teachers and critics the ground truth (occupancy,
+distance field, cost-to-go, poses).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from scipy import ndimage
+
+from compass_nav.sim import kernels
+from compass_nav.sim.config import SimConfig
+from compass_nav.sim.embodiment import DESCRIPTOR_DIM, EmbodimentSpec, get_embodiment
+from compass_nav.sim.mdp import rewards, terminations
+from compass_nav.sim.render import render_batch
+from compass_nav.sim.scenes import (
+    GRID_CELLS,
+    HELDOUT_SEED_OFFSET,
+    RESOLUTION,
+    Scene,
+    generate_scene,
+    list_families,
+)
+from compass_nav.sim.scenes.base import APPEARANCE_DIM
+from compass_nav.utils.errors import ConfigError
+
+_SCENE_CACHE: OrderedDict = OrderedDict()
+_SCENE_CACHE_SIZE = 128
+
+
+def scene_with_clearance(family: str, seed: int) -> tuple[Scene, np.ndarray]:
+    """Scene and its clearance field (m to the nearest obstacle surface), cached."""
+    key = (family, seed)
+    if key in _SCENE_CACHE:
+        _SCENE_CACHE.move_to_end(key)
+        return _SCENE_CACHE[key]
+    scene = generate_scene(family, seed)
+    free = ~scene.occupancy
+    clearance = (ndimage.distance_transform_edt(free) * RESOLUTION - 0.5 * RESOLUTION).astype(
+        np.float32
+    )
+    clearance[~free] = 0.0
+    _SCENE_CACHE[key] = (scene, clearance)
+    while len(_SCENE_CACHE) > _SCENE_CACHE_SIZE:
+        _SCENE_CACHE.popitem(last=False)
+    return scene, clearance
+
+
+def planner_cost(clearance: np.ndarray, body: EmbodimentSpec) -> np.ndarray:
+    """Per-metre traversal cost for a body on the inflated grid (``kernels.INF`` = forbidden).
+
+    The centre may not come closer to an obstacle than the inscribed radius; closer than the
+    circumscribed radius is allowed but expensive (the body has to be aligned to fit); up to
+    0.8 m beyond it a soft cost keeps plans in the middle of aisles.
+    """
+    r_in, r_out = body.inscribed_radius, body.circumscribed_radius + 0.05
+    cost = 1.0 + 2.0 * np.clip((0.8 - (clearance - r_out)) / 0.8, 0.0, 1.0)
+    cost = np.where(clearance < r_out, 9.0, cost)
+    cost = np.where(clearance < r_in + 0.02, kernels.INF, cost)
+    return cost.astype(np.float64)
+
+
+class NavVectorEnv(gym.vector.VectorEnv):
+    """Batched navigation environment (see the module docstring for the contract)."""
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(self, config: SimConfig | None = None, **overrides) -> None:
+        cfg = config or SimConfig()
+        if overrides:
+            import dataclasses
+
+            cfg = dataclasses.replace(cfg, **overrides)
+        self.cfg = cfg
+        known = list_families()
+        for fam in cfg.families:
+            if fam not in known:
+                raise ConfigError(
+                    f"unknown scene family {fam!r}; known families: {', '.join(known)}"
+                )
+        self.bodies = [get_embodiment(n) for n in cfg.embodiments]
+        n = self.num_envs = cfg.num_envs
+        F = len(cfg.families)
+        self.env_family = np.array([cfg.families[e % F] for e in range(n)])
+        self.env_body_index = np.array([(e // F) % len(self.bodies) for e in range(n)])
+        self.env_bodies = [self.bodies[i] for i in self.env_body_index]
+        b = self.env_bodies
+        self._low = np.stack([x.action_low for x in b]).astype(np.float64)
+        self._high = np.stack([x.action_high for x in b]).astype(np.float64)
+        self._lim = np.maximum(np.abs(self._low), np.abs(self._high))
+        self._acc = np.stack([x.accel_limits for x in b]).astype(np.float64)
+        self._tau = np.array([x.lag_tau for x in b], np.float64)
+        self._dims = np.array([[x.length, x.width] for x in b], np.float64)
+        self._noise_std = np.array([x.tracking_noise for x in b], np.float64)
+        self._descr = np.stack([x.descriptor() for x in b]).astype(np.float32)
+        self._cam_static = np.array(
+            [[x.camera_height, x.camera_pitch, np.radians(x.camera_hfov_deg), x.camera_x,
+              x.camera_near, x.camera_far] for x in b], np.float64)
+        self._bob = np.array([x.camera_bob for x in b], np.float64)
+        self._planned = np.full(n, cfg.route_mode == "planned")
+
+        H, W, K = cfg.image_height, cfg.image_width, cfg.route_points
+        spaces = {}
+        if cfg.render_rgb:
+            spaces["rgb"] = gym.spaces.Box(0, 255, (H, W, 3), np.uint8)
+        if cfg.render_depth:
+            spaces["depth"] = gym.spaces.Box(0.0, np.inf, (H, W), np.float32)
+        spaces["speed"] = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
+        spaces["route"] = gym.spaces.Box(-np.inf, np.inf, (K, 2), np.float32)
+        spaces["goal"] = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
+        spaces["embodiment"] = gym.spaces.Box(-np.inf, np.inf, (DESCRIPTOR_DIM,), np.float32)
+        self.single_observation_space = gym.spaces.Dict(spaces)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, n)
+        # The single action space is the envelope over bodies; each env clips to its own.
+        self.single_action_space = gym.spaces.Box(
+            self._low.min(0).astype(np.float32), self._high.max(0).astype(np.float32),
+            dtype=np.float32)
+        self.action_space = gym.spaces.Box(self._low.astype(np.float32),
+                                           self._high.astype(np.float32), dtype=np.float32)
+
+        G = GRID_CELLS
+        self.height = np.zeros((n, G, G), np.float32)
+        self.material = np.zeros((n, G, G), np.uint8)
+        self.clearance = np.zeros((n, G, G), np.float32)
+        self.cost_to_go = np.full((n, G, G), kernels.INF)
+        self.appearance = np.zeros((n, APPEARANCE_DIM), np.float32)
+        self.pose = np.zeros((n, 3))
+        self.vel = np.zeros((n, 3))
+        self.goal = np.zeros((n, 3))
+        self.steps = np.zeros(n, np.int64)
+        self.total_steps = np.zeros(n, np.int64)
+        self.noise_seed = np.zeros(n, np.int64)
+        self.bob_phase = np.zeros(n)
+        self.prev_action = np.zeros((n, 3))
+        self.geo = np.zeros(n)  # current cost-to-go (planner metres)
+        self.ref_length = np.zeros(n)  # planned path length at reset, m (SPL reference)
+        self.travelled = np.zeros(n)
+        self.ep_return = np.zeros(n)
+        self.scene_seed = np.zeros(n, np.int64)
+        self._needs_reset = np.zeros(n, bool)
+        self._rngs = [np.random.default_rng(e) for e in range(n)]
+        self._rgb = np.zeros((n, H, W, 3), np.uint8)
+        self._depth = np.zeros((n, H, W), np.float32)
+        self._route = np.zeros((n, K, 2), np.float32)
+        self._collided = np.zeros(n, bool)
+
+    # ------------------------------------------------------------------ reset
+    def reset(self, *, seed=None, options=None):
+        """Reset every env. ``seed`` (int) seeds env e with ``[seed, e]``: fully determined."""
+        if seed is not None:
+            if isinstance(seed, (list, tuple)):
+                self._rngs = [np.random.default_rng(s) for s in seed]
+            else:
+                self._rngs = [np.random.default_rng([int(seed), e]) for e in range(self.num_envs)]
+        for e in range(self.num_envs):
+            self._reset_env(e)
+        self._needs_reset[:] = False
+        self._refresh_routes()
+        return self._observe(), {}
+
+    def _reset_env(self, e: int) -> None:
+        rng = self._rngs[e]
+        body = self.env_bodies[e]
+        cfg = self.cfg
+        for _attempt in range(50):
+            k = int(rng.integers(cfg.scene_pool))
+            seed = k + (HELDOUT_SEED_OFFSET if cfg.split == "heldout" else 0)
+            scene, clearance = scene_with_clearance(str(self.env_family[e]), seed)
+            ok = self._sample_task(e, rng, scene, clearance, body)
+            if ok:
+                break
+        else:
+            raise RuntimeError(f"env {e}: could not sample a reachable goal in 50 scenes")
+        self.height[e] = scene.height
+        self.material[e] = scene.material
+        self.clearance[e] = clearance
+        self.appearance[e] = scene.appearance_vector()
+        self.scene_seed[e] = seed
+        self.vel[e] = 0.0
+        self.prev_action[e] = 0.0
+        self.steps[e] = 0
+        self.travelled[e] = 0.0
+        self.ep_return[e] = 0.0
+        self.bob_phase[e] = rng.uniform(0, 2 * np.pi)
+        self.noise_seed[e] = int(rng.integers(2**31))
+
+    def _sample_task(self, e, rng, scene, clearance, body) -> bool:
+        cfg = self.cfg
+        need = body.circumscribed_radius + cfg.clearance_margin
+        cand = np.flatnonzero(clearance.ravel() >= need)
+        if cand.size < 10:
+            return False
+        cost = planner_cost(clearance, body)
+        G = GRID_CELLS
+        for _ in range(4):
+            gidx = int(cand[rng.integers(cand.size)])
+            gi, gj = divmod(gidx, G)
+            ctg = kernels.dijkstra(cost, gi, gj)
+            ctg_c = ctg.ravel()[cand]
+            ok = (ctg_c >= cfg.goal_distance_min) & (ctg_c <= cfg.goal_distance_max * 1.6)
+            starts = cand[ok]
+            if starts.size == 0:
+                continue
+            for _ in range(6):
+                sidx = int(starts[rng.integers(starts.size)])
+                si, sj = divmod(sidx, G)
+                sx, sy = (sj + 0.5) * RESOLUTION, (si + 0.5) * RESOLUTION
+                path = kernels.descend_path(ctg, sx, sy, 4 * G)
+                if path.shape[0] < 2:
+                    continue
+                length = kernels.path_length(path)
+                if not cfg.goal_distance_min <= length <= cfg.goal_distance_max:
+                    continue
+                if kernels.min_clearance_along(clearance, path) < body.circumscribed_radius:
+                    continue
+                yaw = rng.uniform(-np.pi, np.pi)
+                if kernels.footprint_collides(scene.height, sx, sy, yaw, body.length,
+                                              body.width):
+                    continue
+                gx, gy = (gj + 0.5) * RESOLUTION, (gi + 0.5) * RESOLUTION
+                self.pose[e] = (sx, sy, yaw)
+                self.goal[e] = (gx, gy, rng.uniform(-np.pi, np.pi))
+                self.cost_to_go[e] = ctg
+                self.geo[e] = ctg[si, sj]
+                self.ref_length[e] = length
+                return True
+        return False
+
+    # ------------------------------------------------------------------ step
+    def step(self, actions):
+        """Advance every env one control period (see the module docstring)."""
+        a = np.asarray(actions, dtype=np.float64)
+        n = self.num_envs
+        if a.shape != (n, 3):
+            raise ValueError(f"actions must have shape ({n}, 3), got {a.shape}")
+        invalid = ~np.isfinite(a).all(axis=1)
+        if invalid.any():
+            warnings.warn(
+                f"non-finite action in env(s) {np.flatnonzero(invalid).tolist()}: "
+                "replaced by zero velocity", RuntimeWarning, stacklevel=2)
+            a = np.where(invalid[:, None], 0.0, a)
+        cmd = np.clip(a, self._low, self._high)
+        resetting = self._needs_reset.copy()
+        active = ~resetting
+
+        geo_before = self.geo.copy()
+        pos_before = self.pose[:, :2].copy()
+        noise = np.zeros((n, 3))
+        for e in np.flatnonzero(active & (self._noise_std > 0)):
+            noise[e] = self._rngs[e].normal(0.0, self._noise_std[e], 3)
+        kernels.step_bodies(self.height, self.pose, self.vel, cmd, active, self._lim, self._acc,
+                            self._tau, self._dims, noise, self.cfg.dt, self.cfg.substeps,
+                            self._collided)
+        self.steps[active] += 1
+        self.total_steps += 1
+        moved = np.hypot(*(self.pose[:, :2] - pos_before).T)
+        self.travelled += moved
+        self.bob_phase += moved * np.pi * 2 / 0.6  # about one stride per 0.6 m
+        gi = np.clip((self.pose[:, 1] / RESOLUTION).astype(int), 0, GRID_CELLS - 1)
+        gj = np.clip((self.pose[:, 0] / RESOLUTION).astype(int), 0, GRID_CELLS - 1)
+        geo_after = self.cost_to_go[np.arange(n), gi, gj]
+        geo_after = np.where(geo_after >= kernels.INF, geo_before, geo_after)
+        self.geo = geo_after
+
+        collision = self._collided & active
+        success = terminations.goal_reached(self.pose, self.vel, self.goal, self.cfg) & active
+        success &= ~collision
+        terminated = success | collision
+        truncated = terminations.timed_out(self.steps, self.cfg) & active & ~terminated
+        q = {
+            "geo_before": geo_before,
+            "geo_after": geo_after,
+            "dist_after": np.hypot(self.goal[:, 0] - self.pose[:, 0],
+                                   self.goal[:, 1] - self.pose[:, 1]),
+            "success": success,
+            "collision": collision,
+            "action_delta_norm": (cmd - self.prev_action) / np.maximum(self._lim, 1e-6),
+        }
+        reward = rewards.total(self.cfg.reward, q)
+        reward[resetting] = 0.0
+        self.prev_action = np.where(active[:, None], cmd, self.prev_action)
+        self.ep_return += reward
+
+        ended = terminated | truncated
+        info = self._episode_info(ended, success, collision, truncated)
+        info["invalid_action"] = invalid
+        for e in np.flatnonzero(resetting):
+            self._reset_env(int(e))
+        self._needs_reset = ended
+        self._refresh_routes()
+        obs = self._observe()
+        return (obs, reward.astype(np.float32), terminated, truncated, info)
+
+    def _episode_info(self, ended, success, collision, truncated) -> dict:
+        dt = self.cfg.dt
+        spl = np.where(success, self.ref_length / np.maximum(self.travelled, self.ref_length),
+                       0.0)
+        return {
+            "success": success.copy(),
+            "collision": collision.copy(),
+            "timeout": truncated.copy(),
+            "episode": {
+                "r": self.ep_return.copy(),
+                "l": self.steps.copy(),
+                "time": self.steps * dt,
+                "success": success.copy(),
+                "collision": collision.copy(),
+                "spl": spl,
+                "path_length": self.travelled.copy(),
+                "ref_length": self.ref_length.copy(),
+            },
+            "_episode": ended.copy(),
+            "scene_seed": self.scene_seed.copy(),
+            "family": self.env_family.copy(),
+            "embodiment_index": self.env_body_index.copy(),
+        }
+
+    # ------------------------------------------------------------------ observations
+    def _refresh_routes(self) -> None:
+        kernels.routes_batch(self.cost_to_go, self.pose, self.goal, self._planned,
+                             self.cfg.route_points, self.cfg.route_spacing, self._route)
+
+    def _cams(self) -> np.ndarray:
+        cams = self._cam_static.copy()
+        cams[:, 0] += self._bob * np.sin(self.bob_phase)
+        return cams
+
+    def _observe(self) -> dict:
+        cfg = self.cfg
+        render_batch(self.height, self.material, self.appearance, self.pose, self._cams(),
+                     self.total_steps, self.noise_seed, self._rgb, self._depth,
+                     cfg.render_rgb, cfg.render_depth)
+        c, s = np.cos(self.pose[:, 2]), np.sin(self.pose[:, 2])
+        dx, dy = self.goal[:, 0] - self.pose[:, 0], self.goal[:, 1] - self.pose[:, 1]
+        goal = np.stack([c * dx + s * dy, -s * dx + c * dy,
+                         terminations.wrap_angle(self.goal[:, 2] - self.pose[:, 2])], 1)
+        obs = {}
+        if cfg.render_rgb:
+            obs["rgb"] = self._rgb.copy()
+        if cfg.render_depth:
+            obs["depth"] = self._depth.copy()
+        obs["speed"] = self.vel.astype(np.float32)
+        obs["route"] = self._route.copy()
+        obs["goal"] = goal.astype(np.float32)
+        obs["embodiment"] = self._descr.copy()
+        return obs
+
+    def privileged(self) -> dict:
+        """Ground truth for teachers and critics (arrays are the env's own: do not modify).
+
+        Returns:
+            occupancy (N,G,G) bool, clearance (N,G,G) m, cost_to_go (N,G,G) planner metres to
+            the goal, pose (N,3) world (x, y, yaw), velocity (N,3) body frame, goal (N,3)
+            world, resolution (m/cell), needs_reset (N,) bool.
+        """
+        return {
+            "occupancy": self.height > 0,
+            "height": self.height,
+            "clearance": self.clearance,
+            "cost_to_go": self.cost_to_go,
+            "pose": self.pose,
+            "velocity": self.vel,
+            "goal": self.goal,
+            "resolution": RESOLUTION,
+            "needs_reset": self._needs_reset,
+        }
+
+    def close_extras(self, **kwargs) -> None:  # noqa: D102 - nothing to release
+        pass

@@ -1,0 +1,28 @@
+"""Termination terms: goal reached (COMPASS's tolerances), collision, timeout."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def wrap_angle(a: np.ndarray) -> np.ndarray:
+    """Wrap angles to [-pi, pi)."""
+    return (a + np.pi) % (2 * np.pi) - np.pi
+
+
+def goal_reached(pose, vel, goal, cfg) -> np.ndarray:
+    """Within the goal tolerance, heading aligned, and (nearly) stopped."""
+    dist = np.hypot(goal[:, 0] - pose[:, 0], goal[:, 1] - pose[:, 1])
+    heading = np.abs(wrap_angle(goal[:, 2] - pose[:, 2]))
+    speed = np.hypot(vel[:, 0], vel[:, 1])
+    return (
+        (dist < cfg.goal_tolerance)
+        & (heading < cfg.heading_tolerance)
+        & (speed < cfg.stop_speed)
+        & (np.abs(vel[:, 2]) < cfg.stop_yaw_rate)
+    )
+
+
+def timed_out(steps, cfg) -> np.ndarray:
+    """Episode step budget used up (a truncation, not a termination)."""
+    return steps >= cfg.max_episode_steps
