@@ -1,0 +1,20 @@
+"""One policy runtime interface over exported models, checkpoints and scripted policies.
+
+What robots run. :class:`PolicyRuntime` keeps the recurrent state inside; callers hand it
+observations in the simulator's contract (uint8 RGB of any size: resizing and normalisation
+are the runtime's business, never the caller's) and get actions already clipped to the body.
+"""
+
+from compass_nav.runtime.base import InputSpec, PolicyRuntime, RuntimeOutput
+from compass_nav.runtime.scripted import ScriptedRuntime
+
+__all__ = ["InputSpec", "PolicyRuntime", "RuntimeOutput", "ScriptedRuntime", "load_runtime"]
+
+
+def load_runtime(model: str | None = None, embodiment: str = "carter", **kwargs) -> PolicyRuntime:
+    """Open a runtime: ``model`` is a path (.onnx, .engine, .pt, run folder), a scripted
+    policy name (``goal_seeker``), or None for the shipped default model.
+    """
+    from compass_nav.runtime.loader import open_runtime
+
+    return open_runtime(model, embodiment, **kwargs)
