@@ -15,6 +15,7 @@ Registered kinds (``make_policy(spec)``):
                              model/export stages through :func:`register_loader`.
 """
 
+from compass_nav.policies import degraded  # noqa: F401 - registers degraded:/random/depth_seeker
 from compass_nav.policies.base import Policy, make_policy, register_loader
 from compass_nav.policies.scripted import GoalSeeker, StandStill, TeacherPolicy, WallDriver
 
