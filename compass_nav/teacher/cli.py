@@ -1,0 +1,175 @@
+"""``compass-nav teacher``: record demonstrations of the planner teacher and inspect them.
+
+Registered by :mod:`compass_nav.cli` (listed in ``COMMAND_MODULES``):
+
+* ``compass-nav teacher demos --out DIR --episodes N ...`` records finished episodes into a
+  demonstrations folder (:func:`compass_nav.data.record_episodes`, format in
+  ``docs/DATASET.md``). Re-running the same command resumes: finished episodes are kept and
+  only the missing ones are recorded. Ctrl-C stops cleanly, keeping every finished episode.
+* ``compass-nav teacher info DIR`` prints the dataset's counts per embodiment and family.
+
+Heavy imports (simulator, numba kernels, torch) happen inside the handlers so that
+``compass-nav --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from compass_nav.utils.errors import ConfigError
+
+__all__ = ["parse_image_size", "parse_names", "register"]
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """Parse ``HxW`` (e.g. ``64x64``) into (height, width) pixels.
+
+    Raises:
+        ConfigError: Naming ``--image-size`` and the value when it is not two positive ints.
+    """
+    parts = text.lower().split("x")
+    try:
+        h, w = (int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--image-size={text!r}: expected HEIGHTxWIDTH, e.g. 64x64") from None
+    if h <= 0 or w <= 0:
+        raise ConfigError(f"--image-size={text!r}: height and width must be positive")
+    return h, w
+
+
+def parse_names(text: str, option: str) -> tuple[str, ...]:
+    """Split a comma-separated list (``carter,spot``), rejecting an empty one."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ConfigError(f"{option}={text!r}: expected a comma-separated list of names")
+    return names
+
+
+def _command_line(args: argparse.Namespace, cfg) -> str:
+    """The resolved command (every option spelled out), stored in meta.json."""
+    parts = ["compass-nav", "teacher", "demos", "--out", str(args.out),
+             "--episodes", str(args.episodes), "--embodiments", ",".join(cfg.embodiments),
+             "--families", ",".join(cfg.families), "--num-envs", str(cfg.num_envs),
+             "--seed", str(args.seed), "--image-size", args.image_size,
+             "--route-mode", cfg.route_mode, "--split", cfg.split,
+             "--max-episode-steps", str(cfg.max_episode_steps), "--policy", args.policy]
+    parts += ["--only-success"] * args.only_success + ["--no-compress"] * args.no_compress
+    return shlex.join(parts)
+
+
+def _cmd_demos(args: argparse.Namespace) -> int:
+    from compass_nav.data import format_summary, record_episodes
+    from compass_nav.data.format import list_episode_files
+    from compass_nav.sim.config import SimConfig
+
+    h, w = parse_image_size(args.image_size)
+    if args.episodes < 1:
+        raise ConfigError(f"--episodes={args.episodes!r}: must be >= 1")
+    cfg = SimConfig(
+        num_envs=args.num_envs,
+        embodiments=parse_names(args.embodiments, "--embodiments"),
+        families=parse_names(args.families, "--families"),
+        split=args.split,
+        image_height=h,
+        image_width=w,
+        route_mode=args.route_mode,
+        max_episode_steps=args.max_episode_steps,
+    )
+    command = _command_line(args, cfg)
+    try:
+        result = record_episodes(
+            args.policy, args.out, cfg, args.episodes, seed=args.seed,
+            only_success=args.only_success, compress=not args.no_compress,
+            writer_threads=args.writer_threads, progress=not args.quiet, command=command)
+    except KeyboardInterrupt:
+        kept = len(list_episode_files(args.out))
+        print(f"interrupted: {kept} finished episodes kept in {args.out}; run the same "
+              "command again to record the missing ones", file=sys.stderr)
+        return 130
+    from compass_nav.data.format import read_meta
+
+    print(format_summary(read_meta(args.out)["counts"]))
+    secs = max(result.seconds, 1e-9)
+    print(f"episodes={result.total} written={result.written} seconds={result.seconds:.1f} "
+          f"episodes_per_s={result.written / secs:.2f} "
+          f"env_steps_per_s={result.env_steps / secs:.0f} "
+          f"success_rate_written={result.successes / max(result.written, 1):.3f}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from compass_nav.data import DemoDataset, format_summary
+
+    ds = DemoDataset(args.path)
+    summary = ds.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    meta = ds.meta
+    h, w = meta["image_size"]
+    print(f"{args.path}: {meta['format']} v{meta['version']}, policy {meta['policy']}, "
+          f"{h}x{w} images, route mode {meta['route_mode']}, split "
+          f"{meta['sim_config']['split']}")
+    print(format_summary(summary))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``compass-nav teacher`` with its ``demos`` and ``info`` subcommands."""
+    teacher = subparsers.add_parser(
+        "teacher",
+        help="record planner-teacher demonstrations and inspect them",
+        description="Record demonstrations of the privileged planner teacher (or any policy) "
+                    "in the embedded simulator, and inspect recorded datasets.",
+    )
+    sub = teacher.add_subparsers(dest="teacher_command", metavar="<subcommand>",
+                                 title="subcommands")
+    teacher.set_defaults(func=lambda _args: teacher.print_help(sys.stderr) or 2)
+
+    demos = sub.add_parser(
+        "demos",
+        help="record demonstrations (resumable)",
+        description="Record finished episodes into a demonstrations folder (format: "
+                    "docs/DATASET.md). Re-running with the same --out and settings resumes; "
+                    "Ctrl-C keeps every finished episode.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    demos.add_argument("--out", required=True, help="dataset folder (created or resumed)")
+    demos.add_argument("--episodes", type=int, required=True,
+                       help="finished episodes the folder should hold")
+    demos.add_argument("--embodiments", default="carter",
+                       help="comma-separated embodiment names or YAML paths")
+    demos.add_argument("--families", default="warehouse,office,hall",
+                       help="comma-separated scene families")
+    demos.add_argument("--num-envs", type=int, default=16, help="parallel env slots")
+    demos.add_argument("--seed", type=int, default=0, help="base seed")
+    demos.add_argument("--image-size", default="64x64", help="camera HEIGHTxWIDTH")
+    demos.add_argument("--route-mode", choices=("planned", "mapless"), default="planned",
+                       help="route observation stored as 'route' (route_mapless is always "
+                            "stored too)")
+    demos.add_argument("--split", choices=("train", "heldout"), default="train",
+                       help="scene seeds to draw from")
+    demos.add_argument("--max-episode-steps", type=int, default=300,
+                       help="steps before an episode times out")
+    demos.add_argument("--policy", default="teacher",
+                       help="policy spec: teacher, goal_seeker, a checkpoint or model path")
+    demos.add_argument("--only-success", action="store_true",
+                       help="write only successful episodes")
+    demos.add_argument("--no-compress", action="store_true",
+                       help="store episodes uncompressed (about twice the size)")
+    demos.add_argument("--writer-threads", type=int, default=1,
+                       help="background threads compressing and writing episodes (0: inline)")
+    demos.add_argument("--quiet", action="store_true", help="no progress bar")
+    demos.set_defaults(func=_cmd_demos)
+
+    info = sub.add_parser(
+        "info",
+        help="summarise a demonstrations folder",
+        description="Print counts, steps and outcome rates per embodiment and scene family.",
+    )
+    info.add_argument("path", help="dataset folder")
+    info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    info.set_defaults(func=_cmd_info)
