@@ -1,0 +1,12 @@
+"""Closed-loop evaluation harness shared by every stage (``compass-nav evaluate``).
+
+Modules: :mod:`.config` (:class:`EvalConfig`), :mod:`.harness` (:func:`evaluate`,
+:class:`EvalResult`), :mod:`.metrics` (pure metric functions), :mod:`.report` (json/csv/md,
+plots, comparisons), :mod:`.recorder` (failure GIFs), :mod:`.cli` (the subcommand, listed in
+``compass_nav.cli.COMMAND_MODULES``). See docs/EVALUATION.md.
+"""
+
+from compass_nav.evaluation.config import EvalConfig
+from compass_nav.evaluation.harness import EvalResult, evaluate
+
+__all__ = ["EvalConfig", "EvalResult", "evaluate"]

@@ -1,0 +1,139 @@
+"""The ``compass-nav evaluate`` subcommand (registered through ``compass_nav.cli``).
+
+``compass-nav evaluate POLICY [options]`` runs :func:`compass_nav.evaluation.evaluate` and
+writes the reports; ``compass-nav evaluate --compare A.json B.json ...`` prints several
+results side by side (IL vs specialist vs generalist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from compass_nav.utils.errors import ConfigError
+
+_EPILOG = """\
+examples:
+  compass-nav evaluate teacher --embodiments all --episodes 200 --out runs/eval/teacher
+  compass-nav evaluate goal_seeker --route-mode mapless --episodes 50
+  compass-nav evaluate runs/il/last.pt --embodiments carter spot --gifs 5
+  compass-nav evaluate --compare runs/eval/il runs/eval/generalist --out runs/eval/compare.md
+
+--embodiments accepts names, YAML paths, or the groups 'all', 'train' and 'heldout'.
+Episode i of a cell is the same start/goal/scene for every policy under the same --seed,
+so two results with equal settings are paired episode by episode."""
+
+
+def _embodiments(values: list[str]) -> tuple[str, ...]:
+    from compass_nav.sim.embodiment import list_embodiments
+
+    out: list[str] = []
+    for v in values:
+        names = list_embodiments(None if v == "all" else v) if v in (
+            "all", "train", "heldout") else [v]
+        out += [n for n in names if n not in out]
+    return tuple(out)
+
+
+def _default_out(policy: str) -> Path:
+    stem = Path(policy).stem if ("/" in policy or "." in policy) else policy
+    return Path("runs") / "eval" / re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
+
+
+def register(subparsers) -> None:
+    """Add the ``evaluate`` command to the ``compass-nav`` parser."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="closed-loop evaluation: SR, collisions, SPL, WTT per embodiment x family",
+        description="Run a policy closed-loop in the embedded simulator on every embodiment x "
+        "scene family and report success rate, collision rate, SPL and success-weighted "
+        "travel time with 95%% confidence intervals (results.json/.csv, table.md, plots, "
+        "GIFs of the worst failures).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("policy", nargs="?", metavar="POLICY",
+                   help="teacher | standstill | wall | goal_seeker | a checkpoint/model path")
+    p.add_argument("--compare", nargs="+", metavar="RESULTS",
+                   help="compare results.json files (or folders) instead of evaluating")
+    p.add_argument("--embodiments", nargs="+", default=["carter"], metavar="NAME",
+                   help="bodies, or all/train/heldout (default: carter)")
+    p.add_argument("--families", nargs="+", default=["warehouse", "office", "hall"],
+                   metavar="FAMILY", help="scene families (default: all three)")
+    p.add_argument("--episodes", type=int, default=200, help="episodes per cell (200)")
+    p.add_argument("--route-mode", choices=("planned", "mapless"), default="planned",
+                   help="route observation: planned path or straight line (planned)")
+    p.add_argument("--split", choices=("heldout", "train"), default="heldout",
+                   help="scene seeds (heldout)")
+    p.add_argument("--seed", type=int, default=0, help="episode-set seed (0)")
+    p.add_argument("--num-envs", type=int, default=0,
+                   help="parallel env slots, a multiple of the cell count (0 = automatic)")
+    p.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"),
+                   help="camera resolution (64 64)")
+    p.add_argument("--max-steps", type=int, default=300, help="timeout in 10 Hz steps (300)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes, each taking a share of the embodiments (1)")
+    p.add_argument("--gifs", type=int, default=3, help="GIFs of the worst failures (3)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default runs/eval/<policy>); with --compare, a .md "
+                   "file for the table")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``compass-nav evaluate``."""
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 200))  # logs: keep table rows on one line
+    if args.compare:
+        return _compare(args, console)
+    if not args.policy:
+        raise ConfigError("POLICY is required (or use --compare RESULTS...)")
+    from compass_nav.evaluation import EvalConfig, evaluate
+    from compass_nav.evaluation.report import results_header, rich_table, table_rows
+
+    cfg = EvalConfig(
+        embodiments=_embodiments(args.embodiments), families=tuple(args.families),
+        episodes=args.episodes, route_mode=args.route_mode, split=args.split, seed=args.seed,
+        num_envs=args.num_envs, image_height=args.image_size[0],
+        image_width=args.image_size[1], max_episode_steps=args.max_steps,
+        workers=args.workers, gifs=args.gifs)
+    result = evaluate(args.policy, cfg, progress=not args.no_progress)
+    out = args.out or _default_out(args.policy)
+    paths = result.save(out)
+    console.print(rich_table(results_header(), table_rows(result.metrics),
+                             title=f"{args.policy} ({cfg.route_mode}, {cfg.split})"))
+    console.print(f"wrote {paths['json']}, {paths['csv'].name}, {paths['table'].name}, plots "
+                  f"and {len(paths['gifs'])} GIF(s) in {out}")
+    o = result.metrics["overall"]
+    print(f"policy={args.policy} episodes={o['n']} sr={o['sr']:.4f} "
+          f"collision_rate={o['collision_rate']:.4f} spl={o['spl']:.4f} "
+          f"wtt_s={o['wtt']:.2f} wall_s={result.wall_time:.1f}")
+    return 0
+
+
+def _compare(args: argparse.Namespace, console) -> int:
+    from compass_nav.evaluation.report import (
+        compare_rows,
+        load_results,
+        markdown_table,
+        rich_table,
+    )
+    from compass_nav.utils.atomic import atomic_write_text
+
+    if args.policy:
+        raise ConfigError(f"POLICY={args.policy!r}: not used with --compare")
+    results = [load_results(p) for p in args.compare]
+    header, rows, notes = compare_rows(results)
+    console.print(rich_table(header, rows, title="comparison"))
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if args.out:
+        text = markdown_table(header, rows) + "".join(f"\nNote: {n}\n" for n in notes)
+        atomic_write_text(args.out, text)
+        console.print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,107 @@
+"""Configuration of the closed-loop evaluation harness (a frozen, self-validating dataclass).
+
+:func:`compass_nav.evaluation.harness.evaluate` reads it; the CLI in
+:mod:`compass_nav.evaluation.cli` builds it from flags; it is written into every
+``results.json`` so a table can always be traced back to what produced it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from compass_nav.utils.config import check
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate on and how many episodes.
+
+    Attributes:
+        embodiments: Bodies to evaluate (registered names or YAML paths); one row group each.
+        families: Scene families; every embodiment is evaluated in every family (a *cell*).
+        episodes: Episodes per embodiment x family cell (exact; extra ones are discarded).
+        route_mode: ``planned`` (route from the map) or ``mapless`` (straight line to goal).
+            The start/goal set does not depend on it, so the two modes are paired.
+        split: Scene seeds: ``heldout`` (never used in training) or ``train``.
+        seed: Seeds the episode set: episode ``i`` of a cell is the same start, goal and scene
+            for every policy, every ``num_envs`` and every route mode.
+        num_envs: Parallel env slots; 0 picks a size automatically. Must be a multiple of
+            ``len(embodiments) * len(families)`` so that every cell gets the same slots.
+        image_height, image_width: Camera resolution the policy sees.
+        max_episode_steps: Timeout, control steps (10 Hz).
+        workers: Processes; each takes a share of the embodiments (1 = in this process).
+        gifs: How many of the worst failures to keep as GIFs (0 records no frames).
+        clip_memory_mb: Memory budget for the per-env frame ring buffers behind the GIFs.
+        bootstrap: Bootstrap resamples for the SPL and travel-time confidence intervals.
+    """
+
+    embodiments: tuple[str, ...] = ("carter",)
+    families: tuple[str, ...] = ("warehouse", "office", "hall")
+    episodes: int = 200
+    route_mode: str = "planned"
+    split: str = "heldout"
+    seed: int = 0
+    num_envs: int = 0
+    image_height: int = 64
+    image_width: int = 64
+    max_episode_steps: int = 300
+    workers: int = 1
+    gifs: int = 3
+    clip_memory_mb: int = 256
+    bootstrap: int = 2000
+
+    def __post_init__(self) -> None:
+        from compass_nav.sim.embodiment import get_embodiment
+        from compass_nav.sim.scenes import list_families
+
+        # Accept lists (YAML, JSON) but store tuples so the config stays hashable.
+        object.__setattr__(self, "embodiments", tuple(self.embodiments))
+        object.__setattr__(self, "families", tuple(self.families))
+        check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
+        check(len(set(self.embodiments)) == len(self.embodiments), "embodiments",
+              self.embodiments, "must not repeat a name")
+        for name in self.embodiments:
+            get_embodiment(name)  # raises ConfigError naming the known bodies
+        known = list_families()
+        check(len(self.families) >= 1, "families", self.families, "must not be empty")
+        check(len(set(self.families)) == len(self.families), "families", self.families,
+              "must not repeat a name")
+        for fam in self.families:
+            check(fam in known, "families", fam, f"unknown family; known: {', '.join(known)}")
+        check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
+        check(self.route_mode in ("planned", "mapless"), "route_mode", self.route_mode,
+              "must be 'planned' or 'mapless'")
+        check(self.split in ("train", "heldout"), "split", self.split,
+              "must be 'train' or 'heldout'")
+        check(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        cells = len(self.embodiments) * len(self.families)
+        check(self.num_envs >= 0 and self.num_envs % cells == 0, "num_envs", self.num_envs,
+              f"must be 0 (automatic) or a multiple of embodiments x families = {cells}")
+        for f in ("image_height", "image_width"):
+            v = getattr(self, f)
+            check(16 <= v <= 480, f, v, "must be within [16, 480] pixels")
+        check(self.max_episode_steps >= 1, "max_episode_steps", self.max_episode_steps,
+              "must be >= 1")
+        check(1 <= self.workers <= len(self.embodiments), "workers", self.workers,
+              f"must be within [1, number of embodiments = {len(self.embodiments)}]")
+        check(self.gifs >= 0, "gifs", self.gifs, "must be >= 0")
+        check(self.clip_memory_mb >= 1, "clip_memory_mb", self.clip_memory_mb, "must be >= 1")
+        check(self.bootstrap >= 100, "bootstrap", self.bootstrap, "must be >= 100")
+
+    @property
+    def cells(self) -> list[tuple[str, str]]:
+        """(embodiment, family) pairs in env-slot order: cell ``c = body * F + family``."""
+        return [(b, f) for b in self.embodiments for f in self.families]
+
+    def resolved_num_envs(self, target: int = 64) -> int:
+        """Env slots actually used: ``num_envs``, or about ``target`` spread over the cells.
+
+        The automatic size gives every cell the same number of slots, never more slots than
+        it has episodes (idle slots would render for nothing).
+        """
+        cells = len(self.cells)
+        if self.num_envs:
+            return self.num_envs
+        per_cell = max(1, min(self.episodes, math.ceil(target / cells)))
+        return per_cell * cells

@@ -1,0 +1,301 @@
+"""Closed-loop evaluation: run a policy in the embedded simulator on every embodiment x family.
+
+Wiring: :func:`evaluate` is the Python API (the CLI in :mod:`compass_nav.evaluation.cli`, the
+IL trainer and later stages call it); it builds one :class:`~compass_nav.sim.env.NavVectorEnv`
+whose slots cover every cell evenly (slot ``e`` drives family ``e % F`` and embodiment
+``(e // F) % E``), hands the whole batch to ``policy.act`` each step, and turns the finished
+episodes into :class:`EvalResult` (metrics from :mod:`compass_nav.evaluation.metrics`, files
+from :mod:`compass_nav.evaluation.report`, GIFs from :mod:`compass_nav.evaluation.recorder`).
+
+Episode identity. Episode ``i`` of cell (embodiment, family) is reset from the generator
+seeded ``[seed, crc32(embodiment), crc32(family), i]``, whichever slot runs it. A cell's
+episodes are handed to its slots from a queue as slots free up; slots with nothing left keep
+stepping and their episodes are ignored. So the episode set and its count are exact and
+deterministic, and the same start/goal/scene set is used by every policy, route mode, env
+count and worker split: results of two policies are paired episode by episode. (Sensor noise
+is hashed from the slot's step counter, so a learned policy may see different noise pixels
+under another ``num_envs``.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import zlib
+from typing import Any
+
+import numpy as np
+
+from compass_nav.evaluation.config import EvalConfig
+from compass_nav.evaluation.recorder import FailureClip, FailureRecorder, merge_clips
+from compass_nav.policies import Policy, make_policy
+from compass_nav.utils.errors import ConfigError
+
+#: Fields of one per-episode record, in ``results.json`` order.
+RECORD_FIELDS = (
+    "embodiment", "family", "cell", "episode", "scene_seed", "success", "collision", "timeout",
+    "steps", "time", "spl", "path_length", "ref_length", "final_distance", "return",
+)
+
+
+def episode_key(seed: int, embodiment: str, family: str, index: int) -> list[int]:
+    """Seed of episode ``index`` of a cell: stable across runs, layouts and processes."""
+    return [int(seed), zlib.crc32(embodiment.encode()), zlib.crc32(family.encode()), int(index)]
+
+
+def _seed_next_episode(env, e: int, key: list[int]) -> None:
+    # NavVectorEnv draws slot e's next reset (scene, start, goal, noise seed) from _rngs[e];
+    # replacing it between steps pins that episode to its key. No public per-slot reseed
+    # exists between autoresets; test_evaluation checks the pairing this gives.
+    env._rngs[e] = np.random.default_rng(key)
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """Everything one evaluation produced.
+
+    Attributes:
+        config: The evaluation settings.
+        policy: The policy spec (or the policy object's ``name``).
+        records: One dict per episode (:data:`RECORD_FIELDS`), sorted by cell then episode.
+        metrics: ``{"cells": [...], "embodiments": [...], "overall": {...}}``; each entry
+            holds ``embodiment``, ``family`` (``"all"`` when pooled) and the metrics of
+            :func:`compass_nav.evaluation.metrics.summarize`.
+        clips: The worst failures (at most ``config.gifs``), worst first.
+        wall_time: Seconds spent rolling out.
+        env_steps: Env steps simulated (all slots, including idle ones).
+    """
+
+    config: EvalConfig
+    policy: str
+    records: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    clips: list[FailureClip] = dataclasses.field(default_factory=list)
+    wall_time: float = 0.0
+    env_steps: int = 0
+
+    def cell(self, embodiment: str, family: str = "all") -> dict[str, Any]:
+        """Metrics of one cell, or of an embodiment pooled over families (``"all"``)."""
+        group = self.metrics["cells"] if family != "all" else self.metrics["embodiments"]
+        for m in group:
+            if m["embodiment"] == embodiment and m["family"] == family:
+                return m
+        raise KeyError(f"no metrics for {embodiment}/{family}")
+
+    def save(self, out_dir, *, plots: bool = True) -> dict[str, Any]:
+        """Write results.json, results.csv, table.md, plots and failure GIFs into ``out_dir``.
+
+        Returns:
+            Mapping of artefact name to path (``gifs`` is a list).
+        """
+        from compass_nav.evaluation.report import write_outputs
+
+        return write_outputs(self, out_dir, plots=plots)
+
+
+def _rollout(policy: Policy, cfg: EvalConfig, embodiments: tuple[str, ...], progress) -> tuple:
+    """Run the episodes of ``embodiments`` x ``cfg.families`` in one env; see module doc."""
+    from compass_nav.sim.config import SimConfig
+    from compass_nav.sim.env import NavVectorEnv
+
+    F, E = len(cfg.families), len(embodiments)
+    # Same slots per cell as the full config would give, whatever share this process runs.
+    per_cell = cfg.resolved_num_envs() // len(cfg.cells)
+    n_env = per_cell * E * F
+    sim = SimConfig(num_envs=n_env, embodiments=embodiments, families=cfg.families,
+                    split=cfg.split, image_height=cfg.image_height, image_width=cfg.image_width,
+                    route_mode=cfg.route_mode, max_episode_steps=cfg.max_episode_steps)
+    env = NavVectorEnv(sim)
+    names = [(b, f) for b in embodiments for f in cfg.families]
+    # Cell of each slot; cells are numbered globally (over all of cfg.embodiments).
+    local = np.array([((e // F) % E) * F + e % F for e in range(n_env)])
+    global_cell = np.array([cfg.cells.index(names[c]) for c in local])
+    quota = cfg.episodes
+    next_index = np.zeros(len(names), np.int64)
+    slot_episode = np.full(n_env, -1, np.int64)
+
+    def assign(e: int) -> list[int]:
+        c = local[e]
+        i = next_index[c]
+        if i < quota:
+            next_index[c] += 1
+            slot_episode[e] = i
+            return episode_key(cfg.seed, *names[c], int(i))
+        slot_episode[e] = -1
+        return episode_key(cfg.seed, *names[c], quota + e)  # idle: never counted
+
+    keys = [assign(e) for e in range(n_env)]
+    policy.bind(env)
+    obs, _ = env.reset(seed=keys)
+    recorder = FailureRecorder(n_env, cfg.image_height, cfg.image_width, cfg.max_episode_steps,
+                               cfg.gifs, cfg.clip_memory_mb)
+    priv = env.privileged()
+    recorder.begin(np.arange(n_env), priv["goal"])
+    recorder.push(obs, priv["pose"])
+    records: list[dict[str, Any]] = []
+    done = np.zeros(len(names), np.int64)
+    start = np.ones(n_env, bool)  # obs is the first of an episode (for the policy)
+    ended = np.zeros(n_env, bool)  # episode ended last step: this step's obs is a new one
+    steps = 0
+    while (done < quota).any():
+        action = policy.act(obs, start)
+        obs, _, _, _, info = env.step(action)
+        steps += n_env
+        priv = env.privileged()
+        if ended.any():
+            recorder.begin(np.flatnonzero(ended), priv["goal"])
+        recorder.push(obs, priv["pose"])
+        ended = info["_episode"]
+        ep = info["episode"]
+        for e in np.flatnonzero(ended):
+            i = int(slot_episode[e])
+            if i >= 0:
+                c = local[e]
+                rec = {
+                    "embodiment": names[c][0],
+                    "family": names[c][1],
+                    "cell": int(global_cell[e]),
+                    "episode": i,
+                    "scene_seed": int(info["scene_seed"][e]),
+                    "success": bool(ep["success"][e]),
+                    "collision": bool(ep["collision"][e]),
+                    "timeout": bool(info["timeout"][e]),
+                    "steps": int(ep["l"][e]),
+                    "time": float(ep["time"][e]),
+                    "spl": float(ep["spl"][e]),
+                    "path_length": float(ep["path_length"][e]),
+                    "ref_length": float(ep["ref_length"][e]),
+                    "final_distance": float(np.hypot(*obs["goal"][e, :2])),
+                    "return": float(ep["r"][e]),
+                }
+                records.append(rec)
+                done[c] += 1
+                recorder.finish(int(e), rec)
+                progress(rec)
+            _seed_next_episode(env, int(e), assign(int(e)))
+        start = ended
+    env.close()
+    return records, recorder.clips, steps
+
+
+def _worker(spec: str, cfg: EvalConfig, embodiments: tuple[str, ...], threads: int,
+            queue) -> tuple:
+    """Worker-process entry: one share of the embodiments, progress through ``queue``."""
+    import numba
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    return _rollout(make_policy(spec), cfg, embodiments, queue.put)
+
+
+def _pooled(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
+    from compass_nav.evaluation.metrics import summarize
+
+    def group(rows: list[dict[str, Any]], emb: str, fam: str) -> dict[str, Any]:
+        a = {k: np.array([r[k] for r in rows]) for k in
+             ("success", "collision", "timeout", "time", "spl")}
+        seed = zlib.crc32(f"{cfg.seed}/{emb}/{fam}".encode())
+        return {"embodiment": emb, "family": fam,
+                **summarize(a["success"], a["collision"], a["timeout"], a["time"], a["spl"],
+                            n_boot=cfg.bootstrap, seed=seed)}
+
+    cells = [group([r for r in records if r["embodiment"] == b and r["family"] == f], b, f)
+             for b, f in cfg.cells]
+    bodies = [group([r for r in records if r["embodiment"] == b], b, "all")
+              for b in cfg.embodiments]
+    return {"cells": cells, "embodiments": bodies, "overall": group(records, "all", "all")}
+
+
+def compute_metrics(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-cell, per-embodiment (pooled over families) and overall metrics of ``records``."""
+    return _pooled(cfg, records)
+
+
+def evaluate(policy: str | Policy, cfg: EvalConfig | None = None, *,
+             progress: bool = True) -> EvalResult:
+    """Evaluate ``policy`` closed-loop on every embodiment x family cell of ``cfg``.
+
+    Args:
+        policy: Anything :func:`compass_nav.policies.make_policy` accepts (``"teacher"``,
+            ``"goal_seeker"``, a checkpoint path...) or a :class:`Policy` instance.
+        cfg: Settings; defaults to :class:`EvalConfig` ().
+        progress: Show a progress bar (episodes done / total, running SR).
+
+    Returns:
+        The :class:`EvalResult` (call ``.save(out_dir)`` to write the reports).
+
+    Raises:
+        ConfigError: for bad settings, an unknown policy spec, or ``workers > 1`` with a
+            policy object (workers rebuild the policy from its spec).
+    """
+    from tqdm import tqdm
+
+    cfg = cfg or EvalConfig()
+    if isinstance(policy, str):
+        spec = policy
+        pol = make_policy(spec) if cfg.workers == 1 else None
+    elif isinstance(policy, Policy):
+        spec = policy.name
+        pol = policy
+        if cfg.workers > 1:
+            raise ConfigError(f"workers={cfg.workers}: worker processes need a policy spec "
+                              "string, not a Policy object")
+    else:
+        raise ConfigError(f"policy={policy!r}: expected a spec string or a Policy")
+
+    total = len(cfg.cells) * cfg.episodes
+    bar = tqdm(total=total, unit="ep", desc=f"evaluate {spec}", disable=not progress,
+               dynamic_ncols=True)
+    tally = {"done": 0, "success": 0, "collision": 0}
+
+    def tick(rec: dict[str, Any]) -> None:
+        tally["done"] += 1
+        tally["success"] += rec["success"]
+        tally["collision"] += rec["collision"]
+        bar.update(1)
+        if tally["done"] % 10 == 0 or tally["done"] == total:
+            bar.set_postfix(SR=f"{tally['success'] / tally['done']:.3f}",
+                            coll=f"{tally['collision'] / tally['done']:.3f}", refresh=False)
+
+    t0 = time.perf_counter()
+    try:
+        if cfg.workers == 1:
+            records, clips, steps = _rollout(pol, cfg, cfg.embodiments, tick)
+        else:
+            records, clips, steps = _run_workers(spec, cfg, tick)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    records.sort(key=lambda r: (r["cell"], r["episode"]))
+    return EvalResult(config=cfg, policy=spec, records=records,
+                      metrics=compute_metrics(cfg, records), clips=clips, wall_time=wall,
+                      env_steps=steps)
+
+
+def _run_workers(spec: str, cfg: EvalConfig, tick) -> tuple:
+    """Split the embodiments over ``cfg.workers`` spawned processes and merge their results."""
+    import multiprocessing as mp
+    import queue as queue_mod
+    from concurrent.futures import ProcessPoolExecutor
+
+    shares = [tuple(cfg.embodiments[i::cfg.workers]) for i in range(cfg.workers)]
+    threads = max(1, (os.cpu_count() or 1) // cfg.workers)
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager, ProcessPoolExecutor(cfg.workers, mp_context=ctx) as pool:
+        q = manager.Queue()
+        futures = [pool.submit(_worker, spec, cfg, s, threads, q) for s in shares]
+        while not all(f.done() for f in futures) or not q.empty():
+            try:
+                tick(q.get(timeout=0.2))
+            except queue_mod.Empty:
+                pass
+            for f in futures:
+                if f.done() and f.exception() is not None:
+                    raise f.exception()
+        parts = [f.result() for f in futures]
+    records = [r for p in parts for r in p[0]]
+    clips = merge_clips([p[1] for p in parts], cfg.gifs)
+    return records, clips, sum(p[2] for p in parts)
+
+
+__all__ = ["RECORD_FIELDS", "EvalResult", "compute_metrics", "episode_key", "evaluate"]

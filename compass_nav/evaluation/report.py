@@ -1,0 +1,316 @@
+"""Evaluation reports: results.json / results.csv / table.md, plots, GIFs and comparisons.
+
+:meth:`compass_nav.evaluation.harness.EvalResult.save` calls :func:`write_outputs`; the CLI
+prints :func:`rich_table` and, in ``--compare`` mode, :func:`compare_rows` over several
+``results.json`` files (:func:`load_results`). Every writer is atomic, so an interrupted
+evaluation never leaves a half-written table.
+
+``results.json`` layout (format 1)::
+
+    {"format": 1, "policy": str, "config": {EvalConfig fields},
+     "wall_time_s": float, "env_steps": int,
+     "metrics": {"cells": [...], "embodiments": [...], "overall": {...}},
+     "episodes": [{RECORD_FIELDS...}, ...], "gifs": [file names]}
+
+NaN (undefined, e.g. WTT with no success) is written as ``null``; +inf as the string "inf".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from compass_nav.utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from compass_nav.utils.config import config_to_dict
+from compass_nav.utils.errors import DataError
+
+FORMAT = 1
+
+#: (column title, metric key, CI key or None, kind) of the tables.
+COLUMNS = (
+    ("SR [95% CI]", "sr", "sr_ci", "rate"),
+    ("collision [95% CI]", "collision_rate", "collision_ci", "rate"),
+    ("timeout", "timeout_rate", None, "rate"),
+    ("SPL [95% CI]", "spl", "spl_ci", "rate"),
+    ("TT s", "travel_time", None, "time"),
+    ("WTT s [95% CI]", "wtt", "wtt_ci", "time"),
+)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float):
+        if math.isnan(x):
+            return None
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+    return x
+
+
+def _num(x: Any) -> float:
+    """Inverse of :func:`_jsonable` for one number."""
+    if x is None:
+        return math.nan
+    if isinstance(x, str):
+        return float(x)
+    return float(x)
+
+
+def fmt_value(value: Any, kind: str) -> str:
+    """Format one metric (``rate`` with 3 decimals, ``time`` with 1); undefined is '-'."""
+    v = _num(value)
+    if math.isnan(v):
+        return "-"
+    if math.isinf(v):
+        return "inf"
+    return f"{v:.3f}" if kind == "rate" else f"{v:.1f}"
+
+
+def fmt_metric(m: dict[str, Any], key: str, ci: str | None, kind: str) -> str:
+    """``value [low, high]`` (or just the value when there is no interval)."""
+    text = fmt_value(m.get(key), kind)
+    if ci is None or text == "-":
+        return text
+    lo, hi = m[ci]
+    return f"{text} [{fmt_value(lo, kind)}, {fmt_value(hi, kind)}]"
+
+
+def table_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """Rows embodiment x family, each embodiment followed by its pooled row, then overall."""
+    rows = []
+    emb_names = [m["embodiment"] for m in metrics["embodiments"]]
+    for emb in emb_names:
+        group = [m for m in metrics["cells"] if m["embodiment"] == emb]
+        group += [m for m in metrics["embodiments"] if m["embodiment"] == emb]
+        for m in group:
+            fam = m["family"] if m["family"] != "all" else "**pooled**"
+            rows.append([emb, fam, *(fmt_metric(m, *c[1:]) for c in COLUMNS), str(m["n"])])
+    if len(emb_names) > 1:
+        m = metrics["overall"]
+        rows.append(["**all**", "**pooled**", *(fmt_metric(m, *c[1:]) for c in COLUMNS),
+                     str(m["n"])])
+    return rows
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def results_header() -> list[str]:
+    """Column titles of :func:`table_rows`."""
+    return ["embodiment", "family", *(c[0] for c in COLUMNS), "n"]
+
+
+def to_dict(result) -> dict[str, Any]:
+    """The ``results.json`` content of an :class:`EvalResult` (see module docstring)."""
+    return _jsonable({
+        "format": FORMAT,
+        "policy": result.policy,
+        "config": config_to_dict(result.config),
+        "wall_time_s": round(result.wall_time, 3),
+        "env_steps": int(result.env_steps),
+        "metrics": result.metrics,
+        "episodes": result.records,
+    })
+
+
+def _csv_text(metrics: dict[str, Any]) -> str:
+    keys = [k for k in metrics["overall"] if k not in ("embodiment", "family")]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    header = ["embodiment", "family"]
+    for k in keys:
+        header += [f"{k}_low", f"{k}_high"] if k.endswith("_ci") else [k]
+    w.writerow(header)
+    for m in metrics["cells"] + metrics["embodiments"]:
+        row: list[Any] = [m["embodiment"], m["family"]]
+        for k in keys:
+            v = m[k]
+            row += [_num(x) for x in v] if k.endswith("_ci") else [v]
+        w.writerow(["" if isinstance(x, float) and math.isnan(x) else x for x in row])
+    return buf.getvalue()
+
+
+def _plots(result, out: Path) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cfg = result.config
+    cells = result.metrics["cells"]
+    F = len(cfg.families)
+    x = np.arange(len(cfg.embodiments))
+    width = 0.8 / F
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(x) + 2), 3.6))
+    for j, fam in enumerate(cfg.families):
+        ms = [next(m for m in cells if m["embodiment"] == b and m["family"] == fam)
+              for b in cfg.embodiments]
+        sr = np.array([m["sr"] for m in ms])
+        err = np.array([[m["sr"] - m["sr_ci"][0], m["sr_ci"][1] - m["sr"]] for m in ms]).T
+        ax.bar(x + (j - (F - 1) / 2) * width, sr, width, yerr=err, capsize=3, label=fam)
+    ax.set_xticks(x, cfg.embodiments, rotation=30 if len(x) > 4 else 0)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("success rate (95% Wilson CI)")
+    ax.set_title(f"{result.policy}: {cfg.route_mode} routes, {cfg.split} scenes, "
+                 f"n={cfg.episodes}/cell", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    paths = {"sr_plot": out / "success_rate.png"}
+    _save_fig(fig, paths["sr_plot"])
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    times = {b: [r["time"] for r in result.records if r["embodiment"] == b and r["success"]]
+             for b in cfg.embodiments}
+    all_t = [t for v in times.values() for t in v]
+    bins = np.linspace(0, max(all_t + [1.0]), 31)
+    for b, ts in times.items():
+        if ts:
+            ax.hist(ts, bins=bins, histtype="step", linewidth=1.5, label=b)
+    ax.set_xlabel("travel time of successful episodes, s")
+    ax.set_ylabel("episodes")
+    if all_t:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths["time_plot"] = out / "travel_time.png"
+    _save_fig(fig, paths["time_plot"])
+    return paths
+
+
+def _save_fig(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[str, Any]:
+    """Write every report of ``result`` into ``out_dir`` (created); return name -> path."""
+    from compass_nav.evaluation.recorder import write_gif
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Any] = {}
+    gifs = []
+    for rank, clip in enumerate(result.clips):
+        r = clip.record
+        name = (f"failure{rank + 1}_{r['embodiment']}_{r['family']}_ep{r['episode']}_"
+                f"{'collision' if r['collision'] else 'timeout'}.gif")
+        write_gif(out / name, clip, fps=10.0)
+        gifs.append(out / name)
+    data = to_dict(result)
+    data["gifs"] = [g.name for g in gifs]
+    paths["json"] = out / "results.json"
+    atomic_write_json(paths["json"], data)
+    paths["csv"] = out / "results.csv"
+    atomic_write_text(paths["csv"], _csv_text(result.metrics))
+    cfg = result.config
+    title = (f"# Evaluation of `{result.policy}`\n\n{cfg.route_mode} routes, {cfg.split} "
+             f"scenes, {cfg.episodes} episodes per cell, seed {cfg.seed}, "
+             f"{cfg.image_width}x{cfg.image_height} images, timeout "
+             f"{cfg.max_episode_steps} steps; wall time {result.wall_time:.0f} s.\n\n"
+             "SR/collision: Wilson 95% intervals; SPL, WTT: bootstrap 95% intervals; "
+             "TT: mean travel time of successes; WTT = TT / SR.\n\n")
+    paths["table"] = out / "table.md"
+    atomic_write_text(paths["table"],
+                      title + markdown_table(results_header(), table_rows(result.metrics)))
+    if plots:
+        paths.update(_plots(result, out))
+    paths["gifs"] = gifs
+    return paths
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read a ``results.json`` (or the folder holding one).
+
+    Raises:
+        DataError: when the file is missing or is not an evaluation result.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "results.json"
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{p}: no such results file") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or "metrics" not in data:
+        raise DataError(f"{p}: not a compass-nav evaluation result (format {FORMAT})")
+    data["_path"] = str(p)
+    return data
+
+
+def _label(data: dict[str, Any], used: set[str]) -> str:
+    base = Path(data["_path"]).parent.name or data["policy"]
+    label, k = base, 2
+    while label in used:
+        label, k = f"{base}#{k}", k + 1
+    used.add(label)
+    return label
+
+
+def compare_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], list[str]]:
+    """Side-by-side SR / SPL / WTT of several results, one row per embodiment x family.
+
+    Returns:
+        (header, rows, notes): notes list the settings in which the results differ (their
+        numbers are then not on the same episode set).
+    """
+    used: set[str] = set()
+    labels = [_label(d, used) for d in results]
+    keys: list[tuple[str, str]] = []
+    for d in results:
+        for group in ("cells", "embodiments"):
+            for m in d["metrics"][group]:
+                if (m["embodiment"], m["family"]) not in keys:
+                    keys.append((m["embodiment"], m["family"]))
+    keys.sort(key=lambda k: (k[0], k[1] == "all", k[1]))
+    header = ["embodiment", "family"]
+    for lab in labels:
+        header += [f"{lab} SR [95% CI]", f"{lab} SPL", f"{lab} WTT s"]
+    rows = []
+    for emb, fam in keys:
+        row = [emb, fam if fam != "all" else "**pooled**"]
+        for d in results:
+            group = d["metrics"]["embodiments" if fam == "all" else "cells"]
+            m = next((m for m in group if m["embodiment"] == emb and m["family"] == fam), None)
+            if m is None:
+                row += ["-", "-", "-"]
+            else:
+                row += [fmt_metric(m, "sr", "sr_ci", "rate") + f" (n={m['n']})",
+                        fmt_value(m["spl"], "rate"), fmt_value(m["wtt"], "time")]
+        rows.append(row)
+    notes = []
+    for k in ("split", "route_mode", "episodes", "seed", "max_episode_steps", "image_height",
+              "image_width"):
+        vals = [d["config"].get(k) for d in results]
+        if len(set(map(str, vals))) > 1:
+            notes.append(f"{k} differs: " + ", ".join(f"{lab}={v}" for lab, v in
+                                                       zip(labels, vals, strict=True)))
+    return header, rows, notes
+
+
+def rich_table(header: list[str], rows: list[list[str]], title: str = ""):
+    """The same rows as a ``rich`` table for the terminal."""
+    from rich.table import Table
+
+    table = Table(title=title or None, show_lines=False)
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i < 2 else "right")
+    for r in rows:
+        table.add_row(*(c.replace("**", "") for c in r))
+    return table
