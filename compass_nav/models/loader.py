@@ -1,0 +1,132 @@
+"""Checkpoint loader: ``make_policy("runs/il_carter")`` -> a batched, recurrent policy.
+
+Imported by :func:`compass_nav.policies.make_policy` (it tries this module for every spec
+that is not a scripted name), it registers a loader matching
+
+* a ``.pt`` file written by a trainer (``model.pt`` or ``checkpoints/step_*.pt``), and
+* a run folder (its ``model.pt``, else its newest checkpoint).
+
+:class:`XMobilityPolicy` evaluates the model on a batch of observations with
+:meth:`XMobility.step`, keeping ``h``, ``z`` and the previous action per env and zeroing the
+rows where ``episode_start`` is True; the batch size may change between episodes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from compass_nav.models.xmobility import XMobility, XMobilityConfig
+from compass_nav.models.xmobility.processing import obs_to_tensors
+from compass_nav.policies.base import Policy, register_loader
+from compass_nav.utils.config import config_from_dict
+from compass_nav.utils.errors import ModelError
+
+__all__ = ["XMobilityPolicy", "load_checkpoint", "load_model", "resolve_checkpoint"]
+
+MODEL_KIND = "xmobility"
+
+
+def resolve_checkpoint(spec: str | Path) -> Path:
+    """The ``.pt`` file a spec names: the file itself, or a run folder's model.
+
+    Raises:
+        ModelError: Nothing loadable there.
+    """
+    p = Path(spec)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        if (p / "model.pt").is_file():
+            return p / "model.pt"
+        ckpts = sorted((p / "checkpoints").glob("step_*.pt"))
+        if ckpts:
+            return ckpts[-1]
+        raise ModelError(f"{p}: a folder without model.pt or checkpoints/step_*.pt")
+    raise ModelError(f"model {p} does not exist")
+
+
+def load_checkpoint(spec: str | Path) -> dict[str, Any]:
+    """Read a trainer's checkpoint (tensors on the CPU, no code is unpickled).
+
+    Raises:
+        ModelError: Missing, unreadable, or not an X-Mobility checkpoint.
+    """
+    path = resolve_checkpoint(spec)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise ModelError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("kind") != MODEL_KIND:
+        kind = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
+        raise ModelError(f"{path}: kind={kind!r}, expected {MODEL_KIND!r}")
+    payload["path"] = str(path)
+    return payload
+
+
+def load_model(spec: str | Path) -> XMobility:
+    """The model of a checkpoint or run folder, in eval mode.
+
+    Raises:
+        ModelError: As :func:`load_checkpoint`, or weights that do not fit the config.
+    """
+    payload = load_checkpoint(spec)
+    cfg = config_from_dict(XMobilityConfig, payload["model_config"])
+    model = XMobility(cfg)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        raise ModelError(f"{payload['path']}: weights do not match its config ({exc})") from None
+    return model.eval()
+
+
+class XMobilityPolicy(Policy):
+    """A trained X-Mobility model as a :class:`Policy` (deterministic, recurrent)."""
+
+    def __init__(self, model: XMobility, name: str = "xmobility") -> None:
+        self.model = model.eval()
+        self.name = name
+        self._h: torch.Tensor | None = None
+        self._z: torch.Tensor | None = None
+        self._prev: torch.Tensor | None = None
+        self.last_path: np.ndarray | None = None
+
+    def _reset(self, batch: int) -> None:
+        state = self.model.initial(batch)
+        self._h, self._z = state.h, state.z
+        self._prev = torch.zeros(batch, 3)
+
+    @torch.inference_mode()
+    def act(self, obs: dict[str, np.ndarray], episode_start: np.ndarray) -> np.ndarray:
+        """Actions (N, 3) SI, clipped to each row's body; ``last_path`` holds (N, P, 2)."""
+        n = obs["goal"].shape[0]
+        if self._h is None or self._h.shape[0] != n:
+            self._reset(n)
+        keep = torch.from_numpy(~np.asarray(episode_start, bool)).float().unsqueeze(1)
+        self._h, self._z, self._prev = self._h * keep, self._z * keep, self._prev * keep
+        t = obs_to_tensors(obs)
+        action, path, self._h, self._z = self.model.step(
+            t.get("rgb"), t.get("depth"), t["speed"], t["route"], t["goal"], t["embodiment"],
+            self._prev, self._h, self._z)
+        self._prev = action
+        self.last_path = path.numpy()
+        return action.numpy().astype(np.float32)
+
+
+def _matches(spec: str) -> bool:
+    p = Path(spec)
+    if p.suffix == ".pt":
+        return True
+    return p.is_dir() and ((p / "model.pt").is_file() or (p / "checkpoints").is_dir())
+
+
+def _load(spec: str, **kwargs) -> XMobilityPolicy:
+    if kwargs:
+        raise ModelError(f"{spec}: checkpoint policies take no options, got {sorted(kwargs)}")
+    return XMobilityPolicy(load_model(spec), name=f"xmobility:{spec}")
+
+
+register_loader(_matches, _load)
