@@ -1,0 +1,546 @@
+"""The navigator: a ROS 2 lifecycle node that drives a robot with a policy runtime.
+
+Entry point ``navigator`` (setup.py) -> :func:`main`; launched by ``launch/robot.launch.py``
+and ``launch/sim.launch.py``. The node does parameters, QoS, topics, timers and message
+conversion only: :class:`compass_nav.ros.navigator_core.NavigatorCore` decides (goal state,
+watchdog, limits) and a :class:`compass_nav.runtime.PolicyRuntime` (opened with
+:func:`compass_nav.runtime.load_runtime`) computes the action.
+
+Topics (relative names, remap them): subscribes ``image`` (sensor_msgs/Image rgb8, bgr8,
+rgba8, bgra8, mono8) or ``image/compressed``, ``depth`` (32FC1/16UC1, only when the model
+reads depth), ``odom`` (nav_msgs/Odometry), ``goal_pose`` (geometry_msgs/PoseStamped),
+``route`` (nav_msgs/Path, optional); publishes ``cmd_vel`` (Twist or TwistStamped),
+``predicted_path`` (nav_msgs/Path, when the model predicts one), ``goal_status``
+(std_msgs/String holding JSON, latched) and ``diagnostics`` (diagnostic_msgs/DiagnosticArray).
+Service ``cancel`` (std_srvs/Trigger). Lifecycle: configure opens the model and creates the
+subscriptions, activate starts control, deactivate/shutdown publish a zero command.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import signal
+import threading
+import time
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
+from nav_msgs.msg import Odometry, Path
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from compass_nav.ros import conversions as conv
+from compass_nav.ros import qos
+from compass_nav.ros.navigator_core import NavigatorCore, NavigatorSettings, open_runtime
+from compass_nav.ros.observation import robot_to_world
+from compass_nav.ros.params import check_value, declare, navigator_params
+from compass_nav.sim.embodiment import EmbodimentSpec, get_embodiment
+from compass_nav.utils.errors import CompassNavError
+
+__all__ = ["Navigator", "main"]
+
+_STATS_WINDOW = 500  # control steps kept for latency percentiles
+
+
+class Navigator(LifecycleNode):
+    """Lifecycle node around :class:`NavigatorCore` (see the module docstring)."""
+
+    def __init__(self, node_name: str = "navigator", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self.body, body_error = self._declare_parameters()
+        self.core: NavigatorCore | None = None
+        self.runtime = None
+        self._active = False
+        self._error = body_error
+        self._subs: list = []
+        self._srvs: list = []
+        self._timers: list = []
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._pending: dict[str, object] = {}
+        self._frames: tuple[str, str] = ("", "")
+        self._last_cmd_wall = -math.inf
+        self._last_trigger_stamp: float | None = None
+        self._last_status: tuple | None = None
+        self._log_last: dict[str, tuple[str, float]] = {}
+        self._bad_counts = collections.Counter()
+        self._step_s: collections.deque = collections.deque(maxlen=_STATS_WINDOW)
+        self._infer_s: collections.deque = collections.deque(maxlen=_STATS_WINDOW)
+        self._step_times: collections.deque = collections.deque(maxlen=_STATS_WINDOW)
+        self._commands = 0
+        # Always-on outputs: a zero command and the reason must be publishable in any state.
+        stamped = self.get_parameter("cmd_vel_stamped").value
+        self._cmd_pub = self.create_publisher(TwistStamped if stamped else Twist, "cmd_vel",
+                                              qos.command())
+        self._status_pub = self.create_publisher(String, "goal_status", qos.latched())
+        self._diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", qos.reliable())
+        self._path_pub = self.create_publisher(Path, "predicted_path", qos.reliable(2))
+        self._diag_timer = self.create_timer(self._p("diagnostics_period"),
+                                             self._publish_diagnostics, clock=self._steady)
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+
+    # ------------------------------------------------------------------ parameters
+    def _declare_parameters(self) -> tuple[EmbodimentSpec, str]:
+        """Declare 'embodiment' first: the limit parameters take their defaults from it."""
+        fallback = get_embodiment("carter")
+        specs = navigator_params(fallback)
+        first = [s for s in specs if s.name == "embodiment"]
+        declare(self, first)
+        name = self.get_parameter("embodiment").value
+        error = ""
+        try:
+            body = get_embodiment(name)
+        except CompassNavError as exc:
+            body, error = fallback, f"embodiment={name!r}: {exc}"
+        self._specs = {s.name: s for s in navigator_params(body)}
+        declare(self, [s for n, s in self._specs.items() if n != "embodiment"])
+        return body, error
+
+    def _p(self, name: str):
+        return self.get_parameter(name).value
+
+    def _settings(self, values: dict) -> NavigatorSettings:
+        spec = self.runtime.spec
+        rate = values["control_rate_hz"] or spec.control_hz
+        return NavigatorSettings(
+            low=(values["min_vx"], -values["max_vy"], -values["max_wz"]),
+            high=(values["max_vx"], values["max_vy"], values["max_wz"]),
+            accel=(values["max_ax"], values["max_ay"], values["max_awz"]),
+            control_hz=float(rate),
+            goal_tolerance=values["goal_tolerance"],
+            heading_tolerance=values["heading_tolerance"],
+            stale_timeout=values["stale_timeout"],
+            route_spacing=values["route_spacing"],
+            route_goal_match=values["route_goal_match"],
+            needs_rgb=spec.uses_rgb,
+            needs_depth=spec.uses_depth,
+        )
+
+    def _values(self) -> dict:
+        return {n: self._p(n) for n in self._specs}
+
+    def _validate_parameters(self, params) -> SetParametersResult:
+        values = self._values()
+        for prm in params:
+            spec = self._specs.get(prm.name)
+            if spec is None:
+                continue
+            why = check_value(spec, prm.value, self.body)
+            if why:
+                return SetParametersResult(successful=False, reason=why)
+            values[prm.name] = prm.value
+        if self.runtime is not None:
+            try:
+                self._settings(values)
+            except CompassNavError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params) -> None:
+        names = {p.name for p in params}
+        if self.core is not None:
+            self.core.configure(self._settings(self._values()))
+            if self._active and "control_rate_hz" in names:
+                self._start_timers()
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Open the model and create subscriptions and services."""
+        if self._error:
+            return self._fail(self._error)
+        values = self._values()
+        for name, spec in self._specs.items():
+            why = check_value(spec, values[name], self.body)
+            if why:
+                return self._fail(why)
+        try:
+            self.runtime = open_runtime(values["model"], values["embodiment"])
+            settings = self._settings(values)
+        except CompassNavError as exc:
+            self.runtime = None
+            return self._fail(str(exc))
+        self.core = NavigatorCore(self.runtime, self.body.descriptor(), settings)
+        spec = self.runtime.spec
+        sensor = qos.sensor(values["image_qos"])
+        if values["image_transport"] == "compressed":
+            self._subs.append(self.create_subscription(
+                CompressedImage, "image/compressed", self._on_compressed, sensor))
+        else:
+            self._subs.append(self.create_subscription(Image, "image", self._on_image, sensor))
+        if spec.uses_depth:
+            self._subs.append(self.create_subscription(Image, "depth", self._on_depth, sensor))
+        self._subs.append(self.create_subscription(Odometry, "odom", self._on_odom,
+                                                   qos.sensor("reliable")))
+        self._subs.append(self.create_subscription(PoseStamped, "goal_pose", self._on_goal,
+                                                   qos.reliable()))
+        if values["use_route"]:
+            self._subs.append(self.create_subscription(Path, "route", self._on_route,
+                                                       qos.reliable(2)))
+        self._srvs.append(self.create_service(Trigger, "cancel", self._on_cancel))
+        self._error = ""
+        self.get_logger().info(
+            f"configured: model {self.runtime.name}, embodiment {self.body.name}, "
+            f"{settings.control_hz:g} Hz ({values['trigger']}-triggered), inputs "
+            f"{'rgb ' if spec.uses_rgb else ''}{'depth ' if spec.uses_depth else ''}odom")
+        self._publish_status(force=True)
+        return TransitionCallbackReturn.SUCCESS
+
+    def _fail(self, reason: str) -> TransitionCallbackReturn:
+        self._error = reason
+        self.get_logger().error(f"configure failed: {reason}")
+        return TransitionCallbackReturn.FAILURE
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start control."""
+        self._active = True
+        self._last_trigger_stamp = None
+        self._start_timers()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop control and the robot."""
+        self._active = False
+        self._stop_timers()
+        self.stop_robot("deactivated")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the model, subscriptions and services."""
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        for srv in self._srvs:
+            self.destroy_service(srv)
+        self._subs, self._srvs = [], []
+        self.core = self.runtime = None
+        self._pending.clear()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop the robot before going away."""
+        self._active = False
+        self._stop_timers()
+        self.stop_robot("shutdown")
+        return TransitionCallbackReturn.SUCCESS
+
+    def _start_timers(self) -> None:
+        self._stop_timers()
+        period = 1.0 / self.core.settings.control_hz
+        # The watchdog runs on the steady clock: with use_sim_time a stalled /clock must not
+        # stall the safety stop.
+        self._timers.append(self.create_timer(period, self._watchdog, clock=self._steady))
+        if self._p("trigger") == "timer":
+            self._timers.append(self.create_timer(period, self._on_control_timer))
+
+    def _stop_timers(self) -> None:
+        for t in self._timers:
+            self.destroy_timer(t)
+        self._timers = []
+
+    # ------------------------------------------------------------------ inputs
+    def _bad(self, kind: str, reason: str) -> None:
+        """Log (at most every 2 s per kind unless the reason changes) and stop at once."""
+        now = time.monotonic()
+        self._bad_counts[kind] += 1
+        last = self._log_last.get(kind)
+        if last is None or last[0] != reason or now - last[1] > 2.0:
+            self.get_logger().warning(f"rejected {kind}: {reason} (safe stop)")
+            self._log_last[kind] = (reason, now)
+        self.core.on_bad_input(kind, reason, now)
+        if self._active:
+            self._control(time.perf_counter(), None)
+
+    def _on_image(self, msg: Image) -> None:
+        t0 = time.perf_counter()
+        try:
+            rgb = conv.image_to_rgb(msg)
+        except conv.InputError as exc:
+            return self._bad("image", str(exc))
+        self._image_arrived(rgb, msg.header.stamp, t0)
+
+    def _on_compressed(self, msg: CompressedImage) -> None:
+        t0 = time.perf_counter()
+        try:
+            rgb = conv.compressed_to_rgb(msg)
+        except conv.InputError as exc:
+            return self._bad("image", str(exc))
+        self._image_arrived(rgb, msg.header.stamp, t0)
+
+    def _image_arrived(self, rgb: np.ndarray, stamp, t0: float) -> None:
+        self.core.on_image(rgb, time.monotonic())
+        if self._active and self._p("trigger") == "image" and self._due(stamp):
+            self._control(t0, stamp)
+
+    def _due(self, stamp) -> bool:
+        """Decimate the camera stream to the control rate by the images' own stamps."""
+        t = conv.stamp_to_sec(stamp)
+        if t <= 0.0:
+            t = self.get_clock().now().nanoseconds * 1e-9
+        last = self._last_trigger_stamp
+        if last is not None and last <= t < last + 0.8 / self.core.settings.control_hz:
+            return False
+        self._last_trigger_stamp = t
+        return True
+
+    def _on_depth(self, msg: Image) -> None:
+        try:
+            depth = conv.depth_to_metres(msg)
+        except conv.InputError as exc:
+            return self._bad("depth", str(exc))
+        self.core.on_depth(depth, time.monotonic())
+
+    def _on_odom(self, msg: Odometry) -> None:
+        try:
+            pose, speed = conv.odometry_to_arrays(msg)
+        except conv.InputError as exc:
+            return self._bad("odom", str(exc))
+        self.core.on_odometry(pose, speed, time.monotonic())
+        self._frames = (msg.header.frame_id, msg.child_frame_id)
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            for kind in ("goal", "route"):
+                if kind in pending:
+                    getattr(self, f"_on_{kind}")(pending[kind])
+
+    def _frame_names(self) -> tuple[str, str]:
+        """(odometry frame, base frame): parameters, else what odometry says."""
+        return (self._p("odom_frame") or self._frames[0],
+                self._p("base_frame") or self._frames[1])
+
+    def _to_world(self, frame: str, xyyaw: np.ndarray, what: str):
+        """A pose in ``frame`` -> odometry frame, None if it must wait, else raise."""
+        odom_frame, base_frame = self._frame_names()
+        if not odom_frame and not base_frame:
+            return None  # frames become known with the first odometry message
+        if frame and frame == odom_frame:
+            return xyyaw
+        if frame and frame == base_frame:
+            if self.core.pose is None:
+                return None
+            return robot_to_world(self.core.pose, xyyaw)
+        raise conv.InputError(
+            f"{what} frame {frame!r} is unknown: give it in the odometry frame "
+            f"{odom_frame!r} or the robot frame {base_frame!r} (no tf2 lookups here)")
+
+    def _on_goal(self, msg: PoseStamped) -> None:
+        try:
+            goal = conv.pose_to_xyyaw(msg.pose, "goal pose")
+            world = self._to_world(msg.header.frame_id, goal, "goal")
+        except conv.InputError as exc:
+            self.get_logger().error(f"goal rejected: {exc}")
+            self.core.reject_goal(str(exc))
+            self._after_event()
+            return
+        if world is None:
+            self._pending["goal"] = msg
+            return
+        self.core.set_goal(world)
+        self._last_trigger_stamp = None
+        self.get_logger().info(
+            f"goal {self.core.goal_id}: ({world[0]:.2f}, {world[1]:.2f}, {world[2]:.2f}) in "
+            f"{self._frame_names()[0]!r}")
+        self._after_event()
+
+    def _on_route(self, msg: Path) -> None:
+        try:
+            pts = conv.path_to_points(msg)
+            frame = msg.header.frame_id
+            probe = self._to_world(frame, np.zeros(3), "route")
+        except conv.InputError as exc:
+            self.core.route_note = f"route rejected: {exc}"
+            self.get_logger().warning(self.core.route_note)
+            return
+        if probe is None:
+            self._pending["route"] = msg
+            return
+        if frame == self._frame_names()[1]:  # robot frame: fix it in the world now
+            pts = np.array([robot_to_world(self.core.pose, (x, y, 0.0))[:2] for x, y in pts])
+        self.core.on_route(pts)
+
+    def _on_cancel(self, request, response):
+        response.success = self.core.cancel()
+        response.message = "goal cancelled" if response.success else "no goal to cancel"
+        self._after_event()
+        return response
+
+    def _after_event(self) -> None:
+        """Goal changes take effect now: publish the status and (if stopping) a zero."""
+        if self._active and self.core.goal is None:
+            self._control(time.perf_counter(), None)
+        else:
+            self._publish_status()
+
+    # ------------------------------------------------------------------ control
+    def _on_control_timer(self) -> None:
+        self._control(time.perf_counter(), None)
+
+    def _watchdog(self) -> None:
+        """Zero velocity when inputs are stale and nothing else published recently."""
+        now = time.monotonic()
+        if now - self._last_cmd_wall < 1.5 / self.core.settings.control_hz:
+            return
+        if self.core.goal is not None and not self.core.stop_reason(now):
+            return
+        self._control(time.perf_counter(), None)
+
+    def _control(self, t0: float, stamp) -> None:
+        """Run one core step and publish its command, path and status."""
+        d = self.core.step(time.monotonic())
+        self._publish_cmd(d.cmd, stamp)
+        if d.stepped:
+            t1 = time.perf_counter()
+            self._step_s.append(t1 - t0)
+            self._infer_s.append(d.inference_s)
+            self._step_times.append(time.monotonic())
+            if d.path is not None:
+                self._path_pub.publish(conv.path_msg(d.path, self._stamp(stamp),
+                                                     self._frame_names()[1] or "base_link"))
+        self._publish_status(d.status)
+
+    def _stamp(self, stamp):
+        return stamp if stamp is not None else self.get_clock().now().to_msg()
+
+    def _publish_cmd(self, cmd: np.ndarray, stamp) -> None:
+        stamped = self._p("cmd_vel_stamped")
+        msg = conv.twist_msg(cmd, stamped, self._stamp(stamp) if stamped else None,
+                             self._frame_names()[1] or "base_link")
+        self._cmd_pub.publish(msg)
+        self._last_cmd_wall = time.monotonic()
+        self._commands += 1
+
+    def stop_robot(self, why: str) -> None:
+        """Publish a zero command now and wait (briefly) until subscribers have it."""
+        if self.core is not None:
+            self.core.limiter.reset()
+        self._publish_cmd(np.zeros(3), None)
+        self._cmd_pub.wait_for_all_acked(Duration(seconds=0.5))
+        self.get_logger().info(f"zero velocity published ({why})")
+
+    def _publish_status(self, status=None, force: bool = False) -> None:
+        if self.core is None:
+            return
+        status = status or self.core.status()
+        key = (status.state, status.goal_id, status.reason)
+        if key == self._last_status and not force:
+            return
+        self._last_status = key
+        d = status.to_dict()
+        d["frame"] = self._frame_names()[0]
+        self._status_pub.publish(String(data=json.dumps(d)))
+        if status.state in ("reached", "cancelled", "rejected"):
+            self.get_logger().info(f"goal {status.goal_id} {status.state} {status.reason}")
+
+    # ------------------------------------------------------------------ diagnostics
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        st = DiagnosticStatus(name=f"{self.get_name()}: control", hardware_id=self.body.name)
+        values: dict[str, str] = {"lifecycle": self._lifecycle_label()}
+        if self.core is None:
+            st.level = DiagnosticStatus.ERROR if self._error else DiagnosticStatus.WARN
+            st.message = self._error or "not configured"
+        else:
+            status = self.core.status()
+            why = self.core.stop_reason(now)
+            driving = status.state == "active" and not why
+            st.level = DiagnosticStatus.OK if (driving or status.state != "stopped") else \
+                DiagnosticStatus.WARN
+            if not self._active:
+                st.message = "inactive"
+            elif status.state == "stopped" or (status.state == "active" and why):
+                st.message = f"stopped: {why or status.reason}"
+            else:
+                st.message = status.state + (f": {status.reason}" if status.reason else "")
+            window = [t for t in self._step_times if now - t <= 2.0]
+            values.update({
+                "state": status.state,
+                "stop_reason": why or status.reason,
+                "model": self.runtime.name,
+                "control_rate_target_hz": f"{self.core.settings.control_hz:.3g}",
+                "control_rate_hz": f"{len(window) / 2.0:.3g}",
+                "step_latency_ms_p50": _pct(self._step_s, 50),
+                "step_latency_ms_p99": _pct(self._step_s, 99),
+                "inference_ms_p50": _pct(self._infer_s, 50),
+                "inference_ms_p99": _pct(self._infer_s, 99),
+                "route": self.core.route_note,
+                "goal_distance_m": f"{status.distance:.3f}",
+                "commands_published": str(self._commands),
+            })
+            for kind, inp in self.core.inputs.items():
+                age = now - inp.received
+                values[f"{kind}_age_s"] = f"{age:.3f}" if math.isfinite(age) else "never"
+                values[f"{kind}_rejected"] = str(self._bad_counts[kind])
+        st.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        msg = DiagnosticArray(status=[st])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(msg)
+
+    def _lifecycle_label(self) -> str:
+        try:
+            return self._state_machine.current_state[1]
+        except AttributeError:
+            return "unknown"
+
+
+def _pct(values, q: float) -> str:
+    return f"{np.percentile(np.asarray(values) * 1e3, q):.3f}" if len(values) else "n/a"
+
+
+def install_stop_signals() -> threading.Event:
+    """SIGINT/SIGTERM set the returned event instead of raising.
+
+    rclpy's own handlers would shut the context down before a node could publish its final
+    zero command, so the nodes init rclpy with ``SignalHandlerOptions.NO`` and use these.
+    """
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def spin_until_signal(node, on_exit) -> None:
+    """Spin ``node`` until SIGINT/SIGTERM or ROS shutdown, then call ``on_exit()``."""
+    stop = install_stop_signals()
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    try:
+        while rclpy.ok(context=node.context) and not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        try:
+            on_exit()
+        finally:
+            executor.shutdown()
+            node.destroy_node()
+            rclpy.try_shutdown(context=node.context)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the navigator node (``ros2 run compass_nav navigator``)."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node = Navigator()
+    if node.get_parameter("autostart").value:
+        if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            node.trigger_activate()
+
+    def on_exit() -> None:
+        try:
+            node.trigger_shutdown()  # on_shutdown publishes the zero command
+        except Exception:  # already finalized, or the transition failed: stop anyway
+            node.stop_robot("shutdown")
+
+    spin_until_signal(node, on_exit)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
