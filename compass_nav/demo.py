@@ -332,12 +332,16 @@ def run_demo(cfg: DemoConfig, progress: bool = True) -> list[dict]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from compass_nav.sim.cli import parse_size
+
     defaults = DemoConfig()
+    size = parse_size(args.size)
     cfg = DemoConfig(
         embodiments=tuple(args.embodiments or defaults.embodiments),
         families=tuple(args.families or defaults.families),
         episodes=args.episodes, envs_per_pair=args.envs_per_pair, policy=args.policy,
-        split=args.split, seed=args.seed, out=args.out)
+        split=args.split, seed=args.seed, out=args.out,
+        image_height=size[0], image_width=size[1])
     run_demo(cfg, progress=not args.no_progress)
     return 0
 
@@ -363,6 +367,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default=d.split, choices=("train", "heldout"),
                    help="scene seeds")
     p.add_argument("--seed", type=int, default=d.seed, help="reset seed")
+    p.add_argument("--size", default=f"{d.image_height}x{d.image_width}",
+                   help="ego camera HEIGHTxWIDTH")
     p.add_argument("--out", default=d.out, help="output folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)

@@ -55,14 +55,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from compass_nav.sim.embodiment import get_embodiment, list_embodiments
     from compass_nav.sim.scenes import list_families
 
-    console = Console()
+    # A pipe or a log file gets rich's 80 columns by default: too narrow for this table.
+    probe = Console()
+    console = probe if probe.is_terminal else Console(width=160)
     table = Table(title="Embodiments (sim/embodiments/*.yaml)", title_justify="left")
     for col, justify in (("name", "left"), ("split", "left"), ("kind", "left"),
                          ("vx m/s", "right"), ("vy m/s", "right"), ("wz rad/s", "right"),
                          ("accel x/y/wz", "right"), ("lag s", "right"),
                          ("footprint m", "right"), ("camera h/pitch/hfov", "right"),
                          ("description", "left")):
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify, no_wrap=col != "description")
     for name in list_embodiments():
         b = get_embodiment(name)
         table.add_row(
