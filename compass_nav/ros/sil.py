@@ -1,0 +1,234 @@
+"""Sim-in-the-loop over real DDS: sim bridge + navigator processes per embodiment.
+
+:func:`run_sim_in_the_loop` starts, for each embodiment in turn, a ``sim_bridge`` and a
+``navigator`` process (the same entry points ``ros2 launch compass_nav sim.launch.py``
+starts) on their own ROS_DOMAIN_ID, counts the outcomes the bridge publishes on
+``episode_status``, optionally records the camera stream of the first episode as a GIF, and
+stops both processes (SIGINT: the navigator publishes a final zero command). Used by the
+``compass-nav ros-sil`` command (:mod:`compass_nav.ros.cli`), the ROS tests and the demo.
+It refuses to run outside a private network namespace (:mod:`compass_nav.ros.netns`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from compass_nav.ros.netns import require_private_network
+from compass_nav.utils.config import check
+
+__all__ = ["SilConfig", "node_command", "run_sim_in_the_loop", "stop_process",
+           "summary_table"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SilConfig:
+    """What to run.
+
+    Attributes:
+        embodiments: Bodies, one bridge/navigator pair each (run one after the other).
+        episodes: Episodes per embodiment.
+        model: Navigator ``model`` parameter ('' = shipped default, ``scripted:<name>``).
+        family: Scene family of the bridge. split: 'train' or 'heldout' scene seeds.
+        seed: Bridge episode-sequence seed.
+        image_size: (height, width) of the simulated camera.
+        realtime_factor: 0 = as fast as the navigator answers (lockstep), else paced.
+        route_mode: 'planned' publishes the global plan on ``route``; 'mapless' does not.
+        timeout_s: Wall-clock budget per embodiment.
+        domain_id: First ROS_DOMAIN_ID (embodiment i uses domain_id + i).
+        gif_dir: Write ``<embodiment>.gif`` of each first episode there (None = no GIFs).
+        log_dir: Node logs (None = a temporary folder).
+    """
+
+    embodiments: tuple[str, ...] = ("carter", "spot", "h1")
+    episodes: int = 3
+    model: str = ""
+    family: str = "warehouse"
+    split: str = "train"
+    seed: int = 0
+    image_size: tuple[int, int] = (64, 64)
+    realtime_factor: float = 0.0
+    route_mode: str = "planned"
+    timeout_s: float = 120.0
+    domain_id: int = 40
+    gif_dir: str | None = None
+    log_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
+        check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
+        check(self.realtime_factor >= 0, "realtime_factor", self.realtime_factor,
+              "must be >= 0")
+        check(self.timeout_s > 0, "timeout_s", self.timeout_s, "must be > 0")
+        check(0 <= self.domain_id and self.domain_id + len(self.embodiments) <= 232,
+              "domain_id", self.domain_id, "domain ids must stay within [0, 232]")
+        check(self.route_mode in ("planned", "mapless"), "route_mode", self.route_mode,
+              "must be 'planned' or 'mapless'")
+
+
+def node_command(module: str, params: dict) -> list[str]:
+    """``python -m <module> --ros-args -p k:=v ...`` for this interpreter."""
+    cmd = [sys.executable, "-m", module, "--ros-args"]
+    for key, value in params.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        cmd += ["-p", f"{key}:={value}"]
+    return cmd
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
+    """SIGINT (clean shutdown, final zero command), then SIGKILL after ``timeout``."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def _alive(procs: list[subprocess.Popen], grace: float = 2.0) -> Callable[[], bool]:
+    """A predicate: the navigator runs and the bridge runs or exited < ``grace`` s ago.
+
+    The grace period lets the bridge's last latched results arrive after it exits.
+    """
+    ended: list[float] = []
+
+    def alive() -> bool:
+        if procs[0].poll() is not None:
+            return False
+        if procs[1].poll() is None:
+            return True
+        if not ended:
+            ended.append(time.monotonic())
+        return time.monotonic() - ended[0] < grace
+
+    return alive
+
+
+def _listen(domain_id: int, episodes: int, gif_frames: list | None,
+            alive: Callable[[], bool], deadline: float) -> list[dict]:
+    """Collect ``episode_status`` records (and first-episode frames) on ``domain_id``."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+
+    from compass_nav.ros import qos
+    from compass_nav.ros.conversions import image_to_rgb
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain_id)
+    records: list[dict] = []
+    try:
+        node = rclpy.create_node("sil_listener", context=ctx)
+        node.create_subscription(String, "episode_status",
+                                 lambda m: records.append(json.loads(m.data)),
+                                 qos.latched(100))
+        if gif_frames is not None:
+            def on_image(msg: Image) -> None:
+                if not records and len(gif_frames) < 300:
+                    gif_frames.append(image_to_rgb(msg))
+
+            node.create_subscription(Image, "image", on_image, qos.sensor())
+        executor = SingleThreadedExecutor(context=ctx)
+        executor.add_node(node)
+        while len(records) < episodes and time.monotonic() < deadline and alive():
+            executor.spin_once(timeout_sec=0.1)
+        executor.shutdown()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=ctx)
+    return records
+
+
+def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
+    """Run every embodiment's episodes over DDS; returns one record per episode.
+
+    Each record is the bridge's ``episode_status`` JSON (outcome, steps, SPL, ...); an
+    embodiment that runs out of time adds records with outcome ``"no result"`` so that a
+    stuck run counts as a failure, never as a smaller denominator.
+
+    Raises:
+        PrivateNetworkError: outside a private network namespace.
+    """
+    require_private_network()
+    log_dir = Path(cfg.log_dir or tempfile.mkdtemp(prefix="compass_nav_sil_"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    results: list[dict] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.episodes * len(cfg.embodiments), desc="sim-in-the-loop",
+                   unit="episode")
+    for i, body in enumerate(cfg.embodiments):
+        domain = cfg.domain_id + i
+        env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
+        nav = node_command("compass_nav.ros.navigator_node", {
+            "model": cfg.model, "embodiment": body})
+        bridge = node_command("compass_nav.ros.sim_bridge_node", {
+            "embodiment": body, "family": cfg.family, "split": cfg.split, "seed": cfg.seed,
+            "image_height": cfg.image_size[0], "image_width": cfg.image_size[1],
+            "episodes": cfg.episodes, "exit_when_done": True,
+            "lockstep": cfg.realtime_factor == 0.0, "realtime_factor": cfg.realtime_factor,
+            "route_mode": cfg.route_mode})
+        procs, logs = [], []
+        frames: list | None = [] if cfg.gif_dir else None
+        try:
+            for name, cmd in (("navigator", nav), ("sim_bridge", bridge)):
+                logs.append(open(log_dir / f"{body}_{name}.log", "w"))
+                procs.append(subprocess.Popen(cmd, env=env, stdout=logs[-1],
+                                              stderr=subprocess.STDOUT))
+            deadline = time.monotonic() + cfg.timeout_s
+            records = _listen(domain, cfg.episodes, frames, _alive(procs), deadline)
+        finally:
+            for p in procs:
+                stop_process(p)
+            for log in logs:
+                log.close()
+        for r in records:
+            r.setdefault("embodiment", body)
+        missing = cfg.episodes - len(records)
+        records += [{"embodiment": body, "outcome": "no result"}] * max(missing, 0)
+        results += records[: cfg.episodes]
+        if bar is not None:
+            bar.update(cfg.episodes)
+        if frames:
+            _write_gif(Path(cfg.gif_dir) / f"{body}.gif", frames)
+    if bar is not None:
+        bar.close()
+    return results
+
+
+def _write_gif(path: Path, frames: list) -> None:
+    import imageio.v2 as imageio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scale = max(1, 192 // frames[0].shape[0])
+    big = [np.repeat(np.repeat(f, scale, 0), scale, 1) for f in frames]
+    imageio.mimsave(path, big, duration=0.1, loop=0)
+
+
+def summary_table(records: list[dict]) -> str:
+    """Per-embodiment success/collision/timeout counts and mean SPL, as aligned text."""
+    rows = ["embodiment   episodes  success  collision  timeout  no-result  SPL"]
+    for body in dict.fromkeys(r["embodiment"] for r in records):
+        rs = [r for r in records if r["embodiment"] == body]
+        count = {k: sum(r["outcome"] == k for r in rs)
+                 for k in ("success", "collision", "timeout", "no result")}
+        spl = np.mean([r.get("spl") or 0.0 for r in rs])
+        rows.append(f"{body:<12} {len(rs):>8} {count['success']:>8} {count['collision']:>10} "
+                    f"{count['timeout']:>8} {count['no result']:>10}  {spl:.3f}")
+    return "\n".join(rows)
