@@ -334,11 +334,9 @@ def run_demo(cfg: DemoConfig, progress: bool = True) -> list[dict]:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from compass_nav.sim.cli import parse_size
 
-    defaults = DemoConfig()
     size = parse_size(args.size)
     cfg = DemoConfig(
-        embodiments=tuple(args.embodiments or defaults.embodiments),
-        families=tuple(args.families or defaults.families),
+        embodiments=tuple(args.embodiments), families=tuple(args.families),
         episodes=args.episodes, envs_per_pair=args.envs_per_pair, policy=args.policy,
         split=args.split, seed=args.seed, out=args.out,
         image_height=size[0], image_width=size[1])
@@ -355,10 +353,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(scout is held out of training) in every scene family; write one GIF "
                     "per embodiment, grid.png and summary.md/json into --out.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--embodiments", nargs="+", default=None,
-                   help=f"bodies to drive (default: {' '.join(d.embodiments)})")
-    p.add_argument("--families", nargs="+", default=None,
-                   help=f"scene families (default: {' '.join(d.families)})")
+    p.add_argument("--embodiments", nargs="+", default=list(d.embodiments),
+                   help="bodies to drive (registered names or YAML paths)")
+    p.add_argument("--families", nargs="+", default=list(d.families), help="scene families")
     p.add_argument("--episodes", type=int, default=d.episodes,
                    help="episodes per embodiment x family")
     p.add_argument("--envs-per-pair", type=int, default=d.envs_per_pair,
