@@ -72,8 +72,9 @@ def register(subparsers) -> None:
     p.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"),
                    help="camera resolution (64 64)")
     p.add_argument("--max-steps", type=int, default=300, help="timeout in 10 Hz steps (300)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes, each taking a share of the embodiments (1)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes, each running a share of the cells (0 = one per core, "
+                   "at most max(embodiments, families))")
     p.add_argument("--gifs", type=int, default=3, help="GIFs of the worst failures (3)")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default runs/eval/<policy>); with --compare, a .md "

@@ -30,7 +30,11 @@ class EvalConfig:
             ``len(embodiments) * len(families)`` so that every cell gets the same slots.
         image_height, image_width: Camera resolution the policy sees.
         max_episode_steps: Timeout, control steps (10 Hz).
-        workers: Processes; each takes a share of the embodiments (1 = in this process).
+        workers: Processes, each running a share of the cells (split by embodiment, or by
+            family when there are fewer embodiments than workers) with one compute thread;
+            1 runs in this process, 0 picks ``min(cores, max(E, F))`` for spec-string
+            policies (one process for a policy object). Measured on the 2-core machine,
+            two single-threaded workers beat one two-threaded process (BENCHMARKS.md).
         gifs: How many of the worst failures to keep as GIFs (0 records no frames).
         clip_memory_mb: Memory budget for the per-env frame ring buffers behind the GIFs.
         bootstrap: Bootstrap resamples for the SPL and travel-time confidence intervals.
@@ -46,7 +50,7 @@ class EvalConfig:
     image_height: int = 64
     image_width: int = 64
     max_episode_steps: int = 300
-    workers: int = 1
+    workers: int = 0
     gifs: int = 3
     clip_memory_mb: int = 256
     bootstrap: int = 2000
@@ -83,8 +87,9 @@ class EvalConfig:
             check(16 <= v <= 480, f, v, "must be within [16, 480] pixels")
         check(self.max_episode_steps >= 1, "max_episode_steps", self.max_episode_steps,
               "must be >= 1")
-        check(1 <= self.workers <= len(self.embodiments), "workers", self.workers,
-              f"must be within [1, number of embodiments = {len(self.embodiments)}]")
+        most = max(len(self.embodiments), len(self.families))
+        check(0 <= self.workers <= most, "workers", self.workers,
+              f"must be within [0, max(embodiments, families) = {most}]")
         check(self.gifs >= 0, "gifs", self.gifs, "must be >= 0")
         check(self.clip_memory_mb >= 1, "clip_memory_mb", self.clip_memory_mb, "must be >= 1")
         check(self.bootstrap >= 100, "bootstrap", self.bootstrap, "must be >= 100")
@@ -93,6 +98,22 @@ class EvalConfig:
     def cells(self) -> list[tuple[str, str]]:
         """(embodiment, family) pairs in env-slot order: cell ``c = body * F + family``."""
         return [(b, f) for b in self.embodiments for f in self.families]
+
+    def resolved_workers(self, policy_is_spec: bool = True) -> int:
+        """Processes actually used (see ``workers``)."""
+        import os
+
+        if self.workers:
+            return self.workers
+        if not policy_is_spec:
+            return 1
+        return max(1, min(os.cpu_count() or 1, max(len(self.embodiments), len(self.families))))
+
+    def shares(self, workers: int) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(embodiments, families) of each worker: a product of subsets, so one env each."""
+        if workers <= len(self.embodiments):
+            return [(self.embodiments[i::workers], self.families) for i in range(workers)]
+        return [(self.embodiments, self.families[i::workers]) for i in range(workers)]
 
     def resolved_num_envs(self, target: int = 64) -> int:
         """Env slots actually used: ``num_envs``, or about ``target`` spread over the cells.

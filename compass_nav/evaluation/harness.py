@@ -94,20 +94,21 @@ class EvalResult:
         return write_outputs(self, out_dir, plots=plots)
 
 
-def _rollout(policy: Policy, cfg: EvalConfig, embodiments: tuple[str, ...], progress) -> tuple:
-    """Run the episodes of ``embodiments`` x ``cfg.families`` in one env; see module doc."""
+def _rollout(policy: Policy, cfg: EvalConfig, embodiments: tuple[str, ...],
+             families: tuple[str, ...], progress) -> tuple:
+    """Run the episodes of ``embodiments`` x ``families`` in one env; see module doc."""
     from compass_nav.sim.config import SimConfig
     from compass_nav.sim.env import NavVectorEnv
 
-    F, E = len(cfg.families), len(embodiments)
+    F, E = len(families), len(embodiments)
     # Same slots per cell as the full config would give, whatever share this process runs.
     per_cell = cfg.resolved_num_envs() // len(cfg.cells)
     n_env = per_cell * E * F
-    sim = SimConfig(num_envs=n_env, embodiments=embodiments, families=cfg.families,
+    sim = SimConfig(num_envs=n_env, embodiments=embodiments, families=families,
                     split=cfg.split, image_height=cfg.image_height, image_width=cfg.image_width,
                     route_mode=cfg.route_mode, max_episode_steps=cfg.max_episode_steps)
     env = NavVectorEnv(sim)
-    names = [(b, f) for b in embodiments for f in cfg.families]
+    names = [(b, f) for b in embodiments for f in families]
     # Cell of each slot; cells are numbered globally (over all of cfg.embodiments).
     local = np.array([((e // F) % E) * F + e % F for e in range(n_env)])
     global_cell = np.array([cfg.cells.index(names[c]) for c in local])
@@ -179,13 +180,22 @@ def _rollout(policy: Policy, cfg: EvalConfig, embodiments: tuple[str, ...], prog
     return records, recorder.clips, steps
 
 
-def _worker(spec: str, cfg: EvalConfig, embodiments: tuple[str, ...], threads: int,
-            queue) -> tuple:
-    """Worker-process entry: one share of the embodiments, progress through ``queue``."""
+def _worker(spec: str, cfg: EvalConfig, share: tuple, threads: int, queue) -> None:
+    """Worker-process entry: one share of the cells; records and result via ``queue``."""
+    import sys
+
     import numba
 
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    return _rollout(make_policy(spec), cfg, embodiments, queue.put)
+    try:
+        policy = make_policy(spec)
+        if "torch" in sys.modules:  # a learned policy: keep its intra-op pool to our share
+            sys.modules["torch"].set_num_threads(threads)
+        result = _rollout(policy, cfg, *share, lambda rec: queue.put(("episode", rec)))
+        queue.put(("done", result))
+    except BaseException as exc:  # the parent re-raises it with the worker's message
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+        raise
 
 
 def _pooled(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -231,13 +241,14 @@ def evaluate(policy: str | Policy, cfg: EvalConfig | None = None, *,
     from tqdm import tqdm
 
     cfg = cfg or EvalConfig()
+    workers = cfg.resolved_workers(policy_is_spec=isinstance(policy, str))
     if isinstance(policy, str):
         spec = policy
-        pol = make_policy(spec) if cfg.workers == 1 else None
+        pol = make_policy(spec) if workers == 1 else None
     elif isinstance(policy, Policy):
         spec = policy.name
         pol = policy
-        if cfg.workers > 1:
+        if workers > 1:
             raise ConfigError(f"workers={cfg.workers}: worker processes need a policy spec "
                               "string, not a Policy object")
     else:
@@ -259,10 +270,10 @@ def evaluate(policy: str | Policy, cfg: EvalConfig | None = None, *,
 
     t0 = time.perf_counter()
     try:
-        if cfg.workers == 1:
-            records, clips, steps = _rollout(pol, cfg, cfg.embodiments, tick)
+        if workers == 1:
+            records, clips, steps = _rollout(pol, cfg, cfg.embodiments, cfg.families, tick)
         else:
-            records, clips, steps = _run_workers(spec, cfg, tick)
+            records, clips, steps = _run_workers(spec, cfg, workers, tick)
     finally:
         bar.close()
     wall = time.perf_counter() - t0
@@ -272,27 +283,40 @@ def evaluate(policy: str | Policy, cfg: EvalConfig | None = None, *,
                       env_steps=steps)
 
 
-def _run_workers(spec: str, cfg: EvalConfig, tick) -> tuple:
-    """Split the embodiments over ``cfg.workers`` spawned processes and merge their results."""
+def _run_workers(spec: str, cfg: EvalConfig, workers: int, tick) -> tuple:
+    """Split the cells over ``workers`` spawned processes and merge their results."""
     import multiprocessing as mp
     import queue as queue_mod
-    from concurrent.futures import ProcessPoolExecutor
 
-    shares = [tuple(cfg.embodiments[i::cfg.workers]) for i in range(cfg.workers)]
-    threads = max(1, (os.cpu_count() or 1) // cfg.workers)
-    ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager, ProcessPoolExecutor(cfg.workers, mp_context=ctx) as pool:
-        q = manager.Queue()
-        futures = [pool.submit(_worker, spec, cfg, s, threads, q) for s in shares]
-        while not all(f.done() for f in futures) or not q.empty():
+    shares = cfg.shares(workers)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = mp.get_context("spawn")  # no fork: numba's thread pools do not survive it
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(spec, cfg, s, threads, q), daemon=True)
+             for s in shares]
+    for p in procs:
+        p.start()
+    parts = []
+    try:
+        while len(parts) < len(procs):
             try:
-                tick(q.get(timeout=0.2))
+                kind, payload = q.get(timeout=1.0)
             except queue_mod.Empty:
-                pass
-            for f in futures:
-                if f.done() and f.exception() is not None:
-                    raise f.exception()
-        parts = [f.result() for f in futures]
+                if any(p.exitcode not in (None, 0) for p in procs):
+                    raise RuntimeError("an evaluation worker died (exit codes "
+                                       f"{[p.exitcode for p in procs]})") from None
+                continue
+            if kind == "episode":
+                tick(payload)
+            elif kind == "done":
+                parts.append(payload)
+            else:
+                raise RuntimeError(f"evaluation worker failed: {payload}")
+    finally:
+        for p in procs:
+            if p.is_alive() and len(parts) < len(procs):
+                p.terminate()
+            p.join()
     records = [r for p in parts for r in p[0]]
     clips = merge_clips([p[1] for p in parts], cfg.gifs)
     return records, clips, sum(p[2] for p in parts)

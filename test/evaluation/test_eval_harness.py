@@ -20,7 +20,7 @@ from compass_nav.evaluation.report import load_results
 from compass_nav.utils.errors import ConfigError
 
 FAMILIES = ("warehouse", "office", "hall")
-SMALL = dict(image_height=32, image_width=32, families=FAMILIES)
+SMALL = dict(image_height=32, image_width=32, families=FAMILIES, workers=1)
 
 
 def _cells(result):
@@ -134,9 +134,11 @@ def test_failure_clip_covers_episode_end(standstill):
 
 
 def test_workers_match_single_process(wall):
-    cfg = dataclasses.replace(wall.config, workers=2, gifs=0)
+    # Two processes, one per embodiment; the episode set does not depend on the split.
+    cfg = dataclasses.replace(wall.config, workers=2, gifs=1)
     split = evaluate("wall", cfg, progress=False)
     assert split.records == wall.records
+    assert split.clips[0].record == wall.clips[0].record
 
 
 def test_config_errors_name_the_field():
@@ -148,6 +150,10 @@ def test_config_errors_name_the_field():
         EvalConfig(route_mode="teleport")
     with pytest.raises(ConfigError, match="unknown embodiment"):
         EvalConfig(embodiments=("tricycle",))
+    with pytest.raises(ConfigError, match="workers=4"):
+        EvalConfig(embodiments=("carter", "spot"), workers=4)
+    assert EvalConfig(embodiments=("carter",), workers=3).shares(3) == [
+        (("carter",), ("warehouse",)), (("carter",), ("office",)), (("carter",), ("hall",))]
     with pytest.raises(ConfigError, match="workers"):
         evaluate(evaluate.__globals__["make_policy"]("wall"),
                  EvalConfig(embodiments=("carter", "spot"), workers=2), progress=False)
@@ -160,7 +166,8 @@ def test_cli_evaluate_and_compare(tmp_path, capsys):
         out = tmp_path / policy
         args = parser.parse_args([
             "evaluate", policy, "--families", "hall", "--episodes", "3", "--max-steps", "15",
-            "--image-size", "32", "32", "--gifs", "1", "--out", str(out), "--no-progress"])
+            "--image-size", "32", "32", "--gifs", "1", "--out", str(out), "--no-progress",
+            "--workers", "1"])
         assert args.func(args) == 0
         outs.append(out)
     last = capsys.readouterr().out.strip().splitlines()[-1]
