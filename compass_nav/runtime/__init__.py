@@ -12,8 +12,10 @@ __all__ = ["InputSpec", "PolicyRuntime", "RuntimeOutput", "ScriptedRuntime", "lo
 
 
 def load_runtime(model: str | None = None, embodiment: str = "carter", **kwargs) -> PolicyRuntime:
-    """Open a runtime: ``model`` is a path (.onnx, .engine, .pt, run folder), a scripted
-    policy name (``goal_seeker``), or None for the shipped default model.
+    """Open a runtime (see :func:`compass_nav.runtime.loader.open_runtime`).
+
+    ``model`` is a path (.onnx, .engine, .pt, run folder), a scripted policy name
+    (``goal_seeker``), or None for the shipped default model.
     """
     from compass_nav.runtime.loader import open_runtime
 
