@@ -72,6 +72,8 @@ def open_runtime(model: str, embodiment: str) -> PolicyRuntime:
         from compass_nav.runtime import load_runtime
 
         return load_runtime(name or None, embodiment)
+    except CompassNavError as exc:
+        raise ModelError(f"model={model!r}: {exc}") from None
     except ModuleNotFoundError as exc:
         if exc.name != "compass_nav.runtime.loader":
             raise
@@ -234,6 +236,31 @@ class NavigatorCore:
         self._fresh_start = True
 
     # ------------------------------------------------------------------ configuration
+    def warm_up(self) -> float:
+        """Run the observation code and the runtime once on a dummy input, then reset.
+
+        Loading compiled kernels and the model's first inference take far longer than a
+        control period; doing it at configure time keeps the first real step on time.
+
+        Returns:
+            Seconds the warm-up took.
+        """
+        t0 = time.perf_counter()
+        spec = self.runtime.spec
+        pose, goal = np.zeros(3), np.array([2.0, 0.0, 0.0])
+        route, _ = planned_route(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), pose, goal,
+                                 spec.route_points, self.settings.route_spacing)
+        straight_route(pose, goal, spec.route_points, self.settings.route_spacing)
+        h, w = spec.image_height, spec.image_width
+        obs = build_observation(np.zeros((h, w, 3), np.uint8) if spec.uses_rgb else None,
+                                np.zeros((h, w), np.float32) if spec.uses_depth else None,
+                                np.zeros(3), route, goal_in_robot_frame(pose, goal),
+                                self.descriptor)
+        self.runtime.reset()
+        self.runtime.step(obs)
+        self.runtime.reset()
+        return time.perf_counter() - t0
+
     def configure(self, settings: NavigatorSettings) -> None:
         """Apply new limits/tolerances (parameter changes) without touching the goal."""
         self.settings = settings

@@ -12,8 +12,8 @@ reads depth), ``odom`` (nav_msgs/Odometry), ``goal_pose`` (geometry_msgs/PoseSta
 ``route`` (nav_msgs/Path, optional); publishes ``cmd_vel`` (Twist or TwistStamped),
 ``predicted_path`` (nav_msgs/Path, when the model predicts one), ``goal_status``
 (std_msgs/String holding JSON, latched) and ``diagnostics`` (diagnostic_msgs/DiagnosticArray).
-Service ``cancel`` (std_srvs/Trigger). Lifecycle: configure opens the model and creates the
-subscriptions, activate starts control, deactivate/shutdown publish a zero command.
+Service ``~/cancel`` (std_srvs/Trigger). Lifecycle: configure opens the model and creates
+the subscriptions, activate starts control, deactivate/shutdown publish a zero command.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Navigator(LifecycleNode):
         self._error = body_error
         self._subs: list = []
         self._srvs: list = []
-        self._timers: list = []
+        self._control_timers: list = []
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._pending: dict[str, object] = {}
         self._frames: tuple[str, str] = ("", "")
@@ -172,27 +172,36 @@ class Navigator(LifecycleNode):
             return self._fail(str(exc))
         self.core = NavigatorCore(self.runtime, self.body.descriptor(), settings)
         spec = self.runtime.spec
+        try:
+            warm = self.core.warm_up()
+        except Exception as exc:  # a model that cannot run must not get to drive
+            self.core = self.runtime = None
+            return self._fail(f"model={values['model']!r} failed its warm-up step: "
+                              f"{type(exc).__name__}: {exc}")
+        # Subscription order is the executor's order for messages that are ready together:
+        # odometry and depth first, so an image-triggered step sees the matching pose.
         sensor = qos.sensor(values["image_qos"])
+        self._subs.append(self.create_subscription(Odometry, "odom", self._on_odom,
+                                                   qos.sensor("reliable")))
+        if spec.uses_depth:
+            self._subs.append(self.create_subscription(Image, "depth", self._on_depth, sensor))
         if values["image_transport"] == "compressed":
             self._subs.append(self.create_subscription(
                 CompressedImage, "image/compressed", self._on_compressed, sensor))
         else:
             self._subs.append(self.create_subscription(Image, "image", self._on_image, sensor))
-        if spec.uses_depth:
-            self._subs.append(self.create_subscription(Image, "depth", self._on_depth, sensor))
-        self._subs.append(self.create_subscription(Odometry, "odom", self._on_odom,
-                                                   qos.sensor("reliable")))
         self._subs.append(self.create_subscription(PoseStamped, "goal_pose", self._on_goal,
                                                    qos.reliable()))
         if values["use_route"]:
             self._subs.append(self.create_subscription(Path, "route", self._on_route,
                                                        qos.reliable(2)))
-        self._srvs.append(self.create_service(Trigger, "cancel", self._on_cancel))
+        self._srvs.append(self.create_service(Trigger, "~/cancel", self._on_cancel))
         self._error = ""
         self.get_logger().info(
             f"configured: model {self.runtime.name}, embodiment {self.body.name}, "
             f"{settings.control_hz:g} Hz ({values['trigger']}-triggered), inputs "
-            f"{'rgb ' if spec.uses_rgb else ''}{'depth ' if spec.uses_depth else ''}odom")
+            f"{'rgb ' if spec.uses_rgb else ''}{'depth ' if spec.uses_depth else ''}odom; "
+            f"warm-up {warm * 1e3:.0f} ms")
         self._publish_status(force=True)
         return TransitionCallbackReturn.SUCCESS
 
@@ -238,14 +247,14 @@ class Navigator(LifecycleNode):
         period = 1.0 / self.core.settings.control_hz
         # The watchdog runs on the steady clock: with use_sim_time a stalled /clock must not
         # stall the safety stop.
-        self._timers.append(self.create_timer(period, self._watchdog, clock=self._steady))
+        self._control_timers.append(self.create_timer(period, self._watchdog, clock=self._steady))
         if self._p("trigger") == "timer":
-            self._timers.append(self.create_timer(period, self._on_control_timer))
+            self._control_timers.append(self.create_timer(period, self._on_control_timer))
 
     def _stop_timers(self) -> None:
-        for t in self._timers:
+        for t in self._control_timers:
             self.destroy_timer(t)
-        self._timers = []
+        self._control_timers = []
 
     # ------------------------------------------------------------------ inputs
     def _bad(self, kind: str, reason: str) -> None:

@@ -11,7 +11,7 @@ return), ``odom`` (nav_msgs/Odometry: pose in ``odom_frame``, body twist), ``/cl
 ``goal_pose`` (PoseStamped, latched, once per episode), ``route`` (nav_msgs/Path global plan,
 latched, once per episode, planned mode) and ``episode_status`` (std_msgs/String JSON, one
 per finished episode, latched depth 100). Services: ``reset`` (new scene and goal) and
-``publish_goal`` (publish the current goal and route again). The simulator's world frame is
+``~/publish_goal`` (publish the current goal and route again). The simulator's world frame is
 the odometry frame, so the navigator cannot tell the bridge from a robot.
 
 The env autoresets on the step *after* an episode ends (gymnasium NEXT_STEP); the bridge
@@ -95,8 +95,8 @@ class SimBridge(Node):
         stamped = self._p("cmd_vel_stamped")
         self.create_subscription(TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd,
                                  qos.command())
-        self.create_service(Trigger, "reset", self._on_reset)
-        self.create_service(Trigger, "publish_goal", self._on_publish_goal)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        self.create_service(Trigger, "~/publish_goal", self._on_publish_goal)
 
     def _p(self, name: str):
         return self.get_parameter(name).value
