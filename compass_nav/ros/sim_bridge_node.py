@@ -10,7 +10,7 @@ Publishes (relative names): ``image`` (rgb8) + ``camera_info``, ``depth`` (32FC1
 return), ``odom`` (nav_msgs/Odometry: pose in ``odom_frame``, body twist), ``/clock``,
 ``goal_pose`` (PoseStamped, latched, once per episode), ``route`` (nav_msgs/Path global plan,
 latched, once per episode, planned mode) and ``episode_status`` (std_msgs/String JSON, one
-per finished episode, latched depth 100). Services: ``reset`` (new scene and goal) and
+per finished episode, latched depth 100). Services: ``~/reset`` (new scene and goal) and
 ``~/publish_goal`` (publish the current goal and route again). The simulator's world frame is
 the odometry frame, so the navigator cannot tell the bridge from a robot.
 
@@ -146,7 +146,8 @@ class SimBridge(Node):
         if self._p("route_mode") == "planned":
             pose = self.env.pose[0]
             plan = kernels.descend_path(self.env.cost_to_go[0], pose[0], pose[1], 4 * GRID_CELLS)
-            pts = np.vstack([pose[None, :2], plan, g[None, :2]])
+            # Like the simulator's own route: skip the cell centre under the robot.
+            pts = np.vstack([pose[None, :2], plan[1:], g[None, :2]])
             self._route_pub.publish(conv.path_msg(pts, stamp, frame))
 
     def _start_episode(self, obs: dict) -> None:
