@@ -30,7 +30,7 @@ import numpy as np
 from compass_nav.evaluation.config import EvalConfig
 from compass_nav.evaluation.recorder import FailureClip, FailureRecorder, merge_clips
 from compass_nav.policies import Policy, make_policy
-from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.errors import CompassNavError, ConfigError
 
 #: Fields of one per-episode record, in ``results.json`` order.
 RECORD_FIELDS = (
@@ -193,9 +193,16 @@ def _worker(spec: str, cfg: EvalConfig, share: tuple, threads: int, queue) -> No
             sys.modules["torch"].set_num_threads(threads)
         result = _rollout(policy, cfg, *share, lambda rec: queue.put(("episode", rec)))
         queue.put(("done", result))
-    except BaseException as exc:  # the parent re-raises it with the worker's message
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
-        raise
+    except BaseException as exc:  # the parent re-raises it (user errors stay user errors)
+        import pickle
+
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = RuntimeError(f"evaluation worker failed: {type(exc).__name__}: {exc}")
+        queue.put(("error", exc))
+        if not isinstance(exc, CompassNavError):
+            raise  # a bug: keep the worker's traceback on stderr
 
 
 def _pooled(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -255,8 +262,10 @@ def evaluate(policy: str | Policy, cfg: EvalConfig | None = None, *,
         raise ConfigError(f"policy={policy!r}: expected a spec string or a Policy")
 
     total = len(cfg.cells) * cfg.episodes
+    import sys
+
     bar = tqdm(total=total, unit="ep", desc=f"evaluate {spec}", disable=not progress,
-               dynamic_ncols=True)
+               dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 5.0)
     tally = {"done": 0, "success": 0, "collision": 0}
 
     def tick(rec: dict[str, Any]) -> None:
@@ -311,7 +320,7 @@ def _run_workers(spec: str, cfg: EvalConfig, workers: int, tick) -> tuple:
             elif kind == "done":
                 parts.append(payload)
             else:
-                raise RuntimeError(f"evaluation worker failed: {payload}")
+                raise payload
     finally:
         for p in procs:
             if p.is_alive() and len(parts) < len(procs):

@@ -155,12 +155,17 @@ def _topdown(occupancy: np.ndarray, resolution: float, poses: np.ndarray, upto: 
 
 
 def clip_frames(clip: FailureClip, occupancy: np.ndarray, resolution: float,
-                scale: int = 2) -> list[np.ndarray]:
-    """Compose GIF frames: ego RGB | depth | top-down map, with a caption strip."""
+                scale: int | None = None) -> list[np.ndarray]:
+    """Compose GIF frames: ego RGB | depth | top-down map, with a caption strip.
+
+    ``scale`` (nearest-neighbour upsampling of the camera panels) defaults to the smallest
+    factor that makes them at least 128 pixels tall.
+    """
     import matplotlib
     from PIL import Image, ImageDraw
 
     t, h, w = clip.depth.shape
+    scale = scale or max(1, -(-128 // h))
     size = h * scale
     # Near = bright: obstacles about to be hit stand out; 0 (nothing in range) stays dark.
     lut = (matplotlib.colormaps["magma"](np.linspace(1.0, 0.0, 256))[:, :3] * 255)

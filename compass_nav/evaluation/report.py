@@ -161,11 +161,12 @@ def _plots(result, out: Path) -> dict[str, Path]:
         err = np.array([[m["sr"] - m["sr_ci"][0], m["sr_ci"][1] - m["sr"]] for m in ms]).T
         ax.bar(x + (j - (F - 1) / 2) * width, sr, width, yerr=err, capsize=3, label=fam)
     ax.set_xticks(x, cfg.embodiments, rotation=30 if len(x) > 4 else 0)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.18)  # headroom for the legend above the bars
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("success rate (95% Wilson CI)")
     ax.set_title(f"{result.policy}: {cfg.route_mode} routes, {cfg.split} scenes, "
                  f"n={cfg.episodes}/cell", fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", ncol=F, frameon=False)
     fig.tight_layout()
     paths = {"sr_plot": out / "success_rate.png"}
     _save_fig(fig, paths["sr_plot"])

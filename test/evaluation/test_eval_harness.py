@@ -141,6 +141,12 @@ def test_workers_match_single_process(wall):
     assert split.clips[0].record == wall.clips[0].record
 
 
+def test_worker_errors_reach_the_caller():
+    cfg = EvalConfig(embodiments=("carter", "spot"), families=("hall",), episodes=1, workers=2)
+    with pytest.raises(ConfigError, match="unknown policy 'no_such_policy'"):
+        evaluate("no_such_policy", cfg, progress=False)
+
+
 def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="num_envs=5"):
         EvalConfig(embodiments=("carter",), num_envs=5)
