@@ -30,6 +30,7 @@ from tqdm import tqdm
 from compass_nav.data.format import read_meta
 from compass_nav.models.xmobility import XMobility, XMobilityConfig, count_parameters
 from compass_nav.models.xmobility.configuration import PRESETS as MODEL_PRESETS
+from compass_nav.models.xmobility.processing import resize_frames
 from compass_nav.training.common import (
     CheckpointManager,
     TrainLogger,
@@ -218,18 +219,30 @@ class ILRunner:
         self.step = 0
         self.schedule = cfg.dagger.schedule(cfg.steps)
         self.summary: dict[str, Any] = {"dagger": {}}
+        #: Loss terms of every step this runner took, in order (for tests and notebooks).
+        self.history: list[dict[str, float]] = []
 
     # ------------------------------------------------------------------ data
+    def _fit(self, episodes):
+        """Resize episode frames to the model's input size once (see processing)."""
+        size = (self.cfg.model.image_height, self.cfg.model.image_width)
+        for ep in episodes:
+            if ep["rgb"].shape[1:3] != size:
+                rgb, depth = resize_frames(torch.from_numpy(np.array(ep["rgb"])),
+                                           torch.from_numpy(np.array(ep["depth"])), *size)
+                ep = {**ep, "rgb": rgb.numpy(), "depth": depth.numpy()}
+            yield ep
+
     def _load_demos(self) -> None:
-        n = self.buffer.add(episodes_from_dataset(self.cfg.data, self.cfg.embodiments or None,
-                                                  progress=self.progress))
-        probe = self.buffer.sample(np.random.default_rng(0), 1, 1, 0.0)
-        self.image_hw = tuple(probe["rgb"].shape[2:4])
-        self.route_points = probe["route"].shape[2]
-        self.route_spacing = float(read_meta(self.cfg.data)["route_spacing"])
+        meta = read_meta(self.cfg.data)
+        self.image_hw = tuple(meta["image_size"])
+        self.route_points = int(meta["route_points"])
+        self.route_spacing = float(meta["route_spacing"])
         if self.route_points != self.cfg.model.route_points:
             raise DataError(f"{self.cfg.data}: routes have {self.route_points} waypoints but "
                             f"model.route_points={self.cfg.model.route_points}")
+        n = self.buffer.add(self._fit(episodes_from_dataset(
+            self.cfg.data, self.cfg.embodiments or None, progress=self.progress)))
         self.summary["demo_episodes"] = n
         self.summary["demo_steps"] = len(self.buffer)
 
@@ -248,6 +261,7 @@ class ILRunner:
                 self.algo.model, self.cfg.dagger, self.cfg.embodiments or ("carter",), r,
                 self.cfg.seed, self.image_hw, self.route_points, self.route_spacing,
                 progress=self.progress)
+            episodes = list(self._fit(episodes))
             save_round(path, episodes)
             stats["seconds"] = time.perf_counter() - t0
             self.summary["dagger"][str(r)] = stats
@@ -304,6 +318,7 @@ class ILRunner:
                                            cfg.mapless_prob)
                 lr = cosine_lr(self.step, cfg.steps, cfg.lr, cfg.warmup, cfg.lr_final)
                 last_terms = self.algo.update(batch, lr)
+                self.history.append(last_terms)
                 self.step += 1
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:

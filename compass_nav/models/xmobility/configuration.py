@@ -71,8 +71,8 @@ class XMobilityConfig:
         loss: Loss weights.
     """
 
-    image_height: int = 64
-    image_width: int = 64
+    image_height: int = 32
+    image_width: int = 32
     use_rgb: bool = True
     use_depth: bool = True
     max_depth: float = 10.0
@@ -87,8 +87,8 @@ class XMobilityConfig:
     route_dim: int = 64
     policy_state_dim: int = 256
     path_points: int = 5
-    recon_size: int = 32
-    decoder_channels: tuple[int, ...] = (64, 32, 16)
+    recon_size: int = 16
+    decoder_channels: tuple[int, ...] = (32, 16)
     kl_balance: float = 0.8
     free_nats: float = 1.0
     speed_scale: tuple[float, float, float] = (1.5, 1.0, 2.0)
@@ -151,8 +151,8 @@ class XMobilityConfig:
 PRESETS: dict[str, dict] = {
     "default": {},
     "debug": {
-        "image_height": 32,
-        "image_width": 32,
+        "image_height": 16,
+        "image_width": 16,
         "encoder_channels": (4, 8),
         "embed_dim": 16,
         "speed_dim": 8,

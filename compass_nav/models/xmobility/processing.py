@@ -32,6 +32,7 @@ __all__ = [
     "normalise_action",
     "normalise_path",
     "obs_to_tensors",
+    "resize_frames",
     "route_features",
     "scale_action",
     "speed_features",
@@ -73,21 +74,51 @@ def image_input(rgb: torch.Tensor | None, depth: torch.Tensor | None,
     Returns:
         (B, C, image_height, image_width) float32, RGB channels first, then depth.
     """
+    # Resize the raw values first (as resize_frames does), then normalise: the clamp of the
+    # depth is not linear, so the order decides what a trainer with pre-resized frames sees.
+    size = (cfg.image_height, cfg.image_width)
     chans = []
     if cfg.use_rgb:
         if rgb is None:
             raise ValueError("this model reads RGB: the observation has no 'rgb'")
-        chans.append(rgb.permute(0, 3, 1, 2).float() * (1.0 / 255.0) - 0.5)
+        x = rgb.permute(0, 3, 1, 2).float()
+        if x.shape[-2:] != size:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        chans.append(x * (1.0 / 255.0) - 0.5)
     if cfg.use_depth:
         if depth is None:
             raise ValueError("this model reads depth: the observation has no 'depth'")
-        d = torch.clamp(depth.float(), 0.0, cfg.max_depth) * (1.0 / cfg.max_depth)
-        chans.append(d.unsqueeze(1))
+        d = depth.float().unsqueeze(1)
+        if d.shape[-2:] != size:
+            d = F.interpolate(d, size=size, mode="bilinear", align_corners=False)
+        chans.append(torch.clamp(d, 0.0, cfg.max_depth) * (1.0 / cfg.max_depth))
     x = torch.cat(chans, 1) if len(chans) > 1 else chans[0]
-    if x.shape[-2:] != (cfg.image_height, cfg.image_width):
-        x = F.interpolate(x, size=(cfg.image_height, cfg.image_width), mode="bilinear",
-                          align_corners=False)
     return x
+
+
+def resize_frames(rgb: torch.Tensor, depth: torch.Tensor, height: int, width: int
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resize stored frames once, the way :func:`image_input` resizes them on the fly.
+
+    Lets a trainer keep demonstrations at the model's input size (less memory, no resize per
+    batch); RGB is rounded back to uint8 (at most half a grey level from the on-the-fly path).
+
+    Args:
+        rgb: (T, H, W, 3) uint8.
+        depth: (T, H, W) metres (any float dtype; the result keeps it).
+        height: Target height, pixels.
+        width: Target width, pixels.
+
+    Returns:
+        ``(rgb, depth)`` resized: (T, height, width, 3) uint8 and (T, height, width).
+    """
+    size = (height, width)
+    x = F.interpolate(rgb.permute(0, 3, 1, 2).float(), size=size, mode="bilinear",
+                      align_corners=False)
+    rgb_out = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    d = F.interpolate(depth.float().unsqueeze(1), size=size, mode="bilinear",
+                      align_corners=False)
+    return rgb_out, d.squeeze(1).to(depth.dtype)
 
 
 def depth_target(image: torch.Tensor, cfg: XMobilityConfig) -> torch.Tensor:

@@ -1,0 +1,320 @@
+"""The whole chain in one command: demos -> IL base -> specialists -> generalist -> table.
+
+``compass-nav pipeline --preset tiny|full --out DIR`` (:mod:`compass_nav.rl.cli`) calls
+:func:`run_pipeline`, which runs each stage through its own Python API and skips what is
+already done, so an interrupted chain picks up where it stopped (a stage whose run folder
+holds checkpoints but no final artefact is resumed):
+
+1. ``demos/``: teacher demonstrations (:func:`compass_nav.data.record_episodes`).
+2. ``il/``: the X-Mobility base (:func:`compass_nav.training.il.train_il`).
+3. ``rl_<body>/``: one residual specialist per training body
+   (:func:`compass_nav.training.rl.train_rl`).
+4. ``rollouts_<body>/``: specialist rollouts with policy state and action distribution
+   (:func:`compass_nav.rl.record.record_specialist`).
+5. ``generalist/``: the distilled generalist (:func:`compass_nav.training.distill.train_distill`).
+6. ``eval/``: closed-loop evaluation on held-out scene seeds, mapless route
+   (:func:`compass_nav.evaluation.evaluate`): the IL base and the generalist on every body
+   (training and held-out), each specialist on its own body; ``eval/table.md`` and
+   ``eval/summary.json`` hold the table (success, collision rate, travel time).
+
+Presets (:data:`PIPELINE_PRESETS`): ``tiny`` runs in about a minute (tests run it), ``full``
+is what BENCHMARKS.md reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from compass_nav.distill.config import DistillConfig
+from compass_nav.rl.config import RLConfig
+from compass_nav.training.il import ILConfig, il_preset
+from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
+from compass_nav.utils.config import check, config_from_dict, dump_yaml
+from compass_nav.utils.errors import ConfigError
+
+__all__ = ["PIPELINE_PRESETS", "PipelineConfig", "pipeline_preset", "run_pipeline"]
+
+TRAIN_BODIES = ("carter", "omnibase", "spot", "h1", "g1", "digit")
+HELDOUT_BODIES = ("scout", "anymal", "walker")
+FAMILIES = ("warehouse", "office", "hall")
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Every stage's settings; stage-specific paths (data, base, specialists) are filled in.
+
+    Attributes:
+        bodies: Training embodiments (one specialist each; the generalist learns them all).
+        heldout: Embodiments only evaluated (zero-shot generalist rows).
+        demo_embodiments: Bodies the teacher demonstrates for the IL base (COMPASS: carter).
+        demo_episodes: Teacher episodes recorded.
+        demo_num_envs: Env slots while recording demonstrations.
+        record_episodes: Specialist episodes recorded per body for distillation.
+        record_num_envs: Env slots while recording specialists.
+        eval_episodes: Episodes per embodiment x family cell.
+        eval_families: Scene families evaluated.
+        eval_max_episode_steps: Evaluation timeout, control steps.
+        seed: Base seed of every stage.
+        il: Imitation settings (``data`` is set to ``<out>/demos``).
+        rl: Specialist settings (``embodiment`` and ``base`` are set per body).
+        distill: Generalist settings (``specialists`` and ``data`` are set).
+    """
+
+    bodies: tuple[str, ...] = TRAIN_BODIES
+    heldout: tuple[str, ...] = HELDOUT_BODIES
+    demo_embodiments: tuple[str, ...] = ("carter",)
+    demo_episodes: int = 400
+    demo_num_envs: int = 24
+    record_episodes: int = 120
+    record_num_envs: int = 24
+    eval_episodes: int = 200
+    eval_families: tuple[str, ...] = FAMILIES
+    eval_max_episode_steps: int = 300
+    seed: int = 0
+    il: ILConfig = dataclasses.field(default_factory=ILConfig)
+    rl: RLConfig = dataclasses.field(default_factory=RLConfig)
+    distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
+
+    def __post_init__(self) -> None:
+        from compass_nav.sim.embodiment import get_embodiment
+
+        for f in ("bodies", "heldout", "demo_embodiments", "eval_families"):
+            object.__setattr__(self, f, tuple(getattr(self, f)))
+        check(len(self.bodies) >= 1, "bodies", self.bodies, "must not be empty")
+        check(len(set(self.bodies)) == len(self.bodies), "bodies", self.bodies,
+              "must not repeat a name")
+        check(not set(self.bodies) & set(self.heldout), "heldout", self.heldout,
+              "must not contain a training body")
+        for name in (*self.bodies, *self.heldout, *self.demo_embodiments):
+            get_embodiment(name)
+        for f in ("demo_episodes", "demo_num_envs", "record_episodes", "record_num_envs",
+                  "eval_episodes", "eval_max_episode_steps"):
+            v = getattr(self, f)
+            check(v >= 1, f, v, "must be >= 1")
+        check(len(self.eval_families) >= 1, "eval_families", self.eval_families,
+              "must not be empty")
+
+
+#: Named presets as plain overrides (nested sections merge over their defaults).
+PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
+    "full": {
+        "il": il_preset("default"),
+        "rl": {"iterations": 250},
+    },
+    "tiny": {
+        "bodies": ("carter", "spot"),
+        "heldout": ("scout",),
+        "demo_episodes": 4,
+        "demo_num_envs": 4,
+        "record_episodes": 3,
+        "record_num_envs": 3,
+        "eval_episodes": 2,
+        "eval_families": ("warehouse",),
+        "eval_max_episode_steps": 40,
+        "il": {**il_preset("debug"), "steps": 10, "checkpoint_every": 10,
+               "dagger": {"rounds": 0}},
+        "rl": {"num_envs": 3, "steps_per_env": 12, "iterations": 2, "max_episode_steps": 40,
+               "families": ("warehouse",), "save_interval": 2,
+               "head": {"hidden_dims": (16,)},
+               "ppo": {"critic_hidden_dims": (16,), "num_learning_epochs": 1,
+                       "num_mini_batches": 2}},
+        "distill": {"steps": 10, "batch_size": 32, "dagger_rounds": 1, "dagger_steps": 8,
+                    "dagger_updates": 5, "num_envs": 2, "max_episode_steps": 40,
+                    "families": ("warehouse",), "tensorboard": False,
+                    "head": {"hidden_dims": (16,), "heteroscedastic": True}},
+    },
+}
+
+
+def pipeline_preset(name: str, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+    """The named preset, with plain nested ``overrides`` merged over it.
+
+    Raises:
+        ConfigError: Unknown preset (the known ones are listed) or a bad value.
+    """
+    if name not in PIPELINE_PRESETS:
+        raise ConfigError(f"pipeline preset={name!r}: unknown; known presets: "
+                          f"{', '.join(PIPELINE_PRESETS)}")
+    data = _merge(PIPELINE_PRESETS[name], overrides or {})
+    return config_from_dict(PipelineConfig, data)
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k),
+                                                                         dict) else v
+    return out
+
+
+def _stage_state(run: Path, final: str) -> str:
+    """``done`` (final artefact there), ``resume`` (checkpoints, no artefact) or ``new``."""
+    from compass_nav.training.common import CheckpointManager
+
+    if (run / final).is_file():
+        return "done"
+    return "resume" if CheckpointManager(run).latest() is not None else "new"
+
+
+def _log(msg: str) -> None:
+    print(f"[pipeline] {msg}", flush=True)
+
+
+def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True
+                 ) -> dict[str, Any]:
+    """Run (or continue) every stage into ``out``; returns the evaluation summary.
+
+    Returns:
+        ``{"rows": [...], "table": markdown, "stages": {stage: seconds}}``, also written to
+        ``out/eval/summary.json`` and ``out/eval/table.md``.
+    """
+    from compass_nav.data import record_episodes
+    from compass_nav.rl.record import record_specialist
+    from compass_nav.sim.config import SimConfig
+    from compass_nav.training.distill import train_distill
+    from compass_nav.training.il import train_il
+    from compass_nav.training.rl import train_rl
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dump_yaml(cfg, out / "pipeline.yaml")
+    times: dict[str, float] = {}
+
+    def timed(name: str, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        times[name] = round(time.perf_counter() - t0, 1)
+        return result
+
+    m = cfg.il.model
+    demos = out / "demos"
+    _log(f"1/6 teacher demonstrations -> {demos}")
+    timed("demos", record_episodes, "teacher", demos,
+          SimConfig(num_envs=cfg.demo_num_envs, embodiments=cfg.demo_embodiments,
+                    families=cfg.rl.families,
+                    split="train", image_height=m.image_height, image_width=m.image_width,
+                    render_rgb=m.use_rgb, render_depth=m.use_depth, route_mode="planned"),
+          cfg.demo_episodes, seed=cfg.seed, progress=progress)
+
+    il_run = out / "il"
+    il_cfg = dataclasses.replace(cfg.il, data=str(demos), embodiments=cfg.demo_embodiments)
+    state = _stage_state(il_run, "model.pt")
+    _log(f"2/6 imitation base -> {il_run} ({state})")
+    if state != "done":
+        timed("il", train_il, il_cfg, il_run, resume=state == "resume", progress=progress)
+
+    specialists, rollouts = [], []
+    for body in cfg.bodies:
+        run = out / f"rl_{body}"
+        state = _stage_state(run, "specialist.pt")
+        _log(f"3/6 specialist {body} -> {run} ({state})")
+        if state != "done":
+            rl_cfg = dataclasses.replace(cfg.rl, embodiment=body, base=str(il_run),
+                                         seed=cfg.seed)
+            timed(f"rl_{body}", train_rl, rl_cfg, run, resume=state == "resume",
+                  progress=progress)
+        specialists.append(str(run))
+        rec = out / f"rollouts_{body}"
+        _log(f"4/6 specialist rollouts {body} -> {rec}")
+        timed(f"record_{body}", record_specialist, run, rec, cfg.record_episodes,
+              seed=cfg.seed, num_envs=cfg.record_num_envs, families=cfg.rl.families,
+              route_mode=cfg.rl.route_mode, max_episode_steps=cfg.rl.max_episode_steps,
+              progress=progress)
+        rollouts.append(str(rec))
+
+    gen_run = out / "generalist"
+    state = _stage_state(gen_run, "generalist.pt")
+    _log(f"5/6 generalist -> {gen_run} ({state})")
+    if state != "done":
+        d_cfg = dataclasses.replace(cfg.distill, specialists=tuple(specialists),
+                                    data=tuple(rollouts), seed=cfg.seed)
+        timed("distill", train_distill, d_cfg, gen_run, resume=state == "resume",
+              progress=progress)
+
+    _log(f"6/6 evaluation -> {out / 'eval'}")
+    summary = timed("eval", evaluate_chain, cfg, il_run, dict(zip(cfg.bodies, specialists,
+                                                                   strict=True)),
+                    gen_run, out / "eval", progress=progress)
+    summary["stages"] = times
+    atomic_write_json(out / "eval" / "summary.json", summary)
+    return summary
+
+
+def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[str, str],
+                   generalist: str | Path, out: str | Path, progress: bool = True
+                   ) -> dict[str, Any]:
+    """Evaluate IL base, specialists and generalist; write ``table.md`` and per-policy JSON.
+
+    Each (policy, body) evaluation is cached as ``out/<policy>_<body>.json`` so a re-run
+    only evaluates what is missing.
+
+    Returns:
+        ``{"rows": [...], "table": markdown}``; a row per body: its kind (``train`` or
+        ``heldout``) and, for each policy that ran on it, SR with 95% CI, collision rate and
+        mean travel time of successful episodes.
+    """
+    from compass_nav.evaluation import EvalConfig, evaluate
+    from compass_nav.models.loader import XMobilityPolicy, load_model
+    from compass_nav.rl.loader import load_agent
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    m = cfg.il.model
+
+    def run(tag: str, make, body: str) -> dict[str, Any]:
+        path = out / f"{tag}_{body}.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+        ecfg = EvalConfig(embodiments=(body,), families=cfg.eval_families,
+                          episodes=cfg.eval_episodes, route_mode="mapless", split="heldout",
+                          seed=cfg.seed, image_height=m.image_height,
+                          image_width=m.image_width,
+                          max_episode_steps=cfg.eval_max_episode_steps, workers=1, gifs=0)
+        res = evaluate(make(), ecfg, progress=progress)
+        cell = res.cell(body)
+        row = {k: cell[k] for k in ("n", "sr", "sr_ci", "collision_rate", "travel_time",
+                                    "wtt", "spl")}
+        row["wall_s"] = round(res.wall_time, 1)
+        atomic_write_json(path, row)
+        return row
+
+    rows = []
+    for body in (*cfg.bodies, *cfg.heldout):
+        row: dict[str, Any] = {"embodiment": body,
+                               "kind": "train" if body in cfg.bodies else "heldout"}
+        row["il"] = run("il", lambda: XMobilityPolicy(load_model(il_run), name="il"), body)
+        if body in specialists:
+            row["specialist"] = run("specialist", lambda b=body: load_agent(specialists[b]),
+                                    body)
+        row["generalist"] = run("generalist", lambda: load_agent(generalist), body)
+        rows.append(row)
+    table = chain_table(rows)
+    atomic_write_text(out / "table.md", table)
+    return {"rows": rows, "table": table}
+
+
+def _cell(r: dict[str, Any] | None) -> list[str]:
+    if r is None:
+        return ["-", "-", "-"]
+    lo, hi = r["sr_ci"]
+    tt = r["travel_time"]
+    tt_s = "-" if tt is None or tt != tt else f"{tt:.1f}"
+    return [f"{r['sr']:.2f} [{lo:.2f}, {hi:.2f}]", f"{r['collision_rate']:.2f}", tt_s]
+
+
+def chain_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table: per body, IL / specialist / generalist SR [95% CI], collision, time."""
+    head = ["embodiment", "split"]
+    for who in ("IL", "specialist", "generalist"):
+        head += [f"{who} SR", f"{who} coll.", f"{who} time (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["embodiment"], r["kind"]]
+        for key in ("il", "specialist", "generalist"):
+            cells += _cell(r.get(key))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
