@@ -34,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "compass_nav.evaluation.cli",
     "compass_nav.export.cli",
     "compass_nav.worldmodel.cli",
+    "compass_nav.rl.cli",
 ]
 
 _DESCRIPTION = """\

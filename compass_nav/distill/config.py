@@ -1,0 +1,140 @@
+"""Configuration of distillation: specialists -> one descriptor-conditioned generalist.
+
+:class:`DistillConfig` is what ``compass-nav distill`` builds from a YAML file
+(``configs/distill/*.yaml``) and ``key=value`` overrides, what
+:func:`compass_nav.training.distill.train_distill` runs, and what is written as
+``config.yaml`` in the run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from compass_nav.rl.config import HeadConfig
+from compass_nav.utils.config import check, config_from_dict
+from compass_nav.utils.errors import ConfigError
+
+__all__ = ["DISTILL_PRESETS", "DistillConfig", "distill_preset"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillConfig:
+    """One distillation run.
+
+    Attributes:
+        specialists: Specialist files or run folders (one per training body); they must
+            share one frozen base. Empty in a template (the pipeline fills it in); a run
+            needs at least one.
+        data: Recorded specialist rollouts (``compass-nav record-specialist`` folders) for
+            the offline phase; may be empty (then round 0 of DAgger rolls the specialists
+            out itself, ``beta_start = 1``).
+        steps: Offline gradient steps on ``data`` before the on-policy rounds.
+        batch_size: Samples per gradient step.
+        lr: Adam step size.
+        weight_decay: AdamW weight decay.
+        dagger_rounds: On-policy correction rounds: roll out the generalist (or, with
+            probability ``beta``, the specialist of that body), label every visited state
+            with that body's specialist, aggregate, train.
+        dagger_steps: Env steps per env slot collected per round.
+        dagger_updates: Gradient steps after each round, on everything collected so far.
+        beta_start, beta_end: Probability that an env executes its specialist's action in
+            the first and last round (linear in between).
+        num_envs: Env slots for on-policy rounds (spread evenly over the bodies).
+        families: Scene families (train scene seeds).
+        route_mode: ``mapless`` or ``planned``.
+        max_episode_steps: Episode timeout.
+        seed: Seeds torch, numpy and the simulator.
+        torch_threads: Threads for torch ops.
+        tensorboard: Write TensorBoard logs.
+        head: The generalist's head (``heteroscedastic`` so that it can reproduce each
+            specialist's spread).
+    """
+
+    specialists: tuple[str, ...] = ()
+    data: tuple[str, ...] = ()
+    steps: int = 2000
+    batch_size: int = 512
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    dagger_rounds: int = 4
+    dagger_steps: int = 200
+    dagger_updates: int = 500
+    beta_start: float = 0.5
+    beta_end: float = 0.0
+    num_envs: int = 36
+    families: tuple[str, ...] = ("warehouse", "office", "hall")
+    route_mode: str = "mapless"
+    max_episode_steps: int = 300
+    seed: int = 0
+    torch_threads: int = 1
+    tensorboard: bool = True
+    head: HeadConfig = dataclasses.field(
+        default_factory=lambda: HeadConfig(hidden_dims=(256, 256), heteroscedastic=True))
+
+    def __post_init__(self) -> None:
+        from compass_nav.sim.scenes import list_families
+
+        for f in ("specialists", "data", "families"):
+            object.__setattr__(self, f, tuple(str(v) for v in getattr(self, f)))
+        check(self.steps >= 0, "steps", self.steps, "must be >= 0")
+        check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
+        check(self.lr > 0, "lr", self.lr, "must be > 0")
+        check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
+        check(self.dagger_rounds >= 0, "dagger_rounds", self.dagger_rounds, "must be >= 0")
+        check(self.dagger_rounds >= 1 or self.steps >= 1, "dagger_rounds", self.dagger_rounds,
+              "with steps=0 at least one round is needed")
+        check(self.dagger_steps >= 1, "dagger_steps", self.dagger_steps, "must be >= 1")
+        check(self.dagger_updates >= 1, "dagger_updates", self.dagger_updates, "must be >= 1")
+        for f in ("beta_start", "beta_end"):
+            v = getattr(self, f)
+            check(0 <= v <= 1, f, v, "must be in [0, 1]")
+        check(self.num_envs >= max(1, len(self.specialists)), "num_envs", self.num_envs,
+              "must be >= the number of specialists (one slot per body at least)")
+        known = list_families()
+        check(len(self.families) >= 1, "families", self.families, "must not be empty")
+        for fam in self.families:
+            check(fam in known, "families", fam, f"unknown family; known: {', '.join(known)}")
+        check(self.route_mode in ("planned", "mapless"), "route_mode", self.route_mode,
+              "must be 'planned' or 'mapless'")
+        check(self.max_episode_steps >= 1, "max_episode_steps", self.max_episode_steps,
+              "must be >= 1")
+        check(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        check(self.torch_threads >= 1, "torch_threads", self.torch_threads, "must be >= 1")
+        check(self.head.heteroscedastic, "head.heteroscedastic", self.head.heteroscedastic,
+              "the generalist must predict its std (one std per body cannot be shared)")
+
+    def beta(self, round_index: int) -> float:
+        """Probability of executing the specialist's action in round ``round_index``."""
+        if self.dagger_rounds <= 1:
+            return self.beta_start
+        frac = round_index / (self.dagger_rounds - 1)
+        return self.beta_start + (self.beta_end - self.beta_start) * frac
+
+
+#: Named presets: plain overrides of the defaults.
+DISTILL_PRESETS: dict[str, dict] = {
+    "default": {},
+    "debug": {
+        "steps": 20,
+        "batch_size": 32,
+        "dagger_rounds": 1,
+        "dagger_steps": 10,
+        "dagger_updates": 10,
+        "num_envs": 4,
+        "max_episode_steps": 40,
+        "tensorboard": False,
+        "head": {"hidden_dims": (16,), "heteroscedastic": True},
+    },
+}
+
+
+def distill_preset(name: str, **overrides) -> DistillConfig:
+    """The named preset with top-level ``overrides``.
+
+    Raises:
+        ConfigError: For an unknown preset name (the known ones are listed).
+    """
+    if name not in DISTILL_PRESETS:
+        raise ConfigError(f"distill preset={name!r}: unknown; known presets: "
+                          f"{', '.join(DISTILL_PRESETS)}")
+    return config_from_dict(DistillConfig, {**DISTILL_PRESETS[name], **overrides})

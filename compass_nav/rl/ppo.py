@@ -1,0 +1,45 @@
+"""PPO wiring: rsl-rl's algorithm and rollout storage around the residual actor.
+
+rsl-rl-lib 5.5 expresses residual PPO without changes: its :class:`rsl_rl.algorithms.PPO`
+accepts any actor and critic that implement its model interface, so the algorithm (losses,
+adaptive learning rate, GAE, storage, minibatches) is rsl-rl's and only the actor
+(:class:`compass_nav.rl.actor.ResidualActor`) is ours. The loop, logging and checkpoints are
+our runner's (:mod:`compass_nav.training.rl`) rather than rsl-rl's ``OnPolicyRunner``, which
+writes checkpoints non-atomically, keeps no RNG state and has no progress bar.
+"""
+
+from __future__ import annotations
+
+from rsl_rl.algorithms import PPO
+from rsl_rl.storage import RolloutStorage
+
+from compass_nav.rl.actor import ResidualActor, make_critic
+from compass_nav.rl.config import HeadConfig, PPOConfig
+from compass_nav.rl.env import ResidualNavEnv
+
+__all__ = ["build_ppo"]
+
+
+def build_ppo(env: ResidualNavEnv, ppo: PPOConfig, head: HeadConfig, steps_per_env: int,
+              device: str = "cpu") -> PPO:
+    """rsl-rl PPO with a zero-initialised residual actor and a privileged critic.
+
+    Args:
+        env: The feature env (its first observation sizes the networks and the storage).
+        ppo: Algorithm settings.
+        head: Residual head settings.
+        steps_per_env: Rollout length (storage is ``[steps_per_env, num_envs, ...]``).
+        device: Torch device.
+    """
+    obs = env.get_observations()
+    actor = ResidualActor.build(env.base.cfg.policy_state_dim, head)
+    critic = make_critic(obs, ppo)
+    storage = RolloutStorage("rl", env.num_envs, steps_per_env, obs, [env.num_actions],
+                             device)
+    return PPO(actor, critic, storage,
+               num_learning_epochs=ppo.num_learning_epochs,
+               num_mini_batches=ppo.num_mini_batches,
+               clip_param=ppo.clip_param, gamma=ppo.gamma, lam=ppo.lam,
+               value_loss_coef=ppo.value_loss_coef, entropy_coef=ppo.entropy_coef,
+               learning_rate=ppo.learning_rate, max_grad_norm=ppo.max_grad_norm,
+               schedule=ppo.schedule, desired_kl=ppo.desired_kl, device=device)
