@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -44,8 +45,11 @@ from compass_nav.utils.errors import ConfigError, DataError
 
 __all__ = ["ExtraFn", "RecordResult", "build_meta", "record_episodes"]
 
+_log = logging.getLogger(__name__)
+
 #: ``extra_fn(policy, obs, action) -> {name: (N, ...) array}``, called every step after the
-#: policy acted, with the observation the action was computed from.
+#: policy acted, with the observation the action was computed from and the policy's raw
+#: output (before clipping).
 ExtraFn = Callable[[Policy, Mapping[str, np.ndarray], np.ndarray], Mapping[str, np.ndarray]]
 
 # Sim-config fields that may change between resumed runs without changing the data.
@@ -232,6 +236,10 @@ def record_episodes(
 
     from compass_nav.sim.env import NavVectorEnv
 
+    pairs = len(sim_config.families) * len(sim_config.embodiments)
+    if sim_config.num_envs % pairs:
+        _log.warning("num_envs=%d is not a multiple of families x embodiments (%d): some "
+                     "pairs get more env slots, so more episodes", sim_config.num_envs, pairs)
     env = NavVectorEnv(sim_config)
     pol = make_policy(policy) if isinstance(policy, str) else policy
     pol.bind(env)
@@ -257,7 +265,7 @@ def record_episodes(
         obs, _ = env.reset(seed=[[seed, next_index, e] for e in range(n)])
         episode_start = np.ones(n, bool)
         while existing + written < num_episodes:
-            raw = np.asarray(pol.act(obs, episode_start), np.float64)
+            raw = np.asarray(pol.act(obs, episode_start))
             action = np.where(np.isfinite(raw), raw, 0.0)
             action = np.clip(action, low, high).astype(np.float32)
             extras = dict(extra_fn(pol, obs, raw)) if extra_fn is not None else {}
