@@ -279,7 +279,10 @@ def compare_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[st
             for m in d["metrics"][group]:
                 if (m["embodiment"], m["family"]) not in keys:
                     keys.append((m["embodiment"], m["family"]))
-    keys.sort(key=lambda k: (k[0], k[1] == "all", k[1]))
+    # First-seen order of bodies and families (the configs' order), pooled row last.
+    bodies = list(dict.fromkeys(k[0] for k in keys))
+    fams = list(dict.fromkeys(k[1] for k in keys if k[1] != "all")) + ["all"]
+    keys.sort(key=lambda k: (bodies.index(k[0]), fams.index(k[1])))
     header = ["embodiment", "family"]
     for lab in labels:
         header += [f"{lab} SR [95% CI]", f"{lab} SPL", f"{lab} WTT s"]
