@@ -1,0 +1,177 @@
+"""``compass-nav worldmodel ...``: offline policy evaluation with a video world model.
+
+Registered through :data:`compass_nav.cli.COMMAND_MODULES`. Subcommands::
+
+    collect    record the pool's ground truth and the training rollouts   (pool.py)
+    train      train the world model + inverse dynamics on the rollouts    (train.py)
+    evaluate   imagine every pool policy, score, write the report          (evaluate.py)
+    run        the three in a row (``--preset tiny`` finishes in about a minute)
+
+Configs: ``--preset`` picks a starting point (``default`` or ``tiny``), ``--config`` merges a
+YAML file over it, ``--set section.key=value`` overrides single fields; ``--add-policy
+SPEC[:ROLE]`` appends a pool member (e.g. an IL checkpoint). ``train`` stores the resolved
+config in the checkpoint; ``evaluate`` uses the checkpoint's, with ``--set evaluate.*``
+overrides only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from compass_nav.utils.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORKDIR = Path("runs/worldmodel")
+
+
+def _deep_merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k),
+                                                                              dict) else v
+    return out
+
+
+def resolve_config(preset_name: str = "default", config: str | None = None,
+                   overrides: list[str] | None = None, add_policies: list[str] | None = None):
+    """Preset, then YAML file, then ``key=value`` overrides, then extra pool policies."""
+    import yaml
+
+    from compass_nav.utils.config import apply_overrides
+    from compass_nav.worldmodel.config import from_dict, preset, to_dict
+
+    data = to_dict(preset(preset_name))
+    if config:
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"--config {config!r}: file not found")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--config {config!r}: top level must be a mapping")
+        data = _deep_merge(data, loaded)
+    data = apply_overrides(data, overrides or [])
+    for item in add_policies or []:
+        spec, sep, role = item.rpartition(":")
+        if not sep or role not in ("train", "heldout"):
+            spec, role = item, "heldout"
+        data["pool"]["policies"] = list(data["pool"]["policies"]) + [{"spec": spec,
+                                                                      "role": role}]
+    return from_dict(data)
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="default", choices=("default", "tiny"),
+                   help="starting config (default: %(default)s)")
+    p.add_argument("--config", help="YAML file merged over the preset")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one field, e.g. --set train.steps=2000 (repeatable)")
+    p.add_argument("--add-policy", action="append", default=[], metavar="SPEC[:ROLE]",
+                   help="append a pool policy, ROLE 'train' or 'heldout' (default heldout)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from compass_nav.worldmodel.pool import collect_pool
+
+    cfg = resolve_config(args.preset, args.config, args.overrides, args.add_policy)
+    out = collect_pool(cfg, args.data, progress=not args.no_progress)
+    for spec, row in out["ground_truth"].items():
+        print(f"{row['role']:8s} SR {row['success']:.3f}  coll {row['collision']:.3f}  "
+              f"{spec}")
+    print(f"ground truth written to {Path(args.data) / 'ground_truth.json'} "
+          f"({out['seconds']:.0f} s)")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from compass_nav.worldmodel.pool import load_split
+    from compass_nav.worldmodel.train import train_world_model
+
+    cfg = resolve_config(args.preset, args.config, args.overrides, args.add_policy)
+    rolls = list(load_split(cfg, args.data, "train").values())
+    summary = train_world_model(cfg, rolls, args.out, progress=not args.no_progress)
+    f = summary["final"]
+    print(f"trained in {summary['train_seconds'] / 60:.1f} min on {summary['frames']} frames; "
+          f"final pred mse {f.get('pred', float('nan')):.4f}, collision bce "
+          f"{f.get('collision', float('nan')):.3f}; wrote {args.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from compass_nav.utils.config import apply_overrides, config_from_dict, config_to_dict
+    from compass_nav.worldmodel.config import EvalConfig
+    from compass_nav.worldmodel.evaluate import evaluate_pool
+    from compass_nav.worldmodel.report import headline, write_report
+    from compass_nav.worldmodel.train import load_checkpoint
+
+    loaded = load_checkpoint(args.model)
+    bad = [o for o in args.overrides if not o.startswith("evaluate.")]
+    if bad:
+        raise ConfigError(f"--set {bad[0]!r}: evaluate accepts only evaluate.* overrides (the "
+                          "rest of the config comes from the checkpoint)")
+    if args.overrides:
+        ev = apply_overrides({"evaluate": config_to_dict(loaded.config.evaluate)},
+                             args.overrides)["evaluate"]
+        loaded.config = dataclasses.replace(loaded.config,
+                                            evaluate=config_from_dict(EvalConfig, ev))
+    results = evaluate_pool(loaded, args.data, progress=not args.no_progress)
+    files = write_report(results, args.out)
+    print(f"report written to {args.out}: {', '.join(v for v in files.values() if v)}")
+    print(" ".join(f"{k}={v:.4g}" for k, v in headline(results).items()))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    work = Path(args.workdir)
+    t0 = time.time()
+    args.data = str(work / "data")
+    args.out = str(work / "model.pt")
+    _collect(args)
+    _train(args)
+    args.model, args.out = args.out, str(work / "report")
+    args.overrides = [o for o in args.overrides if o.startswith("evaluate.")]
+    code = _evaluate(args)
+    print(f"pipeline finished in {(time.time() - t0) / 60:.1f} min")
+    return code
+
+
+def register(subparsers) -> None:
+    """Add ``worldmodel`` and its subcommands to the ``compass-nav`` parser."""
+    wm = subparsers.add_parser(
+        "worldmodel", help="offline policy evaluation with an action-conditioned video model",
+        description=__doc__.split("\n\n")[0].replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = wm.add_subparsers(dest="wm_command", metavar="<subcommand>", required=True)
+
+    p = sub.add_parser("collect", help="record the pool's ground truth and training rollouts")
+    p.add_argument("--data", default=str(DEFAULT_WORKDIR / "data"),
+                   help="output folder (default: %(default)s); finished files are reused")
+    _add_config_args(p)
+    p.set_defaults(func=_collect)
+
+    p = sub.add_parser("train", help="train the world model on the collected rollouts")
+    p.add_argument("--data", default=str(DEFAULT_WORKDIR / "data"), help="collected data")
+    p.add_argument("--out", default=str(DEFAULT_WORKDIR / "model.pt"), help="checkpoint path")
+    _add_config_args(p)
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="imagine the pool, compare with the ground truth")
+    p.add_argument("--model", default=str(DEFAULT_WORKDIR / "model.pt"), help="checkpoint")
+    p.add_argument("--data", default=str(DEFAULT_WORKDIR / "data"), help="collected data")
+    p.add_argument("--out", default=str(DEFAULT_WORKDIR / "report"), help="report folder")
+    p.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="evaluate.KEY=VALUE", help="override an evaluate.* field")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("run", help="collect, train and evaluate in one go")
+    p.add_argument("--workdir", default=str(DEFAULT_WORKDIR),
+                   help="folder for data/, model.pt and report/ (default: %(default)s)")
+    _add_config_args(p)
+    p.set_defaults(func=_run)

@@ -1,0 +1,263 @@
+"""Configuration of offline evaluation with a video world model (frozen, validated dataclasses).
+
+One :class:`WorldModelPipelineConfig` holds the four parts the ``compass-nav worldmodel``
+commands use: the policy pool and its ground truth (:class:`PoolConfig`), the network
+(:class:`ModelConfig`), training (:class:`TrainConfig`) and evaluation (:class:`EvalConfig`).
+:func:`preset` returns the named starting points (``default``: the benchmark run; ``tiny``:
+seconds-long, for tests); YAML files and ``key=value`` overrides go through
+:mod:`compass_nav.utils.config`. The resolved config is saved inside every checkpoint and
+next to every report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from compass_nav.utils.config import check, config_from_dict, config_to_dict
+from compass_nav.utils.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_POOL",
+    "EvalConfig",
+    "ModelConfig",
+    "PoolConfig",
+    "PoolPolicy",
+    "TINY_POOL",
+    "TrainConfig",
+    "WorldModelPipelineConfig",
+    "preset",
+]
+
+ROLES = ("train", "heldout")
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolPolicy:
+    """One member of the policy pool.
+
+    Attributes:
+        spec: Anything :func:`compass_nav.policies.make_policy` accepts.
+        role: ``train``: its rollouts train the world model; ``heldout``: never seen by it.
+    """
+
+    spec: str
+    role: str = "heldout"
+
+    def __post_init__(self) -> None:
+        check(bool(self.spec), "spec", self.spec, "must name a policy")
+        check(self.role in ROLES, "role", self.role, f"must be one of {ROLES}")
+
+
+#: The benchmark pool: graded skill, from the privileged teacher to driving into walls.
+DEFAULT_POOL: tuple[PoolPolicy, ...] = (
+    PoolPolicy("teacher", "train"),
+    PoolPolicy("degraded:teacher?noise=0.3", "train"),
+    PoolPolicy("degraded:teacher?delay=3&limits=scout", "train"),
+    PoolPolicy("goal_seeker", "train"),
+    PoolPolicy("degraded:goal_seeker?route=straight", "train"),
+    PoolPolicy("degraded:goal_seeker?noise=0.5", "train"),
+    PoolPolicy("degraded:depth_seeker?route=straight", "train"),
+    PoolPolicy("random", "train"),
+    PoolPolicy("wall", "train"),
+    PoolPolicy("depth_seeker", "heldout"),
+    PoolPolicy("degraded:goal_seeker?delay=6", "heldout"),
+    PoolPolicy("degraded:goal_seeker?noise=0.8", "heldout"),
+    PoolPolicy("degraded:goal_seeker?route=straight&noise=0.3", "heldout"),
+    PoolPolicy("degraded:goal_seeker?route=straight&speed=0.6", "heldout"),
+    PoolPolicy("degraded:depth_seeker?route=straight&noise=0.4", "heldout"),
+    PoolPolicy("degraded:goal_seeker?route=straight&delay=4", "heldout"),
+    PoolPolicy("standstill", "heldout"),
+)
+
+#: A four-policy pool for tests.
+TINY_POOL: tuple[PoolPolicy, ...] = (
+    PoolPolicy("teacher", "train"),
+    PoolPolicy("degraded:goal_seeker?route=straight", "train"),
+    PoolPolicy("goal_seeker", "heldout"),
+    PoolPolicy("wall", "heldout"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolConfig:
+    """Which policies, on which body and scenes, with how many seeded episodes.
+
+    Ground-truth episodes use held-out scene seeds (``split='heldout'``), so the world model
+    never saw the scenes it is asked to imagine; training rollouts use training seeds.
+    Episode ``i`` of every policy starts from the same scene, start and goal, which pairs
+    predicted and real outcomes episode by episode.
+    """
+
+    policies: tuple[PoolPolicy, ...] = DEFAULT_POOL
+    embodiment: str = "carter"
+    families: tuple[str, ...] = ("warehouse", "office", "hall")
+    image_size: int = 32  # square frames, px (CPU budget: see docs/WORLDMODEL.md)
+    eval_episodes: int = 60  # ground-truth episodes per policy (>= 50 for the benchmark)
+    train_episodes: int = 180  # training rollouts per 'train' policy
+    block: int = 60  # episodes run side by side in one simulator batch
+    max_episode_steps: int = 300
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(len(self.policies) >= 2, "pool.policies", len(self.policies),
+              "needs at least 2 policies")
+        specs = [p.spec for p in self.policies]
+        check(len(set(specs)) == len(specs), "pool.policies", specs, "specs must be unique")
+        check(any(p.role == "train" for p in self.policies), "pool.policies", specs,
+              "at least one policy must have role 'train'")
+        check(16 <= self.image_size <= 128, "pool.image_size", self.image_size,
+              "must be within [16, 128] px")
+        check(self.eval_episodes >= 1, "pool.eval_episodes", self.eval_episodes, "must be >= 1")
+        check(self.train_episodes >= 1, "pool.train_episodes", self.train_episodes,
+              "must be >= 1")
+        check(self.block >= 1, "pool.block", self.block, "must be >= 1")
+        check(self.max_episode_steps >= 2, "pool.max_episode_steps", self.max_episode_steps,
+              "must be >= 2")
+        check(len(self.families) >= 1, "pool.families", self.families, "must not be empty")
+
+    def role_of(self, spec: str) -> str:
+        """Role of a pool member."""
+        for p in self.policies:
+            if p.spec == spec:
+                return p.role
+        raise ConfigError(f"policy {spec!r} is not in the pool")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the world model (see :mod:`compass_nav.worldmodel.model`)."""
+
+    image_size: int = 32
+    channels: tuple[int, ...] = (16, 32, 64)  # encoder conv widths, each halves the size
+    latent_dim: int = 256  # frame latent
+    hidden_dim: int = 384  # recurrent (GRU) state
+    fourier_bands: int = 4  # sin/cos bands per action/speed scalar
+    action_dim: int = 128  # action embedding width
+    idm_channels: tuple[int, ...] = (32, 64, 64)
+
+    def __post_init__(self) -> None:
+        check(len(self.channels) >= 2, "model.channels", self.channels,
+              "needs at least two conv stages")
+        size = self.image_size
+        for _ in self.channels:
+            check(size % 2 == 0, "model.image_size", self.image_size,
+                  f"must be divisible by 2**{len(self.channels)}")
+            size //= 2
+        check(self.latent_dim >= 8, "model.latent_dim", self.latent_dim, "must be >= 8")
+        check(self.hidden_dim >= 8, "model.hidden_dim", self.hidden_dim, "must be >= 8")
+        size = self.image_size
+        for _ in self.idm_channels:
+            check(size % 2 == 0, "model.image_size", self.image_size,
+                  f"must be divisible by 2**{len(self.idm_channels)} (idm_channels)")
+            size //= 2
+        check(0 <= self.fourier_bands <= 12, "model.fourier_bands", self.fourier_bands,
+              "must be within [0, 12]")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """World-model training (see :mod:`compass_nav.worldmodel.train`)."""
+
+    steps: int = 5000
+    batch: int = 32
+    rollout: int = 8  # autoregressive steps per window (after one observed frame)
+    teacher_forcing_until: float = 0.4  # fraction of training over which teacher forcing
+    # decays from 1 to 0 (scheduled sampling); afterwards every window is fully imagined
+    lr: float = 6e-4
+    weight_decay: float = 1e-5
+    collision_windows: float = 0.25  # fraction of windows ending on a collision step
+    w_recon: float = 1.0
+    w_pred: float = 1.0
+    w_latent: float = 0.5
+    w_collision: float = 0.2
+    idm_steps: int = 1500
+    threads: int = 1  # torch threads: on a shared 2-core machine one thread is faster than
+    # two spinning OpenMP workers fighting other jobs (measured: 0.4 s vs > 1 s per step)
+    seed: int = 0
+    log_every: int = 100
+
+    def __post_init__(self) -> None:
+        check(self.steps >= 1, "train.steps", self.steps, "must be >= 1")
+        check(self.batch >= 2, "train.batch", self.batch, "must be >= 2")
+        check(1 <= self.rollout <= 64, "train.rollout", self.rollout, "must be within [1, 64]")
+        check(0.0 <= self.teacher_forcing_until <= 1.0, "train.teacher_forcing_until",
+              self.teacher_forcing_until, "must be within [0, 1]")
+        check(self.lr > 0, "train.lr", self.lr, "must be > 0")
+        check(0.0 <= self.collision_windows < 1.0, "train.collision_windows",
+              self.collision_windows, "must be within [0, 1)")
+        check(self.idm_steps >= 0, "train.idm_steps", self.idm_steps, "must be >= 0")
+        check(self.threads >= 1, "train.threads", self.threads, "must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """Offline evaluation (see :mod:`compass_nav.worldmodel.evaluate`)."""
+
+    horizons: tuple[int, ...] = (1, 8, 16, 32)
+    video_windows: int = 96  # recorded windows per split for PSNR/SSIM
+    bootstrap: int = 2000
+    judge: str = "hazard"  # 'hazard': expected outcome from per-step collision hazards;
+    # 'threshold': a collision when the hazard first exceeds ``threshold``
+    threshold: float = 0.5
+    calibrate: bool = True  # fit the hazard scale on the 'train' policies' ground truth
+    gifs: int = 3  # side-by-side real/imagined GIFs per report
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(len(self.horizons) >= 1 and min(self.horizons) >= 1, "evaluate.horizons",
+              self.horizons, "must be positive step counts")
+        check(self.video_windows >= 2, "evaluate.video_windows", self.video_windows,
+              "must be >= 2 (the shuffled-action baseline permutes windows)")
+        check(self.bootstrap >= 10, "evaluate.bootstrap", self.bootstrap, "must be >= 10")
+        check(self.judge in ("hazard", "threshold"), "evaluate.judge", self.judge,
+              "must be 'hazard' or 'threshold'")
+        check(0.0 < self.threshold < 1.0, "evaluate.threshold", self.threshold,
+              "must be in (0, 1)")
+        check(self.gifs >= 0, "evaluate.gifs", self.gifs, "must be >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldModelPipelineConfig:
+    """Everything the ``compass-nav worldmodel`` commands need."""
+
+    pool: PoolConfig = dataclasses.field(default_factory=PoolConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    evaluate: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        check(self.model.image_size == self.pool.image_size, "model.image_size",
+              self.model.image_size, f"must equal pool.image_size={self.pool.image_size}")
+        longest = max(self.evaluate.horizons)
+        check(longest < self.pool.max_episode_steps, "evaluate.horizons", self.evaluate.horizons,
+              "must be shorter than pool.max_episode_steps")
+
+
+def preset(name: str) -> WorldModelPipelineConfig:
+    """Named starting configs: ``default`` (benchmark) and ``tiny`` (tests, seconds).
+
+    Raises:
+        ConfigError: unknown preset name.
+    """
+    if name == "default":
+        return WorldModelPipelineConfig()
+    if name == "tiny":
+        return WorldModelPipelineConfig(
+            pool=PoolConfig(policies=TINY_POOL, families=("hall", "office"), image_size=16,
+                            eval_episodes=6, train_episodes=8, block=8, max_episode_steps=60),
+            model=ModelConfig(image_size=16, channels=(8, 16), latent_dim=32, hidden_dim=64,
+                              fourier_bands=2, action_dim=32, idm_channels=(8, 16)),
+            train=TrainConfig(steps=60, batch=8, rollout=4, idm_steps=40, log_every=20),
+            evaluate=EvalConfig(horizons=(1, 4, 8), video_windows=8, bootstrap=50, gifs=1),
+        )
+    raise ConfigError(f"unknown preset {name!r}: valid presets are 'default', 'tiny'")
+
+
+def to_dict(cfg: WorldModelPipelineConfig) -> dict:
+    """Plain data for YAML/JSON (inverse: :func:`from_dict`)."""
+    return config_to_dict(cfg)
+
+
+def from_dict(data: dict) -> WorldModelPipelineConfig:
+    """Rebuild a pipeline config saved by :func:`to_dict`."""
+    return config_from_dict(WorldModelPipelineConfig, data)

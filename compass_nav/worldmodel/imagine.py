@@ -1,0 +1,206 @@
+"""Closed-loop imagined episodes: a policy drives inside the world model from real first frames.
+
+Wiring: :mod:`compass_nav.worldmodel.evaluate` calls :func:`imagine_episodes` once per pool
+policy with that policy's ground-truth rollouts (for their first observations and start plans)
+and turns the returned :class:`Imagined` into predicted outcomes with :func:`outcomes`.
+
+Each step the policy sees an observation built entirely from imagination: ``rgb`` and
+``depth`` decoded from the predicted latent, ``speed``/``goal``/``route`` from the body's
+actuator model and odometry (:mod:`compass_nav.worldmodel.kinematics`), the body's
+``embodiment`` descriptor. Its command drives the actuator model and conditions the world
+model, which predicts the next latent and the hazard that this transition collides.
+
+The imagined trajectory never stops at a predicted collision: contacts only end an episode
+in the *judgement*, so one pass yields the per-step hazard logits up to the step where the
+success rule holds (or the step budget ends), and :func:`outcomes` scores them afterwards in
+either judge mode and under any calibration offset without re-imagining.
+
+Policies that read the simulator's privileged state (the planner teacher and its variants)
+cannot act here: binding them raises :class:`NeedsSimulator` (see docs/WORLDMODEL.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import torch
+
+from compass_nav.utils.errors import ModelError
+from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
+from compass_nav.worldmodel.model import action_features, frames_to_tensor, tensor_to_frames
+from compass_nav.worldmodel.rollouts import Rollouts
+
+__all__ = ["Imagined", "NeedsSimulator", "imagine_episodes", "outcomes"]
+
+
+class NeedsSimulator(ModelError):
+    """The policy asked for the simulator's privileged state, which imagination lacks."""
+
+
+class _ImaginedEnv:
+    """What a policy may ask of "its env" during imagination: the body, not the world."""
+
+    def __init__(self, body, n: int) -> None:
+        self.num_envs = n
+        self.env_bodies = [body] * n
+        self.bodies = [body]
+
+    def privileged(self):
+        raise NeedsSimulator("policy reads the simulator's privileged state")
+
+
+@dataclasses.dataclass
+class Imagined:
+    """Result of imagining ``E`` episodes of one policy.
+
+    Attributes:
+        logits: (E, T) hazard logits per transition (valid for steps < ``end``).
+        end: (E,) transitions imagined (the success step, or the step budget).
+        reached: (E,) bool, the success rule held at step ``end``.
+        idm_error: (E,) largest windowed inverse-dynamics error of the rollout.
+        steps: Total imagined episode-steps.
+        seconds: Wall time of the imagination.
+        frames: {episode index: (T+1, S, S, 3) uint8} for the requested episodes.
+    """
+
+    logits: np.ndarray
+    end: np.ndarray
+    reached: np.ndarray
+    idm_error: np.ndarray
+    steps: int
+    seconds: float
+    frames: dict[int, np.ndarray]
+
+    @property
+    def steps_per_second(self) -> float:
+        """Imagined episode-steps per second."""
+        return self.steps / max(self.seconds, 1e-9)
+
+    @property
+    def time(self) -> np.ndarray:
+        """(E,) imagined travel time, s (10 Hz)."""
+        return self.end * 0.1
+
+
+def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
+             threshold: float = 0.5) -> dict[str, np.ndarray]:
+    """Predicted per-episode outcome probabilities from imagined hazards.
+
+    Args:
+        im: The imagined episodes.
+        offset: Calibration offset added to every hazard logit.
+        mode: ``hazard``: P(no contact before the end) = prod(1 - p_t), so P(success) is that
+            survival where the success rule was reached; ``threshold``: a contact on the first
+            transition whose hazard exceeds ``threshold`` (outcomes are 0/1).
+        threshold: Hazard probability for ``threshold`` mode.
+
+    Returns:
+        ``success``, ``collision``, ``timeout``: (E,) float in [0, 1] summing to 1.
+    """
+    E, T = im.logits.shape
+    valid = np.arange(T)[None, :] < im.end[:, None]
+    p = 1.0 / (1.0 + np.exp(-(im.logits.astype(np.float64) + offset)))
+    p = np.where(valid, p, 0.0)
+    if mode == "hazard":
+        survive = np.exp(np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12)).sum(1))
+    elif mode == "threshold":
+        survive = (~(p > threshold).any(1)).astype(np.float64)
+    else:
+        raise ValueError(f"mode={mode!r}: must be 'hazard' or 'threshold'")
+    success = np.where(im.reached, survive, 0.0)
+    timeout = np.where(im.reached, 0.0, survive)
+    return {"success": success, "collision": 1.0 - survive, "timeout": timeout}
+
+
+@torch.no_grad()
+def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int = 0,
+                     keep_frames: tuple[int, ...] = (), planned: bool = True,
+                     idm_window: int = 8) -> Imagined:
+    """Imagine every episode of ``real`` (from its first frame) with ``policy`` in the loop.
+
+    Args:
+        loaded: :class:`~compass_nav.worldmodel.train.LoadedModel`.
+        policy: A :class:`~compass_nav.policies.Policy`; it is bound to an imagination-only
+            env (body, no world).
+        real: Ground-truth rollouts whose first observations and start plans seed imagination.
+        max_steps: Step budget (the simulator's ``max_episode_steps``).
+        seed: Seed of the actuator model's tracking noise.
+        keep_frames: Episode indices whose imagined RGB frames are returned (for GIFs).
+        planned: Routes follow the start plan (the simulator's ``planned`` mode) or go
+            straight to the goal.
+        idm_window: Transitions per inverse-dynamics window.
+
+    Raises:
+        NeedsSimulator: the policy reads privileged simulator state.
+    """
+    from compass_nav.sim.embodiment import get_embodiment
+
+    model, idm = loaded.model, loaded.idm
+    body = get_embodiment(loaded.config.pool.embodiment)
+    n = real.num_episodes
+    first = real.first_obs()
+    descr = first["embodiment"]
+    lim = np.array([descr[0, 0], max(descr[0, 2], 0.2), descr[0, 3]], np.float32)
+    try:
+        policy.bind(_ImaginedEnv(body, n))
+    except NeedsSimulator:
+        raise
+    except AttributeError as exc:
+        raise NeedsSimulator(f"policy needs more of the simulator than the body ({exc})") from None
+    act_model = ActuatorModel(body, seed=seed)
+    pro = Proprioception(first["goal"], real.plan if planned else None,
+                         real.plan_len if planned else None, first["speed"],
+                         route_points=real.route.shape[1])
+    x = frames_to_tensor(first["rgb"], first["depth"])
+    state = model.initial(x)
+    obs = dict(first)
+    obs["route"] = pro.route_obs()
+    logits = np.zeros((n, max_steps), np.float32)
+    end = np.full(n, max_steps, np.int64)
+    reached = np.zeros(n, bool)
+    active = np.ones(n, bool)
+    idm_err = np.zeros((n, max_steps), np.float32)
+    kept = {i: [first["rgb"][i]] for i in keep_frames if 0 <= i < n}
+    steps = 0
+    t0 = time.perf_counter()
+    for t in range(max_steps):
+        if not active.any():
+            break
+        start = np.full(n, t == 0)
+        action = np.asarray(policy.act(obs, start), np.float32)
+        cmd = act_model.clip(action)
+        v_prev = pro.vel.copy()
+        pro.pose, pro.vel = act_model.step(pro.pose, pro.vel, cmd, active)
+        feats = action_features(cmd.astype(np.float32), v_prev.astype(np.float32),
+                                pro.vel.astype(np.float32), descr)
+        state, logit = model.imagine(state, torch.from_numpy(feats))
+        x_next = model.decode(state.z)
+        motion = torch.from_numpy(((v_prev + pro.vel) * 0.5 / lim).astype(np.float32))
+        err = (idm(x, x_next) - motion).abs()[:, [0, 2]].mean(1).numpy()
+        x = x_next
+        logits[:, t] = logit.numpy()
+        idm_err[:, t] = err
+        steps += int(active.sum())
+        done_now = pro.reached() & active
+        reached |= done_now
+        end[done_now] = t + 1
+        active &= ~done_now
+        rgb, depth = tensor_to_frames(x, far=body.camera_far)
+        for i in kept:
+            if t < end[i]:
+                kept[i].append(rgb[i])
+        obs = {"rgb": rgb, "depth": depth, "speed": pro.vel.astype(np.float32),
+               "goal": pro.goal_obs(), "route": pro.route_obs(), "embodiment": descr}
+    seconds = time.perf_counter() - t0
+    # Largest mean error over any idm_window consecutive transitions before the end.
+    valid = np.arange(max_steps)[None, :] < end[:, None]
+    e = np.where(valid, idm_err, 0.0)
+    c = np.concatenate([np.zeros((n, 1)), np.cumsum(e, 1)], 1)
+    w = max(1, min(idm_window, max_steps))
+    win = (c[:, w:] - c[:, :-w]) / w
+    win_valid = np.arange(max_steps - w + 1)[None, :] + w <= np.maximum(end, w)[:, None]
+    worst = np.where(win_valid, win, 0.0).max(1)
+    return Imagined(logits=logits, end=end, reached=reached, idm_error=worst, steps=steps,
+                    seconds=seconds, frames={i: np.stack(v) for i, v in kept.items()})

@@ -1,0 +1,265 @@
+"""The action-conditioned video world model, its contact hazard judge and the inverse dynamics.
+
+Architecture (CPU-sized; sizes in :class:`~compass_nav.worldmodel.config.ModelConfig`)::
+
+    frame x_t (RGB + inverse depth, 4 x S x S) --conv encoder--> z_t (latent, layer-normed)
+    action a_t, speed v_t, next speed v_{t+1} --Fourier features + MLP--> e_t
+    h_{t+1} = GRU(h_t, [FiLM(z_t; e_t), e_t])          (the action modulates the frame latent)
+    z_{t+1} = LN(z_t + MLP([h_{t+1}, e_t]))             (prediction in latent space)
+    x_{t+1} = conv decoder(z_{t+1});  hazard_t = sigmoid(MLP([h_{t+1}, e_t]))
+
+``observe`` replaces the predicted latent by the encoding of a real frame (context frames,
+teacher forcing); ``imagine`` keeps its own prediction (autoregressive rollout). ``loss``
+rolls a window of real frames out in latent space with scheduled sampling, so that training
+sees its own drift. The hazard head is the judge of contacts: the probability that the
+transition collides (the simulator's collision flag), trained on real rollouts.
+
+:class:`InverseDynamics` predicts the body's motion between two frames; on imagined frames
+it tells whether the model still follows the commanded motion (``compass_nav.worldmodel
+.imagine`` flags rollouts where it does not).
+
+Frames: ``rgb`` uint8 (..., S, S, 3) and ``depth`` metres (..., S, S) become a float tensor
+(..., 4, S, S) in [0, 1] by :func:`frames_to_tensor` (depth as ``1 / (1 + d)``, which
+spends the range on what is near); :func:`tensor_to_frames` inverts it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from compass_nav.worldmodel.config import ModelConfig
+
+__all__ = [
+    "InverseDynamics",
+    "State",
+    "WorldModel",
+    "action_features",
+    "frames_to_tensor",
+    "tensor_to_frames",
+]
+
+FEATURE_DIM = 9  # (a_t, v_t, v_{t+1}), each (vx, vy, wz) normalised by the body's limits
+
+
+def frames_to_tensor(rgb: np.ndarray | torch.Tensor,
+                     depth: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(..., S, S, 3) uint8 + (..., S, S) metres -> (..., 4, S, S) float32 in [0, 1]."""
+    rgb_t = torch.as_tensor(np.asarray(rgb) if not torch.is_tensor(rgb) else rgb)
+    d = torch.as_tensor(np.asarray(depth, np.float32) if not torch.is_tensor(depth) else depth)
+    rgb_t = rgb_t.float().div(255.0).movedim(-1, -3)
+    inv = 1.0 / (1.0 + d.float().clamp(min=0.0))
+    return torch.cat([rgb_t, inv.unsqueeze(-3)], dim=-3)
+
+
+def tensor_to_frames(x: torch.Tensor, far: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`frames_to_tensor`: uint8 RGB (..., S, S, 3), depth metres (..., S, S)."""
+    x = x.detach().clamp(0.0, 1.0)
+    rgb = (x[..., :3, :, :].movedim(-3, -1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+    depth = (1.0 / x[..., 3, :, :].clamp(min=1.0 / (1.0 + far)) - 1.0).cpu().numpy()
+    return rgb, depth.astype(np.float32)
+
+
+def action_features(action: np.ndarray, speed: np.ndarray, next_speed: np.ndarray,
+                    descriptor: np.ndarray) -> np.ndarray:
+    """(N, 9) float32: command, speed and next speed, each divided by the body's limits."""
+    d = np.atleast_2d(descriptor)
+    lim = np.stack([d[:, 0], np.maximum(d[:, 2], 0.2), d[:, 3]], 1).astype(np.float32)
+    return np.concatenate([action / lim, speed / lim, next_speed / lim], -1).astype(np.float32)
+
+
+class FourierEmbedding(nn.Module):
+    """Scalars -> [x, sin(2^k pi x / 2), cos(2^k pi x / 2)]_k -> MLP."""
+
+    def __init__(self, in_dim: int, bands: int, out_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("freqs", (2.0 ** torch.arange(bands)) * math.pi / 2.0)
+        width = in_dim * (1 + 2 * bands)
+        self.mlp = nn.Sequential(nn.Linear(width, out_dim), nn.SiLU(),
+                                 nn.Linear(out_dim, out_dim), nn.SiLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ang = x.unsqueeze(-1) * self.freqs
+        feats = torch.cat([x, ang.sin().flatten(-2), ang.cos().flatten(-2)], -1)
+        return self.mlp(feats)
+
+
+class _Encoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, in_ch: int = 4) -> None:
+        super().__init__()
+        layers, c = [], in_ch
+        for w in cfg.channels:
+            layers += [nn.Conv2d(c, w, 4, 2, 1), nn.SiLU()]
+            c = w
+        self.conv = nn.Sequential(*layers)
+        side = cfg.image_size // 2 ** len(cfg.channels)
+        self.fc = nn.Linear(c * side * side, cfg.latent_dim)
+        self.norm = nn.LayerNorm(cfg.latent_dim, elementwise_affine=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.fc(self.conv(x).flatten(1)))
+
+
+class _Decoder(nn.Module):
+    def __init__(self, cfg: ModelConfig, out_ch: int = 4) -> None:
+        super().__init__()
+        self.side = cfg.image_size // 2 ** len(cfg.channels)
+        ch = list(cfg.channels)[::-1]
+        self.c0 = ch[0]
+        self.fc = nn.Linear(cfg.latent_dim, ch[0] * self.side * self.side)
+        layers = []
+        for i, w in enumerate(ch):
+            nxt = ch[i + 1] if i + 1 < len(ch) else out_ch
+            layers.append(nn.ConvTranspose2d(w, nxt, 4, 2, 1))
+            if i + 1 < len(ch):
+                layers.append(nn.SiLU())
+        self.deconv = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = F.silu(self.fc(z)).view(-1, self.c0, self.side, self.side)
+        return torch.sigmoid(self.deconv(h))
+
+
+@dataclasses.dataclass
+class State:
+    """Recurrent state of a batch: ``h`` (B, hidden) and the current frame latent ``z``."""
+
+    h: torch.Tensor
+    z: torch.Tensor
+
+
+class WorldModel(nn.Module):
+    """Latent video predictor with an action-modulated transition and a contact hazard head.
+
+    The narrow API: :meth:`initial` (start from real frames), :meth:`observe` (advance with a
+    real next frame), :meth:`imagine` (advance on the model's own prediction),
+    :meth:`decode`, :meth:`hazard`, :meth:`loss`.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = _Encoder(cfg)
+        self.decoder = _Decoder(cfg)
+        self.action = FourierEmbedding(FEATURE_DIM, cfg.fourier_bands, cfg.action_dim)
+        self.film = nn.Linear(cfg.action_dim, 2 * cfg.latent_dim)
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+        self.h0 = nn.Linear(cfg.latent_dim, cfg.hidden_dim)
+        self.gru = nn.GRUCell(cfg.latent_dim + cfg.action_dim, cfg.hidden_dim)
+        self.delta = nn.Sequential(nn.Linear(cfg.hidden_dim + cfg.action_dim, cfg.hidden_dim),
+                                   nn.SiLU(), nn.Linear(cfg.hidden_dim, cfg.latent_dim))
+        self.norm = nn.LayerNorm(cfg.latent_dim, elementwise_affine=False)
+        self.hazard_head = nn.Sequential(
+            nn.Linear(cfg.hidden_dim + cfg.action_dim + cfg.latent_dim, 128), nn.SiLU(),
+            nn.Linear(128, 1))
+
+    # -- API ---------------------------------------------------------------------------------
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, 4, S, S) -> (B, latent)."""
+        return self.encoder(frames)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, latent) -> (B, 4, S, S) in [0, 1]."""
+        return self.decoder(z)
+
+    def initial(self, frames: torch.Tensor) -> State:
+        """State from the first real frames (B, 4, S, S)."""
+        z = self.encode(frames)
+        return State(torch.tanh(self.h0(z)), z)
+
+    def _transition(self, state: State, feats: torch.Tensor):
+        e = self.action(feats)
+        gamma, beta = self.film(e).chunk(2, -1)
+        x = state.z * (1.0 + gamma) + beta
+        h = self.gru(torch.cat([x, e], -1), state.h)
+        z = self.norm(state.z + self.delta(torch.cat([h, e], -1)))
+        logit = self.hazard_head(torch.cat([h, e, state.z], -1)).squeeze(-1)
+        return h, z, logit
+
+    def imagine(self, state: State, feats: torch.Tensor) -> tuple[State, torch.Tensor]:
+        """One autoregressive step: (next state on the predicted latent, hazard logit (B,))."""
+        h, z, logit = self._transition(state, feats)
+        return State(h, z), logit
+
+    def observe(self, state: State, feats: torch.Tensor,
+                next_frames: torch.Tensor) -> tuple[State, torch.Tensor]:
+        """One step whose next latent is the encoding of the real ``next_frames``."""
+        h, _z, logit = self._transition(state, feats)
+        return State(h, self.encode(next_frames)), logit
+
+    @staticmethod
+    def hazard(logit: torch.Tensor) -> torch.Tensor:
+        """Collision probability of a transition."""
+        return torch.sigmoid(logit)
+
+    def loss(self, frames: torch.Tensor, feats: torch.Tensor, collision: torch.Tensor,
+             teacher_forcing: float, weights: dict[str, float],
+             pos_weight: float = 10.0) -> tuple[torch.Tensor, dict[str, float]]:
+        """Multi-step latent rollout loss on a batch of real windows.
+
+        Args:
+            frames: (B, L, 4, S, S) real frames.
+            feats: (B, L-1, 9) action features of the transitions.
+            collision: (B, L-1) float, 1 where the transition collided.
+            teacher_forcing: Probability (per window and step) of feeding the real latent
+                instead of the prediction (scheduled sampling; 0 = pure rollout).
+            weights: ``recon``, ``pred``, ``latent``, ``collision`` loss weights.
+            pos_weight: Weight of positive (collision) transitions in the BCE.
+
+        Returns:
+            (total loss, dict of the parts as floats).
+        """
+        B, L = frames.shape[:2]
+        flat = frames.flatten(0, 1)
+        z_real = self.encode(flat).view(B, L, -1)
+        # Reconstruct two frames per window (the first, where imagination starts, and one at
+        # random): the predicted frames already train the decoder on every step.
+        pick = torch.stack([torch.zeros(B, dtype=torch.long), torch.randint(1, L, (B,))], 1)
+        rows = (torch.arange(B)[:, None] * L + pick).flatten()
+        recon = F.mse_loss(self.decode(z_real.flatten(0, 1)[rows]), flat[rows])
+        state = State(torch.tanh(self.h0(z_real[:, 0])), z_real[:, 0])
+        preds, logits = [], []
+        for t in range(L - 1):
+            h, z_pred, logit = self._transition(state, feats[:, t])
+            preds.append(z_pred)
+            logits.append(logit)
+            if teacher_forcing > 0.0:
+                use_real = (torch.rand(B, 1) < teacher_forcing).float()
+                z_next = use_real * z_real[:, t + 1] + (1.0 - use_real) * z_pred
+            else:
+                z_next = z_pred
+            state = State(h, z_next)
+        z_pred = torch.stack(preds, 1)
+        pred = F.mse_loss(self.decode(z_pred.flatten(0, 1)), frames[:, 1:].flatten(0, 1))
+        latent = F.mse_loss(z_pred, z_real[:, 1:].detach())
+        coll = F.binary_cross_entropy_with_logits(
+            torch.stack(logits, 1), collision, pos_weight=torch.tensor(pos_weight))
+        total = (weights["recon"] * recon + weights["pred"] * pred
+                 + weights["latent"] * latent + weights["collision"] * coll)
+        parts = {"recon": recon.item(), "pred": pred.item(), "latent": latent.item(),
+                 "collision": coll.item()}
+        return total, parts
+
+
+class InverseDynamics(nn.Module):
+    """Two consecutive frames -> the body's mean velocity between them (normalised, 3)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        layers, c = [], 8
+        for w in cfg.idm_channels:
+            layers += [nn.Conv2d(c, w, 4, 2, 1), nn.SiLU()]
+            c = w
+        self.conv = nn.Sequential(*layers)
+        side = cfg.image_size // 2 ** len(cfg.idm_channels)
+        self.fc = nn.Sequential(nn.Linear(c * side * side, 128), nn.SiLU(), nn.Linear(128, 3))
+
+    def forward(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        """(B, 4, S, S) x 2 -> (B, 3)."""
+        return self.fc(self.conv(torch.cat([x0, x1], 1)).flatten(1))

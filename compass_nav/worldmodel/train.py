@@ -1,0 +1,258 @@
+"""Training the world model (and its inverse-dynamics checker) on recorded rollouts.
+
+Wiring: ``compass-nav worldmodel train`` (:mod:`compass_nav.worldmodel.cli`) loads the
+training rollouts of the pool's ``train`` policies (:mod:`compass_nav.worldmodel.rollouts`),
+builds a :class:`WindowSampler` and calls :func:`train_world_model`, which writes one
+checkpoint holding both networks, the resolved config and the training log.
+
+Windows are ``rollout + 1`` consecutive frames of one episode; a fraction starts at the
+episode's first frame (where imagination starts) and a fraction ends on a collision (rare
+otherwise, and what the hazard judge must learn). Teacher forcing decays linearly to zero
+over the first ``teacher_forcing_until`` of training (scheduled sampling), after which every
+window is rolled out on the model's own latents. The next-step speed in the action features
+is the body's actuator model's (noise-free), never the recorded one: a recorded collision
+stops the body, and the judge must not learn that from a signal imagination cannot give it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from compass_nav.utils.atomic import atomic_save_torch
+from compass_nav.utils.errors import DataError, ModelError
+from compass_nav.worldmodel.config import WorldModelPipelineConfig, from_dict, to_dict
+from compass_nav.worldmodel.kinematics import ActuatorModel
+from compass_nav.worldmodel.model import (
+    InverseDynamics,
+    WorldModel,
+    action_features,
+    frames_to_tensor,
+)
+from compass_nav.worldmodel.rollouts import Rollouts
+
+__all__ = ["LoadedModel", "WindowSampler", "load_checkpoint", "step_features",
+           "train_world_model"]
+
+log = logging.getLogger(__name__)
+
+
+def step_features(r: Rollouts, body) -> np.ndarray:
+    """(S, 9) action features of every frame's outgoing transition (zeros on last frames)."""
+    act = ActuatorModel(body, seed=0)
+    act.noise = 0.0
+    zeros = np.zeros((r.speed.shape[0], 3))
+    _pose, v_next = act.step(zeros, r.speed.astype(np.float64), act.clip(r.action),
+                             np.ones(r.speed.shape[0], bool))
+    feats = action_features(r.action, r.speed, v_next.astype(np.float32), r.descriptor)
+    last = r.start + r.length
+    feats[last] = 0.0
+    return feats
+
+
+class WindowSampler:
+    """Random windows of ``length`` frames from a list of rollouts (all in memory).
+
+    Args:
+        rollouts: Training rollouts (same embodiment).
+        body: Their embodiment spec.
+        length: Frames per window (``rollout + 1``).
+        seed: Sampling seed.
+    """
+
+    def __init__(self, rollouts: list[Rollouts], body, length: int, seed: int = 0) -> None:
+        if not rollouts:
+            raise DataError("no training rollouts")
+        self.length = int(length)
+        joined = Rollouts.concat(rollouts)
+        self.rgb, self.depth = joined.rgb, joined.depth
+        self.speed = joined.speed
+        self.feats = step_features(joined, body)
+        self.collision = joined.collision
+        self.descriptor = joined.descriptor
+        ok = joined.length >= self.length - 1
+        if not ok.any():
+            raise DataError(f"no episode has {self.length} frames (windows of train.rollout+1)")
+        self.start = joined.start[ok]
+        self.ep_len = joined.length[ok]
+        self.coll_eps = np.flatnonzero(joined.collision_end[ok])
+        w = (self.ep_len - self.length + 2).astype(np.float64)
+        self.p = w / w.sum()
+        self.rng = np.random.default_rng(seed)
+        self.num_frames = int(self.rgb.shape[0])
+
+    def sample(self, batch: int, collision_fraction: float = 0.0,
+               first_fraction: float = 0.2) -> dict[str, torch.Tensor]:
+        """A batch of windows.
+
+        Returns:
+            ``frames`` (B, L, 4, S, S), ``feats`` (B, L-1, 9), ``collision`` (B, L-1),
+            ``speed`` (B, L, 3).
+        """
+        rng = self.rng
+        eps = rng.choice(len(self.start), size=batch, p=self.p)
+        t0 = np.array([rng.integers(0, self.ep_len[e] - self.length + 2) for e in eps])
+        t0[rng.random(batch) < first_fraction] = 0
+        n_coll = int(round(collision_fraction * batch)) if len(self.coll_eps) else 0
+        if n_coll:
+            ce = rng.choice(self.coll_eps, size=n_coll)
+            eps[:n_coll] = ce
+            t0[:n_coll] = self.ep_len[ce] - self.length + 1
+        rows = (self.start[eps] + t0)[:, None] + np.arange(self.length)[None]
+        frames = frames_to_tensor(self.rgb[rows], self.depth[rows].astype(np.float32))
+        return {
+            "frames": frames,
+            "feats": torch.from_numpy(self.feats[rows[:, :-1]]),
+            "collision": torch.from_numpy(self.collision[rows[:, :-1]].astype(np.float32)),
+            "speed": torch.from_numpy(self.speed[rows].astype(np.float32)),
+        }
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    """A trained checkpoint: networks in eval mode plus what evaluation needs."""
+
+    model: WorldModel
+    idm: InverseDynamics
+    config: WorldModelPipelineConfig
+    info: dict
+
+
+def _idm_target(speed: torch.Tensor, descriptor: np.ndarray) -> torch.Tensor:
+    d = descriptor
+    lim = torch.tensor([d[0], max(d[2], 0.2), d[3]], dtype=torch.float32)
+    return 0.5 * (speed[:, :-1] + speed[:, 1:]) / lim
+
+
+def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], out: str | Path,
+                      progress: bool = True) -> dict:
+    """Train the world model and the inverse-dynamics model; write the checkpoint.
+
+    Args:
+        cfg: Pipeline config (``model`` and ``train`` sections are used).
+        rollouts: Rollouts of the pool's ``train`` policies.
+        out: Checkpoint path (``.pt``).
+        progress: Show a progress bar.
+
+    Returns:
+        The training summary (also stored in the checkpoint): wall time, final losses, IDM
+        error statistics.
+    """
+    from compass_nav.sim.embodiment import get_embodiment
+
+    tc = cfg.train
+    torch.manual_seed(tc.seed)
+    torch.set_num_threads(tc.threads)
+    body = get_embodiment(cfg.pool.embodiment)
+    sampler = WindowSampler(rollouts, body, tc.rollout + 1, seed=tc.seed)
+    model = WorldModel(cfg.model)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=tc.steps,
+                                                pct_start=0.05)
+    weights = {"recon": tc.w_recon, "pred": tc.w_pred, "latent": tc.w_latent,
+               "collision": tc.w_collision}
+    history = []
+    t_start = time.time()
+    bar = tqdm(range(tc.steps), desc="world model", disable=not progress, unit="step")
+    running: dict[str, float] = {}
+    for step in bar:
+        frac = step / max(tc.steps - 1, 1)
+        tf = max(0.0, 1.0 - frac / tc.teacher_forcing_until) if tc.teacher_forcing_until else 0.0
+        batch = sampler.sample(tc.batch, tc.collision_windows)
+        loss, parts = model.loss(batch["frames"], batch["feats"], batch["collision"], tf,
+                                 weights)
+        if not torch.isfinite(loss):
+            raise ModelError(f"world-model loss became {loss.item()} at step {step}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        for k, v in parts.items():
+            running[k] = 0.95 * running.get(k, v) + 0.05 * v
+        if step % tc.log_every == 0 or step == tc.steps - 1:
+            history.append({"step": step, "teacher_forcing": tf, **running})
+            bar.set_postfix(pred=f"{running['pred']:.4f}", coll=f"{running['collision']:.3f}")
+    wm_time = time.time() - t_start
+    model.eval()
+
+    idm = InverseDynamics(cfg.model)
+    idm_stats = _train_idm(idm, model, sampler, tc, body, progress)
+    summary = {
+        "train_seconds": time.time() - t_start,
+        "world_model_seconds": wm_time,
+        "steps": tc.steps,
+        "frames": sampler.num_frames,
+        "episodes": int(sum(r.num_episodes for r in rollouts)),
+        "final": history[-1] if history else {},
+        "history": history,
+        "idm": idm_stats,
+        "torch_threads": torch.get_num_threads(),
+    }
+    atomic_save_torch({"model": model.state_dict(), "idm": idm.state_dict(),
+                       "config": to_dict(cfg), "info": summary}, out)
+    return summary
+
+
+def _train_idm(idm: InverseDynamics, model: WorldModel, sampler: WindowSampler, tc, body,
+               progress: bool) -> dict:
+    """Fit the inverse dynamics on real and reconstructed frame pairs; error statistics."""
+    opt = torch.optim.AdamW(idm.parameters(), lr=1e-3, weight_decay=1e-5)
+    bar = tqdm(range(tc.idm_steps), desc="inverse dynamics", disable=not progress, unit="step")
+    for _ in bar:
+        b = sampler.sample(tc.batch, 0.0)
+        x = b["frames"][:, :2]
+        target = _idm_target(b["speed"][:, :2], sampler.descriptor)[:, 0]
+        with torch.no_grad():
+            rec = model.decode(model.encode(x.flatten(0, 1))).view_as(x)
+        x0 = torch.cat([x[:, 0], rec[:, 0]])
+        x1 = torch.cat([x[:, 1], rec[:, 1]])
+        loss = torch.nn.functional.mse_loss(idm(x0, x1), torch.cat([target, target]))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    idm.eval()
+    # Error of the motion read off reconstructed real frames: the reference for flags.
+    errs = []
+    with torch.no_grad():
+        for _ in range(8):
+            b = sampler.sample(tc.batch, 0.0)
+            x = b["frames"]
+            rec = model.decode(model.encode(x.flatten(0, 1))).view_as(x)
+            target = _idm_target(b["speed"], sampler.descriptor)
+            pred = idm(rec[:, :-1].flatten(0, 1), rec[:, 1:].flatten(0, 1)).view_as(target)
+            errs.append((pred - target).abs()[..., [0, 2]].mean(-1).mean(-1))
+    e = torch.cat(errs).numpy()
+    return {"window_error_mean": float(e.mean()), "window_error_p99": float(np.quantile(e, 0.99)),
+            "window": int(sampler.length - 1)}
+
+
+def load_checkpoint(path: str | Path) -> LoadedModel:
+    """Load a checkpoint written by :func:`train_world_model`.
+
+    Raises:
+        ModelError: missing or unreadable file, or not a world-model checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"world-model checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise ModelError(f"{path}: cannot read checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or not {"model", "idm", "config"} <= set(ckpt):
+        raise ModelError(f"{path}: not a world-model checkpoint (keys model/idm/config)")
+    cfg = from_dict(ckpt["config"])
+    model = WorldModel(cfg.model)
+    model.load_state_dict(ckpt["model"])
+    idm = InverseDynamics(cfg.model)
+    idm.load_state_dict(ckpt["idm"])
+    model.eval()
+    idm.eval()
+    return LoadedModel(model, idm, cfg, ckpt.get("info", {}))
