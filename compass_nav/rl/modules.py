@@ -38,7 +38,10 @@ from compass_nav.rl.features import (
 )
 from compass_nav.sim.embodiment import DESCRIPTOR_DIM
 
-__all__ = ["ResidualHead", "ResidualPolicy", "head_inputs"]
+__all__ = ["EXTRA_INPUT_DIM", "ResidualHead", "ResidualPolicy", "head_inputs"]
+
+#: Head input columns after the policy state: goal, speed and descriptor features.
+EXTRA_INPUT_DIM = GOAL_DIM + SPEED_DIM + DESCRIPTOR_DIM
 
 _ACT = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
 

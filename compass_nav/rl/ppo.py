@@ -11,28 +11,31 @@ writes checkpoints non-atomically, keeps no RNG state and has no progress bar.
 from __future__ import annotations
 
 from rsl_rl.algorithms import PPO
+from rsl_rl.env import VecEnv
 from rsl_rl.storage import RolloutStorage
 
 from compass_nav.rl.actor import ResidualActor, make_critic
 from compass_nav.rl.config import HeadConfig, PPOConfig
 from compass_nav.rl.env import ResidualNavEnv
+from compass_nav.rl.modules import EXTRA_INPUT_DIM
 
 __all__ = ["build_ppo"]
 
 
-def build_ppo(env: ResidualNavEnv, ppo: PPOConfig, head: HeadConfig, steps_per_env: int,
+def build_ppo(env: ResidualNavEnv | VecEnv, ppo: PPOConfig, head: HeadConfig, steps_per_env: int,
               device: str = "cpu") -> PPO:
     """rsl-rl PPO with a zero-initialised residual actor and a privileged critic.
 
     Args:
-        env: The feature env (its first observation sizes the networks and the storage).
+        env: The feature env (its first observation sizes the networks and the storage);
+            any rsl-rl ``VecEnv`` with the observation groups of :class:`ResidualNavEnv`.
         ppo: Algorithm settings.
         head: Residual head settings.
         steps_per_env: Rollout length (storage is ``[steps_per_env, num_envs, ...]``).
         device: Torch device.
     """
     obs = env.get_observations()
-    actor = ResidualActor.build(env.base.cfg.policy_state_dim, head)
+    actor = ResidualActor.build(obs["head_input"].shape[1] - EXTRA_INPUT_DIM, head)
     critic = make_critic(obs, ppo)
     storage = RolloutStorage("rl", env.num_envs, steps_per_env, obs, [env.num_actions],
                              device)

@@ -115,7 +115,7 @@ PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
         "eval_episodes": 2,
         "eval_families": ("warehouse",),
         "eval_max_episode_steps": 40,
-        "il": {**il_preset("debug"), "steps": 10, "checkpoint_every": 10,
+        "il": {**il_preset("debug"), "steps": 10, "checkpoint_every": 10, "num_threads": 1,
                "dagger": {"rounds": 0}},
         "rl": {"num_envs": 3, "steps_per_env": 12, "iterations": 2, "max_episode_steps": 40,
                "families": ("warehouse",), "save_interval": 2,

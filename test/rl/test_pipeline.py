@@ -1,0 +1,30 @@
+"""The one-command chain: the tiny preset runs end to end, and a re-run skips what is done."""
+
+from __future__ import annotations
+
+import json
+
+from compass_nav.cli import main
+
+
+def test_tiny_pipeline_end_to_end(tmp_path, capsys):
+    out = tmp_path / "tiny"
+    assert main(["pipeline", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    lines = [ln for ln in table.splitlines() if ln.startswith("| ")]
+    assert [ln.split("|")[1].strip() for ln in lines[1:]] == ["carter", "spot", "scout"]
+    assert lines[-1].split("|")[2].strip() == "heldout"
+    for name in ("demos/meta.json", "il/model.pt", "rl_carter/specialist.pt",
+                 "rl_spot/specialist.pt", "rollouts_spot/meta.json",
+                 "generalist/generalist.pt", "eval/table.md"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "eval" / "summary.json").read_text())
+    rows = {r["embodiment"]: r for r in summary["rows"]}
+    assert rows["spot"]["specialist"]["n"] == 2 and "specialist" not in rows["scout"]
+    assert rows["scout"]["generalist"]["n"] == 2
+    # Everything is done: a second run trains nothing and reuses the cached evaluations.
+    assert main(["pipeline", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+    log = capsys.readouterr().out
+    assert log.count("(done)") == 4  # il, two specialists, generalist
+    again = json.loads((out / "eval" / "summary.json").read_text())
+    assert again["rows"] == summary["rows"] and "il" not in again["stages"]
