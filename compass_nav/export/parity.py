@@ -103,14 +103,24 @@ class ParityReport:
         return dataclasses.asdict(self)
 
 
-def replay(a: PolicyRuntime, b: PolicyRuntime, rec: Recording) -> ParityReport:
-    """Feed ``rec`` to both runtimes (fresh state, resets at episode starts); compare."""
+def replay(a: PolicyRuntime, b: PolicyRuntime, rec: Recording,
+           reset_at_starts: bool = True) -> ParityReport:
+    """Feed ``rec`` to both runtimes from a fresh state and compare their outputs.
+
+    Args:
+        a: The reference runtime (usually torch).
+        b: The runtime under test.
+        rec: The recording.
+        reset_at_starts: Clear a row's state where its episode starts (as a robot would);
+            False carries the state through the whole recording, the longest recurrent
+            chain the recording allows (errors that grow with recurrence show up there).
+    """
     a.reset()
     b.reset()
     worst_a, worst_p = 0.0, 0.0
     for t, obs in enumerate(rec.obs):
         start = rec.starts[t]
-        if t > 0 and start.any():
+        if reset_at_starts and t > 0 and start.any():
             a.reset(start)
             b.reset(start)
         oa, ob = a.step(obs), b.step(obs)
@@ -119,7 +129,8 @@ def replay(a: PolicyRuntime, b: PolicyRuntime, rec: Recording) -> ParityReport:
             worst_p = max(worst_p, float(np.max(np.abs(oa.path - ob.path))))
         else:
             worst_p = float("nan")
-    return ParityReport(worst_a, worst_p, len(rec.obs), rec.starts.shape[1], rec.longest_run)
+    run = rec.longest_run if reset_at_starts else len(rec.obs)
+    return ParityReport(worst_a, worst_p, len(rec.obs), rec.starts.shape[1], run)
 
 
 @dataclasses.dataclass

@@ -1,9 +1,11 @@
 """Checkpoint -> :class:`~compass_nav.export.contract.ExportablePolicy`, for every policy kind.
 
 Trainers tag their checkpoints with a ``kind`` string (the IL trainer writes ``xmobility``).
-A stage that produces an exportable policy registers a builder for its tag with
-:func:`register_source` in a module listed in :data:`SOURCE_MODULES` (imported on first use;
-a listed module that does not exist yet is skipped). :func:`load_exportable` reads the
+This module registers the builders of the IL base (``xmobility``) and of the residual
+specialists/generalist (``residual_policy``); a stage that produces another exportable
+policy registers a builder for its tag with :func:`register_source` in a module listed in
+:data:`SOURCE_MODULES` (imported on first use; a listed module that does not exist yet is
+skipped). :func:`load_exportable` reads the
 checkpoint (a ``.pt`` file or a run folder, resolved as the checkpoint loader does), finds
 the builder of its tag and returns the module the exporter and the torch runtime run.
 """
@@ -20,7 +22,8 @@ from compass_nav.export.contract import ExportablePolicy
 from compass_nav.runtime.errors import ModelFileError
 from compass_nav.utils.errors import ModelError
 
-__all__ = ["SOURCE_MODULES", "file_sha256", "load_exportable", "register_source"]
+__all__ = ["RUN_ARTEFACTS", "SOURCE_MODULES", "file_sha256", "load_exportable",
+           "register_source", "resolve_checkpoint"]
 
 #: Modules that register checkpoint builders on import (later stages add theirs here).
 SOURCE_MODULES: list[str] = ["compass_nav.export.sources"]
@@ -55,15 +58,38 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+#: Final artefacts a run folder may hold, tried in this order before its checkpoints.
+RUN_ARTEFACTS: tuple[str, ...] = ("generalist.pt", "specialist.pt", "model.pt")
+
+
+def resolve_checkpoint(spec: str | Path) -> Path:
+    """The ``.pt`` file a spec names.
+
+    The file itself, or a run folder's final artefact (:data:`RUN_ARTEFACTS`), else its
+    newest ``checkpoints/step_*.pt``.
+
+    Raises:
+        ModelFileError: Nothing loadable there.
+    """
+    p = Path(spec)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        for name in RUN_ARTEFACTS:
+            if (p / name).is_file():
+                return p / name
+        ckpts = sorted((p / "checkpoints").glob("step_*.pt"))
+        if ckpts:
+            return ckpts[-1]
+        raise ModelFileError(f"{p}: a folder without {', '.join(RUN_ARTEFACTS)} or "
+                             "checkpoints/step_*.pt (training not finished?)")
+    raise ModelFileError(f"checkpoint {p} does not exist")
+
+
 def _read_payload(spec: str | Path) -> dict[str, Any]:
     import torch
 
-    from compass_nav.models.loader import resolve_checkpoint
-
-    p = Path(spec)
-    if not p.exists():
-        raise ModelFileError(f"checkpoint {p} does not exist")
-    path = resolve_checkpoint(p)
+    path = resolve_checkpoint(spec)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
@@ -105,8 +131,14 @@ def _control_hz(config: Any, default: float) -> float:
     return default
 
 
+def _source(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"checkpoint": payload["path"], "sha256": payload["sha256"],
+            "step": int(payload.get("step", -1)), "checkpoint_kind": payload["kind"]}
+
+
 def _build_xmobility(payload: dict[str, Any]) -> ExportablePolicy:
-    from compass_nav.export.il_base import XMobilityExport
+    """IL base checkpoints (``compass_nav.training.il``: ``model.pt``, ``step_*.pt``)."""
+    from compass_nav.export.adapters import StepExport
     from compass_nav.models.xmobility import XMobility, XMobilityConfig
     from compass_nav.sim.config import SimConfig
     from compass_nav.utils.config import config_from_dict
@@ -118,10 +150,36 @@ def _build_xmobility(payload: dict[str, Any]) -> ExportablePolicy:
     except RuntimeError as exc:
         raise ModelError(f"{payload['path']}: weights do not match its config ({exc})") from None
     train = payload.get("train_config") or {}
-    return XMobilityExport(
-        model, control_hz=_control_hz(train, SimConfig().control_hz), train_config=train,
-        source={"checkpoint": payload["path"], "sha256": payload["sha256"],
-                "step": int(payload.get("step", -1)), "checkpoint_kind": payload["kind"]})
+    return StepExport(model, cfg, kind="il_base",
+                      control_hz=_control_hz(train, SimConfig().control_hz),
+                      train_config={"kind": "xmobility", "model": payload["model_config"],
+                                    "train": train},
+                      source=_source(payload))
+
+
+def _build_residual(payload: dict[str, Any]) -> ExportablePolicy:
+    """Specialist / generalist files (``compass_nav.rl.artifact``: base + residual head)."""
+    from compass_nav.export.adapters import StepExport
+    from compass_nav.rl.artifact import load_residual
+    from compass_nav.sim.config import SimConfig
+
+    policy = load_residual(payload["path"])
+    role = str(payload.get("role", ""))
+    if role not in ("specialist", "generalist"):
+        raise ModelError(f"{payload['path']}: role={role!r}, expected 'specialist' or "
+                         "'generalist'")
+    train = payload.get("train_config") or {}
+    return StepExport(policy, policy.base.cfg, kind=role,
+                      control_hz=_control_hz(train, SimConfig().control_hz),
+                      train_config={"kind": payload["kind"], "role": role,
+                                    "embodiments": list(payload.get("embodiments", [])),
+                                    "base_source": payload.get("base_source"),
+                                    "base_model": payload.get("base_config"),
+                                    "head": payload.get("head_config"), "train": train,
+                                    "training_command": payload.get("command")},
+                      source={**_source(payload),
+                              "embodiments": list(payload.get("embodiments", []))})
 
 
 register_source("xmobility", _build_xmobility)
+register_source("residual_policy", _build_residual)
