@@ -103,12 +103,15 @@ class OnnxRuntime(GraphRuntime):
     Args:
         path: The ``.onnx`` file.
         providers: See :func:`choose_providers`.
-        threads: Intra-op threads (None: onnxruntime's default, one per core).
+        threads: Intra-op threads. Default 1: a policy step is a few hundred small
+            kernels, and on a shared or busy CPU (the simulator's workers, a ROS executor)
+            onnxruntime's spinning thread pool costs more than it gains (see BENCHMARKS.md,
+            "Export and runtime"); 0 lets onnxruntime pick (one per core).
         descriptor: Embodiment descriptor for observations without one.
     """
 
     def __init__(self, path: str | Path, providers: Sequence[str] | None = None,
-                 threads: int | None = None, descriptor: np.ndarray | None = None) -> None:
+                 threads: int = 1, descriptor: np.ndarray | None = None) -> None:
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -118,8 +121,7 @@ class OnnxRuntime(GraphRuntime):
             raise ModelFileError(f"model path {self.path} is not a file")
         self.providers = choose_providers(providers)
         opts = ort.SessionOptions()
-        if threads is not None:
-            opts.intra_op_num_threads = int(threads)
+        opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
