@@ -51,7 +51,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", metavar="FILE",
                    help="onnx: the .onnx to write; tensorrt: also copy the engine here")
     p.add_argument("--opset", type=int, default=None,
-                   help="onnx: ONNX opset (default 18, the tested one)")
+                   help="onnx: ONNX opset, >= 18 (default 18, the tested one)")
     p.add_argument("--parity-steps", type=int, default=128,
                    help="onnx: recorded steps of the open-loop parity check (0 skips it)")
     p.add_argument("--parity-envs", type=int, default=4,

@@ -39,7 +39,7 @@ import torch
 from compass_nav.export.contract import ExportablePolicy
 from compass_nav.runtime.errors import ModelFileError
 from compass_nav.runtime.metadata import PREPROCESSING, ModelMetadata
-from compass_nav.utils.errors import ModelError
+from compass_nav.utils.errors import ConfigError, ModelError
 
 __all__ = ["EXPORTER", "OPSET", "ExportReport", "default_command", "export_onnx", "git_commit"]
 
@@ -190,6 +190,11 @@ def export_onnx(module: ExportablePolicy, out: str | Path, opset: int = OPSET,
     out = Path(out)
     if out.suffix != ".onnx":
         raise ModelFileError(f"out={str(out)!r}: an ONNX export must end in .onnx")
+    if opset < OPSET:
+        # Measured: at 17 the down-conversion keeps opset-18 attributes (Split num_outputs)
+        # and onnx.checker rejects the graph.
+        raise ConfigError(f"opset={opset}: the dynamo exporter emits opset {OPSET} ops; use "
+                          f"{OPSET} (tested) or newer")
     module = module.eval()
     provenance = {
         "preprocessing": PREPROCESSING,

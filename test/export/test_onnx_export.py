@@ -17,7 +17,7 @@ from compass_nav.runtime.metadata import PROVENANCE_KEYS
 from compass_nav.runtime.onnx_runtime import OnnxRuntime, read_onnx_metadata
 from compass_nav.runtime.torch_runtime import TorchRuntime
 from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
-from compass_nav.utils.errors import ModelError
+from compass_nav.utils.errors import ConfigError, ModelError
 
 
 def _dims(value_info) -> list:
@@ -156,6 +156,8 @@ def test_export_errors(tmp_path, example_export):
         load_exportable(tmp_path / "other.pt")
     with pytest.raises(ModelFileError, match="must end in .onnx"):
         export_onnx(load_exportable(ckpt), tmp_path / "model.bin")
+    with pytest.raises(ConfigError, match="opset=17"):
+        export_onnx(load_exportable(ckpt), tmp_path / "old.onnx", opset=17)
     (tmp_path / "empty_run").mkdir()
     with pytest.raises(ModelFileError, match="training not finished"):
         load_exportable(tmp_path / "empty_run")
