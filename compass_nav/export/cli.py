@@ -13,6 +13,7 @@ the handler so that ``compass-nav --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from compass_nav.utils.errors import ConfigError
@@ -94,7 +95,12 @@ def _export_onnx(args: argparse.Namespace) -> int:
     if not args.checkpoint or not args.out:
         raise ConfigError("--format onnx needs --checkpoint RUN_OR_PT and --out FILE.onnx")
     module = load_exportable(args.checkpoint)
-    rep = export_onnx(module, args.out, opset=args.opset or OPSET)
+    opset = args.opset or OPSET
+    # Recorded in the file: the options that determine its content, spelled as a command
+    # that reproduces it (the same whether the CLI ran as a program or in-process).
+    command = shlex.join(["compass-nav", "export", "--format", "onnx", "--checkpoint",
+                          str(args.checkpoint), "--out", str(args.out), "--opset", str(opset)])
+    rep = export_onnx(module, args.out, opset=opset, command=command)
     print(f"wrote {rep.path} ({rep.size_bytes / 1e6:.2f} MB, {rep.nodes} nodes, opset "
           f"{rep.opset}, kind {rep.metadata.kind}); onnx.checker passed; self-check max |diff| "
           f"{rep.max_abs_diff:.2e}")

@@ -174,8 +174,8 @@ def test_cli_exports_a_run_folder_and_checks_parity(tmp_path, example_export, ca
     assert code == 0, text
     assert "onnx.checker passed" in text and "-> OK" in text
     meta = read_onnx_metadata(out)
-    assert meta.extra["command"].startswith("compass-nav export --format onnx") or \
-        meta.extra["command"]  # pytest's argv when run in-process
+    assert meta.extra["command"] == (f"compass-nav export --format onnx --checkpoint "
+                                     f"{ckpt.parent} --out {out} --opset {OPSET}")
     assert report.is_file()
     assert main(["export", "--show", str(out)]) == 0
     assert "compass_nav.model_kind" in capsys.readouterr().out
