@@ -1,0 +1,104 @@
+"""Sim-in-the-loop: the embedded simulator as a ROS 2 node driving the navigator.
+
+    ros2 launch compass_nav sim.launch.py embodiment:=h1 family:=office episodes:=5
+
+The sim bridge publishes camera, depth, odometry, /clock, one goal (and global plan) per
+episode, and reports each outcome on ``episode_status``; the navigator (``robot.launch.py``'s
+node, here on simulation time) drives it. The episode sequence is the goal sequence: it is
+fixed by ``seed``. With ``shutdown_when_done`` the launch ends after ``episodes`` episodes.
+Every argument is described (``--show-args``). Run it inside a private network namespace on
+machines where DDS must not reach the network.
+"""
+
+from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
+from launch.conditions import IfCondition
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
+from launch.launch_description import LaunchDescription
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+SHARE = FindPackageShare("compass_nav")
+
+ARGUMENTS = [
+    ("model", "", "Navigator policy: .onnx/.pt/run folder or scripted:<name>; '' = the "
+     "shipped default model."),
+    ("embodiment", "carter", "Simulated and controlled body (registered name or YAML path)."),
+    ("family", "warehouse", "Scene family: warehouse, office or hall."),
+    ("split", "heldout", "Scene seeds: 'heldout' (never trained on) or 'train'."),
+    ("seed", "0", "Seed of the episode (goal) sequence."),
+    ("episodes", "5", "Episodes to run; 0 = endless."),
+    ("shutdown_when_done", "true", "End the launch after the last episode."),
+    ("realtime_factor", "1.0", "Simulated seconds per wall second (0 = as fast as the "
+     "navigator answers; needs lockstep)."),
+    ("lockstep", "false", "Step the simulator only after each command (or a timeout)."),
+    ("image_width", "64", "Simulated camera width, pixels."),
+    ("image_height", "64", "Simulated camera height, pixels."),
+    ("route_mode", "planned", "'planned' publishes a global plan on 'route'; 'mapless' "
+     "leaves the navigator to drive straight at the goal."),
+    ("use_sim_time", "true", "Navigator on simulation time (/clock from the bridge)."),
+    ("namespace", "", "Namespace for both nodes and their topics."),
+    ("sim_params_file", PathJoinSubstitution([SHARE, "launch", "sim_params.yaml"]),
+     "Sim bridge parameter YAML."),
+    ("nav_params_file", PathJoinSubstitution([SHARE, "launch", "navigator_params.yaml"]),
+     "Navigator parameter YAML."),
+    ("log_level", "info", "Logging level of both nodes."),
+]
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Sim bridge + navigator, and a shutdown when the bridge has run its episodes."""
+    args = [DeclareLaunchArgument(name, default_value=default, description=text)
+            for name, default, text in ARGUMENTS]
+    cfg = {name: LaunchConfiguration(name) for name, _, _ in ARGUMENTS}
+    log = ["--ros-args", "--log-level", cfg["log_level"]]
+    bridge = Node(
+        package="compass_nav",
+        executable="sim_bridge",
+        name="sim_bridge",
+        namespace=cfg["namespace"],
+        output="screen",
+        emulate_tty=True,
+        parameters=[
+            cfg["sim_params_file"],
+            {
+                "embodiment": ParameterValue(cfg["embodiment"], value_type=str),
+                "family": ParameterValue(cfg["family"], value_type=str),
+                "split": ParameterValue(cfg["split"], value_type=str),
+                "seed": ParameterValue(cfg["seed"], value_type=int),
+                "episodes": ParameterValue(cfg["episodes"], value_type=int),
+                "exit_when_done": ParameterValue(cfg["shutdown_when_done"], value_type=bool),
+                "realtime_factor": ParameterValue(cfg["realtime_factor"], value_type=float),
+                "lockstep": ParameterValue(cfg["lockstep"], value_type=bool),
+                "image_width": ParameterValue(cfg["image_width"], value_type=int),
+                "image_height": ParameterValue(cfg["image_height"], value_type=int),
+                "route_mode": ParameterValue(cfg["route_mode"], value_type=str),
+            },
+        ],
+        arguments=log,
+    )
+    navigator = Node(
+        package="compass_nav",
+        executable="navigator",
+        name="navigator",
+        namespace=cfg["namespace"],
+        output="screen",
+        emulate_tty=True,
+        parameters=[
+            cfg["nav_params_file"],
+            {
+                "model": ParameterValue(cfg["model"], value_type=str),
+                "embodiment": ParameterValue(cfg["embodiment"], value_type=str),
+                "use_sim_time": ParameterValue(cfg["use_sim_time"], value_type=bool),
+            },
+        ],
+        arguments=log,
+    )
+    done = RegisterEventHandler(
+        OnProcessExit(target_action=bridge,
+                      on_exit=[EmitEvent(event=Shutdown(reason="sim bridge finished"))]),
+        condition=IfCondition(cfg["shutdown_when_done"]),
+    )
+    return LaunchDescription([*args, bridge, navigator, done])
