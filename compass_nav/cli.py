@@ -35,6 +35,7 @@ COMMAND_MODULES: list[str] = [
     "compass_nav.export.cli",
     "compass_nav.worldmodel.cli",
     "compass_nav.rl.cli",
+    "compass_nav.ros.cli",
 ]
 
 _DESCRIPTION = """\

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from compass_nav.utils.errors import CompassNavError
+
 __all__ = ["PrivateNetworkError", "network_interfaces", "require_private_network"]
 
 
-class PrivateNetworkError(RuntimeError):
-    """Raised when ROS 2 would reach a real network interface."""
+class PrivateNetworkError(CompassNavError, RuntimeError):
+    """Raised when ROS 2 would reach a real network interface (the user's to fix)."""
 
 
 def network_interfaces() -> list[str]:
