@@ -70,7 +70,9 @@ class ILConfig:
         grad_clip: Global gradient-norm clip.
         mapless_prob: Probability that a window shows the mapless route instead of the
             planned one (route-mode augmentation: one model for both modes).
-        num_threads: torch CPU threads (0 = torch's default).
+        num_threads: torch CPU threads (0 = torch's default). One by default: on this shared
+            2-core machine a second thread made steps up to 6x slower whenever other jobs ran
+            (OpenMP threads spin-wait for a core that is busy).
         log_every: Steps between TensorBoard/progress-bar updates.
         checkpoint_every: Steps between checkpoints (one is always written at the end).
         keep_checkpoints: Newest checkpoints kept.
@@ -91,7 +93,7 @@ class ILConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 10.0
     mapless_prob: float = 0.5
-    num_threads: int = 0
+    num_threads: int = 1
     log_every: int = 20
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
@@ -210,8 +212,7 @@ class ILRunner:
         self.run = prepare_run_dir(out, cfg, resume)
         self.ckpt = CheckpointManager(self.run, keep=cfg.keep_checkpoints)
         self.resume = resume
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)
+        self._apply_threads()
         seed_everything(cfg.seed)
         self.algo = ILAlgorithm(cfg.model, cfg)
         self.rng = np.random.default_rng(cfg.seed)
@@ -221,6 +222,12 @@ class ILRunner:
         self.summary: dict[str, Any] = {"dagger": {}}
         #: Loss terms of every step this runner took, in order (for tests and notebooks).
         self.history: list[dict[str, float]] = []
+
+    def _apply_threads(self) -> None:
+        # Called again after every simulator rollout: numba's OpenMP kernels reset the
+        # process-wide OpenMP thread count that torch reads.
+        if self.cfg.num_threads:
+            torch.set_num_threads(self.cfg.num_threads)
 
     # ------------------------------------------------------------------ data
     def _fit(self, episodes):
@@ -261,6 +268,7 @@ class ILRunner:
                 self.algo.model, self.cfg.dagger, self.cfg.embodiments or ("carter",), r,
                 self.cfg.seed, self.image_hw, self.route_points, self.route_spacing,
                 progress=self.progress)
+            self._apply_threads()
             episodes = list(self._fit(episodes))
             save_round(path, episodes)
             stats["seconds"] = time.perf_counter() - t0

@@ -27,7 +27,8 @@ class LossWeights:
             body's limits.
         path: MSE of the predicted future path against the planned route (per metre / scale).
         kl: Balanced KL between posterior and prior of the stochastic latent.
-        recon: MSE of the reconstructed (downsampled, normalised) depth image.
+        recon: Squared error of the reconstructed (downsampled, normalised) depth image,
+            summed over its pixels.
     """
 
     action: float = 10.0

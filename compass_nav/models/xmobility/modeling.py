@@ -293,7 +293,10 @@ class XMobility(nn.Module):
         kl_post = _kl(mq, sq, mp.detach(), sp.detach())
         kl_loss = (cfg.kl_balance * torch.clamp(kl_prior, min=cfg.free_nats).mean()
                    + (1.0 - cfg.kl_balance) * torch.clamp(kl_post, min=cfg.free_nats).mean())
-        recon_loss = F.mse_loss(self.decoder(latent), P.depth_target(feats["image"], cfg))
+        # Summed over pixels (a Gaussian log-likelihood, as in Dreamer): a per-pixel mean is
+        # so small next to the KL that the latent stops carrying what the camera sees.
+        err = self.decoder(latent) - P.depth_target(feats["image"], cfg)
+        recon_loss = err.square().sum((1, 2, 3)).mean()
         w = cfg.loss
         total = (w.action * action_loss + w.path * path_loss + w.kl * kl_loss
                  + w.recon * recon_loss)
