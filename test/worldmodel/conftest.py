@@ -1,0 +1,30 @@
+"""One tiny world-model pipeline (collect -> train -> evaluate) shared by the tests.
+
+The ``tiny`` preset records 6+6 episodes of four policies at 16x16 px and trains a small model
+for 900 steps (about 30 s on one core); every test that needs a trained model reads this run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compass_nav.cli import main
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Work folder of ``compass-nav worldmodel run --preset tiny`` (data/, model.pt, report/)."""
+    work = tmp_path_factory.mktemp("worldmodel") / "tiny"
+    code = main(["worldmodel", "run", "--preset", "tiny", "--workdir", str(work),
+                 "--no-progress"])
+    assert code == 0
+    return work
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_run: Path):
+    from compass_nav.worldmodel.train import load_checkpoint
+
+    return load_checkpoint(tiny_run / "model.pt")

@@ -1,0 +1,96 @@
+"""Imagined proprioception: the actuator model, goal and route propagation, the judge rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compass_nav.sim import kernels
+from compass_nav.sim.embodiment import get_embodiment
+from compass_nav.worldmodel.imagine import Imagined, NeedsSimulator, imagine_episodes, outcomes
+from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
+from compass_nav.worldmodel.rollouts import record_rollouts
+
+
+def test_actuator_model_matches_the_simulator_kernel_without_obstacles():
+    body = get_embodiment("carter")
+    n = 5
+    rng = np.random.default_rng(0)
+    model = ActuatorModel(body, seed=0)
+    model.noise = 0.0
+    pose_k = np.tile([[12.0, 12.0, 0.3]], (n, 1))
+    vel_k = np.zeros((n, 3))
+    pose_m, vel_m = np.zeros((n, 3)), np.zeros((n, 3))
+    pose_m[:, 2] = 0.3
+    height = np.zeros((n, 240, 240), np.float32)
+    for _ in range(30):
+        cmd = model.clip(rng.uniform(-1.5, 1.5, (n, 3)))
+        kernels.step_bodies(height, pose_k, vel_k, cmd, np.ones(n, bool),
+                            np.tile(model.lim, (n, 1)), np.tile(model.acc, (n, 1)),
+                            np.full(n, model.tau), np.tile([[body.length, body.width]], (n, 1)),
+                            np.zeros((n, 3)), 0.1, 2, np.zeros(n, bool))
+        pose_m, vel_m = model.step(pose_m, vel_m, cmd, np.ones(n, bool))
+    np.testing.assert_allclose(vel_m, vel_k, atol=1e-9)
+    np.testing.assert_allclose(pose_m[:, :2] + 12.0, pose_k[:, :2], atol=1e-9)
+
+
+def test_replayed_commands_reproduce_goal_and_route():
+    r = record_rollouts("goal_seeker", "carter", ("hall", "office"), "heldout", 6, seed=1,
+                        image_size=16, max_episode_steps=150, block=6)
+    body = get_embodiment("carter")
+    act = ActuatorModel(body, seed=0)
+    first = r.first_obs()
+    pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"])
+    np.testing.assert_allclose(pro.route_obs(), first["route"], atol=1e-4)
+    goal_err, route_err = [], []
+    for t in range(int(r.length.max())):
+        active = t < r.length
+        rows = np.minimum(r.start + t, r.start + r.length)
+        pro.pose, pro.vel = act.step(pro.pose, pro.vel, act.clip(r.action[rows]), active)
+        nxt = np.minimum(rows + 1, r.start + r.length)
+        goal_err.append(np.abs(pro.goal_obs() - r.goal[nxt])[active, :2].max(initial=0))
+        route_err.append(np.abs(pro.route_obs() - r.route[nxt])[active].max(initial=0))
+    # Tracking noise (2% on carter) makes odometry drift a little; routes re-project.
+    assert max(goal_err) < 0.2
+    assert np.median(route_err) < 0.2
+    # Where the simulator reported success, the rule holds on the imagined state too
+    # (within a couple of steps of noise).
+    assert r.success.all()
+
+
+def _imagined(logits, end, reached):
+    logits = np.asarray(logits, np.float32)
+    return Imagined(logits=logits, end=np.asarray(end), reached=np.asarray(reached),
+                    idm_error=np.zeros(len(end)), steps=0, seconds=1.0, frames={})
+
+
+def test_outcomes_hazard_and_threshold_rules():
+    p = 0.1
+    lg = np.log(p / (1 - p))
+    im = _imagined([[lg, lg, lg, 9.0], [-30, -30, -30, -30], [lg, 3.0, lg, lg]],
+                   end=[3, 4, 2], reached=[True, False, False])
+    o = outcomes(im, mode="hazard")
+    # Episode 0 reached the goal after 3 transitions of hazard 0.1 (step 4 is past its end).
+    assert o["success"][0] == pytest.approx(0.9**3)
+    assert o["collision"][0] == pytest.approx(1 - 0.9**3)
+    # Episode 1: no hazard, never reached: a timeout.
+    assert o["timeout"][1] == pytest.approx(1.0)
+    # Episode 2: hazards 0.1 then sigmoid(3) within its 2 steps.
+    s = 0.9 * (1 - 1 / (1 + np.exp(-3.0)))
+    assert o["timeout"][2] == pytest.approx(s)
+    total = o["success"] + o["collision"] + o["timeout"]
+    np.testing.assert_allclose(total, 1.0)
+    t = outcomes(im, mode="threshold", threshold=0.5)
+    assert t["success"].tolist() == [1.0, 0.0, 0.0]
+    assert t["collision"].tolist() == [0.0, 0.0, 1.0]
+    # A large negative offset removes every contact.
+    assert outcomes(im, offset=-40.0)["success"][0] == pytest.approx(1.0)
+
+
+def test_privileged_policies_cannot_act_in_imagination(tiny_model, tiny_run):
+    from compass_nav.policies import make_policy
+    from compass_nav.worldmodel.pool import load_split
+
+    real = load_split(tiny_model.config, tiny_run / "data", "eval")["teacher"]
+    with pytest.raises(NeedsSimulator):
+        imagine_episodes(tiny_model, make_policy("teacher"), real, 5)
