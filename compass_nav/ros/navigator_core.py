@@ -71,7 +71,7 @@ def open_runtime(model: str, embodiment: str) -> PolicyRuntime:
     try:
         from compass_nav.runtime import load_runtime
 
-        return load_runtime(name or None, embodiment)
+        return load_runtime(spec or None, embodiment)
     except CompassNavError as exc:
         raise ModelError(f"model={model!r}: {exc}") from None
     except ModuleNotFoundError as exc:

@@ -150,8 +150,8 @@ def test_stale_inputs_give_zero_velocity_within_timeout(launch, harness):
         zero = next(((t, m) for t, m in harness.cmds[start:] if is_zero(m)), None)
         assert zero is not None, f"{stale_topic} stopped: no zero command"
         delay = zero[0] - t_last
-        # stale_timeout 0.3 s + one watchdog period (0.1 s) + scheduling slack.
-        assert 0.2 < delay < 0.6, f"{stale_topic}: zero after {delay:.3f} s"
+        # stale_timeout 0.3 s + one watchdog period (0.1 s) + slack for a loaded machine.
+        assert 0.2 < delay < 0.9, f"{stale_topic}: zero after {delay:.3f} s"
         assert f"{stale_topic} stale" in harness.diag_values().get("stop_reason", "") or \
             f"{stale_topic} stale" in harness.last_status().get("reason", "")
         for _ in range(3):  # fresh inputs: drives again
