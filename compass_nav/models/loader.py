@@ -3,8 +3,9 @@
 Imported by :func:`compass_nav.policies.make_policy` (it tries this module for every spec
 that is not a scripted name), it registers a loader matching
 
-* a ``.pt`` file written by a trainer (``model.pt`` or ``checkpoints/step_*.pt``), and
-* a run folder (its ``model.pt``, else its newest checkpoint).
+* a ``.pt`` file written by the IL trainer (``model.pt`` or ``checkpoints/step_*.pt``,
+  tagged ``kind: xmobility``; other kinds are left to their own loaders), and
+* such a trainer's run folder (its ``model.pt``, else its newest checkpoint).
 
 :class:`XMobilityPolicy` evaluates the model on a batch of observations with
 :meth:`XMobility.step`, keeping ``h``, ``z`` and the previous action per env and zeroing the
@@ -116,11 +117,22 @@ class XMobilityPolicy(Policy):
         return action.numpy().astype(np.float32)
 
 
+def _kind(path: Path) -> str | None:
+    try:  # memory-mapped: only the small "kind" entry is actually read
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - unreadable: let another loader (or the error) speak
+        return None
+    return payload.get("kind") if isinstance(payload, dict) else None
+
+
 def _matches(spec: str) -> bool:
-    p = Path(spec)
-    if p.suffix == ".pt":
-        return True
-    return p.is_dir() and ((p / "model.pt").is_file() or (p / "checkpoints").is_dir())
+    # Other trainers also write .pt files (tagged with their own kind): claim only ours, and
+    # missing paths so that the user gets "does not exist" rather than "unknown policy".
+    try:
+        path = resolve_checkpoint(spec)
+    except ModelError:
+        return Path(spec).suffix == ".pt"
+    return _kind(path) == MODEL_KIND
 
 
 def _load(spec: str, **kwargs) -> XMobilityPolicy:
