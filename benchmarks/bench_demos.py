@@ -5,10 +5,10 @@ Runs, each into a fresh temporary folder:
   inline       record, compressing and writing in the loop (writer_threads=0)
   threaded     record, one background writer thread (the default)
   raw          record without compression (writer thread)
-  procs2       two recorder processes with half the envs each, one numba thread each
+  workers2     two recorder worker processes (half the slots and one numba thread each)
 
 and prints episodes/s, env-steps/s and MB per 100 episodes for each. The last line holds the
-headline figures of the default (threaded, compressed) recorder.
+headline figures of the CLI's default (two workers, compressed).
 
     nice -n 10 .venv/bin/python benchmarks/bench_demos.py --episodes 200
 """
@@ -16,13 +16,10 @@ headline figures of the default (threaded, compressed) recorder.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import os
+import resource
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 
 def _cfg(args, num_envs: int):
@@ -64,28 +61,13 @@ def _record(args, root: Path, num_envs: int, episodes: int, seed: int, **kw) -> 
             "steps_per_ep": r.recorded_steps / r.written, "sr": r.successes / r.written}
 
 
-def _proc_worker(args, root: str, num_envs: int, episodes: int, seed: int, q) -> None:
-    os.environ["NUMBA_NUM_THREADS"] = "1"
-    q.put(_record(args, Path(root), num_envs, episodes, seed))
-
-
-def _procs2(args, tmp: Path) -> dict:
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    t0 = time.perf_counter()
-    procs = [ctx.Process(target=_proc_worker,
-                         args=(args, str(tmp / f"p{k}"), args.num_envs // 2,
-                               args.episodes // 2, 100 + k, q)) for k in range(2)]
-    for p in procs:
-        p.start()
-    results = [q.get() for _ in procs]
-    for p in procs:
-        p.join()
-    secs = time.perf_counter() - t0  # includes process start and env construction
-    steps = sum(r["steps_s"] * r["seconds"] for r in results)
-    return {"eps_s": sum(r["eps_s"] for r in results), "steps_s": steps / secs,
-            "eps_s_incl_start": 2 * (args.episodes // 2) / secs,
-            "mb_100": float(np.mean([r["mb_100"] for r in results])), "seconds": secs}
+def _cpu_seconds() -> float:
+    """User+system CPU time of this process and its waited-for children (recorder workers)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        total += r.ru_utime + r.ru_stime
+    return total
 
 
 def main() -> None:
@@ -95,7 +77,7 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=16)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--embodiment", default="carter")
-    parser.add_argument("--variants", default="sim_only,inline,threaded,raw,procs2")
+    parser.add_argument("--variants", default="sim_only,inline,threaded,raw,workers2")
     args = parser.parse_args()
     variants = args.variants.split(",")
     # Warm the numba caches so the first variant is not charged for loading them.
@@ -104,33 +86,36 @@ def main() -> None:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for v in variants:
+        for k, v in enumerate(variants):
+            folder = tmp / f"{k}_{v}"
+            cpu0 = _cpu_seconds()
             if v == "sim_only":
                 out[v] = _sim_only(args)
             elif v == "inline":
-                out[v] = _record(args, tmp / v, args.num_envs, args.episodes, 1,
+                out[v] = _record(args, folder, args.num_envs, args.episodes, 1,
                                  writer_threads=0)
             elif v == "threaded":
-                out[v] = _record(args, tmp / v, args.num_envs, args.episodes, 1,
+                out[v] = _record(args, folder, args.num_envs, args.episodes, 1,
                                  writer_threads=1)
             elif v == "raw":
-                out[v] = _record(args, tmp / v, args.num_envs, args.episodes, 1,
+                out[v] = _record(args, folder, args.num_envs, args.episodes, 1,
                                  compress=False)
-            elif v == "procs2":
-                out[v] = _procs2(args, tmp)
+            elif v == "workers2":
+                out[v] = _record(args, folder, args.num_envs, args.episodes, 1, workers=2)
             else:
                 raise SystemExit(f"unknown variant {v!r}")
             r = out[v]
-            extra = "".join(f" {k}={r[k]:.3f}" for k in ("steps_per_ep", "sr",
-                                                         "eps_s_incl_start") if k in r)
+            r["cpu_ms_per_step"] = (_cpu_seconds() - cpu0) / (r["steps_s"] * r["seconds"]) * 1e3
+            extra = "".join(f" {k}={r[k]:.3f}" for k in ("steps_per_ep", "sr") if k in r)
             print(f"{v:<9} episodes/s {r['eps_s']:7.2f}  env-steps/s {r['steps_s']:8.0f}  "
-                  f"MB/100 episodes {r['mb_100']:7.1f}  seconds {r['seconds']:6.1f}{extra}",
+                  f"MB/100 episodes {r['mb_100']:7.1f}  seconds {r['seconds']:6.1f}  "
+                  f"CPU ms/env-step {r['cpu_ms_per_step']:.2f}{extra}",
                   flush=True)
-    head = out.get("threaded") or next(iter(out.values()))
+    head = out.get("workers2") or out.get("threaded") or next(iter(out.values()))
     print(f"episodes_per_s={head['eps_s']:.2f} env_steps_per_s={head['steps_s']:.0f} "
           f"mb_per_100_episodes={head['mb_100']:.1f} episodes={args.episodes} "
           f"num_envs={args.num_envs} size={args.size}")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the guard also keeps spawned recorder workers from re-running
     main()

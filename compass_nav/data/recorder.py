@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -41,7 +42,7 @@ from compass_nav.policies import Policy, make_policy
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.utils.config import config_to_dict
-from compass_nav.utils.errors import ConfigError, DataError
+from compass_nav.utils.errors import CompassNavError, ConfigError, DataError
 
 __all__ = ["ExtraFn", "RecordResult", "build_meta", "record_episodes"]
 
@@ -54,6 +55,7 @@ ExtraFn = Callable[[Policy, Mapping[str, np.ndarray], np.ndarray], Mapping[str, 
 
 # Sim-config fields that may change between resumed runs without changing the data.
 _RESUMABLE_FIELDS = ("num_envs",)
+_ONE_THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 _OBS_STEP_KEYS = ("rgb", "depth", "speed", "route", "goal")
 
 
@@ -175,86 +177,67 @@ def _counts(root: Path) -> dict[str, Any]:
     return summarize_attrs(fmt.read_episode_attrs(p) for _, p in fmt.list_episode_files(root))
 
 
-def record_episodes(
-    policy: str | Policy,
-    out_dir: str | Path,
-    sim_config: SimConfig,
-    num_episodes: int,
-    seed: int = 0,
-    extra_fn: ExtraFn | None = None,
-    only_success: bool = False,
-    compress: bool = True,
-    writer_threads: int = 1,
-    progress: bool = True,
-    command: str | None = None,
-) -> RecordResult:
-    """Record finished episodes of ``policy`` until ``out_dir`` holds ``num_episodes``.
+@dataclasses.dataclass(frozen=True)
+class _LoopArgs:
+    """What one recording loop (in this process or a worker) needs; picklable."""
+
+    policy: str | Policy
+    policy_name: str
+    root: Path
+    sim_config: SimConfig
+    seed: int
+    first_index: int
+    slot_offset: int  # global slot number of this loop's env slot 0
+    extra_fn: ExtraFn | None
+    only_success: bool
+    compress: bool
+    writer_threads: int
+
+
+def _slot_config(cfg: SimConfig, offset: int, num_envs: int) -> SimConfig:
+    """Config of a worker env whose slot e plays global slot ``offset + e``.
+
+    Rotating the family order makes local slot e drive family ``families[(offset + e) % F]``,
+    exactly as global slot ``offset + e`` of one big env would; the embodiment order is
+    rotated by whole family blocks (exact when ``offset`` is a multiple of F).
+    """
+    F, E = len(cfg.families), len(cfg.embodiments)
+    rf, re = offset % F, (offset // F) % E
+    return dataclasses.replace(cfg, num_envs=num_envs,
+                               families=cfg.families[rf:] + cfg.families[:rf],
+                               embodiments=cfg.embodiments[re:] + cfg.embodiments[:re])
+
+
+def _record_loop(
+    a: _LoopArgs,
+    claim: Callable[[], int | None],
+    report: Callable[[bool, int], None],
+    should_stop: Callable[[], bool],
+) -> int:
+    """Step one env with the policy, writing each finished episode under a claimed index.
 
     Args:
-        policy: A spec for :func:`compass_nav.policies.make_policy` (``"teacher"``, a
-            checkpoint path...) or a :class:`Policy`; it is bound to the recorder's env.
-        out_dir: Dataset folder; created if new, resumed if it holds a dataset recorded with
-            the same settings (``num_envs`` may differ).
-        sim_config: Simulator settings (embodiments, families, split, image size, route mode).
-        num_episodes: Finished episodes the dataset should hold at the end.
-        seed: Base seed; the run's env seeds are ``[seed, next_index, slot]``.
-        extra_fn: Optional per-step extras (see :data:`ExtraFn`); each returned array has the
-            batch axis first and is stored per step under its name.
-        only_success: Drop (do not write) episodes that did not succeed.
-        compress: Deflate episode files (about half the size of raw, see docs/DATASET.md).
-        writer_threads: Threads compressing and writing episodes (0 writes in the loop).
-        progress: Show a progress bar.
-        command: Command line stored in ``meta.json`` (default: this process's argv).
+        a: Settings of this loop.
+        claim: Returns the file index for the next episode to write, or None once the
+            dataset's quota is full (then the loop ends).
+        report: Called with (success, length) after each episode is handed to the writer.
+        should_stop: Polled every step; True ends the loop (quota full elsewhere, Ctrl-C).
 
     Returns:
-        A :class:`RecordResult`. On Ctrl-C the episodes already finished are written out
-        before ``KeyboardInterrupt`` propagates; unfinished ones are lost and re-recorded by
-        the next run.
-
-    Raises:
-        ConfigError: For a bad ``num_episodes``/``seed``/``writer_threads``.
-        DataError: When ``out_dir`` holds something else or a dataset with other settings.
+        Env-steps simulated (all slots).
     """
-    if num_episodes < 1:
-        raise ConfigError(f"num_episodes={num_episodes!r}: must be >= 1")
-    if seed < 0:
-        raise ConfigError(f"seed={seed!r}: must be >= 0")
-    if writer_threads < 0:
-        raise ConfigError(f"writer_threads={writer_threads!r}: must be >= 0")
-    root = Path(out_dir)
-    name = _policy_name(policy)
-    command = command if command is not None else " ".join(sys.argv)
-    meta = _prepare_folder(root, build_meta(sim_config, name, seed, only_success, command))
-    for tmp in fmt.list_temp_files(root):
-        tmp.unlink(missing_ok=True)  # a write that a kill interrupted
-    finished = fmt.list_episode_files(root)
-    existing = len(finished)
-    next_index = finished[-1][0] + 1 if finished else 0
-    first_index = next_index
-    if existing >= num_episodes:
-        return RecordResult(root, num_episodes, existing, 0, 0, 0, 0, 0.0)
-
     from compass_nav.sim.env import NavVectorEnv
 
-    pairs = len(sim_config.families) * len(sim_config.embodiments)
-    if sim_config.num_envs % pairs:
-        _log.warning("num_envs=%d is not a multiple of families x embodiments (%d): some "
-                     "pairs get more env slots, so more episodes", sim_config.num_envs, pairs)
-    env = NavVectorEnv(sim_config)
-    pol = make_policy(policy) if isinstance(policy, str) else policy
+    env = NavVectorEnv(a.sim_config)
+    pol = make_policy(a.policy) if isinstance(a.policy, str) else a.policy
     pol.bind(env)
-    n = env.num_envs
-    cfg = env.cfg
+    n, cfg = env.num_envs, env.cfg
     low, high = env.action_space.low, env.action_space.high
     bufs = [_EpisodeBuffer() for _ in range(n)]
     pending = np.zeros(n, bool)  # slot's current obs is the final obs of an ended episode
-    writer = ThreadPoolExecutor(writer_threads) if writer_threads > 0 else None
+    writer = ThreadPoolExecutor(a.writer_threads) if a.writer_threads > 0 else None
     futures: list[Future] = []
-    written = successes = recorded = env_steps = 0
-    bar = tqdm(total=num_episodes, initial=existing, unit="ep", desc="demos",
-               disable=not progress, dynamic_ncols=True)
-    t0 = time.perf_counter()
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    env_steps = 0
 
     def reap(wait: bool) -> None:
         for fut in [f for f in futures if wait or f.done()]:
@@ -262,13 +245,13 @@ def record_episodes(
             fut.result()  # re-raises a failed write (disk full...)
 
     try:
-        obs, _ = env.reset(seed=[[seed, next_index, e] for e in range(n)])
+        obs, _ = env.reset(seed=[[a.seed, a.first_index, a.slot_offset + e] for e in range(n)])
         episode_start = np.ones(n, bool)
-        while existing + written < num_episodes:
+        while not should_stop():
             raw = np.asarray(pol.act(obs, episode_start))
             action = np.where(np.isfinite(raw), raw, 0.0)
             action = np.clip(action, low, high).astype(np.float32)
-            extras = dict(extra_fn(pol, obs, raw)) if extra_fn is not None else {}
+            extras = dict(a.extra_fn(pol, obs, raw)) if a.extra_fn is not None else {}
             clash = set(extras) & (set(fmt.STEP_KEYS) | set(fmt.EPISODE_ARRAY_KEYS))
             if clash:
                 raise ConfigError(f"extra_fn returned reserved array names {sorted(clash)}")
@@ -301,18 +284,20 @@ def record_episodes(
             ended = info["_episode"] & ~was_pending
             final_pose = env.pose.astype(np.float32)
             final_mapless = mapless_route(obs["goal"], cfg.route_points, cfg.route_spacing)
+            quota_full = False
             for e in np.flatnonzero(ended):
-                if existing + written >= num_episodes:
-                    break
                 buf, bufs[e] = bufs[e], _EpisodeBuffer()
                 ok = bool(info["success"][e])
-                if only_success and not ok:
+                if a.only_success and not ok:
                     continue
                 ep = info["episode"]
                 if int(ep["l"][e]) != len(buf):  # alignment invariant of NEXT_STEP autoreset
                     raise RuntimeError(f"slot {e}: env says {int(ep['l'][e])} steps, "
                                        f"recorder holds {len(buf)}")
-                steps = buf.stacked()
+                index = claim()
+                if index is None:
+                    quota_full = True
+                    break
                 finals = {f"final_{k}": (obs[k][e].astype(np.float16) if k == "depth"
                                          else obs[k][e].copy())
                           for k in _OBS_STEP_KEYS if k in obs}
@@ -320,11 +305,11 @@ def record_episodes(
                 finals["final_pose"] = final_pose[e]
                 finals["embodiment"] = obs["embodiment"][e].copy()
                 attrs = {
-                    "index": next_index,
+                    "index": index,
                     "embodiment_name": env.env_bodies[e].name,
                     "family": str(info["family"][e]),
                     "scene_seed": int(info["scene_seed"][e]),
-                    "policy": name,
+                    "policy": a.policy_name,
                     "length": len(buf),
                     "success": ok,
                     "collision": bool(info["collision"][e]),
@@ -333,47 +318,279 @@ def record_episodes(
                     "ref_length": float(ep["ref_length"][e]),
                     "path_length": float(ep["path_length"][e]),
                     "return": float(ep["r"][e]),
-                    "env_slot": int(e),
-                    "seed_key": [seed, first_index, int(e)],
+                    "env_slot": a.slot_offset + int(e),
+                    "seed_key": [a.seed, a.first_index, a.slot_offset + int(e)],
                     "start_pose": buf.start_pose,
                     "goal_pose": buf.goal_pose,
                 }
-                path = fmt.episode_path(root, next_index)
-                args = (path, steps, finals, attrs, compress)
+                args = (fmt.episode_path(a.root, index), buf.stacked(), finals, attrs,
+                        a.compress)
                 if writer is None:
                     fmt.write_episode(*args)
                 else:
                     futures.append(writer.submit(fmt.write_episode, *args))
-                next_index += 1
-                written += 1
-                successes += ok
-                recorded += len(buf)
-                bar.update(1)
-                elapsed = max(time.perf_counter() - t0, 1e-9)
-                bar.set_postfix(sr=f"{successes / written:.3f}",
-                                steps_s=f"{env_steps / elapsed:.0f}")
+                report(ok, len(buf))
+            if quota_full:
+                break
             reap(wait=False)
             episode_start = was_pending.copy()
             pending = ended.copy()
     finally:
-        # Finished episodes are written out even on Ctrl-C or an error; then meta is updated.
+        # Episodes handed to the writer are finished: write them out even on Ctrl-C.
         if writer is not None:
             try:
                 reap(wait=True)
             finally:
                 writer.shutdown(wait=True)
-        bar.close()
         env.close()
+    return env_steps
+
+
+def _worker_main(a: _LoopArgs, counter, needed: int, stop, events) -> None:
+    """Entry point of a recorder worker process (spawned): one env, one numba thread.
+
+    Index claims go through the shared ``counter`` (under its lock); progress and the final
+    env-step count go back through ``events``; the parent sets ``stop`` on Ctrl-C (workers
+    ignore SIGINT themselves so that they finish the current step and flush their writes).
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import numba
+
+    numba.set_num_threads(1)  # two processes x one thread beat one x two on 2 cores
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+    def claim() -> int | None:
+        with counter.get_lock():
+            if counter.value - a.first_index >= needed:
+                return None
+            counter.value += 1
+            return counter.value - 1
+
+    def should_stop() -> bool:
+        return stop.is_set() or counter.value - a.first_index >= needed
+
+    try:
+        steps = _record_loop(a, claim, lambda ok, length: events.put(("ep", ok, length)),
+                             should_stop)
+        events.put(("done", steps, None))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
+        import traceback
+
+        events.put(("error", exc if isinstance(exc, CompassNavError) else None,
+                    traceback.format_exc()))
+
+
+def _split(num_envs: int, workers: int) -> list[tuple[int, int]]:
+    """(slot offset, slots) per worker, as even as possible."""
+    sizes = [num_envs // workers + (w < num_envs % workers) for w in range(workers)]
+    offsets = [sum(sizes[:w]) for w in range(workers)]
+    return list(zip(offsets, sizes, strict=True))
+
+
+def _pair_counts(cfg: SimConfig, parts: list[tuple[int, int]]) -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {(f, b): 0 for f in cfg.families
+                                          for b in cfg.embodiments}
+    for offset, size in parts:
+        c = _slot_config(cfg, offset, size)
+        F, E = len(c.families), len(c.embodiments)
+        for e in range(size):
+            counts[(c.families[e % F], c.embodiments[(e // F) % E])] += 1
+    return counts
+
+
+def record_episodes(
+    policy: str | Policy,
+    out_dir: str | Path,
+    sim_config: SimConfig,
+    num_episodes: int,
+    seed: int = 0,
+    extra_fn: ExtraFn | None = None,
+    only_success: bool = False,
+    compress: bool = True,
+    writer_threads: int = 1,
+    workers: int = 1,
+    progress: bool = True,
+    command: str | None = None,
+) -> RecordResult:
+    """Record finished episodes of ``policy`` until ``out_dir`` holds ``num_episodes``.
+
+    Args:
+        policy: A spec for :func:`compass_nav.policies.make_policy` (``"teacher"``, a
+            checkpoint path...) or a :class:`Policy`; it is bound to the recorder's env.
+        out_dir: Dataset folder; created if new, resumed if it holds a dataset recorded with
+            the same settings (``num_envs`` may differ).
+        sim_config: Simulator settings (embodiments, families, split, image size, route mode).
+            Its ``num_envs`` slots are shared among the workers.
+        num_episodes: Finished episodes the dataset should hold at the end.
+        seed: Base seed; global env slot ``g`` of the run is seeded ``[seed, next_index, g]``.
+        extra_fn: Optional per-step extras (see :data:`ExtraFn`); each returned array has the
+            batch axis first and is stored per step under its name.
+        only_success: Drop (do not write) episodes that did not succeed.
+        compress: Deflate episode files (about half the size of raw, see docs/DATASET.md).
+        writer_threads: Threads compressing and writing episodes, per process (0: inline).
+        workers: Processes, each with its own env of about ``num_envs / workers`` slots and
+            one numba thread. 1 records in this process and is fully deterministic; with more,
+            the slots' episodes are the same but which ones finish within the quota, and their
+            file numbers, depend on timing. ``policy`` and ``extra_fn`` must then be picklable.
+        progress: Show a progress bar.
+        command: Command line stored in ``meta.json`` (default: this process's argv).
+
+    Returns:
+        A :class:`RecordResult`. On Ctrl-C the episodes already finished are written out
+        before ``KeyboardInterrupt`` propagates; unfinished ones are lost and re-recorded by
+        the next run.
+
+    Raises:
+        ConfigError: For a bad ``num_episodes``/``seed``/``writer_threads``/``workers``.
+        DataError: When ``out_dir`` holds something else or a dataset with other settings.
+    """
+    if num_episodes < 1:
+        raise ConfigError(f"num_episodes={num_episodes!r}: must be >= 1")
+    if seed < 0:
+        raise ConfigError(f"seed={seed!r}: must be >= 0")
+    if writer_threads < 0:
+        raise ConfigError(f"writer_threads={writer_threads!r}: must be >= 0")
+    if not 1 <= workers <= sim_config.num_envs:
+        raise ConfigError(f"workers={workers!r}: must be within [1, num_envs="
+                          f"{sim_config.num_envs}]")
+    root = Path(out_dir)
+    name = _policy_name(policy)
+    command = command if command is not None else " ".join(sys.argv)
+    meta = _prepare_folder(root, build_meta(sim_config, name, seed, only_success, command))
+    for tmp in fmt.list_temp_files(root):
+        tmp.unlink(missing_ok=True)  # a write that a kill interrupted
+    finished = fmt.list_episode_files(root)
+    existing = len(finished)
+    first_index = finished[-1][0] + 1 if finished else 0
+    if existing >= num_episodes:
+        return RecordResult(root, num_episodes, existing, 0, 0, 0, 0, 0.0)
+    needed = num_episodes - existing
+    parts = _split(sim_config.num_envs, workers)
+    counts = _pair_counts(sim_config, parts)
+    if len(set(counts.values())) > 1:
+        _log.warning("env slots per (family, embodiment) are uneven, so are the episodes: %s "
+                     "(give each worker a multiple of families x embodiments = %d slots)",
+                     ", ".join(f"{f}/{b}={k}" for (f, b), k in counts.items()), len(counts))
+    args = [_LoopArgs(policy, name, root, _slot_config(sim_config, off, size), seed,
+                      first_index, off, extra_fn, only_success, compress, writer_threads)
+            for off, size in parts]
+    bar = tqdm(total=num_episodes, initial=existing, unit="ep", desc="demos",
+               disable=not progress, dynamic_ncols=True)
+    stats = {"written": 0, "successes": 0, "recorded": 0, "env_steps": 0}
+    t0 = time.perf_counter()
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+    def report(ok: bool, length: int) -> None:
+        stats["written"] += 1
+        stats["successes"] += ok
+        stats["recorded"] += length
+        bar.update(1)
+        bar.set_postfix(sr=f"{stats['successes'] / stats['written']:.3f}")
+
+    try:
+        if workers == 1:
+            def claim() -> int | None:
+                if stats["written"] >= needed:
+                    return None
+                return first_index + stats["written"]
+
+            stats["env_steps"] = _record_loop(args[0], claim, report,
+                                              lambda: stats["written"] >= needed)
+        else:
+            stats["env_steps"] = _run_workers(args, first_index, needed, report)
+    finally:
+        bar.close()
         meta["counts"] = _counts(root)
         meta.setdefault("runs", []).append({
             "started": started,
             "command": command,
             "seed": seed,
             "first_index": first_index,
-            "num_envs": n,
-            "written": written,
+            "num_envs": sim_config.num_envs,
+            "workers": workers,
+            "written": stats["written"],
             "seconds": round(time.perf_counter() - t0, 3),
         })
         fmt.write_meta(root, meta)
-    return RecordResult(root, num_episodes, existing, written, successes, recorded, env_steps,
-                        time.perf_counter() - t0)
+    return RecordResult(root, num_episodes, existing, stats["written"], stats["successes"],
+                        stats["recorded"], stats["env_steps"], time.perf_counter() - t0)
+
+
+def _run_workers(args: list[_LoopArgs], first_index: int, needed: int,
+                 report: Callable[[bool, int], None]) -> int:
+    """Run one spawned worker per entry of ``args``; return the total env-steps."""
+    import multiprocessing as mp
+    import queue
+
+    ctx = mp.get_context("spawn")  # no fork: the parent may hold torch/numba thread pools
+    counter = ctx.Value("q", first_index)
+    stop = ctx.Event()
+    events = ctx.Queue()
+    procs = [ctx.Process(target=_worker_main, args=(a, counter, needed, stop, events),
+                         daemon=True) for a in args]
+    state = {"env_steps": 0, "running": len(procs), "failure": None}
+
+    def handle(kind: str, x: Any, y: Any) -> None:
+        if kind == "ep":
+            report(x, y)
+            return
+        state["running"] -= 1
+        if kind == "done":
+            state["env_steps"] += x
+        else:
+            stop.set()
+            state["failure"] = state["failure"] or x or RuntimeError(
+                f"recorder worker failed:\n{y}")
+
+    def pump(timeout: float) -> bool:
+        try:
+            handle(*events.get(timeout=timeout))
+            return True
+        except queue.Empty:
+            return False
+
+    # One numba/OpenMP thread per worker, fixed before numba loads in the child: a pool that
+    # set_num_threads(1) merely caps still costs time on a busy 2-core machine.
+    saved = {k: os.environ.get(k) for k in _ONE_THREAD_ENV}
+    os.environ.update(_ONE_THREAD_ENV)
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    try:
+        while state["running"]:
+            if not pump(1.0) and not any(p.is_alive() for p in procs):
+                codes = [p.exitcode for p in procs]
+                state["failure"] = state["failure"] or RuntimeError(
+                    f"recorder workers exited without a report (exit codes {codes}); a "
+                    "script calling record_episodes(workers>1) must guard its top level "
+                    "with `if __name__ == '__main__':`")
+                break
+    finally:
+        # On Ctrl-C or an error: workers finish their step and flush finished episodes.
+        # Keep reading their reports meanwhile: a process with unread queue data cannot exit.
+        stop.set()
+        deadline = time.monotonic() + 120
+        while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+            pump(0.2)
+        while pump(0.0):
+            pass
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join()
+    if state["failure"] is not None:
+        raise state["failure"]
+    return state["env_steps"]

@@ -83,7 +83,8 @@ def _cmd_demos(args: argparse.Namespace) -> int:
         result = record_episodes(
             args.policy, args.out, cfg, args.episodes, seed=args.seed,
             only_success=args.only_success, compress=not args.no_compress,
-            writer_threads=args.writer_threads, progress=not args.quiet, command=command)
+            writer_threads=args.writer_threads, workers=args.workers,
+            progress=not args.quiet, command=command)
     except KeyboardInterrupt:
         kept = len(list_episode_files(args.out))
         print(f"interrupted: {kept} finished episodes kept in {args.out}; run the same "
@@ -160,6 +161,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="write only successful episodes")
     demos.add_argument("--no-compress", action="store_true",
                        help="store episodes uncompressed (about twice the size)")
+    demos.add_argument("--workers", type=int, default=2,
+                       help="recorder processes sharing the env slots (1: deterministic file "
+                            "order, all in this process)")
     demos.add_argument("--writer-threads", type=int, default=1,
                        help="background threads compressing and writing episodes (0: inline)")
     demos.add_argument("--quiet", action="store_true", help="no progress bar")

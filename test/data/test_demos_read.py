@@ -131,7 +131,7 @@ def test_cli_demos_resume_and_info(tmp_path: Path, capsys: pytest.CaptureFixture
     out = tmp_path / "cli"
     args = ["teacher", "demos", "--out", str(out), "--episodes", "3", "--num-envs", "2",
             "--families", "hall", "--image-size", "16x24", "--max-episode-steps", "20",
-            "--quiet"]
+            "--workers", "1", "--quiet"]
     assert cli.main(args) == 0
     first = capsys.readouterr().out.strip().splitlines()[-1]
     assert first.startswith("episodes=3 written=3 ")
