@@ -173,7 +173,7 @@ def build_engine(onnx_path: str | Path, fp16: bool = False, out: str | Path | No
                                  "(see its log above)")
         from compass_nav.utils.atomic import atomic_write_bytes, atomic_write_json
 
-        atomic_write_bytes(engine, bytes(serialized))
+        atomic_write_bytes(engine, bytes(memoryview(serialized)))
         from compass_nav.runtime.onnx_runtime import _load_model_proto
 
         props = {p.key: p.value for p in _load_model_proto(onnx_path).metadata_props}
