@@ -95,7 +95,8 @@ def _train(args: argparse.Namespace) -> int:
     rolls = list(load_split(cfg, args.data, "train").values())
     summary = train_world_model(cfg, rolls, args.out, progress=not args.no_progress)
     f = summary["final"]
-    print(f"trained in {summary['train_seconds'] / 60:.1f} min on {summary['frames']} frames; "
+    print(f"trained in {summary['train_seconds'] / 60:.1f} min wall "
+          f"({summary['train_cpu_seconds'] / 60:.1f} min CPU) on {summary['frames']} frames; "
           f"final pred mse {f.get('pred', float('nan')):.4f}, collision bce "
           f"{f.get('collision', float('nan')):.3f}; wrote {args.out}")
     return 0
@@ -120,6 +121,21 @@ def _evaluate(args: argparse.Namespace) -> int:
                              args.overrides)["evaluate"]
         loaded.config = dataclasses.replace(loaded.config,
                                             evaluate=config_from_dict(EvalConfig, ev))
+    extra = getattr(args, "add_policy", None) or []
+    if extra and not getattr(args, "_pool_has_extras", False):
+        from compass_nav.worldmodel.config import PoolPolicy
+
+        known = {p.spec for p in loaded.config.pool.policies}
+        added = []
+        for item in extra:
+            spec, sep, role = item.rpartition(":")
+            if not sep or role not in ("train", "heldout"):
+                spec, role = item, "heldout"
+            if spec not in known:
+                added.append(PoolPolicy(spec, role))
+        pool = dataclasses.replace(loaded.config.pool,
+                                   policies=loaded.config.pool.policies + tuple(added))
+        loaded.config = dataclasses.replace(loaded.config, pool=pool)
     results = evaluate_pool(loaded, args.data, progress=not args.no_progress)
     files = write_report(results, args.out)
     print(f"report written to {args.out}: {', '.join(v for v in files.values() if v)}")
@@ -136,6 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     _train(args)
     args.model, args.out = args.out, str(work / "report")
     args.overrides = [o for o in args.overrides if o.startswith("evaluate.")]
+    args._pool_has_extras = True  # the checkpoint's pool already lists --add-policy entries
     code = _evaluate(args)
     print(f"pipeline finished in {(time.time() - t0) / 60:.1f} min")
     return code
@@ -167,6 +184,10 @@ def register(subparsers) -> None:
     p.add_argument("--out", default=str(DEFAULT_WORKDIR / "report"), help="report folder")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="evaluate.KEY=VALUE", help="override an evaluate.* field")
+    p.add_argument("--add-policy", action="append", default=[], metavar="SPEC[:ROLE]",
+                   help="also evaluate this policy (its ground truth must have been collected "
+                        "with the same --add-policy); a policy the model trained on must "
+                        "have been in the training pool, so extras are normally heldout")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_evaluate)
 

@@ -159,9 +159,13 @@ class ModelConfig:
 class TrainConfig:
     """World-model training (see :mod:`compass_nav.worldmodel.train`)."""
 
-    steps: int = 5000
-    batch: int = 32
-    rollout: int = 10  # autoregressive steps per window (after one observed frame)
+    steps: int = 5000  # upper bound; ``max_minutes`` usually ends training first
+    max_cpu_minutes: float = 45.0  # CPU-time budget of the world-model phase (0: no limit).
+    # CPU time, not wall time: on a shared machine a reniced job's wall time measures the
+    # other jobs. With one thread it equals the wall time on an idle core. The learning-rate
+    # and teacher-forcing schedules follow max(step / steps, cpu time / budget).
+    batch: int = 24
+    rollout: int = 8  # autoregressive steps per window (after one observed frame)
     teacher_forcing_until: float = 0.4  # fraction of training over which teacher forcing
     # decays from 1 to 0 (scheduled sampling); afterwards every window is fully imagined
     lr: float = 6e-4
@@ -171,7 +175,7 @@ class TrainConfig:
     w_pred: float = 1.0
     w_latent: float = 0.05
     w_collision: float = 0.2
-    idm_steps: int = 1500
+    idm_steps: int = 800
     threads: int = 1  # torch threads: on a shared 2-core machine one thread is faster than
     # two spinning OpenMP workers fighting other jobs (measured: 0.4 s vs > 1 s per step)
     seed: int = 0
@@ -184,6 +188,8 @@ class TrainConfig:
         check(0.0 <= self.teacher_forcing_until <= 1.0, "train.teacher_forcing_until",
               self.teacher_forcing_until, "must be within [0, 1]")
         check(self.lr > 0, "train.lr", self.lr, "must be > 0")
+        check(self.max_cpu_minutes >= 0, "train.max_cpu_minutes", self.max_cpu_minutes,
+              "must be >= 0")
         check(0.0 <= self.collision_windows < 1.0, "train.collision_windows",
               self.collision_windows, "must be within [0, 1)")
         check(self.idm_steps >= 0, "train.idm_steps", self.idm_steps, "must be >= 0")
@@ -248,7 +254,7 @@ def preset(name: str) -> WorldModelPipelineConfig:
                             eval_episodes=6, train_episodes=6, block=6, max_episode_steps=100),
             model=ModelConfig(image_size=16, channels=(16, 32), latent_dim=64, hidden_dim=128,
                               fourier_bands=2, action_dim=64, idm_channels=(8, 16)),
-            train=TrainConfig(steps=900, batch=16, rollout=4, lr=3e-3,
+            train=TrainConfig(steps=900, max_cpu_minutes=0.0, batch=16, rollout=4, lr=3e-3,
                               teacher_forcing_until=0.3, idm_steps=100, log_every=100),
             evaluate=EvalConfig(horizons=(1, 4, 8), video_windows=16, bootstrap=50, gifs=1),
         )

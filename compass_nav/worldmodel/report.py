@@ -55,6 +55,7 @@ def headline(results: dict) -> dict[str, float]:
             out[f"psnr_ar{h}_shuffled"] = ps
     out["imagine_steps_per_s"] = results["imagination"]["steps_per_second"]
     out["train_minutes"] = results["training"].get("train_seconds", float("nan")) / 60.0
+    out["train_cpu_minutes"] = results["training"].get("train_cpu_seconds", float("nan")) / 60.0
     out["judge_collision_bal_acc"] = results["judge_real"]["collision_balanced_accuracy"]
     return out
 
@@ -122,7 +123,8 @@ def format_markdown(results: dict) -> str:
     lines += ["## Cost", "",
               f"Imagination: {im['steps']} episode-steps in {im['seconds']:.1f} s "
               f"({im['steps_per_second']:.0f} steps/s). Training: "
-              f"{tr.get('train_seconds', float('nan')) / 60:.1f} min "
+              f"{tr.get('train_seconds', float('nan')) / 60:.1f} min wall, "
+              f"{tr.get('train_cpu_seconds', float('nan')) / 60:.1f} min CPU "
               f"({tr.get('steps', 'n/a')} steps, {tr.get('frames', 'n/a')} frames, "
               f"{tr.get('torch_threads', 'n/a')} torch thread(s)).", ""]
     if results["not_evaluable"]:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import os
 import time
 from pathlib import Path
 
@@ -124,6 +126,22 @@ class LoadedModel:
     info: dict
 
 
+def _progress(step: int, steps: int, elapsed: float, budget: float) -> float:
+    """Training progress in [0, 1]: steps done or time budget used, whichever leads."""
+    frac = step / max(steps, 1)
+    if budget > 0:
+        frac = max(frac, elapsed / budget)
+    return frac
+
+
+def _learning_rate(peak: float, frac: float, warmup: float = 0.03, floor: float = 0.05) -> float:
+    """Linear warm-up, then cosine decay to ``floor * peak``."""
+    if frac < warmup:
+        return peak * max(frac / warmup, 0.02)
+    t = (frac - warmup) / (1.0 - warmup)
+    return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0))))
+
+
 def _idm_target(speed: torch.Tensor, descriptor: np.ndarray) -> torch.Tensor:
     d = descriptor
     lim = torch.tensor([d[0], max(d[2], 0.2), d[3]], dtype=torch.float32)
@@ -153,16 +171,21 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
     sampler = WindowSampler(rollouts, body, tc.rollout + 1, seed=tc.seed)
     model = WorldModel(cfg.model)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=tc.steps,
-                                                pct_start=0.05)
     weights = {"recon": tc.w_recon, "pred": tc.w_pred, "latent": tc.w_latent,
                "collision": tc.w_collision}
+    budget = tc.max_cpu_minutes * 60.0
     history = []
     t_start = time.time()
+    cpu_start = time.process_time()
     bar = tqdm(range(tc.steps), desc="world model", disable=not progress, unit="step")
     running: dict[str, float] = {}
+    steps_done = 0
     for step in bar:
-        frac = step / max(tc.steps - 1, 1)
+        frac = _progress(step, tc.steps, time.process_time() - cpu_start, budget)
+        if frac >= 1.0:
+            break
+        for group in opt.param_groups:
+            group["lr"] = _learning_rate(tc.lr, frac)
         tf = max(0.0, 1.0 - frac / tc.teacher_forcing_until) if tc.teacher_forcing_until else 0.0
         batch = sampler.sample(tc.batch, tc.collision_windows)
         loss, parts = model.loss(batch["frames"], batch["feats"], batch["collision"], tf,
@@ -173,13 +196,21 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-        sched.step()
+        steps_done = step + 1
         for k, v in parts.items():
             running[k] = 0.95 * running.get(k, v) + 0.05 * v
         if step % tc.log_every == 0 or step == tc.steps - 1:
-            history.append({"step": step, "teacher_forcing": tf, **running})
+            history.append({"step": step, "progress": frac, "teacher_forcing": tf,
+                            "seconds": time.time() - t_start,
+                            "cpu_seconds": time.process_time() - cpu_start, **running})
             bar.set_postfix(pred=f"{running['pred']:.4f}", coll=f"{running['collision']:.3f}")
+    bar.close()
+    if running:
+        history.append({"step": steps_done - 1, "progress": 1.0, "teacher_forcing": 0.0,
+                        "seconds": time.time() - t_start,
+                        "cpu_seconds": time.process_time() - cpu_start, **running})
     wm_time = time.time() - t_start
+    wm_cpu = time.process_time() - cpu_start
     model.eval()
 
     idm = InverseDynamics(cfg.model)
@@ -187,7 +218,10 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
     summary = {
         "train_seconds": time.time() - t_start,
         "world_model_seconds": wm_time,
-        "steps": tc.steps,
+        "world_model_cpu_seconds": wm_cpu,
+        "train_cpu_seconds": time.process_time() - cpu_start,
+        "load_average": os.getloadavg(),
+        "steps": steps_done,
         "frames": sampler.num_frames,
         "episodes": int(sum(r.num_episodes for r in rollouts)),
         "final": history[-1] if history else {},
