@@ -9,7 +9,8 @@ fixed rate, with a goal far ahead so it never stops driving. Reported per run:
 * node latency: image callback entry -> command published, inside the node (no transport),
   p50/p99 from the node's own diagnostics (``step_latency_ms_*``);
 * end-to-end latency: publish here -> command received here (two DDS hops included);
-* delivered: commands received / images sent; CPU: the node's utime+stime from
+* delivered: commands received / images sent (a depth image goes with every camera image,
+  read only by models that use depth); CPU: the node's utime+stime from
   /proc/<pid>/stat over the run, as % of one core.
 
 First at the control rate (10 Hz) for each image size, then a sweep of rates at the first
@@ -59,6 +60,7 @@ class Feeder:
         rclpy.init(context=self.ctx, domain_id=domain_id)
         n = self.node = rclpy.create_node("bench_feeder", context=self.ctx)
         self.image_pub = n.create_publisher(Image, "image", qos.sensor())
+        self.depth_pub = n.create_publisher(Image, "depth", qos.sensor())
         self.odom_pub = n.create_publisher(Odometry, "odom", qos.sensor())
         self.goal_pub = n.create_publisher(PoseStamped, "goal_pose", qos.reliable())
         self.recv: dict[tuple[int, int], float] = {}
@@ -102,6 +104,7 @@ def run(model: str, rate: float, n: int, size: tuple[int, int], domain: int,
     f = Feeder(domain)
     h, w = size
     rgb = np.random.default_rng(0).integers(0, 255, (h, w, 3), np.uint8)
+    depth = np.random.default_rng(1).uniform(0.5, 8.0, (h, w)).astype(np.float32)
     pose, speed = np.zeros(3), np.zeros(3)
     try:
         ok = f.spin_until(lambda: f.image_pub.get_subscription_count() > 0
@@ -131,6 +134,7 @@ def run(model: str, rate: float, n: int, size: tuple[int, int], domain: int,
             t_sim += period
             stamp = conv.sec_to_stamp(t_sim)
             f.odom_pub.publish(conv.odometry_msg(pose, speed, stamp, "odom", "base_link"))
+            f.depth_pub.publish(conv.depth_to_msg(depth, stamp, "camera"))  # if the model reads it
             msg = conv.rgb_to_msg(rgb, stamp, "camera")
             if i >= warm:
                 sent[(stamp.sec, stamp.nanosec)] = time.perf_counter()
@@ -146,14 +150,21 @@ def run(model: str, rate: float, n: int, size: tuple[int, int], domain: int,
         f.close()
         stop_process(proc)
     e2e = np.array([f.recv[k] - t for k, t in sent.items() if k in f.recv]) * 1e3
+
+    def num(key: str) -> float:
+        try:
+            return float(diag.get(key, "nan"))
+        except ValueError:  # 'n/a': the node never stepped
+            return float("nan")
+
     # The node keeps the last 500 steps: percentiles cover the run when n >= 500, else the
     # run plus part of the warm-up (which only lowers p99 if warm-up was faster).
     return {
         "rate_hz": rate, "size": f"{w}x{h}", "images": n,
         "delivered": len(e2e) / n,
-        "node_p50_ms": float(diag.get("step_latency_ms_p50", "nan")),
-        "node_p99_ms": float(diag.get("step_latency_ms_p99", "nan")),
-        "inference_p99_ms": float(diag.get("inference_ms_p99", "nan")),
+        "node_p50_ms": num("step_latency_ms_p50"),
+        "node_p99_ms": num("step_latency_ms_p99"),
+        "inference_p99_ms": num("inference_ms_p99"),
         "e2e_p50_ms": float(np.percentile(e2e, 50)) if len(e2e) else float("nan"),
         "e2e_p99_ms": float(np.percentile(e2e, 99)) if len(e2e) else float("nan"),
         "cpu_pct": 100.0 * cpu / wall,
