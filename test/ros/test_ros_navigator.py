@@ -249,3 +249,31 @@ def test_lifecycle_and_zero_command_on_shutdown(launch, harness):
     proc.send_signal(signal.SIGINT)
     assert proc.wait(10) == 0
     assert zero_after(harness, start, 2.0) is not None, "no zero command at shutdown"
+
+
+def test_timer_trigger_and_route_topic(launch, harness):
+    from compass_nav.ros import conversions as conv
+
+    launch(NAV, trigger="timer", control_rate_hz=20.0,
+           **{k: v for k, v in PARAMS.items() if k != "stale_timeout"})
+    harness.wait_for_navigator()
+    start_goal(harness, 3.0, 0.0)
+    harness.route_pub.publish(conv.path_msg(
+        [[0.0, 0.0], [1.5, 1.0], [3.0, 0.0]], conv.sec_to_stamp(0.0), "odom"))
+    start, t0 = len(harness.cmds), time.monotonic()
+    while time.monotonic() - t0 < 1.5:  # inputs at 5 Hz; commands come from the 20 Hz timer
+        harness.tick()
+        harness.spin(0.2)
+    n = len(harness.cmds) - start
+    assert 20 <= n <= 40, f"{n} commands in 1.5 s at 20 Hz"
+    assert moving(harness.cmds[-1][1])
+    assert harness.spin_until(lambda: harness.diag_values().get("route") == "planned route")
+    # A plan that does not end at the goal is not used.
+    harness.route_pub.publish(conv.path_msg([[0.0, 0.0], [0.0, 4.0]], conv.sec_to_stamp(0.0),
+                                            "odom"))
+    for _ in range(30):  # keep inputs fresh so the timer keeps stepping
+        harness.tick()
+        harness.spin(0.1)
+        if "route ignored" in harness.diag_values().get("route", ""):
+            break
+    assert "route ignored" in harness.diag_values()["route"], harness.diag_values()
