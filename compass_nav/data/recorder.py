@@ -1,10 +1,12 @@
 """Recording episodes of any policy in the embedded simulator into a demonstrations dataset.
 
-:func:`record_episodes` drives one batched :class:`~compass_nav.sim.env.NavVectorEnv` (its
-numba kernels already use both cores; a background thread compresses and writes finished
-episodes while the simulator steps) with a policy from
-:func:`compass_nav.policies.make_policy` -- the planner teacher by default -- and writes each
-episode the moment it ends (:func:`compass_nav.data.format.write_episode`). The teacher CLI
+:func:`record_episodes` drives a batched :class:`~compass_nav.sim.env.NavVectorEnv` with a
+policy from :func:`compass_nav.policies.make_policy` -- the planner teacher by default -- and
+writes each episode the moment it ends (:func:`compass_nav.data.format.write_episode`, in a
+background thread so compression overlaps stepping). With ``workers > 1`` the env slots are
+split over spawned processes with one numba thread each (:func:`_worker_main`), which share
+a file-index counter; on the shared 2-core machine that beats one process whose numba
+kernels synchronise two threads every call (see docs/DATASET.md). The teacher CLI
 (``compass-nav teacher demos``) calls it; later stages call it with their own policies and an
 ``extra_fn`` to store per-step extras such as ``policy_state``.
 
@@ -14,7 +16,7 @@ observation returned together with the episode's last step is stored as ``final_
 next ``step`` call, whose action the env ignores while it resets that slot, stores nothing.
 
 Resuming: finished episode files are kept; a new run with the same folder records only the
-missing ones. Env slot ``e`` of a run is seeded ``[seed, next_index, e]`` where
+missing ones. Global env slot ``g`` of a run is seeded ``[seed, next_index, g]`` where
 ``next_index`` is one past the highest finished file, which only grows, so a resumed run
 never replays the random stream of a run whose episodes were kept.
 """
