@@ -28,8 +28,8 @@ from tensordict import TensorDict
 from compass_nav.models.xmobility import XMobility
 from compass_nav.models.xmobility import processing as P
 from compass_nav.rl.modules import head_inputs
+from compass_nav.rl.rewards import GEO_VALID_MAX, geodesic_progress
 from compass_nav.sim.config import SimConfig
-from compass_nav.sim.kernels import INF
 from compass_nav.sim.scenes import GRID_CELLS
 
 __all__ = ["PRIVILEGED_DIM", "ResidualNavEnv", "privileged_features"]
@@ -38,6 +38,15 @@ _RING = 8  # directions probed around the robot
 _RING_RADIUS = 0.5  # m
 _GEO_CLIP = 20.0  # m of cost-to-go
 PRIVILEGED_DIM = 2 + 2 * _RING + 3 + 1
+
+
+def geo_at_pose(sim) -> np.ndarray:
+    """(N,) planner cost-to-go of the grid cell each robot's centre is in."""
+    p = sim.privileged()
+    res, pose = p["resolution"], p["pose"]
+    gi = np.clip((pose[:, 1] / res).astype(int), 0, GRID_CELLS - 1)
+    gj = np.clip((pose[:, 0] / res).astype(int), 0, GRID_CELLS - 1)
+    return p["cost_to_go"][np.arange(pose.shape[0]), gi, gj]
 
 
 def privileged_features(sim) -> np.ndarray:
@@ -57,8 +66,8 @@ def privileged_features(sim) -> np.ndarray:
     ys = np.concatenate([pose[:, 1:2], pose[:, 1:2] + _RING_RADIUS * np.sin(ang)], 1)
     gi = np.clip((ys / res).astype(int), 0, GRID_CELLS - 1)
     gj = np.clip((xs / res).astype(int), 0, GRID_CELLS - 1)
-    geo = np.minimum(ctg[rows, gi, gj], _GEO_CLIP)
-    geo = np.where(ctg[rows, gi, gj] >= INF, _GEO_CLIP, geo)
+    raw = ctg[rows, gi, gj]
+    geo = np.where(raw >= GEO_VALID_MAX, _GEO_CLIP, np.minimum(raw, _GEO_CLIP))
     cl = np.clip(clear[rows, gi, gj], 0.0, 2.0)
     d_geo = np.clip((geo[:, 1:] - geo[:, :1]) / _RING_RADIUS, -2.0, 2.0)
     vel = p["velocity"] / np.array([1.5, 1.0, 2.0])
@@ -74,11 +83,14 @@ class ResidualNavEnv(VecEnv):
         sim_config: Simulator settings (embodiments, families, route mode, image size...).
         base: The frozen X-Mobility base (eval mode, no gradients needed).
         seed: Seed of the first reset.
+        progress_weight: Reward per metre of geodesic progress, added to the simulator's
+            reward (:func:`compass_nav.rl.rewards.geodesic_progress`; keep the simulator's
+            own progress weight at 0).
         device: Torch device of the returned tensors.
     """
 
     def __init__(self, sim_config: SimConfig, base: XMobility, seed: int = 0,
-                 device: str = "cpu") -> None:
+                 progress_weight: float = 0.0, device: str = "cpu") -> None:
         from compass_nav.sim.env import NavVectorEnv
 
         self.sim = NavVectorEnv(sim_config)
@@ -94,7 +106,10 @@ class ResidualNavEnv(VecEnv):
         self.prev_action = torch.zeros(n, 3)
         self._first = np.ones(n, bool)
         self._pending = np.zeros(n, bool)
+        self.progress_weight = progress_weight
         obs, _ = self.sim.reset(seed=seed)
+        self._geo = geo_at_pose(self.sim)
+        self._return = np.zeros(self.num_envs)
         self.last_obs = obs
         self._obs = self._observe(obs)
 
@@ -129,7 +144,8 @@ class ResidualNavEnv(VecEnv):
         Returns:
             ``(obs, rewards (N,), dones (N,), extras)``; extras hold ``time_outs`` (N,) and
             ``episode``: per finished episode arrays ``success``, ``collision``,
-            ``timeout``, ``return``, ``length``, ``embodiment_index``.
+            ``timeout``, ``return`` (including the progress term), ``length``,
+            ``embodiment_index``.
         """
         with torch.no_grad():
             u = torch.clamp(actions.to(self.device).float(), -1.0, 1.0)
@@ -137,6 +153,11 @@ class ResidualNavEnv(VecEnv):
         obs, reward, terminated, truncated, info = self.sim.step(command.cpu().numpy())
         resetting = self._pending
         ended = info["_episode"]
+        geo_now = geo_at_pose(self.sim)
+        progress, geo = geodesic_progress(self._geo, geo_now)
+        self._geo = np.where(resetting, geo_now, geo)
+        reward = reward + np.where(resetting, 0.0, self.progress_weight * progress)
+        self._return = np.where(resetting, 0.0, self._return) + reward
         self.prev_action = torch.where(torch.as_tensor(resetting, device=self.device)[:, None],
                                        torch.zeros_like(command), command)
         self._first = resetting.copy()
@@ -149,9 +170,9 @@ class ResidualNavEnv(VecEnv):
             "time_outs": torch.as_tensor(truncated, device=self.device),
             "episode": {
                 "success": ep["success"][ended], "collision": ep["collision"][ended],
-                "timeout": truncated[ended], "return": ep["r"][ended],
+                "timeout": truncated[ended], "return": self._return[ended],
                 "length": ep["l"][ended], "embodiment_index": info["embodiment_index"][ended],
             },
         }
-        return (self._obs, torch.as_tensor(reward, device=self.device),
+        return (self._obs, torch.as_tensor(reward, dtype=torch.float32, device=self.device),
                 torch.as_tensor(ended, device=self.device), extras)

@@ -1,8 +1,13 @@
 """Reward settings of the residual RL stage: weights of the simulator's reward terms, presets.
 
-The terms themselves are the simulator's pure functions (:mod:`compass_nav.sim.mdp.rewards`:
-progress, distance, success, collision, time, smoothness); this module only chooses their
-weights for RL and names two presets:
+The terms are the simulator's pure functions (:mod:`compass_nav.sim.mdp.rewards`: distance,
+success, collision, time, smoothness), except geodesic progress, which the feature env
+(:class:`compass_nav.rl.env.ResidualNavEnv`) computes with :func:`geodesic_progress`: the
+simulator's own progress term reads the planner's cost-to-go unguarded, and cells the
+planner forbids hold huge finite costs there (~5e16 "metres": its cost grid is float32, so
+the forbidden marker 1e18 becomes 9.99999984e17 and is not recognised as forbidden), which
+turned one step's reward into -5e16 when a body's centre grazed such a cell. This module
+chooses the weights for RL and names two presets:
 
 ``compass``
     COMPASS's reward, rescaled by 1/200 so that returns stay near 1-10 and PPO's value
@@ -21,11 +26,17 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from compass_nav.sim.config import RewardConfig
 from compass_nav.utils.config import check
 from compass_nav.utils.errors import ConfigError
 
-__all__ = ["REWARD_PRESETS", "RLRewardConfig", "reward_preset"]
+__all__ = ["GEO_VALID_MAX", "REWARD_PRESETS", "RLRewardConfig", "geodesic_progress",
+           "reward_preset"]
+
+#: Cost-to-go values at or above this (planner metres) mark cells the planner forbids.
+GEO_VALID_MAX = 1e6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +67,8 @@ class RLRewardConfig:
         check(self.smoothness <= 0, "reward.smoothness", self.smoothness, "must be <= 0")
 
     def sim_reward(self) -> RewardConfig:
-        """The simulator's reward config with these weights."""
-        return RewardConfig(**dataclasses.asdict(self))
+        """The simulator's reward config: these weights, progress off (the env adds it)."""
+        return RewardConfig(**{**dataclasses.asdict(self), "progress": 0.0})
 
 
 REWARD_PRESETS: dict[str, RLRewardConfig] = {
@@ -65,6 +76,23 @@ REWARD_PRESETS: dict[str, RLRewardConfig] = {
                               time=0.0, smoothness=0.0),
     "shaped": RLRewardConfig(),
 }
+
+
+def geodesic_progress(geo_before: np.ndarray, geo_at_pose: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Progress along the planner's cost-to-go, ignoring cells it forbids.
+
+    Args:
+        geo_before: (N,) cost-to-go tracked at the previous step, planner metres.
+        geo_at_pose: (N,) cost-to-go of the cell the robot is in now.
+
+    Returns:
+        ``(progress, geo)``: (N,) decrease of the cost-to-go (0 while the robot is in a
+        forbidden cell) and the value to track for the next step.
+    """
+    valid = geo_at_pose < GEO_VALID_MAX
+    geo = np.where(valid, geo_at_pose, geo_before)
+    return geo_before - geo, geo
 
 
 def reward_preset(name: str) -> RLRewardConfig:

@@ -119,7 +119,8 @@ def train_rl(cfg: RLConfig, out: str | Path, resume: bool = False, progress: boo
         payload = ckpts.load(ckpts.latest())
         start, elapsed = int(payload["iteration"]), float(payload["elapsed"])
         env_steps = int(payload["env_steps"])
-    env = ResidualNavEnv(rl_sim_config(cfg, base.cfg), base, seed=cfg.seed * 7919 + start)
+    env = ResidualNavEnv(rl_sim_config(cfg, base.cfg), base, seed=cfg.seed * 7919 + start,
+                         progress_weight=cfg.reward.progress)
     alg = build_ppo(env, cfg.ppo, cfg.head, cfg.steps_per_env)
     if payload is not None:
         alg.load(payload["ppo"], None, strict=True)
