@@ -149,6 +149,10 @@ class Navigator(LifecycleNode):
 
     def _apply_parameters(self, params) -> None:
         names = {p.name for p in params}
+        if "diagnostics_period" in names:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = self.create_timer(self._p("diagnostics_period"),
+                                                 self._publish_diagnostics, clock=self._steady)
         if self.core is not None:
             self.core.configure(self._settings(self._values()))
             if self._active and "control_rate_hz" in names:

@@ -241,23 +241,21 @@ class SimBridge(Node):
         while not should_stop() and not self._done():
             now = time.monotonic()
             rtf = self._p("realtime_factor")
-            if rtf > 0:
-                wait = next_due - now
-            else:
-                wait = 0.0
+            period = self.dt / rtf if rtf > 0 else 0.0  # wall seconds per step
+            wait = next_due - now if rtf > 0 else 0.0
             if self._p("lockstep") and not self._cmd_since_obs:
                 wait = max(wait, self._published_wall + self._p("lockstep_timeout") - now)
             if self._reset_requested:
                 self.request_reset_now()
-                next_due = time.monotonic() + (self.dt / rtf if rtf > 0 else 0.0)
+                next_due = time.monotonic() + period
                 continue
             if wait > 0:
                 executor.spin_once(timeout_sec=min(wait, 0.05))
                 continue
             executor.spin_once(timeout_sec=0.0)
             self.step()
-            next_due = max(next_due + (self.dt / rtf if rtf > 0 else 0.0),
-                           time.monotonic() - self.dt)
+            # Behind schedule (slow step): catch up by at most one period, never in a burst.
+            next_due = max(next_due + period, time.monotonic() - period)
         if self._done():
             wins = sum(o["outcome"] == "success" for o in self.outcomes)
             self.get_logger().info(f"done: {wins}/{len(self.outcomes)} episodes succeeded")

@@ -70,8 +70,9 @@ def test_every_image_encoding_drives(launch, harness):
     for encoding, pad in cases:
         cmd = harness.drive_step(encoding=encoding, pad=pad)
         assert moving(cmd), f"{encoding} pad {pad}: {cmd} {harness.status} {harness.diag_values()}"
-    assert harness.spin_until(lambda: harness.diag_values().get("state") == "active"
-                              and int(harness.diag_values()["commands_published"]) >= 8, 3.0)
+    # A diagnostics message from after these steps: no image was rejected.
+    assert harness.spin_until(
+        lambda: int(harness.diag_values().get("commands_published", 0)) >= len(cases), 3.0)
     assert harness.diag_values()["image_rejected"] == "0"
 
 
