@@ -125,6 +125,8 @@ class RLConfig:
         seed: Seeds torch, numpy and the simulator.
         save_interval: Iterations between checkpoints (the final one is always written).
         torch_threads: Threads for torch ops (the simulator's kernels use their own).
+        time_budget_min: Stop after the iteration that crosses this many minutes of training
+            wall time (counted across resumes) and write the specialist; 0 = no limit.
         reward: Reward weights (see :mod:`compass_nav.rl.rewards`).
         ppo: PPO settings.
         head: Residual head settings.
@@ -143,6 +145,7 @@ class RLConfig:
     seed: int = 0
     save_interval: int = 20
     torch_threads: int = 1
+    time_budget_min: float = 0.0
     reward: RLRewardConfig = dataclasses.field(default_factory=RLRewardConfig)
     ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
     head: HeadConfig = dataclasses.field(default_factory=HeadConfig)
@@ -174,6 +177,8 @@ class RLConfig:
         check(self.seed >= 0, "seed", self.seed, "must be >= 0")
         check(self.save_interval >= 1, "save_interval", self.save_interval, "must be >= 1")
         check(self.torch_threads >= 1, "torch_threads", self.torch_threads, "must be >= 1")
+        check(self.time_budget_min >= 0, "time_budget_min", self.time_budget_min,
+              "must be >= 0 (0 = no limit)")
 
 
 #: Named presets: plain overrides of the defaults (nested sections as dicts).

@@ -132,6 +132,7 @@ def train_rl(cfg: RLConfig, out: str | Path, resume: bool = False, progress: boo
     obs = env.get_observations()
     alg.train_mode()
     t_start = time.perf_counter() - elapsed
+    iteration = start
     try:
         for it in range(start, cfg.iterations):
             t0 = time.perf_counter()
@@ -160,15 +161,21 @@ def train_rl(cfg: RLConfig, out: str | Path, resume: bool = False, progress: boo
             if ep:
                 bar.set_postfix(sr=f"{ep['success']:.2f}", col=f"{ep['collision']:.2f}",
                                 ret=f"{ep['return']:.2f}", std=f"{std:.3f}")
-            if (it + 1) % cfg.save_interval == 0 or it + 1 == cfg.iterations:
-                ckpts.save(it + 1, {"iteration": it + 1, "ppo": alg.save(),
-                                    "rng": capture_rng(), "env_steps": env_steps,
-                                    "elapsed": time.perf_counter() - t_start})
+            iteration = it + 1
+            over_budget = (cfg.time_budget_min > 0
+                           and time.perf_counter() - t_start >= 60.0 * cfg.time_budget_min)
+            if iteration % cfg.save_interval == 0 or iteration == cfg.iterations or over_budget:
+                ckpts.save(iteration, {"iteration": iteration, "ppo": alg.save(),
+                                       "rng": capture_rng(), "env_steps": env_steps,
+                                       "elapsed": time.perf_counter() - t_start})
+            if over_budget:
+                break
     finally:
         bar.close()
         logger.close()
     wall = time.perf_counter() - t_start
-    summary: dict[str, Any] = {"embodiment": cfg.embodiment, "iterations": cfg.iterations,
+    summary: dict[str, Any] = {"embodiment": cfg.embodiment, "iterations": iteration,
+                               "stopped_by_time_budget": iteration < cfg.iterations,
                                "env_steps": env_steps, "wall_s": round(wall, 1),
                                "train_window": stats.summary(), "episodes": stats.total}
     path = save_residual(run / ARTIFACT_NAMES["specialist"], base, alg.actor.head,

@@ -144,3 +144,11 @@ def test_train_rl_cli(tmp_path, capsys):
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=120)
     assert res.stdout.strip() == "ResidualAgent", res.stderr
+
+
+def test_time_budget_stops_training_and_still_writes_the_specialist(tmp_path):
+    cfg = rl_preset("debug", iterations=50, time_budget_min=1e-6)
+    path = train_rl(cfg, tmp_path / "run", progress=False, tensorboard=False)
+    extra = load_residual(path).info["extra"]
+    assert extra["iterations"] == 1 and extra["stopped_by_time_budget"]
+    assert CheckpointManager(tmp_path / "run").list()[-1][0] == 1
