@@ -245,12 +245,13 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True
 
 
 def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[str, str],
-                   generalist: str | Path, out: str | Path, progress: bool = True
+                   generalist: str | Path | None, out: str | Path, progress: bool = True
                    ) -> dict[str, Any]:
     """Evaluate IL base, specialists and generalist; write ``table.md`` and per-policy JSON.
 
     Each (policy, body) evaluation is cached as ``out/<policy>_<body>.json`` so a re-run
-    only evaluates what is missing.
+    only evaluates what is missing. Bodies without a specialist, or ``generalist=None``,
+    leave those columns empty (for a chain that is still being trained).
 
     Returns:
         ``{"rows": [...], "table": markdown}``; a row per body: its kind (``train`` or
@@ -290,7 +291,8 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
         if body in specialists:
             row["specialist"] = run("specialist", lambda b=body: load_agent(specialists[b]),
                                     body)
-        row["generalist"] = run("generalist", lambda: load_agent(generalist), body)
+        if generalist is not None:
+            row["generalist"] = run("generalist", lambda: load_agent(generalist), body)
         rows.append(row)
     table = chain_table(rows)
     atomic_write_text(out / "table.md", table)
