@@ -82,6 +82,8 @@ def node_command(module: str, params: dict) -> list[str]:
     for key, value in params.items():
         if isinstance(value, bool):
             value = "true" if value else "false"
+        elif value == "":
+            value = "''"  # rcl parses override values as YAML; a bare `name:=` is an error
         cmd += ["-p", f"{key}:={value}"]
     return cmd
 

