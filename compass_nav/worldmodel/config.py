@@ -129,8 +129,8 @@ class ModelConfig:
     """Sizes of the world model (see :mod:`compass_nav.worldmodel.model`)."""
 
     image_size: int = 32
-    channels: tuple[int, ...] = (16, 32, 64)  # encoder conv widths, each halves the size
-    latent_dim: int = 256  # frame latent
+    channels: tuple[int, ...] = (32, 64, 128)  # encoder conv widths, each halves the size
+    latent_dim: int = 384  # frame latent
     hidden_dim: int = 384  # recurrent (GRU) state
     fourier_bands: int = 4  # sin/cos bands per action/speed scalar
     action_dim: int = 128  # action embedding width
@@ -159,13 +159,14 @@ class ModelConfig:
 class TrainConfig:
     """World-model training (see :mod:`compass_nav.worldmodel.train`)."""
 
-    steps: int = 5000  # upper bound; ``max_minutes`` usually ends training first
-    max_cpu_minutes: float = 45.0  # CPU-time budget of the world-model phase (0: no limit).
+    steps: int = 20000  # upper bound; ``max_cpu_minutes`` usually ends training first
+    max_cpu_minutes: float = 40.0  # CPU-time budget of the world-model phase (0: no limit).
     # CPU time, not wall time: on a shared machine a reniced job's wall time measures the
     # other jobs. With one thread it equals the wall time on an idle core. The learning-rate
     # and teacher-forcing schedules follow max(step / steps, cpu time / budget).
     batch: int = 24
-    rollout: int = 8  # autoregressive steps per window (after one observed frame)
+    rollout: int = 24  # autoregressive steps per window (after one observed frame)
+    pred_frames: int = 8  # predicted steps decoded per window for the pixel loss (0: all)
     teacher_forcing_until: float = 0.4  # fraction of training over which teacher forcing
     # decays from 1 to 0 (scheduled sampling); afterwards every window is fully imagined
     lr: float = 6e-4
@@ -187,6 +188,7 @@ class TrainConfig:
         check(1 <= self.rollout <= 64, "train.rollout", self.rollout, "must be within [1, 64]")
         check(0.0 <= self.teacher_forcing_until <= 1.0, "train.teacher_forcing_until",
               self.teacher_forcing_until, "must be within [0, 1]")
+        check(self.pred_frames >= 0, "train.pred_frames", self.pred_frames, "must be >= 0")
         check(self.lr > 0, "train.lr", self.lr, "must be > 0")
         check(self.max_cpu_minutes >= 0, "train.max_cpu_minutes", self.max_cpu_minutes,
               "must be >= 0")
@@ -254,8 +256,9 @@ def preset(name: str) -> WorldModelPipelineConfig:
                             eval_episodes=6, train_episodes=6, block=6, max_episode_steps=100),
             model=ModelConfig(image_size=16, channels=(16, 32), latent_dim=64, hidden_dim=128,
                               fourier_bands=2, action_dim=64, idm_channels=(8, 16)),
-            train=TrainConfig(steps=900, max_cpu_minutes=0.0, batch=16, rollout=4, lr=3e-3,
-                              teacher_forcing_until=0.3, idm_steps=100, log_every=100),
+            train=TrainConfig(steps=900, max_cpu_minutes=0.0, batch=16, rollout=4,
+                              pred_frames=0, lr=3e-3, teacher_forcing_until=0.3,
+                              idm_steps=100, log_every=100),
             evaluate=EvalConfig(horizons=(1, 4, 8), video_windows=16, bootstrap=50, gifs=1),
         )
     raise ConfigError(f"unknown preset {name!r}: valid presets are 'default', 'tiny'")

@@ -84,10 +84,16 @@ def calibrate_offset(ims: list[Imagined], real_sr: np.ndarray, mode: str,
 
 
 def _windows(rolls: list[Rollouts], horizon: int, count: int, rng) -> list[tuple[Rollouts, int]]:
+    """Recorded windows of ``horizon`` transitions, as (rollouts, first frame row).
+
+    Episodes are drawn in proportion to the number of windows they hold (with replacement),
+    the start uniformly within the episode.
+    """
     cands = [(r, i) for r in rolls for i in range(r.num_episodes) if r.length[i] >= horizon]
     if not cands:
         return []
-    pick = rng.choice(len(cands), size=min(count, len(cands)), replace=False)
+    w = np.array([r.length[i] - horizon + 1 for r, i in cands], np.float64)
+    pick = rng.choice(len(cands), size=count, replace=True, p=w / w.sum())
     out = []
     for k in pick:
         r, i = cands[k]

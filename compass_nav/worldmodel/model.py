@@ -144,6 +144,9 @@ class WorldModel(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        #: Added to hazard logits outside training: training over-samples collisions and
+        #: up-weights them, which inflates the odds; see ``train.hazard_prior_offset``.
+        self.hazard_bias = 0.0
         self.encoder = _Encoder(cfg)
         self.decoder = _Decoder(cfg)
         self.action = FourierEmbedding(FEATURE_DIM, cfg.fourier_bands, cfg.action_dim)
@@ -183,15 +186,18 @@ class WorldModel(nn.Module):
         return h, z, logit
 
     def imagine(self, state: State, feats: torch.Tensor) -> tuple[State, torch.Tensor]:
-        """One autoregressive step: (next state on the predicted latent, hazard logit (B,))."""
+        """One autoregressive step: (next state on the predicted latent, hazard logit (B,)).
+
+        The logit includes :attr:`hazard_bias`, the prior correction set after training.
+        """
         h, z, logit = self._transition(state, feats)
-        return State(h, z), logit
+        return State(h, z), logit + self.hazard_bias
 
     def observe(self, state: State, feats: torch.Tensor,
                 next_frames: torch.Tensor) -> tuple[State, torch.Tensor]:
         """One step whose next latent is the encoding of the real ``next_frames``."""
         h, _z, logit = self._transition(state, feats)
-        return State(h, self.encode(next_frames)), logit
+        return State(h, self.encode(next_frames)), logit + self.hazard_bias
 
     @staticmethod
     def hazard(logit: torch.Tensor) -> torch.Tensor:
@@ -199,9 +205,16 @@ class WorldModel(nn.Module):
         return torch.sigmoid(logit)
 
     def loss(self, frames: torch.Tensor, feats: torch.Tensor, collision: torch.Tensor,
-             teacher_forcing: float, weights: dict[str, float],
-             pos_weight: float = 10.0) -> tuple[torch.Tensor, dict[str, float]]:
+             teacher_forcing: float, weights: dict[str, float], pos_weight: float = 10.0,
+             pred_frames: int = 0,
+             mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Multi-step latent rollout loss on a batch of real windows.
+
+        The window's first frame is encoded (with gradient) and the rest is rolled out in
+        latent space; real latents of later frames (encoded without gradient) are the latent
+        targets and the teacher-forcing inputs. Decoding is the expensive part, so only
+        ``pred_frames`` predicted steps per window are decoded for the pixel loss (all when
+        0); latent and hazard losses cover every step, which is what lets windows be long.
 
         Args:
             frames: (B, L, 4, S, S) real frames.
@@ -211,19 +224,24 @@ class WorldModel(nn.Module):
                 instead of the prediction (scheduled sampling; 0 = pure rollout).
             weights: ``recon``, ``pred``, ``latent``, ``collision`` loss weights.
             pos_weight: Weight of positive (collision) transitions in the BCE.
+            pred_frames: Predicted steps decoded per window (0: all).
+            mask: (B, L-1) float, 0 on padded transitions past an episode's end (windows
+                of episodes shorter than the window); all ones when ``None``.
 
         Returns:
             (total loss, dict of the parts as floats).
         """
         B, L = frames.shape[:2]
-        flat = frames.flatten(0, 1)
-        z_real = self.encode(flat).view(B, L, -1)
+        with torch.no_grad():
+            z_target = self.encode(frames[:, 1:].flatten(0, 1)).view(B, L - 1, -1)
         # Reconstruct two frames per window (the first, where imagination starts, and one at
-        # random): the predicted frames already train the decoder on every step.
-        pick = torch.stack([torch.zeros(B, dtype=torch.long), torch.randint(1, L, (B,))], 1)
-        rows = (torch.arange(B)[:, None] * L + pick).flatten()
-        recon = F.mse_loss(self.decode(z_real.flatten(0, 1)[rows]), flat[rows])
-        state = State(torch.tanh(self.h0(z_real[:, 0])), z_real[:, 0])
+        # random) with gradient through the encoder.
+        pick = torch.randint(1, L, (B,))
+        x_rec = torch.cat([frames[:, 0], frames[torch.arange(B), pick]])
+        z_rec = self.encode(x_rec)
+        recon = F.mse_loss(self.decode(z_rec), x_rec)
+        z0 = z_rec[:B]
+        state = State(torch.tanh(self.h0(z0)), z0)
         preds, logits = [], []
         for t in range(L - 1):
             h, z_pred, logit = self._transition(state, feats[:, t])
@@ -231,15 +249,25 @@ class WorldModel(nn.Module):
             logits.append(logit)
             if teacher_forcing > 0.0:
                 use_real = (torch.rand(B, 1) < teacher_forcing).float()
-                z_next = use_real * z_real[:, t + 1] + (1.0 - use_real) * z_pred
+                z_next = use_real * z_target[:, t] + (1.0 - use_real) * z_pred
             else:
                 z_next = z_pred
             state = State(h, z_next)
         z_pred = torch.stack(preds, 1)
-        pred = F.mse_loss(self.decode(z_pred.flatten(0, 1)), frames[:, 1:].flatten(0, 1))
-        latent = F.mse_loss(z_pred, z_real[:, 1:].detach())
-        coll = F.binary_cross_entropy_with_logits(
-            torch.stack(logits, 1), collision, pos_weight=torch.tensor(pos_weight))
+        steps = torch.arange(L - 1)
+        if 0 < pred_frames < L - 1:
+            steps = torch.sort(torch.randperm(L - 1)[:pred_frames]).values
+        if mask is None:
+            mask = torch.ones(B, L - 1)
+        m = mask[:, steps]
+        err = (self.decode(z_pred[:, steps].flatten(0, 1))
+               - frames[:, 1:][:, steps].flatten(0, 1)).pow(2).mean((1, 2, 3))
+        pred = (err * m.flatten()).sum() / m.sum().clamp(min=1.0)
+        latent = ((z_pred - z_target).pow(2).mean(-1) * mask).sum() / mask.sum().clamp(min=1.0)
+        bce = F.binary_cross_entropy_with_logits(
+            torch.stack(logits, 1), collision, pos_weight=torch.tensor(pos_weight),
+            reduction="none")
+        coll = (bce * mask).sum() / mask.sum().clamp(min=1.0)
         total = (weights["recon"] * recon + weights["pred"] * pred
                  + weights["latent"] * latent + weights["collision"] * coll)
         parts = {"recon": recon.item(), "pred": pred.item(), "latent": latent.item(),

@@ -44,6 +44,35 @@ __all__ = ["LoadedModel", "WindowSampler", "load_checkpoint", "step_features",
 
 log = logging.getLogger(__name__)
 
+IDM_WINDOW = 8  # transitions per inverse-dynamics window (flags use the worst window)
+POS_WEIGHT = 10.0  # BCE weight of collision transitions
+
+
+def hazard_prior_offset(sampler: WindowSampler, batch: int, collision_fraction: float,
+                        pos_weight: float, seed: int = 0, batches: int = 200) -> float:
+    """Logit correction that undoes training's over-representation of collisions.
+
+    Windows ending on a collision are over-sampled and positives are up-weighted in the BCE,
+    so the hazard head learns odds ``pos_weight * odds_batch / odds_data`` times too high (a
+    prior shift). Adding ``-log`` of that factor to its logits restores per-step collision
+    probabilities at the data's own rate, which the product-of-survivals judge needs.
+    """
+    labels = sampler.collision.copy()
+    labels[sampler.start + sampler.ep_len] = False
+    n_trans = int(sampler.ep_len.sum())
+    p_data = max(float(labels.sum()) / max(n_trans, 1), 1e-6)
+    rng_state = sampler.rng
+    sampler.rng = np.random.default_rng(seed + 1)
+    pos = tot = 0.0
+    for _ in range(batches):
+        b = sampler.sample(batch, collision_fraction)
+        pos += float((b["collision"] * b["mask"]).sum())
+        tot += float(b["mask"].sum())
+    sampler.rng = rng_state
+    p_batch = min(max(pos / max(tot, 1.0), 1e-6), 1 - 1e-6)
+    logit = lambda p: math.log(p / (1.0 - p))  # noqa: E731
+    return -(math.log(pos_weight) + logit(p_batch) - logit(p_data))
+
 
 def step_features(r: Rollouts, body) -> np.ndarray:
     """(S, 9) action features of every frame's outgoing transition (zeros on last frames)."""
@@ -78,13 +107,15 @@ class WindowSampler:
         self.feats = step_features(joined, body)
         self.collision = joined.collision
         self.descriptor = joined.descriptor
-        ok = joined.length >= self.length - 1
+        # Episodes shorter than a window are padded with their last frame (masked out of
+        # the losses): short episodes are mostly early collisions, which the judge needs.
+        ok = joined.length >= 1
         if not ok.any():
-            raise DataError(f"no episode has {self.length} frames (windows of train.rollout+1)")
+            raise DataError("no episode has a transition")
         self.start = joined.start[ok]
         self.ep_len = joined.length[ok]
         self.coll_eps = np.flatnonzero(joined.collision_end[ok])
-        w = (self.ep_len - self.length + 2).astype(np.float64)
+        w = np.maximum(self.ep_len - self.length + 2, 1).astype(np.float64)
         self.p = w / w.sum()
         self.rng = np.random.default_rng(seed)
         self.num_frames = int(self.rgb.shape[0])
@@ -95,24 +126,29 @@ class WindowSampler:
 
         Returns:
             ``frames`` (B, L, 4, S, S), ``feats`` (B, L-1, 9), ``collision`` (B, L-1),
-            ``speed`` (B, L, 3).
+            ``speed`` (B, L, 3), ``mask`` (B, L-1) (0 on padding past an episode's end).
         """
         rng = self.rng
         eps = rng.choice(len(self.start), size=batch, p=self.p)
-        t0 = np.array([rng.integers(0, self.ep_len[e] - self.length + 2) for e in eps])
+        span = np.maximum(self.ep_len[eps] - self.length + 2, 1)
+        t0 = (rng.random(batch) * span).astype(np.int64)
         t0[rng.random(batch) < first_fraction] = 0
         n_coll = int(round(collision_fraction * batch)) if len(self.coll_eps) else 0
         if n_coll:
             ce = rng.choice(self.coll_eps, size=n_coll)
             eps[:n_coll] = ce
-            t0[:n_coll] = self.ep_len[ce] - self.length + 1
-        rows = (self.start[eps] + t0)[:, None] + np.arange(self.length)[None]
+            t0[:n_coll] = np.maximum(self.ep_len[ce] - self.length + 1, 0)
+        offs = t0[:, None] + np.arange(self.length)[None]
+        last = self.ep_len[eps][:, None]
+        rows = self.start[eps][:, None] + np.minimum(offs, last)
+        mask = (offs[:, 1:] <= last).astype(np.float32)
         frames = frames_to_tensor(self.rgb[rows], self.depth[rows].astype(np.float32))
         return {
             "frames": frames,
             "feats": torch.from_numpy(self.feats[rows[:, :-1]]),
             "collision": torch.from_numpy(self.collision[rows[:, :-1]].astype(np.float32)),
             "speed": torch.from_numpy(self.speed[rows].astype(np.float32)),
+            "mask": torch.from_numpy(mask),
         }
 
 
@@ -189,7 +225,8 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
         tf = max(0.0, 1.0 - frac / tc.teacher_forcing_until) if tc.teacher_forcing_until else 0.0
         batch = sampler.sample(tc.batch, tc.collision_windows)
         loss, parts = model.loss(batch["frames"], batch["feats"], batch["collision"], tf,
-                                 weights)
+                                 weights, pos_weight=POS_WEIGHT, pred_frames=tc.pred_frames,
+                                 mask=batch["mask"])
         if not torch.isfinite(loss):
             raise ModelError(f"world-model loss became {loss.item()} at step {step}")
         opt.zero_grad(set_to_none=True)
@@ -213,6 +250,9 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
     wm_cpu = time.process_time() - cpu_start
     model.eval()
 
+    prior = hazard_prior_offset(sampler, tc.batch, tc.collision_windows, POS_WEIGHT,
+                                tc.seed)
+    model.hazard_bias = prior
     idm = InverseDynamics(cfg.model)
     idm_stats = _train_idm(idm, model, sampler, tc, body, progress)
     summary = {
@@ -227,6 +267,7 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
         "final": history[-1] if history else {},
         "history": history,
         "idm": idm_stats,
+        "hazard_prior_offset": prior,
         "torch_threads": torch.get_num_threads(),
     }
     atomic_save_torch({"model": model.state_dict(), "idm": idm.state_dict(),
@@ -253,18 +294,22 @@ def _train_idm(idm: InverseDynamics, model: WorldModel, sampler: WindowSampler, 
         opt.step()
     idm.eval()
     # Error of the motion read off reconstructed real frames: the reference for flags.
+    window = min(IDM_WINDOW, sampler.length - 1)
     errs = []
     with torch.no_grad():
         for _ in range(8):
             b = sampler.sample(tc.batch, 0.0)
-            x = b["frames"]
+            full = b["mask"][:, :window].min(1).values > 0
+            x = b["frames"][full, :window + 1]
+            if len(x) == 0:
+                continue
             rec = model.decode(model.encode(x.flatten(0, 1))).view_as(x)
-            target = _idm_target(b["speed"], sampler.descriptor)
+            target = _idm_target(b["speed"][full, :window + 1], sampler.descriptor)
             pred = idm(rec[:, :-1].flatten(0, 1), rec[:, 1:].flatten(0, 1)).view_as(target)
             errs.append((pred - target).abs()[..., [0, 2]].mean(-1).mean(-1))
-    e = torch.cat(errs).numpy()
+    e = torch.cat(errs).numpy() if errs else np.full(1, np.inf)
     return {"window_error_mean": float(e.mean()), "window_error_p99": float(np.quantile(e, 0.99)),
-            "window": int(sampler.length - 1)}
+            "window": int(window)}
 
 
 def load_checkpoint(path: str | Path) -> LoadedModel:
@@ -287,6 +332,7 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
     model.load_state_dict(ckpt["model"])
     idm = InverseDynamics(cfg.model)
     idm.load_state_dict(ckpt["idm"])
+    model.hazard_bias = float(ckpt.get("info", {}).get("hazard_prior_offset", 0.0))
     model.eval()
     idm.eval()
     return LoadedModel(model, idm, cfg, ckpt.get("info", {}))
