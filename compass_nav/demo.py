@@ -1,7 +1,14 @@
 """``compass-nav demo``: the README's main job (what ``scripts/main.sh`` runs).
 
-At this stage it drives the planner teacher on held-out scenes for several embodiments (one
-of them held out of training) in every scene family, and writes into ``--out``:
+Default (``--mode ros``): the sim-in-the-loop demo over ROS 2 — for each of several
+embodiments a sim bridge node and a navigator node running the shipped model
+(``models/default.onnx``) talk over real DDS (:mod:`compass_nav.ros.sil`); it prints a success
+table and writes ``summary.json``, ``summary.md`` and one GIF per embodiment into ``--out``.
+Must run inside a private network namespace (``scripts/main.sh`` does that).
+
+``--mode sim`` drives a policy (the planner teacher by default) on held-out scenes for
+several embodiments (one of them held out of training) in every scene family, and writes into
+``--out``:
 
 * ``summary.md`` / ``summary.json`` — success, collision, SPL and travel time per
   embodiment x family (also printed as a table);
@@ -331,8 +338,42 @@ def run_demo(cfg: DemoConfig, progress: bool = True) -> list[dict]:
     return rows
 
 
+def run_ros_demo(args: argparse.Namespace) -> int:
+    """Sim-in-the-loop over DDS with the shipped model; prints and writes the table."""
+    from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, summary_table
+    from compass_nav.sim.embodiment import get_embodiment
+
+    for name in args.embodiments:  # unknown names fail here, listing the known ones
+        get_embodiment(name)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = SilConfig(
+        embodiments=tuple(args.embodiments), episodes=args.episodes, model=args.model,
+        family=args.families[0], split=args.split, seed=args.seed,
+        route_mode=args.route_mode, gif_dir=str(out), log_dir=str(out / "logs"),
+        domain_id=args.domain_id)
+    model = args.model or "models/default.onnx (shipped)"
+    print(f"sim-in-the-loop over ROS 2: model {model}, {len(cfg.embodiments)} embodiments x "
+          f"{cfg.episodes} episodes, {cfg.family} scenes ({cfg.split} seeds), "
+          f"{cfg.route_mode} route")
+    records = run_sim_in_the_loop(cfg)
+    table = summary_table(records)
+    print(table)
+    wins = sum(r["outcome"] == "success" for r in records)
+    atomic_write_json(out / "summary.json", {"mode": "ros", "model": model,
+                                             "episodes": records})
+    atomic_write_text(out / "summary.md", f"# Sim-in-the-loop over ROS 2 ({model})\n\n"
+                      f"{table}\n")
+    print(f"wrote {out}/summary.json, summary.md, logs/ and <embodiment>.gif")
+    print(f"episodes={len(records)} success={wins} success_rate={wins / len(records):.3f}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from compass_nav.sim.cli import parse_size
+
+    if args.mode == "ros":
+        return run_ros_demo(args)
 
     size = parse_size(args.size)
     cfg = DemoConfig(
@@ -348,16 +389,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``compass-nav demo``."""
     d = DemoConfig()
     p = subparsers.add_parser(
-        "demo", help="end-to-end demo: the teacher on held-out scenes, pictures and a table",
-        description="Drive the planner teacher on held-out scenes for several embodiments "
-                    "(scout is held out of training) in every scene family; write one GIF "
-                    "per embodiment, grid.png and summary.md/json into --out.",
+        "demo", help="end-to-end demo: the shipped model over ROS 2 in the simulator",
+        description="--mode ros (default): sim bridge + navigator nodes over real DDS with the "
+                    "shipped model, one pair per embodiment (scout is held out of training); "
+                    "prints a success table, writes summary.md/json and one GIF per "
+                    "embodiment into --out. Run it inside a private network namespace "
+                    "(scripts/main.sh does). --mode sim: drive --policy (the planner teacher) "
+                    "directly in the simulator over every scene family; writes one GIF per "
+                    "embodiment, grid.png and summary.md/json.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--mode", choices=("ros", "sim"), default="ros",
+                   help="ros: sim-in-the-loop over DDS; sim: in-process simulator rollout")
+    p.add_argument("--model", default="",
+                   help="ros mode: navigator model ('' = shipped default, scripted:<name>)")
+    p.add_argument("--domain-id", type=int, default=40, help="ros mode: ROS_DOMAIN_ID")
+    p.add_argument("--route-mode", choices=("planned", "mapless"), default="planned",
+                   help="ros mode: publish the global plan on `route`, or go mapless")
     p.add_argument("--embodiments", nargs="+", default=list(d.embodiments),
                    help="bodies to drive (registered names or YAML paths)")
-    p.add_argument("--families", nargs="+", default=list(d.families), help="scene families")
+    p.add_argument("--families", nargs="+", default=list(d.families),
+                   help="scene families (ros mode uses the first)")
     p.add_argument("--episodes", type=int, default=d.episodes,
-                   help="episodes per embodiment x family")
+                   help="episodes per embodiment x family (ros mode: per embodiment)")
     p.add_argument("--envs-per-pair", type=int, default=d.envs_per_pair,
                    help="parallel envs per embodiment x family")
     p.add_argument("--policy", default=d.policy, help="policy spec")

@@ -55,7 +55,8 @@ def test_sim_view_errors_surface_cleanly(tmp_path, capsys, args, needle):
 
 def test_demo_smoke(tmp_path, capsys):
     out = tmp_path / "demo"
-    code = cli.main(["demo", "--embodiments", "carter", "scout", "--families", "hall",
+    code = cli.main(["demo", "--mode", "sim", "--embodiments", "carter", "scout",
+                     "--families", "hall",
                      "--episodes", "2", "--envs-per-pair", "1", "--no-progress", "--size", "32x48",
                      "--out", str(out)])
     assert code == 0
@@ -72,7 +73,10 @@ def test_demo_smoke(tmp_path, capsys):
 
 
 def test_demo_rejects_bad_options(tmp_path, capsys):
-    assert cli.main(["demo", "--episodes", "0", "--out", str(tmp_path)]) == 2
-    assert "episodes=0" in capsys.readouterr().err
-    assert cli.main(["demo", "--embodiments", "tank", "--out", str(tmp_path)]) == 2
-    assert "known embodiments" in capsys.readouterr().err
+    for mode in ("sim", "ros"):
+        assert cli.main(["demo", "--mode", mode, "--episodes", "0",
+                         "--out", str(tmp_path)]) == 2
+        assert "episodes=0" in capsys.readouterr().err
+        assert cli.main(["demo", "--mode", mode, "--embodiments", "tank",
+                         "--out", str(tmp_path)]) == 2
+        assert "known embodiments" in capsys.readouterr().err
