@@ -3,9 +3,9 @@
 Importing this module adds a :func:`compass_nav.policies.register_loader` entry matching
 ``specialist.pt`` / ``generalist.pt`` files and run folders holding one; the entry imports
 :mod:`compass_nav.rl.loader` (and torch) only when such a policy is actually loaded. The
-policy registry auto-imports only the model and runtime loaders, and the imitation loader
-claims every ``.pt`` it sees, so :mod:`compass_nav.rl.cli` imports this module when the
-command line starts, before anything asks for a policy (see docs/RL.md).
+policy registry auto-imports only the model and runtime loaders, so :mod:`compass_nav.rl.cli`
+imports this module when the command line starts, before anything asks for a policy; worker
+processes of the evaluation harness do not (see docs/RL.md).
 """
 
 from __future__ import annotations
