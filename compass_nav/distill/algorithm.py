@@ -80,10 +80,14 @@ class Distillation:
         head: The generalist head (heteroscedastic).
         lr: Adam step size.
         weight_decay: AdamW weight decay.
+        descriptor_noise: Std of the noise added to the descriptor features of training
+            batches (see :class:`compass_nav.distill.config.DistillConfig`).
     """
 
-    def __init__(self, head: ResidualHead, lr: float, weight_decay: float) -> None:
+    def __init__(self, head: ResidualHead, lr: float, weight_decay: float,
+                 descriptor_noise: float = 0.0) -> None:
         self.head = head
+        self.descriptor_noise = descriptor_noise
         self.optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -100,6 +104,11 @@ class Distillation:
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step on ``batch``; returns the logged terms."""
         self.head.train()
+        if self.descriptor_noise > 0:
+            x = batch["head_input"].clone()
+            d = x.shape[1] - self.head.norm_dim
+            x[:, -d:] += self.descriptor_noise * torch.randn_like(x[:, -d:])
+            batch = {**batch, "head_input": x}
         loss, terms = self.loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -32,6 +32,11 @@ class DistillConfig:
         batch_size: Samples per gradient step.
         lr: Adam step size.
         weight_decay: AdamW weight decay.
+        descriptor_noise: Std of Gaussian noise added to the (scaled) descriptor features of
+            training batches. Fields that do not vary across the training bodies (camera field
+            of view) would otherwise get arbitrary weights, which a held-out body with another
+            value would excite; the noise teaches the head to rely only on fields that explain
+            the specialists' differences.
         dagger_rounds: On-policy correction rounds: roll out the generalist (or, with
             probability ``beta``, the specialist of that body), label every visited state
             with that body's specialist, aggregate, train.
@@ -56,6 +61,7 @@ class DistillConfig:
     batch_size: int = 512
     lr: float = 1e-3
     weight_decay: float = 1e-5
+    descriptor_noise: float = 0.1
     dagger_rounds: int = 4
     dagger_steps: int = 200
     dagger_updates: int = 500
@@ -80,6 +86,8 @@ class DistillConfig:
         check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
         check(self.lr > 0, "lr", self.lr, "must be > 0")
         check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
+        check(self.descriptor_noise >= 0, "descriptor_noise", self.descriptor_noise,
+              "must be >= 0")
         check(self.dagger_rounds >= 0, "dagger_rounds", self.dagger_rounds, "must be >= 0")
         check(self.dagger_rounds >= 1 or self.steps >= 1, "dagger_rounds", self.dagger_rounds,
               "with steps=0 at least one round is needed")

@@ -106,7 +106,7 @@ def train_distill(cfg: DistillConfig, out: str | Path, resume: bool = False,
     torch.set_num_threads(cfg.torch_threads)
     base = specialists[0].base
     head = ResidualHead(base.cfg.policy_state_dim, cfg.head)
-    algo = Distillation(head, cfg.lr, cfg.weight_decay)
+    algo = Distillation(head, cfg.lr, cfg.weight_decay, cfg.descriptor_noise)
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     buffer = FeatureBuffer()
