@@ -119,40 +119,51 @@ def _alive(procs: list[subprocess.Popen], grace: float = 2.0) -> Callable[[], bo
     return alive
 
 
-def _listen(domain_id: int, episodes: int, gif_frames: list | None,
-            alive: Callable[[], bool], deadline: float) -> list[dict]:
-    """Collect ``episode_status`` records (and first-episode frames) on ``domain_id``."""
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from sensor_msgs.msg import Image
-    from std_msgs.msg import String
+class _Listener:
+    """Collects ``episode_status`` records (and first-episode frames) on one domain.
 
-    from compass_nav.ros import qos
-    from compass_nav.ros.conversions import image_to_rgb
+    Created before the nodes start, so that its subscription is discovered while the bridge
+    runs: the bridge's latched results go with it when it exits.
+    """
 
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=domain_id)
-    records: list[dict] = []
-    try:
-        node = rclpy.create_node("sil_listener", context=ctx)
-        node.create_subscription(String, "episode_status",
-                                 lambda m: records.append(json.loads(m.data)),
-                                 qos.latched(100))
+    def __init__(self, domain_id: int, gif_frames: list | None) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from sensor_msgs.msg import Image
+        from std_msgs.msg import String
+
+        from compass_nav.ros import qos
+        from compass_nav.ros.conversions import image_to_rgb
+
+        self.records: list[dict] = []
+        self._ctx = rclpy.Context()
+        rclpy.init(context=self._ctx, domain_id=domain_id)
+        self._node = rclpy.create_node("sil_listener", context=self._ctx)
+        self._node.create_subscription(String, "episode_status",
+                                       lambda m: self.records.append(json.loads(m.data)),
+                                       qos.latched(100))
         if gif_frames is not None:
             def on_image(msg: Image) -> None:
-                if not records and len(gif_frames) < 300:
+                if not self.records and len(gif_frames) < 300:
                     gif_frames.append(image_to_rgb(msg))
 
-            node.create_subscription(Image, "image", on_image, qos.sensor())
-        executor = SingleThreadedExecutor(context=ctx)
-        executor.add_node(node)
-        while len(records) < episodes and time.monotonic() < deadline and alive():
-            executor.spin_once(timeout_sec=0.1)
-        executor.shutdown()
-        node.destroy_node()
-    finally:
-        rclpy.try_shutdown(context=ctx)
-    return records
+            self._node.create_subscription(Image, "image", on_image, qos.sensor())
+        self._executor = SingleThreadedExecutor(context=self._ctx)
+        self._executor.add_node(self._node)
+
+    def collect(self, episodes: int, alive: Callable[[], bool], deadline: float) -> list[dict]:
+        """Spin until ``episodes`` records arrived, the nodes ended or the deadline passed."""
+        while len(self.records) < episodes and time.monotonic() < deadline and alive():
+            self._executor.spin_once(timeout_sec=0.1)
+        return self.records
+
+    def close(self) -> None:
+        """Destroy the node and its context."""
+        import rclpy
+
+        self._executor.shutdown()
+        self._node.destroy_node()
+        rclpy.try_shutdown(context=self._ctx)
 
 
 def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
@@ -188,16 +199,18 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
             "route_mode": cfg.route_mode})
         procs, logs = [], []
         frames: list | None = [] if cfg.gif_dir else None
+        listener = _Listener(domain, frames)
         try:
             for name, cmd in (("navigator", nav), ("sim_bridge", bridge)):
                 logs.append(open(log_dir / f"{body}_{name}.log", "w"))
                 procs.append(subprocess.Popen(cmd, env=env, stdout=logs[-1],
                                               stderr=subprocess.STDOUT))
             deadline = time.monotonic() + cfg.timeout_s
-            records = _listen(domain, cfg.episodes, frames, _alive(procs), deadline)
+            records = listener.collect(cfg.episodes, _alive(procs), deadline)
         finally:
             for p in procs:
                 stop_process(p)
+            listener.close()
             for log in logs:
                 log.close()
         for r in records:

@@ -275,8 +275,13 @@ def main(args: list[str] | None = None) -> int:
         if node._done() and not node._p("exit_when_done"):
             while rclpy.ok(context=node.context) and not stop.is_set():
                 executor.spin_once(timeout_sec=0.05)
-        # Let latched episode results reach their subscribers before leaving.
-        node._episode_pub.wait_for_all_acked(Duration(seconds=1.0))
+        # Let latched episode results reach their subscribers before leaving: a listener
+        # that has not been discovered yet would lose them with this process.
+        if node._done() and node._p("exit_when_done"):
+            until = time.monotonic() + 5.0
+            while node._episode_pub.get_subscription_count() == 0 and time.monotonic() < until:
+                executor.spin_once(timeout_sec=0.05)
+        node._episode_pub.wait_for_all_acked(Duration(seconds=2.0))
     finally:
         executor.shutdown()
         node.destroy_node()
