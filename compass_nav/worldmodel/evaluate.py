@@ -8,7 +8,9 @@ checkpoint (:func:`compass_nav.worldmodel.train.load_checkpoint`) and the pool's
    (:func:`compass_nav.worldmodel.imagine.imagine_episodes`); policies that read the
    simulator's privileged state are listed as not evaluable in imagination;
 2. calibrates the hazard judge with one logit offset fitted on the ``train`` policies only
-   (their imagined vs real success rates), then scores every policy;
+   (their imagined vs real success rates), for each judge mode; ``judge='auto'`` keeps the
+   mode that fits the train policies best (held-out figures of every mode are reported as an
+   ablation, never used to choose); then scores every policy;
 3. compares predicted and real per-policy success rates with the rank/correlation metrics of
    :mod:`compass_nav.worldmodel.metrics`, each with a 95% bootstrap interval over policies
    and the episodes within them, for all / ``train`` / ``heldout`` policies;
@@ -32,7 +34,13 @@ import torch
 from tqdm import tqdm
 
 from compass_nav.worldmodel import metrics as M
-from compass_nav.worldmodel.imagine import Imagined, NeedsSimulator, imagine_episodes, outcomes
+from compass_nav.worldmodel.imagine import (
+    JUDGE_MODES,
+    Imagined,
+    NeedsSimulator,
+    imagine_episodes,
+    outcomes,
+)
 from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
 from compass_nav.worldmodel.model import State, frames_to_tensor
 from compass_nav.worldmodel.pool import ground_truth_row, load_split
@@ -71,16 +79,20 @@ def rank_metrics(real: np.ndarray, pred: np.ndarray, n_boot: int, seed: int) -> 
 
 
 def calibrate_offset(ims: list[Imagined], real_sr: np.ndarray, mode: str,
-                     threshold: float) -> float:
-    """Hazard logit offset minimising the squared success-rate error on the given policies."""
-    grid = np.linspace(-8.0, 8.0, 161)
+                     threshold: float) -> tuple[float, float]:
+    """Hazard logit offset minimising the squared success-rate error on the given policies.
+
+    Returns:
+        (offset, mean squared success-rate error at that offset).
+    """
+    grid = np.linspace(-12.0, 8.0, 201)
     best, best_err = 0.0, np.inf
     for b in grid:
         pred = np.array([outcomes(im, b, mode, threshold)["success"].mean() for im in ims])
         err = float(((pred - real_sr) ** 2).mean())
         if err < best_err - 1e-12:
             best, best_err = float(b), err
-    return best
+    return best, best_err
 
 
 def _windows(rolls: list[Rollouts], horizon: int, count: int, rng) -> list[tuple[Rollouts, int]]:
@@ -264,18 +276,33 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
     imagine_seconds = time.time() - t0
 
     train_specs = [s for s in imagined if roles[s] == "train"]
-    offset = 0.0
-    if ec.calibrate and train_specs:
-        offset = calibrate_offset([imagined[s] for s in train_specs],
-                                  np.array([truth[s].success.mean() for s in train_specs]),
-                                  ec.judge, ec.threshold)
+    heldout_specs = [s for s in imagined if roles[s] == "heldout"]
+    # Judge modes: each calibrated on the train policies only; 'auto' keeps the best fit.
+    modes = JUDGE_MODES if ec.judge == "auto" else (ec.judge,)
+    ablation = {}
+    for mode in modes:
+        off, err = 0.0, float("nan")
+        if ec.calibrate and train_specs:
+            off, err = calibrate_offset(
+                [imagined[s] for s in train_specs],
+                np.array([truth[s].success.mean() for s in train_specs]), mode, ec.threshold)
+        row = {"offset": off, "train_mse": err}
+        if len(heldout_specs) >= 2:
+            r = np.array([truth[s].success.mean() for s in heldout_specs])
+            q = np.array([outcomes(imagined[s], off, mode, ec.threshold)["success"].mean()
+                          for s in heldout_specs])
+            row.update(heldout_pearson=M.pearson(r, q), heldout_mmrv=M.mmrv(r, q),
+                       heldout_mae=M.mae(r, q))
+        ablation[mode] = row
+    judge_mode = min(modes, key=lambda m: np.nan_to_num(ablation[m]["train_mse"], nan=np.inf))
+    offset = ablation[judge_mode]["offset"]
     idm_ref = float(loaded.info.get("idm", {}).get("window_error_p99", np.inf))
     per_policy = {}
     for spec, real in truth.items():
         row = {"role": roles[spec], "real": ground_truth_row(real)}
         if spec in imagined:
             im = imagined[spec]
-            o = outcomes(im, offset, ec.judge, ec.threshold)
+            o = outcomes(im, offset, judge_mode, ec.threshold)
             flagged = im.idm_error > idm_ref
             w = o["success"]
             row["predicted"] = {
@@ -292,15 +319,14 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
             row["not_evaluable"] = not_evaluable.get(spec, "")
         per_policy[spec] = row
 
-    groups = {"all": list(imagined), "train": train_specs,
-              "heldout": [s for s in imagined if roles[s] == "heldout"]}
+    groups = {"all": list(imagined), "train": train_specs, "heldout": heldout_specs}
     correlation = {}
     for g, specs in groups.items():
         if len(specs) < 2:
             correlation[g] = {"policies": len(specs), "skipped": "fewer than 2 policies"}
             continue
         real = np.stack([truth[s].success.astype(np.float64) for s in specs])
-        pred = np.stack([outcomes(imagined[s], offset, ec.judge, ec.threshold)["success"]
+        pred = np.stack([outcomes(imagined[s], offset, judge_mode, ec.threshold)["success"]
                          for s in specs])
         correlation[g] = rank_metrics(real, pred, ec.bootstrap, ec.seed)
         correlation[g]["specs"] = specs
@@ -309,12 +335,13 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
     for g, role in (("in_distribution", "train"), ("heldout_policies", "heldout")):
         rolls = [truth[s] for s in truth if roles[s] == role]
         vq[g] = video_quality(loaded, rolls, ec.horizons, ec.video_windows, ec.seed)
-    judge = judge_on_real(loaded, truth, offset, ec.judge, ec.threshold, ec.seed)
+    judge = judge_on_real(loaded, truth, offset, judge_mode, ec.threshold, ec.seed)
 
     total_steps = sum(im.steps for im in imagined.values())
     total_secs = sum(im.seconds for im in imagined.values())
     return {
-        "config": {"judge": ec.judge, "threshold": ec.threshold, "hazard_offset": offset,
+        "config": {"judge": judge_mode, "judge_setting": ec.judge, "threshold": ec.threshold,
+                   "hazard_offset": offset, "judge_modes": ablation,
                    "calibrated_on": train_specs, "image_size": pc.image_size,
                    "embodiment": pc.embodiment, "episodes_per_policy": pc.eval_episodes},
         "per_policy": per_policy,

@@ -32,7 +32,9 @@ from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
 from compass_nav.worldmodel.model import action_features, frames_to_tensor, tensor_to_frames
 from compass_nav.worldmodel.rollouts import Rollouts
 
-__all__ = ["Imagined", "NeedsSimulator", "imagine_episodes", "outcomes"]
+__all__ = ["JUDGE_MODES", "Imagined", "NeedsSimulator", "imagine_episodes", "outcomes"]
+
+JUDGE_MODES = ("hazard", "max", "threshold")
 
 
 class NeedsSimulator(ModelError):
@@ -92,8 +94,10 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
         im: The imagined episodes.
         offset: Calibration offset added to every hazard logit.
         mode: ``hazard``: P(no contact before the end) = prod(1 - p_t), so P(success) is that
-            survival where the success rule was reached; ``threshold``: a contact on the first
-            transition whose hazard exceeds ``threshold`` (outcomes are 0/1).
+            survival where the success rule was reached (treats steps as independent
+            evidence); ``max``: P(contact) = max_t p_t (treats a near miss spread over many
+            steps as one piece of evidence); ``threshold``: a contact on the first transition
+            whose hazard exceeds ``threshold`` (outcomes are 0/1).
         threshold: Hazard probability for ``threshold`` mode.
 
     Returns:
@@ -105,10 +109,12 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
     p = np.where(valid, p, 0.0)
     if mode == "hazard":
         survive = np.exp(np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12)).sum(1))
+    elif mode == "max":
+        survive = 1.0 - p.max(1)
     elif mode == "threshold":
         survive = (~(p > threshold).any(1)).astype(np.float64)
     else:
-        raise ValueError(f"mode={mode!r}: must be 'hazard' or 'threshold'")
+        raise ValueError(f"mode={mode!r}: must be one of {JUDGE_MODES}")
     success = np.where(im.reached, survive, 0.0)
     timeout = np.where(im.reached, 0.0, survive)
     return {"success": success, "collision": 1.0 - survive, "timeout": timeout}

@@ -68,6 +68,16 @@ def format_markdown(results: dict) -> str:
               f"frames, {cfg['episodes_per_policy']} paired episodes per policy on held-out "
               f"scene seeds. Judge: {cfg['judge']} (hazard logit offset "
               f"{cfg['hazard_offset']:+.2f}, fitted on the train policies only).", ""]
+    abl = cfg.get("judge_modes", {})
+    if abl:
+        lines += ["Judge modes (offset fitted on train policies; the lowest train error is used):",
+                  "", "| mode | offset | train SR MSE | held-out Pearson | held-out MMRV | "
+                  "held-out MAE |", "|---|---|---|---|---|---|"]
+        for mode, a in abl.items():
+            lines.append(f"| {mode} | {a['offset']:+.2f} | {_fmt(a['train_mse'], 4)} | "
+                         f"{_fmt(a.get('heldout_pearson'))} | {_fmt(a.get('heldout_mmrv'))} | "
+                         f"{_fmt(a.get('heldout_mae'))} |")
+        lines.append("")
     lines += ["## Per-policy success: real vs imagined", "",
               "| policy | role | real SR | predicted SR | real coll. | pred. coll. | "
               "real time (s) | pred. time (s) | IDM flagged |",

@@ -80,6 +80,10 @@ def test_outcomes_hazard_and_threshold_rules():
     assert o["timeout"][2] == pytest.approx(s)
     total = o["success"] + o["collision"] + o["timeout"]
     np.testing.assert_allclose(total, 1.0)
+    m = outcomes(im, mode="max")
+    assert m["collision"][0] == pytest.approx(0.1)  # one near miss, however many steps
+    assert m["collision"][2] == pytest.approx(1 / (1 + np.exp(-3.0)))
+    np.testing.assert_allclose(m["success"] + m["collision"] + m["timeout"], 1.0)
     t = outcomes(im, mode="threshold", threshold=0.5)
     assert t["success"].tolist() == [1.0, 0.0, 0.0]
     assert t["collision"].tolist() == [0.0, 0.0, 1.0]
