@@ -115,77 +115,30 @@ def merge_clips(groups: list[list[FailureClip]], keep: int) -> list[FailureClip]
 
 
 # ---------------------------------------------------------------------------- GIF rendering
-def _topdown(occupancy: np.ndarray, resolution: float, poses: np.ndarray, upto: int,
-             goal: np.ndarray, size: int):
-    """A square top-down crop around start, goal and trajectory, drawn with PIL."""
-    from PIL import Image, ImageDraw
+def clip_frames(clip: FailureClip, height: np.ndarray, height_px: int = 128) -> list[np.ndarray]:
+    """Compose GIF frames with the simulator's pictures (:mod:`compass_nav.sim.viz`).
 
-    pts = np.concatenate([poses[:, :2], goal[None, :2]], 0)
-    lo, hi = pts.min(0) - 1.5, pts.max(0) + 1.5
-    side = float(max(hi - lo))
-    centre = (lo + hi) / 2
-    x0, y0 = centre - side / 2
-    g = occupancy.shape[0]
-    # Sample the occupancy grid at the output pixels (row 0 = top = largest y).
-    xs = x0 + (np.arange(size) + 0.5) * side / size
-    ys = y0 + side - (np.arange(size) + 0.5) * side / size
-    ci = np.clip((xs / resolution).astype(int), 0, g - 1)
-    ri = np.clip((ys / resolution).astype(int), 0, g - 1)
-    occ = occupancy[np.ix_(ri, ci)]
-    img = np.where(occ[..., None], np.uint8(60), np.uint8(225)).repeat(3, axis=2)
-    im = Image.fromarray(np.ascontiguousarray(img))
-    draw = ImageDraw.Draw(im)
-
-    def px(x: float, y: float) -> tuple[float, float]:
-        return (x - x0) / side * size, (y0 + side - y) / side * size
-
-    trail = [px(*p[:2]) for p in poses[: upto + 1]]
-    if len(trail) > 1:
-        draw.line(trail, fill=(40, 110, 230), width=2)
-    gx, gy = px(*goal[:2])
-    draw.ellipse([gx - 4, gy - 4, gx + 4, gy + 4], outline=(0, 160, 0), width=2)
-    draw.line([(gx, gy), px(goal[0] + 0.6 * np.cos(goal[2]), goal[1] + 0.6 * np.sin(goal[2]))],
-              fill=(0, 160, 0), width=2)
-    x, y, yaw = poses[min(upto, len(poses) - 1)]
-    rx, ry = px(x, y)
-    draw.ellipse([rx - 3, ry - 3, rx + 3, ry + 3], fill=(220, 30, 30))
-    draw.line([(rx, ry), px(x + 0.5 * np.cos(yaw), y + 0.5 * np.sin(yaw))], fill=(220, 30, 30),
-              width=2)
-    return np.asarray(im)
-
-
-def clip_frames(clip: FailureClip, occupancy: np.ndarray, resolution: float,
-                scale: int | None = None) -> list[np.ndarray]:
-    """Compose GIF frames: ego RGB | depth | top-down map, with a caption strip.
-
-    ``scale`` (nearest-neighbour upsampling of the camera panels) defaults to the smallest
-    factor that makes them at least 128 pixels tall.
+    Each frame: ego RGB over colour-mapped depth | top-down map (obstacle heights, footprint,
+    trajectory so far, goal), with a caption naming the cell, the episode and its outcome.
     """
-    import matplotlib
-    from PIL import Image, ImageDraw
+    from compass_nav.sim import viz
+    from compass_nav.sim.embodiment import get_embodiment
 
-    t, h, w = clip.depth.shape
-    scale = scale or max(1, -(-128 // h))
-    size = h * scale
-    # Near = bright: obstacles about to be hit stand out; 0 (nothing in range) stays dark.
-    lut = (matplotlib.colormaps["magma"](np.linspace(1.0, 0.0, 256))[:, :3] * 255)
-    lut = lut.astype(np.uint8)
-    lut[0] = 0
+    t = clip.depth.shape[0]
     r = clip.record
+    body = get_embodiment(r["embodiment"])
     outcome = "collision" if r["collision"] else "timeout"
     caption = f"{r['embodiment']}/{r['family']} ep {r['episode']}: {outcome}"
     first = len(clip.poses) - t  # pose index of the first recorded frame
+    view = viz.room_crop(height)
     frames = []
     for i in range(t):
-        rgb = clip.rgb[i].repeat(scale, 0).repeat(scale, 1)
-        dep = lut[clip.depth[i].repeat(scale, 0).repeat(scale, 1)]
-        top = _topdown(occupancy, resolution, clip.poses, first + i, clip.goal, size)
-        row = np.concatenate([rgb, dep, top], axis=1)
-        im = Image.new("RGB", (row.shape[1], row.shape[0] + 14), (0, 0, 0))
-        im.paste(Image.fromarray(row), (0, 14))
-        ImageDraw.Draw(im).text((3, 1), f"{caption}  t={(first + i) * 0.1:.1f}s",
-                                fill=(255, 255, 255))
-        frames.append(np.asarray(im))
+        k = first + i
+        top = viz.draw_topdown(height, clip.poses[k], body, goal=clip.goal,
+                               trajectory=clip.poses[: k + 1, :2], view=view)
+        depth_m = clip.depth[i].astype(np.float32) * (DEPTH_RANGE / 255.0)
+        frames.append(viz.compose_frame(clip.rgb[i], depth_m, top,
+                                        f"{caption}  t={k * 0.1:.1f}s", height=height_px))
     return frames
 
 
@@ -196,10 +149,9 @@ def write_gif(path: str | Path, clip: FailureClip, fps: float = 10.0) -> None:
     import imageio.v3 as iio
 
     from compass_nav.sim.env import scene_with_clearance
-    from compass_nav.sim.scenes.base import RESOLUTION
 
     scene, _ = scene_with_clearance(clip.record["family"], int(clip.record["scene_seed"]))
-    frames = clip_frames(clip, scene.height > 0, RESOLUTION)
+    frames = clip_frames(clip, scene.height)
     buf = io.BytesIO()
     iio.imwrite(buf, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
     atomic_write_bytes(path, buf.getvalue())

@@ -11,38 +11,22 @@ overrides (applied last), ``--resume`` (the run's own ``config.yaml``).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from compass_nav.rl import registry as _registry  # noqa: F401 - registers the policy loader
-from compass_nav.utils.config import apply_overrides, config_from_dict, config_to_dict
+from compass_nav.utils.config import (
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    deep_merge,
+    read_yaml_mapping,
+)
 from compass_nav.utils.errors import ConfigError
 
 __all__ = ["build_distill_config", "build_rl_config", "register"]
 
 
-def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in update.items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(
-            out.get(k), dict) else v
-    return out
-
-
-def _read_yaml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: invalid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be a mapping")
-    return data
 
 
 def _resolve(cls: type, presets: dict[str, dict], out: str, preset: str | None,
@@ -54,7 +38,7 @@ def _resolve(cls: type, presets: dict[str, dict], out: str, preset: str | None,
         if config is not None or preset is not None:
             raise ConfigError("--preset/--config cannot be combined with --resume: the run's "
                               "config.yaml is used (change values with --set)")
-        data = _read_yaml(Path(out) / CONFIG_FILE)
+        data = read_yaml_mapping(Path(out) / CONFIG_FILE)
     else:
         name = preset or "default"
         if name not in presets:
@@ -62,8 +46,8 @@ def _resolve(cls: type, presets: dict[str, dict], out: str, preset: str | None,
                               f"{', '.join(presets)}")
         data = config_to_dict(presets[name])
         if config is not None:
-            data = _merge(data, _read_yaml(config))
-    data = _merge(data, {k: v for k, v in fields.items() if v is not None})
+            data = deep_merge(data, read_yaml_mapping(config))
+    data = deep_merge(data, {k: v for k, v in fields.items() if v is not None})
     return config_from_dict(cls, apply_overrides(data, overrides))
 
 
@@ -126,7 +110,7 @@ def _run_distill(args: argparse.Namespace) -> int:
 def _run_pipeline(args: argparse.Namespace) -> int:
     from compass_nav.training.pipeline import pipeline_preset, run_pipeline
 
-    data = _read_yaml(args.config) if args.config else {}
+    data = read_yaml_mapping(args.config) if args.config else {}
     data = apply_overrides(data, args.set)
     cfg = pipeline_preset(args.preset, data)
     summary = run_pipeline(cfg, args.out, progress=not args.no_progress)

@@ -117,6 +117,8 @@ def dijkstra(cost, gi, gj):
 
     Args:
         cost: (G, G) float64 per-metre traversal cost; ``INF`` marks forbidden cells.
+        gi: Goal cell row.
+        gj: Goal cell column.
 
     Returns:
         (G, G) float64 cost-to-go in cost-weighted metres (``INF`` where unreachable).
@@ -296,7 +298,8 @@ def routes_batch(ctg, pose, goal, planned, k, spacing, out):
         pose: (N, 3) robot (x, y, yaw).
         goal: (N, 3) goal (x, y, yaw), world frame.
         planned: (N,) bool, True for planned routes.
-        k: number of waypoints; spacing: metres between them.
+        k: Number of waypoints.
+        spacing: Metres between waypoints.
         out: (N, k, 2) float32, written.
     """
     n = pose.shape[0]

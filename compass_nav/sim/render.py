@@ -93,7 +93,8 @@ def render_batch(height, material, appearance, poses, cams, steps, noise_seeds,
         noise_seeds: (N,) int64.
         rgb_out: (N, H, W, 3) uint8, written.
         depth_out: (N, H, W) float32, written.
-        want_rgb, want_depth: skip the work for an output nobody reads.
+        want_rgb: Render colour (skip the work when nobody reads it).
+        want_depth: Render depth (likewise).
     """
     n_env = poses.shape[0]
     H = rgb_out.shape[1] if want_rgb else depth_out.shape[1]
@@ -236,8 +237,8 @@ def render_batch(height, material, appearance, poses, cams, steps, noise_seeds,
             atten = intensity * shade * tex / (1.0 + fog * hit_t)
             noise = 0.0
             if noise_sigma > 0:
-                u1 = _hash(np.uint32(noise_seeds[e] & 0xFFFFFFFF), np.uint32(steps[e] & 0xFFFFFFFF),
-                           np.uint32(i * 4099 + j))
+                u1 = _hash(np.uint32(noise_seeds[e] & 0xFFFFFFFF),
+                           np.uint32(steps[e] & 0xFFFFFFFF), np.uint32(i * 4099 + j))
                 u2 = _hash(np.uint32(noise_seeds[e] & 0xFFFFFFFF), np.uint32(i * 7 + 1),
                            np.uint32((steps[e] * 131 + j) & 0xFFFFFFFF))
                 noise = (u1 + u2 - 1.0) * noise_sigma * 2.45  # triangular, std ~ sigma

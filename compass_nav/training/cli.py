@@ -8,37 +8,19 @@ YAML file, ``--set key=value`` overrides (applied last), ``--resume``.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from compass_nav.utils.config import apply_overrides, config_from_dict
+from compass_nav.utils.config import (
+    apply_overrides,
+    config_from_dict,
+    deep_merge,
+    read_yaml_mapping,
+)
 from compass_nav.utils.errors import ConfigError
 
 __all__ = ["build_il_config", "register"]
 
 
-def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in update.items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(
-            out.get(k), dict) else v
-    return out
-
-
-def _read_yaml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: invalid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be a mapping")
-    return data
 
 
 def build_il_config(out: str, preset: str | None = "default", config: str | None = None,
@@ -60,11 +42,11 @@ def build_il_config(out: str, preset: str | None = "default", config: str | None
         if config is not None or preset is not None:
             raise ConfigError("--preset/--config cannot be combined with --resume: the run's "
                               "config.yaml is used (change values with --set)")
-        base = _read_yaml(Path(out) / CONFIG_FILE)
+        base = read_yaml_mapping(Path(out) / CONFIG_FILE)
     else:
         base = il_preset(preset or "default")
         if config is not None:
-            base = _merge(base, _read_yaml(config))
+            base = deep_merge(base, read_yaml_mapping(config))
     if data is not None:
         base["data"] = data
     return config_from_dict(ILConfig, apply_overrides(base, list(overrides)))

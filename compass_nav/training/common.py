@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from compass_nav.utils.atomic import atomic_save_torch
-from compass_nav.utils.config import config_from_dict, dump_yaml
+from compass_nav.utils.config import config_from_dict, dump_yaml, read_yaml_mapping
 from compass_nav.utils.errors import ConfigError, ModelError
 
 __all__ = [
@@ -105,12 +105,10 @@ def prepare_run_dir(out: str | Path, config: Any, resume: bool) -> Path:
 
 def load_run_config(run: str | Path, cls: type) -> Any:
     """The config a run was started with (its ``config.yaml``), as dataclass ``cls``."""
-    import yaml
-
     path = Path(run) / CONFIG_FILE
     if not path.is_file():
         raise ConfigError(f"{path} is missing: {run} is not a run folder")
-    return config_from_dict(cls, yaml.safe_load(path.read_text()) or {})
+    return config_from_dict(cls, read_yaml_mapping(path))
 
 
 class CheckpointManager:

@@ -33,7 +33,7 @@ from compass_nav.distill.config import DistillConfig
 from compass_nav.rl.config import RLConfig
 from compass_nav.training.il import ILConfig, il_preset
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
-from compass_nav.utils.config import check, config_from_dict, dump_yaml
+from compass_nav.utils.config import check, config_from_dict, deep_merge, dump_yaml
 from compass_nav.utils.errors import ConfigError
 
 __all__ = ["PIPELINE_PRESETS", "PipelineConfig", "pipeline_preset", "run_pipeline"]
@@ -139,16 +139,9 @@ def pipeline_preset(name: str, overrides: dict[str, Any] | None = None) -> Pipel
     if name not in PIPELINE_PRESETS:
         raise ConfigError(f"pipeline preset={name!r}: unknown; known presets: "
                           f"{', '.join(PIPELINE_PRESETS)}")
-    data = _merge(PIPELINE_PRESETS[name], overrides or {})
+    data = deep_merge(PIPELINE_PRESETS[name], overrides or {})
     return config_from_dict(PipelineConfig, data)
 
-
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in update.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k),
-                                                                         dict) else v
-    return out
 
 
 def _stage_state(run: Path, final: str) -> str:

@@ -89,14 +89,38 @@ def _field_default(f: dataclasses.Field[Any]) -> Any:
     return dataclasses.MISSING
 
 
-def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy of ``base`` with ``update`` merged in: nested mappings merge, other values replace."""
     out = dict(base)
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
     return out
+
+
+
+def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML file whose top level is a mapping (an empty file is ``{}``).
+
+    Raises:
+        ConfigError: If the file is missing, not valid YAML, or not a mapping at the top.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: invalid YAML ({exc})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{p}: top level must be a mapping, got {type(data).__name__}")
+    return dict(data)
 
 
 def _convert(tp: Any, value: Any, where: str, default: Any = dataclasses.MISSING) -> Any:
@@ -123,7 +147,7 @@ def _convert(tp: Any, value: Any, where: str, default: Any = dataclasses.MISSING
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}={value!r}: expected a mapping for {tp.__name__}")
         if dataclasses.is_dataclass(default) and not isinstance(default, type):
-            value = _deep_merge(config_to_dict(default), value)
+            value = deep_merge(config_to_dict(default), value)
         return _from_dict(tp, value, prefix=f"{where}.")
     if origin in (tuple, list, Sequence) or tp in (tuple, list):
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
@@ -275,21 +299,7 @@ def load_yaml_config(
     Raises:
         ConfigError: If the file is missing or not a mapping, or any key/value is invalid.
     """
-    data: Any = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {p}") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: invalid YAML ({exc})") from None
-        if data is None:
-            data = {}
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{p}: top level must be a mapping, got {type(data).__name__}")
+    data = read_yaml_mapping(path) if path is not None else {}
     data = apply_overrides(data, overrides)
     return config_from_dict(cls, data)
 

@@ -28,31 +28,15 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKDIR = Path("runs/worldmodel")
 
 
-def _deep_merge(base: dict, update: dict) -> dict:
-    out = dict(base)
-    for k, v in update.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k),
-                                                                              dict) else v
-    return out
-
-
 def resolve_config(preset_name: str = "default", config: str | None = None,
                    overrides: list[str] | None = None, add_policies: list[str] | None = None):
     """Preset, then YAML file, then ``key=value`` overrides, then extra pool policies."""
-    import yaml
-
-    from compass_nav.utils.config import apply_overrides
+    from compass_nav.utils.config import apply_overrides, deep_merge, read_yaml_mapping
     from compass_nav.worldmodel.config import from_dict, preset, to_dict
 
     data = to_dict(preset(preset_name))
     if config:
-        path = Path(config)
-        if not path.is_file():
-            raise ConfigError(f"--config {config!r}: file not found")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"--config {config!r}: top level must be a mapping")
-        data = _deep_merge(data, loaded)
+        data = deep_merge(data, read_yaml_mapping(config))
     data = apply_overrides(data, overrides or [])
     for item in add_policies or []:
         spec, sep, role = item.rpartition(":")

@@ -184,3 +184,25 @@ def test_cli_evaluate_and_compare(tmp_path, capsys):
     text = md.read_text()
     assert "standstill SR [95% CI]" in text and "wall SR [95% CI]" in text
     assert "| carter | hall |" in text
+
+
+def test_failure_gif_depth_panel_shows_range():
+    """The quantised depth of a clip is turned back into metres: near and far walls differ."""
+    from compass_nav.evaluation.recorder import DEPTH_RANGE, FailureClip, clip_frames
+    from compass_nav.sim.env import scene_with_clearance
+
+    scene, _ = scene_with_clearance("hall", 3)
+    record = dict(embodiment="carter", family="hall", episode=0, collision=True, cell="c",
+                  final_distance=1.0)
+    poses = np.array([[2.0, 2.0, 0.0], [2.1, 2.0, 0.0]])
+
+    def frame(depth_m: float) -> np.ndarray:
+        q = np.uint8(round(depth_m / DEPTH_RANGE * 255))
+        clip = FailureClip(record=record, rgb=np.zeros((1, 16, 16, 3), np.uint8),
+                           depth=np.full((1, 16, 16), q, np.uint8), poses=poses,
+                           goal=np.array([4.0, 4.0, 0.0]))
+        return clip_frames(clip, scene.height, height_px=64)[0]
+
+    near, far = frame(0.5), frame(5.0)
+    assert near.shape == far.shape and near.dtype == np.uint8
+    assert np.abs(near.astype(int) - far.astype(int)).sum() > 0

@@ -1,40 +1,12 @@
-"""Fixtures of the runtime tests: example ONNX exports shared with test/export (cached).
-
-The exports live in the session's base temp folder, so a session running both folders
-exports each kind once.
+"""Runtime tests run on one torch thread; the example exports they use (`example_export`,
+`kind`) are shared with test/export through test/conftest.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
-import torch
-
-from compass_nav.export.examples import EXAMPLE_KINDS, export_example
-
-KINDS = tuple(EXAMPLE_KINDS)
-
-
-@pytest.fixture(scope="session")
-def example_export(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, Path]]:
-    """``example_export(kind) -> (checkpoint, onnx)``, exported once per session."""
-    root = tmp_path_factory.getbasetemp() / "export_examples"
-    return lambda kind: export_example(kind, root)
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    """Every exportable policy kind."""
-    return request.param
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: the models are tiny, and on a shared 2-core machine torch's
-    spinning thread pool is 10x slower than one thread. Restored after each test."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs on one torch thread (see test/conftest.py)."""

@@ -5,19 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from compass_nav.data import record_episodes
 from compass_nav.sim.config import SimConfig
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny networks run fastest on one thread, and two threads crawl when the cores are busy.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs on one torch thread (see test/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

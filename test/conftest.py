@@ -1,0 +1,58 @@
+"""Fixtures shared by several test folders (pytest finds them from every subfolder).
+
+None is autouse here: a folder that wants one for every test opts in from its own conftest
+with a one-line autouse fixture that requests it (e.g. ``one_torch_thread``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op torch thread for the test, restored afterwards.
+
+    The test networks are tiny: they run fastest on one thread, and torch's spinning pool of
+    two threads crawls when the 2 cores are busy.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def example_export(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, Path]]:
+    """``example_export(kind) -> (checkpoint, onnx)``, exported once per session.
+
+    Shared by test/export and test/runtime: a session running both exports each kind once.
+    """
+    from compass_nav.export.examples import export_example
+
+    root = tmp_path_factory.getbasetemp() / "export_examples"
+    return lambda kind: export_example(kind, root)
+
+
+def _export_kinds() -> tuple[str, ...]:
+    from compass_nav.export.examples import EXAMPLE_KINDS
+
+    return tuple(EXAMPLE_KINDS)
+
+
+@pytest.fixture(params=_export_kinds())
+def kind(request: pytest.FixtureRequest) -> str:
+    """Every exportable policy kind (keys of ``compass_nav.export.examples.EXAMPLE_KINDS``)."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def debug_base():
+    """An untrained, frozen X-Mobility of the debug preset (seeded), for RL and distillation."""
+    from compass_nav.rl.base import load_base
+
+    return load_base("random:debug", seed=3)
