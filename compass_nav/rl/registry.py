@@ -3,9 +3,9 @@
 Importing this module adds a :func:`compass_nav.policies.register_loader` entry matching
 ``specialist.pt`` / ``generalist.pt`` files and run folders holding one; the entry imports
 :mod:`compass_nav.rl.loader` (and torch) only when such a policy is actually loaded. The
-policy registry auto-imports only the model and runtime loaders, so :mod:`compass_nav.rl.cli`
-imports this module when the command line starts, before anything asks for a policy; worker
-processes of the evaluation harness do not (see docs/RL.md).
+policy registry imports this module with the model and runtime loaders, so every process
+(command line, evaluation workers, the world-model pool) can load specialists and
+generalists by path.
 """
 
 from __future__ import annotations

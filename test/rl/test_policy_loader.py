@@ -1,0 +1,37 @@
+"""Specialist/generalist files load by path in any process, like every other policy spec."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from compass_nav.export.examples import example_checkpoint
+
+
+@pytest.mark.parametrize("role", ["specialist", "generalist"])
+def test_make_policy_loads_residual_in_fresh_process(tmp_path, role):
+    """A fresh interpreter (as an evaluation worker is) resolves the file and its run folder."""
+    ckpt = example_checkpoint(role, tmp_path)
+    code = (
+        "import sys\n"
+        "from compass_nav.policies import make_policy\n"
+        "for spec in sys.argv[1:]:\n"
+        "    p = make_policy(spec)\n"
+        "    print(type(p).__name__, p.name)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(ckpt), str(ckpt.parent)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"ResidualAgent {role}:") for line in lines)
+
+
+def test_missing_residual_file_gets_clear_error(tmp_path):
+    from compass_nav.policies import make_policy
+    from compass_nav.utils.errors import CompassNavError
+
+    with pytest.raises(CompassNavError, match="does not exist"):
+        make_policy(str(tmp_path / "specialist.pt"))
