@@ -135,6 +135,8 @@ class ModelConfig:
     fourier_bands: int = 4  # sin/cos bands per action/speed scalar
     action_dim: int = 128  # action embedding width
     idm_channels: tuple[int, ...] = (32, 64, 64)
+    ref_skip: bool = True  # skip path from the latest real frame (gate + correction)
+    blend_channels: int = 24  # width of the skip path's conv net
 
     def __post_init__(self) -> None:
         check(len(self.channels) >= 2, "model.channels", self.channels,
@@ -151,6 +153,8 @@ class ModelConfig:
             check(size % 2 == 0, "model.image_size", self.image_size,
                   f"must be divisible by 2**{len(self.idm_channels)} (idm_channels)")
             size //= 2
+        check(self.blend_channels >= 1, "model.blend_channels", self.blend_channels,
+              "must be >= 1")
         check(0 <= self.fourier_bands <= 12, "model.fourier_bands", self.fourier_bands,
               "must be within [0, 12]")
 
@@ -181,6 +185,8 @@ class TrainConfig:
     # two spinning OpenMP workers fighting other jobs (measured: 0.4 s vs > 1 s per step)
     seed: int = 0
     log_every: int = 100
+    init: str = ""  # world-model checkpoint whose weights start training (warm start; layers
+    # it lacks, such as a newly enabled skip path, start fresh). Empty: from scratch
 
     def __post_init__(self) -> None:
         check(self.steps >= 1, "train.steps", self.steps, "must be >= 1")
@@ -258,7 +264,7 @@ def preset(name: str) -> WorldModelPipelineConfig:
             model=ModelConfig(image_size=16, channels=(16, 32), latent_dim=64, hidden_dim=128,
                               fourier_bands=2, action_dim=64, idm_channels=(8, 16)),
             train=TrainConfig(steps=900, max_cpu_minutes=0.0, batch=16, rollout=4,
-                              pred_frames=0, lr=3e-3, teacher_forcing_until=0.3,
+                              pred_frames=0, lr=3e-3, teacher_forcing_until=0.6,
                               idm_steps=100, log_every=100),
             evaluate=EvalConfig(horizons=(1, 4, 8), video_windows=16, bootstrap=50, gifs=1),
         )

@@ -42,7 +42,7 @@ from compass_nav.worldmodel.imagine import (
     outcomes,
 )
 from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
-from compass_nav.worldmodel.model import State, frames_to_tensor
+from compass_nav.worldmodel.model import frames_to_tensor
 from compass_nav.worldmodel.pool import ground_truth_row, load_split
 from compass_nav.worldmodel.rollouts import Rollouts
 from compass_nav.worldmodel.train import LoadedModel, step_features
@@ -158,8 +158,8 @@ def video_quality(loaded: LoadedModel, rolls: list[Rollouts], horizons: tuple[in
         preds = []
         for t in range(H):
             nxt, _ = model.imagine(state, feat[:, t])
-            preds.append(to_rgb(model.decode(nxt.z)))
-            state = State(nxt.h, model.encode(x[:, t + 1])) if teacher else nxt
+            preds.append(to_rgb(model.render(nxt)))
+            state = model.with_real(nxt.h, x[:, t + 1]) if teacher else nxt
         return preds
 
     out: dict = {"windows": len(wins), "horizons": list(horizons)}

@@ -182,7 +182,7 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         feats = action_features(cmd.astype(np.float32), v_prev.astype(np.float32),
                                 pro.vel.astype(np.float32), descr)
         state, logit = model.imagine(state, torch.from_numpy(feats))
-        x_next = model.decode(state.z)
+        x_next = model.render(state)
         motion = torch.from_numpy(((v_prev + pro.vel) * 0.5 / lim).astype(np.float32))
         err = (idm(x, x_next) - motion).abs()[:, [0, 2]].mean(1).numpy()
         x = x_next

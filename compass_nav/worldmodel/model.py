@@ -7,9 +7,17 @@ Architecture (CPU-sized; sizes in :class:`~compass_nav.worldmodel.config.ModelCo
     h_{t+1} = GRU(h_t, [FiLM(z_t; e_t), e_t])          (the action modulates the frame latent)
     z_{t+1} = LN(z_t + MLP([h_{t+1}, e_t]))             (prediction in latent space)
     x_{t+1} = conv decoder(z_{t+1});  hazard_t = sigmoid(MLP([h_{t+1}, e_t]))
+    with ``ref_skip``: x_{t+1} = g * x_ref + (1 - g) * decoder(z_{t+1}) + r, where x_ref is the
+    latest *real* frame (the last context frame while imagining, the previous frame when
+    teacher-forced) and the per-pixel gate g and correction r come from a small conv net on
+    [decoded, x_ref] told how far the latent moved from x_ref's (z_{t+1} - z_ref)
 
 ``observe`` replaces the predicted latent by the encoding of a real frame (context frames,
-teacher forcing); ``imagine`` keeps its own prediction (autoregressive rollout). ``loss``
+teacher forcing) and makes that frame the reference; ``imagine`` keeps its own prediction
+(autoregressive rollout) and the reference; :meth:`WorldModel.render` draws a state's frame
+(through the skip path when the model has one). The skip path lets the model copy what has
+not changed since the last real frame, which a 384-number latent cannot reproduce sharply:
+the pure decoder's ceiling is below a plain copy of the previous frame. ``loss``
 rolls a window of real frames out in latent space with scheduled sampling, so that training
 sees its own drift. The hazard head is the judge of contacts: the probability that the
 transition collides (the simulator's collision flag), trained on real rollouts.
@@ -105,6 +113,28 @@ class _Encoder(nn.Module):
         return self.norm(self.fc(self.conv(x).flatten(1)))
 
 
+class _Blend(nn.Module):
+    """Skip path: per-pixel gate between the decoded frame and the reference real frame."""
+
+    def __init__(self, cfg: ModelConfig, ch: int = 4) -> None:
+        super().__init__()
+        w = cfg.blend_channels
+        self.ctx = nn.Linear(2 * cfg.latent_dim, w)
+        self.conv1 = nn.Conv2d(2 * ch, w, 3, 1, 1)
+        self.conv2 = nn.Conv2d(w, w, 3, 1, 1)
+        self.out = nn.Conv2d(w, 1 + ch, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, content: torch.Tensor, ref: torch.Tensor, z: torch.Tensor,
+                ref_z: torch.Tensor) -> torch.Tensor:
+        c = self.ctx(torch.cat([z, z - ref_z], -1))[:, :, None, None]
+        h = F.silu(self.conv1(torch.cat([content, ref], 1)) + c)
+        o = self.out(F.silu(self.conv2(h)))
+        g = torch.sigmoid(o[:, :1])
+        return (g * ref + (1.0 - g) * content + 0.1 * torch.tanh(o[:, 1:])).clamp(0.0, 1.0)
+
+
 class _Decoder(nn.Module):
     def __init__(self, cfg: ModelConfig, out_ch: int = 4) -> None:
         super().__init__()
@@ -127,10 +157,19 @@ class _Decoder(nn.Module):
 
 @dataclasses.dataclass
 class State:
-    """Recurrent state of a batch: ``h`` (B, hidden) and the current frame latent ``z``."""
+    """Recurrent state of a batch.
+
+    Attributes:
+        h: (B, hidden) recurrent state.
+        z: (B, latent) current frame latent.
+        ref_x: (B, 4, S, S) latest real frame (the skip path's reference), or None.
+        ref_z: (B, latent) its latent, or None.
+    """
 
     h: torch.Tensor
     z: torch.Tensor
+    ref_x: torch.Tensor | None = None
+    ref_z: torch.Tensor | None = None
 
 
 class WorldModel(nn.Module):
@@ -138,7 +177,8 @@ class WorldModel(nn.Module):
 
     The narrow API: :meth:`initial` (start from real frames), :meth:`observe` (advance with a
     real next frame), :meth:`imagine` (advance on the model's own prediction),
-    :meth:`decode`, :meth:`hazard`, :meth:`loss`.
+    :meth:`render` (a state's frame), :meth:`decode` (a latent's frame, no skip path),
+    :meth:`hazard`, :meth:`loss`.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -149,6 +189,7 @@ class WorldModel(nn.Module):
         self.hazard_bias = 0.0
         self.encoder = _Encoder(cfg)
         self.decoder = _Decoder(cfg)
+        self.blend = _Blend(cfg) if cfg.ref_skip else None
         self.action = FourierEmbedding(FEATURE_DIM, cfg.fourier_bands, cfg.action_dim)
         self.film = nn.Linear(cfg.action_dim, 2 * cfg.latent_dim)
         nn.init.zeros_(self.film.weight)
@@ -171,10 +212,22 @@ class WorldModel(nn.Module):
         """(B, latent) -> (B, 4, S, S) in [0, 1]."""
         return self.decoder(z)
 
+    def render(self, state: State) -> torch.Tensor:
+        """The frame of a state (B, 4, S, S) in [0, 1], through the skip path if any."""
+        content = self.decoder(state.z)
+        if self.blend is None or state.ref_x is None:
+            return content
+        return self.blend(content, state.ref_x, state.z, state.ref_z)
+
     def initial(self, frames: torch.Tensor) -> State:
-        """State from the first real frames (B, 4, S, S)."""
+        """State from the first real frames (B, 4, S, S); they become the reference."""
         z = self.encode(frames)
-        return State(torch.tanh(self.h0(z)), z)
+        return State(torch.tanh(self.h0(z)), z, frames, z)
+
+    def with_real(self, h: torch.Tensor, frames: torch.Tensor) -> State:
+        """State with recurrent ``h`` on the real ``frames`` (their latent, as reference)."""
+        z = self.encode(frames)
+        return State(h, z, frames, z)
 
     def _transition(self, state: State, feats: torch.Tensor):
         e = self.action(feats)
@@ -191,13 +244,13 @@ class WorldModel(nn.Module):
         The logit includes :attr:`hazard_bias`, the prior correction set after training.
         """
         h, z, logit = self._transition(state, feats)
-        return State(h, z), logit + self.hazard_bias
+        return State(h, z, state.ref_x, state.ref_z), logit + self.hazard_bias
 
     def observe(self, state: State, feats: torch.Tensor,
                 next_frames: torch.Tensor) -> tuple[State, torch.Tensor]:
         """One step whose next latent is the encoding of the real ``next_frames``."""
         h, _z, logit = self._transition(state, feats)
-        return State(h, self.encode(next_frames)), logit + self.hazard_bias
+        return self.with_real(h, next_frames), logit + self.hazard_bias
 
     @staticmethod
     def hazard(logit: torch.Tensor) -> torch.Tensor:
@@ -215,6 +268,8 @@ class WorldModel(nn.Module):
         targets and the teacher-forcing inputs. Decoding is the expensive part, so only
         ``pred_frames`` predicted steps per window are decoded for the pixel loss (all when
         0); latent and hazard losses cover every step, which is what lets windows be long.
+        With the skip path, each predicted frame is rendered against the latest real frame
+        the rollout was given (the window's first, or the last teacher-forced one).
 
         Args:
             frames: (B, L, 4, S, S) real frames.
@@ -243,13 +298,20 @@ class WorldModel(nn.Module):
         z0 = z_rec[:B]
         state = State(torch.tanh(self.h0(z0)), z0)
         preds, logits = [], []
+        ref_idx = torch.zeros(B, dtype=torch.long)  # latest real frame given, per window
+        ref_z = z0
+        ref_idxs, ref_zs = [], []
         for t in range(L - 1):
             h, z_pred, logit = self._transition(state, feats[:, t])
             preds.append(z_pred)
             logits.append(logit)
+            ref_idxs.append(ref_idx)
+            ref_zs.append(ref_z)
             if teacher_forcing > 0.0:
                 use_real = (torch.rand(B, 1) < teacher_forcing).float()
                 z_next = use_real * z_target[:, t] + (1.0 - use_real) * z_pred
+                ref_idx = torch.where(use_real[:, 0] > 0, t + 1, ref_idx)
+                ref_z = use_real * z_target[:, t] + (1.0 - use_real) * ref_z
             else:
                 z_next = z_pred
             state = State(h, z_next)
@@ -260,8 +322,14 @@ class WorldModel(nn.Module):
         if mask is None:
             mask = torch.ones(B, L - 1)
         m = mask[:, steps]
-        err = (self.decode(z_pred[:, steps].flatten(0, 1))
-               - frames[:, 1:][:, steps].flatten(0, 1)).pow(2).mean((1, 2, 3))
+        zs = z_pred[:, steps].flatten(0, 1)
+        x_hat = self.decode(zs)
+        if self.blend is not None:
+            idx = torch.stack(ref_idxs, 1)[:, steps]  # (B, k)
+            ref_x = frames[torch.arange(B)[:, None], idx].flatten(0, 1)
+            rz = torch.stack(ref_zs, 1)[:, steps].flatten(0, 1)
+            x_hat = self.blend(x_hat, ref_x, zs, rz)
+        err = (x_hat - frames[:, 1:][:, steps].flatten(0, 1)).pow(2).mean((1, 2, 3))
         pred = (err * m.flatten()).sum() / m.sum().clamp(min=1.0)
         latent = ((z_pred - z_target).pow(2).mean(-1) * mask).sum() / mask.sum().clamp(min=1.0)
         bce = F.binary_cross_entropy_with_logits(

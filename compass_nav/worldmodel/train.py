@@ -206,6 +206,7 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
     body = get_embodiment(cfg.pool.embodiment)
     sampler = WindowSampler(rollouts, body, tc.rollout + 1, seed=tc.seed)
     model = WorldModel(cfg.model)
+    warm = _warm_start(model, tc.init) if tc.init else None
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     weights = {"recon": tc.w_recon, "pred": tc.w_pred, "latent": tc.w_latent,
                "collision": tc.w_collision}
@@ -268,11 +269,31 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
         "history": history,
         "idm": idm_stats,
         "hazard_prior_offset": prior,
+        "warm_start": warm,
         "torch_threads": torch.get_num_threads(),
     }
     atomic_save_torch({"model": model.state_dict(), "idm": idm.state_dict(),
                        "config": to_dict(cfg), "info": summary}, out)
     return summary
+
+
+def _warm_start(model: WorldModel, path: str) -> dict:
+    """Copy every weight of ``path``'s world model whose name and shape match ``model``'s.
+
+    Raises:
+        ModelError: unreadable checkpoint, or nothing in it fits this architecture.
+    """
+    src = load_checkpoint(path)
+    own = model.state_dict()
+    theirs = src.model.state_dict()
+    fit = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+    if not fit:
+        raise ModelError(f"train.init={path}: no weight of that checkpoint fits this model")
+    model.load_state_dict(fit, strict=False)
+    fresh = sorted({k.split(".")[0] for k in own if k not in fit})
+    log.info("warm start from %s: %d tensors copied, fresh: %s", path, len(fit), fresh or "none")
+    return {"from": str(path), "copied": len(fit), "fresh": fresh,
+            "source_cpu_minutes": src.info.get("world_model_cpu_seconds", 0.0) / 60.0}
 
 
 def _train_idm(idm: InverseDynamics, model: WorldModel, sampler: WindowSampler, tc, body,
@@ -327,7 +348,11 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
         raise ModelError(f"{path}: cannot read checkpoint ({exc})") from None
     if not isinstance(ckpt, dict) or not {"model", "idm", "config"} <= set(ckpt):
         raise ModelError(f"{path}: not a world-model checkpoint (keys model/idm/config)")
-    cfg = from_dict(ckpt["config"])
+    saved = ckpt["config"]
+    if isinstance(saved, dict) and "ref_skip" not in saved.get("model", {"ref_skip": 0}):
+        # Written before the skip path existed: the architecture it was trained with.
+        saved = {**saved, "model": {**saved["model"], "ref_skip": False}}
+    cfg = from_dict(saved)
     model = WorldModel(cfg.model)
     model.load_state_dict(ckpt["model"])
     idm = InverseDynamics(cfg.model)
