@@ -28,3 +28,20 @@ def test_tiny_pipeline_end_to_end(tmp_path, capsys):
     assert log.count("(done)") == 4  # il, two specialists, generalist
     again = json.loads((out / "eval" / "summary.json").read_text())
     assert again["rows"] == summary["rows"] and "il" not in again["stages"]
+
+
+def test_per_body_rl_settings():
+    import pytest
+
+    from compass_nav.training.pipeline import pipeline_preset
+    from compass_nav.utils.errors import ConfigError
+
+    over = {"h1": {"iterations": 7, "ppo": {"gamma": 0.9}}}
+    cfg = pipeline_preset("full", {"rl_per_body": over})
+    h1, spot = cfg.rl_for("h1"), cfg.rl_for("spot")
+    assert (h1.iterations, h1.ppo.gamma) == (7, 0.9)
+    assert spot == cfg.rl and h1.num_envs == spot.num_envs
+    with pytest.raises(ConfigError, match="not one of bodies"):
+        pipeline_preset("full", {"rl_per_body": {"scout": {"iterations": 3}}})
+    with pytest.raises(ConfigError, match="iterationz"):
+        pipeline_preset("full", {"rl_per_body": {"h1": {"iterationz": 3}}})
