@@ -24,6 +24,7 @@ is what BENCHMARKS.md reports.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -59,6 +60,8 @@ class PipelineConfig:
         demo_embodiments: Bodies the teacher demonstrates for the IL base (COMPASS: carter).
         demo_episodes: Teacher episodes recorded.
         demo_num_envs: Env slots while recording demonstrations.
+        demo_image_size: Camera size of the demonstrations, px (square; 0: the IL model's
+            input size; larger frames are resized by the model).
         record_episodes: Specialist episodes recorded per body for distillation.
         record_num_envs: Env slots while recording specialists.
         eval_episodes: Episodes per embodiment x family cell.
@@ -77,6 +80,7 @@ class PipelineConfig:
     demo_embodiments: tuple[str, ...] = ("carter",)
     demo_episodes: int = 400
     demo_num_envs: int = 24
+    demo_image_size: int = 0
     record_episodes: int = 120
     record_num_envs: int = 24
     eval_episodes: int = 200
@@ -109,6 +113,8 @@ class PipelineConfig:
             check(v >= 1, f, v, "must be >= 1")
         check(len(self.eval_families) >= 1, "eval_families", self.eval_families,
               "must not be empty")
+        check(self.demo_image_size == 0 or 16 <= self.demo_image_size <= 512,
+              "demo_image_size", self.demo_image_size, "must be 0 or within [16, 512] px")
 
     def rl_for(self, body: str) -> RLConfig:
         """The specialist settings of ``body``: ``rl`` with its ``rl_per_body`` changes."""
@@ -122,6 +128,7 @@ class PipelineConfig:
 PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
     "full": {
         "demo_episodes": 1500,
+        "demo_image_size": 64,
         "record_episodes": 100,
         "il": il_preset("default"),
         "rl": {"iterations": 400},
@@ -207,12 +214,14 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True
         return result
 
     m = cfg.il.model
+    demo_h = cfg.demo_image_size or m.image_height
+    demo_w = cfg.demo_image_size or m.image_width
     demos = out / "demos"
     _log(f"1/6 teacher demonstrations -> {demos}")
     timed("demos", record_episodes, "teacher", demos,
           SimConfig(num_envs=cfg.demo_num_envs, embodiments=cfg.demo_embodiments,
                     families=cfg.rl.families,
-                    split="train", image_height=m.image_height, image_width=m.image_width,
+                    split="train", image_height=demo_h, image_width=demo_w,
                     render_rgb=m.use_rgb, render_depth=m.use_depth, route_mode="planned"),
           cfg.demo_episodes, seed=cfg.seed, progress=progress)
 
@@ -265,9 +274,10 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
                    ) -> dict[str, Any]:
     """Evaluate IL base, specialists and generalist; write ``table.md`` and per-policy JSON.
 
-    Each (policy, body) evaluation is cached as ``out/<policy>_<body>.json`` so a re-run
-    only evaluates what is missing. Bodies without a specialist, or ``generalist=None``,
-    leave those columns empty (for a chain that is still being trained).
+    Each (policy, body) evaluation is cached as ``out/<policy>_<body>.json`` with the SHA-1
+    of the file it evaluated, so a re-run only evaluates what is missing or was retrained.
+    Bodies without a specialist, or ``generalist=None``, leave those columns empty (for a
+    chain that is still being trained).
 
     Returns:
         ``{"rows": [...], "table": markdown}``; a row per body: its kind (``train`` or
@@ -275,17 +285,22 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
         mean travel time of successful episodes.
     """
     from compass_nav.evaluation import EvalConfig, evaluate
-    from compass_nav.models.loader import XMobilityPolicy, load_model
+    from compass_nav.models.loader import XMobilityPolicy, load_model, resolve_checkpoint
+    from compass_nav.rl.artifact import resolve_artifact
     from compass_nav.rl.loader import load_agent
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     m = cfg.il.model
 
-    def run(tag: str, make, body: str) -> dict[str, Any]:
+    def run(tag: str, make, body: str, source: str | Path) -> dict[str, Any]:
         path = out / f"{tag}_{body}.json"
+        digest = _file_digest(source)
         if path.is_file():
-            return json.loads(path.read_text())
+            cached = json.loads(path.read_text())
+            if cached.get("source_sha1") == digest:
+                return cached
+            _log(f"  {path.name}: {source} changed since it was evaluated; evaluating again")
         ecfg = EvalConfig(embodiments=(body,), families=cfg.eval_families,
                           episodes=cfg.eval_episodes, route_mode="mapless", split="heldout",
                           seed=cfg.seed, image_height=m.image_height,
@@ -296,6 +311,7 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
         row = {k: cell[k] for k in ("n", "sr", "sr_ci", "collision_rate", "travel_time",
                                     "wtt", "spl")}
         row["wall_s"] = round(res.wall_time, 1)
+        row["source"], row["source_sha1"] = str(source), digest
         atomic_write_json(path, row)
         return row
 
@@ -303,16 +319,26 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
     for body in (*cfg.bodies, *cfg.heldout):
         row: dict[str, Any] = {"embodiment": body,
                                "kind": "train" if body in cfg.bodies else "heldout"}
-        row["il"] = run("il", lambda: XMobilityPolicy(load_model(il_run), name="il"), body)
+        row["il"] = run("il", lambda: XMobilityPolicy(load_model(il_run), name="il"), body,
+                        resolve_checkpoint(il_run))
         if body in specialists:
             row["specialist"] = run("specialist", lambda b=body: load_agent(specialists[b]),
-                                    body)
+                                    body, resolve_artifact(specialists[body]))
         if generalist is not None:
-            row["generalist"] = run("generalist", lambda: load_agent(generalist), body)
+            row["generalist"] = run("generalist", lambda: load_agent(generalist), body,
+                                    resolve_artifact(generalist))
         rows.append(row)
     table = chain_table(rows)
     atomic_write_text(out / "table.md", table)
     return {"rows": rows, "table": table}
+
+
+def _file_digest(path: str | Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _cell(r: dict[str, Any] | None) -> list[str]:

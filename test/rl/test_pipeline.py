@@ -28,6 +28,13 @@ def test_tiny_pipeline_end_to_end(tmp_path, capsys):
     assert log.count("(done)") == 4  # il, two specialists, generalist
     again = json.loads((out / "eval" / "summary.json").read_text())
     assert again["rows"] == summary["rows"] and "il" not in again["stages"]
+    # A retrained policy file invalidates its cached evaluations (and only those).
+    import shutil
+
+    shutil.copyfile(out / "rl_carter" / "specialist.pt", out / "generalist" / "generalist.pt")
+    assert main(["pipeline", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+    log = capsys.readouterr().out
+    assert log.count("changed since it was evaluated") == 3, log  # carter, spot, scout
 
 
 def test_per_body_rl_settings():
