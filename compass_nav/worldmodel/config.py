@@ -211,9 +211,11 @@ class EvalConfig:
     horizons: tuple[int, ...] = (1, 8, 16, 32)
     video_windows: int = 96  # recorded windows per split for PSNR/SSIM
     bootstrap: int = 2000
-    judge: str = "auto"  # how per-step hazards become an episode's contact probability:
-    # 'hazard' (product of survivals), 'max' (largest hazard), 'threshold' (first hazard
-    # above ``threshold``), or 'auto': the mode whose calibration fits the train policies best
+    judge: str = "auto"  # how an imagined episode is judged to end in a contact:
+    # 'depth' (predicted central depth below a calibrated distance; no hazard head), or from
+    # the hazard head: 'hazard' (product of survivals), 'max' (largest hazard), 'threshold'
+    # (first hazard above ``threshold``); 'auto': the mode whose calibration fits the train
+    # policies best
     threshold: float = 0.5
     calibrate: bool = True  # fit the hazard scale on the 'train' policies' ground truth
     gifs: int = 3  # side-by-side real/imagined GIFs per report
@@ -225,8 +227,8 @@ class EvalConfig:
         check(self.video_windows >= 2, "evaluate.video_windows", self.video_windows,
               "must be >= 2 (the shuffled-action baseline permutes windows)")
         check(self.bootstrap >= 10, "evaluate.bootstrap", self.bootstrap, "must be >= 10")
-        check(self.judge in ("auto", "hazard", "max", "threshold"), "evaluate.judge",
-              self.judge, "must be 'auto', 'hazard', 'max' or 'threshold'")
+        check(self.judge in ("auto", "hazard", "max", "threshold", "depth"), "evaluate.judge",
+              self.judge, "must be 'auto', 'hazard', 'max', 'threshold' or 'depth'")
         check(0.0 < self.threshold < 1.0, "evaluate.threshold", self.threshold,
               "must be in (0, 1)")
         check(self.gifs >= 0, "evaluate.gifs", self.gifs, "must be >= 0")

@@ -38,6 +38,7 @@ from compass_nav.worldmodel.imagine import (
     JUDGE_MODES,
     Imagined,
     NeedsSimulator,
+    central_min_depth,
     imagine_episodes,
     outcomes,
 )
@@ -209,6 +210,7 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
         first = r.first_obs()
         state = model.initial(frames_to_tensor(first["rgb"], first["depth"]))
         logits = np.zeros((n, T), np.float32)
+        depth_min = np.full((n, T), np.inf, np.float32)
         act = ActuatorModel(body, seed=seed)
         pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"])
         reached = np.zeros(n, bool)
@@ -219,10 +221,12 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
             x1 = frames_to_tensor(r.rgb[nxt_rows], r.depth[nxt_rows].astype(np.float32))
             state, logit = model.observe(state, torch.from_numpy(feats[rows]), x1)
             logits[:, t] = logit.numpy()
+            depth_min[:, t] = central_min_depth(r.depth[nxt_rows].astype(np.float32))
             pro.pose, pro.vel = act.step(pro.pose, pro.vel, act.clip(r.action[rows]), active)
             reached |= pro.reached() & active
         im = Imagined(logits=logits, end=r.length.copy(), reached=reached,
-                      idm_error=np.zeros(n), steps=0, seconds=0.0, frames={})
+                      idm_error=np.zeros(n), steps=0, seconds=0.0, frames={},
+                      depth_min=depth_min)
         o = outcomes(im, offset, mode, threshold)
         p_coll.append(o["collision"])
         true_coll.append(r.collision_end)

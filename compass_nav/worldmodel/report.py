@@ -64,10 +64,17 @@ def format_markdown(results: dict) -> str:
     """The human-readable report."""
     cfg = results["config"]
     lines = ["# Offline policy evaluation with a video world model", ""]
+    if cfg["judge"] == "depth":
+        from compass_nav.worldmodel.imagine import DEPTH_CONTACT_M, DEPTH_SCALE_M
+
+        metres = DEPTH_CONTACT_M + cfg["hazard_offset"] * DEPTH_SCALE_M
+        setting = f"contact below {metres:.3f} m of predicted central depth"
+    else:
+        setting = f"hazard logit offset {cfg['hazard_offset']:+.2f}"
     lines += [f"Embodiment {cfg['embodiment']}, {cfg['image_size']}x{cfg['image_size']} "
               f"frames, {cfg['episodes_per_policy']} paired episodes per policy on held-out "
-              f"scene seeds. Judge: {cfg['judge']} (hazard logit offset "
-              f"{cfg['hazard_offset']:+.2f}, fitted on the train policies only).", ""]
+              f"scene seeds. Judge: {cfg['judge']} ({setting}, fitted on the train policies "
+              "only).", ""]
     abl = cfg.get("judge_modes", {})
     if abl:
         lines += ["Judge modes (offset fitted on train policies; the lowest train error is used):",

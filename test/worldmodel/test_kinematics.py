@@ -98,3 +98,28 @@ def test_privileged_policies_cannot_act_in_imagination(tiny_model, tiny_run):
     real = load_split(tiny_model.config, tiny_run / "data", "eval")["teacher"]
     with pytest.raises(NeedsSimulator):
         imagine_episodes(tiny_model, make_policy("teacher"), real, 5)
+
+
+def test_depth_judge_rule():
+    """``depth`` mode: a contact once the central depth falls below the calibrated distance."""
+    from compass_nav.worldmodel.imagine import (
+        DEPTH_CONTACT_M,
+        DEPTH_SCALE_M,
+        Imagined,
+        central_min_depth,
+        outcomes,
+    )
+
+    frame = np.full((2, 8, 8), 5.0, np.float32)
+    frame[0, 3, 4] = 0.3  # inside the central half
+    frame[1, 0, 0] = 0.1  # at the border: not in front of the body
+    assert np.allclose(central_min_depth(frame), [0.3, 5.0])
+    dmin = np.array([[2.0, 0.45, 3.0], [2.0, 0.6, 0.3], [2.0, 1.0, 1.0]], np.float32)
+    im = Imagined(logits=np.zeros((3, 3), np.float32), end=np.array([3, 2, 3]),
+                  reached=np.array([True, True, False]), idm_error=np.zeros(3), steps=0,
+                  seconds=0.0, frames={}, depth_min=dmin)
+    o = outcomes(im, 0.0, "depth")  # contact below 0.5 m
+    assert o["collision"].tolist() == [1.0, 0.0, 0.0]  # episode 1 ended before its 0.3 m
+    assert o["success"].tolist() == [0.0, 1.0, 0.0] and o["timeout"].tolist() == [0, 0, 1.0]
+    off = (0.7 - DEPTH_CONTACT_M) / DEPTH_SCALE_M  # contact below 0.7 m
+    assert outcomes(im, off, "depth")["collision"].tolist() == [1.0, 1.0, 0.0]

@@ -133,3 +133,9 @@ def test_warm_start_copies_matching_weights(tmp_path, tiny_model, tiny_run, trai
     bad = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, init=str(tmp_path)))
     with pytest.raises(ModelError):
         train_world_model(bad, list(train_rollouts.values()), tmp_path / "x.pt", progress=False)
+
+
+def test_depth_judge_on_known_real_episodes(tiny_model, train_rollouts):
+    # On real frames the depth rule alone separates the 'wall' contacts from the teacher.
+    res = judge_on_real(tiny_model, train_rollouts, offset=0.0, mode="depth", threshold=0.5)
+    assert res["collision_balanced_accuracy"] >= 0.9, res
