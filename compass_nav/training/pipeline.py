@@ -15,7 +15,8 @@ holds checkpoints but no final artefact is resumed):
 6. ``eval/``: closed-loop evaluation on held-out scene seeds, mapless route
    (:func:`compass_nav.evaluation.evaluate`): the IL base and the generalist on every body
    (training and held-out), each specialist on its own body; ``eval/table.md`` and
-   ``eval/summary.json`` hold the table (success, collision rate, travel time).
+   ``eval/summary.json`` hold the table (success, collision rate, travel time), and
+   ``eval/table.png`` plots it.
 
 Presets (:data:`PIPELINE_PRESETS`): ``tiny`` runs in about a minute (tests run it), ``full``
 is what BENCHMARKS.md reports.
@@ -332,6 +333,7 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
         rows.append(row)
     table = chain_table(rows)
     atomic_write_text(out / "table.md", table)
+    chain_plot(rows, out / "table.png")
     return {"rows": rows, "table": table}
 
 
@@ -364,3 +366,50 @@ def chain_table(rows: list[dict[str, Any]]) -> str:
             cells += _cell(r.get(key))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def chain_plot(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Grouped bars of success (95% CI) per body: IL base, specialist, generalist.
+
+    Bodies kept out of training are marked "(zero-shot)"; the dotted line is 0.90, the
+    specialists' target. Written atomically as PNG.
+    """
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from compass_nav.utils.atomic import atomic_write_bytes
+
+    whos = (("il", "IL base", "#9e9e9e"), ("specialist", "specialist", "#1f77b4"),
+            ("generalist", "generalist", "#ff7f0e"))
+    x = np.arange(len(rows))
+    width = 0.27
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows)), 3.8), dpi=110)
+    for k, (key, label, colour) in enumerate(whos):
+        xs, ys, lo, hi = [], [], [], []
+        for i, r in enumerate(rows):
+            cell = r.get(key)
+            if cell is None:
+                continue
+            xs.append(x[i] + (k - 1) * width)
+            ys.append(cell["sr"])
+            lo.append(cell["sr"] - cell["sr_ci"][0])
+            hi.append(cell["sr_ci"][1] - cell["sr"])
+        if xs:
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=colour, label=label)
+    ax.axhline(0.9, color="k", linestyle=":", linewidth=1)
+    ax.set_xticks(x, [r["embodiment"] + ("\n(zero-shot)" if r["kind"] == "heldout" else "")
+                      for r in rows], fontsize=8)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_ylabel("success rate (held-out scenes)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)

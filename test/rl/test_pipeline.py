@@ -16,7 +16,7 @@ def test_tiny_pipeline_end_to_end(tmp_path, capsys):
     assert lines[-1].split("|")[2].strip() == "heldout"
     for name in ("demos/meta.json", "il/model.pt", "rl_carter/specialist.pt",
                  "rl_spot/specialist.pt", "rollouts_spot/meta.json",
-                 "generalist/generalist.pt", "eval/table.md"):
+                 "generalist/generalist.pt", "eval/table.md", "eval/table.png"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "eval" / "summary.json").read_text())
     rows = {r["embodiment"]: r for r in summary["rows"]}
