@@ -185,6 +185,8 @@ class TrainConfig:
     # two spinning OpenMP workers fighting other jobs (measured: 0.4 s vs > 1 s per step)
     seed: int = 0
     log_every: int = 100
+    checkpoint_every: int = 200  # steps between resumable states (<out>.partial; 0: none).
+    # Re-running the same command after a kill continues from the latest one.
     init: str = ""  # world-model checkpoint whose weights start training (warm start; layers
     # it lacks, such as a newly enabled skip path, start fresh). Empty: from scratch
 
@@ -202,6 +204,8 @@ class TrainConfig:
               self.collision_windows, "must be within [0, 1)")
         check(self.idm_steps >= 0, "train.idm_steps", self.idm_steps, "must be >= 0")
         check(self.threads >= 1, "train.threads", self.threads, "must be >= 1")
+        check(self.checkpoint_every >= 0, "train.checkpoint_every", self.checkpoint_every,
+              "must be >= 0")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -206,17 +206,33 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
     body = get_embodiment(cfg.pool.embodiment)
     sampler = WindowSampler(rollouts, body, tc.rollout + 1, seed=tc.seed)
     model = WorldModel(cfg.model)
-    warm = _warm_start(model, tc.init) if tc.init else None
+    partial = partial_path(out)
+    resumed = _load_partial(partial, cfg) if partial.is_file() else None
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        warm = resumed["warm"]
+    else:
+        warm = _warm_start(model, tc.init) if tc.init else None
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     weights = {"recon": tc.w_recon, "pred": tc.w_pred, "latent": tc.w_latent,
                "collision": tc.w_collision}
     budget = tc.max_cpu_minutes * 60.0
-    history = []
-    t_start = time.time()
-    cpu_start = time.process_time()
-    bar = tqdm(range(tc.steps), desc="world model", disable=not progress, unit="step")
+    history: list[dict] = []
     running: dict[str, float] = {}
-    steps_done = 0
+    first_step, wall_before, cpu_before = 0, 0.0, 0.0
+    if resumed is not None:
+        opt.load_state_dict(resumed["opt"])
+        history, running = resumed["history"], resumed["running"]
+        first_step = int(resumed["step"])
+        wall_before, cpu_before = float(resumed["wall"]), float(resumed["cpu"])
+        torch.set_rng_state(resumed["torch_rng"])
+        sampler.rng.bit_generator.state = resumed["sampler_rng"]
+        log.info("resuming world-model training from %s at step %d", partial, first_step)
+    t_start = time.time() - wall_before
+    cpu_start = time.process_time() - cpu_before
+    bar = tqdm(range(first_step, tc.steps), desc="world model", disable=not progress,
+               unit="step", initial=first_step, total=tc.steps)
+    steps_done = first_step
     for step in bar:
         frac = _progress(step, tc.steps, time.process_time() - cpu_start, budget)
         if frac >= 1.0:
@@ -242,6 +258,13 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
                             "seconds": time.time() - t_start,
                             "cpu_seconds": time.process_time() - cpu_start, **running})
             bar.set_postfix(pred=f"{running['pred']:.4f}", coll=f"{running['collision']:.3f}")
+        if tc.checkpoint_every and steps_done % tc.checkpoint_every == 0:
+            atomic_save_torch({
+                "config": to_dict(cfg), "step": steps_done, "model": model.state_dict(),
+                "opt": opt.state_dict(), "history": history, "running": running,
+                "wall": time.time() - t_start, "cpu": time.process_time() - cpu_start,
+                "torch_rng": torch.get_rng_state(), "sampler_rng": sampler.rng.bit_generator.state,
+                "warm": warm}, partial)
     bar.close()
     if running:
         history.append({"step": steps_done - 1, "progress": 1.0, "teacher_forcing": 0.0,
@@ -270,11 +293,36 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
         "idm": idm_stats,
         "hazard_prior_offset": prior,
         "warm_start": warm,
+        "resumed_from_step": first_step if resumed is not None else None,
         "torch_threads": torch.get_num_threads(),
     }
     atomic_save_torch({"model": model.state_dict(), "idm": idm.state_dict(),
                        "config": to_dict(cfg), "info": summary}, out)
+    partial.unlink(missing_ok=True)
     return summary
+
+
+def partial_path(out: str | Path) -> Path:
+    """Where training keeps its resumable state next to checkpoint ``out``."""
+    out = Path(out)
+    return out.with_name(out.name + ".partial")
+
+
+def _load_partial(path: Path, cfg: WorldModelPipelineConfig) -> dict:
+    """The resumable state of an interrupted run with the same config.
+
+    Raises:
+        ModelError: unreadable file, or a run with other settings (names the file).
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise ModelError(f"{path}: cannot read the interrupted run's state ({exc}); delete "
+                         "it to start afresh") from None
+    if not isinstance(state, dict) or state.get("config") != to_dict(cfg):
+        raise ModelError(f"{path} holds an interrupted run with other settings; train with "
+                         "the same settings to resume it, or delete the file to start afresh")
+    return state
 
 
 def _warm_start(model: WorldModel, path: str) -> dict:

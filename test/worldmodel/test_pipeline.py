@@ -139,3 +139,47 @@ def test_depth_judge_on_known_real_episodes(tiny_model, train_rollouts):
     # On real frames the depth rule alone separates the 'wall' contacts from the teacher.
     res = judge_on_real(tiny_model, train_rollouts, offset=0.0, mode="depth", threshold=0.5)
     assert res["collision_balanced_accuracy"] >= 0.9, res
+
+
+def test_training_resumes_after_a_kill(tmp_path, tiny_model, train_rollouts, monkeypatch):
+    """A run killed mid-way continues from its latest state and ends where an uninterrupted
+    run ends; a state written with other settings is refused by name."""
+    import dataclasses
+
+    import torch
+
+    from compass_nav.utils.errors import ModelError
+    from compass_nav.worldmodel import train as T
+
+    base = tiny_model.config
+    cfg = dataclasses.replace(base, train=dataclasses.replace(
+        base.train, steps=12, checkpoint_every=5, idm_steps=2, max_cpu_minutes=0.0))
+    rolls = list(train_rollouts.values())
+    ref = T.train_world_model(cfg, rolls, tmp_path / "ref.pt", progress=False)
+    assert ref["resumed_from_step"] is None
+
+    real_sample, calls = T.WindowSampler.sample, {"n": 0}
+
+    def dying_sample(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 8:  # during step 8: the state of step 5 is on disk
+            raise KeyboardInterrupt
+        return real_sample(self, *a, **kw)
+
+    monkeypatch.setattr(T.WindowSampler, "sample", dying_sample)
+    with pytest.raises(KeyboardInterrupt):
+        T.train_world_model(cfg, rolls, tmp_path / "run.pt", progress=False)
+    monkeypatch.setattr(T.WindowSampler, "sample", real_sample)
+    partial = T.partial_path(tmp_path / "run.pt")
+    assert partial.is_file() and not (tmp_path / "run.pt").exists()
+
+    other = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=1e-3))
+    with pytest.raises(ModelError, match="other settings"):
+        T.train_world_model(other, rolls, tmp_path / "run.pt", progress=False)
+
+    done = T.train_world_model(cfg, rolls, tmp_path / "run.pt", progress=False)
+    assert done["resumed_from_step"] == 5 and done["steps"] == ref["steps"] == 12
+    assert not partial.exists()
+    a = T.load_checkpoint(tmp_path / "run.pt").model.state_dict()
+    b = T.load_checkpoint(tmp_path / "ref.pt").model.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
