@@ -12,7 +12,6 @@ the builder of its tag and returns the module the exporter and the torch runtime
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from compass_nav.export.contract import ExportablePolicy
 from compass_nav.runtime.errors import ModelFileError
 from compass_nav.utils.errors import ModelError
+from compass_nav.utils.files import file_sha256
 
 __all__ = ["RUN_ARTEFACTS", "SOURCE_MODULES", "file_sha256", "load_exportable",
            "register_source", "resolve_checkpoint"]
@@ -47,15 +47,6 @@ def _import_sources() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != mod:
                 raise
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 #: Final artefacts a run folder may hold, tried in this order before its checkpoints.

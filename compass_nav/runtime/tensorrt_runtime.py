@@ -36,6 +36,7 @@ from compass_nav.runtime.errors import (
 )
 from compass_nav.runtime.graph import GraphRuntime
 from compass_nav.runtime.metadata import parse_metadata
+from compass_nav.utils.files import file_sha256
 
 __all__ = ["CACHE_ENV", "TensorRTRuntime", "build_engine", "cache_dir", "engine_key",
            "require_tensorrt", "tensorrt_missing"]
@@ -85,14 +86,6 @@ def cache_dir() -> Path:
     """Engine cache folder: ``$COMPASS_NAV_TRT_CACHE`` or ``~/.cache/compass_nav/tensorrt``."""
     env = os.environ.get(CACHE_ENV)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "compass_nav" / "tensorrt"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _device() -> dict[str, str]:
@@ -146,7 +139,7 @@ def build_engine(onnx_path: str | Path, fp16: bool = False, out: str | Path | No
     import tensorrt as trt
 
     dev = _device()
-    onnx_hash = _sha256(onnx_path)
+    onnx_hash = file_sha256(onnx_path)
     key = engine_key(onnx_hash, dev["gpu"], dev["tensorrt"], fp16, max_batch, opt_batch)
     folder = Path(cache) if cache is not None else cache_dir()
     engine = folder / f"{onnx_path.stem}-{'fp16' if fp16 else 'fp32'}-{key}.engine"

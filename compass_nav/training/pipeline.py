@@ -25,7 +25,6 @@ is what BENCHMARKS.md reports.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ from compass_nav.utils.config import (
     dump_yaml,
 )
 from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.files import file_sha256
 
 __all__ = ["PIPELINE_PRESETS", "PipelineConfig", "pipeline_preset", "run_pipeline"]
 
@@ -277,7 +277,7 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
                    ) -> dict[str, Any]:
     """Evaluate IL base, specialists and generalist; write ``table.md`` and per-policy JSON.
 
-    Each (policy, body) evaluation is cached as ``out/<policy>_<body>.json`` with the SHA-1
+    Each (policy, body) evaluation is cached as ``out/<policy>_<body>.json`` with the SHA-256
     of the file it evaluated, so a re-run only evaluates what is missing or was retrained.
     Bodies without a specialist, or ``generalist=None``, leave those columns empty (for a
     chain that is still being trained).
@@ -298,10 +298,10 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
 
     def run(tag: str, make, body: str, source: str | Path) -> dict[str, Any]:
         path = out / f"{tag}_{body}.json"
-        digest = _file_digest(source)
+        digest = file_sha256(source)
         if path.is_file():
             cached = json.loads(path.read_text())
-            if cached.get("source_sha1") == digest:
+            if cached.get("source_sha256") == digest:
                 return cached
             _log(f"  {path.name}: {source} changed since it was evaluated; evaluating again")
         ecfg = EvalConfig(embodiments=(body,), families=cfg.eval_families,
@@ -314,7 +314,7 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
         row = {k: cell[k] for k in ("n", "sr", "sr_ci", "collision_rate", "travel_time",
                                     "wtt", "spl")}
         row["wall_s"] = round(res.wall_time, 1)
-        row["source"], row["source_sha1"] = str(source), digest
+        row["source"], row["source_sha256"] = str(source), digest
         atomic_write_json(path, row)
         return row
 
@@ -335,14 +335,6 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
     atomic_write_text(out / "table.md", table)
     chain_plot(rows, out / "table.png")
     return {"rows": rows, "table": table}
-
-
-def _file_digest(path: str | Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _cell(r: dict[str, Any] | None) -> list[str]:
