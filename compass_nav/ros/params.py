@@ -204,6 +204,9 @@ def sim_bridge_params() -> list[ParamSpec]:
                   read_only=True),
         ParamSpec("wait_for_navigator", True, "Start the first episode only once something "
                   "subscribes to 'goal_pose' (so the goal is not lost).", read_only=True),
+        ParamSpec("min_image_subscribers", 0, "Also hold the first episode until 'image' has "
+                  "this many subscribers (a recorder beside the navigator), for at most 10 s.",
+                  range=(0, 100), read_only=True),
         ParamSpec("odom_frame", "odom", "Frame of odometry, goals and routes.",
                   read_only=True),
         ParamSpec("base_frame", "base_link", "Robot body frame (odometry child frame).",

@@ -196,7 +196,10 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
             "image_height": cfg.image_size[0], "image_width": cfg.image_size[1],
             "episodes": cfg.episodes, "exit_when_done": True,
             "lockstep": cfg.realtime_factor == 0.0, "realtime_factor": cfg.realtime_factor,
-            "route_mode": cfg.route_mode})
+            "route_mode": cfg.route_mode,
+            # The recorder's image subscription must be matched before the first frame, or
+            # a short episode on a fast machine ends before it sees one (no GIF).
+            "min_image_subscribers": 2 if cfg.gif_dir else 0})
         procs, logs = [], []
         frames: list | None = [] if cfg.gif_dir else None
         listener = _Listener(domain, frames)

@@ -235,6 +235,10 @@ class SimBridge(Node):
             self.get_logger().info("waiting for a subscriber on goal_pose")
             while not should_stop() and self._goal_pub.get_subscription_count() == 0:
                 executor.spin_once(timeout_sec=0.05)
+        want, until = self._p("min_image_subscribers"), time.monotonic() + 10.0
+        while (not should_stop() and self._image_pub.get_subscription_count() < want
+               and time.monotonic() < until):
+            executor.spin_once(timeout_sec=0.05)
         self._start_episode(obs)
         self._publish_observation()
         next_due = time.monotonic()
