@@ -24,7 +24,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from compass_nav.utils.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from compass_nav.utils.atomic import (
+    atomic_save_png,
+    atomic_write_json,
+    atomic_write_text,
+)
 from compass_nav.utils.config import config_to_dict
 from compass_nav.utils.errors import DataError
 
@@ -169,7 +173,7 @@ def _plots(result, out: Path) -> dict[str, Path]:
     ax.legend(fontsize=8, loc="upper center", ncol=F, frameon=False)
     fig.tight_layout()
     paths = {"sr_plot": out / "success_rate.png"}
-    _save_fig(fig, paths["sr_plot"])
+    atomic_save_png(fig, paths["sr_plot"])
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     times = {b: [r["time"] for r in result.records if r["embodiment"] == b and r["success"]]
@@ -185,17 +189,8 @@ def _plots(result, out: Path) -> dict[str, Path]:
         ax.legend(fontsize=8)
     fig.tight_layout()
     paths["time_plot"] = out / "travel_time.png"
-    _save_fig(fig, paths["time_plot"])
+    atomic_save_png(fig, paths["time_plot"])
     return paths
-
-
-def _save_fig(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[str, Any]:

@@ -1,11 +1,11 @@
 """Commands of the residual RL and distillation stage.
 
 ``train-rl``, ``record-specialist``, ``distill`` and ``pipeline``, registered through
-:data:`compass_nav.cli.COMMAND_MODULES`. Importing this module also registers the
-specialist/generalist policy loader (:mod:`compass_nav.rl.registry`), so ``compass-nav
-evaluate runs/rl_spot`` finds it. The trainers follow the pattern of ``compass-nav train
-il``: ``--out`` run folder, ``--preset``, ``--config`` YAML file, ``--set key=value``
-overrides (applied last), ``--resume`` (the run's own ``config.yaml``).
+:data:`compass_nav.cli.COMMAND_MODULES` (specialist/generalist files load by path through
+:mod:`compass_nav.rl.registry`, which the policy registry imports). The trainers follow the
+pattern of ``compass-nav train il``: ``--out`` run folder, ``--preset``, ``--config`` YAML
+file, ``--set key=value`` overrides (applied last), ``--resume`` (the run's own
+``config.yaml``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from compass_nav.rl import registry as _registry  # noqa: F401 - registers the policy loader
 from compass_nav.utils.config import (
     apply_overrides,
     config_from_dict,
@@ -25,8 +24,6 @@ from compass_nav.utils.config import (
 from compass_nav.utils.errors import ConfigError
 
 __all__ = ["build_distill_config", "build_rl_config", "register"]
-
-
 
 
 def _resolve(cls: type, presets: dict[str, dict], out: str, preset: str | None,

@@ -228,17 +228,23 @@ class SimBridge(Node):
         self._publish_observation()
 
     # ------------------------------------------------------------------ main loop
+    @staticmethod
+    def wait_for_subscribers(executor, pub, count: int, timeout_s: float,
+                             should_stop=lambda: False) -> None:
+        """Spin until ``pub`` has ``count`` subscribers, ``timeout_s`` passed or a stop."""
+        until = time.monotonic() + timeout_s
+        while (not should_stop() and pub.get_subscription_count() < count
+               and time.monotonic() < until):
+            executor.spin_once(timeout_sec=0.05)
+
     def run(self, executor, should_stop) -> None:
         """Wait for a navigator, then step until ``should_stop()`` or the episodes run out."""
         obs, _ = self.env.reset(seed=self._p("seed"))
         if self._p("wait_for_navigator"):
             self.get_logger().info("waiting for a subscriber on goal_pose")
-            while not should_stop() and self._goal_pub.get_subscription_count() == 0:
-                executor.spin_once(timeout_sec=0.05)
-        want, until = self._p("min_image_subscribers"), time.monotonic() + 10.0
-        while (not should_stop() and self._image_pub.get_subscription_count() < want
-               and time.monotonic() < until):
-            executor.spin_once(timeout_sec=0.05)
+            self.wait_for_subscribers(executor, self._goal_pub, 1, math.inf, should_stop)
+        self.wait_for_subscribers(executor, self._image_pub, self._p("min_image_subscribers"),
+                                  10.0, should_stop)
         self._start_episode(obs)
         self._publish_observation()
         next_due = time.monotonic()
@@ -282,9 +288,7 @@ def main(args: list[str] | None = None) -> int:
         # Let latched episode results reach their subscribers before leaving: a listener
         # that has not been discovered yet would lose them with this process.
         if node._done() and node._p("exit_when_done"):
-            until = time.monotonic() + 5.0
-            while node._episode_pub.get_subscription_count() == 0 and time.monotonic() < until:
-                executor.spin_once(timeout_sec=0.05)
+            node.wait_for_subscribers(executor, node._episode_pub, 1, 5.0)
         node._episode_pub.wait_for_all_acked(Duration(seconds=2.0))
     finally:
         executor.shutdown()

@@ -21,8 +21,6 @@ from compass_nav.utils.errors import ConfigError
 __all__ = ["build_il_config", "register"]
 
 
-
-
 def build_il_config(out: str, preset: str | None = "default", config: str | None = None,
                     data: str | None = None, overrides: list[str] | tuple[str, ...] = (),
                     resume: bool = False):

@@ -176,7 +176,6 @@ def pipeline_preset(name: str, overrides: dict[str, Any] | None = None) -> Pipel
     return config_from_dict(PipelineConfig, data)
 
 
-
 def _stage_state(run: Path, final: str) -> str:
     """``done`` (final artefact there), ``resume`` (checkpoints, no artefact) or ``new``."""
     from compass_nav.training.common import CheckpointManager
@@ -296,9 +295,13 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
     out.mkdir(parents=True, exist_ok=True)
     m = cfg.il.model
 
-    def run(tag: str, make, body: str, source: str | Path) -> dict[str, Any]:
+    digests: dict[Path, str] = {}  # each file is hashed once, not once per body
+
+    def run(tag: str, make, body: str, source: Path) -> dict[str, Any]:
         path = out / f"{tag}_{body}.json"
-        digest = file_sha256(source)
+        if source not in digests:
+            digests[source] = file_sha256(source)
+        digest = digests[source]
         if path.is_file():
             cached = json.loads(path.read_text())
             if cached.get("source_sha256") == digest:
@@ -366,15 +369,13 @@ def chain_plot(rows: list[dict[str, Any]], path: str | Path) -> Path:
     Bodies kept out of training are marked "(zero-shot)"; the dotted line is 0.90, the
     specialists' target. Written atomically as PNG.
     """
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from compass_nav.utils.atomic import atomic_write_bytes
+    from compass_nav.utils.atomic import atomic_save_png
 
     whos = (("il", "IL base", "#9e9e9e"), ("specialist", "specialist", "#1f77b4"),
             ("generalist", "generalist", "#ff7f0e"))
@@ -400,8 +401,5 @@ def chain_plot(rows: list[dict[str, Any]], path: str | Path) -> Path:
     ax.set_ylabel("success rate (held-out scenes)")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_save_png(fig, path)
     return Path(path)

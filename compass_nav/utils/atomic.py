@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
+    "atomic_save_png",
     "atomic_open",
     "atomic_save_torch",
     "atomic_write_bytes",
@@ -118,3 +119,15 @@ def atomic_save_torch(obj: Any, path: str | os.PathLike[str]) -> None:
 
     with atomic_open(path, "wb") as fh:
         torch.save(obj, fh)
+
+
+def atomic_save_png(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> None:
+    """Render a matplotlib figure to PNG, write it atomically and close the figure."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

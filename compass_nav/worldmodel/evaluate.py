@@ -218,10 +218,11 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
             active = t < r.length
             rows = np.minimum(r.start + t, r.start + r.length)
             nxt_rows = np.minimum(rows + 1, r.start + r.length)
-            x1 = frames_to_tensor(r.rgb[nxt_rows], r.depth[nxt_rows].astype(np.float32))
+            d1 = r.depth[nxt_rows].astype(np.float32)
+            x1 = frames_to_tensor(r.rgb[nxt_rows], d1)
             state, logit = model.observe(state, torch.from_numpy(feats[rows]), x1)
             logits[:, t] = logit.numpy()
-            depth_min[:, t] = central_min_depth(r.depth[nxt_rows].astype(np.float32))
+            depth_min[:, t] = central_min_depth(d1)
             pro.pose, pro.vel = act.step(pro.pose, pro.vel, act.clip(r.action[rows]), active)
             reached |= pro.reached() & active
         im = Imagined(logits=logits, end=r.length.copy(), reached=reached,

@@ -121,6 +121,8 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
     Returns:
         ``success``, ``collision``, ``timeout``: (E,) float in [0, 1] summing to 1.
     """
+    if mode not in JUDGE_MODES:
+        raise ValueError(f"mode={mode!r}: must be one of {JUDGE_MODES}")
     E, T = im.logits.shape
     valid = np.arange(T)[None, :] < im.end[:, None]
     if mode == "depth":
@@ -128,19 +130,15 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             raise ValueError("mode='depth' needs Imagined.depth_min")
         near = im.depth_min.astype(np.float64) < DEPTH_CONTACT_M + offset * DEPTH_SCALE_M
         survive = (~(near & valid).any(1)).astype(np.float64)
-        success = np.where(im.reached, survive, 0.0)
-        timeout = np.where(im.reached, 0.0, survive)
-        return {"success": success, "collision": 1.0 - survive, "timeout": timeout}
-    p = 1.0 / (1.0 + np.exp(-(im.logits.astype(np.float64) + offset)))
-    p = np.where(valid, p, 0.0)
-    if mode == "hazard":
-        survive = np.exp(np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12)).sum(1))
-    elif mode == "max":
-        survive = 1.0 - p.max(1)
-    elif mode == "threshold":
-        survive = (~(p > threshold).any(1)).astype(np.float64)
     else:
-        raise ValueError(f"mode={mode!r}: must be one of {JUDGE_MODES}")
+        p = 1.0 / (1.0 + np.exp(-(im.logits.astype(np.float64) + offset)))
+        p = np.where(valid, p, 0.0)
+        if mode == "hazard":
+            survive = np.exp(np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12)).sum(1))
+        elif mode == "max":
+            survive = 1.0 - p.max(1)
+        else:  # threshold
+            survive = (~(p > threshold).any(1)).astype(np.float64)
     success = np.where(im.reached, survive, 0.0)
     timeout = np.where(im.reached, 0.0, survive)
     return {"success": success, "collision": 1.0 - survive, "timeout": timeout}

@@ -208,11 +208,7 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
     model = WorldModel(cfg.model)
     partial = partial_path(out)
     resumed = _load_partial(partial, cfg) if partial.is_file() else None
-    if resumed is not None:
-        model.load_state_dict(resumed["model"])
-        warm = resumed["warm"]
-    else:
-        warm = _warm_start(model, tc.init) if tc.init else None
+    warm = _warm_start(model, tc.init) if tc.init and resumed is None else None
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     weights = {"recon": tc.w_recon, "pred": tc.w_pred, "latent": tc.w_latent,
                "collision": tc.w_collision}
@@ -221,7 +217,9 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
     running: dict[str, float] = {}
     first_step, wall_before, cpu_before = 0, 0.0, 0.0
     if resumed is not None:
+        model.load_state_dict(resumed["model"])
         opt.load_state_dict(resumed["opt"])
+        warm = resumed["warm"]
         history, running = resumed["history"], resumed["running"]
         first_step = int(resumed["step"])
         wall_before, cpu_before = float(resumed["wall"]), float(resumed["cpu"])
@@ -314,11 +312,9 @@ def _load_partial(path: Path, cfg: WorldModelPipelineConfig) -> dict:
     Raises:
         ModelError: unreadable file, or a run with other settings (names the file).
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise ModelError(f"{path}: cannot read the interrupted run's state ({exc}); delete "
-                         "it to start afresh") from None
+    from compass_nav.training.common import CheckpointManager
+
+    state = CheckpointManager.load(path)  # a named ModelError for a corrupt file
     if not isinstance(state, dict) or state.get("config") != to_dict(cfg):
         raise ModelError(f"{path} holds an interrupted run with other settings; train with "
                          "the same settings to resume it, or delete the file to start afresh")
