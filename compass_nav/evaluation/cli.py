@@ -64,8 +64,9 @@ def register(subparsers) -> None:
     p.add_argument("--episodes", type=int, default=200, help="episodes per cell (200)")
     p.add_argument("--route-mode", choices=("planned", "mapless"), default="planned",
                    help="route observation: planned path or straight line (planned)")
-    p.add_argument("--split", choices=("heldout", "train"), default="heldout",
-                   help="scene seeds (heldout)")
+    p.add_argument("--split", choices=("heldout", "validation", "train"), default="heldout",
+                   help="scene seeds: heldout (reported figures), validation (for choosing "
+                   "settings), train (heldout)")
     p.add_argument("--seed", type=int, default=0, help="episode-set seed (0)")
     p.add_argument("--num-envs", type=int, default=0,
                    help="parallel env slots, a multiple of the cell count (0 = automatic)")

@@ -23,7 +23,9 @@ class EvalConfig:
         episodes: Episodes per embodiment x family cell (exact; extra ones are discarded).
         route_mode: ``planned`` (route from the map) or ``mapless`` (straight line to goal).
             The start/goal set does not depend on it, so the two modes are paired.
-        split: Scene seeds: ``heldout`` (never used in training) or ``train``.
+        split: Scene seeds: ``heldout`` (never used in training; the reported figures),
+            ``validation`` (never used in training either; for choosing settings) or
+            ``train``.
         seed: Seeds the episode set: episode ``i`` of a cell is the same start, goal and scene
             for every policy, every ``num_envs`` and every route mode.
         num_envs: Parallel env slots; 0 picks a size automatically. Must be a multiple of
@@ -76,8 +78,8 @@ class EvalConfig:
         check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
         check(self.route_mode in ("planned", "mapless"), "route_mode", self.route_mode,
               "must be 'planned' or 'mapless'")
-        check(self.split in ("train", "heldout"), "split", self.split,
-              "must be 'train' or 'heldout'")
+        check(self.split in ("train", "heldout", "validation"), "split", self.split,
+              "must be 'train', 'heldout' or 'validation'")
         check(self.seed >= 0, "seed", self.seed, "must be >= 0")
         cells = len(self.embodiments) * len(self.families)
         check(self.num_envs >= 0 and self.num_envs % cells == 0, "num_envs", self.num_envs,

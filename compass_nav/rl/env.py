@@ -28,7 +28,7 @@ from tensordict import TensorDict
 from compass_nav.models.xmobility import XMobility
 from compass_nav.models.xmobility import processing as P
 from compass_nav.rl.modules import head_inputs
-from compass_nav.rl.rewards import GEO_VALID_MAX, geodesic_progress
+from compass_nav.rl.rewards import GEO_VALID_MAX, geodesic_progress, proximity_penalty
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.scenes import GRID_CELLS
 
@@ -47,6 +47,15 @@ def geo_at_pose(sim) -> np.ndarray:
     gi = np.clip((pose[:, 1] / res).astype(int), 0, GRID_CELLS - 1)
     gj = np.clip((pose[:, 0] / res).astype(int), 0, GRID_CELLS - 1)
     return p["cost_to_go"][np.arange(pose.shape[0]), gi, gj]
+
+
+def clearance_at_pose(sim) -> np.ndarray:
+    """(N,) map clearance (m to the nearest obstacle) of the cell each robot's centre is in."""
+    p = sim.privileged()
+    res, pose = p["resolution"], p["pose"]
+    gi = np.clip((pose[:, 1] / res).astype(int), 0, GRID_CELLS - 1)
+    gj = np.clip((pose[:, 0] / res).astype(int), 0, GRID_CELLS - 1)
+    return p["clearance"][np.arange(pose.shape[0]), gi, gj]
 
 
 def privileged_features(sim) -> np.ndarray:
@@ -86,11 +95,15 @@ class ResidualNavEnv(VecEnv):
         progress_weight: Reward per metre of geodesic progress, added to the simulator's
             reward (:func:`compass_nav.rl.rewards.geodesic_progress`; keep the simulator's
             own progress weight at 0).
+        proximity_weight, proximity_margin: Reward every step times
+            :func:`~compass_nav.rl.rewards.proximity_penalty` of the map clearance at the
+            robot (privileged; 0 disables it).
         device: Torch device of the returned tensors.
     """
 
     def __init__(self, sim_config: SimConfig, base: XMobility, seed: int = 0,
-                 progress_weight: float = 0.0, device: str = "cpu") -> None:
+                 progress_weight: float = 0.0, proximity_weight: float = 0.0,
+                 proximity_margin: float = 0.3, device: str = "cpu") -> None:
         from compass_nav.sim.env import NavVectorEnv
 
         self.sim = NavVectorEnv(sim_config)
@@ -107,7 +120,10 @@ class ResidualNavEnv(VecEnv):
         self._first = np.ones(n, bool)
         self._pending = np.zeros(n, bool)
         self.progress_weight = progress_weight
+        self.proximity_weight = proximity_weight
+        self.proximity_margin = proximity_margin
         obs, _ = self.sim.reset(seed=seed)
+        self._radius = np.array([b.circumscribed_radius for b in self.sim.env_bodies])
         self._geo = geo_at_pose(self.sim)
         self._return = np.zeros(self.num_envs)
         self.last_obs = obs
@@ -156,7 +172,11 @@ class ResidualNavEnv(VecEnv):
         geo_now = geo_at_pose(self.sim)
         progress, geo = geodesic_progress(self._geo, geo_now)
         self._geo = np.where(resetting, geo_now, geo)
-        reward = reward + np.where(resetting, 0.0, self.progress_weight * progress)
+        shaping = self.progress_weight * progress
+        if self.proximity_weight:
+            shaping = shaping + self.proximity_weight * proximity_penalty(
+                clearance_at_pose(self.sim), self._radius, self.proximity_margin)
+        reward = reward + np.where(resetting, 0.0, shaping)
         self._return = np.where(resetting, 0.0, self._return) + reward
         self.prev_action = torch.where(torch.as_tensor(resetting, device=self.device)[:, None],
                                        torch.zeros_like(command), command)

@@ -33,7 +33,7 @@ from compass_nav.utils.config import check
 from compass_nav.utils.errors import ConfigError
 
 __all__ = ["GEO_VALID_MAX", "REWARD_PRESETS", "RLRewardConfig", "geodesic_progress",
-           "reward_preset"]
+           "proximity_penalty", "reward_preset"]
 
 #: Cost-to-go values at or above this (planner metres) mark cells the planner forbids.
 GEO_VALID_MAX = 1e6
@@ -50,6 +50,12 @@ class RLRewardConfig:
         collision: On the step the footprint touches an obstacle (use < 0).
         time: Every step (use < 0 for a time penalty).
         smoothness: Per unit change of the action normalised by the body's limits (use < 0).
+        proximity: Every step, times how far the footprint is inside ``proximity_margin`` of
+            an obstacle, as a fraction of the margin (0 outside it, 1 when touching; use
+            < 0). Privileged: it reads the map's clearance at the robot, which the policy
+            never sees (:func:`proximity_penalty`). 0 (off) in both presets.
+        proximity_margin: Gap between the footprint's circumscribed circle and the nearest
+            obstacle below which ``proximity`` applies, m.
     """
 
     progress: float = 1.0
@@ -58,6 +64,8 @@ class RLRewardConfig:
     collision: float = -5.0
     time: float = 0.0
     smoothness: float = -0.02
+    proximity: float = 0.0
+    proximity_margin: float = 0.3
 
     def __post_init__(self) -> None:
         check(self.success >= 0, "reward.success", self.success, "must be >= 0")
@@ -65,10 +73,16 @@ class RLRewardConfig:
         check(self.distance <= 0, "reward.distance", self.distance,
               "must be <= 0 (it weights the distance still to go)")
         check(self.smoothness <= 0, "reward.smoothness", self.smoothness, "must be <= 0")
+        check(self.proximity <= 0, "reward.proximity", self.proximity, "must be <= 0")
+        check(self.proximity_margin > 0, "reward.proximity_margin", self.proximity_margin,
+              "must be > 0 m")
 
     def sim_reward(self) -> RewardConfig:
-        """The simulator's reward config: these weights, progress off (the env adds it)."""
-        return RewardConfig(**{**dataclasses.asdict(self), "progress": 0.0})
+        """The simulator's reward config: these weights, progress off (the env adds it and
+        the proximity term)."""
+        terms = dataclasses.asdict(self)
+        del terms["proximity"], terms["proximity_margin"]
+        return RewardConfig(**{**terms, "progress": 0.0})
 
 
 REWARD_PRESETS: dict[str, RLRewardConfig] = {
@@ -93,6 +107,22 @@ def geodesic_progress(geo_before: np.ndarray, geo_at_pose: np.ndarray
     valid = geo_at_pose < GEO_VALID_MAX
     geo = np.where(valid, geo_at_pose, geo_before)
     return geo_before - geo, geo
+
+
+def proximity_penalty(clearance: np.ndarray, radius: np.ndarray, margin: float) -> np.ndarray:
+    """How far each footprint is inside the margin around obstacles, in [0, 1].
+
+    Args:
+        clearance: (N,) distance from the robot's centre to the nearest obstacle, m.
+        radius: (N,) circumscribed radius of each robot's footprint, m.
+        margin: Gap below which the penalty starts, m (> 0).
+
+    Returns:
+        (N,) ``clip((margin - (clearance - radius)) / margin, 0, 1)``: 0 with at least
+        ``margin`` of free space around the footprint, 1 when the footprint's circle touches.
+    """
+    gap = np.asarray(clearance, float) - np.asarray(radius, float)
+    return np.clip((margin - gap) / margin, 0.0, 1.0)
 
 
 def reward_preset(name: str) -> RLRewardConfig:

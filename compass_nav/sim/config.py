@@ -38,7 +38,7 @@ class SimConfig:
     num_envs: int = 8
     embodiments: tuple[str, ...] = ("carter",)
     families: tuple[str, ...] = ("warehouse", "office", "hall")
-    split: str = "train"  # "train" scene seeds, or "heldout" seeds never used in training
+    split: str = "train"  # "train" scene seeds; "heldout" or "validation": never in training
     scene_pool: int = 500  # distinct scene seeds per family
     image_height: int = 64
     image_width: int = 64
@@ -63,8 +63,8 @@ class SimConfig:
         check(self.num_envs >= 1, "num_envs", self.num_envs, "must be >= 1")
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
         check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        check(self.split in ("train", "heldout"), "split", self.split,
-              "must be 'train' or 'heldout'")
+        check(self.split in ("train", "heldout", "validation"), "split", self.split,
+              "must be 'train', 'heldout' or 'validation'")
         check(self.scene_pool >= 1, "scene_pool", self.scene_pool, "must be >= 1")
         for f in ("image_height", "image_width"):
             v = getattr(self, f)

@@ -33,7 +33,7 @@ from compass_nav.sim.mdp import rewards, terminations
 from compass_nav.sim.render import render_batch
 from compass_nav.sim.scenes import (
     GRID_CELLS,
-    HELDOUT_SEED_OFFSET,
+    SPLIT_SEED_OFFSETS,
     RESOLUTION,
     Scene,
     generate_scene,
@@ -182,7 +182,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
         cfg = self.cfg
         for _attempt in range(50):
             k = int(rng.integers(cfg.scene_pool))
-            seed = k + (HELDOUT_SEED_OFFSET if cfg.split == "heldout" else 0)
+            seed = k + SPLIT_SEED_OFFSETS[cfg.split]
             scene, clearance = scene_with_clearance(str(self.env_family[e]), seed)
             ok = self._sample_task(e, rng, scene, clearance, body)
             if ok:

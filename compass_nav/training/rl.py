@@ -120,7 +120,9 @@ def train_rl(cfg: RLConfig, out: str | Path, resume: bool = False, progress: boo
         start, elapsed = int(payload["iteration"]), float(payload["elapsed"])
         env_steps = int(payload["env_steps"])
     env = ResidualNavEnv(rl_sim_config(cfg, base.cfg), base, seed=cfg.seed * 7919 + start,
-                         progress_weight=cfg.reward.progress)
+                         progress_weight=cfg.reward.progress,
+                         proximity_weight=cfg.reward.proximity,
+                         proximity_margin=cfg.reward.proximity_margin)
     alg = build_ppo(env, cfg.ppo, cfg.head, cfg.steps_per_env)
     if payload is not None:
         alg.load(payload["ppo"], None, strict=True)

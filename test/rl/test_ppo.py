@@ -152,3 +152,26 @@ def test_time_budget_stops_training_and_still_writes_the_specialist(tmp_path):
     extra = load_residual(path).info["extra"]
     assert extra["iterations"] == 1 and extra["stopped_by_time_budget"]
     assert CheckpointManager(tmp_path / "run").list()[-1][0] == 1
+
+
+def test_feature_env_proximity_term_is_added_near_obstacles(debug_base):
+    """With only the proximity term on, each step's extra reward is -w x the penalty."""
+    from compass_nav.rl.env import clearance_at_pose
+    from compass_nav.rl.rewards import proximity_penalty
+
+    cfg = SimConfig(num_envs=4, embodiments=("carter",), families=("warehouse",),
+                    image_height=16, image_width=16, route_mode="mapless", max_episode_steps=50)
+    plain = ResidualNavEnv(cfg, debug_base, seed=3)
+    near = ResidualNavEnv(cfg, debug_base, seed=3, proximity_weight=-2.0, proximity_margin=5.0)
+    push = torch.tensor([[1.0, 0.0, 0.0]] * 4)
+    for _ in range(4):
+        resetting = near._pending.copy()  # a slot being reset gets reward 0 this step
+        _, r_plain, _, _ = plain.step(push)
+        _, r_near, _, _ = near.step(push)
+        radius = np.array([b.circumscribed_radius for b in near.bodies])
+        expected = np.where(resetting, 0.0, -2.0 * proximity_penalty(
+            clearance_at_pose(near.sim), radius, 5.0))
+        assert np.allclose((r_near - r_plain).numpy(), expected, atol=1e-5)
+    assert (expected < 0).any()  # a 5 m margin: robots in a warehouse are inside it
+    plain.sim.close()
+    near.sim.close()

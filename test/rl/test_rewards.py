@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from compass_nav.rl.config import rl_preset
-from compass_nav.rl.rewards import REWARD_PRESETS, RLRewardConfig, geodesic_progress
+from compass_nav.rl.rewards import (
+    REWARD_PRESETS,
+    RLRewardConfig,
+    geodesic_progress,
+    proximity_penalty,
+)
 from compass_nav.utils.errors import ConfigError
 
 
@@ -31,7 +36,23 @@ def test_presets_and_the_simulator_config():
     assert shaped.sim_reward().smoothness == shaped.smoothness
 
 
+def test_proximity_penalty_by_hand():
+    # radius 0.4 m, margin 0.3 m: free beyond a 0.7 m clearance, 1 at 0.4 m and closer.
+    clearance = np.array([1.0, 0.7, 0.55, 0.4, 0.1])
+    got = proximity_penalty(clearance, np.full(5, 0.4), 0.3)
+    assert np.allclose(got, [0.0, 0.0, 0.5, 1.0, 1.0])
+    # A bigger body is inside the margin where a small one is free.
+    assert np.allclose(proximity_penalty(np.array([0.8, 0.8]), np.array([0.3, 0.6]), 0.3),
+                       [0.0, 1 / 3])
+    assert REWARD_PRESETS["shaped"].proximity == 0  # off unless a config turns it on
+    assert "proximity" not in type(REWARD_PRESETS["shaped"].sim_reward()).__dataclass_fields__
+
+
 def test_bad_values_are_named():
+    with pytest.raises(ConfigError, match="reward.proximity=0.5"):
+        RLRewardConfig(proximity=0.5)
+    with pytest.raises(ConfigError, match="reward.proximity_margin=0"):
+        RLRewardConfig(proximity_margin=0)
     with pytest.raises(ConfigError, match="reward.collision=1.0"):
         RLRewardConfig(collision=1.0)
     with pytest.raises(ConfigError, match="unknown embodiment 'robot9'"):

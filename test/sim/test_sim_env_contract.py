@@ -350,3 +350,17 @@ def test_invalid_config_names_field_and_value(field, value):
     with pytest.raises(ConfigError) as exc:
         SimConfig(**{field: value})
     assert f"{field}={value!r}" in str(exc.value)
+
+
+def test_the_three_seed_splits_never_share_a_scene():
+    seeds = {}
+    for split in ("train", "heldout", "validation"):
+        env = _env(split=split, num_envs=6, families=("office",), scene_pool=50)
+        env.reset(seed=5)
+        seeds[split] = set(env.scene_seed.tolist())
+        env.close()
+    assert max(seeds["train"]) < 50
+    assert all(1_000_000 <= s < 1_000_050 for s in seeds["heldout"])
+    assert all(2_000_000 <= s < 2_000_050 for s in seeds["validation"])
+    with pytest.raises(ConfigError, match="split='test'"):
+        SimConfig(split="test")

@@ -6,7 +6,9 @@ grid with obstacle heights and materials plus randomised appearance (palette, te
 lighting, camera noise). Scenes are pure data; the renderer and the physics read the arrays.
 
 Seeds below :data:`HELDOUT_SEED_OFFSET` are for training; evaluation uses seeds at or above
-it, so evaluation scenes are never seen in training.
+it, so evaluation scenes are never seen in training. Seeds from
+:data:`VALIDATION_SEED_OFFSET` up are a third set, for choosing settings (e.g. comparing
+training runs) without looking at the held-out seeds that the reported figures use.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from compass_nav.sim.scenes.base import GRID_CELLS, RESOLUTION, Scene, SceneBuil
 from compass_nav.utils.errors import ConfigError
 
 HELDOUT_SEED_OFFSET = 1_000_000
+VALIDATION_SEED_OFFSET = 2_000_000
+#: Scene-seed offset of each split.
+SPLIT_SEED_OFFSETS = {"train": 0, "heldout": HELDOUT_SEED_OFFSET,
+                      "validation": VALIDATION_SEED_OFFSET}
 
 _FAMILIES: dict[str, Callable[[int], Scene]] = {}
 
@@ -66,6 +72,8 @@ def generate_scene(family: str, seed: int) -> Scene:
 __all__ = [
     "GRID_CELLS",
     "HELDOUT_SEED_OFFSET",
+    "SPLIT_SEED_OFFSETS",
+    "VALIDATION_SEED_OFFSET",
     "RESOLUTION",
     "Scene",
     "SceneBuilder",
