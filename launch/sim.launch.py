@@ -33,7 +33,8 @@ ARGUMENTS = [
     ("shutdown_when_done", "true", "End the launch after the last episode."),
     ("realtime_factor", "1.0", "Simulated seconds per wall second (0 = as fast as the "
      "navigator answers; needs lockstep)."),
-    ("lockstep", "false", "Step the simulator only after each command (or a timeout)."),
+    ("lockstep", "false", "Step the simulator only after each command (or a timeout); both "
+     "nodes then use stamped commands, so each observation is paired with its own answer."),
     ("image_width", "64", "Simulated camera width, pixels."),
     ("image_height", "64", "Simulated camera height, pixels."),
     ("route_mode", "planned", "'planned' publishes a global plan on 'route'; 'mapless' "
@@ -72,6 +73,7 @@ def generate_launch_description() -> LaunchDescription:
                 "exit_when_done": ParameterValue(cfg["shutdown_when_done"], value_type=bool),
                 "realtime_factor": ParameterValue(cfg["realtime_factor"], value_type=float),
                 "lockstep": ParameterValue(cfg["lockstep"], value_type=bool),
+                "cmd_vel_stamped": ParameterValue(cfg["lockstep"], value_type=bool),
                 "image_width": ParameterValue(cfg["image_width"], value_type=int),
                 "image_height": ParameterValue(cfg["image_height"], value_type=int),
                 "route_mode": ParameterValue(cfg["route_mode"], value_type=str),
@@ -92,6 +94,7 @@ def generate_launch_description() -> LaunchDescription:
                 "model": ParameterValue(cfg["model"], value_type=str),
                 "embodiment": ParameterValue(cfg["embodiment"], value_type=str),
                 "use_sim_time": ParameterValue(cfg["use_sim_time"], value_type=bool),
+                "cmd_vel_stamped": ParameterValue(cfg["lockstep"], value_type=bool),
             },
         ],
         arguments=log,

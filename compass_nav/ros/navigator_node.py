@@ -68,6 +68,10 @@ class Navigator(LifecycleNode):
         self._control_timers: list = []
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._pending: dict[str, object] = {}
+        # sync_stamps: stamps (sec, nanosec) of the latest odometry/depth, and the image
+        # step waiting for them (stamp, its perf_counter start).
+        self._input_stamps: dict[str, tuple[int, int]] = {}
+        self._waiting_step: tuple | None = None
         self._frames: tuple[str, str] = ("", "")
         self._last_cmd_wall = -math.inf
         self._last_trigger_stamp: float | None = None
@@ -183,7 +187,13 @@ class Navigator(LifecycleNode):
             return self._fail(f"model={values['model']!r} failed its warm-up step: "
                               f"{type(exc).__name__}: {exc}")
         # Subscription order is the executor's order for messages that are ready together:
-        # odometry and depth first, so an image-triggered step sees the matching pose.
+        # goal and route first, so a new episode's first image is never steered to the old
+        # goal; then odometry and depth, so an image-triggered step sees the matching pose.
+        self._subs.append(self.create_subscription(PoseStamped, "goal_pose", self._on_goal,
+                                                   qos.reliable()))
+        if values["use_route"]:
+            self._subs.append(self.create_subscription(Path, "route", self._on_route,
+                                                       qos.reliable(2)))
         sensor = qos.sensor(values["image_qos"])
         self._subs.append(self.create_subscription(Odometry, "odom", self._on_odom,
                                                    qos.sensor("reliable")))
@@ -194,11 +204,6 @@ class Navigator(LifecycleNode):
                 CompressedImage, "image/compressed", self._on_compressed, sensor))
         else:
             self._subs.append(self.create_subscription(Image, "image", self._on_image, sensor))
-        self._subs.append(self.create_subscription(PoseStamped, "goal_pose", self._on_goal,
-                                                   qos.reliable()))
-        if values["use_route"]:
-            self._subs.append(self.create_subscription(Path, "route", self._on_route,
-                                                       qos.reliable(2)))
         self._srvs.append(self.create_service(Trigger, "~/cancel", self._on_cancel))
         self._error = ""
         self.get_logger().info(
@@ -237,6 +242,8 @@ class Navigator(LifecycleNode):
         self._subs, self._srvs = [], []
         self.core = self.runtime = None
         self._pending.clear()
+        self._input_stamps.clear()
+        self._waiting_step = None
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -292,6 +299,25 @@ class Navigator(LifecycleNode):
     def _image_arrived(self, rgb: np.ndarray, stamp, t0: float) -> None:
         self.core.on_image(rgb, time.monotonic())
         if self._active and self._p("trigger") == "image" and self._due(stamp):
+            if self._p("sync_stamps"):
+                self._waiting_step = (stamp, t0)
+                self._run_synced_step()
+            else:
+                self._control(t0, stamp)
+
+    def _run_synced_step(self) -> None:
+        """sync_stamps: run the waiting image step once odometry and depth share its stamp.
+
+        A newer image replaces a waiting one, so a step whose inputs never complete is
+        skipped, never run late with someone else's pose.
+        """
+        if self._waiting_step is None or not self._active:
+            return
+        stamp, t0 = self._waiting_step
+        key = (stamp.sec, stamp.nanosec)
+        needed = ["odom", "depth"] if self.runtime.spec.uses_depth else ["odom"]
+        if all(self._input_stamps.get(k) == key for k in needed):
+            self._waiting_step = None
             self._control(t0, stamp)
 
     def _due(self, stamp) -> bool:
@@ -311,6 +337,8 @@ class Navigator(LifecycleNode):
         except conv.InputError as exc:
             return self._bad("depth", str(exc))
         self.core.on_depth(depth, time.monotonic())
+        self._input_stamps["depth"] = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self._run_synced_step()
 
     def _on_odom(self, msg: Odometry) -> None:
         try:
@@ -324,6 +352,8 @@ class Navigator(LifecycleNode):
             for kind in ("goal", "route"):
                 if kind in pending:
                     getattr(self, f"_on_{kind}")(pending[kind])
+        self._input_stamps["odom"] = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self._run_synced_step()
 
     def _frame_names(self) -> tuple[str, str]:
         """(odometry frame, base frame): parameters, else what odometry says."""

@@ -117,6 +117,11 @@ def navigator_params(body: EmbodimentSpec) -> list[ParamSpec]:
                   "decimated to control_rate_hz by header stamps (lowest latency); 'timer' = "
                   "on a timer at control_rate_hz with the latest frame.",
                   choices=("image", "timer"), read_only=True),
+        ParamSpec("sync_stamps", False, "With trigger 'image': run the step only once the "
+                  "odometry (and depth) carrying the image's exact stamp have arrived, for a "
+                  "simulator that stamps one step's messages alike (sim-in-the-loop "
+                  "lockstep); a real robot's sensors never share stamps, so keep it off.",
+                  read_only=True),
         ParamSpec("control_rate_hz", 0.0, "Control rate, Hz. 0 = the rate the model was "
                   "trained at (from its metadata).", range=(0.0, 1000.0)),
         ParamSpec("max_vx", float(body.max_vx), "Forward speed limit, m/s (default: the "
@@ -171,8 +176,8 @@ def sim_bridge_params() -> list[ParamSpec]:
                   read_only=True),
         ParamSpec("family", "warehouse", "Scene family (warehouse, office, hall).",
                   read_only=True),
-        ParamSpec("split", "train", "Scene seeds: 'train' or 'heldout'.",
-                  choices=("train", "heldout"), read_only=True),
+        ParamSpec("split", "train", "Scene seeds: 'train', 'heldout' or 'validation'.",
+                  choices=("train", "heldout", "validation"), read_only=True),
         ParamSpec("seed", 0, "Seed of the episode sequence (scenes, starts, goals).",
                   range=(0, 2**31 - 1), read_only=True),
         ParamSpec("image_width", sim.image_width, "Camera image width, pixels.",
@@ -186,7 +191,9 @@ def sim_bridge_params() -> list[ParamSpec]:
         ParamSpec("realtime_factor", 1.0, "Simulated seconds per wall second; 0 = as fast as "
                   "possible (use with lockstep).", range=(0.0, 100.0)),
         ParamSpec("lockstep", False, "After publishing an observation, wait for a cmd_vel "
-                  "(up to lockstep_timeout of wall time) before stepping.", read_only=True),
+                  "(up to lockstep_timeout of wall time) before stepping; with "
+                  "cmd_vel_stamped only one stamped with that observation's stamp.",
+                  read_only=True),
         ParamSpec("lockstep_timeout", 0.5, "Longest wait for a command in lockstep, s.",
                   range=(0.01, 10.0)),
         ParamSpec("cmd_timeout", 0.5, "A command older than this (wall clock) counts as "

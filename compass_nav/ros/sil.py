@@ -189,13 +189,20 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
     for body in cfg.embodiments:
         domain = cfg.domain_id
         env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
+        lockstep = cfg.realtime_factor == 0.0
+        # In lockstep, stamped commands pair each observation with its own answer.
         nav = node_command("compass_nav.ros.navigator_node", {
-            "model": cfg.model, "embodiment": body, "use_sim_time": True})
+            "model": cfg.model, "embodiment": body, "use_sim_time": True,
+            "cmd_vel_stamped": lockstep, "sync_stamps": lockstep})
         bridge = node_command("compass_nav.ros.sim_bridge_node", {
             "embodiment": body, "family": cfg.family, "split": cfg.split, "seed": cfg.seed,
             "image_height": cfg.image_size[0], "image_width": cfg.image_size[1],
             "episodes": cfg.episodes, "exit_when_done": True,
-            "lockstep": cfg.realtime_factor == 0.0, "realtime_factor": cfg.realtime_factor,
+            "lockstep": lockstep, "realtime_factor": cfg.realtime_factor,
+            "cmd_vel_stamped": lockstep,
+            # Lockstep waits for the navigator's answer; the timeout only guards against a
+            # navigator that stopped answering (a loaded machine may take > 0.5 s).
+            "lockstep_timeout": 5.0,
             "route_mode": cfg.route_mode,
             # The recorder's image subscription must be matched before the first frame, or
             # a short episode on a fast machine ends before it sees one (no GIF).

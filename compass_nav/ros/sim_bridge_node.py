@@ -6,6 +6,17 @@ and by the sim-in-the-loop tests (:mod:`compass_nav.ros.sil`). One
 simulated time with the latest ``cmd_vel`` (zero when older than ``cmd_timeout``), paced by
 ``realtime_factor`` or, with ``lockstep``, by the navigator's answers.
 
+Lockstep pairs each observation with its answer. With ``cmd_vel_stamped`` only the first
+command stamped with the observation's own stamp releases the step (an image-triggered
+navigator stamps its command with the image's stamp); any other command -- a late answer to
+an earlier observation after a ``lockstep_timeout``, a zero from the navigator's watchdog
+while the bridge is slow to step -- is dropped and counted. Without stamps any command releases the step, and one
+such extra command shifts every later command by one step. A new episode's goal and route
+are acknowledged by the subscribers before its first observation goes out, so a navigator
+that handles goals before images (its subscription order) never steers the first step of an
+episode to the old goal. Odometry, depth and image of one step share one stamp, but DDS may
+deliver them in any order: a navigator with ``sync_stamps`` waits for all three.
+
 Publishes (relative names): ``image`` (rgb8) + ``camera_info``, ``depth`` (32FC1, +inf = no
 return), ``odom`` (nav_msgs/Odometry: pose in ``odom_frame``, body twist), ``/clock``,
 ``goal_pose`` (PoseStamped, latched, once per episode), ``route`` (nav_msgs/Path global plan,
@@ -80,6 +91,8 @@ class SimBridge(Node):
         self._cmd_wall = -math.inf
         self._published_wall = -math.inf
         self._cmd_since_obs = False
+        self._obs_stamp: tuple[int, int] | None = None
+        self.dropped_commands = 0
         self._reset_requested = False
 
         sensor = qos.sensor("reliable")
@@ -111,6 +124,11 @@ class SimBridge(Node):
 
     # ------------------------------------------------------------------ callbacks
     def _on_cmd(self, msg) -> None:
+        if isinstance(msg, TwistStamped) and self._p("lockstep"):
+            s = msg.header.stamp
+            if (s.sec, s.nanosec) != self._obs_stamp or self._cmd_since_obs:
+                self.dropped_commands += 1  # not the (first) answer to this observation
+                return
         t = msg.twist if isinstance(msg, TwistStamped) else msg
         cmd = np.array([t.linear.x, t.linear.y, t.angular.z])
         # The simulator zeroes non-finite actions itself; keep them out of the bridge too.
@@ -149,6 +167,9 @@ class SimBridge(Node):
             # Like the simulator's own route: skip the cell centre under the robot.
             pts = np.vstack([pose[None, :2], plan[1:], g[None, :2]])
             self._route_pub.publish(conv.path_msg(pts, stamp, frame))
+        if self._p("lockstep"):
+            self._goal_pub.wait_for_all_acked(Duration(seconds=1.0))
+            self._route_pub.wait_for_all_acked(Duration(seconds=1.0))
 
     def _start_episode(self, obs: dict) -> None:
         self.episode += 1
@@ -171,6 +192,7 @@ class SimBridge(Node):
         self._info_pub.publish(conv.camera_info(w, h, math.radians(self.body.camera_hfov_deg),
                                                 stamp, cam))
         self._cmd_since_obs = False
+        self._obs_stamp = (stamp.sec, stamp.nanosec)
         self._image_pub.publish(conv.rgb_to_msg(self._obs["rgb"][0], stamp, cam))
         self._published_wall = time.monotonic()
 
@@ -268,7 +290,10 @@ class SimBridge(Node):
             next_due = max(next_due + period, time.monotonic() - period)
         if self._done():
             wins = sum(o["outcome"] == "success" for o in self.outcomes)
-            self.get_logger().info(f"done: {wins}/{len(self.outcomes)} episodes succeeded")
+            dropped = (f"; {self.dropped_commands} commands that answered no current "
+                       "observation dropped" if self.dropped_commands else "")
+            self.get_logger().info(f"done: {wins}/{len(self.outcomes)} episodes succeeded"
+                                   f"{dropped}")
 
 
 def main(args: list[str] | None = None) -> int:
