@@ -136,7 +136,8 @@ PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
         # The two bodies whose specialists stayed under 0.90 after 400 iterations; h1 also
         # with a doubled collision penalty (0.892 held-out against 0.878 without it).
         "rl_per_body": {"omnibase": {"iterations": 1000},
-                        "h1": {"iterations": 1000, "reward": {"collision": -10.0}}},
+                        "h1": {"iterations": 1000,
+                               "reward": {"collision": -10.0, "proximity": -0.05}}},
     },
     "tiny": {
         "bodies": ("carter", "spot"),
