@@ -95,6 +95,7 @@ def generate_launch_description() -> LaunchDescription:
                 "embodiment": ParameterValue(cfg["embodiment"], value_type=str),
                 "use_sim_time": ParameterValue(cfg["use_sim_time"], value_type=bool),
                 "cmd_vel_stamped": ParameterValue(cfg["lockstep"], value_type=bool),
+                "sync_stamps": ParameterValue(cfg["lockstep"], value_type=bool),
             },
         ],
         arguments=log,
