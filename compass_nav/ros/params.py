@@ -194,7 +194,9 @@ def sim_bridge_params() -> list[ParamSpec]:
                   "(up to lockstep_timeout of wall time) before stepping; with "
                   "cmd_vel_stamped only one stamped with that observation's stamp.",
                   read_only=True),
-        ParamSpec("lockstep_timeout", 0.5, "Longest wait for a command in lockstep, s.",
+        ParamSpec("lockstep_timeout", 5.0, "Longest wait for a command in lockstep, s (a "
+                  "guard against a navigator that stopped answering; a step that times out "
+                  "uses the previous command, and the run is no longer reproducible).",
                   range=(0.01, 10.0)),
         ParamSpec("cmd_timeout", 0.5, "A command older than this (wall clock) counts as "
                   "zero, s.", range=(0.01, 10.0)),

@@ -200,9 +200,6 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
             "episodes": cfg.episodes, "exit_when_done": True,
             "lockstep": lockstep, "realtime_factor": cfg.realtime_factor,
             "cmd_vel_stamped": lockstep,
-            # Lockstep waits for the navigator's answer; the timeout only guards against a
-            # navigator that stopped answering (a loaded machine may take > 0.5 s).
-            "lockstep_timeout": 5.0,
             "route_mode": cfg.route_mode,
             # The recorder's image subscription must be matched before the first frame, or
             # a short episode on a fast machine ends before it sees one (no GIF).
