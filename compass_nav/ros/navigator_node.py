@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 import rclpy
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry, Path
@@ -428,7 +429,15 @@ class Navigator(LifecycleNode):
         self._control(time.perf_counter(), None)
 
     def _watchdog(self) -> None:
-        """Zero velocity when inputs are stale and nothing else published recently."""
+        """Zero velocity when inputs are stale and nothing else published recently.
+
+        Off with ``sync_stamps``: a lockstep simulator's time stands still while it waits, so
+        wall-clock staleness means nothing there, and a watchdog step would reset the
+        policy's state at a moment that depends on the machine's load (the bridge's own
+        timeouts cover a navigator that stops answering).
+        """
+        if self._p("sync_stamps"):
+            return
         now = time.monotonic()
         if now - self._last_cmd_wall < 1.5 / self.core.settings.control_hz:
             return
@@ -455,6 +464,10 @@ class Navigator(LifecycleNode):
 
     def _publish_cmd(self, cmd: np.ndarray, stamp) -> None:
         stamped = self._p("cmd_vel_stamped")
+        if stamp is None and self._p("sync_stamps"):
+            # Not an answer to an image (watchdog, goal events): a zero stamp, so that a
+            # lockstep simulator never takes it for the answer to its current observation.
+            stamp = Time()
         msg = conv.twist_msg(cmd, stamped, self._stamp(stamp) if stamped else None,
                              self._frame_names()[1] or "base_link")
         self._cmd_pub.publish(msg)

@@ -120,7 +120,8 @@ def navigator_params(body: EmbodimentSpec) -> list[ParamSpec]:
         ParamSpec("sync_stamps", False, "With trigger 'image': run the step only once the "
                   "odometry (and depth) carrying the image's exact stamp have arrived, for a "
                   "simulator that stamps one step's messages alike (sim-in-the-loop "
-                  "lockstep); a real robot's sensors never share stamps, so keep it off.",
+                  "lockstep). Also turns the stale-input watchdog off and stamps unsolicited "
+                  "commands zero. A real robot's sensors never share stamps: keep it off.",
                   read_only=True),
         ParamSpec("control_rate_hz", 0.0, "Control rate, Hz. 0 = the rate the model was "
                   "trained at (from its metadata).", range=(0.0, 1000.0)),

@@ -8,14 +8,16 @@ simulated time with the latest ``cmd_vel`` (zero when older than ``cmd_timeout``
 
 Lockstep pairs each observation with its answer. With ``cmd_vel_stamped`` only the first
 command stamped with the observation's own stamp releases the step (an image-triggered
-navigator stamps its command with the image's stamp); any other command -- a late answer to
-an earlier observation after a ``lockstep_timeout``, a zero from the navigator's watchdog
-while the bridge is slow to step -- is dropped and counted. Without stamps any command releases the step, and one
-such extra command shifts every later command by one step. A new episode's goal and route
-are acknowledged by the subscribers before its first observation goes out, so a navigator
-that handles goals before images (its subscription order) never steers the first step of an
-episode to the old goal. Odometry, depth and image of one step share one stamp, but DDS may
-deliver them in any order: a navigator with ``sync_stamps`` waits for all three.
+navigator stamps its command with the image's stamp, and with ``sync_stamps`` its
+unsolicited commands with a zero stamp); any other command -- a late answer to an earlier
+observation after a ``lockstep_timeout``, a zero from the navigator's watchdog -- is dropped
+and counted. Without stamps any command releases the step, and one such extra command
+shifts every later command by one step. A new episode's goal and route are acknowledged by
+the subscribers before its first observation goes out, so a navigator that handles goals
+before images (its subscription order) never steers the first step of an episode to the
+old goal. Odometry, depth and image of one step share one stamp, but DDS may deliver them in
+any order: a navigator with ``sync_stamps`` waits for all three. The first episode starts
+once the navigator's sensor subscriptions are matched too.
 
 Publishes (relative names): ``image`` (rgb8) + ``camera_info``, ``depth`` (32FC1, +inf = no
 return), ``odom`` (nav_msgs/Odometry: pose in ``odom_frame``, body twist), ``/clock``,
@@ -265,6 +267,11 @@ class SimBridge(Node):
         if self._p("wait_for_navigator"):
             self.get_logger().info("waiting for a subscriber on goal_pose")
             self.wait_for_subscribers(executor, self._goal_pub, 1, math.inf, should_stop)
+            # The navigator subscribes to goal and route first, then to its sensors: wait
+            # for those too, or the first observations of the run may go unheard.
+            for pub in (self._odom_pub, self._depth_pub, self._image_pub):
+                if pub is not None:
+                    self.wait_for_subscribers(executor, pub, 1, 10.0, should_stop)
         self.wait_for_subscribers(executor, self._image_pub, self._p("min_image_subscribers"),
                                   10.0, should_stop)
         self._start_episode(obs)
