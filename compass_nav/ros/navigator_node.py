@@ -319,7 +319,10 @@ class Navigator(LifecycleNode):
         needed = ["odom", "depth"] if self.runtime.spec.uses_depth else ["odom"]
         if all(self._input_stamps.get(k) == key for k in needed):
             self._waiting_step = None
-            self._control(t0, stamp)
+            # Staleness is judged when the step's first input arrived: in lockstep the
+            # simulator's time stands still until the step completes.
+            first = min(self.core.inputs[k].received for k in (*needed, "image"))
+            self._control(t0, stamp, now=first)
 
     def _due(self, stamp) -> bool:
         """Decimate the camera stream to the control rate by the images' own stamps."""
@@ -336,24 +339,32 @@ class Navigator(LifecycleNode):
         try:
             depth = conv.depth_to_metres(msg)
         except conv.InputError as exc:
-            return self._bad("depth", str(exc))
-        self.core.on_depth(depth, time.monotonic())
-        self._input_stamps["depth"] = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        self._run_synced_step()
+            self._bad("depth", str(exc))
+        else:
+            self.core.on_depth(depth, time.monotonic())
+        self._input_arrived("depth", msg.header.stamp)
 
     def _on_odom(self, msg: Odometry) -> None:
         try:
             pose, speed = conv.odometry_to_arrays(msg)
         except conv.InputError as exc:
-            return self._bad("odom", str(exc))
-        self.core.on_odometry(pose, speed, time.monotonic())
-        self._frames = (msg.header.frame_id, msg.child_frame_id)
-        if self._pending:
-            pending, self._pending = self._pending, {}
-            for kind in ("goal", "route"):
-                if kind in pending:
-                    getattr(self, f"_on_{kind}")(pending[kind])
-        self._input_stamps["odom"] = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+            self._bad("odom", str(exc))
+        else:
+            self.core.on_odometry(pose, speed, time.monotonic())
+            self._frames = (msg.header.frame_id, msg.child_frame_id)
+            if self._pending:
+                pending, self._pending = self._pending, {}
+                for kind in ("goal", "route"):
+                    if kind in pending:
+                        getattr(self, f"_on_{kind}")(pending[kind])
+        self._input_arrived("odom", msg.header.stamp)
+
+    def _input_arrived(self, kind: str, stamp) -> None:
+        """sync_stamps: note the stamp of an odometry/depth message, good or rejected.
+
+        A rejected one makes the waiting step a safe stop, answered with the image's stamp.
+        """
+        self._input_stamps[kind] = (stamp.sec, stamp.nanosec)
         self._run_synced_step()
 
     def _frame_names(self) -> tuple[str, str]:
@@ -445,9 +456,12 @@ class Navigator(LifecycleNode):
             return
         self._control(time.perf_counter(), None)
 
-    def _control(self, t0: float, stamp) -> None:
-        """Run one core step and publish its command, path and status."""
-        d = self.core.step(time.monotonic())
+    def _control(self, t0: float, stamp, now: float | None = None) -> None:
+        """Run one core step and publish its command, path and status.
+
+        ``now`` (wall clock) judges input staleness; default: this moment.
+        """
+        d = self.core.step(time.monotonic() if now is None else now)
         self._publish_cmd(d.cmd, stamp)
         if d.stepped:
             t1 = time.perf_counter()

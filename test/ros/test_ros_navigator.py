@@ -278,3 +278,41 @@ def test_timer_trigger_and_route_topic(launch, harness):
         if "route ignored" in harness.diag_values().get("route", ""):
             break
     assert "route ignored" in harness.diag_values()["route"], harness.diag_values()
+
+
+def test_sync_stamps_pairs_each_image_with_its_odometry(launch, harness):
+    """sync_stamps (lockstep simulators): an image waits for the odometry of its own stamp;
+    a rejected odometry of that stamp answers it with a stop; nothing else is published
+    with a non-zero stamp (the wall-clock watchdog is off)."""
+    from compass_nav.ros import conversions as conv
+
+    launch(NAV, **PARAMS, sync_stamps=True)
+    harness.wait_for_navigator()
+    start_goal(harness)
+    # Image first: no answer until the odometry carrying its stamp arrives.
+    stamp = conv.sec_to_stamp(harness.stamp + 0.1)
+    harness.publish_image(stamp=stamp)
+    assert harness.cmd_for(stamp, timeout=0.5) is None
+    harness.publish_odom(stamp)
+    assert moving(harness.cmd_for(stamp))  # not stale: the odometry came 0.5 s later
+    # Odometry of an older stamp does not complete a newer image's step.
+    stamp = conv.sec_to_stamp(harness.stamp + 0.1)
+    harness.publish_image(stamp=stamp)
+    harness.publish_odom(conv.sec_to_stamp(harness.stamp - 0.05))
+    assert harness.cmd_for(stamp, timeout=0.5) is None
+    harness.publish_odom(stamp)
+    assert moving(harness.cmd_for(stamp))
+    # NaN odometry of the image's stamp: the answer is a stop, with that stamp.
+    stamp = conv.sec_to_stamp(harness.stamp + 0.1)
+    harness.publish_image(stamp=stamp)
+    harness.publish_odom(stamp, nan=True)
+    cmd = harness.cmd_for(stamp)
+    assert cmd is not None and is_zero(cmd)
+    assert moving(harness.drive_step())
+    # Inputs stop: no watchdog command takes a sensor stamp.
+    answered = {(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in harness.cmds}
+    start = len(harness.cmds)
+    harness.spin_until(lambda: False, 1.0)
+    for _, m in harness.cmds[start:]:
+        t = (m.header.stamp.sec, m.header.stamp.nanosec)
+        assert t == (0, 0) or t in answered, t
