@@ -59,7 +59,7 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         from compass_nav.sim.embodiment import get_embodiment
-        from compass_nav.sim.scenes import list_families
+        from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS, list_families
 
         # Accept lists (YAML, JSON) but store tuples so the config stays hashable.
         object.__setattr__(self, "embodiments", tuple(self.embodiments))
@@ -78,7 +78,7 @@ class EvalConfig:
         check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
         check(self.route_mode in ("planned", "mapless"), "route_mode", self.route_mode,
               "must be 'planned' or 'mapless'")
-        check(self.split in ("train", "heldout", "validation"), "split", self.split,
+        check(self.split in SPLIT_SEED_OFFSETS, "split", self.split,
               "must be 'train', 'heldout' or 'validation'")
         check(self.seed >= 0, "seed", self.seed, "must be >= 0")
         cells = len(self.embodiments) * len(self.families)

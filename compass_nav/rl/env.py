@@ -40,22 +40,17 @@ _GEO_CLIP = 20.0  # m of cost-to-go
 PRIVILEGED_DIM = 2 + 2 * _RING + 3 + 1
 
 
-def geo_at_pose(sim) -> np.ndarray:
-    """(N,) planner cost-to-go of the grid cell each robot's centre is in."""
+def map_at_pose(sim, layer: str) -> np.ndarray:
+    """(N,) value of a privileged map layer at the cell each robot's centre is in.
+
+    ``layer``: ``cost_to_go`` (planner metres to the goal) or ``clearance`` (metres to the
+    nearest obstacle).
+    """
     p = sim.privileged()
     res, pose = p["resolution"], p["pose"]
     gi = np.clip((pose[:, 1] / res).astype(int), 0, GRID_CELLS - 1)
     gj = np.clip((pose[:, 0] / res).astype(int), 0, GRID_CELLS - 1)
-    return p["cost_to_go"][np.arange(pose.shape[0]), gi, gj]
-
-
-def clearance_at_pose(sim) -> np.ndarray:
-    """(N,) map clearance (m to the nearest obstacle) of the cell each robot's centre is in."""
-    p = sim.privileged()
-    res, pose = p["resolution"], p["pose"]
-    gi = np.clip((pose[:, 1] / res).astype(int), 0, GRID_CELLS - 1)
-    gj = np.clip((pose[:, 0] / res).astype(int), 0, GRID_CELLS - 1)
-    return p["clearance"][np.arange(pose.shape[0]), gi, gj]
+    return p[layer][np.arange(pose.shape[0]), gi, gj]
 
 
 def privileged_features(sim) -> np.ndarray:
@@ -124,7 +119,7 @@ class ResidualNavEnv(VecEnv):
         self.proximity_margin = proximity_margin
         obs, _ = self.sim.reset(seed=seed)
         self._radius = np.array([b.circumscribed_radius for b in self.sim.env_bodies])
-        self._geo = geo_at_pose(self.sim)
+        self._geo = map_at_pose(self.sim, "cost_to_go")
         self._return = np.zeros(self.num_envs)
         self.last_obs = obs
         self._obs = self._observe(obs)
@@ -169,13 +164,13 @@ class ResidualNavEnv(VecEnv):
         obs, reward, terminated, truncated, info = self.sim.step(command.cpu().numpy())
         resetting = self._pending
         ended = info["_episode"]
-        geo_now = geo_at_pose(self.sim)
+        geo_now = map_at_pose(self.sim, "cost_to_go")
         progress, geo = geodesic_progress(self._geo, geo_now)
         self._geo = np.where(resetting, geo_now, geo)
         shaping = self.progress_weight * progress
         if self.proximity_weight:
             shaping = shaping + self.proximity_weight * proximity_penalty(
-                clearance_at_pose(self.sim), self._radius, self.proximity_margin)
+                map_at_pose(self.sim, "clearance"), self._radius, self.proximity_margin)
         reward = reward + np.where(resetting, 0.0, shaping)
         self._return = np.where(resetting, 0.0, self._return) + reward
         self.prev_action = torch.where(torch.as_tensor(resetting, device=self.device)[:, None],

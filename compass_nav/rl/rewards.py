@@ -78,8 +78,10 @@ class RLRewardConfig:
               "must be > 0 m")
 
     def sim_reward(self) -> RewardConfig:
-        """The simulator's reward config: these weights, progress off (the env adds it and
-        the proximity term)."""
+        """The simulator's reward config: these weights, progress off.
+
+        The env adds geodesic progress and the proximity term itself.
+        """
         terms = dataclasses.asdict(self)
         del terms["proximity"], terms["proximity_margin"]
         return RewardConfig(**{**terms, "progress": 0.0})

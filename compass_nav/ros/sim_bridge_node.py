@@ -93,6 +93,7 @@ class SimBridge(Node):
         self._cmd_wall = -math.inf
         self._published_wall = -math.inf
         self._cmd_since_obs = False
+        self._lockstep = self._p("lockstep")  # read-only
         self._obs_stamp: tuple[int, int] | None = None
         self.dropped_commands = 0
         self._reset_requested = False
@@ -126,7 +127,7 @@ class SimBridge(Node):
 
     # ------------------------------------------------------------------ callbacks
     def _on_cmd(self, msg) -> None:
-        if isinstance(msg, TwistStamped) and self._p("lockstep"):
+        if isinstance(msg, TwistStamped) and self._lockstep:
             s = msg.header.stamp
             if (s.sec, s.nanosec) != self._obs_stamp or self._cmd_since_obs:
                 self.dropped_commands += 1  # not the (first) answer to this observation
@@ -169,7 +170,7 @@ class SimBridge(Node):
             # Like the simulator's own route: skip the cell centre under the robot.
             pts = np.vstack([pose[None, :2], plan[1:], g[None, :2]])
             self._route_pub.publish(conv.path_msg(pts, stamp, frame))
-        if self._p("lockstep"):
+        if self._lockstep:
             self._goal_pub.wait_for_all_acked(Duration(seconds=1.0))
             self._route_pub.wait_for_all_acked(Duration(seconds=1.0))
 
@@ -282,7 +283,7 @@ class SimBridge(Node):
             rtf = self._p("realtime_factor")
             period = self.dt / rtf if rtf > 0 else 0.0  # wall seconds per step
             wait = next_due - now if rtf > 0 else 0.0
-            if self._p("lockstep") and not self._cmd_since_obs:
+            if self._lockstep and not self._cmd_since_obs:
                 wait = max(wait, self._published_wall + self._p("lockstep_timeout") - now)
             if self._reset_requested:
                 self.request_reset_now()

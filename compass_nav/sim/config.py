@@ -63,7 +63,9 @@ class SimConfig:
         check(self.num_envs >= 1, "num_envs", self.num_envs, "must be >= 1")
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
         check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        check(self.split in ("train", "heldout", "validation"), "split", self.split,
+        from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS
+
+        check(self.split in SPLIT_SEED_OFFSETS, "split", self.split,
               "must be 'train', 'heldout' or 'validation'")
         check(self.scene_pool >= 1, "scene_pool", self.scene_pool, "must be >= 1")
         for f in ("image_height", "image_width"):

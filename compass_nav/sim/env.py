@@ -33,8 +33,8 @@ from compass_nav.sim.mdp import rewards, terminations
 from compass_nav.sim.render import render_batch
 from compass_nav.sim.scenes import (
     GRID_CELLS,
-    SPLIT_SEED_OFFSETS,
     RESOLUTION,
+    SPLIT_SEED_OFFSETS,
     Scene,
     generate_scene,
     list_families,

@@ -156,7 +156,7 @@ def test_time_budget_stops_training_and_still_writes_the_specialist(tmp_path):
 
 def test_feature_env_proximity_term_is_added_near_obstacles(debug_base):
     """With only the proximity term on, each step's extra reward is -w x the penalty."""
-    from compass_nav.rl.env import clearance_at_pose
+    from compass_nav.rl.env import map_at_pose
     from compass_nav.rl.rewards import proximity_penalty
 
     cfg = SimConfig(num_envs=4, embodiments=("carter",), families=("warehouse",),
@@ -170,7 +170,7 @@ def test_feature_env_proximity_term_is_added_near_obstacles(debug_base):
         _, r_near, _, _ = near.step(push)
         radius = np.array([b.circumscribed_radius for b in near.bodies])
         expected = np.where(resetting, 0.0, -2.0 * proximity_penalty(
-            clearance_at_pose(near.sim), radius, 5.0))
+            map_at_pose(near.sim, "clearance"), radius, 5.0))
         assert np.allclose((r_near - r_plain).numpy(), expected, atol=1e-5)
     assert (expected < 0).any()  # a 5 m margin: robots in a warehouse are inside it
     plain.sim.close()
