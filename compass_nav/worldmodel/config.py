@@ -172,7 +172,11 @@ class TrainConfig:
     rollout: int = 24  # autoregressive steps per window (after one observed frame)
     pred_frames: int = 8  # predicted steps decoded per window for the pixel loss (0: all)
     teacher_forcing_until: float = 0.4  # fraction of training over which teacher forcing
-    # decays from 1 to 0 (scheduled sampling); afterwards every window is fully imagined
+    # decays from 1 to ``teacher_forcing_floor`` (scheduled sampling)
+    teacher_forcing_floor: float = 0.0  # teacher forcing kept after the decay (per window and
+    # step). 0: late windows are fully imagined from their first frame, so the skip path only
+    # ever sees that frame as its reference; > 0 keeps training the one-step prediction from a
+    # recent real frame that teacher-forced evaluation (and a robot's live camera) asks for
     lr: float = 6e-4
     weight_decay: float = 1e-5
     collision_windows: float = 0.25  # fraction of windows ending on a collision step
@@ -196,6 +200,8 @@ class TrainConfig:
         check(1 <= self.rollout <= 64, "train.rollout", self.rollout, "must be within [1, 64]")
         check(0.0 <= self.teacher_forcing_until <= 1.0, "train.teacher_forcing_until",
               self.teacher_forcing_until, "must be within [0, 1]")
+        check(0.0 <= self.teacher_forcing_floor < 1.0, "train.teacher_forcing_floor",
+              self.teacher_forcing_floor, "must be within [0, 1)")
         check(self.pred_frames >= 0, "train.pred_frames", self.pred_frames, "must be >= 0")
         check(self.lr > 0, "train.lr", self.lr, "must be > 0")
         check(self.max_cpu_minutes >= 0, "train.max_cpu_minutes", self.max_cpu_minutes,

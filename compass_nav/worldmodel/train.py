@@ -7,11 +7,12 @@ checkpoint holding both networks, the resolved config and the training log.
 
 Windows are ``rollout + 1`` consecutive frames of one episode; a fraction starts at the
 episode's first frame (where imagination starts) and a fraction ends on a collision (rare
-otherwise, and what the hazard judge must learn). Teacher forcing decays linearly to zero
-over the first ``teacher_forcing_until`` of training (scheduled sampling), after which every
-window is rolled out on the model's own latents. The next-step speed in the action features
-is the body's actuator model's (noise-free), never the recorded one: a recorded collision
-stops the body, and the judge must not learn that from a signal imagination cannot give it.
+otherwise, and what the hazard judge must learn). Teacher forcing decays linearly to
+``teacher_forcing_floor`` over the first ``teacher_forcing_until`` of training (scheduled
+sampling); with a zero floor every later window is rolled out on the model's own latents.
+The next-step speed in the action features is the body's actuator model's (noise-free),
+never the recorded one: a recorded collision stops the body, and the judge must not learn
+that from a signal imagination cannot give it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from compass_nav.worldmodel.model import (
 from compass_nav.worldmodel.rollouts import Rollouts
 
 __all__ = ["LoadedModel", "WindowSampler", "load_checkpoint", "step_features",
-           "train_world_model"]
+           "teacher_forcing", "train_world_model"]
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,17 @@ def _learning_rate(peak: float, frac: float, warmup: float = 0.03, floor: float 
     return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0))))
 
 
+def teacher_forcing(frac: float, until: float, floor: float = 0.0) -> float:
+    """Teacher-forcing probability at training progress ``frac``.
+
+    1 at the start, decaying linearly to ``floor`` at ``until``; ``until`` 0: ``floor``
+    throughout.
+    """
+    if until <= 0.0:
+        return floor
+    return max(floor, 1.0 - frac / until)
+
+
 def _idm_target(speed: torch.Tensor, descriptor: np.ndarray) -> torch.Tensor:
     d = descriptor
     lim = torch.tensor([d[0], max(d[2], 0.2), d[3]], dtype=torch.float32)
@@ -237,7 +249,7 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
             break
         for group in opt.param_groups:
             group["lr"] = _learning_rate(tc.lr, frac)
-        tf = max(0.0, 1.0 - frac / tc.teacher_forcing_until) if tc.teacher_forcing_until else 0.0
+        tf = teacher_forcing(frac, tc.teacher_forcing_until, tc.teacher_forcing_floor)
         batch = sampler.sample(tc.batch, tc.collision_windows)
         loss, parts = model.loss(batch["frames"], batch["feats"], batch["collision"], tf,
                                  weights, pos_weight=POS_WEIGHT, pred_frames=tc.pred_frames,
@@ -265,7 +277,8 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
                 "warm": warm}, partial)
     bar.close()
     if running:
-        history.append({"step": steps_done - 1, "progress": 1.0, "teacher_forcing": 0.0,
+        history.append({"step": steps_done - 1, "progress": 1.0,
+                        "teacher_forcing": tc.teacher_forcing_floor,
                         "seconds": time.time() - t_start,
                         "cpu_seconds": time.process_time() - cpu_start, **running})
     wm_time = time.time() - t_start

@@ -183,3 +183,19 @@ def test_training_resumes_after_a_kill(tmp_path, tiny_model, train_rollouts, mon
     a = T.load_checkpoint(tmp_path / "run.pt").model.state_dict()
     b = T.load_checkpoint(tmp_path / "ref.pt").model.state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_teacher_forcing_decays_to_its_floor():
+    from compass_nav.utils.errors import ConfigError
+    from compass_nav.worldmodel.config import TrainConfig
+    from compass_nav.worldmodel.train import teacher_forcing
+
+    assert teacher_forcing(0.0, 0.4) == 1.0
+    assert teacher_forcing(0.2, 0.4) == pytest.approx(0.5)
+    assert teacher_forcing(0.9, 0.4) == 0.0
+    # With a floor, late windows still get real frames now and then.
+    assert teacher_forcing(0.2, 0.4, floor=0.1) == pytest.approx(0.5)
+    assert teacher_forcing(0.9, 0.4, floor=0.1) == pytest.approx(0.1)
+    assert teacher_forcing(0.5, 0.0, floor=0.2) == pytest.approx(0.2)
+    with pytest.raises(ConfigError, match="teacher_forcing_floor"):
+        TrainConfig(teacher_forcing_floor=1.0)
