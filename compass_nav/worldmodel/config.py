@@ -226,6 +226,10 @@ class EvalConfig:
     # the hazard head: 'hazard' (product of survivals), 'max' (largest hazard), 'threshold'
     # (first hazard above ``threshold``); 'auto': the mode whose calibration fits the train
     # policies best
+    judge_rule: str = "episode_brier"  # how 'auto' picks the mode, on the train policies:
+    # 'episode_brier' (mean squared error of each paired episode's predicted success against
+    # its real outcome: 60 episodes per policy of evidence) or 'sr_mse' (squared error of
+    # the per-policy success rates: one number per policy, which ties within sampling noise)
     threshold: float = 0.5
     calibrate: bool = True  # fit the hazard scale on the 'train' policies' ground truth
     gifs: int = 3  # side-by-side real/imagined GIFs per report
@@ -239,6 +243,8 @@ class EvalConfig:
         check(self.bootstrap >= 10, "evaluate.bootstrap", self.bootstrap, "must be >= 10")
         check(self.judge in ("auto", "hazard", "max", "threshold", "depth"), "evaluate.judge",
               self.judge, "must be 'auto', 'hazard', 'max', 'threshold' or 'depth'")
+        check(self.judge_rule in ("episode_brier", "sr_mse"), "evaluate.judge_rule",
+              self.judge_rule, "must be 'episode_brier' or 'sr_mse'")
         check(0.0 < self.threshold < 1.0, "evaluate.threshold", self.threshold,
               "must be in (0, 1)")
         check(self.gifs >= 0, "evaluate.gifs", self.gifs, "must be >= 0")

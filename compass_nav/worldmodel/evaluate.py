@@ -9,8 +9,9 @@ checkpoint (:func:`compass_nav.worldmodel.train.load_checkpoint`) and the pool's
    simulator's privileged state are listed as not evaluable in imagination;
 2. calibrates the hazard judge with one logit offset fitted on the ``train`` policies only
    (their imagined vs real success rates), for each judge mode; ``judge='auto'`` keeps the
-   mode that fits the train policies best (held-out figures of every mode are reported as an
-   ablation, never used to choose); then scores every policy;
+   mode that fits the train policies best by ``evaluate.judge_rule`` (paired-episode Brier
+   score by default; held-out figures of every mode are reported as an ablation, never used
+   to choose); then scores every policy;
 3. compares predicted and real per-policy success rates with the rank/correlation metrics of
    :mod:`compass_nav.worldmodel.metrics`, each with a 95% bootstrap interval over policies
    and the episodes within them, for all / ``train`` / ``heldout`` policies;
@@ -48,7 +49,7 @@ from compass_nav.worldmodel.pool import ground_truth_row, load_split
 from compass_nav.worldmodel.rollouts import Rollouts
 from compass_nav.worldmodel.train import LoadedModel, step_features
 
-__all__ = ["calibrate_offset", "evaluate_pool", "judge_on_real", "rank_metrics",
+__all__ = ["calibrate_offset", "episode_brier", "evaluate_pool", "judge_on_real", "rank_metrics",
            "video_quality"]
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,18 @@ def calibrate_offset(ims: list[Imagined], real_sr: np.ndarray, mode: str,
         if err < best_err - 1e-12:
             best, best_err = float(b), err
     return best, best_err
+
+
+def episode_brier(ims: list[Imagined], reals: list[Rollouts], offset: float, mode: str,
+                  threshold: float) -> float:
+    """Mean squared error of each paired episode's predicted success against its real outcome.
+
+    Episode ``i`` of a policy is imagined from the first frame of its real episode ``i``, so
+    every pair is evidence about the judge (and the model), not only the policy's mean.
+    """
+    errs = [(outcomes(im, offset, mode, threshold)["success"] - r.success.astype(np.float64))
+            ** 2 for im, r in zip(ims, reals, strict=True)]
+    return float(np.concatenate(errs).mean())
 
 
 def _windows(rolls: list[Rollouts], horizon: int, count: int, rng) -> list[tuple[Rollouts, int]]:
@@ -291,7 +304,11 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
             off, err = calibrate_offset(
                 [imagined[s] for s in train_specs],
                 np.array([truth[s].success.mean() for s in train_specs]), mode, ec.threshold)
-        row = {"offset": off, "train_mse": err}
+        row = {"offset": off, "train_mse": err, "train_brier": float("nan")}
+        if train_specs:
+            row["train_brier"] = episode_brier(
+                [imagined[s] for s in train_specs], [truth[s] for s in train_specs], off, mode,
+                ec.threshold)
         if len(heldout_specs) >= 2:
             r = np.array([truth[s].success.mean() for s in heldout_specs])
             q = np.array([outcomes(imagined[s], off, mode, ec.threshold)["success"].mean()
@@ -299,7 +316,8 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
             row.update(heldout_pearson=M.pearson(r, q), heldout_mmrv=M.mmrv(r, q),
                        heldout_mae=M.mae(r, q))
         ablation[mode] = row
-    judge_mode = min(modes, key=lambda m: np.nan_to_num(ablation[m]["train_mse"], nan=np.inf))
+    key = "train_brier" if ec.judge_rule == "episode_brier" else "train_mse"
+    judge_mode = min(modes, key=lambda m: np.nan_to_num(ablation[m][key], nan=np.inf))
     offset = ablation[judge_mode]["offset"]
     idm_ref = float(loaded.info.get("idm", {}).get("window_error_p99", np.inf))
     per_policy = {}
@@ -345,7 +363,8 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
     total_steps = sum(im.steps for im in imagined.values())
     total_secs = sum(im.seconds for im in imagined.values())
     return {
-        "config": {"judge": judge_mode, "judge_setting": ec.judge, "threshold": ec.threshold,
+        "config": {"judge": judge_mode, "judge_setting": ec.judge, "judge_rule": ec.judge_rule,
+                   "threshold": ec.threshold,
                    "hazard_offset": offset, "judge_modes": ablation,
                    "calibrated_on": train_specs, "image_size": pc.image_size,
                    "embodiment": pc.embodiment, "episodes_per_policy": pc.eval_episodes},

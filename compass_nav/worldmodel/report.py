@@ -77,11 +77,14 @@ def format_markdown(results: dict) -> str:
               "only).", ""]
     abl = cfg.get("judge_modes", {})
     if abl:
-        lines += ["Judge modes (offset fitted on train policies; the lowest train error is used):",
-                  "", "| mode | offset | train SR MSE | held-out Pearson | held-out MMRV | "
-                  "held-out MAE |", "|---|---|---|---|---|---|"]
+        rule = cfg.get("judge_rule", "sr_mse")
+        used = "train episode Brier" if rule == "episode_brier" else "train SR MSE"
+        lines += [f"Judge modes (offset fitted on train policies; the lowest {used} is used):",
+                  "", "| mode | offset | train SR MSE | train episode Brier | held-out Pearson "
+                  "| held-out MMRV | held-out MAE |", "|---|---|---|---|---|---|---|"]
         for mode, a in abl.items():
             lines.append(f"| {mode} | {a['offset']:+.2f} | {_fmt(a['train_mse'], 4)} | "
+                         f"{_fmt(a.get('train_brier', float('nan')), 4)} | "
                          f"{_fmt(a.get('heldout_pearson'))} | {_fmt(a.get('heldout_mmrv'))} | "
                          f"{_fmt(a.get('heldout_mae'))} |")
         lines.append("")

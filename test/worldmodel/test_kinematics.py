@@ -123,3 +123,30 @@ def test_depth_judge_rule():
     assert o["success"].tolist() == [0.0, 1.0, 0.0] and o["timeout"].tolist() == [0, 0, 1.0]
     off = (0.7 - DEPTH_CONTACT_M) / DEPTH_SCALE_M  # contact below 0.7 m
     assert outcomes(im, off, "depth")["collision"].tolist() == [1.0, 1.0, 0.0]
+
+
+def test_episode_brier_scores_each_paired_episode():
+    """The judge-selection score: per-episode squared error, pooled over policies."""
+    from types import SimpleNamespace
+
+    from compass_nav.worldmodel.evaluate import episode_brier
+
+    p = 0.1
+    lg = np.log(p / (1 - p))
+    # Policy A: two episodes reaching the goal, one with a hazard of 0.1 on its one step.
+    a = _imagined([[lg], [-40.0]], end=[1, 1], reached=[True, True])
+    # Policy B: one episode that never reached the goal.
+    b = _imagined([[-40.0]], end=[1], reached=[False])
+    real_a = SimpleNamespace(success=np.array([True, False]))
+    real_b = SimpleNamespace(success=np.array([False]))
+    # Predicted success: 0.9, ~1.0, 0.0 against 1, 0, 0.
+    expected = ((0.9 - 1.0) ** 2 + (1.0 - 0.0) ** 2 + 0.0) / 3
+    got = episode_brier([a, b], [real_a, real_b], 0.0, "hazard", 0.5)
+    assert got == pytest.approx(expected, abs=1e-6)
+    # Pairing matters: the same success rate with the outcomes on the other episodes scores
+    # differently (here the pairs agree: (0.9 - 0)^2 + (1 - 1)^2 + 0).
+    swapped = SimpleNamespace(success=np.array([False, True]))
+    assert episode_brier([a, b], [swapped, real_b], 0.0, "hazard", 0.5) == pytest.approx(
+        0.81 / 3, abs=1e-6)
+    with pytest.raises(ValueError):
+        episode_brier([a], [real_a, real_b], 0.0, "hazard", 0.5)
