@@ -164,7 +164,7 @@ class TrainConfig:
     """World-model training (see :mod:`compass_nav.worldmodel.train`)."""
 
     steps: int = 20000  # upper bound; ``max_cpu_minutes`` usually ends training first
-    max_cpu_minutes: float = 40.0  # CPU-time budget of the world-model phase (0: no limit).
+    max_cpu_minutes: float = 54.0  # CPU-time budget of the world-model phase (0: no limit).
     # CPU time, not wall time: on a shared machine a reniced job's wall time measures the
     # other jobs. With one thread it equals the wall time on an idle core. The learning-rate
     # and teacher-forcing schedules follow max(step / steps, cpu time / budget).
@@ -173,7 +173,7 @@ class TrainConfig:
     pred_frames: int = 8  # predicted steps decoded per window for the pixel loss (0: all)
     teacher_forcing_until: float = 0.4  # fraction of training over which teacher forcing
     # decays from 1 to ``teacher_forcing_floor`` (scheduled sampling)
-    teacher_forcing_floor: float = 0.0  # teacher forcing kept after the decay (per window and
+    teacher_forcing_floor: float = 0.2  # teacher forcing kept after the decay (per window and
     # step). 0: late windows are fully imagined from their first frame, so the skip path only
     # ever sees that frame as its reference; > 0 keeps training the one-step prediction from a
     # recent real frame that teacher-forced evaluation (and a robot's live camera) asks for

@@ -409,6 +409,9 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
     if isinstance(saved, dict) and "ref_skip" not in saved.get("model", {"ref_skip": 0}):
         # Written before the skip path existed: the architecture it was trained with.
         saved = {**saved, "model": {**saved["model"], "ref_skip": False}}
+    if isinstance(saved, dict) and "teacher_forcing_floor" not in saved.get("train", {"x": 0}):
+        # Written before the floor existed: trained without one.
+        saved = {**saved, "train": {**saved["train"], "teacher_forcing_floor": 0.0}}
     cfg = from_dict(saved)
     model = WorldModel(cfg.model)
     model.load_state_dict(ckpt["model"])

@@ -106,11 +106,15 @@ def test_checkpoint_without_skip_path_loads_as_trained(tmp_path, tiny_model):
                               model=dataclasses.replace(tiny_model.config.model, ref_skip=False))
     old = to_dict(cfg)
     del old["model"]["ref_skip"], old["model"]["blend_channels"]
+    del old["train"]["teacher_forcing_floor"], old["evaluate"]["judge_rule"]
     model = WorldModel(cfg.model)
     torch.save({"model": model.state_dict(), "idm": InverseDynamics(cfg.model).state_dict(),
                 "config": old, "info": {}}, tmp_path / "old.pt")
     loaded = load_checkpoint(tmp_path / "old.pt")
     assert loaded.model.blend is None and not loaded.config.model.ref_skip
+    # It was trained without a teacher-forcing floor; it is evaluated with today's rule.
+    assert loaded.config.train.teacher_forcing_floor == 0.0
+    assert loaded.config.evaluate.judge_rule == "episode_brier"
 
 
 def test_warm_start_copies_matching_weights(tmp_path, tiny_model, tiny_run, train_rollouts):
