@@ -59,6 +59,14 @@ DEFAULT_POOL: tuple[PoolPolicy, ...] = (
     PoolPolicy("degraded:depth_seeker?route=straight", "train"),
     PoolPolicy("random", "train"),
     PoolPolicy("wall", "train"),
+    # Added for model v6: more command noise, delay and speeds among the train policies.
+    PoolPolicy("degraded:depth_seeker?noise=0.3", "train"),
+    PoolPolicy("degraded:goal_seeker?delay=2", "train"),
+    PoolPolicy("degraded:goal_seeker?speed=0.5", "train"),
+    PoolPolicy("degraded:depth_seeker?speed=0.7&noise=0.2", "train"),
+    PoolPolicy("degraded:goal_seeker?noise=1.0", "train"),
+    PoolPolicy("degraded:teacher?speed=0.6", "train"),
+    PoolPolicy("degraded:teacher?noise=0.6&delay=2", "train"),
     PoolPolicy("depth_seeker", "heldout"),
     PoolPolicy("degraded:goal_seeker?delay=6", "heldout"),
     PoolPolicy("degraded:goal_seeker?noise=0.8", "heldout"),
@@ -164,7 +172,7 @@ class TrainConfig:
     """World-model training (see :mod:`compass_nav.worldmodel.train`)."""
 
     steps: int = 20000  # upper bound; ``max_cpu_minutes`` usually ends training first
-    max_cpu_minutes: float = 54.0  # CPU-time budget of the world-model phase (0: no limit).
+    max_cpu_minutes: float = 50.0  # CPU-time budget of the world-model phase (0: no limit).
     # CPU time, not wall time: on a shared machine a reniced job's wall time measures the
     # other jobs. With one thread it equals the wall time on an idle core. The learning-rate
     # and teacher-forcing schedules follow max(step / steps, cpu time / budget).
