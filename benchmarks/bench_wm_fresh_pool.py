@@ -24,8 +24,8 @@ import os
 import shutil
 from pathlib import Path
 
-from compass_nav.utils.config import apply_overrides, config_from_dict, config_to_dict
-from compass_nav.worldmodel.config import EvalConfig, PoolPolicy
+from compass_nav.worldmodel.cli import with_evaluate_overrides
+from compass_nav.worldmodel.config import PoolPolicy
 from compass_nav.worldmodel.evaluate import evaluate_pool
 from compass_nav.worldmodel.pool import collect_pool
 from compass_nav.worldmodel.report import headline, write_report
@@ -78,10 +78,7 @@ def main() -> None:
                     metavar="evaluate.KEY=VALUE")
     args = ap.parse_args()
     loaded = load_checkpoint(args.model)
-    cfg = loaded.config
-    if args.overrides:
-        ev = apply_overrides({"evaluate": config_to_dict(cfg.evaluate)}, args.overrides)
-        cfg = dataclasses.replace(cfg, evaluate=config_from_dict(EvalConfig, ev["evaluate"]))
+    cfg = with_evaluate_overrides(loaded.config, args.overrides)
     train = tuple(p for p in cfg.pool.policies if p.role == "train")
     heldout = args.heldout or SETS[args.fresh_set]
     pool = train + tuple(PoolPolicy(s, "heldout") for s in heldout)

@@ -47,6 +47,27 @@ def resolve_config(preset_name: str = "default", config: str | None = None,
     return from_dict(data)
 
 
+def with_evaluate_overrides(cfg, overrides: list[str]):
+    """A checkpoint's config with ``evaluate.key=value`` overrides applied.
+
+    Raises:
+        ConfigError: an override outside ``evaluate`` (the rest comes from the checkpoint).
+    """
+    import dataclasses
+
+    from compass_nav.utils.config import apply_overrides, config_from_dict, config_to_dict
+    from compass_nav.worldmodel.config import EvalConfig
+
+    bad = [o for o in overrides if not o.startswith("evaluate.")]
+    if bad:
+        raise ConfigError(f"--set {bad[0]!r}: evaluate accepts only evaluate.* overrides (the "
+                          "rest of the config comes from the checkpoint)")
+    if not overrides:
+        return cfg
+    ev = apply_overrides({"evaluate": config_to_dict(cfg.evaluate)}, overrides)["evaluate"]
+    return dataclasses.replace(cfg, evaluate=config_from_dict(EvalConfig, ev))
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="default", choices=("default", "tiny"),
                    help="starting config (default: %(default)s)")
@@ -89,22 +110,12 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from compass_nav.utils.config import apply_overrides, config_from_dict, config_to_dict
-    from compass_nav.worldmodel.config import EvalConfig
     from compass_nav.worldmodel.evaluate import evaluate_pool
     from compass_nav.worldmodel.report import headline, write_report
     from compass_nav.worldmodel.train import load_checkpoint
 
     loaded = load_checkpoint(args.model)
-    bad = [o for o in args.overrides if not o.startswith("evaluate.")]
-    if bad:
-        raise ConfigError(f"--set {bad[0]!r}: evaluate accepts only evaluate.* overrides (the "
-                          "rest of the config comes from the checkpoint)")
-    if args.overrides:
-        ev = apply_overrides({"evaluate": config_to_dict(loaded.config.evaluate)},
-                             args.overrides)["evaluate"]
-        loaded.config = dataclasses.replace(loaded.config,
-                                            evaluate=config_from_dict(EvalConfig, ev))
+    loaded.config = with_evaluate_overrides(loaded.config, args.overrides)
     extra = getattr(args, "add_policy", None) or []
     if extra and not getattr(args, "_pool_has_extras", False):
         from compass_nav.worldmodel.config import PoolPolicy

@@ -45,6 +45,10 @@ __all__ = ["LoadedModel", "WindowSampler", "load_checkpoint", "step_features",
 
 log = logging.getLogger(__name__)
 
+#: Settings added after checkpoints were written, with the value those checkpoints were
+#: trained with (a missing key would otherwise take today's default): the skip path
+#: (architecture) and the teacher-forcing floor.
+LEGACY_SETTINGS = {("model", "ref_skip"): False, ("train", "teacher_forcing_floor"): 0.0}
 IDM_WINDOW = 8  # transitions per inverse-dynamics window (flags use the worst window)
 POS_WEIGHT = 10.0  # BCE weight of collision transitions
 
@@ -406,12 +410,10 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
     if not isinstance(ckpt, dict) or not {"model", "idm", "config"} <= set(ckpt):
         raise ModelError(f"{path}: not a world-model checkpoint (keys model/idm/config)")
     saved = ckpt["config"]
-    if isinstance(saved, dict) and "ref_skip" not in saved.get("model", {"ref_skip": 0}):
-        # Written before the skip path existed: the architecture it was trained with.
-        saved = {**saved, "model": {**saved["model"], "ref_skip": False}}
-    if isinstance(saved, dict) and "teacher_forcing_floor" not in saved.get("train", {"x": 0}):
-        # Written before the floor existed: trained without one.
-        saved = {**saved, "train": {**saved["train"], "teacher_forcing_floor": 0.0}}
+    if isinstance(saved, dict):
+        for (section, key), value in LEGACY_SETTINGS.items():
+            if isinstance(saved.get(section), dict) and key not in saved[section]:
+                saved = {**saved, section: {**saved[section], key: value}}
     cfg = from_dict(saved)
     model = WorldModel(cfg.model)
     model.load_state_dict(ckpt["model"])
