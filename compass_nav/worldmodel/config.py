@@ -232,8 +232,10 @@ class EvalConfig:
     judge: str = "auto"  # how an imagined episode is judged to end in a contact:
     # 'depth' (predicted central depth below a calibrated distance; no hazard head), or from
     # the hazard head: 'hazard' (product of survivals), 'max' (largest hazard), 'threshold'
-    # (first hazard above ``threshold``); 'auto': the mode whose calibration fits the train
-    # policies best
+    # (first hazard above ``threshold``); 'map' (the footprint comes within a calibrated
+    # distance of the obstacle map fused from the first and the predicted depth frames at the
+    # imagined poses; 'map_first': the first frame's map alone, an ablation); 'auto': the
+    # mode (other than 'map_first') whose calibration fits the train policies best
     judge_rule: str = "episode_brier"  # how 'auto' picks the mode, on the train policies:
     # 'episode_brier' (mean squared error of each paired episode's predicted success against
     # its real outcome: 60 episodes per policy of evidence) or 'sr_mse' (squared error of
@@ -249,8 +251,8 @@ class EvalConfig:
         check(self.video_windows >= 2, "evaluate.video_windows", self.video_windows,
               "must be >= 2 (the shuffled-action baseline permutes windows)")
         check(self.bootstrap >= 10, "evaluate.bootstrap", self.bootstrap, "must be >= 10")
-        check(self.judge in ("auto", "hazard", "max", "threshold", "depth"), "evaluate.judge",
-              self.judge, "must be 'auto', 'hazard', 'max', 'threshold' or 'depth'")
+        modes = ("auto", "hazard", "max", "threshold", "depth", "map", "map_first")
+        check(self.judge in modes, "evaluate.judge", self.judge, f"must be one of {modes}")
         check(self.judge_rule in ("episode_brier", "sr_mse"), "evaluate.judge_rule",
               self.judge_rule, "must be 'episode_brier' or 'sr_mse'")
         check(0.0 < self.threshold < 1.0, "evaluate.threshold", self.threshold,

@@ -36,7 +36,9 @@ from tqdm import tqdm
 
 from compass_nav.worldmodel import metrics as M
 from compass_nav.worldmodel.imagine import (
+    AUTO_MODES,
     JUDGE_MODES,
+    GeometryJudge,
     Imagined,
     NeedsSimulator,
     central_min_depth,
@@ -227,6 +229,7 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
         act = ActuatorModel(body, seed=seed)
         pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"])
         reached = np.zeros(n, bool)
+        geo = GeometryJudge(body, first["depth"].astype(np.float32), T)
         for t in range(T):
             active = t < r.length
             rows = np.minimum(r.start + t, r.start + r.length)
@@ -238,9 +241,11 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
             depth_min[:, t] = central_min_depth(d1)
             pro.pose, pro.vel = act.step(pro.pose, pro.vel, act.clip(r.action[rows]), active)
             reached |= pro.reached() & active
+            geo.step(t, pro.pose, d1, active)
         im = Imagined(logits=logits, end=r.length.copy(), reached=reached,
                       idm_error=np.zeros(n), steps=0, seconds=0.0, frames={},
-                      depth_min=depth_min)
+                      depth_min=depth_min, clearance=geo.clearance,
+                      clearance_first=geo.clearance_first)
         o = outcomes(im, offset, mode, threshold)
         p_coll.append(o["collision"])
         true_coll.append(r.collision_end)
@@ -297,6 +302,7 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
     heldout_specs = [s for s in imagined if roles[s] == "heldout"]
     # Judge modes: each calibrated on the train policies only; 'auto' keeps the best fit.
     modes = JUDGE_MODES if ec.judge == "auto" else (ec.judge,)
+    choosable = AUTO_MODES if ec.judge == "auto" else (ec.judge,)
     ablation = {}
     for mode in modes:
         off, err = 0.0, float("nan")
@@ -317,7 +323,7 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
                        heldout_mae=M.mae(r, q))
         ablation[mode] = row
     key = "train_brier" if ec.judge_rule == "episode_brier" else "train_mse"
-    judge_mode = min(modes, key=lambda m: np.nan_to_num(ablation[m][key], nan=np.inf))
+    judge_mode = min(choosable, key=lambda m: np.nan_to_num(ablation[m][key], nan=np.inf))
     offset = ablation[judge_mode]["offset"]
     idm_ref = float(loaded.info.get("idm", {}).get("window_error_p99", np.inf))
     per_policy = {}

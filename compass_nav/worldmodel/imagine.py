@@ -28,19 +28,29 @@ import numpy as np
 import torch
 
 from compass_nav.utils.errors import ModelError
+from compass_nav.worldmodel.geometry import DepthProjector, ObstacleMap
 from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
 from compass_nav.worldmodel.model import action_features, frames_to_tensor, tensor_to_frames
 from compass_nav.worldmodel.rollouts import Rollouts
 
-__all__ = ["JUDGE_MODES", "Imagined", "NeedsSimulator", "imagine_episodes", "outcomes"]
+__all__ = ["AUTO_MODES", "JUDGE_MODES", "Imagined", "NeedsSimulator", "imagine_episodes",
+           "outcomes"]
 
-JUDGE_MODES = ("hazard", "max", "threshold", "depth")
+JUDGE_MODES = ("hazard", "max", "threshold", "depth", "map", "map_first")
+#: The modes ``judge='auto'`` chooses among. ``map_first`` (the obstacle map of the real first
+#: frame alone, no predicted frame) is an ablation: it shows what the predicted frames add.
+AUTO_MODES = ("hazard", "max", "threshold", "depth", "map")
 
 #: ``depth`` judge: contact when the nearest depth in the centre of the camera image falls
 #: below ``DEPTH_CONTACT_M + offset * DEPTH_SCALE_M`` (the offset is calibrated like the
 #: hazard logits'; on real carter rollouts contacts show 0.36-0.46 m, near misses >= 0.5 m).
 DEPTH_CONTACT_M = 0.5
 DEPTH_SCALE_M = 0.05
+#: ``map`` judges: contact once the footprint's clearance to the obstacle map
+#: (:mod:`compass_nav.worldmodel.geometry`) falls below ``MAP_CONTACT_M + offset *
+#: MAP_SCALE_M``; 0 m is the simulator's own rule on the mapped cells.
+MAP_CONTACT_M = 0.0
+MAP_SCALE_M = 0.02
 
 
 def central_min_depth(depth: np.ndarray) -> np.ndarray:
@@ -80,6 +90,9 @@ class Imagined:
         frames: {episode index: (T+1, S, S, 3) uint8} for the requested episodes.
         depth_min: (E, T) nearest central depth of the frame after each transition, m
             (:func:`central_min_depth`; what the ``depth`` judge reads), or None.
+        clearance: (E, T) footprint clearance to the obstacle map of the real first frame
+            and the predicted frames after each transition, m (the ``map`` judge), or None.
+        clearance_first: (E, T) the same against the first frame's map alone (``map_first``).
     """
 
     logits: np.ndarray
@@ -90,6 +103,8 @@ class Imagined:
     seconds: float
     frames: dict[int, np.ndarray]
     depth_min: np.ndarray | None = None
+    clearance: np.ndarray | None = None
+    clearance_first: np.ndarray | None = None
 
     @property
     def steps_per_second(self) -> float:
@@ -115,7 +130,11 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             steps as one piece of evidence); ``threshold``: a contact on the first transition
             whose hazard exceeds ``threshold`` (outcomes are 0/1); ``depth``: a contact once
             the predicted central depth falls below ``DEPTH_CONTACT_M + offset *
-            DEPTH_SCALE_M`` (a rule on predicted quantities, not the hazard head; 0/1).
+            DEPTH_SCALE_M`` (a rule on predicted quantities, not the hazard head; 0/1);
+            ``map``: a contact once the footprint comes closer than ``MAP_CONTACT_M + offset *
+            MAP_SCALE_M`` to the obstacle map fused from the first frame and the predicted
+            depth at the imagined poses (0/1); ``map_first``: the same with the first
+            frame's map alone.
         threshold: Hazard probability for ``threshold`` mode.
 
     Returns:
@@ -129,6 +148,12 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
         if im.depth_min is None:
             raise ValueError("mode='depth' needs Imagined.depth_min")
         near = im.depth_min.astype(np.float64) < DEPTH_CONTACT_M + offset * DEPTH_SCALE_M
+        survive = (~(near & valid).any(1)).astype(np.float64)
+    elif mode in ("map", "map_first"):
+        clr = im.clearance if mode == "map" else im.clearance_first
+        if clr is None:
+            raise ValueError(f"mode={mode!r} needs Imagined.clearance/clearance_first")
+        near = clr.astype(np.float64) < MAP_CONTACT_M + offset * MAP_SCALE_M
         survive = (~(near & valid).any(1)).astype(np.float64)
     else:
         p = 1.0 / (1.0 + np.exp(-(im.logits.astype(np.float64) + offset)))
@@ -193,6 +218,7 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     active = np.ones(n, bool)
     idm_err = np.zeros((n, max_steps), np.float32)
     depth_min = np.full((n, max_steps), np.inf, np.float32)
+    maps = GeometryJudge(body, first["depth"], max_steps)
     kept = {i: [first["rgb"][i]] for i in keep_frames if 0 <= i < n}
     steps = 0
     t0 = time.perf_counter()
@@ -220,6 +246,7 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         active &= ~done_now
         rgb, depth = tensor_to_frames(x, far=body.camera_far)
         depth_min[:, t] = central_min_depth(depth)
+        maps.step(t, pro.pose, depth, active | done_now)
         for i in kept:
             if t < end[i]:
                 kept[i].append(rgb[i])
@@ -236,4 +263,36 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     worst = np.where(win_valid, win, 0.0).max(1)
     return Imagined(logits=logits, end=end, reached=reached, idm_error=worst, steps=steps,
                     seconds=seconds, frames={i: np.stack(v) for i, v in kept.items()},
-                    depth_min=depth_min)
+                    depth_min=depth_min, clearance=maps.clearance,
+                    clearance_first=maps.clearance_first)
+
+
+class GeometryJudge:
+    """The two obstacle maps of a batch of episodes and their per-step footprint clearances.
+
+    ``map``: the real first frame plus every predicted frame at its imagined pose;
+    ``map_first``: the real first frame alone (the ablation). Used by imagination and by
+    :func:`compass_nav.worldmodel.evaluate.judge_on_real` (with real frames).
+
+    Args:
+        body: The embodiment (camera model, footprint).
+        first_depth: (N, S, S) the real first frames' depth, m (seen from the start pose).
+        steps: Transitions to keep clearances for.
+    """
+
+    def __init__(self, body, first_depth: np.ndarray, steps: int) -> None:
+        n, size = first_depth.shape[0], first_depth.shape[-1]
+        proj = DepthProjector(body, size)
+        self.fused = ObstacleMap(n, proj, body.length, body.width)
+        self.first = ObstacleMap(n, proj, body.length, body.width)
+        start = np.zeros((n, 3))
+        self.fused.add_real(start, first_depth)
+        self.first.add_real(start, first_depth)
+        self.clearance = np.full((n, steps), np.inf, np.float32)
+        self.clearance_first = np.full((n, steps), np.inf, np.float32)
+
+    def step(self, t: int, pose: np.ndarray, depth: np.ndarray, rows: np.ndarray) -> None:
+        """Adds the frame after transition ``t`` (seen from ``pose``) and records clearances."""
+        self.fused.add(pose, depth, rows=rows)
+        self.clearance[:, t] = self.fused.clearance(pose)
+        self.clearance_first[:, t] = self.first.clearance(pose)

@@ -69,6 +69,11 @@ def format_markdown(results: dict) -> str:
 
         metres = DEPTH_CONTACT_M + cfg["hazard_offset"] * DEPTH_SCALE_M
         setting = f"contact below {metres:.3f} m of predicted central depth"
+    elif cfg["judge"] in ("map", "map_first"):
+        from compass_nav.worldmodel.imagine import MAP_CONTACT_M, MAP_SCALE_M
+
+        metres = MAP_CONTACT_M + cfg["hazard_offset"] * MAP_SCALE_M
+        setting = f"contact below {metres:+.3f} m of footprint clearance to the obstacle map"
     else:
         setting = f"hazard logit offset {cfg['hazard_offset']:+.2f}"
     lines += [f"Embodiment {cfg['embodiment']}, {cfg['image_size']}x{cfg['image_size']} "
@@ -79,7 +84,8 @@ def format_markdown(results: dict) -> str:
     if abl:
         rule = cfg.get("judge_rule", "sr_mse")
         used = "train episode Brier" if rule == "episode_brier" else "train SR MSE"
-        lines += [f"Judge modes (offset fitted on train policies; the lowest {used} is used):",
+        lines += [f"Judge modes (offset fitted on train policies; the lowest {used} is used; "
+                  "`map_first` is an ablation, never chosen):",
                   "", "| mode | offset | train SR MSE | train episode Brier | held-out Pearson "
                   "| held-out MMRV | held-out MAE |", "|---|---|---|---|---|---|---|"]
         for mode, a in abl.items():

@@ -203,3 +203,10 @@ def test_teacher_forcing_decays_to_its_floor():
     assert teacher_forcing(0.5, 0.0, floor=0.2) == pytest.approx(0.2)
     with pytest.raises(ConfigError, match="teacher_forcing_floor"):
         TrainConfig(teacher_forcing_floor=1.0)
+
+
+def test_map_judge_on_known_real_episodes(tiny_model, train_rollouts):
+    # On real frames the obstacle map of the depth frames and the footprint separate the
+    # 'wall' contacts from the teacher's contact-free episodes.
+    res = judge_on_real(tiny_model, train_rollouts, offset=0.0, mode="map", threshold=0.5)
+    assert res["collision_balanced_accuracy"] >= 0.9, res

@@ -1,0 +1,105 @@
+"""The geometric contact judge: depth back-projection, footprint clearance, the ``map`` rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compass_nav.sim.embodiment import get_embodiment
+from compass_nav.sim.env import NavVectorEnv
+from compass_nav.sim.scenes import RESOLUTION, list_families
+from compass_nav.worldmodel.geometry import (
+    MAX_CLEARANCE_M,
+    DepthProjector,
+    ObstacleMap,
+    footprint_lattice,
+)
+
+
+@pytest.mark.parametrize("body_name", ["carter", "h1"])  # h1: camera pitched down, high
+def test_back_projection_lands_on_obstacle_cells(body_name):
+    """Obstacle points from rendered depth fall on (or next to) the scene's obstacle cells."""
+    fams = tuple(list_families())
+    env = NavVectorEnv(num_envs=2 * len(fams), embodiments=(body_name,), families=fams,
+                       image_height=32, image_width=32)
+    obs, _ = env.reset(seed=3)
+    proj = DepthProjector(get_embodiment(body_name), 32)
+    e, px, py = proj.obstacle_points(obs["depth"])
+    assert e.size > 100  # every scene shows obstacles within 4 m somewhere
+    x, y, yaw = env.pose[e, 0], env.pose[e, 1], env.pose[e, 2]
+    wx = x + np.cos(yaw) * px - np.sin(yaw) * py
+    wy = y + np.sin(yaw) * px + np.cos(yaw) * py
+    i = np.floor(wy / RESOLUTION).astype(int)
+    j = np.floor(wx / RESOLUTION).astype(int)
+    occ = env.height > 0
+    near = np.zeros(e.size, bool)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            near |= occ[e, np.clip(i + di, 0, occ.shape[1] - 1),
+                        np.clip(j + dj, 0, occ.shape[2] - 1)]
+    assert near.mean() > 0.97, near.mean()
+
+
+def test_floor_only_frame_has_no_obstacles():
+    """A frame of bare floor (depth of the floor plane at every lower row) maps nothing."""
+    body = get_embodiment("carter")
+    proj = DepthProjector(body, 16)
+    # Depth of the floor plane: range t with camera_height + slope * t = 0.
+    t = np.where(proj.slope < 0, -body.camera_height / np.minimum(proj.slope, -1e-9), 0.0)
+    depth = np.where(proj.slope < 0, t / proj.range_per_depth, 0.0)[None].astype(np.float32)
+    e, _, _ = proj.obstacle_points(depth)
+    assert e.size == 0
+
+
+def test_footprint_lattice_signed_distance():
+    pts, dist = footprint_lattice(1.0, 0.5, margin=0.3, step=0.05)
+    # Hand cases: the centre is 0.25 m inside (nearest edge: the long side), a point 0.2 m
+    # ahead of the front edge is 0.2 m out, a corner point 0.1 m out on both axes is 0.141.
+    def at(x, y):
+        k = np.argmin(np.hypot(pts[:, 0] - x, pts[:, 1] - y))
+        assert np.hypot(pts[k, 0] - x, pts[k, 1] - y) < 1e-9
+        return dist[k]
+
+    assert at(0.0, 0.0) == pytest.approx(-0.25)
+    assert at(0.7, 0.0) == pytest.approx(0.2)
+    assert at(0.6, 0.35) == pytest.approx(np.hypot(0.1, 0.1))
+    assert dist.max() <= 0.3 + 1e-9
+
+
+def test_clearance_to_one_obstacle_cell():
+    """One mapped cell ahead: clearance is its nearest lattice point's distance; it needs
+    ``min_views`` predicted frames but one real frame."""
+    body = get_embodiment("carter")
+    proj = DepthProjector(body, 8)
+    m = ObstacleMap(2, proj, length=1.0, width=0.5, min_views=2)
+    key = m._cells(np.array([0.75]), np.array([0.05]))[0][0]  # a cell 0.2-0.3 m ahead
+    pose = np.zeros((2, 3))
+    m.counts[0, key] = 1  # one predicted frame: not enough
+    assert m.clearance(pose).tolist() == [MAX_CLEARANCE_M, MAX_CLEARANCE_M]
+    m.counts[0, key] = 2
+    clr = m.clearance(pose)
+    assert 0.15 <= clr[0] <= 0.26 and clr[1] == MAX_CLEARANCE_M
+    # Driving 0.4 m forward puts the cell inside the footprint: negative clearance.
+    assert m.clearance(np.array([[0.4, 0.0, 0.0], [0.4, 0.0, 0.0]]))[0] < 0
+    # Turned by 90 degrees the cell is beside the body, 0.5 m from its long side: clear.
+    assert m.clearance(np.array([[0.0, 0.0, np.pi / 2]] * 2))[0] == MAX_CLEARANCE_M
+
+
+def test_map_judge_rule():
+    """``map`` mode: a contact once clearance falls below the calibrated distance."""
+    from compass_nav.worldmodel.imagine import MAP_CONTACT_M, MAP_SCALE_M, Imagined, outcomes
+
+    clr = np.array([[0.3, -0.02, 0.3], [0.3, 0.05, -0.1], [0.4, 0.4, 0.4]], np.float32)
+    im = Imagined(logits=np.zeros((3, 3), np.float32), end=np.array([3, 2, 3]),
+                  reached=np.array([True, True, False]), idm_error=np.zeros(3), steps=0,
+                  seconds=0.0, frames={}, clearance=clr, clearance_first=np.full_like(clr, 1))
+    o = outcomes(im, 0.0, "map")  # contact below 0 m
+    assert o["collision"].tolist() == [1.0, 0.0, 0.0]  # episode 1 ended before its -0.1 m
+    assert o["success"].tolist() == [0.0, 1.0, 0.0] and o["timeout"].tolist() == [0, 0, 1.0]
+    off = (0.1 - MAP_CONTACT_M) / MAP_SCALE_M  # contact below 0.1 m
+    assert outcomes(im, off, "map")["collision"].tolist() == [1.0, 1.0, 0.0]
+    assert outcomes(im, off, "map_first")["collision"].tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError):
+        outcomes(Imagined(logits=np.zeros((1, 1), np.float32), end=np.array([1]),
+                          reached=np.array([True]), idm_error=np.zeros(1), steps=0,
+                          seconds=0.0, frames={}), 0.0, "map")
