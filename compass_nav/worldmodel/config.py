@@ -243,6 +243,9 @@ class EvalConfig:
     threshold: float = 0.5
     calibrate: bool = True  # fit the hazard scale on the 'train' policies' ground truth
     gifs: int = 3  # side-by-side real/imagined GIFs per report
+    static_camera: bool = True  # a camera that has not moved since its last real frame sees
+    # that frame again, and a transition that does not move it keeps the latent (the scenes
+    # are static; see WorldModel.static_camera). False: the learned model alone (ablation)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -282,6 +282,7 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
     cfg = loaded.config
     ec, pc = cfg.evaluate, cfg.pool
     torch.set_num_threads(cfg.train.threads)
+    loaded.model.static_camera = ec.static_camera
     truth = load_split(cfg, data, "eval")
     roles = {p.spec: p.role for p in pc.policies}
     imagined: dict[str, Imagined] = {}

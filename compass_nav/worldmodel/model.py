@@ -14,12 +14,15 @@ Architecture (CPU-sized; sizes in :class:`~compass_nav.worldmodel.config.ModelCo
 
 ``observe`` replaces the predicted latent by the encoding of a real frame (context frames,
 teacher forcing) and makes that frame the reference; ``imagine`` keeps its own prediction
-(autoregressive rollout) and the reference; :meth:`WorldModel.render` draws a state's frame
-(through the skip path when the model has one). The skip path lets the model copy what has
-not changed since the last real frame, which a 384-number latent cannot reproduce sharply:
-the pure decoder's ceiling is below a plain copy of the previous frame. ``loss``
-rolls a window of real frames out in latent space with scheduled sampling, so that training
-sees its own drift. The hazard head is the judge of contacts: the probability that the
+(autoregressive rollout) and the reference; outside training, a transition that does not
+move the camera (all speeds below ``STILL_SPEED``) keeps the latent, and while the camera has
+not moved since the reference frame, that frame is the prediction (the scenes are static:
+the static-camera rule, ``WorldModel.static_camera``); :meth:`WorldModel.render` draws a
+state's frame (through the skip path when the model has one). The skip path lets the model
+copy what has not changed since the last real frame, which a 384-number latent cannot
+reproduce sharply: the pure decoder's ceiling is below a plain copy of the previous frame.
+``loss`` rolls a window of real frames out in latent space with scheduled sampling, so that
+training sees its own drift. The hazard head is the judge of contacts: the probability that the
 transition collides (the simulator's collision flag), trained on real rollouts.
 
 :class:`InverseDynamics` predicts the body's motion between two frames; on imagined frames
@@ -53,6 +56,9 @@ __all__ = [
 ]
 
 FEATURE_DIM = 9  # (a_t, v_t, v_{t+1}), each (vx, vy, wz) normalised by the body's limits
+#: A transition whose speeds (v_t and v_{t+1}, normalised) all stay below this does not move
+#: the camera: about 1 mm/s for a 1.2 m/s body, 0.1 mm of travel per step.
+STILL_SPEED = 1e-3
 
 
 def frames_to_tensor(rgb: np.ndarray | torch.Tensor,
@@ -164,12 +170,14 @@ class State:
         z: (B, latent) current frame latent.
         ref_x: (B, 4, S, S) latest real frame (the skip path's reference), or None.
         ref_z: (B, latent) its latent, or None.
+        still: (B,) bool, the camera has not moved since ``ref_x`` was taken, or None.
     """
 
     h: torch.Tensor
     z: torch.Tensor
     ref_x: torch.Tensor | None = None
     ref_z: torch.Tensor | None = None
+    still: torch.Tensor | None = None
 
 
 class WorldModel(nn.Module):
@@ -187,6 +195,11 @@ class WorldModel(nn.Module):
         #: Added to hazard logits outside training: training over-samples collisions and
         #: up-weights them, which inflates the odds; see ``train.hazard_prior_offset``.
         self.hazard_bias = 0.0
+        #: Static-camera rule (outside training): the scenes are static, so a camera that
+        #: has not moved since its reference frame sees that frame again, and a transition
+        #: that does not move the camera keeps the frame latent. Set by the evaluation
+        #: (``evaluate.static_camera``); the learned parts are the same either way.
+        self.static_camera = True
         self.encoder = _Encoder(cfg)
         self.decoder = _Decoder(cfg)
         self.blend = _Blend(cfg) if cfg.ref_skip else None
@@ -215,19 +228,25 @@ class WorldModel(nn.Module):
     def render(self, state: State) -> torch.Tensor:
         """The frame of a state (B, 4, S, S) in [0, 1], through the skip path if any."""
         content = self.decoder(state.z)
-        if self.blend is None or state.ref_x is None:
-            return content
-        return self.blend(content, state.ref_x, state.z, state.ref_z)
+        if self.blend is not None and state.ref_x is not None:
+            content = self.blend(content, state.ref_x, state.z, state.ref_z)
+        if self.static_camera and state.still is not None and state.ref_x is not None:
+            content = torch.where(state.still[:, None, None, None], state.ref_x, content)
+        return content
 
     def initial(self, frames: torch.Tensor) -> State:
         """State from the first real frames (B, 4, S, S); they become the reference."""
         z = self.encode(frames)
-        return State(torch.tanh(self.h0(z)), z, frames, z)
+        return State(torch.tanh(self.h0(z)), z, frames, z, self._all_still(z))
 
     def with_real(self, h: torch.Tensor, frames: torch.Tensor) -> State:
         """State with recurrent ``h`` on the real ``frames`` (their latent, as reference)."""
         z = self.encode(frames)
-        return State(h, z, frames, z)
+        return State(h, z, frames, z, self._all_still(z))
+
+    @staticmethod
+    def _all_still(z: torch.Tensor) -> torch.Tensor:
+        return torch.ones(z.shape[0], dtype=torch.bool, device=z.device)
 
     def _transition(self, state: State, feats: torch.Tensor):
         e = self.action(feats)
@@ -244,7 +263,12 @@ class WorldModel(nn.Module):
         The logit includes :attr:`hazard_bias`, the prior correction set after training.
         """
         h, z, logit = self._transition(state, feats)
-        return State(h, z, state.ref_x, state.ref_z), logit + self.hazard_bias
+        still = state.still
+        if self.static_camera:
+            moving = (feats[:, 3:].abs() > STILL_SPEED).any(-1)
+            z = torch.where(moving[:, None], z, state.z)
+            still = None if still is None else still & ~moving
+        return State(h, z, state.ref_x, state.ref_z, still), logit + self.hazard_bias
 
     def observe(self, state: State, feats: torch.Tensor,
                 next_frames: torch.Tensor) -> tuple[State, torch.Tensor]:

@@ -210,3 +210,34 @@ def test_map_judge_on_known_real_episodes(tiny_model, train_rollouts):
     # 'wall' contacts from the teacher's contact-free episodes.
     res = judge_on_real(tiny_model, train_rollouts, offset=0.0, mode="map", threshold=0.5)
     assert res["collision_balanced_accuracy"] >= 0.9, res
+
+
+def test_static_camera_rule(tiny_model, train_rollouts):
+    """A camera that has not moved since its real frame predicts that frame; after moving and
+    stopping, the frame stays put; switched off, the learned model alone draws the frames."""
+    import torch
+
+    from compass_nav.worldmodel.model import frames_to_tensor
+
+    model = tiny_model.model
+    r = train_rollouts["teacher"]
+    x0 = frames_to_tensor(r.rgb[r.start], r.depth[r.start].astype(np.float32))
+    still = torch.zeros(x0.shape[0], 9)
+    move = torch.zeros(x0.shape[0], 9)
+    move[:, [0, 3, 6]] = 0.5  # command, speed and next speed: driving forward
+    try:
+        state = model.initial(x0)
+        for _ in range(3):
+            state, _ = model.imagine(state, still)
+            assert torch.equal(model.render(state), x0)
+        state, _ = model.imagine(state, move)
+        moved = model.render(state)
+        assert (moved - x0).abs().mean() > 1e-3
+        for _ in range(3):
+            state, _ = model.imagine(state, still)
+            assert torch.equal(model.render(state), moved)
+        model.static_camera = False
+        state, _ = model.imagine(model.initial(x0), still)
+        assert not torch.equal(model.render(state), x0)
+    finally:
+        model.static_camera = True
