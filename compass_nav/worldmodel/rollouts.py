@@ -183,6 +183,7 @@ def _record_block(policy, sim_cfg, seed: int, n: int) -> Rollouts:
     env = NavVectorEnv(sim_cfg)
     policy.bind(env)
     obs, _ = env.reset(seed=seed)
+    scene_seeds = env.scene_seed.copy()  # slots auto-reset into new scenes once they end
     plans = [_plan_in_start_frame(env, e) for e in range(n)]
     low, high = env._low, env._high  # each slot's own clip, as the env applies it
     frames = {k: [obs[k]] for k in ("rgb", "depth", "speed", "goal", "route")}
@@ -239,7 +240,7 @@ def _record_block(policy, sim_cfg, seed: int, n: int) -> Rollouts:
         collision_end=coll_end,
         timeout=timeout,
         family=np.array([str(f) for f in env.env_family]),
-        scene_seed=env.scene_seed.copy(),
+        scene_seed=scene_seeds,
         plan=np.stack([p[0] for p in plans]),
         plan_len=np.array([p[1] for p in plans], np.int64),
     )

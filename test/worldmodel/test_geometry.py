@@ -103,3 +103,18 @@ def test_map_judge_rule():
         outcomes(Imagined(logits=np.zeros((1, 1), np.float32), end=np.array([1]),
                           reached=np.array([True]), idm_error=np.zeros(1), steps=0,
                           seconds=0.0, frames={}), 0.0, "map")
+
+
+def test_recorded_scene_seed_is_the_episodes_own():
+    """Slots that end early auto-reset into new scenes; each episode keeps its first scene."""
+    from compass_nav.sim.config import SimConfig
+    from compass_nav.worldmodel.rollouts import record_rollouts
+
+    r = record_rollouts("wall", "carter", ("hall", "office"), "heldout", num_episodes=4,
+                        seed=5, image_size=16, max_episode_steps=30, block=4)
+    env = NavVectorEnv(SimConfig(num_envs=4, embodiments=("carter",), families=("hall", "office"),
+                                 split="heldout", image_height=16, image_width=16,
+                                 max_episode_steps=30))
+    obs, _ = env.reset(seed=5 * 1000)
+    assert r.scene_seed.tolist() == env.scene_seed.tolist()
+    np.testing.assert_array_equal(r.depth[r.start], obs["depth"].astype(np.float16))
