@@ -232,10 +232,12 @@ class EvalConfig:
     judge: str = "auto"  # how an imagined episode is judged to end in a contact:
     # 'depth' (predicted central depth below a calibrated distance; no hazard head), or from
     # the hazard head: 'hazard' (product of survivals), 'max' (largest hazard), 'threshold'
-    # (first hazard above ``threshold``); 'map' (the footprint comes within a calibrated
+    # (first hazard above ``threshold``), 'sweep' ('hazard' with each step weighted by the
+    # ground its footprint sweeps); 'map' (the footprint comes within a calibrated
     # distance of the obstacle map fused from the first and the predicted depth frames at the
-    # imagined poses; 'map_first': the first frame's map alone, an ablation); 'auto': the
-    # mode (other than 'map_first') whose calibration fits the train policies best
+    # imagined poses; 'map_first': the first frame's map alone, an ablation; 'map_max': the
+    # first frame's map where it has seen, the 'max' hazard elsewhere); 'auto': the mode
+    # (other than 'map_first') whose calibration fits the train policies best
     judge_rule: str = "episode_brier"  # how 'auto' picks the mode, on the train policies:
     # 'episode_brier' (mean squared error of each paired episode's predicted success against
     # its real outcome: 60 episodes per policy of evidence) or 'sr_mse' (squared error of
@@ -254,7 +256,8 @@ class EvalConfig:
         check(self.video_windows >= 2, "evaluate.video_windows", self.video_windows,
               "must be >= 2 (the shuffled-action baseline permutes windows)")
         check(self.bootstrap >= 10, "evaluate.bootstrap", self.bootstrap, "must be >= 10")
-        modes = ("auto", "hazard", "max", "threshold", "depth", "map", "map_first")
+        modes = ("auto", "hazard", "max", "threshold", "sweep", "depth", "map", "map_max",
+                 "map_first")
         check(self.judge in modes, "evaluate.judge", self.judge, f"must be one of {modes}")
         check(self.judge_rule in ("episode_brier", "sr_mse"), "evaluate.judge_rule",
               self.judge_rule, "must be 'episode_brier' or 'sr_mse'")

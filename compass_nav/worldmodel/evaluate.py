@@ -44,6 +44,7 @@ from compass_nav.worldmodel.imagine import (
     central_min_depth,
     imagine_episodes,
     outcomes,
+    swept_distance,
 )
 from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
 from compass_nav.worldmodel.model import frames_to_tensor
@@ -226,6 +227,7 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
         state = model.initial(frames_to_tensor(first["rgb"], first["depth"]))
         logits = np.zeros((n, T), np.float32)
         depth_min = np.full((n, T), np.inf, np.float32)
+        sweep = np.zeros((n, T), np.float32)
         act = ActuatorModel(body, seed=seed)
         pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"])
         reached = np.zeros(n, bool)
@@ -239,13 +241,15 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
             state, logit = model.observe(state, torch.from_numpy(feats[rows]), x1)
             logits[:, t] = logit.numpy()
             depth_min[:, t] = central_min_depth(d1)
+            v_prev = pro.vel.copy()
             pro.pose, pro.vel = act.step(pro.pose, pro.vel, act.clip(r.action[rows]), active)
+            sweep[:, t] = swept_distance(v_prev, pro.vel, body.circumscribed_radius)
             reached |= pro.reached() & active
-            geo.step(t, pro.pose, d1, active)
+            geo.step(t, pro.pose, d1, active, measured=True)
         im = Imagined(logits=logits, end=r.length.copy(), reached=reached,
                       idm_error=np.zeros(n), steps=0, seconds=0.0, frames={},
                       depth_min=depth_min, clearance=geo.clearance,
-                      clearance_first=geo.clearance_first)
+                      clearance_first=geo.clearance_first, sweep=sweep)
         o = outcomes(im, offset, mode, threshold)
         p_coll.append(o["collision"])
         true_coll.append(r.collision_end)

@@ -11,12 +11,21 @@ calibrated distance. :func:`compass_nav.worldmodel.evaluate.judge_on_real` runs 
 on real frames.
 
 Why: the hazard head has to learn contacts from the latent, and it learned them from the
-training policies' ways of driving; a contact is a geometric event, and the model's predicted
-depth plus the body's known odometry and footprint decide it without learning. The simulator
-calls a collision when any point of the footprint's outline lies in an obstacle cell; here an
-obstacle cell is one that enough frames show an obstacle point in, and clearance is the signed
-distance from the footprint (negative inside it) to the nearest such cell's sample point, so
-clearance <= 0 is the simulator's own rule on the mapped cells.
+training policies' ways of driving; a contact is a geometric event, and depth plus the body's
+known odometry and footprint decide it without learning. The simulator calls a collision when
+any point of the footprint's outline lies in an obstacle cell; clearance is the signed
+distance from the footprint (negative inside it) to the nearest mapped obstacle cell's sample
+point, so clearance <= 0 is the simulator's own rule on the mapped cells.
+
+Measured against predicted: the real first frame is a measurement. Its obstacle points mark
+obstacle cells, and along each image column the floor it sees up to the first obstacle marks
+free cells (an obstacle there would have hidden that floor); so does the start footprint,
+which the simulator places clear of obstacles. Those cells are *observed* and predicted
+frames never change them: predicted depth of an unseen place is the model's guess, and on
+training scenes most predicted obstacle points 8+ steps ahead lie in free cells
+(``docs/WORLDMODEL.md``). Predicted frames fill only the unobserved cells, with occupancy
+evidence: +1 where a frame shows an obstacle, -1 where it sees floor, and a cell counts as
+an obstacle at ``min_views``.
 
 Frames: all poses are (x, y, yaw) in the episode's start frame (REP-103); the map is a square
 grid centred on the start pose.
@@ -66,12 +75,23 @@ class DepthProjector:
         s = np.tan(-pitch + np.arctan(b))[:, None] * cos_az  # (H, W) dz per metre
         denom = cos_az * math.cos(pitch) - s * math.sin(pitch)
         self.range_per_depth = (1.0 / np.maximum(denom, 1e-6)).astype(np.float64)  # (H, W)
+        self.azimuth = az.astype(np.float64)
         self.cos_az = np.broadcast_to(np.cos(az)[None, :], (size, size)).astype(np.float64)
         self.sin_az = np.broadcast_to(np.sin(az)[None, :], (size, size)).astype(np.float64)
         self.slope = s.astype(np.float64)
         self.cam_x = float(body.camera_x)
         self.cam_h = float(body.camera_height)
         self.near, self.far = float(body.camera_near), float(body.camera_far)
+
+    def _classify(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(range t, obstacle mask, floor mask), each (N, S, S)."""
+        d = np.asarray(depth, np.float64)
+        t = d * self.range_per_depth[None]
+        z = self.cam_h + self.slope[None] * t
+        valid = (d > 0) & (d < self.far * 0.98) & (t <= MAX_RANGE_M)
+        obstacle = valid & (z >= MIN_HEIGHT_M) & (z <= self.cam_h + HEAD_ROOM_M)
+        floor = valid & (z < MIN_HEIGHT_M) & (self.slope[None] < 0)
+        return t, obstacle, floor
 
     def obstacle_points(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Robot-frame obstacle points of a batch of depth images.
@@ -83,14 +103,21 @@ class DepthProjector:
             ``(env, x, y)``: flat arrays, one entry per pixel that shows an obstacle (height in
             the obstacle band, within ``MAX_RANGE_M``).
         """
-        d = np.asarray(depth, np.float64)
-        t = d * self.range_per_depth[None]
-        z = self.cam_h + self.slope[None] * t
-        ok = ((d > 0) & (d < self.far * 0.98) & (t <= MAX_RANGE_M)
-              & (z >= MIN_HEIGHT_M) & (z <= self.cam_h + HEAD_ROOM_M))
+        t, ok, _ = self._classify(depth)
         env, i, j = np.nonzero(ok)
         tt = t[env, i, j]
         return env, self.cam_x + tt * self.cos_az[i, j], tt * self.sin_az[i, j]
+
+    def free_range(self, depth: np.ndarray) -> np.ndarray:
+        """(N, S) per image column: horizontal range from the camera seen to be free, m.
+
+        Up to the farthest floor the column sees, but not beyond its nearest obstacle point
+        (less half a cell): an obstacle nearer than a visible stretch of floor would hide it.
+        """
+        t, obstacle, floor = self._classify(depth)
+        first_obstacle = np.where(obstacle, t, np.inf).min(1)
+        floor_far = np.where(floor, t, 0.0).max(1)
+        return np.clip(np.minimum(floor_far, first_obstacle - 0.05), 0.0, MAX_RANGE_M)
 
 
 def footprint_lattice(length: float, width: float, margin: float = MAX_CLEARANCE_M,
@@ -114,17 +141,18 @@ def footprint_lattice(length: float, width: float, margin: float = MAX_CLEARANCE
 
 
 class ObstacleMap:
-    """Per-episode obstacle evidence on a grid around the start pose.
+    """Per-episode obstacle map on a grid around the start pose: measured and predicted.
 
-    Each added frame counts once in every cell where it shows an obstacle point; a cell is an
-    obstacle once ``min_views`` frames agree (the real first frame counts ``min_views`` times:
-    it is a measurement, predicted frames are guesses whose blur moves from frame to frame).
+    Real frames (:meth:`add_real`) mark obstacle cells and the free cells they see; those
+    cells are *observed*. Predicted frames (:meth:`add`) keep occupancy evidence per cell
+    (+1 for an obstacle point, -1 for seen free, never below 0); an unobserved cell is an
+    obstacle once its evidence reaches ``min_views``.
 
     Args:
         n: Episodes.
         projector: The camera's :class:`DepthProjector`.
         length, width: Footprint, m.
-        min_views: Frames that must show an obstacle in a cell.
+        min_views: Predicted frames that must show an obstacle in an unobserved cell.
         resolution: Cell side, m (the simulator's grid is 0.1 m).
         extent: Grid side, m (episodes end within a few metres of their start).
     """
@@ -137,8 +165,12 @@ class ObstacleMap:
         self.g = int(math.ceil(extent / resolution))
         self.half = self.g * self.res * 0.5
         self.min_views = max(1, int(min_views))
-        self.counts = np.zeros((self.n, self.g * self.g), np.int16)
+        cells = self.g * self.g
+        self.real = np.zeros((self.n, cells), bool)  # measured obstacle
+        self.observed = np.zeros((self.n, cells), bool)  # measured, obstacle or free
+        self.pred = np.zeros((self.n, cells), np.int16)  # predicted frames showing obstacles
         self.lattice, self.lattice_dist = footprint_lattice(length, width)
+        self.length, self.width = float(length), float(width)
 
     def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         j = np.floor((x + self.half) / self.res).astype(np.int64)
@@ -146,36 +178,94 @@ class ObstacleMap:
         inside = (i >= 0) & (j >= 0) & (i < self.g) & (j < self.g)
         return i * self.g + j, inside
 
-    def add(self, poses: np.ndarray, depth: np.ndarray, rows: np.ndarray | None = None,
-            weight: int = 1) -> None:
-        """Adds one depth frame per episode seen from ``poses`` (N, 3) (rows: which to add)."""
-        env, px, py = self.proj.obstacle_points(depth)
-        if rows is not None:
-            keep = np.asarray(rows, bool)[env]
-            env, px, py = env[keep], px[keep], py[keep]
-        if env.size == 0:
-            return
+    def _keys(self, env: np.ndarray, poses: np.ndarray, px: np.ndarray,
+              py: np.ndarray) -> np.ndarray:
+        """Unique flat (episode, cell) keys of robot-frame points seen from ``poses``."""
         x, y, yaw = poses[env, 0], poses[env, 1], poses[env, 2]
         c, s = np.cos(yaw), np.sin(yaw)
         cell, inside = self._cells(x + c * px - s * py, y + s * px + c * py)
-        key = np.unique(env[inside] * (self.g * self.g) + cell[inside])  # once per frame
-        self.counts.reshape(-1)[key] += np.int16(weight)  # unique keys: a plain fancy add
+        return np.unique(env[inside] * (self.g * self.g) + cell[inside])
 
-    def add_real(self, poses: np.ndarray, depth: np.ndarray) -> None:
-        """Adds a measured frame: enough evidence on its own."""
-        self.add(poses, depth, weight=self.min_views)
+    def add(self, poses: np.ndarray, depth: np.ndarray, rows: np.ndarray | None = None,
+            step: float = 0.1) -> None:
+        """Adds one predicted depth frame per episode seen from ``poses`` (N, 3).
 
-    def clearance(self, poses: np.ndarray) -> np.ndarray:
+        Occupancy-grid evidence: +1 in every cell the frame shows an obstacle in, and the
+        cells it sees free (floor up to the first obstacle, one ray per column) lose one,
+        down to 0. A guess that moves with the camera (blur at a fixed place in the image)
+        is carved away by the next frame's floor; an obstacle that stays put in the world
+        gathers views.
+        """
+        keep = np.ones(self.n, bool) if rows is None else np.asarray(rows, bool)
+        flat = self.pred.reshape(-1)
+        free = np.where(keep[:, None], self.proj.free_range(depth), 0.0)  # (N, S)
+        u = np.arange(self.proj.near, MAX_RANGE_M, step)
+        e, col, k = np.nonzero(u[None, None, :] < free[:, :, None])
+        if e.size:
+            a = self.proj.azimuth[col]
+            key = self._keys(e, poses, self.proj.cam_x + u[k] * np.cos(a), u[k] * np.sin(a))
+            flat[key] = np.maximum(flat[key] - 1, 0)
+        env, px, py = self.proj.obstacle_points(depth)
+        sel = keep[env]
+        if sel.any():
+            flat[self._keys(env[sel], poses, px[sel], py[sel])] += 1  # unique keys
+
+    def add_real(self, poses: np.ndarray, depth: np.ndarray, rows: np.ndarray | None = None,
+                 start: bool = False, step: float = 0.05) -> None:
+        """Adds measured frames: their obstacle cells, and the free cells they see.
+
+        Args:
+            poses: (N, 3) camera body poses, start frame.
+            depth: (N, S, S) measured depth, m.
+            rows: (N,) bool, which episodes to add (all when None).
+            start: The poses are where the simulator placed the bodies: their footprints are
+                free too.
+            step: Sampling step along the free rays, m.
+        """
+        keep = np.ones(self.n, bool) if rows is None else np.asarray(rows, bool)
+        flat_real, flat_obs = self.real.reshape(-1), self.observed.reshape(-1)
+        env, px, py = self.proj.obstacle_points(depth)
+        sel = keep[env]
+        if sel.any():
+            key = self._keys(env[sel], poses, px[sel], py[sel])
+            flat_real[key] = True
+            flat_obs[key] = True
+        # Free cells: rays at three azimuths per column, up to the column's free range.
+        free = np.where(keep[:, None], self.proj.free_range(depth), 0.0)  # (N, S)
+        az = self.proj.azimuth
+        half = 0.5 * (az[0] - az[1]) if az.size > 1 else 0.0
+        u = np.arange(self.proj.near, MAX_RANGE_M, step)  # (U,)
+        e, col, k = np.nonzero(u[None, None, :] < free[:, :, None])
+        for da in (-2.0 / 3.0 * half, 0.0, 2.0 / 3.0 * half):
+            if e.size:
+                a = az[col] + da
+                flat_obs[self._keys(e, poses, self.proj.cam_x + u[k] * np.cos(a),
+                                    u[k] * np.sin(a))] = True
+        if start:
+            pts = self.lattice[self.lattice_dist <= 0.0]
+            e = np.repeat(np.flatnonzero(keep), len(pts))
+            m = int(keep.sum())
+            flat_obs[self._keys(e, poses, np.tile(pts[:, 0], m), np.tile(pts[:, 1], m))] = True
+
+    def clearance(self, poses: np.ndarray, predicted: bool = True) -> np.ndarray:
         """(N,) signed distance from each footprint at ``poses`` to the nearest obstacle cell, m.
 
         Negative: an obstacle cell lies inside the footprint (the simulator's collision);
         ``MAX_CLEARANCE_M`` when no obstacle cell is that close.
+
+        Args:
+            poses: (N, 3) poses in the start frame.
+            predicted: Use predicted frames for unobserved cells (else measured cells only).
         """
         lx, ly = self.lattice[:, 0][None], self.lattice[:, 1][None]
         x, y, yaw = poses[:, 0:1], poses[:, 1:2], poses[:, 2:3]
         c, s = np.cos(yaw), np.sin(yaw)
         cell, inside = self._cells(x + c * lx - s * ly, y + s * lx + c * ly)
-        occ = np.take_along_axis(self.counts, np.where(inside, cell, 0), 1) >= self.min_views
+        idx = np.where(inside, cell, 0)
+        occ = np.take_along_axis(self.real, idx, 1)
+        if predicted:
+            pred = np.take_along_axis(self.pred, idx, 1) >= self.min_views
+            occ |= pred & ~np.take_along_axis(self.observed, idx, 1)
         occ &= inside
         d = np.where(occ, self.lattice_dist[None], MAX_CLEARANCE_M)
         return d.min(1)

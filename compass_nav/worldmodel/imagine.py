@@ -33,13 +33,13 @@ from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
 from compass_nav.worldmodel.model import action_features, frames_to_tensor, tensor_to_frames
 from compass_nav.worldmodel.rollouts import Rollouts
 
-__all__ = ["AUTO_MODES", "JUDGE_MODES", "Imagined", "NeedsSimulator", "imagine_episodes",
-           "outcomes"]
+__all__ = ["AUTO_MODES", "JUDGE_MODES", "GeometryJudge", "Imagined", "NeedsSimulator",
+           "imagine_episodes", "outcomes", "swept_distance"]
 
-JUDGE_MODES = ("hazard", "max", "threshold", "depth", "map", "map_first")
+JUDGE_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max", "map_first")
 #: The modes ``judge='auto'`` chooses among. ``map_first`` (the obstacle map of the real first
 #: frame alone, no predicted frame) is an ablation: it shows what the predicted frames add.
-AUTO_MODES = ("hazard", "max", "threshold", "depth", "map")
+AUTO_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max")
 
 #: ``depth`` judge: contact when the nearest depth in the centre of the camera image falls
 #: below ``DEPTH_CONTACT_M + offset * DEPTH_SCALE_M`` (the offset is calibrated like the
@@ -51,6 +51,16 @@ DEPTH_SCALE_M = 0.05
 #: MAP_SCALE_M``; 0 m is the simulator's own rule on the mapped cells.
 MAP_CONTACT_M = 0.0
 MAP_SCALE_M = 0.02
+#: ``sweep`` judge: each step's hazard counts in proportion to the distance the footprint
+#: sweeps in it (travel plus rotation times the circumscribed radius), per this reference
+#: (about one step of a 1 m/s body): contact risk grows with the ground covered, not with time.
+SWEEP_REF_M = 0.1
+
+
+def swept_distance(v0: np.ndarray, v1: np.ndarray, radius: float, dt: float = 0.1) -> np.ndarray:
+    """(N,) distance the footprint sweeps in one step from body velocity ``v0`` to ``v1``, m."""
+    v = 0.5 * (np.asarray(v0, np.float64) + np.asarray(v1, np.float64))
+    return (np.hypot(v[:, 0], v[:, 1]) + np.abs(v[:, 2]) * radius) * dt
 
 
 def central_min_depth(depth: np.ndarray) -> np.ndarray:
@@ -93,6 +103,7 @@ class Imagined:
         clearance: (E, T) footprint clearance to the obstacle map of the real first frame
             and the predicted frames after each transition, m (the ``map`` judge), or None.
         clearance_first: (E, T) the same against the first frame's map alone (``map_first``).
+        sweep: (E, T) distance the footprint sweeps in each transition, m (``sweep``), or None.
     """
 
     logits: np.ndarray
@@ -105,6 +116,7 @@ class Imagined:
     depth_min: np.ndarray | None = None
     clearance: np.ndarray | None = None
     clearance_first: np.ndarray | None = None
+    sweep: np.ndarray | None = None
 
     @property
     def steps_per_second(self) -> float:
@@ -134,7 +146,12 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             ``map``: a contact once the footprint comes closer than ``MAP_CONTACT_M + offset *
             MAP_SCALE_M`` to the obstacle map fused from the first frame and the predicted
             depth at the imagined poses (0/1); ``map_first``: the same with the first
-            frame's map alone.
+            frame's map alone; ``map_max``: a contact where the first frame's map shows one
+            (clearance below ``MAP_CONTACT_M``, not calibrated), else the ``max`` hazard: the
+            measurement decides where the camera has seen, the hazard head elsewhere;
+            ``sweep``: like ``hazard``, with each step's survival raised to the power of the
+            distance its footprint sweeps over ``SWEEP_REF_M`` (a slow body is not at more risk
+            per metre; a jittering one sweeps more ground).
         threshold: Hazard probability for ``threshold`` mode.
 
     Returns:
@@ -155,11 +172,22 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             raise ValueError(f"mode={mode!r} needs Imagined.clearance/clearance_first")
         near = clr.astype(np.float64) < MAP_CONTACT_M + offset * MAP_SCALE_M
         survive = (~(near & valid).any(1)).astype(np.float64)
+    elif mode == "map_max":
+        if im.clearance_first is None:
+            raise ValueError("mode='map_max' needs Imagined.clearance_first")
+        seen = (im.clearance_first.astype(np.float64) < MAP_CONTACT_M) & valid
+        p = 1.0 / (1.0 + np.exp(-(im.logits.astype(np.float64) + offset)))
+        survive = np.where(seen.any(1), 0.0, 1.0 - np.where(valid, p, 0.0).max(1))
     else:
         p = 1.0 / (1.0 + np.exp(-(im.logits.astype(np.float64) + offset)))
         p = np.where(valid, p, 0.0)
         if mode == "hazard":
             survive = np.exp(np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12)).sum(1))
+        elif mode == "sweep":
+            if im.sweep is None:
+                raise ValueError("mode='sweep' needs Imagined.sweep")
+            w = im.sweep.astype(np.float64) / SWEEP_REF_M
+            survive = np.exp((w * np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12))).sum(1))
         elif mode == "max":
             survive = 1.0 - p.max(1)
         else:  # threshold
@@ -218,6 +246,7 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     active = np.ones(n, bool)
     idm_err = np.zeros((n, max_steps), np.float32)
     depth_min = np.full((n, max_steps), np.inf, np.float32)
+    sweep = np.zeros((n, max_steps), np.float32)
     maps = GeometryJudge(body, first["depth"], max_steps)
     kept = {i: [first["rgb"][i]] for i in keep_frames if 0 <= i < n}
     steps = 0
@@ -230,6 +259,7 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         cmd = act_model.clip(action)
         v_prev = pro.vel.copy()
         pro.pose, pro.vel = act_model.step(pro.pose, pro.vel, cmd, active)
+        sweep[:, t] = swept_distance(v_prev, pro.vel, body.circumscribed_radius)
         feats = action_features(cmd.astype(np.float32), v_prev.astype(np.float32),
                                 pro.vel.astype(np.float32), descr)
         state, logit = model.imagine(state, torch.from_numpy(feats))
@@ -264,15 +294,16 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     return Imagined(logits=logits, end=end, reached=reached, idm_error=worst, steps=steps,
                     seconds=seconds, frames={i: np.stack(v) for i, v in kept.items()},
                     depth_min=depth_min, clearance=maps.clearance,
-                    clearance_first=maps.clearance_first)
+                    clearance_first=maps.clearance_first, sweep=sweep)
 
 
 class GeometryJudge:
-    """The two obstacle maps of a batch of episodes and their per-step footprint clearances.
+    """The obstacle map of a batch of episodes and its per-step footprint clearances.
 
-    ``map``: the real first frame plus every predicted frame at its imagined pose;
-    ``map_first``: the real first frame alone (the ablation). Used by imagination and by
-    :func:`compass_nav.worldmodel.evaluate.judge_on_real` (with real frames).
+    ``clearance`` (the ``map`` judge): cells the real frames measured, and predicted frames
+    for the cells they did not; ``clearance_first`` (``map_first``, and the geometric half of
+    ``map_max``): measured cells only. Used by imagination (one real frame, then predicted
+    ones) and by :func:`compass_nav.worldmodel.evaluate.judge_on_real` (real frames only).
 
     Args:
         body: The embodiment (camera model, footprint).
@@ -282,17 +313,25 @@ class GeometryJudge:
 
     def __init__(self, body, first_depth: np.ndarray, steps: int) -> None:
         n, size = first_depth.shape[0], first_depth.shape[-1]
-        proj = DepthProjector(body, size)
-        self.fused = ObstacleMap(n, proj, body.length, body.width)
-        self.first = ObstacleMap(n, proj, body.length, body.width)
-        start = np.zeros((n, 3))
-        self.fused.add_real(start, first_depth)
-        self.first.add_real(start, first_depth)
+        self.map = ObstacleMap(n, DepthProjector(body, size), body.length, body.width)
+        self.map.add_real(np.zeros((n, 3)), first_depth, start=True)
         self.clearance = np.full((n, steps), np.inf, np.float32)
         self.clearance_first = np.full((n, steps), np.inf, np.float32)
 
-    def step(self, t: int, pose: np.ndarray, depth: np.ndarray, rows: np.ndarray) -> None:
-        """Adds the frame after transition ``t`` (seen from ``pose``) and records clearances."""
-        self.fused.add(pose, depth, rows=rows)
-        self.clearance[:, t] = self.fused.clearance(pose)
-        self.clearance_first[:, t] = self.first.clearance(pose)
+    def step(self, t: int, pose: np.ndarray, depth: np.ndarray, rows: np.ndarray,
+             measured: bool = False) -> None:
+        """Adds the frame after transition ``t`` (seen from ``pose``) and records clearances.
+
+        Args:
+            t: Transition index.
+            pose: (N, 3) poses after the transition, start frame.
+            depth: (N, S, S) the frames after it, m.
+            rows: (N,) bool, episodes still running.
+            measured: The frames are real (judge on real rollouts), not predicted.
+        """
+        if measured:
+            self.map.add_real(pose, depth, rows=rows)
+        else:
+            self.map.add(pose, depth, rows=rows)
+        self.clearance[:, t] = self.map.clearance(pose)
+        self.clearance_first[:, t] = self.map.clearance(pose, predicted=False)

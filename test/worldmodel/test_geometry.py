@@ -67,22 +67,63 @@ def test_footprint_lattice_signed_distance():
 
 
 def test_clearance_to_one_obstacle_cell():
-    """One mapped cell ahead: clearance is its nearest lattice point's distance; it needs
-    ``min_views`` predicted frames but one real frame."""
+    """One mapped cell ahead: clearance is its nearest lattice point's distance. An
+    unobserved cell needs ``min_views`` predicted frames; a measured cell overrides them."""
     body = get_embodiment("carter")
     proj = DepthProjector(body, 8)
     m = ObstacleMap(2, proj, length=1.0, width=0.5, min_views=2)
     key = m._cells(np.array([0.75]), np.array([0.05]))[0][0]  # a cell 0.2-0.3 m ahead
     pose = np.zeros((2, 3))
-    m.counts[0, key] = 1  # one predicted frame: not enough
+    m.pred[0, key] = 1  # one predicted frame: not enough
     assert m.clearance(pose).tolist() == [MAX_CLEARANCE_M, MAX_CLEARANCE_M]
-    m.counts[0, key] = 2
+    m.pred[0, key] = 2
     clr = m.clearance(pose)
     assert 0.15 <= clr[0] <= 0.26 and clr[1] == MAX_CLEARANCE_M
+    assert m.clearance(pose, predicted=False)[0] == MAX_CLEARANCE_M  # measured cells only
     # Driving 0.4 m forward puts the cell inside the footprint: negative clearance.
     assert m.clearance(np.array([[0.4, 0.0, 0.0], [0.4, 0.0, 0.0]]))[0] < 0
     # Turned by 90 degrees the cell is beside the body, 0.5 m from its long side: clear.
     assert m.clearance(np.array([[0.0, 0.0, np.pi / 2]] * 2))[0] == MAX_CLEARANCE_M
+    # A measured free cell overrides the predictions; a measured obstacle counts alone.
+    m.observed[0, key] = True
+    assert m.clearance(pose)[0] == MAX_CLEARANCE_M
+    m.real[1, key] = m.observed[1, key] = True
+    assert 0.15 <= m.clearance(pose, predicted=False)[1] <= 0.26
+
+
+@pytest.mark.parametrize("body_name", ["carter", "h1"])
+def test_measured_free_cells_are_free(body_name):
+    """Cells a real frame marks as seen free hold no obstacle in the scene (up to one cell
+    at obstacle edges), and its obstacle cells are obstacles."""
+    fams = tuple(list_families())
+    body = get_embodiment(body_name)
+    env = NavVectorEnv(num_envs=2 * len(fams), embodiments=(body_name,), families=fams,
+                       image_height=32, image_width=32)
+    obs, _ = env.reset(seed=4)
+    n = env.num_envs
+    m = ObstacleMap(n, DepthProjector(body, 32), body.length, body.width)
+    m.add_real(np.zeros((n, 3)), obs["depth"], start=True)
+    free = m.observed & ~m.real
+    assert free.sum(1).min() > 50  # every episode sees some floor
+    e, cell = np.nonzero(free)
+    # Map cell -> world: start-frame cell centre, rotated and moved by the start pose.
+    gi, gj = np.divmod(cell, m.g)
+    sx = (gj + 0.5) * m.res - m.half
+    sy = (gi + 0.5) * m.res - m.half
+    x, y, yaw = env.pose[e, 0], env.pose[e, 1], env.pose[e, 2]
+    wx = x + np.cos(yaw) * sx - np.sin(yaw) * sy
+    wy = y + np.sin(yaw) * sx + np.cos(yaw) * sy
+    i = np.floor(wy / RESOLUTION).astype(int)
+    j = np.floor(wx / RESOLUTION).astype(int)
+    occ = env.height > 0
+    hit = np.zeros(e.size, bool)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            hit |= occ[e, np.clip(i + di, 0, occ.shape[1] - 1),
+                       np.clip(j + dj, 0, occ.shape[2] - 1)]
+    exact = occ[e, np.clip(i, 0, occ.shape[1] - 1), np.clip(j, 0, occ.shape[2] - 1)]
+    assert exact.mean() < 0.01, exact.mean()  # seen-free cells are free
+    assert hit.mean() < 0.2, hit.mean()  # and mostly not even next to an obstacle
 
 
 def test_map_judge_rule():
@@ -99,6 +140,12 @@ def test_map_judge_rule():
     off = (0.1 - MAP_CONTACT_M) / MAP_SCALE_M  # contact below 0.1 m
     assert outcomes(im, off, "map")["collision"].tolist() == [1.0, 1.0, 0.0]
     assert outcomes(im, off, "map_first")["collision"].tolist() == [0.0, 0.0, 0.0]
+    # map_max: measured geometry decides (episode 0 touches), else the largest hazard.
+    im.clearance_first = np.array([[0.3, -0.05, 0.3], [0.3, 0.3, 0.3], [0.4, 0.4, 0.4]],
+                                  np.float32)
+    im.logits = np.log(np.array([[0.1, 0.1, 0.1], [0.2, 0.5, 0.9], [0.3, 0.1, 0.1]]) /
+                       (1 - np.array([[0.1, 0.1, 0.1], [0.2, 0.5, 0.9], [0.3, 0.1, 0.1]])))
+    np.testing.assert_allclose(outcomes(im, 0.0, "map_max")["collision"], [1.0, 0.5, 0.3])
     with pytest.raises(ValueError):
         outcomes(Imagined(logits=np.zeros((1, 1), np.float32), end=np.array([1]),
                           reached=np.array([True]), idm_error=np.zeros(1), steps=0,
@@ -118,3 +165,18 @@ def test_recorded_scene_seed_is_the_episodes_own():
     obs, _ = env.reset(seed=5 * 1000)
     assert r.scene_seed.tolist() == env.scene_seed.tolist()
     np.testing.assert_array_equal(r.depth[r.start], obs["depth"].astype(np.float16))
+
+
+def test_sweep_judge_weights_hazard_by_ground_covered():
+    """``sweep``: a step's hazard counts per ground swept, so a slow body is not penalised for
+    taking more steps and a turning one is charged for its corners' sweep."""
+    from compass_nav.worldmodel.imagine import SWEEP_REF_M, Imagined, outcomes, swept_distance
+
+    v = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.3, 0.4, 0.0]])
+    np.testing.assert_allclose(swept_distance(v, v, radius=0.5), [0.1, 0.05, 0.05])
+    lg = np.log(0.1 / 0.9)
+    im = Imagined(logits=np.full((2, 2), lg, np.float32), end=np.array([2, 2]),
+                  reached=np.array([True, True]), idm_error=np.zeros(2), steps=0, seconds=0.0,
+                  frames={}, sweep=np.array([[1.0, 1.0], [0.5, 0.5]], np.float32) * SWEEP_REF_M)
+    np.testing.assert_allclose(outcomes(im, 0.0, "sweep")["success"], [0.81, 0.9], rtol=1e-6)
+    np.testing.assert_allclose(outcomes(im, 0.0, "hazard")["success"], [0.81, 0.81], rtol=1e-6)
