@@ -90,6 +90,25 @@ FRESH_3 = (
 SETS = {"1": FRESH, "2": FRESH_2, "3": FRESH_3}
 
 
+def link_recordings(data: str | Path, fresh: Path, specs: list[str]) -> None:
+    """Hard-links (else copies) the eval recordings of ``specs`` from ``data`` into ``fresh``."""
+    for spec in specs:
+        src, dst = rollout_path(data, "eval", spec), rollout_path(fresh, "eval", spec)
+        if src.is_file() and not dst.is_file():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+
+
+def record_ground_truth(cfg, fresh: Path) -> None:
+    """Records the missing eval recordings of the pool into ``fresh`` and prints the table."""
+    truth = collect_pool(cfg, fresh, splits=("eval",))["ground_truth"]
+    for spec, row in truth.items():
+        print(f"{row['role']:8s} SR {row['success']:.3f}  coll {row['collision']:.3f}  {spec}")
+
+
 def _available(spec: str) -> bool:
     """False when the spec names a checkpoint or model path that does not exist."""
     base = spec.removeprefix("degraded:").split("?")[0]
@@ -98,18 +117,25 @@ def _available(spec: str) -> bool:
     return Path(base).exists()
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def common_args(description: str, fresh_data: str) -> argparse.ArgumentParser:
+    """The arguments every held-out-set benchmark takes."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--model", required=True, help="world-model checkpoint")
     ap.add_argument("--data", default="runs/worldmodel/data",
                     help="collected data holding the train policies' ground truth")
-    ap.add_argument("--fresh-data", default="runs/worldmodel/data_fresh")
+    ap.add_argument("--fresh-data", default=fresh_data,
+                    help="where the held-out policies' ground truth is recorded")
     ap.add_argument("--out", required=True, help="report folder")
+    ap.add_argument("--set", dest="overrides", action="append", default=[],
+                    metavar="evaluate.KEY=VALUE")
+    return ap
+
+
+def main() -> None:
+    ap = common_args(__doc__.split("\n\n")[0], "runs/worldmodel/data_fresh")
     ap.add_argument("--fresh-set", choices=sorted(SETS), default="1",
                     help="which fixed fresh set is held out (ignored with --heldout)")
     ap.add_argument("--heldout", nargs="+", help="held-out policy specs (default: the set)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[],
-                    metavar="evaluate.KEY=VALUE")
     args = ap.parse_args()
     loaded = load_checkpoint(args.model)
     cfg = with_evaluate_overrides(loaded.config, args.overrides)
@@ -123,17 +149,9 @@ def main() -> None:
     cfg = dataclasses.replace(cfg, pool=dataclasses.replace(cfg.pool, policies=pool))
     loaded.config = cfg
     fresh = Path(args.fresh_data)
-    for p in train:  # the train policies' ground truth is the same recording
-        src, dst = rollout_path(args.data, "eval", p.spec), rollout_path(fresh, "eval", p.spec)
-        if not dst.is_file():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copyfile(src, dst)
-    truth = collect_pool(cfg, fresh, splits=("eval",))["ground_truth"]
-    for spec, row in truth.items():
-        print(f"{row['role']:8s} SR {row['success']:.3f}  coll {row['collision']:.3f}  {spec}")
+    # The train policies' ground truth is the same recording.
+    link_recordings(args.data, fresh, [p.spec for p in train])
+    record_ground_truth(cfg, fresh)
     results = evaluate_pool(loaded, fresh)
     files = write_report(results, args.out)
     print(f"report written to {args.out}: {', '.join(v for v in files.values() if v)}")

@@ -25,23 +25,26 @@ Pearson / MMRV / MAE per set.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
-from bench_wm_fresh_pool import FRESH, FRESH_2, FRESH_3, _available
+from bench_wm_fresh_pool import (
+    FRESH,
+    FRESH_2,
+    FRESH_3,
+    _available,
+    common_args,
+    link_recordings,
+    record_ground_truth,
+)
 
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
 from compass_nav.worldmodel.cli import with_evaluate_overrides
 from compass_nav.worldmodel.config import PoolPolicy
 from compass_nav.worldmodel.evaluate import evaluate_pool, rank_metrics
 from compass_nav.worldmodel.imagine import outcomes
-from compass_nav.worldmodel.pool import collect_pool
 from compass_nav.worldmodel.report import write_report
-from compass_nav.worldmodel.rollouts import rollout_path
 
 IL_FINAL = "runs/worldmodel/policies/il_carter_final.pt"
 IL_FINAL_EXPORTED = "models/default.onnx"  # the same weights (models/MODEL_CARD.md)
@@ -57,14 +60,7 @@ def _reproducible(specs: tuple[str, ...]) -> tuple[list[str], list[str]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True, help="world-model checkpoint")
-    ap.add_argument("--data", default="runs/worldmodel/data",
-                    help="collected data holding the train policies' ground truth")
-    ap.add_argument("--fresh-data", default="runs/worldmodel/data_heldout_sets")
-    ap.add_argument("--out", required=True, help="report folder")
-    ap.add_argument("--set", dest="overrides", action="append", default=[],
-                    metavar="evaluate.KEY=VALUE")
+    ap = common_args(__doc__.split("\n\n")[0], "runs/worldmodel/data_heldout_sets")
     ap.add_argument("--collect-only", action="store_true",
                     help="only record the ground truth (e.g. while the model trains); the "
                          "pool comes from the default config when --model does not exist yet")
@@ -89,17 +85,8 @@ def main() -> None:
     pool = train + tuple(PoolPolicy(s, "heldout") for s in pooled)
     cfg = dataclasses.replace(cfg, pool=dataclasses.replace(cfg.pool, policies=pool))
     fresh = Path(args.fresh_data)
-    for p in train + tuple(PoolPolicy(s) for s in own):  # same recordings as the pool's
-        src, dst = rollout_path(args.data, "eval", p.spec), rollout_path(fresh, "eval", p.spec)
-        if src.is_file() and not dst.is_file():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copyfile(src, dst)
-    truth = collect_pool(cfg, fresh, splits=("eval",))["ground_truth"]
-    for spec, row in truth.items():
-        print(f"{row['role']:8s} SR {row['success']:.3f}  coll {row['collision']:.3f}  {spec}")
+    link_recordings(args.data, fresh, [p.spec for p in train] + list(own))  # the pool's own
+    record_ground_truth(cfg, fresh)
     if args.collect_only:
         return
     loaded.config = cfg
