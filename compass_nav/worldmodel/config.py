@@ -248,6 +248,9 @@ class EvalConfig:
     static_camera: bool = True  # a camera that has not moved since its last real frame sees
     # that frame again, and a transition that does not move it keeps the latent (the scenes
     # are static; see WorldModel.static_camera). False: the learned model alone (ablation)
+    measured_depth: bool = False  # the policy's depth comes from the real first frame's
+    # measured geometry where it determines it, the prediction elsewhere (experimental; see
+    # docs/WORLDMODEL.md)
     seed: int = 0
 
     def __post_init__(self) -> None:

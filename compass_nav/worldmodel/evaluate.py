@@ -298,7 +298,8 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
         try:
             imagined[spec] = imagine_episodes(
                 loaded, make_policy(spec), real, pc.max_episode_steps, seed=ec.seed,
-                keep_frames=tuple(range(ec.gifs)), idm_window=idm_window)
+                keep_frames=tuple(range(ec.gifs)), idm_window=idm_window,
+                measured_depth=ec.measured_depth)
         except NeedsSimulator as exc:
             not_evaluable[spec] = str(exc)
     imagine_seconds = time.time() - t0

@@ -93,20 +93,24 @@ class DepthProjector:
         floor = valid & (z < MIN_HEIGHT_M) & (self.slope[None] < 0)
         return t, obstacle, floor
 
-    def obstacle_points(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def obstacle_points(self, depth: np.ndarray, heights: bool = False):
         """Robot-frame obstacle points of a batch of depth images.
 
         Args:
             depth: (N, S, S) z-depth, m (0 or >= far: nothing in range).
+            heights: Also return each point's height above the floor.
 
         Returns:
-            ``(env, x, y)``: flat arrays, one entry per pixel that shows an obstacle (height in
-            the obstacle band, within ``MAX_RANGE_M``).
+            ``(env, x, y)`` (and ``z`` with ``heights``): flat arrays, one entry per pixel that
+            shows an obstacle (height in the obstacle band, within ``MAX_RANGE_M``).
         """
         t, ok, _ = self._classify(depth)
         env, i, j = np.nonzero(ok)
         tt = t[env, i, j]
-        return env, self.cam_x + tt * self.cos_az[i, j], tt * self.sin_az[i, j]
+        out = (env, self.cam_x + tt * self.cos_az[i, j], tt * self.sin_az[i, j])
+        if heights:
+            out += (self.cam_h + self.slope[i, j] * tt,)
+        return out
 
     def free_range(self, depth: np.ndarray) -> np.ndarray:
         """(N, S) per image column: horizontal range from the camera seen to be free, m.
@@ -169,6 +173,7 @@ class ObstacleMap:
         self.real = np.zeros((self.n, cells), bool)  # measured obstacle
         self.observed = np.zeros((self.n, cells), bool)  # measured, obstacle or free
         self.pred = np.zeros((self.n, cells), np.int16)  # predicted frames showing obstacles
+        self.top = np.zeros((self.n, cells), np.float32)  # highest measured obstacle point, m
         self.lattice, self.lattice_dist = footprint_lattice(length, width)
         self.length, self.width = float(length), float(width)
 
@@ -224,12 +229,19 @@ class ObstacleMap:
         """
         keep = np.ones(self.n, bool) if rows is None else np.asarray(rows, bool)
         flat_real, flat_obs = self.real.reshape(-1), self.observed.reshape(-1)
-        env, px, py = self.proj.obstacle_points(depth)
+        env, px, py, pz = self.proj.obstacle_points(depth, heights=True)
         sel = keep[env]
         if sel.any():
             key = self._keys(env[sel], poses, px[sel], py[sel])
             flat_real[key] = True
             flat_obs[key] = True
+            # Highest point per cell: an obstacle is extruded from the floor to at least it.
+            x, y, yaw = poses[env[sel], 0], poses[env[sel], 1], poses[env[sel], 2]
+            c, sn = np.cos(yaw), np.sin(yaw)
+            cell, inside = self._cells(x + c * px[sel] - sn * py[sel],
+                                       y + sn * px[sel] + c * py[sel])
+            flat_key = (env[sel] * (self.g * self.g) + cell)[inside]
+            np.maximum.at(self.top.reshape(-1), flat_key, pz[sel][inside].astype(np.float32))
         # Free cells: rays at three azimuths per column, up to the column's free range.
         free = np.where(keep[:, None], self.proj.free_range(depth), 0.0)  # (N, S)
         az = self.proj.azimuth
@@ -246,6 +258,51 @@ class ObstacleMap:
             e = np.repeat(np.flatnonzero(keep), len(pts))
             m = int(keep.sum())
             flat_obs[self._keys(e, poses, np.tile(pts[:, 0], m), np.tile(pts[:, 1], m))] = True
+
+    def measured_depth(self, poses: np.ndarray, depth: np.ndarray,
+                       step: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """Depth the measured cells determine, seen from ``poses``; elsewhere ``depth``.
+
+        Each image column marches through the map at its azimuth. A pixel's ray is decided
+        by measurement when it meets the floor before leaving the measured cells and before
+        any measured obstacle, or when it meets a measured obstacle cell below that cell's
+        highest measured point (obstacles are extruded from the floor). Other pixels keep
+        their value in ``depth`` (the model's prediction).
+
+        Returns:
+            ``(depth, measured)``: (N, S, S) the combined depth, m, and which pixels the
+            measured cells decided.
+        """
+        pr = self.proj
+        n = depth.shape[0]
+        u = np.arange(pr.near, MAX_RANGE_M, step)  # (U,)
+        az = pr.azimuth  # (S,)
+        lx = pr.cam_x + u[None, :] * np.cos(az)[:, None]  # (S, U)
+        ly = u[None, :] * np.sin(az)[:, None]
+        x, y, yaw = (poses[:, k][:, None, None] for k in range(3))
+        c, s = np.cos(yaw), np.sin(yaw)
+        cell, inside = self._cells(x + c * lx - s * ly, y + s * lx + c * ly)  # (N, S, U)
+        idx = np.where(inside, cell, 0).reshape(n, -1)
+        real = (np.take_along_axis(self.real, idx, 1).reshape(cell.shape) & inside)
+        seen = (np.take_along_axis(self.observed, idx, 1).reshape(cell.shape) & inside)
+        top = np.take_along_axis(self.top, idx, 1).reshape(cell.shape)
+        big = len(u)
+        first_unseen = np.where((~seen).any(-1), (~seen).argmax(-1), big)  # (N, S)
+        first_real = np.where(real.any(-1), real.argmax(-1), big)
+        u_ext = np.append(u, np.inf)
+        t_unseen, t_real = u_ext[first_unseen], u_ext[first_real]  # (N, S) ranges
+        top_real = np.take_along_axis(top, np.minimum(first_real, big - 1)[..., None],
+                                      -1)[..., 0]
+        slope = pr.slope[None]  # (1, S, S): rows x columns
+        t_floor = np.where(slope < 0, pr.cam_h / np.maximum(-slope, 1e-9), np.inf)
+        tu, tr = t_unseen[:, None, :], t_real[:, None, :]  # broadcast over rows
+        floor_hit = (t_floor < tu) & (t_floor < tr)
+        ray_h = pr.cam_h + slope * tr  # height of the ray where it meets the obstacle cell
+        wall_hit = (tr < tu) & (tr <= t_floor) & (ray_h <= top_real[:, None, :])
+        hit_t = np.where(floor_hit, t_floor, np.where(wall_hit, tr, np.nan))
+        measured = floor_hit | wall_hit
+        out = np.where(measured, hit_t / pr.range_per_depth[None], depth)
+        return out.astype(np.float32), measured
 
     def clearance(self, poses: np.ndarray, predicted: bool = True) -> np.ndarray:
         """(N,) signed distance from each footprint at ``poses`` to the nearest obstacle cell, m.

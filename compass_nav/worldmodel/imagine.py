@@ -200,7 +200,7 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
 @torch.no_grad()
 def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int = 0,
                      keep_frames: tuple[int, ...] = (), planned: bool = True,
-                     idm_window: int = 8) -> Imagined:
+                     idm_window: int = 8, measured_depth: bool = False) -> Imagined:
     """Imagine every episode of ``real`` (from its first frame) with ``policy`` in the loop.
 
     Args:
@@ -214,6 +214,10 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         planned: Routes follow the start plan (the simulator's ``planned`` mode) or go
             straight to the goal.
         idm_window: Transitions per inverse-dynamics window.
+        measured_depth: The policy's ``depth`` is what the real first frame's measured cells
+            determine where they do (:meth:`~compass_nav.worldmodel.geometry.ObstacleMap
+            .measured_depth`), the prediction elsewhere; the world model still runs on its own
+            frames.
 
     Raises:
         NeedsSimulator: the policy reads privileged simulator state.
@@ -275,6 +279,8 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         end[done_now] = t + 1
         active &= ~done_now
         rgb, depth = tensor_to_frames(x, far=body.camera_far)
+        if measured_depth:
+            depth, _ = maps.map.measured_depth(pro.pose, depth)
         depth_min[:, t] = central_min_depth(depth)
         maps.step(t, pro.pose, depth, active | done_now)
         for i in kept:

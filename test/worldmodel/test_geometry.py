@@ -174,3 +174,22 @@ def test_sweep_judge_weights_hazard_by_ground_covered():
                   frames={}, sweep=np.array([[1.0, 1.0], [0.5, 0.5]], np.float32) * SWEEP_REF_M)
     np.testing.assert_allclose(outcomes(im, 0.0, "sweep")["success"], [0.81, 0.9], rtol=1e-6)
     np.testing.assert_allclose(outcomes(im, 0.0, "hazard")["success"], [0.81, 0.81], rtol=1e-6)
+
+
+def test_measured_depth_reproduces_the_real_frame():
+    """Depth that a real frame's measured cells determine matches that frame where they
+    determine it; elsewhere the given (predicted) depth is kept."""
+    fams = tuple(list_families())
+    body = get_embodiment("h1")
+    env = NavVectorEnv(num_envs=2 * len(fams), embodiments=("h1",), families=fams,
+                       image_height=32, image_width=32)
+    obs, _ = env.reset(seed=4)
+    n = env.num_envs
+    m = ObstacleMap(n, DepthProjector(body, 32), body.length, body.width)
+    m.add_real(np.zeros((n, 3)), obs["depth"], start=True)
+    guess = np.full_like(obs["depth"], -1.0)
+    depth, measured = m.measured_depth(np.zeros((n, 3)), guess)
+    assert 0.3 < measured.mean() < 1.0
+    rel = np.abs(depth - obs["depth"])[measured] / obs["depth"][measured]
+    assert np.median(rel) < 0.03 and np.quantile(rel, 0.9) < 0.1, np.quantile(rel, [0.5, 0.9])
+    assert (depth[~measured] == -1.0).all()
