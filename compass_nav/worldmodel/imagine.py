@@ -11,9 +11,10 @@ actuator model and odometry (:mod:`compass_nav.worldmodel.kinematics`), the body
 model, which predicts the next latent and the hazard that this transition collides.
 
 The imagined trajectory never stops at a predicted collision: contacts only end an episode
-in the *judgement*, so one pass yields the per-step hazard logits up to the step where the
+in the *judgement*, so one pass yields the per-step hazard logits, the footprint's clearance
+to the obstacle map (:class:`GeometryJudge`) and the ground swept, up to the step where the
 success rule holds (or the step budget ends), and :func:`outcomes` scores them afterwards in
-either judge mode and under any calibration offset without re-imagining.
+any judge mode and under any calibration offset without re-imagining.
 
 Policies that read the simulator's privileged state (the planner teacher and its variants)
 cannot act here: binding them raises :class:`NeedsSimulator` (see docs/WORLDMODEL.md).
@@ -100,9 +101,11 @@ class Imagined:
         frames: {episode index: (T+1, S, S, 3) uint8} for the requested episodes.
         depth_min: (E, T) nearest central depth of the frame after each transition, m
             (:func:`central_min_depth`; what the ``depth`` judge reads), or None.
-        clearance: (E, T) footprint clearance to the obstacle map of the real first frame
-            and the predicted frames after each transition, m (the ``map`` judge), or None.
-        clearance_first: (E, T) the same against the first frame's map alone (``map_first``).
+        clearance: (E, T) footprint clearance after each transition to the obstacle map:
+            measured cells from the real frame(s), predicted frames for the rest, m (the
+            ``map`` judge), or None.
+        clearance_first: (E, T) the same against the measured cells alone (``map_first``,
+            ``map_max``).
         sweep: (E, T) distance the footprint sweeps in each transition, m (``sweep``), or None.
     """
 
@@ -144,9 +147,9 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             the predicted central depth falls below ``DEPTH_CONTACT_M + offset *
             DEPTH_SCALE_M`` (a rule on predicted quantities, not the hazard head; 0/1);
             ``map``: a contact once the footprint comes closer than ``MAP_CONTACT_M + offset *
-            MAP_SCALE_M`` to the obstacle map fused from the first frame and the predicted
-            depth at the imagined poses (0/1); ``map_first``: the same with the first
-            frame's map alone; ``map_max``: a contact where the first frame's map shows one
+            MAP_SCALE_M`` to the obstacle map (cells the real first frame measured, predicted
+            depth at the imagined poses for the rest; 0/1); ``map_first``: the same with the
+            measured cells alone; ``map_max``: a contact where the measured cells show one
             (clearance below ``MAP_CONTACT_M``, not calibrated), else the ``max`` hazard: the
             measurement decides where the camera has seen, the hazard head elsewhere;
             ``sweep``: like ``hazard``, with each step's survival raised to the power of the
