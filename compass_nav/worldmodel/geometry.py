@@ -267,7 +267,8 @@ class ObstacleMap:
         by measurement when it meets the floor before leaving the measured cells and before
         any measured obstacle, or when it meets a measured obstacle cell below that cell's
         highest measured point (obstacles are extruded from the floor). Other pixels keep
-        their value in ``depth`` (the model's prediction).
+        their value in ``depth`` (the model's prediction), but no nearer than the measured
+        free stretch their ray crosses first.
 
         Returns:
             ``(depth, measured)``: (N, S, S) the combined depth, m, and which pixels the
@@ -301,7 +302,11 @@ class ObstacleMap:
         wall_hit = (tr < tu) & (tr <= t_floor) & (ray_h <= top_real[:, None, :])
         hit_t = np.where(floor_hit, t_floor, np.where(wall_hit, tr, np.nan))
         measured = floor_hit | wall_hit
-        out = np.where(measured, hit_t / pr.range_per_depth[None], depth)
+        # Elsewhere the ray is known free up to the first unmeasured or obstacle cell: the
+        # depth is at least that far (a predicted obstacle nearer is a phantom).
+        free_t = np.minimum(np.minimum(tu, tr), u[-1])
+        lower = free_t / pr.range_per_depth[None]
+        out = np.where(measured, hit_t / pr.range_per_depth[None], np.maximum(depth, lower))
         return out.astype(np.float32), measured
 
     def clearance(self, poses: np.ndarray, predicted: bool = True) -> np.ndarray:

@@ -178,7 +178,8 @@ def test_sweep_judge_weights_hazard_by_ground_covered():
 
 def test_measured_depth_reproduces_the_real_frame():
     """Depth that a real frame's measured cells determine matches that frame where they
-    determine it; elsewhere the given (predicted) depth is kept."""
+    determine it; elsewhere the given (predicted) depth is kept unless it is nearer than the
+    free stretch measured along its ray."""
     fams = tuple(list_families())
     body = get_embodiment("h1")
     env = NavVectorEnv(num_envs=2 * len(fams), embodiments=("h1",), families=fams,
@@ -192,4 +193,7 @@ def test_measured_depth_reproduces_the_real_frame():
     assert 0.3 < measured.mean() < 1.0
     rel = np.abs(depth - obs["depth"])[measured] / obs["depth"][measured]
     assert np.median(rel) < 0.03 and np.quantile(rel, 0.9) < 0.1, np.quantile(rel, [0.5, 0.9])
-    assert (depth[~measured] == -1.0).all()
+    assert (depth[~measured] >= 0.0).all()  # no nearer than the free stretch measured
+    far = np.full_like(obs["depth"], 50.0)
+    depth, measured = m.measured_depth(np.zeros((n, 3)), far)
+    assert (depth[~measured] == 50.0).all()  # a prediction beyond it is kept
