@@ -175,7 +175,6 @@ class ObstacleMap:
         self.pred = np.zeros((self.n, cells), np.int16)  # predicted frames showing obstacles
         self.top = np.zeros((self.n, cells), np.float32)  # highest measured obstacle point, m
         self.lattice, self.lattice_dist = footprint_lattice(length, width)
-        self.length, self.width = float(length), float(width)
 
     def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         j = np.floor((x + self.half) / self.res).astype(np.int64)
@@ -183,13 +182,38 @@ class ObstacleMap:
         inside = (i >= 0) & (j >= 0) & (i < self.g) & (j < self.g)
         return i * self.g + j, inside
 
+    def _cells_at(self, x, y, yaw, px, py) -> tuple[np.ndarray, np.ndarray]:
+        """Cells, and whether on the grid, of robot-frame points (px, py) at (x, y, yaw)."""
+        c, s = np.cos(yaw), np.sin(yaw)
+        return self._cells(x + c * px - s * py, y + s * px + c * py)
+
+    def _flat_keys(self, env: np.ndarray, poses: np.ndarray, px: np.ndarray,
+                   py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat (episode, cell) keys of the on-grid robot-frame points, and the on-grid mask."""
+        cell, inside = self._cells_at(poses[env, 0], poses[env, 1], poses[env, 2], px, py)
+        return (env * (self.g * self.g) + cell)[inside], inside
+
     def _keys(self, env: np.ndarray, poses: np.ndarray, px: np.ndarray,
               py: np.ndarray) -> np.ndarray:
         """Unique flat (episode, cell) keys of robot-frame points seen from ``poses``."""
-        x, y, yaw = poses[env, 0], poses[env, 1], poses[env, 2]
-        c, s = np.cos(yaw), np.sin(yaw)
-        cell, inside = self._cells(x + c * px - s * py, y + s * px + c * py)
-        return np.unique(env[inside] * (self.g * self.g) + cell[inside])
+        return np.unique(self._flat_keys(env, poses, px, py)[0])
+
+    def _free_keys(self, poses: np.ndarray, depth: np.ndarray, keep: np.ndarray, step: float,
+                   spread: tuple[float, ...]) -> np.ndarray:
+        """Keys of the cells the kept frames see free, up to each column's free range.
+
+        Rays run at the column azimuths shifted by each ``spread`` times half a column.
+        """
+        free = np.where(keep[:, None], self.proj.free_range(depth), 0.0)  # (N, S)
+        az = self.proj.azimuth
+        half = 0.5 * (az[0] - az[1]) if az.size > 1 else 0.0
+        u = np.arange(self.proj.near, MAX_RANGE_M, step)  # (U,)
+        e, col, k = np.nonzero(u[None, None, :] < free[:, :, None])
+        if e.size == 0:
+            return np.zeros(0, np.int64)
+        keys = [self._keys(e, poses, self.proj.cam_x + u[k] * np.cos(az[col] + f * half),
+                           u[k] * np.sin(az[col] + f * half)) for f in spread]
+        return np.unique(np.concatenate(keys))
 
     def add(self, poses: np.ndarray, depth: np.ndarray, rows: np.ndarray | None = None,
             step: float = 0.1) -> None:
@@ -203,13 +227,8 @@ class ObstacleMap:
         """
         keep = np.ones(self.n, bool) if rows is None else np.asarray(rows, bool)
         flat = self.pred.reshape(-1)
-        free = np.where(keep[:, None], self.proj.free_range(depth), 0.0)  # (N, S)
-        u = np.arange(self.proj.near, MAX_RANGE_M, step)
-        e, col, k = np.nonzero(u[None, None, :] < free[:, :, None])
-        if e.size:
-            a = self.proj.azimuth[col]
-            key = self._keys(e, poses, self.proj.cam_x + u[k] * np.cos(a), u[k] * np.sin(a))
-            flat[key] = np.maximum(flat[key] - 1, 0)
+        key = self._free_keys(poses, depth, keep, step, (0.0,))
+        flat[key] = np.maximum(flat[key] - 1, 0)
         env, px, py = self.proj.obstacle_points(depth)
         sel = keep[env]
         if sel.any():
@@ -232,27 +251,13 @@ class ObstacleMap:
         env, px, py, pz = self.proj.obstacle_points(depth, heights=True)
         sel = keep[env]
         if sel.any():
-            key = self._keys(env[sel], poses, px[sel], py[sel])
-            flat_real[key] = True
-            flat_obs[key] = True
+            keys, inside = self._flat_keys(env[sel], poses, px[sel], py[sel])
+            flat_real[keys] = True
+            flat_obs[keys] = True
             # Highest point per cell: an obstacle is extruded from the floor to at least it.
-            x, y, yaw = poses[env[sel], 0], poses[env[sel], 1], poses[env[sel], 2]
-            c, sn = np.cos(yaw), np.sin(yaw)
-            cell, inside = self._cells(x + c * px[sel] - sn * py[sel],
-                                       y + sn * px[sel] + c * py[sel])
-            flat_key = (env[sel] * (self.g * self.g) + cell)[inside]
-            np.maximum.at(self.top.reshape(-1), flat_key, pz[sel][inside].astype(np.float32))
+            np.maximum.at(self.top.reshape(-1), keys, pz[sel][inside].astype(np.float32))
         # Free cells: rays at three azimuths per column, up to the column's free range.
-        free = np.where(keep[:, None], self.proj.free_range(depth), 0.0)  # (N, S)
-        az = self.proj.azimuth
-        half = 0.5 * (az[0] - az[1]) if az.size > 1 else 0.0
-        u = np.arange(self.proj.near, MAX_RANGE_M, step)  # (U,)
-        e, col, k = np.nonzero(u[None, None, :] < free[:, :, None])
-        for da in (-2.0 / 3.0 * half, 0.0, 2.0 / 3.0 * half):
-            if e.size:
-                a = az[col] + da
-                flat_obs[self._keys(e, poses, self.proj.cam_x + u[k] * np.cos(a),
-                                    u[k] * np.sin(a))] = True
+        flat_obs[self._free_keys(poses, depth, keep, step, (-2.0 / 3.0, 0.0, 2.0 / 3.0))] = True
         if start:
             pts = self.lattice[self.lattice_dist <= 0.0]
             e = np.repeat(np.flatnonzero(keep), len(pts))
@@ -281,8 +286,7 @@ class ObstacleMap:
         lx = pr.cam_x + u[None, :] * np.cos(az)[:, None]  # (S, U)
         ly = u[None, :] * np.sin(az)[:, None]
         x, y, yaw = (poses[:, k][:, None, None] for k in range(3))
-        c, s = np.cos(yaw), np.sin(yaw)
-        cell, inside = self._cells(x + c * lx - s * ly, y + s * lx + c * ly)  # (N, S, U)
+        cell, inside = self._cells_at(x, y, yaw, lx, ly)  # (N, S, U)
         idx = np.where(inside, cell, 0).reshape(n, -1)
         real = (np.take_along_axis(self.real, idx, 1).reshape(cell.shape) & inside)
         seen = (np.take_along_axis(self.observed, idx, 1).reshape(cell.shape) & inside)
@@ -320,9 +324,7 @@ class ObstacleMap:
             predicted: Use predicted frames for unobserved cells (else measured cells only).
         """
         lx, ly = self.lattice[:, 0][None], self.lattice[:, 1][None]
-        x, y, yaw = poses[:, 0:1], poses[:, 1:2], poses[:, 2:3]
-        c, s = np.cos(yaw), np.sin(yaw)
-        cell, inside = self._cells(x + c * lx - s * ly, y + s * lx + c * ly)
+        cell, inside = self._cells_at(poses[:, 0:1], poses[:, 1:2], poses[:, 2:3], lx, ly)
         idx = np.where(inside, cell, 0)
         occ = np.take_along_axis(self.real, idx, 1)
         if predicted:
