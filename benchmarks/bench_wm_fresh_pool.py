@@ -17,6 +17,9 @@ off one run. Last stdout line: the report's headline pairs.
     nice -n 5 .venv/bin/python benchmarks/bench_wm_fresh_pool.py --fresh-set 3 \\
         --fresh-data runs/worldmodel/data_fresh3 \\
         --model runs/worldmodel/model_v6b.pt --out runs/worldmodel/report_v6b_fresh3
+    nice -n 5 .venv/bin/python benchmarks/bench_wm_fresh_pool.py --fresh-set 4 \\
+        --fresh-data runs/worldmodel/data_fresh4 --set evaluate.ego_warp=warp \\
+        --model runs/worldmodel/model_v7.pt --out runs/worldmodel/report_v7_fresh4
 """
 
 from __future__ import annotations
@@ -87,7 +90,29 @@ FRESH_3 = (
     "degraded:models/default.onnx?route=straight",
     "degraded:models/default.onnx?noise=0.6&delay=1",
 )
-SETS = {"1": FRESH, "2": FRESH_2, "3": FRESH_3}
+#: A fourth fresh set, fixed before the ego-motion warp (``evaluate.ego_warp``) or model v7
+#: was evaluated on any held-out policy. Sixteen policies, all reproducible from the
+#: repository, in combinations no earlier set used: faster-than-rated driving (speed > 1),
+#: a long delay, another body's limits on the learned policy.
+FRESH_4 = (
+    "degraded:goal_seeker?speed=1.3",
+    "degraded:goal_seeker?noise=0.7&speed=0.8",
+    "degraded:goal_seeker?route=straight&delay=3&noise=0.2",
+    "degraded:goal_seeker?limits=h1&noise=0.3",
+    "degraded:goal_seeker?speed=0.3",
+    "degraded:goal_seeker?delay=10",
+    "degraded:depth_seeker?speed=1.3",
+    "degraded:depth_seeker?speed=0.6&delay=2",
+    "degraded:depth_seeker?route=straight&noise=0.7",
+    "degraded:depth_seeker?limits=spot",
+    "degraded:depth_seeker?delay=1",
+    "degraded:models/default.onnx?speed=1.2",
+    "degraded:models/default.onnx?speed=0.5",
+    "degraded:models/default.onnx?noise=0.9",
+    "degraded:models/default.onnx?route=straight&delay=4",
+    "degraded:models/default.onnx?limits=spot",
+)
+SETS = {"1": FRESH, "2": FRESH_2, "3": FRESH_3, "4": FRESH_4}
 
 
 def link_recordings(data: str | Path, fresh: Path, specs: list[str]) -> None:

@@ -192,6 +192,10 @@ class TrainConfig:
     w_pred: float = 1.0
     w_latent: float = 0.05
     w_collision: float = 0.2
+    depth_l1: float = 0.0  # > 0: the predicted frames' depth channel costs this times its
+    # absolute error instead of its squared error. Squared error trains the mean of what may
+    # lie along a ray; below the horizon the floor is the farthest anything can be, so under
+    # uncertainty the mean is nearer than any likely surface. Absolute error trains the median
     idm_steps: int = 800
     threads: int = 1  # torch threads: on a shared 2-core machine one thread is faster than
     # two spinning OpenMP workers fighting other jobs (measured: 0.4 s vs > 1 s per step)
@@ -217,6 +221,7 @@ class TrainConfig:
         check(0.0 <= self.collision_windows < 1.0, "train.collision_windows",
               self.collision_windows, "must be within [0, 1)")
         check(self.idm_steps >= 0, "train.idm_steps", self.idm_steps, "must be >= 0")
+        check(self.depth_l1 >= 0, "train.depth_l1", self.depth_l1, "must be >= 0")
         check(self.threads >= 1, "train.threads", self.threads, "must be >= 1")
         check(self.checkpoint_every >= 0, "train.checkpoint_every", self.checkpoint_every,
               "must be >= 0")
@@ -251,6 +256,13 @@ class EvalConfig:
     measured_depth: bool = False  # the policy's depth comes from the real first frame's
     # measured geometry where it determines it, the prediction elsewhere (experimental; see
     # docs/WORLDMODEL.md)
+    ego_warp: str = "off"  # 'warp': every imagined frame shows the real first frame
+    # re-projected through its own depth to the imagined pose (odometry) wherever that covers
+    # the view, the model's prediction elsewhere (compass_nav.worldmodel.warp; the scenes are
+    # static); 'reanchor': the same, and the model continues from the composed frame;
+    # 'memory': as 'reanchor', and what the first frame does not cover comes from the
+    # previous imagined frame warped by the last step where it covers it; 'off': the model's
+    # frames alone
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -267,6 +279,8 @@ class EvalConfig:
         check(0.0 < self.threshold < 1.0, "evaluate.threshold", self.threshold,
               "must be in (0, 1)")
         check(self.gifs >= 0, "evaluate.gifs", self.gifs, "must be >= 0")
+        check(self.ego_warp in ("off", "warp", "reanchor", "memory"), "evaluate.ego_warp",
+              self.ego_warp, "must be 'off', 'warp', 'reanchor' or 'memory'")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,6 +51,7 @@ from compass_nav.worldmodel.model import frames_to_tensor
 from compass_nav.worldmodel.pool import ground_truth_row, load_split
 from compass_nav.worldmodel.rollouts import Rollouts
 from compass_nav.worldmodel.train import LoadedModel, step_features
+from compass_nav.worldmodel.warp import EgoWarp, feature_motion, odometry_poses
 
 __all__ = ["calibrate_offset", "episode_brier", "evaluate_pool", "judge_on_real", "rank_metrics",
            "video_quality"]
@@ -133,14 +134,19 @@ def _windows(rolls: list[Rollouts], horizon: int, count: int, rng) -> list[tuple
 
 @torch.no_grad()
 def video_quality(loaded: LoadedModel, rolls: list[Rollouts], horizons: tuple[int, ...],
-                  count: int, seed: int = 0) -> dict:
+                  count: int, seed: int = 0, ego_warp: str = "off") -> dict:
     """PSNR/SSIM of predicted RGB at each horizon: model vs copy-last-frame vs shuffled actions.
 
     Autoregressive (``ar``): from one real frame, the model feeds on its own predictions for
     ``h`` steps. Teacher-forced (``tf``): one-step prediction of frame ``h`` from the real
     frames before it. The copy baseline repeats the context frame (``ar``) or the previous real
     frame (``tf``); the shuffled baseline is the same model given another window's action
-    features (a cyclic shift over windows).
+    features (a cyclic shift over windows). With ``ego_warp`` other than ``off`` every
+    predicted frame shows the reference real frame (the context frame, or the previous real
+    frame when teacher-forced) warped by the odometry the action features carry (their
+    speeds, integrated; :class:`~compass_nav.worldmodel.warp.EgoWarp`) wherever it covers the
+    view, so the shuffled baseline also moves the camera as the other window did;
+    autoregressive rollouts compose frames exactly as imagination does.
 
     Returns:
         ``{"windows": n, "horizons": [...], "<mode>": {"model"|"copy"|"shuffled":
@@ -170,13 +176,26 @@ def video_quality(loaded: LoadedModel, rolls: list[Rollouts], horizons: tuple[in
     def to_rgb(t: torch.Tensor) -> np.ndarray:
         return t[:, :3].permute(0, 2, 3, 1).double().numpy()
 
+    descr = np.atleast_2d(wins[0][0].descriptor)[:1]
+
     def rollout(feat: torch.Tensor, teacher: bool) -> list[np.ndarray]:
         state = model.initial(x[:, 0])
+        # odometry of the features' speeds (the shuffled baseline moves as its actions say)
+        poses = odometry_poses(feature_motion(feat.numpy(), descr))
+        ego = EgoWarp(body, ego_warp, x[:, 0], depth[:, 0], poses[:, 0])
         preds = []
         for t in range(H):
             nxt, _ = model.imagine(state, feat[:, t])
-            preds.append(to_rgb(model.render(nxt)))
-            state = model.with_real(nxt.h, x[:, t + 1]) if teacher else nxt
+            if teacher and t > 0:
+                ego.reset(x[:, t], depth[:, t], poses[:, t])
+            frame = ego(model.render(nxt), poses[:, t + 1])
+            preds.append(to_rgb(frame))
+            if teacher:
+                state = model.with_real(nxt.h, x[:, t + 1])
+            elif ego.reanchor:
+                state = model.with_real(nxt.h, frame)
+            else:
+                state = nxt
         return preds
 
     out: dict = {"windows": len(wins), "horizons": list(horizons)}
@@ -299,7 +318,7 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
             imagined[spec] = imagine_episodes(
                 loaded, make_policy(spec), real, pc.max_episode_steps, seed=ec.seed,
                 keep_frames=tuple(range(ec.gifs)), idm_window=idm_window,
-                measured_depth=ec.measured_depth)
+                measured_depth=ec.measured_depth, ego_warp=ec.ego_warp)
         except NeedsSimulator as exc:
             not_evaluable[spec] = str(exc)
     imagine_seconds = time.time() - t0
@@ -369,7 +388,8 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
     vq = {}
     for g, role in (("in_distribution", "train"), ("heldout_policies", "heldout")):
         rolls = [truth[s] for s in truth if roles[s] == role]
-        vq[g] = video_quality(loaded, rolls, ec.horizons, ec.video_windows, ec.seed)
+        vq[g] = video_quality(loaded, rolls, ec.horizons, ec.video_windows, ec.seed,
+                              ego_warp=ec.ego_warp)
     judge = judge_on_real(loaded, truth, offset, judge_mode, ec.threshold, ec.seed)
 
     total_steps = sum(im.steps for im in imagined.values())

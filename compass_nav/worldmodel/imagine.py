@@ -33,6 +33,7 @@ from compass_nav.worldmodel.geometry import DepthProjector, ObstacleMap
 from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
 from compass_nav.worldmodel.model import action_features, frames_to_tensor, tensor_to_frames
 from compass_nav.worldmodel.rollouts import Rollouts
+from compass_nav.worldmodel.warp import EgoWarp
 
 __all__ = ["AUTO_MODES", "JUDGE_MODES", "GeometryJudge", "Imagined", "NeedsSimulator",
            "imagine_episodes", "outcomes", "swept_distance"]
@@ -203,7 +204,8 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
 @torch.no_grad()
 def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int = 0,
                      keep_frames: tuple[int, ...] = (), planned: bool = True,
-                     idm_window: int = 8, measured_depth: bool = False) -> Imagined:
+                     idm_window: int = 8, measured_depth: bool = False,
+                     ego_warp: str = "off") -> Imagined:
     """Imagine every episode of ``real`` (from its first frame) with ``policy`` in the loop.
 
     Args:
@@ -221,6 +223,14 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
             determine where they do (:meth:`~compass_nav.worldmodel.geometry.ObstacleMap
             .measured_depth`), the prediction elsewhere; the world model still runs on its own
             frames.
+        ego_warp: ``off``: the model's frames. ``warp``: every imagined frame shows the real
+            first frame warped to the imagined pose through its own depth wherever that
+            covers the view (:mod:`compass_nav.worldmodel.warp`), the model's prediction
+            elsewhere. ``reanchor``: the same, and the model continues from that composed
+            frame (it is encoded as if observed), so that its next prediction starts from
+            mostly real pixels instead of its own drifting latent. ``memory``: as
+            ``reanchor``, and pixels the first frame does not cover come from the previous
+            imagined frame warped by the last step where it covers them.
 
     Raises:
         NeedsSimulator: the policy reads privileged simulator state.
@@ -245,6 +255,7 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
                          route_points=real.route.shape[1])
     x = frames_to_tensor(first["rgb"], first["depth"])
     state = model.initial(x)
+    ego = EgoWarp(body, ego_warp, x, first["depth"], np.zeros((n, 3)))
     obs = dict(first)
     obs["route"] = pro.route_obs()
     logits = np.zeros((n, max_steps), np.float32)
@@ -270,7 +281,9 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         feats = action_features(cmd.astype(np.float32), v_prev.astype(np.float32),
                                 pro.vel.astype(np.float32), descr)
         state, logit = model.imagine(state, torch.from_numpy(feats))
-        x_next = model.render(state)
+        x_next = ego(model.render(state), pro.pose)
+        if ego.reanchor:
+            state = model.with_real(state.h, x_next)
         motion = torch.from_numpy(((v_prev + pro.vel) * 0.5 / lim).astype(np.float32))
         err = (idm(x, x_next) - motion).abs()[:, [0, 2]].mean(1).numpy()
         x = x_next

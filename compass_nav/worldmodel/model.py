@@ -51,6 +51,7 @@ __all__ = [
     "State",
     "WorldModel",
     "action_features",
+    "feature_limits",
     "frames_to_tensor",
     "tensor_to_frames",
 ]
@@ -82,9 +83,14 @@ def tensor_to_frames(x: torch.Tensor, far: float = 20.0) -> tuple[np.ndarray, np
 def action_features(action: np.ndarray, speed: np.ndarray, next_speed: np.ndarray,
                     descriptor: np.ndarray) -> np.ndarray:
     """(N, 9) float32: command, speed and next speed, each divided by the body's limits."""
-    d = np.atleast_2d(descriptor)
-    lim = np.stack([d[:, 0], np.maximum(d[:, 2], 0.2), d[:, 3]], 1).astype(np.float32)
+    lim = feature_limits(descriptor)
     return np.concatenate([action / lim, speed / lim, next_speed / lim], -1).astype(np.float32)
+
+
+def feature_limits(descriptor: np.ndarray) -> np.ndarray:
+    """(N, 3) float32 scale of the action features: the body's (vx, vy, wz) limits."""
+    d = np.atleast_2d(descriptor)
+    return np.stack([d[:, 0], np.maximum(d[:, 2], 0.2), d[:, 3]], 1).astype(np.float32)
 
 
 class FourierEmbedding(nn.Module):
@@ -301,7 +307,9 @@ class WorldModel(nn.Module):
             collision: (B, L-1) float, 1 where the transition collided.
             teacher_forcing: Probability (per window and step) of feeding the real latent
                 instead of the prediction (scheduled sampling; 0 = pure rollout).
-            weights: ``recon``, ``pred``, ``latent``, ``collision`` loss weights.
+            weights: ``recon``, ``pred``, ``latent``, ``collision`` loss weights; optional
+                ``depth_l1`` (> 0: the predicted depth channel's absolute error times this
+                replaces its squared error).
             pos_weight: Weight of positive (collision) transitions in the BCE.
             pred_frames: Predicted steps decoded per window (0: all).
             mask: (B, L-1) float, 0 on padded transitions past an episode's end (windows
@@ -353,7 +361,12 @@ class WorldModel(nn.Module):
             ref_x = frames[torch.arange(B)[:, None], idx].flatten(0, 1)
             rz = torch.stack(ref_zs, 1)[:, steps].flatten(0, 1)
             x_hat = self.blend(x_hat, ref_x, zs, rz)
-        err = (x_hat - frames[:, 1:][:, steps].flatten(0, 1)).pow(2).mean((1, 2, 3))
+        diff = x_hat - frames[:, 1:][:, steps].flatten(0, 1)
+        w_l1 = float(weights.get("depth_l1", 0.0))
+        if w_l1 > 0.0:  # the depth channel's median, not its mean (TrainConfig.depth_l1)
+            err = torch.cat([diff[:, :3].pow(2), w_l1 * diff[:, 3:].abs()], 1).mean((1, 2, 3))
+        else:
+            err = diff.pow(2).mean((1, 2, 3))
         pred = (err * m.flatten()).sum() / m.sum().clamp(min=1.0)
         latent = ((z_pred - z_target).pow(2).mean(-1) * mask).sum() / mask.sum().clamp(min=1.0)
         bce = F.binary_cross_entropy_with_logits(

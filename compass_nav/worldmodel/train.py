@@ -227,7 +227,7 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
     warm = _warm_start(model, tc.init) if tc.init and resumed is None else None
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     weights = {"recon": tc.w_recon, "pred": tc.w_pred, "latent": tc.w_latent,
-               "collision": tc.w_collision}
+               "collision": tc.w_collision, "depth_l1": tc.depth_l1}
     budget = tc.max_cpu_minutes * 60.0
     history: list[dict] = []
     running: dict[str, float] = {}
