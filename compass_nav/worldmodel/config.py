@@ -192,10 +192,11 @@ class TrainConfig:
     w_pred: float = 1.0
     w_latent: float = 0.05
     w_collision: float = 0.2
-    depth_l1: float = 0.0  # > 0: the predicted frames' depth channel costs this times its
+    depth_l1: float = 0.15  # > 0: the predicted frames' depth channel costs this times its
     # absolute error instead of its squared error. Squared error trains the mean of what may
     # lie along a ray; below the horizon the floor is the farthest anything can be, so under
     # uncertainty the mean is nearer than any likely surface. Absolute error trains the median
+    # (model v7; 0: squared error, models up to v6b)
     idm_steps: int = 800
     threads: int = 1  # torch threads: on a shared 2-core machine one thread is faster than
     # two spinning OpenMP workers fighting other jobs (measured: 0.4 s vs > 1 s per step)
@@ -256,7 +257,7 @@ class EvalConfig:
     measured_depth: bool = False  # the policy's depth comes from the real first frame's
     # measured geometry where it determines it, the prediction elsewhere (experimental; see
     # docs/WORLDMODEL.md)
-    ego_warp: str = "off"  # 'warp': every imagined frame shows the real first frame
+    ego_warp: str = "warp"  # 'warp': every imagined frame shows the real first frame
     # re-projected through its own depth to the imagined pose (odometry) wherever that covers
     # the view, the model's prediction elsewhere (compass_nav.worldmodel.warp; the scenes are
     # static); 'reanchor': the same, and the model continues from the composed frame;

@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 
 #: Settings added after checkpoints were written, with the value those checkpoints were
 #: trained with (a missing key would otherwise take today's default): the skip path
-#: (architecture) and the teacher-forcing floor.
-LEGACY_SETTINGS = {("model", "ref_skip"): False, ("train", "teacher_forcing_floor"): 0.0}
+#: (architecture), the teacher-forcing floor and the depth loss.
+LEGACY_SETTINGS = {("model", "ref_skip"): False, ("train", "teacher_forcing_floor"): 0.0,
+                   ("train", "depth_l1"): 0.0}
 IDM_WINDOW = 8  # transitions per inverse-dynamics window (flags use the worst window)
 POS_WEIGHT = 10.0  # BCE weight of collision transitions
 
