@@ -79,7 +79,9 @@ def format_markdown(results: dict) -> str:
     lines += [f"Embodiment {cfg['embodiment']}, {cfg['image_size']}x{cfg['image_size']} "
               f"frames, {cfg['episodes_per_policy']} paired episodes per policy on held-out "
               f"scene seeds. Judge: {cfg['judge']} ({setting}, fitted on the train policies "
-              "only).", ""]
+              "only). Imagined frames: ego-motion warp "
+              f"`{cfg.get('ego_warp', 'off')}`, static-camera rule "
+              f"{'on' if cfg.get('static_camera', True) else 'off'}.", ""]
     abl = cfg.get("judge_modes", {})
     if abl:
         rule = cfg.get("judge_rule", "sr_mse")
