@@ -29,6 +29,9 @@ __all__ = [
 ]
 
 ROLES = ("train", "heldout")
+#: How imagination uses the ego-motion warp (``evaluate.ego_warp``; see
+#: :mod:`compass_nav.worldmodel.warp`).
+EGO_WARP_MODES = ("off", "warp", "reanchor", "memory")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,8 +283,8 @@ class EvalConfig:
         check(0.0 < self.threshold < 1.0, "evaluate.threshold", self.threshold,
               "must be in (0, 1)")
         check(self.gifs >= 0, "evaluate.gifs", self.gifs, "must be >= 0")
-        check(self.ego_warp in ("off", "warp", "reanchor", "memory"), "evaluate.ego_warp",
-              self.ego_warp, "must be 'off', 'warp', 'reanchor' or 'memory'")
+        check(self.ego_warp in EGO_WARP_MODES, "evaluate.ego_warp", self.ego_warp,
+              f"must be one of {EGO_WARP_MODES}")
 
 
 @dataclasses.dataclass(frozen=True)

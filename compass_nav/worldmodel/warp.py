@@ -28,19 +28,18 @@ import torch
 from torch.nn import functional as F
 
 from compass_nav.utils.errors import ConfigError
-from compass_nav.worldmodel.model import feature_limits
+from compass_nav.worldmodel.config import EGO_WARP_MODES
+from compass_nav.worldmodel.model import feature_limits, tensor_to_frames
 
 __all__ = ["EGO_WARP_MODES", "EgoWarp", "FrameWarper", "check_ego_warp", "compose",
            "feature_motion", "odometry_poses"]
 
 SUPERSAMPLE = 2  # splatted points per source pixel side
-#: How imagination uses the warp (``evaluate.ego_warp``): ``off`` (the model's frames alone),
-#: ``warp`` (warped real pixels where they cover the view), ``reanchor`` (the same, and the
-#: model continues from the composed frame as if it had been observed), ``memory`` (as
+#: ``EGO_WARP_MODES`` (defined with the config): ``off`` (the model's frames alone), ``warp``
+#: (warped real pixels where they cover the view), ``reanchor`` (the same, and the model
+#: continues from the composed frame as if it had been observed), ``memory`` (as
 #: ``reanchor``, and pixels the real frame does not cover come from the previous composed
-#: frame warped by the last step's motion where it covers them, so the model only predicts
-#: what comes newly into view).
-EGO_WARP_MODES = ("off", "warp", "reanchor", "memory")
+#: frame warped by the last step's motion where it covers them).
 
 
 def check_ego_warp(mode: str) -> None:
@@ -64,7 +63,7 @@ class FrameWarper:
         self.f = (size * 0.5) / math.tan(hfov * 0.5)
         self.cam_x = float(body.camera_x)
         self.cam_h = float(body.camera_height)
-        self.near, self.far = float(body.camera_near), float(body.camera_far)
+        self.far = float(body.camera_far)
         self._fine = self._rays(SUPERSAMPLE)  # splatted sub-pixel points
         self._pix = self._rays(1)  # pixel centres (hole filling)
         rpd, _, _, slope = self._pix
@@ -234,8 +233,6 @@ class EgoWarp:
         """The frame (B, 4, S, S) at robot ``pose`` given the model's ``predicted`` frame."""
         if self.warper is None:
             return predicted
-        from compass_nav.worldmodel.model import tensor_to_frames
-
         out = predicted
         if self.mode == "memory":
             out = compose(out, *self.warper.warp(self.prev, self.prev_depth, self.prev_pose,
