@@ -112,7 +112,30 @@ FRESH_4 = (
     "degraded:models/default.onnx?route=straight&delay=4",
     "degraded:models/default.onnx?limits=spot",
 )
-SETS = {"1": FRESH, "2": FRESH_2, "3": FRESH_3, "4": FRESH_4}
+#: A fifth fresh set, fixed before the floor-snapped warp (``evaluate.snap_floor``) or the
+#: judge changes that came with it were evaluated on any held-out policy. Sixteen policies,
+#: all reproducible from the repository, in combinations no earlier set (nor the default
+#: pool) used: new speed/noise/delay mixes, another body's limits (anymal) on the goal
+#: seeker, the learned policy driven with h1's limits, fast mapless driving.
+FRESH_5 = (
+    "degraded:goal_seeker?speed=0.6&noise=0.3",
+    "degraded:goal_seeker?route=straight&speed=1.2",
+    "degraded:goal_seeker?delay=5&speed=0.7",
+    "degraded:goal_seeker?limits=anymal&noise=0.5",
+    "degraded:goal_seeker?noise=0.9&delay=1",
+    "degraded:depth_seeker?speed=0.8",
+    "degraded:depth_seeker?noise=0.4&delay=2",
+    "degraded:depth_seeker?route=straight&speed=1.2",
+    "degraded:depth_seeker?noise=0.8&speed=0.7",
+    "degraded:depth_seeker?delay=8",
+    "degraded:models/default.onnx?speed=0.8&noise=0.2",
+    "degraded:models/default.onnx?delay=3",
+    "degraded:models/default.onnx?route=straight&noise=0.4",
+    "degraded:models/default.onnx?limits=h1",
+    "degraded:models/default.onnx?speed=1.1&delay=1",
+    "degraded:models/default.onnx?noise=0.7",
+)
+SETS = {"1": FRESH, "2": FRESH_2, "3": FRESH_3, "4": FRESH_4, "5": FRESH_5}
 
 
 def link_recordings(data: str | Path, fresh: Path, specs: list[str]) -> None:

@@ -11,7 +11,7 @@ cost. The sets:
 * ``fresh1``, ``fresh2``: the fresh sets of ``bench_wm_fresh_pool.py`` whose policies are
   here (learned policies from run folders that are absent are left out and listed; the final
   IL checkpoint is replaced by its exported model);
-* ``fresh3``, ``fresh4``: the third and fourth fresh sets (all 16 reproducible);
+* ``fresh3``, ``fresh4``, ``fresh5``: the third to fifth fresh sets (all 16 reproducible);
 * ``pooled``: every policy above once.
 
 Ground truth is recorded into ``--fresh-data`` (reused when present). Writes the full report
@@ -34,6 +34,7 @@ from bench_wm_fresh_pool import (
     FRESH_2,
     FRESH_3,
     FRESH_4,
+    FRESH_5,
     _available,
     common_args,
     link_recordings,
@@ -79,7 +80,8 @@ def main() -> None:
     own = tuple(p.spec for p in cfg.pool.policies if p.role == "heldout")
     sets, left_out = {}, {}
     for name, specs in (("developed", own + (IL_FINAL_EXPORTED,)), ("fresh1", FRESH),
-                        ("fresh2", FRESH_2), ("fresh3", FRESH_3), ("fresh4", FRESH_4)):
+                        ("fresh2", FRESH_2), ("fresh3", FRESH_3), ("fresh4", FRESH_4),
+                        ("fresh5", FRESH_5)):
         sets[name], left_out[name] = _reproducible(specs)
     pooled = list(dict.fromkeys(s for specs in sets.values() for s in specs))
     sets["pooled"] = pooled

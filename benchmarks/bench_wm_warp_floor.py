@@ -4,7 +4,9 @@ On recorded training windows of one pool policy, the first frame is warped by th
 motion to the frame ``h`` steps later (``compass_nav.worldmodel.warp``), and on the pixels
 the warp covers, the depth seeker's obstacle rule (nearer than 85% of the floor's depth in
 its row band) is applied to the warped and to the real depth. Prints both shares and the
-share of phantoms (obstacle in the warp, not in the real frame).
+share of phantoms (obstacle in the warp, not in the real frame), for the warp as splatted
+(``nearest``: a pixel keeps its nearest point) and with floor points snapped to the pixel's
+own floor depth (``snap``).
 
     .venv/bin/python benchmarks/bench_wm_warp_floor.py
 """
@@ -45,14 +47,16 @@ def main() -> None:
         c, sn = np.cos(p0[:, 2]), np.sin(p0[:, 2])
         rel = np.stack([c * d[:, 0] + sn * d[:, 1], -sn * d[:, 0] + c * d[:, 1],
                         wrap_angle(p1[:, 2] - p0[:, 2])], 1)
-        _, dw, valid = warper.warp(frames_to_tensor(r.rgb[s], r.depth[s]), r.depth[s],
-                                   np.zeros_like(rel), rel)
-        v = valid.numpy()[:, band]
-        warped_obs = (dw.numpy()[:, band] < 0.85 * floor[band, None])[v]
-        real_obs = (r.depth[s + h][:, band] < 0.85 * floor[band, None])[v]
-        print(f"h={h:2d}: covered pixels {v.mean():.3f}; read as obstacle: warped "
-              f"{warped_obs.mean():.3f}, real {real_obs.mean():.3f}; phantom "
-              f"{(warped_obs & ~real_obs).mean():.3f}")
+        for snap in (False, True):
+            _, dw, valid = warper.warp(frames_to_tensor(r.rgb[s], r.depth[s]), r.depth[s],
+                                       np.zeros_like(rel), rel, snap_floor=snap)
+            v = valid.numpy()[:, band]
+            warped_obs = (dw.numpy()[:, band] < 0.85 * floor[band, None])[v]
+            real_obs = (r.depth[s + h][:, band] < 0.85 * floor[band, None])[v]
+            print(f"h={h:2d} {'snap' if snap else 'nearest':7s}: covered pixels "
+                  f"{v.mean():.3f}; read as obstacle: warped {warped_obs.mean():.4f}, real "
+                  f"{real_obs.mean():.4f}; phantom {(warped_obs & ~real_obs).mean():.4f}; "
+                  f"missed {(~warped_obs & real_obs).mean():.4f}")
 
 
 if __name__ == "__main__":

@@ -245,7 +245,9 @@ class EvalConfig:
     # ground its footprint sweeps); 'map' (the footprint comes within a calibrated
     # distance of the obstacle map fused from the first and the predicted depth frames at the
     # imagined poses; 'map_first': the first frame's map alone, an ablation; 'map_max': the
-    # first frame's map where it has seen, the 'max' hazard elsewhere); 'auto': the mode
+    # first frame's map where it has seen, the 'max' hazard elsewhere; 'map_prior': the first
+    # frame's map where it has seen, elsewhere a calibrated chance per cell that ground the
+    # footprint entered unseen (off the start plan's free corridor) is occupied); 'auto': the mode
     # (other than 'map_first') whose calibration fits the train policies best
     judge_rule: str = "episode_brier"  # how 'auto' picks the mode, on the train policies:
     # 'episode_brier' (mean squared error of each paired episode's predicted success against
@@ -267,6 +269,9 @@ class EvalConfig:
     # 'memory': as 'reanchor', and what the first frame does not cover comes from the
     # previous imagined frame warped by the last step where it covers it; 'off': the model's
     # frames alone
+    snap_floor: bool = False  # with the warp: a pixel won by a warped floor point shows the
+    # floor along its own ray, not the nearest floor point that landed in it (which reads
+    # nearer than the floor, a phantom obstacle to anything that reads depth)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -276,7 +281,7 @@ class EvalConfig:
               "must be >= 2 (the shuffled-action baseline permutes windows)")
         check(self.bootstrap >= 10, "evaluate.bootstrap", self.bootstrap, "must be >= 10")
         modes = ("auto", "hazard", "max", "threshold", "sweep", "depth", "map", "map_max",
-                 "map_first")
+                 "map_first", "map_prior")
         check(self.judge in modes, "evaluate.judge", self.judge, f"must be one of {modes}")
         check(self.judge_rule in ("episode_brier", "sr_mse"), "evaluate.judge_rule",
               self.judge_rule, "must be 'episode_brier' or 'sr_mse'")

@@ -134,7 +134,8 @@ def _windows(rolls: list[Rollouts], horizon: int, count: int, rng) -> list[tuple
 
 @torch.no_grad()
 def video_quality(loaded: LoadedModel, rolls: list[Rollouts], horizons: tuple[int, ...],
-                  count: int, seed: int = 0, ego_warp: str = "off") -> dict:
+                  count: int, seed: int = 0, ego_warp: str = "off",
+                  snap_floor: bool = False) -> dict:
     """PSNR/SSIM of predicted RGB at each horizon: model vs copy-last-frame vs shuffled actions.
 
     Autoregressive (``ar``): from one real frame, the model feeds on its own predictions for
@@ -146,7 +147,8 @@ def video_quality(loaded: LoadedModel, rolls: list[Rollouts], horizons: tuple[in
     frame when teacher-forced) warped by the odometry the action features carry (their
     speeds, integrated; :class:`~compass_nav.worldmodel.warp.EgoWarp`) wherever it covers the
     view, so the shuffled baseline also moves the camera as the other window did;
-    autoregressive rollouts compose frames exactly as imagination does.
+    autoregressive rollouts compose frames exactly as imagination does (``snap_floor`` as
+    there).
 
     Returns:
         ``{"windows": n, "horizons": [...], "<mode>": {"model"|"copy"|"shuffled":
@@ -182,7 +184,7 @@ def video_quality(loaded: LoadedModel, rolls: list[Rollouts], horizons: tuple[in
         state = model.initial(x[:, 0])
         # odometry of the features' speeds (the shuffled baseline moves as its actions say)
         poses = odometry_poses(feature_motion(feat.numpy(), descr))
-        ego = EgoWarp(body, ego_warp, x[:, 0], depth[:, 0], poses[:, 0])
+        ego = EgoWarp(body, ego_warp, x[:, 0], depth[:, 0], poses[:, 0], snap_floor=snap_floor)
         preds = []
         for t in range(H):
             nxt, _ = model.imagine(state, feat[:, t])
@@ -250,7 +252,7 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
         act = ActuatorModel(body, seed=seed)
         pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"])
         reached = np.zeros(n, bool)
-        geo = GeometryJudge(body, first["depth"].astype(np.float32), T)
+        geo = GeometryJudge(body, first["depth"].astype(np.float32), T, r.plan, r.plan_len)
         for t in range(T):
             active = t < r.length
             rows = np.minimum(r.start + t, r.start + r.length)
@@ -268,7 +270,7 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
         im = Imagined(logits=logits, end=r.length.copy(), reached=reached,
                       idm_error=np.zeros(n), steps=0, seconds=0.0, frames={},
                       depth_min=depth_min, clearance=geo.clearance,
-                      clearance_first=geo.clearance_first, sweep=sweep)
+                      clearance_first=geo.clearance_first, sweep=sweep, unknown=geo.unknown)
         o = outcomes(im, offset, mode, threshold)
         p_coll.append(o["collision"])
         true_coll.append(r.collision_end)
@@ -318,7 +320,8 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
             imagined[spec] = imagine_episodes(
                 loaded, make_policy(spec), real, pc.max_episode_steps, seed=ec.seed,
                 keep_frames=tuple(range(ec.gifs)), idm_window=idm_window,
-                measured_depth=ec.measured_depth, ego_warp=ec.ego_warp)
+                measured_depth=ec.measured_depth, ego_warp=ec.ego_warp,
+                snap_floor=ec.snap_floor)
         except NeedsSimulator as exc:
             not_evaluable[spec] = str(exc)
     imagine_seconds = time.time() - t0
@@ -389,7 +392,7 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
     for g, role in (("in_distribution", "train"), ("heldout_policies", "heldout")):
         rolls = [truth[s] for s in truth if roles[s] == role]
         vq[g] = video_quality(loaded, rolls, ec.horizons, ec.video_windows, ec.seed,
-                              ego_warp=ec.ego_warp)
+                              ego_warp=ec.ego_warp, snap_floor=ec.snap_floor)
     judge = judge_on_real(loaded, truth, offset, judge_mode, ec.threshold, ec.seed)
 
     total_steps = sum(im.steps for im in imagined.values())
@@ -400,7 +403,8 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
                    "hazard_offset": offset, "judge_modes": ablation,
                    "calibrated_on": train_specs, "image_size": pc.image_size,
                    "embodiment": pc.embodiment, "episodes_per_policy": pc.eval_episodes,
-                   "ego_warp": ec.ego_warp, "static_camera": ec.static_camera},
+                   "ego_warp": ec.ego_warp, "snap_floor": ec.snap_floor,
+                   "static_camera": ec.static_camera},
         "per_policy": per_policy,
         "not_evaluable": not_evaluable,
         "correlation": correlation,

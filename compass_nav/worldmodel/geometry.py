@@ -148,7 +148,9 @@ class ObstacleMap:
     """Per-episode obstacle map on a grid around the start pose: measured and predicted.
 
     Real frames (:meth:`add_real`) mark obstacle cells and the free cells they see; those
-    cells are *observed*. Predicted frames (:meth:`add`) keep occupancy evidence per cell
+    cells are *observed*. The start plan (:meth:`add_plan`) marks its free corridor, and
+    :meth:`enter` counts the cells a footprint covers that are neither (the ``map_prior``
+    judge's exposure). Predicted frames (:meth:`add`) keep occupancy evidence per cell
     (+1 for an obstacle point, -1 for seen free, never below 0); an unobserved cell is an
     obstacle once its evidence reaches ``min_views``.
 
@@ -174,6 +176,9 @@ class ObstacleMap:
         self.observed = np.zeros((self.n, cells), bool)  # measured, obstacle or free
         self.pred = np.zeros((self.n, cells), np.int16)  # predicted frames showing obstacles
         self.top = np.zeros((self.n, cells), np.float32)  # highest measured obstacle point, m
+        self.corridor = np.zeros((self.n, cells), bool)  # free by the start plan (add_plan)
+        self.entered = np.zeros((self.n, cells), bool)  # unknown when the footprint entered
+        self.unknown = np.zeros(self.n, np.int64)  # cells in ``entered``
         self.lattice, self.lattice_dist = footprint_lattice(length, width)
 
     def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -333,3 +338,59 @@ class ObstacleMap:
         occ &= inside
         d = np.where(occ, self.lattice_dist[None], MAX_CLEARANCE_M)
         return d.min(1)
+
+    def add_plan(self, plans: np.ndarray, plan_len: np.ndarray, radius: float,
+                 step: float = 0.05) -> None:
+        """Marks the cells within ``radius`` of each episode's start plan as free.
+
+        The simulator's planner keeps the body's centre at least its inscribed radius (plus a
+        margin) from every obstacle, so the disc of that radius around every point of the
+        plan is free ground: what the global route the robot is handed says about the map.
+
+        Args:
+            plans: (N, M, 2) plan points in the start frame.
+            plan_len: (N,) valid points per plan (fewer than 2: no plan, a mapless route).
+            radius: Free radius around the plan, m.
+            step: Sampling step along the plan, m.
+        """
+        r = np.arange(-radius, radius + 1e-9, step)
+        ox, oy = np.meshgrid(r, r)
+        disc = np.hypot(ox, oy) <= radius
+        ox, oy = ox[disc], oy[disc]
+        flat = self.corridor.reshape(-1)
+        for e in range(self.n):
+            m = int(plan_len[e])
+            if m < 2:
+                continue
+            pts = np.asarray(plans[e, :m], np.float64)
+            seg = pts[1:] - pts[:-1]
+            k = np.maximum(np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / step).astype(int), 1)
+            idx = np.repeat(np.arange(len(seg)), k)
+            frac = np.concatenate([np.arange(kk) / kk for kk in k])
+            line = np.concatenate([pts[:-1][idx] + seg[idx] * frac[:, None], pts[-1:]])
+            cell, inside = self._cells((line[:, 0:1] + ox[None]).ravel(),
+                                       (line[:, 1:2] + oy[None]).ravel())
+            flat[e * self.g * self.g + np.unique(cell[inside])] = True
+
+    def enter(self, poses: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Counts the cells entered unknown: neither measured nor on the plan's corridor.
+
+        Each cell the footprints at ``poses`` (N, 3) cover counts once, when a footprint first
+        covers it while it is unknown; ``rows`` (N,) bool selects the episodes that moved.
+
+        Returns:
+            (N,) cells entered unknown so far (the ``map_prior`` judge's exposure).
+        """
+        keep = np.ones(self.n, bool) if rows is None else np.asarray(rows, bool)
+        inner = self.lattice_dist <= 0.0
+        env = np.repeat(np.flatnonzero(keep), int(inner.sum()))
+        m = int(keep.sum())
+        keys, _ = self._flat_keys(env, poses, np.tile(self.lattice[inner, 0], m),
+                                  np.tile(self.lattice[inner, 1], m))
+        keys = np.unique(keys)
+        new = keys[~(self.observed.reshape(-1)[keys] | self.corridor.reshape(-1)[keys]
+                     | self.entered.reshape(-1)[keys])]
+        self.entered.reshape(-1)[new] = True
+        np.add.at(self.unknown, new // (self.g * self.g), 1)
+        return self.unknown.copy()
+

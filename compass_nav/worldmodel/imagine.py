@@ -38,10 +38,11 @@ from compass_nav.worldmodel.warp import EgoWarp
 __all__ = ["AUTO_MODES", "JUDGE_MODES", "GeometryJudge", "Imagined", "NeedsSimulator",
            "imagine_episodes", "outcomes", "swept_distance"]
 
-JUDGE_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max", "map_first")
+JUDGE_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max", "map_first",
+               "map_prior")
 #: The modes ``judge='auto'`` chooses among. ``map_first`` (the obstacle map of the real first
 #: frame alone, no predicted frame) is an ablation: it shows what the predicted frames add.
-AUTO_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max")
+AUTO_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max", "map_prior")
 
 #: ``depth`` judge: contact when the nearest depth in the centre of the camera image falls
 #: below ``DEPTH_CONTACT_M + offset * DEPTH_SCALE_M`` (the offset is calibrated like the
@@ -108,6 +109,11 @@ class Imagined:
         clearance_first: (E, T) the same against the measured cells alone (``map_first``,
             ``map_max``).
         sweep: (E, T) distance the footprint sweeps in each transition, m (``sweep``), or None.
+        poses: (E, T, 3) imagined pose after each transition in the start frame (x, y, yaw),
+            or None.
+        unknown: (E, T) cells the footprint has entered unknown by each transition: neither
+            measured by the real frame(s) nor on the start plan's free corridor
+            (``map_prior``), or None.
     """
 
     logits: np.ndarray
@@ -121,6 +127,8 @@ class Imagined:
     clearance: np.ndarray | None = None
     clearance_first: np.ndarray | None = None
     sweep: np.ndarray | None = None
+    poses: np.ndarray | None = None
+    unknown: np.ndarray | None = None
 
     @property
     def steps_per_second(self) -> float:
@@ -153,7 +161,14 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             measured cells alone; ``map_max``: a contact where the measured cells show one
             (clearance below ``MAP_CONTACT_M``, not calibrated), else the ``max`` hazard: the
             measurement decides where the camera has seen, the hazard head elsewhere;
-            ``sweep``: like ``hazard``, with each step's survival raised to the power of the
+            ``map_prior``: a contact where the measured cells show one, else an occupancy
+            prior on the ground the footprint entered without anyone having seen it: each
+            cell that neither a real frame measured nor the start plan's free corridor covers
+            is occupied with probability ``1 - exp(-exp(offset))``, independently (survival
+            ``exp(-exp(offset) * cells)``; a body that stays on ground the camera or the
+            route vouched for is safe however long it takes, one that turns into ground
+            nobody looked at takes the scene's odds); ``sweep``: like ``hazard``, with each
+            step's survival raised to the power of the
             distance its footprint sweeps over ``SWEEP_REF_M`` (a slow body is not at more risk
             per metre; a jittering one sweeps more ground).
         threshold: Hazard probability for ``threshold`` mode.
@@ -176,6 +191,13 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             raise ValueError(f"mode={mode!r} needs Imagined.clearance/clearance_first")
         near = clr.astype(np.float64) < MAP_CONTACT_M + offset * MAP_SCALE_M
         survive = (~(near & valid).any(1)).astype(np.float64)
+    elif mode == "map_prior":
+        if im.clearance_first is None or im.unknown is None:
+            raise ValueError("mode='map_prior' needs Imagined.clearance_first and .unknown")
+        seen = ((im.clearance_first.astype(np.float64) < MAP_CONTACT_M) & valid).any(1)
+        last = np.clip(im.end - 1, 0, T - 1)
+        exposure = np.where(im.end > 0, im.unknown[np.arange(E), last], 0.0).astype(np.float64)
+        survive = np.where(seen, 0.0, np.exp(-np.exp(offset) * exposure))
     elif mode == "map_max":
         if im.clearance_first is None:
             raise ValueError("mode='map_max' needs Imagined.clearance_first")
@@ -205,7 +227,7 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
 def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int = 0,
                      keep_frames: tuple[int, ...] = (), planned: bool = True,
                      idm_window: int = 8, measured_depth: bool = False,
-                     ego_warp: str = "off") -> Imagined:
+                     ego_warp: str = "off", snap_floor: bool = False) -> Imagined:
     """Imagine every episode of ``real`` (from its first frame) with ``policy`` in the loop.
 
     Args:
@@ -231,6 +253,9 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
             mostly real pixels instead of its own drifting latent. ``memory``: as
             ``reanchor``, and pixels the first frame does not cover come from the previous
             imagined frame warped by the last step where it covers them.
+        snap_floor: Warped floor pixels show the floor depth along their own ray instead of
+            the nearest floor point that landed in them (see
+            :meth:`~compass_nav.worldmodel.warp.FrameWarper.warp`).
 
     Raises:
         NeedsSimulator: the policy reads privileged simulator state.
@@ -255,7 +280,7 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
                          route_points=real.route.shape[1])
     x = frames_to_tensor(first["rgb"], first["depth"])
     state = model.initial(x)
-    ego = EgoWarp(body, ego_warp, x, first["depth"], np.zeros((n, 3)))
+    ego = EgoWarp(body, ego_warp, x, first["depth"], np.zeros((n, 3)), snap_floor=snap_floor)
     obs = dict(first)
     obs["route"] = pro.route_obs()
     logits = np.zeros((n, max_steps), np.float32)
@@ -265,7 +290,9 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     idm_err = np.zeros((n, max_steps), np.float32)
     depth_min = np.full((n, max_steps), np.inf, np.float32)
     sweep = np.zeros((n, max_steps), np.float32)
-    maps = GeometryJudge(body, first["depth"], max_steps)
+    poses = np.zeros((n, max_steps, 3), np.float32)
+    maps = GeometryJudge(body, first["depth"], max_steps, real.plan if planned else None,
+                         real.plan_len if planned else None)
     kept = {i: [first["rgb"][i]] for i in keep_frames if 0 <= i < n}
     steps = 0
     t0 = time.perf_counter()
@@ -278,6 +305,7 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         v_prev = pro.vel.copy()
         pro.pose, pro.vel = act_model.step(pro.pose, pro.vel, cmd, active)
         sweep[:, t] = swept_distance(v_prev, pro.vel, body.circumscribed_radius)
+        poses[:, t] = pro.pose
         feats = action_features(cmd.astype(np.float32), v_prev.astype(np.float32),
                                 pro.vel.astype(np.float32), descr)
         state, logit = model.imagine(state, torch.from_numpy(feats))
@@ -316,7 +344,8 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     return Imagined(logits=logits, end=end, reached=reached, idm_error=worst, steps=steps,
                     seconds=seconds, frames={i: np.stack(v) for i, v in kept.items()},
                     depth_min=depth_min, clearance=maps.clearance,
-                    clearance_first=maps.clearance_first, sweep=sweep)
+                    clearance_first=maps.clearance_first, sweep=sweep, poses=poses,
+                    unknown=maps.unknown)
 
 
 class GeometryJudge:
@@ -327,18 +356,28 @@ class GeometryJudge:
     ``map_max``): measured cells only. Used by imagination (one real frame, then predicted
     ones) and by :func:`compass_nav.worldmodel.evaluate.judge_on_real` (real frames only).
 
+    ``unknown`` (the ``map_prior`` judge): cells the footprint has entered that neither a real
+    frame measured nor the start plan's free corridor covers (each counted once).
+
     Args:
         body: The embodiment (camera model, footprint).
         first_depth: (N, S, S) the real first frames' depth, m (seen from the start pose).
         steps: Transitions to keep clearances for.
+        plans, plan_len: The start plans (start frame) and their valid points: the disc of
+            the body's inscribed radius along them is free (the planner's guarantee). None:
+            no plan is known.
     """
 
-    def __init__(self, body, first_depth: np.ndarray, steps: int) -> None:
+    def __init__(self, body, first_depth: np.ndarray, steps: int,
+                 plans: np.ndarray | None = None, plan_len: np.ndarray | None = None) -> None:
         n, size = first_depth.shape[0], first_depth.shape[-1]
         self.map = ObstacleMap(n, DepthProjector(body, size), body.length, body.width)
         self.map.add_real(np.zeros((n, 3)), first_depth, start=True)
+        if plans is not None and plan_len is not None:
+            self.map.add_plan(plans, plan_len, body.inscribed_radius)
         self.clearance = np.full((n, steps), np.inf, np.float32)
         self.clearance_first = np.full((n, steps), np.inf, np.float32)
+        self.unknown = np.zeros((n, steps), np.float32)
 
     def step(self, t: int, pose: np.ndarray, depth: np.ndarray, rows: np.ndarray,
              measured: bool = False) -> None:
@@ -357,3 +396,4 @@ class GeometryJudge:
             self.map.add(pose, depth, rows=rows)
         self.clearance[:, t] = self.map.clearance(pose)
         self.clearance_first[:, t] = self.map.clearance(pose, predicted=False)
+        self.unknown[:, t] = self.map.enter(pose, rows)

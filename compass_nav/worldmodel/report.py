@@ -74,13 +74,20 @@ def format_markdown(results: dict) -> str:
 
         metres = MAP_CONTACT_M + cfg["hazard_offset"] * MAP_SCALE_M
         setting = f"contact below {metres:+.3f} m of footprint clearance to the obstacle map"
+    elif cfg["judge"] == "map_prior":
+        import math
+
+        per_cell = 1.0 - math.exp(-math.exp(cfg["hazard_offset"]))
+        setting = (f"contact where the measured cells show one, else each unseen cell entered "
+                   f"off the plan's corridor occupied with probability {per_cell:.2e}")
     else:
         setting = f"hazard logit offset {cfg['hazard_offset']:+.2f}"
     lines += [f"Embodiment {cfg['embodiment']}, {cfg['image_size']}x{cfg['image_size']} "
               f"frames, {cfg['episodes_per_policy']} paired episodes per policy on held-out "
               f"scene seeds. Judge: {cfg['judge']} ({setting}, fitted on the train policies "
               "only). Imagined frames: ego-motion warp "
-              f"`{cfg.get('ego_warp', 'off')}`, static-camera rule "
+              f"`{cfg.get('ego_warp', 'off')}`"
+              f"{' (floor snapped)' if cfg.get('snap_floor') else ''}, static-camera rule "
               f"{'on' if cfg.get('static_camera', True) else 'off'}.", ""]
     abl = cfg.get("judge_modes", {})
     if abl:

@@ -111,8 +111,8 @@ class FrameWarper:
         return u, v, d2, ok
 
     def warp(self, frames: torch.Tensor, depth: torch.Tensor | np.ndarray,
-             src_pose: np.ndarray, dst_pose: np.ndarray,
-             fill: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+             src_pose: np.ndarray, dst_pose: np.ndarray, fill: int = 2,
+             snap_floor: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Re-projects frames seen from ``src_pose`` to ``dst_pose``.
 
         Forward splatting leaves holes where the view magnifies more than the sub-pixel
@@ -129,6 +129,9 @@ class FrameWarper:
             src_pose: (B, 3) robot poses (x, y, yaw) the frames were seen from.
             dst_pose: (B, 3) robot poses to see them from (same common frame).
             fill: Hole-filling rounds (0: splatting only).
+            snap_floor: A pixel won by a point its source pixel saw as floor takes the floor
+                depth along its own ray (else the winning point's depth, which is biased
+                near: the nearest of the floor points that landed in the pixel).
 
         Returns:
             ``(warped, depth_w, valid)``: warped frames (B, C, S, S) (0 where nothing
@@ -161,6 +164,17 @@ class FrameWarper:
         empty[key_w] = empty_src[bi[win], si, sj]
         valid = torch.zeros(B * S * S, dtype=torch.bool)
         valid[key_w] = True
+        if snap_floor:
+            # A pixel keeps its nearest splatted point, and the floor points landing in one
+            # pixel span a range of depths: the nearest reads nearer than the floor along the
+            # pixel's own ray (an obstacle to a depth reader). A pixel won by a point the
+            # source saw as floor shows the floor along its own ray instead.
+            fd_src = self._floor_depth[si, sj]
+            seen = d_src[bi[win], si, sj]
+            is_floor = (fd_src > 0) & ((seen - fd_src).abs() <= 0.02 * fd_src + 0.01)
+            fd_dst = self._floor_depth.reshape(-1)[key_w % (S * S)]
+            snap = is_floor & (fd_dst > 0)
+            zbuf[key_w[snap]] = fd_dst[snap]
         out, zbuf = out.view(B, S, S, C), zbuf.view(B, S, S)
         valid, empty = valid.view(B, S, S), empty.view(B, S, S)
         for _ in range(fill):
@@ -209,11 +223,15 @@ class EgoWarp:
             :func:`~compass_nav.worldmodel.model.frames_to_tensor`).
         depth: (B, S, S) their depth, m.
         pose: (B, 3) the robot poses they were seen from.
+        snap_floor: Warped floor pixels take the floor depth along their own ray
+            (:meth:`FrameWarper.warp`).
     """
 
-    def __init__(self, body, mode: str, frames: torch.Tensor, depth, pose: np.ndarray) -> None:
+    def __init__(self, body, mode: str, frames: torch.Tensor, depth, pose: np.ndarray,
+                 snap_floor: bool = False) -> None:
         check_ego_warp(mode)
         self.mode = mode
+        self.snap_floor = bool(snap_floor)
         self.far = float(body.camera_far)
         self.warper = FrameWarper(body, frames.shape[-1]) if mode != "off" else None
         self.reset(frames, depth, pose)
@@ -236,8 +254,9 @@ class EgoWarp:
         out = predicted
         if self.mode == "memory":
             out = compose(out, *self.warper.warp(self.prev, self.prev_depth, self.prev_pose,
-                                                 pose))
-        out = compose(out, *self.warper.warp(self.ref, self.ref_depth, self.ref_pose, pose))
+                                                 pose, snap_floor=self.snap_floor))
+        out = compose(out, *self.warper.warp(self.ref, self.ref_depth, self.ref_pose, pose,
+                                             snap_floor=self.snap_floor))
         if self.mode == "memory":
             self.prev, self.prev_depth = out, tensor_to_frames(out, far=self.far)[1]
             self.prev_pose = np.asarray(pose, np.float64).copy()

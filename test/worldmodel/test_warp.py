@@ -120,3 +120,27 @@ def test_ego_warp_modes_compose_and_remember():
     assert (b[:, :3].permute(0, 2, 3, 1)[new_in_a] > 0.4).float().mean() > 0.8
     with pytest.raises(ConfigError, match="ego_warp"):
         EgoWarp(body, "sideways", x, obs["depth"], origin)
+
+
+def test_snapped_floor_is_the_floor_along_each_ray():
+    """Bare floor seen from the start and warped forward and round a turn: with
+    ``snap_floor`` every covered pixel shows the floor depth along its own ray; without, the
+    nearest floor point in a pixel reads nearer (what a depth reader takes for an obstacle)."""
+    body = get_embodiment("carter")
+    w = FrameWarper(body, 32)
+    floor = w._floor_depth.numpy().astype(np.float32)  # 0 above the horizon: nothing in range
+    depth = np.repeat(floor[None], 2, 0)
+    x = frames_to_tensor(np.zeros((2, 32, 32, 3), np.uint8), depth)
+    dst = np.array([[0.6, 0.0, 0.0], [0.4, 0.1, 0.35]])
+    below = floor > 0
+    def nearer(snap: bool, fill: int) -> np.ndarray:
+        """Relative amount by which each covered floor pixel reads nearer than the floor."""
+        _, dw, valid = w.warp(x, depth, np.zeros((2, 3)), dst, fill=fill, snap_floor=snap)
+        on = valid.numpy() & below[None]
+        assert on.mean(axis=(1, 2)).min() > 0.3  # most of the floor stays covered
+        return ((floor[None] - dw.numpy()) / np.where(below, floor, 1.0)[None])[on]
+
+    assert np.abs(nearer(True, 0)).max() < 1e-5  # splatted pixels: exact
+    # Hole filling may still take a neighbour's depth at the image border.
+    assert (nearer(True, 2) > 0.02).mean() < 0.01
+    assert (nearer(False, 2) > 0.02).mean() > 0.05
