@@ -135,7 +135,29 @@ FRESH_5 = (
     "degraded:models/default.onnx?speed=1.1&delay=1",
     "degraded:models/default.onnx?noise=0.7",
 )
-SETS = {"1": FRESH, "2": FRESH_2, "3": FRESH_3, "4": FRESH_4, "5": FRESH_5}
+#: A sixth fresh set, fixed before the judge mode ``map_prior_band`` was evaluated on any
+#: held-out policy (the fifth set had shown the plain prior over-charging the learned policy's
+#: driving beside its route). Sixteen policies, all reproducible from the repository, in
+#: combinations no earlier set nor the default pool used.
+FRESH_6 = (
+    "degraded:goal_seeker?speed=0.8&noise=0.4",
+    "degraded:goal_seeker?route=straight&noise=0.45",
+    "degraded:goal_seeker?delay=7",
+    "degraded:goal_seeker?limits=digit",
+    "degraded:goal_seeker?speed=1.15&delay=3",
+    "degraded:depth_seeker?noise=0.7&delay=1",
+    "degraded:depth_seeker?speed=0.9&noise=0.1",
+    "degraded:depth_seeker?route=straight&delay=4",
+    "degraded:depth_seeker?delay=6&speed=0.8",
+    "degraded:depth_seeker?limits=omnibase",
+    "degraded:models/default.onnx?noise=0.45",
+    "degraded:models/default.onnx?speed=0.6",
+    "degraded:models/default.onnx?delay=5",
+    "degraded:models/default.onnx?limits=g1",
+    "degraded:models/default.onnx?route=straight&speed=0.8",
+    "degraded:models/default.onnx?noise=0.2&delay=2",
+)
+SETS = {"1": FRESH, "2": FRESH_2, "3": FRESH_3, "4": FRESH_4, "5": FRESH_5, "6": FRESH_6}
 
 
 def link_recordings(data: str | Path, fresh: Path, specs: list[str]) -> None:

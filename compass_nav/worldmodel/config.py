@@ -247,7 +247,9 @@ class EvalConfig:
     # imagined poses; 'map_first': the first frame's map alone, an ablation; 'map_max': the
     # first frame's map where it has seen, the 'max' hazard elsewhere; 'map_prior': the first
     # frame's map where it has seen, elsewhere a calibrated chance per cell that ground the
-    # footprint entered unseen (off the start plan's free corridor) is occupied); 'auto': the mode
+    # footprint entered unseen (off the start plan's free corridor) is occupied;
+    # 'map_prior_band': the same, cells in the plan's clearance band weighted by how far into
+    # it they lie); 'auto': the mode
     # (other than 'map_first') whose calibration fits the train policies best
     judge_rule: str = "episode_brier"  # how 'auto' picks the mode, on the train policies:
     # 'episode_brier' (mean squared error of each paired episode's predicted success against
@@ -281,7 +283,7 @@ class EvalConfig:
               "must be >= 2 (the shuffled-action baseline permutes windows)")
         check(self.bootstrap >= 10, "evaluate.bootstrap", self.bootstrap, "must be >= 10")
         modes = ("auto", "hazard", "max", "threshold", "sweep", "depth", "map", "map_max",
-                 "map_first", "map_prior")
+                 "map_first", "map_prior", "map_prior_band")
         check(self.judge in modes, "evaluate.judge", self.judge, f"must be one of {modes}")
         check(self.judge_rule in ("episode_brier", "sr_mse"), "evaluate.judge_rule",
               self.judge_rule, "must be 'episode_brier' or 'sr_mse'")

@@ -270,7 +270,8 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
         im = Imagined(logits=logits, end=r.length.copy(), reached=reached,
                       idm_error=np.zeros(n), steps=0, seconds=0.0, frames={},
                       depth_min=depth_min, clearance=geo.clearance,
-                      clearance_first=geo.clearance_first, sweep=sweep, unknown=geo.unknown)
+                      clearance_first=geo.clearance_first, sweep=sweep, unknown=geo.unknown,
+                      unknown_band=geo.unknown_band)
         o = outcomes(im, offset, mode, threshold)
         p_coll.append(o["collision"])
         true_coll.append(r.collision_end)

@@ -177,8 +177,10 @@ class ObstacleMap:
         self.pred = np.zeros((self.n, cells), np.int16)  # predicted frames showing obstacles
         self.top = np.zeros((self.n, cells), np.float32)  # highest measured obstacle point, m
         self.corridor = np.zeros((self.n, cells), bool)  # free by the start plan (add_plan)
+        self.plan_weight = np.ones((self.n, cells), np.float32)  # graded band (add_plan)
         self.entered = np.zeros((self.n, cells), bool)  # unknown when the footprint entered
         self.unknown = np.zeros(self.n, np.int64)  # cells in ``entered``
+        self.unknown_band = np.zeros(self.n, np.float64)  # the same weighted by plan_weight
         self.lattice, self.lattice_dist = footprint_lattice(length, width)
 
     def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -340,24 +342,30 @@ class ObstacleMap:
         return d.min(1)
 
     def add_plan(self, plans: np.ndarray, plan_len: np.ndarray, radius: float,
-                 step: float = 0.05) -> None:
+                 band: float = 0.0, step: float = 0.05) -> None:
         """Marks the cells within ``radius`` of each episode's start plan as free.
 
         The simulator's planner keeps the body's centre at least its inscribed radius (plus a
         margin) from every obstacle, so the disc of that radius around every point of the
         plan is free ground: what the global route the robot is handed says about the map.
+        Beyond it the planner's cost keeps plans away from obstacles where it can: unknown
+        cells whose centre lies within ``band`` beyond ``radius`` weigh in proportion to
+        their distance into the band (``plan_weight``; 1 elsewhere).
 
         Args:
             plans: (N, M, 2) plan points in the start frame.
             plan_len: (N,) valid points per plan (fewer than 2: no plan, a mapless route).
             radius: Free radius around the plan, m.
+            band: Width of the graded band beyond ``radius``, m (0: none).
             step: Sampling step along the plan, m.
         """
-        r = np.arange(-radius, radius + 1e-9, step)
+        reach = radius + max(band, 0.0)
+        r = np.arange(-reach, reach + 1e-9, step)
         ox, oy = np.meshgrid(r, r)
-        disc = np.hypot(ox, oy) <= radius
-        ox, oy = ox[disc], oy[disc]
-        flat = self.corridor.reshape(-1)
+        dist = np.hypot(ox, oy)
+        free = (dist <= radius)[dist <= reach]
+        ox, oy = ox[dist <= reach], oy[dist <= reach]
+        flat, weight = self.corridor.reshape(-1), self.plan_weight.reshape(-1)
         for e in range(self.n):
             m = int(plan_len[e])
             if m < 2:
@@ -368,18 +376,34 @@ class ObstacleMap:
             idx = np.repeat(np.arange(len(seg)), k)
             frac = np.concatenate([np.arange(kk) / kk for kk in k])
             line = np.concatenate([pts[:-1][idx] + seg[idx] * frac[:, None], pts[-1:]])
-            cell, inside = self._cells((line[:, 0:1] + ox[None]).ravel(),
-                                       (line[:, 1:2] + oy[None]).ravel())
+            px, py = line[:, 0:1] + ox[None], line[:, 1:2] + oy[None]
+            cell, inside = self._cells(px[:, free].ravel(), py[:, free].ravel())
             flat[e * self.g * self.g + np.unique(cell[inside])] = True
+            if band <= 0:
+                continue
+            cell, inside = self._cells(px.ravel(), py.ravel())
+            cell = np.unique(cell[inside])
+            gi, gj = np.divmod(cell, self.g)
+            cx, cy = (gj + 0.5) * self.res - self.half, (gi + 0.5) * self.res - self.half
+            d = np.full(cell.size, np.inf)
+            for c0 in range(0, len(line), 256):  # nearest plan sample, in chunks
+                seg_pts = line[c0:c0 + 256]
+                d = np.minimum(d, np.hypot(cx[:, None] - seg_pts[None, :, 0],
+                                           cy[:, None] - seg_pts[None, :, 1]).min(1))
+            w = np.clip((d - radius) / band, 0.0, 1.0).astype(np.float32)
+            key = e * self.g * self.g + cell
+            weight[key] = np.minimum(weight[key], w)
 
-    def enter(self, poses: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    def enter(self, poses: np.ndarray,
+              rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Counts the cells entered unknown: neither measured nor on the plan's corridor.
 
         Each cell the footprints at ``poses`` (N, 3) cover counts once, when a footprint first
         covers it while it is unknown; ``rows`` (N,) bool selects the episodes that moved.
 
         Returns:
-            (N,) cells entered unknown so far (the ``map_prior`` judge's exposure).
+            ``(cells, weighted)``: (N,) cells entered unknown so far (the ``map_prior``
+            judge's exposure) and their sum of ``plan_weight`` (``map_prior_band``).
         """
         keep = np.ones(self.n, bool) if rows is None else np.asarray(rows, bool)
         inner = self.lattice_dist <= 0.0
@@ -392,5 +416,6 @@ class ObstacleMap:
                      | self.entered.reshape(-1)[keys])]
         self.entered.reshape(-1)[new] = True
         np.add.at(self.unknown, new // (self.g * self.g), 1)
-        return self.unknown.copy()
+        np.add.at(self.unknown_band, new // (self.g * self.g), self.plan_weight.reshape(-1)[new])
+        return self.unknown.copy(), self.unknown_band.copy()
 

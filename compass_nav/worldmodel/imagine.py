@@ -36,13 +36,14 @@ from compass_nav.worldmodel.rollouts import Rollouts
 from compass_nav.worldmodel.warp import EgoWarp
 
 __all__ = ["AUTO_MODES", "JUDGE_MODES", "GeometryJudge", "Imagined", "NeedsSimulator",
-           "imagine_episodes", "outcomes", "swept_distance"]
+           "imagine_episodes", "outcomes", "plan_band", "swept_distance"]
 
 JUDGE_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max", "map_first",
-               "map_prior")
+               "map_prior", "map_prior_band")
 #: The modes ``judge='auto'`` chooses among. ``map_first`` (the obstacle map of the real first
 #: frame alone, no predicted frame) is an ablation: it shows what the predicted frames add.
-AUTO_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max", "map_prior")
+AUTO_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max", "map_prior",
+              "map_prior_band")
 
 #: ``depth`` judge: contact when the nearest depth in the centre of the camera image falls
 #: below ``DEPTH_CONTACT_M + offset * DEPTH_SCALE_M`` (the offset is calibrated like the
@@ -58,6 +59,14 @@ MAP_SCALE_M = 0.02
 #: sweeps in it (travel plus rotation times the circumscribed radius), per this reference
 #: (about one step of a 1 m/s body): contact risk grows with the ground covered, not with time.
 SWEEP_REF_M = 0.1
+#: ``map_prior_band``: beyond the inscribed radius the simulator's planner charges a high cost
+#: up to the circumscribed radius + this margin (``compass_nav.sim.env.planner_cost``).
+PLAN_BAND_M = 0.05
+
+
+def plan_band(body) -> float:
+    """Width of the start plan's graded clearance band beyond the inscribed radius, m."""
+    return max(body.circumscribed_radius + PLAN_BAND_M - body.inscribed_radius, 0.0)
 
 
 def swept_distance(v0: np.ndarray, v1: np.ndarray, radius: float, dt: float = 0.1) -> np.ndarray:
@@ -114,6 +123,8 @@ class Imagined:
         unknown: (E, T) cells the footprint has entered unknown by each transition: neither
             measured by the real frame(s) nor on the start plan's free corridor
             (``map_prior``), or None.
+        unknown_band: (E, T) the same, each cell weighted by how far it lies into the start
+            plan's clearance band (``map_prior_band``), or None.
     """
 
     logits: np.ndarray
@@ -129,6 +140,7 @@ class Imagined:
     sweep: np.ndarray | None = None
     poses: np.ndarray | None = None
     unknown: np.ndarray | None = None
+    unknown_band: np.ndarray | None = None
 
     @property
     def steps_per_second(self) -> float:
@@ -167,7 +179,11 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             is occupied with probability ``1 - exp(-exp(offset))``, independently (survival
             ``exp(-exp(offset) * cells)``; a body that stays on ground the camera or the
             route vouched for is safe however long it takes, one that turns into ground
-            nobody looked at takes the scene's odds); ``sweep``: like ``hazard``, with each
+            nobody looked at takes the scene's odds); ``map_prior_band``: the same, with each
+            unknown cell weighted by how far it lies into the planner's clearance band beyond
+            the corridor (0 at the inscribed radius, 1 from the circumscribed radius + 5 cm
+            on: :data:`PLAN_BAND_M`), where plans keep away from obstacles if they can;
+            ``sweep``: like ``hazard``, with each
             step's survival raised to the power of the
             distance its footprint sweeps over ``SWEEP_REF_M`` (a slow body is not at more risk
             per metre; a jittering one sweeps more ground).
@@ -191,12 +207,14 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             raise ValueError(f"mode={mode!r} needs Imagined.clearance/clearance_first")
         near = clr.astype(np.float64) < MAP_CONTACT_M + offset * MAP_SCALE_M
         survive = (~(near & valid).any(1)).astype(np.float64)
-    elif mode == "map_prior":
-        if im.clearance_first is None or im.unknown is None:
-            raise ValueError("mode='map_prior' needs Imagined.clearance_first and .unknown")
+    elif mode in ("map_prior", "map_prior_band"):
+        unknown = im.unknown if mode == "map_prior" else im.unknown_band
+        if im.clearance_first is None or unknown is None:
+            raise ValueError(f"mode={mode!r} needs Imagined.clearance_first and the unknown "
+                             "cells entered (.unknown / .unknown_band)")
         seen = ((im.clearance_first.astype(np.float64) < MAP_CONTACT_M) & valid).any(1)
         last = np.clip(im.end - 1, 0, T - 1)
-        exposure = np.where(im.end > 0, im.unknown[np.arange(E), last], 0.0).astype(np.float64)
+        exposure = np.where(im.end > 0, unknown[np.arange(E), last], 0.0).astype(np.float64)
         survive = np.where(seen, 0.0, np.exp(-np.exp(offset) * exposure))
     elif mode == "map_max":
         if im.clearance_first is None:
@@ -345,7 +363,7 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
                     seconds=seconds, frames={i: np.stack(v) for i, v in kept.items()},
                     depth_min=depth_min, clearance=maps.clearance,
                     clearance_first=maps.clearance_first, sweep=sweep, poses=poses,
-                    unknown=maps.unknown)
+                    unknown=maps.unknown, unknown_band=maps.unknown_band)
 
 
 class GeometryJudge:
@@ -374,10 +392,12 @@ class GeometryJudge:
         self.map = ObstacleMap(n, DepthProjector(body, size), body.length, body.width)
         self.map.add_real(np.zeros((n, 3)), first_depth, start=True)
         if plans is not None and plan_len is not None:
-            self.map.add_plan(plans, plan_len, body.inscribed_radius)
+            self.map.add_plan(plans, plan_len, body.inscribed_radius,
+                              band=plan_band(body))
         self.clearance = np.full((n, steps), np.inf, np.float32)
         self.clearance_first = np.full((n, steps), np.inf, np.float32)
         self.unknown = np.zeros((n, steps), np.float32)
+        self.unknown_band = np.zeros((n, steps), np.float32)
 
     def step(self, t: int, pose: np.ndarray, depth: np.ndarray, rows: np.ndarray,
              measured: bool = False) -> None:
@@ -396,4 +416,4 @@ class GeometryJudge:
             self.map.add(pose, depth, rows=rows)
         self.clearance[:, t] = self.map.clearance(pose)
         self.clearance_first[:, t] = self.map.clearance(pose, predicted=False)
-        self.unknown[:, t] = self.map.enter(pose, rows)
+        self.unknown[:, t], self.unknown_band[:, t] = self.map.enter(pose, rows)

@@ -74,7 +74,7 @@ def format_markdown(results: dict) -> str:
 
         metres = MAP_CONTACT_M + cfg["hazard_offset"] * MAP_SCALE_M
         setting = f"contact below {metres:+.3f} m of footprint clearance to the obstacle map"
-    elif cfg["judge"] == "map_prior":
+    elif cfg["judge"] in ("map_prior", "map_prior_band"):
         import math
 
         per_cell = 1.0 - math.exp(-math.exp(cfg["hazard_offset"]))

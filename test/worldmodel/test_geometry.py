@@ -226,21 +226,33 @@ def test_plan_corridor_is_free(body_name):
 
 
 def test_unknown_cells_entered_count_once():
-    """``enter`` counts footprint cells neither measured nor on the plan's corridor, once."""
+    """``enter`` counts footprint cells neither measured nor on the plan's corridor, once;
+    the weighted count discounts cells in the plan's clearance band."""
     body = get_embodiment("carter")
     m = ObstacleMap(2, DepthProjector(body, 16), body.length, body.width)
     plans = np.zeros((2, 3, 2))
     plans[0] = [[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]
-    m.add_plan(plans, np.array([3, 0]), body.inscribed_radius)  # episode 1: no plan
+    band = 0.2
+    m.add_plan(plans, np.array([3, 0]), body.inscribed_radius, band=band)  # 1: no plan
+    # Weights: 0 inside the corridor, rising across the band, 1 beyond it and off the plan.
+    gi, gj = np.divmod(np.arange(m.g * m.g), m.g)
+    cy = (gi + 0.5) * m.res - m.half
+    cx = (gj + 0.5) * m.res - m.half
+    on_line = (cx > 0.2) & (cx < 1.8)  # beside the middle of the plan: distance = |y|
+    for y, w in ((0.35, (0.35 - body.inscribed_radius) / band), (0.65, 1.0)):
+        cells = on_line & np.isclose(np.abs(cy), y)
+        np.testing.assert_allclose(m.plan_weight[0, cells], w, atol=1e-6)
+    assert (m.plan_weight[1] == 1).all()
     inner = int((m.lattice_dist <= 0).sum())
-    first = m.enter(np.zeros((2, 3)))
+    first, first_w = m.enter(np.zeros((2, 3)))
     assert 0 < first[0] < first[1]  # on the plan only the corners stick out
     assert first[1] <= inner  # lattice points share 0.1 m cells
+    assert first_w[0] < first[0] and first_w[1] == first[1]
     for x in np.arange(0.1, 1.05, 0.1):  # drive a metre along the plan
-        ahead = m.enter(np.array([[x, 0.0, 0.0], [x, 0.0, 0.0]]))
+        ahead, ahead_w = m.enter(np.array([[x, 0.0, 0.0], [x, 0.0, 0.0]]))
     assert ahead[0] - first[0] < 0.25 * (ahead[1] - first[1])  # the corridor vouches
     assert 50 < ahead[1] - first[1] < 70  # a metre of 0.55-0.6 m-wide ground: ~60 cells
-    again = m.enter(np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]]))
+    again, _ = m.enter(np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]]))
     assert again.tolist() == ahead.tolist()  # ground already entered counts once
     # Measured ground is known too: a frame of bare floor ahead of episode 1.
     proj = m.proj
@@ -248,9 +260,9 @@ def test_unknown_cells_entered_count_once():
     floor = np.where(proj.slope < 0, t / proj.range_per_depth, 0.0).astype(np.float32)
     m2 = ObstacleMap(1, proj, body.length, body.width)
     m2.add_real(np.zeros((1, 3)), floor[None], start=True)
-    assert m2.enter(np.zeros((1, 3)))[0] == 0  # the start footprint is known free
+    assert m2.enter(np.zeros((1, 3)))[0][0] == 0  # the start footprint is known free
     # Floor seen ahead (rays sampled every 5 cm may miss a cell or two of the 48).
-    assert m2.enter(np.array([[1.5, 0.0, 0.0]]))[0] <= 3
+    assert m2.enter(np.array([[1.5, 0.0, 0.0]]))[0][0] <= 3
 
 
 def test_map_prior_judge_rule():
@@ -264,6 +276,9 @@ def test_map_prior_judge_rule():
                   reached=np.array([True, True, False, True]), idm_error=np.zeros(4),
                   steps=0, seconds=0.0, frames={}, clearance_first=clr, unknown=unknown)
     off = np.log(0.01)
+    im.unknown_band = unknown * 0.5
+    np.testing.assert_allclose(outcomes(im, off, "map_prior_band")["success"],
+                               [0.0, np.exp(-0.05), 0.0, 1.0])
     o = outcomes(im, off, "map_prior")
     # Episode 1 ended after 2 transitions: 10 unknown cells; episode 3's contact came later.
     np.testing.assert_allclose(o["collision"], [1.0, 1 - np.exp(-0.1), 1 - np.exp(-0.6), 0.0])
