@@ -187,7 +187,8 @@ def _scatter(results: dict, path: Path) -> None:
     c = results["correlation"].get("heldout", {})
     title = "Imagined vs real success rate"
     if "pearson" in c:
-        title += f"\nheld-out: Pearson {c['pearson']['value']:.2f}, MMRV {c['mmrv']['value']:.2f}"
+        title += (f"\nheld-out: Pearson {c['pearson']['value']:.3f}, "
+                  f"MMRV {c['mmrv']['value']:.3f}, MAE {c['mae']['value']:.3f}")
     ax.set(xlim=(-0.03, 1.03), ylim=(-0.03, 1.03), xlabel="real success rate (simulator)",
            ylabel="predicted success rate (world model)", title=title)
     ax.legend(loc="upper left")
