@@ -15,8 +15,8 @@ embodiment file declares, with no obstacles), integrated as odometry from the st
 * success: COMPASS's rule on the imagined pose and velocity
   (:func:`compass_nav.sim.mdp.terminations.goal_reached`).
 
-:class:`Proprioception` is used by :mod:`compass_nav.worldmodel.imagine`; the judge of
-contacts is the world model's hazard head.
+:class:`Proprioception` is used by :mod:`compass_nav.worldmodel.imagine`; contacts are
+judged there (:func:`compass_nav.worldmodel.imagine.outcomes`).
 """
 
 from __future__ import annotations
