@@ -418,4 +418,3 @@ class ObstacleMap:
         np.add.at(self.unknown, new // (self.g * self.g), 1)
         np.add.at(self.unknown_band, new // (self.g * self.g), self.plan_weight.reshape(-1)[new])
         return self.unknown.copy(), self.unknown_band.copy()
-

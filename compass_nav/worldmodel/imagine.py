@@ -118,8 +118,6 @@ class Imagined:
         clearance_first: (E, T) the same against the measured cells alone (``map_first``,
             ``map_max``).
         sweep: (E, T) distance the footprint sweeps in each transition, m (``sweep``), or None.
-        poses: (E, T, 3) imagined pose after each transition in the start frame (x, y, yaw),
-            or None.
         unknown: (E, T) cells the footprint has entered unknown by each transition: neither
             measured by the real frame(s) nor on the start plan's free corridor
             (``map_prior``), or None.
@@ -138,7 +136,6 @@ class Imagined:
     clearance: np.ndarray | None = None
     clearance_first: np.ndarray | None = None
     sweep: np.ndarray | None = None
-    poses: np.ndarray | None = None
     unknown: np.ndarray | None = None
     unknown_band: np.ndarray | None = None
 
@@ -183,8 +180,7 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             unknown cell weighted by how far it lies into the planner's clearance band beyond
             the corridor (0 at the inscribed radius, 1 from the circumscribed radius + 5 cm
             on: :data:`PLAN_BAND_M`), where plans keep away from obstacles if they can;
-            ``sweep``: like ``hazard``, with each
-            step's survival raised to the power of the
+            ``sweep``: like ``hazard``, with each step's survival raised to the power of the
             distance its footprint sweeps over ``SWEEP_REF_M`` (a slow body is not at more risk
             per metre; a jittering one sweeps more ground).
         threshold: Hazard probability for ``threshold`` mode.
@@ -308,7 +304,6 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     idm_err = np.zeros((n, max_steps), np.float32)
     depth_min = np.full((n, max_steps), np.inf, np.float32)
     sweep = np.zeros((n, max_steps), np.float32)
-    poses = np.zeros((n, max_steps, 3), np.float32)
     maps = GeometryJudge(body, first["depth"], max_steps, real.plan if planned else None,
                          real.plan_len if planned else None)
     kept = {i: [first["rgb"][i]] for i in keep_frames if 0 <= i < n}
@@ -323,7 +318,6 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         v_prev = pro.vel.copy()
         pro.pose, pro.vel = act_model.step(pro.pose, pro.vel, cmd, active)
         sweep[:, t] = swept_distance(v_prev, pro.vel, body.circumscribed_radius)
-        poses[:, t] = pro.pose
         feats = action_features(cmd.astype(np.float32), v_prev.astype(np.float32),
                                 pro.vel.astype(np.float32), descr)
         state, logit = model.imagine(state, torch.from_numpy(feats))
@@ -362,7 +356,7 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     return Imagined(logits=logits, end=end, reached=reached, idm_error=worst, steps=steps,
                     seconds=seconds, frames={i: np.stack(v) for i, v in kept.items()},
                     depth_min=depth_min, clearance=maps.clearance,
-                    clearance_first=maps.clearance_first, sweep=sweep, poses=poses,
+                    clearance_first=maps.clearance_first, sweep=sweep,
                     unknown=maps.unknown, unknown_band=maps.unknown_band)
 
 
