@@ -182,6 +182,7 @@ class ObstacleMap:
         self.unknown = np.zeros(self.n, np.int64)  # cells in ``entered``
         self.unknown_band = np.zeros(self.n, np.float64)  # the same weighted by plan_weight
         self.lattice, self.lattice_dist = footprint_lattice(length, width)
+        self._inside = self.lattice[self.lattice_dist <= 0.0]  # footprint points (enter)
 
     def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         j = np.floor((x + self.half) / self.res).astype(np.int64)
@@ -406,11 +407,10 @@ class ObstacleMap:
             judge's exposure) and their sum of ``plan_weight`` (``map_prior_band``).
         """
         keep = np.ones(self.n, bool) if rows is None else np.asarray(rows, bool)
-        inner = self.lattice_dist <= 0.0
-        env = np.repeat(np.flatnonzero(keep), int(inner.sum()))
+        env = np.repeat(np.flatnonzero(keep), len(self._inside))
         m = int(keep.sum())
-        keys, _ = self._flat_keys(env, poses, np.tile(self.lattice[inner, 0], m),
-                                  np.tile(self.lattice[inner, 1], m))
+        keys, _ = self._flat_keys(env, poses, np.tile(self._inside[:, 0], m),
+                                  np.tile(self._inside[:, 1], m))
         keys = np.unique(keys)
         new = keys[~(self.observed.reshape(-1)[keys] | self.corridor.reshape(-1)[keys]
                      | self.entered.reshape(-1)[keys])]
