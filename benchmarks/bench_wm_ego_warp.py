@@ -8,14 +8,17 @@ success-rate MSE, plus real and imagined success rate and travel time per policy
 in-distribution video quality (PSNR per horizon, model / copy / shuffled). The setting whose
 auto-chosen judge has the lowest train episode Brier is the one the held-out sets are
 evaluated with (``BENCHMARKS.md``). Held-out policies are never imagined here. The last line
-is machine-readable: ``ego_warp=<setting> snap_floor=<0|1> judge=<mode> brier=<value>``.
-``--snap-floor`` warps floor pixels with the floor depth along their own ray
-(``evaluate.snap_floor``).
+is machine-readable: ``ego_warp=<setting> snap_floor=<0|1> replan=<0|1> judge=<mode>
+brier=<value>``. ``--snap-floor`` warps floor pixels with the floor depth along their own ray
+(``evaluate.snap_floor``); ``--replan`` re-plans imagined routes from the imagined pose
+(``evaluate.replan``).
 
     nice -n 5 .venv/bin/python benchmarks/bench_wm_ego_warp.py \\
         --model runs/worldmodel/model_v6b.pt --ego-warp memory
     nice -n 5 .venv/bin/python benchmarks/bench_wm_ego_warp.py \\
         --model runs/worldmodel/model_v7.pt --ego-warp warp --snap-floor
+    nice -n 5 .venv/bin/python benchmarks/bench_wm_ego_warp.py \
+        --model runs/worldmodel/model_v7.pt --ego-warp warp --replan
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ def main() -> None:
     ap.add_argument("--ego-warp", choices=EGO_WARP_MODES, required=True)
     ap.add_argument("--snap-floor", action="store_true",
                     help="warped floor pixels show the floor along their own ray")
+    ap.add_argument("--replan", action="store_true",
+                    help="imagined routes re-plan from the imagined pose")
     args = ap.parse_args()
     loaded = load_checkpoint(args.model)
     cfg = loaded.config
@@ -59,7 +64,7 @@ def main() -> None:
             ims[spec] = imagine_episodes(loaded, make_policy(spec), real,
                                          cfg.pool.max_episode_steps, seed=ec.seed,
                                          ego_warp=args.ego_warp,
-                                         snap_floor=args.snap_floor)
+                                         snap_floor=args.snap_floor, replan=args.replan)
         except NeedsSimulator:
             continue
         reals[spec] = real
@@ -71,7 +76,8 @@ def main() -> None:
         brier = episode_brier([ims[s] for s in specs], [reals[s] for s in specs], off, mode,
                               ec.threshold)
         rows[mode] = (off, mse, brier)
-        print(f"ego_warp={args.ego_warp} snap_floor={int(args.snap_floor)} judge {mode:9s} "
+        print(f"ego_warp={args.ego_warp} snap_floor={int(args.snap_floor)} "
+              f"replan={int(args.replan)} judge {mode:9s} "
               f"offset {off:+.1f} train SR MSE {mse:.4f} episode Brier {brier:.4f}")
     chosen = min(rows, key=lambda m: rows[m][2])
     off = rows[chosen][0]
@@ -91,8 +97,8 @@ def main() -> None:
     for m in ("ar", "tf"):
         print(f"video {m} PSNR at {vq['horizons']}: " + "; ".join(
             f"{k} " + "/".join(f"{p:.2f}" for p in v["psnr"]) for k, v in vq[m].items()))
-    print(f"ego_warp={args.ego_warp} snap_floor={int(args.snap_floor)} judge={chosen} "
-          f"brier={rows[chosen][2]:.5f}")
+    print(f"ego_warp={args.ego_warp} snap_floor={int(args.snap_floor)} "
+          f"replan={int(args.replan)} judge={chosen} brier={rows[chosen][2]:.5f}")
 
 
 if __name__ == "__main__":

@@ -157,7 +157,30 @@ FRESH_6 = (
     "degraded:models/default.onnx?route=straight&speed=0.8",
     "degraded:models/default.onnx?noise=0.2&delay=2",
 )
-SETS = {"1": FRESH, "2": FRESH_2, "3": FRESH_3, "4": FRESH_4, "5": FRESH_5, "6": FRESH_6}
+#: A seventh fresh set, fixed before re-planned imagined routes (``evaluate.replan``) were
+#: evaluated on any held-out policy (the sixth set had shown delayed route followers that
+#: arrive in the simulator circling in imagination). Sixteen policies, all reproducible from
+#: the repository, in combinations no earlier set nor the default pool used.
+FRESH_7 = (
+    "degraded:goal_seeker?delay=5&noise=0.2",
+    "degraded:goal_seeker?delay=7&speed=0.8",
+    "degraded:goal_seeker?noise=0.6&speed=1.2",
+    "degraded:goal_seeker?limits=walker&noise=0.4",
+    "degraded:goal_seeker?route=straight&noise=0.35&delay=1",
+    "degraded:depth_seeker?delay=4&speed=1.1",
+    "degraded:depth_seeker?noise=0.45&speed=0.9",
+    "degraded:depth_seeker?route=straight&speed=0.8",
+    "degraded:depth_seeker?delay=7",
+    "degraded:depth_seeker?limits=scout",
+    "degraded:models/default.onnx?noise=0.4",
+    "degraded:models/default.onnx?delay=4",
+    "degraded:models/default.onnx?speed=0.9&noise=0.3",
+    "degraded:models/default.onnx?limits=digit",
+    "degraded:models/default.onnx?route=straight&delay=2",
+    "degraded:models/default.onnx?noise=0.8&speed=0.8",
+)
+SETS = {"1": FRESH, "2": FRESH_2, "3": FRESH_3, "4": FRESH_4, "5": FRESH_5, "6": FRESH_6,
+        "7": FRESH_7}
 
 
 def link_recordings(data: str | Path, fresh: Path, specs: list[str]) -> None:

@@ -11,7 +11,7 @@ cost. The sets:
 * ``fresh1``, ``fresh2``: the fresh sets of ``bench_wm_fresh_pool.py`` whose policies are
   here (learned policies from run folders that are absent are left out and listed; the final
   IL checkpoint is replaced by its exported model);
-* ``fresh3`` to ``fresh6``: the third to sixth fresh sets (all 16 reproducible);
+* ``fresh3`` to ``fresh7``: the third to seventh fresh sets (all 16 reproducible);
 * ``pooled``: every policy above once.
 
 Ground truth is recorded into ``--fresh-data`` (reused when present). Writes the full report
@@ -36,6 +36,7 @@ from bench_wm_fresh_pool import (
     FRESH_4,
     FRESH_5,
     FRESH_6,
+    FRESH_7,
     _available,
     common_args,
     link_recordings,
@@ -82,7 +83,7 @@ def main() -> None:
     sets, left_out = {}, {}
     for name, specs in (("developed", own + (IL_FINAL_EXPORTED,)), ("fresh1", FRESH),
                         ("fresh2", FRESH_2), ("fresh3", FRESH_3), ("fresh4", FRESH_4),
-                        ("fresh5", FRESH_5), ("fresh6", FRESH_6)):
+                        ("fresh5", FRESH_5), ("fresh6", FRESH_6), ("fresh7", FRESH_7)):
         sets[name], left_out[name] = _reproducible(specs)
     pooled = list(dict.fromkeys(s for specs in sets.values() for s in specs))
     sets["pooled"] = pooled

@@ -322,7 +322,7 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
                 loaded, make_policy(spec), real, pc.max_episode_steps, seed=ec.seed,
                 keep_frames=tuple(range(ec.gifs)), idm_window=idm_window,
                 measured_depth=ec.measured_depth, ego_warp=ec.ego_warp,
-                snap_floor=ec.snap_floor)
+                snap_floor=ec.snap_floor, replan=ec.replan)
         except NeedsSimulator as exc:
             not_evaluable[spec] = str(exc)
     imagine_seconds = time.time() - t0
@@ -405,6 +405,7 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
                    "calibrated_on": train_specs, "image_size": pc.image_size,
                    "embodiment": pc.embodiment, "episodes_per_policy": pc.eval_episodes,
                    "ego_warp": ec.ego_warp, "snap_floor": ec.snap_floor,
+                   "replan": ec.replan,
                    "static_camera": ec.static_camera},
         "per_policy": per_policy,
         "not_evaluable": not_evaluable,

@@ -30,7 +30,7 @@ import torch
 
 from compass_nav.utils.errors import ModelError
 from compass_nav.worldmodel.geometry import DepthProjector, ObstacleMap
-from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
+from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception, plan_cost_to_go
 from compass_nav.worldmodel.model import action_features, frames_to_tensor, tensor_to_frames
 from compass_nav.worldmodel.rollouts import Rollouts
 from compass_nav.worldmodel.warp import EgoWarp
@@ -241,7 +241,8 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
 def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int = 0,
                      keep_frames: tuple[int, ...] = (), planned: bool = True,
                      idm_window: int = 8, measured_depth: bool = False,
-                     ego_warp: str = "off", snap_floor: bool = False) -> Imagined:
+                     ego_warp: str = "off", snap_floor: bool = False,
+                     replan: bool = False) -> Imagined:
     """Imagine every episode of ``real`` (from its first frame) with ``policy`` in the loop.
 
     Args:
@@ -270,6 +271,10 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         snap_floor: Warped floor pixels show the floor depth along their own ray instead of
             the nearest floor point that landed in them (see
             :meth:`~compass_nav.worldmodel.warp.FrameWarper.warp`).
+        replan: Planned routes re-plan from the imagined pose as the simulator's do (the
+            planner on a clearance estimated from the start plan:
+            :func:`~compass_nav.worldmodel.kinematics.plan_cost_to_go`) instead of following
+            the start plan from its nearest point.
 
     Raises:
         NeedsSimulator: the policy reads privileged simulator state.
@@ -289,9 +294,11 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     except AttributeError as exc:
         raise NeedsSimulator(f"policy needs more of the simulator than the body ({exc})") from None
     act_model = ActuatorModel(body, seed=seed)
+    fields = (plan_cost_to_go(real.plan, real.plan_len, first["goal"], body)
+              if planned and replan else None)
     pro = Proprioception(first["goal"], real.plan if planned else None,
                          real.plan_len if planned else None, first["speed"],
-                         route_points=real.route.shape[1])
+                         route_points=real.route.shape[1], cost_to_go=fields)
     x = frames_to_tensor(first["rgb"], first["depth"])
     state = model.initial(x)
     ego = EgoWarp(body, ego_warp, x, first["depth"], np.zeros((n, 3)), snap_floor=snap_floor)

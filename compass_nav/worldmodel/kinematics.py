@@ -21,14 +21,25 @@ judged there (:func:`compass_nav.worldmodel.imagine.outcomes`).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import types
 
 import numpy as np
 
 from compass_nav.sim import kernels
 from compass_nav.sim.mdp.terminations import goal_reached, wrap_angle
+from compass_nav.sim.scenes.base import RESOLUTION
 
-__all__ = ["ActuatorModel", "Proprioception"]
+__all__ = ["ActuatorModel", "Proprioception", "ReplanFields", "plan_cost_to_go"]
+
+#: Re-planning in imagination: the start plan runs where the simulator's planner found the
+#: most clearance, so the clearance of a cell ``d`` metres from the plan is taken as
+#: ``r_out + REPLAN_AISLE_M - d`` (free of the planner's soft cost on the plan itself, then
+#: rising like the walls of an aisle), never below the circumscribed band's cost.
+REPLAN_AISLE_M = 0.8
+#: Side of the re-planning grid centred on the start pose, m (cells are the simulator's).
+REPLAN_EXTENT_M = 30.0
 
 _SUCCESS_RULE = types.SimpleNamespace(goal_tolerance=0.5, heading_tolerance=0.1,
                                       stop_speed=0.1, stop_yaw_rate=0.1)
@@ -91,6 +102,107 @@ class ActuatorModel:
         return pose, vel
 
 
+def _grid_frame(plan: np.ndarray) -> float:
+    """Angle of the simulator's grid axes in the start frame (mod 90 degrees), rad.
+
+    The plan is a chain of the simulator's cell centres: each step is one cell along an axis
+    (0.1 m) or across a diagonal (0.14 m), so the steps' directions give the grid's
+    orientation in the start frame (a circular mean over the steps, on angles times four).
+    """
+    step = plan[1:] - plan[:-1]
+    length = np.hypot(step[:, 0], step[:, 1])
+    ok = length > 0.5 * RESOLUTION
+    if not ok.any():
+        return 0.0
+    ang = np.arctan2(step[ok, 1], step[ok, 0])
+    ang = np.where(length[ok] > 1.2 * RESOLUTION, ang - math.pi / 4, ang)  # diagonals
+    return float(np.angle(np.exp(4j * ang).mean()) / 4.0)
+
+
+@dataclasses.dataclass
+class ReplanFields:
+    """Cost-to-go fields of imagined re-planning (:func:`plan_cost_to_go`).
+
+    Attributes:
+        ctg: (N, G, G) cost-to-go, planner metres (``kernels.INF`` where unreachable).
+        origin: (N, 2) start-frame position of the grid's centre cell centre (the plan's
+            first point: the cell under the start pose).
+        angle: (N,) orientation of the grid's axes in the start frame, rad.
+        has: (N,) bool, the episode has a plan (else its route is the straight line).
+    """
+
+    ctg: np.ndarray
+    origin: np.ndarray
+    angle: np.ndarray
+    has: np.ndarray
+
+    @property
+    def half(self) -> float:
+        """Start-frame distance from the grid's corner to its centre cell's centre, m."""
+        return (self.ctg.shape[-1] // 2 + 0.5) * RESOLUTION
+
+    def to_grid(self, e: int, x: float, y: float) -> tuple[float, float]:
+        """Start-frame point -> grid coordinates of episode ``e`` (corner at 0, m)."""
+        c, s = math.cos(self.angle[e]), math.sin(self.angle[e])
+        dx, dy = x - self.origin[e, 0], y - self.origin[e, 1]
+        return c * dx + s * dy + self.half, -s * dx + c * dy + self.half
+
+    def from_grid(self, e: int, pts: np.ndarray) -> np.ndarray:
+        """(M, 2) grid coordinates of episode ``e`` -> start frame."""
+        c, s = math.cos(self.angle[e]), math.sin(self.angle[e])
+        gx, gy = pts[:, 0] - self.half, pts[:, 1] - self.half
+        return np.stack([c * gx - s * gy + self.origin[e, 0],
+                         s * gx + c * gy + self.origin[e, 1]], 1)
+
+
+def plan_cost_to_go(plans: np.ndarray, plan_len: np.ndarray, goal: np.ndarray, body,
+                    extent: float = REPLAN_EXTENT_M) -> ReplanFields | None:
+    """Cost-to-go fields that re-plan like the simulator, one per episode.
+
+    The simulator re-plans every step: its route descends a cost-to-go field of the whole
+    map from wherever the body is. Imagination knows the start plan, not the map, so the field
+    here is the same planner (:func:`compass_nav.sim.env.planner_cost`,
+    :func:`compass_nav.sim.kernels.dijkstra`) on a clearance estimated from the distance to
+    the start plan (:data:`REPLAN_AISLE_M`), on a grid laid exactly over the simulator's (the
+    plan's cell centres give its orientation and phase). A body on its plan gets the plan; one
+    that strays is routed on towards the goal and back to the middle of the aisle gradually,
+    as the simulator's field would, instead of back onto the nearest point of the old plan.
+
+    Returns:
+        The fields, or None when no episode has a plan.
+    """
+    import cv2
+
+    from compass_nav.sim.env import planner_cost
+
+    n = plans.shape[0]
+    has = np.asarray(plan_len) >= 2
+    if not has.any():
+        return None
+    g = int(math.ceil(extent / RESOLUTION)) | 1  # odd: a centre cell
+    out = ReplanFields(ctg=np.full((n, g, g), kernels.INF), origin=np.zeros((n, 2)),
+                       angle=np.zeros(n), has=has)
+    r_out = body.circumscribed_radius + 0.05
+    for e in np.flatnonzero(has):
+        pts = np.asarray(plans[e, :int(plan_len[e])], np.float64)
+        out.origin[e] = pts[0]
+        out.angle[e] = _grid_frame(pts)
+        gp = np.stack([out.to_grid(e, x, y) for x, y in pts])
+        ij = np.floor(gp / RESOLUTION).astype(np.int64)
+        # The plan's cells, joined where a step skips one (8-connected chain).
+        ok = ((ij >= 0) & (ij < g)).all(1)
+        mask = np.full((g, g), 255, np.uint8)
+        mask[ij[ok, 1], ij[ok, 0]] = 0
+        dist = cv2.distanceTransform(mask, cv2.DIST_L2, 5).astype(np.float64) * RESOLUTION
+        clearance = np.maximum(r_out + REPLAN_AISLE_M - dist, r_out)
+        cost = planner_cost(clearance, body)
+        gx, gy = out.to_grid(e, float(goal[e, 0]), float(goal[e, 1]))
+        gi = int(np.clip(math.floor(gy / RESOLUTION), 0, g - 1))
+        gj = int(np.clip(math.floor(gx / RESOLUTION), 0, g - 1))
+        out.ctg[e] = kernels.dijkstra(cost, gi, gj)
+    return out
+
+
 class Proprioception:
     """Imagined odometry, goal and route for a batch of episodes (start frame = origin).
 
@@ -101,10 +213,14 @@ class Proprioception:
         plan_len: (N,) valid plan points.
         speed: (N, 3) velocity at the start.
         route_points, route_spacing: The route observation's layout.
+        cost_to_go: :class:`ReplanFields` from :func:`plan_cost_to_go`: routes descend them
+            from the imagined pose (re-planning, as the simulator does) instead of following
+            the start plan from its nearest point. None: follow the start plan.
     """
 
     def __init__(self, goal: np.ndarray, plans: np.ndarray | None, plan_len: np.ndarray | None,
-                 speed: np.ndarray, route_points: int = 10, route_spacing: float = 0.4) -> None:
+                 speed: np.ndarray, route_points: int = 10, route_spacing: float = 0.4,
+                 cost_to_go: ReplanFields | None = None) -> None:
         n = goal.shape[0]
         self.goal = goal.astype(np.float64)
         self.pose = np.zeros((n, 3))
@@ -113,6 +229,8 @@ class Proprioception:
         self.plan_len = plan_len if plan_len is not None else np.zeros(n, np.int64)
         self.progress = np.zeros(n, np.int64)  # index of the nearest plan point so far
         self.k, self.spacing = int(route_points), float(route_spacing)
+        self.replan = cost_to_go
+        self._max_pts = int(self.k * self.spacing / RESOLUTION * 2) + 4
 
     def goal_obs(self) -> np.ndarray:
         """(N, 3) goal in the imagined robot frame."""
@@ -130,7 +248,13 @@ class Proprioception:
         for e in range(n):
             x, y, yaw = self.pose[e]
             m = int(self.plan_len[e])
-            if m > 1:
+            if self.replan is not None and self.replan.has[e]:
+                # The simulator's rule on the re-planned field.
+                f = self.replan
+                gx, gy = f.to_grid(e, x, y)
+                pts = kernels.descend_path(f.ctg[e], gx, gy, self._max_pts)
+                pts = np.ascontiguousarray(f.from_grid(e, pts[1:] if len(pts) > 1 else pts))
+            elif m > 1:
                 plan = self.plans[e, :m].astype(np.float64)
                 # Nearest plan point, never going back, searching a window ahead (the
                 # simulator re-reads its plan from the current cell every step).

@@ -82,13 +82,16 @@ def format_markdown(results: dict) -> str:
                    f"off the plan's corridor occupied with probability {per_cell:.2e}")
     else:
         setting = f"hazard logit offset {cfg['hazard_offset']:+.2f}"
+    routes = ("re-planned from the imagined pose" if cfg.get("replan")
+              else "the start plan, from its nearest point")
     lines += [f"Embodiment {cfg['embodiment']}, {cfg['image_size']}x{cfg['image_size']} "
               f"frames, {cfg['episodes_per_policy']} paired episodes per policy on held-out "
               f"scene seeds. Judge: {cfg['judge']} ({setting}, fitted on the train policies "
               "only). Imagined frames: ego-motion warp "
               f"`{cfg.get('ego_warp', 'off')}`"
               f"{' (floor snapped)' if cfg.get('snap_floor') else ''}, static-camera rule "
-              f"{'on' if cfg.get('static_camera', True) else 'off'}.", ""]
+              f"{'on' if cfg.get('static_camera', True) else 'off'}. Imagined routes: {routes}.",
+              ""]
     abl = cfg.get("judge_modes", {})
     if abl:
         rule = cfg.get("judge_rule", "sr_mse")
