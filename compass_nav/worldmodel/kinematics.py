@@ -129,12 +129,16 @@ class ReplanFields:
             first point: the cell under the start pose).
         angle: (N,) orientation of the grid's axes in the start frame, rad.
         has: (N,) bool, the episode has a plan (else its route is the straight line).
+        plan_index: (N, G, G) int16, index of the plan point in each cell (-1: off the plan).
+        plans: (N, M, 2) the start plans, start frame.
     """
 
     ctg: np.ndarray
     origin: np.ndarray
     angle: np.ndarray
     has: np.ndarray
+    plan_index: np.ndarray
+    plans: np.ndarray
 
     @property
     def half(self) -> float:
@@ -181,7 +185,8 @@ def plan_cost_to_go(plans: np.ndarray, plan_len: np.ndarray, goal: np.ndarray, b
         return None
     g = int(math.ceil(extent / RESOLUTION)) | 1  # odd: a centre cell
     out = ReplanFields(ctg=np.full((n, g, g), kernels.INF), origin=np.zeros((n, 2)),
-                       angle=np.zeros(n), has=has)
+                       angle=np.zeros(n), has=has, plan_index=np.full((n, g, g), -1, np.int16),
+                       plans=np.asarray(plans, np.float64))
     r_out = body.circumscribed_radius + 0.05
     for e in np.flatnonzero(has):
         pts = np.asarray(plans[e, :int(plan_len[e])], np.float64)
@@ -189,8 +194,8 @@ def plan_cost_to_go(plans: np.ndarray, plan_len: np.ndarray, goal: np.ndarray, b
         out.angle[e] = _grid_frame(pts)
         gp = np.stack([out.to_grid(e, x, y) for x, y in pts])
         ij = np.floor(gp / RESOLUTION).astype(np.int64)
-        # The plan's cells, joined where a step skips one (8-connected chain).
         ok = ((ij >= 0) & (ij < g)).all(1)
+        out.plan_index[e, ij[ok, 1][::-1], ij[ok, 0][::-1]] = np.flatnonzero(ok)[::-1]
         mask = np.full((g, g), 255, np.uint8)
         mask[ij[ok, 1], ij[ok, 0]] = 0
         dist = cv2.distanceTransform(mask, cv2.DIST_L2, 5).astype(np.float64) * RESOLUTION
@@ -249,11 +254,7 @@ class Proprioception:
             x, y, yaw = self.pose[e]
             m = int(self.plan_len[e])
             if self.replan is not None and self.replan.has[e]:
-                # The simulator's rule on the re-planned field.
-                f = self.replan
-                gx, gy = f.to_grid(e, x, y)
-                pts = kernels.descend_path(f.ctg[e], gx, gy, self._max_pts)
-                pts = np.ascontiguousarray(f.from_grid(e, pts[1:] if len(pts) > 1 else pts))
+                pts = self._replanned(e, x, y, m)
             elif m > 1:
                 plan = self.plans[e, :m].astype(np.float64)
                 # Nearest plan point, never going back, searching a window ahead (the
@@ -272,6 +273,28 @@ class Proprioception:
             out[e, :, 0] = c * wx + s * wy
             out[e, :, 1] = -s * wx + c * wy
         return out
+
+    def _replanned(self, e: int, x: float, y: float, m: int) -> np.ndarray:
+        """The simulator's route points from (x, y) on the re-planned field (start frame).
+
+        The simulator's descent is a function of the cell: from a cell of the start plan it
+        is the rest of the plan. So the field is descended until it meets a plan cell, and the
+        plan is followed from there; the first cell (under the body) is dropped, as the
+        simulator drops it.
+        """
+        f = self.replan
+        gx, gy = f.to_grid(e, x, y)
+        pts = kernels.descend_path(f.ctg[e], gx, gy, self._max_pts)
+        if len(pts) == 0:
+            return pts
+        cell = np.floor(pts / RESOLUTION).astype(np.int64)
+        idx = f.plan_index[e, cell[:, 1], cell[:, 0]]
+        on = np.flatnonzero(idx >= 0)
+        path = f.from_grid(e, pts)
+        if on.size:
+            k = int(on[0])
+            path = np.concatenate([path[:k], f.plans[e, int(idx[k]):m]])[: self._max_pts]
+        return np.ascontiguousarray(path[1:] if len(path) > 1 else path)
 
     def reached(self) -> np.ndarray:
         """(N,) bool: COMPASS's success rule on the imagined pose and velocity."""
