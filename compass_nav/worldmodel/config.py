@@ -274,9 +274,9 @@ class EvalConfig:
     snap_floor: bool = False  # with the warp: a pixel won by a warped floor point shows the
     # floor along its own ray, not the nearest floor point that landed in it (which reads
     # nearer than the floor, a phantom obstacle to anything that reads depth)
-    replan: bool = False  # imagined routes re-plan from the imagined pose like the
-    # simulator's (its planner on a clearance estimated from the start plan), instead of
-    # following the start plan from its nearest point (compass_nav.worldmodel.kinematics)
+    replan: bool = True  # imagined routes re-plan from the imagined pose like the
+    # simulator's (its planner on a clearance estimated from the start plan); False: they
+    # follow the start plan from its nearest point (compass_nav.worldmodel.kinematics)
     seed: int = 0
 
     def __post_init__(self) -> None:

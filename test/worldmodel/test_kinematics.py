@@ -8,7 +8,12 @@ import pytest
 from compass_nav.sim import kernels
 from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.worldmodel.imagine import Imagined, NeedsSimulator, imagine_episodes, outcomes
-from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception
+from compass_nav.worldmodel.kinematics import (
+    ActuatorModel,
+    Proprioception,
+    _grid_frame,
+    plan_cost_to_go,
+)
 from compass_nav.worldmodel.rollouts import record_rollouts
 
 
@@ -56,6 +61,82 @@ def test_replayed_commands_reproduce_goal_and_route():
     # Where the simulator reported success, the rule holds on the imagined state too
     # (within a couple of steps of noise).
     assert r.success.all()
+
+
+def _start_frame_poses(r):
+    """(E, T+1, 3) recorded poses in each episode's start frame and (E, T+1) validity."""
+    E, T = r.num_episodes, int(r.length.max())
+    rel, valid = np.zeros((E, T + 1, 3)), np.zeros((E, T + 1), bool)
+    for e in range(E):
+        pose = r.pose[r.frames(e)].astype(np.float64)
+        c, s = np.cos(pose[0, 2]), np.sin(pose[0, 2])
+        d = pose[:, :2] - pose[0, :2]
+        rel[e, : len(pose)] = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1],
+                                        pose[:, 2] - pose[0, 2]], 1)
+        valid[e, : len(pose)] = True
+    return rel, valid
+
+
+def test_replanning_grid_lies_over_the_simulators_and_starts_on_the_plan():
+    r = record_rollouts("goal_seeker", "carter", ("warehouse", "office"), "heldout", 6, seed=3,
+                        image_size=16, max_episode_steps=5, block=6)
+    body = get_embodiment("carter")
+    first = r.first_obs()
+    fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], body)
+    for e in range(r.num_episodes):
+        # The simulator's grid is world-aligned: in the start frame its axes lie at -yaw0.
+        yaw0 = float(r.pose[r.start[e], 2])
+        diff = (fields.angle[e] + yaw0) % (np.pi / 2)
+        assert min(diff, np.pi / 2 - diff) < 1e-3
+        assert _grid_frame(r.plan[e, : r.plan_len[e]]) == pytest.approx(fields.angle[e])
+        # The plan's points are cell centres of the re-planning grid too.
+        g = np.stack([fields.to_grid(e, x, y) for x, y in r.plan[e, : r.plan_len[e]]]) / 0.1
+        np.testing.assert_allclose(g - np.floor(g), 0.5, atol=1e-3)
+    # On its plan the body gets the simulator's route exactly.
+    pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"],
+                         cost_to_go=fields)
+    np.testing.assert_allclose(pro.route_obs(), first["route"], atol=1e-3)
+
+
+def test_replanned_routes_follow_the_simulator_where_the_body_strays():
+    r = record_rollouts("degraded:goal_seeker?noise=0.8", "carter", ("warehouse", "office"),
+                        "heldout", 8, seed=5, image_size=16, max_episode_steps=120, block=8)
+    body = get_embodiment("carter")
+    first = r.first_obs()
+    rel, valid = _start_frame_poses(r)
+    fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], body)
+    pros = {"project": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"]),
+            "replan": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"],
+                                     cost_to_go=fields)}
+    errs = {k: [] for k in pros}
+    strayed = []
+    for t in range(rel.shape[1]):
+        rows = np.minimum(r.start + t, r.start + r.length)
+        off = np.array([np.hypot(*(r.plan[e, : r.plan_len[e]] - rel[e, t, :2]).T).min()
+                        for e in range(r.num_episodes)])
+        strayed.append(off[valid[:, t]] > 0.2)
+        for k, pro in pros.items():
+            pro.pose = rel[:, t]
+            e = np.hypot(*(pro.route_obs()[:, :3] - r.route[rows, :3]).transpose(2, 0, 1))
+            errs[k].append(e.mean(1)[valid[:, t]])
+    strayed = np.concatenate(strayed)
+    assert strayed.sum() > 50  # the noisy pursuer does leave its plan
+    project, replan = (np.concatenate(errs[k])[strayed] for k in ("project", "replan"))
+    # Away from the plan the simulator's route runs on towards the goal; projecting sends it
+    # back to the old plan's nearest point, re-planning reproduces the simulator's.
+    assert replan.mean() < 0.7 * project.mean()
+
+
+def test_imagination_runs_with_replanned_routes(tiny_model, tiny_run):
+    from compass_nav.policies import make_policy
+    from compass_nav.worldmodel.pool import load_split
+
+    real = load_split(tiny_model.config, tiny_run / "data", "eval")["goal_seeker"]
+    a = imagine_episodes(tiny_model, make_policy("goal_seeker"), real, 30, replan=True)
+    b = imagine_episodes(tiny_model, make_policy("goal_seeker"), real, 30, replan=False)
+    assert a.end.shape == (real.num_episodes,) and np.isfinite(a.logits).all()
+    # Pursuit reads only the route: both rules drive it towards the goal from the start.
+    assert (a.end > 0).all() and (b.end > 0).all()
 
 
 def _imagined(logits, end, reached):
