@@ -45,21 +45,6 @@ RULES = ("project", "replan")
 PROPRIOCEPTIVE = ("goal_seeker",)
 
 
-def relative_poses(r) -> tuple[np.ndarray, np.ndarray]:
-    """(E, T+1, 3) recorded poses in each episode's start frame, and (E, T+1) validity."""
-    E, T = r.num_episodes, int(r.length.max())
-    rel, valid = np.zeros((E, T + 1, 3)), np.zeros((E, T + 1), bool)
-    for e in range(E):
-        pose = r.pose[r.frames(e)].astype(np.float64)
-        c, s = np.cos(pose[0, 2]), np.sin(pose[0, 2])
-        d = pose[:, :2] - pose[0, :2]
-        n = len(pose)
-        rel[e, :n] = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1],
-                               pose[:, 2] - pose[0, 2]], 1)
-        valid[e, :n] = True
-    return rel, valid
-
-
 def plan_distance(r, rel: np.ndarray) -> np.ndarray:
     """(E, T+1) distance of each recorded pose from its episode's start plan, m."""
     out = np.full(rel.shape[:2], np.inf)
@@ -79,7 +64,7 @@ def route_errors(r, body) -> dict[str, np.ndarray]:
     pros = {"project": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"]),
             "replan": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"],
                                      cost_to_go=fields)}
-    rel, valid = relative_poses(r)
+    rel, valid = r.start_frame_poses()
     dplan = plan_distance(r, rel)
     out = {k: [] for k in pros}
     for t in range(rel.shape[1]):

@@ -87,6 +87,24 @@ class Rollouts:
         """Frame rows of episode ``i``."""
         return slice(int(self.start[i]), int(self.start[i] + self.length[i] + 1))
 
+    def start_frame_poses(self) -> tuple[np.ndarray, np.ndarray]:
+        """(E, T+1, 3) recorded poses in each episode's start frame, and (E, T+1) validity.
+
+        ``T`` is the longest episode; rows past an episode's end are zero and invalid. The
+        poses are privileged (analysis and tests: where the body really was).
+        """
+        E, T = self.num_episodes, int(self.length.max())
+        rel, valid = np.zeros((E, T + 1, 3)), np.zeros((E, T + 1), bool)
+        for e in range(E):
+            pose = self.pose[self.frames(e)].astype(np.float64)
+            c, s = np.cos(pose[0, 2]), np.sin(pose[0, 2])
+            d = pose[:, :2] - pose[0, :2]
+            rel[e, : len(pose)] = np.stack([c * d[:, 0] + s * d[:, 1],
+                                            -s * d[:, 0] + c * d[:, 1],
+                                            pose[:, 2] - pose[0, 2]], 1)
+            valid[e, : len(pose)] = True
+        return rel, valid
+
     def first_obs(self, idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The first observation of episodes ``idx`` (all by default), batched."""
         idx = np.arange(self.num_episodes) if idx is None else np.asarray(idx)

@@ -63,20 +63,6 @@ def test_replayed_commands_reproduce_goal_and_route():
     assert r.success.all()
 
 
-def _start_frame_poses(r):
-    """(E, T+1, 3) recorded poses in each episode's start frame and (E, T+1) validity."""
-    E, T = r.num_episodes, int(r.length.max())
-    rel, valid = np.zeros((E, T + 1, 3)), np.zeros((E, T + 1), bool)
-    for e in range(E):
-        pose = r.pose[r.frames(e)].astype(np.float64)
-        c, s = np.cos(pose[0, 2]), np.sin(pose[0, 2])
-        d = pose[:, :2] - pose[0, :2]
-        rel[e, : len(pose)] = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1],
-                                        pose[:, 2] - pose[0, 2]], 1)
-        valid[e, : len(pose)] = True
-    return rel, valid
-
-
 def test_replanning_grid_lies_over_the_simulators_and_starts_on_the_plan():
     r = record_rollouts("goal_seeker", "carter", ("warehouse", "office"), "heldout", 6, seed=3,
                         image_size=16, max_episode_steps=5, block=6)
@@ -103,7 +89,7 @@ def test_replanned_routes_follow_the_simulator_where_the_body_strays():
                         "heldout", 8, seed=5, image_size=16, max_episode_steps=120, block=8)
     body = get_embodiment("carter")
     first = r.first_obs()
-    rel, valid = _start_frame_poses(r)
+    rel, valid = r.start_frame_poses()
     fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], body)
     pros = {"project": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"]),
             "replan": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"],
