@@ -7,11 +7,11 @@ embodiment file declares, with no obstacles), integrated as odometry from the st
 
 * ``speed``: the actuator model's velocity;
 * ``goal``: the start-frame goal re-expressed in the current (imagined) robot frame;
-* ``route``: the global plan handed over at the start (start frame), followed from the
-  imagined position, or the straight line to the goal for mapless plans — the simulator's
-  own rule (:func:`compass_nav.sim.kernels.resample_polyline`), so routes agree exactly while
-  the body stays on its plan, and approximately once it strays (the simulator re-plans from
-  wherever the body is; this re-projects onto the original plan);
+* ``route``: re-planned from the imagined pose as the simulator does, by its own planner and
+  route rule on a clearance estimated from the global plan handed over at the start
+  (:func:`plan_cost_to_go`): exact while the body is on its plan, approximate once it strays
+  (the simulator sees the real walls). Without fields, the start plan followed from its
+  nearest point (the older rule); the straight line to the goal for mapless plans;
 * success: COMPASS's rule on the imagined pose and velocity
   (:func:`compass_nav.sim.mdp.terminations.goal_reached`).
 
@@ -195,7 +195,7 @@ def plan_cost_to_go(plans: np.ndarray, plan_len: np.ndarray, goal: np.ndarray, b
         gp = np.stack([out.to_grid(e, x, y) for x, y in pts])
         ij = np.floor(gp / RESOLUTION).astype(np.int64)
         ok = ((ij >= 0) & (ij < g)).all(1)
-        out.plan_index[e, ij[ok, 1][::-1], ij[ok, 0][::-1]] = np.flatnonzero(ok)[::-1]
+        out.plan_index[e, ij[ok, 1], ij[ok, 0]] = np.flatnonzero(ok)  # a descent: no repeats
         mask = np.full((g, g), 255, np.uint8)
         mask[ij[ok, 1], ij[ok, 0]] = 0
         dist = cv2.distanceTransform(mask, cv2.DIST_L2, 5).astype(np.float64) * RESOLUTION
