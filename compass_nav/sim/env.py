@@ -64,6 +64,15 @@ def scene_with_clearance(family: str, seed: int) -> tuple[Scene, np.ndarray]:
     return scene, clearance
 
 
+#: The planner's expensive band reaches this far beyond the circumscribed radius, m.
+PLANNER_MARGIN_M = 0.05
+
+
+def planner_radii(body: EmbodimentSpec) -> tuple[float, float]:
+    """(forbidden, expensive) clearance radii of the planner's cost for a body, m."""
+    return body.inscribed_radius, body.circumscribed_radius + PLANNER_MARGIN_M
+
+
 def planner_cost(clearance: np.ndarray, body: EmbodimentSpec) -> np.ndarray:
     """Per-metre traversal cost for a body on the inflated grid (``kernels.INF`` = forbidden).
 
@@ -71,7 +80,7 @@ def planner_cost(clearance: np.ndarray, body: EmbodimentSpec) -> np.ndarray:
     circumscribed radius is allowed but expensive (the body has to be aligned to fit); up to
     0.8 m beyond it a soft cost keeps plans in the middle of aisles.
     """
-    r_in, r_out = body.inscribed_radius, body.circumscribed_radius + 0.05
+    r_in, r_out = planner_radii(body)
     cost = 1.0 + 2.0 * np.clip((0.8 - (clearance - r_out)) / 0.8, 0.0, 1.0)
     cost = np.where(clearance < r_out, 9.0, cost)
     cost = np.where(clearance < r_in + 0.02, kernels.INF, cost)

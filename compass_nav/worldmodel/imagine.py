@@ -59,14 +59,16 @@ MAP_SCALE_M = 0.02
 #: sweeps in it (travel plus rotation times the circumscribed radius), per this reference
 #: (about one step of a 1 m/s body): contact risk grows with the ground covered, not with time.
 SWEEP_REF_M = 0.1
-#: ``map_prior_band``: beyond the inscribed radius the simulator's planner charges a high cost
-#: up to the circumscribed radius + this margin (``compass_nav.sim.env.planner_cost``).
-PLAN_BAND_M = 0.05
-
-
 def plan_band(body) -> float:
-    """Width of the start plan's graded clearance band beyond the inscribed radius, m."""
-    return max(body.circumscribed_radius + PLAN_BAND_M - body.inscribed_radius, 0.0)
+    """Width of the start plan's graded clearance band beyond the inscribed radius, m.
+
+    ``map_prior_band``: beyond the inscribed radius the simulator's planner charges a high
+    cost up to the circumscribed radius + a margin (:func:`compass_nav.sim.env.planner_radii`).
+    """
+    from compass_nav.sim.env import planner_radii
+
+    r_in, r_out = planner_radii(body)
+    return max(r_out - r_in, 0.0)
 
 
 def swept_distance(v0: np.ndarray, v1: np.ndarray, radius: float, dt: float = 0.1) -> np.ndarray:
@@ -179,7 +181,7 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
             nobody looked at takes the scene's odds); ``map_prior_band``: the same, with each
             unknown cell weighted by how far it lies into the planner's clearance band beyond
             the corridor (0 at the inscribed radius, 1 from the circumscribed radius + 5 cm
-            on: :data:`PLAN_BAND_M`), where plans keep away from obstacles if they can;
+            on: :func:`plan_band`), where plans keep away from obstacles if they can;
             ``sweep``: like ``hazard``, with each step's survival raised to the power of the
             distance its footprint sweeps over ``SWEEP_REF_M`` (a slow body is not at more risk
             per metre; a jittering one sweeps more ground).

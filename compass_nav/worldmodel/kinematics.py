@@ -177,7 +177,7 @@ def plan_cost_to_go(plans: np.ndarray, plan_len: np.ndarray, goal: np.ndarray, b
     """
     import cv2
 
-    from compass_nav.sim.env import planner_cost
+    from compass_nav.sim.env import planner_cost, planner_radii
 
     n = plans.shape[0]
     has = np.asarray(plan_len) >= 2
@@ -187,7 +187,7 @@ def plan_cost_to_go(plans: np.ndarray, plan_len: np.ndarray, goal: np.ndarray, b
     out = ReplanFields(ctg=np.full((n, g, g), kernels.INF), origin=np.zeros((n, 2)),
                        angle=np.zeros(n), has=has, plan_index=np.full((n, g, g), -1, np.int16),
                        plans=np.asarray(plans, np.float64))
-    r_out = body.circumscribed_radius + 0.05
+    r_out = planner_radii(body)[1]
     for e in np.flatnonzero(has):
         pts = np.asarray(plans[e, :int(plan_len[e])], np.float64)
         out.origin[e] = pts[0]
