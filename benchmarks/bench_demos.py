@@ -25,8 +25,12 @@ from pathlib import Path
 def _cfg(args, num_envs: int):
     from compass_nav.sim.config import SimConfig
 
-    return SimConfig(num_envs=num_envs, embodiments=(args.embodiment,),
-                     image_height=args.size, image_width=args.size)
+    return SimConfig(
+        num_envs=num_envs,
+        embodiments=(args.embodiment,),
+        image_height=args.size,
+        image_width=args.size,
+    )
 
 
 def _folder_mb(root: Path) -> float:
@@ -47,18 +51,28 @@ def _sim_only(args) -> dict:
         episodes += int(info["_episode"].sum())
         steps += env.num_envs
     secs = time.perf_counter() - t0
-    return {"eps_s": episodes / secs, "steps_s": steps / secs, "mb_100": float("nan"),
-            "seconds": secs}
+    return {
+        "eps_s": episodes / secs,
+        "steps_s": steps / secs,
+        "mb_100": float("nan"),
+        "seconds": secs,
+    }
 
 
 def _record(args, root: Path, num_envs: int, episodes: int, seed: int, **kw) -> dict:
     from compass_nav.data import record_episodes
 
-    r = record_episodes("teacher", root, _cfg(args, num_envs), episodes, seed=seed,
-                        progress=False, **kw)
-    return {"eps_s": r.written / r.seconds, "steps_s": r.env_steps / r.seconds,
-            "mb_100": _folder_mb(root) / r.written * 100, "seconds": r.seconds,
-            "steps_per_ep": r.recorded_steps / r.written, "sr": r.successes / r.written}
+    r = record_episodes(
+        "teacher", root, _cfg(args, num_envs), episodes, seed=seed, progress=False, **kw
+    )
+    return {
+        "eps_s": r.written / r.seconds,
+        "steps_s": r.env_steps / r.seconds,
+        "mb_100": _folder_mb(root) / r.written * 100,
+        "seconds": r.seconds,
+        "steps_per_ep": r.recorded_steps / r.written,
+        "sr": r.successes / r.written,
+    }
 
 
 def _cpu_seconds() -> float:
@@ -71,8 +85,9 @@ def _cpu_seconds() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--num-envs", type=int, default=16)
     parser.add_argument("--size", type=int, default=64)
@@ -92,14 +107,11 @@ def main() -> None:
             if v == "sim_only":
                 out[v] = _sim_only(args)
             elif v == "inline":
-                out[v] = _record(args, folder, args.num_envs, args.episodes, 1,
-                                 writer_threads=0)
+                out[v] = _record(args, folder, args.num_envs, args.episodes, 1, writer_threads=0)
             elif v == "threaded":
-                out[v] = _record(args, folder, args.num_envs, args.episodes, 1,
-                                 writer_threads=1)
+                out[v] = _record(args, folder, args.num_envs, args.episodes, 1, writer_threads=1)
             elif v == "raw":
-                out[v] = _record(args, folder, args.num_envs, args.episodes, 1,
-                                 compress=False)
+                out[v] = _record(args, folder, args.num_envs, args.episodes, 1, compress=False)
             elif v == "workers2":
                 out[v] = _record(args, folder, args.num_envs, args.episodes, 1, workers=2)
             else:
@@ -107,14 +119,18 @@ def main() -> None:
             r = out[v]
             r["cpu_ms_per_step"] = (_cpu_seconds() - cpu0) / (r["steps_s"] * r["seconds"]) * 1e3
             extra = "".join(f" {k}={r[k]:.3f}" for k in ("steps_per_ep", "sr") if k in r)
-            print(f"{v:<9} episodes/s {r['eps_s']:7.2f}  env-steps/s {r['steps_s']:8.0f}  "
-                  f"MB/100 episodes {r['mb_100']:7.1f}  seconds {r['seconds']:6.1f}  "
-                  f"CPU ms/env-step {r['cpu_ms_per_step']:.2f}{extra}",
-                  flush=True)
+            print(
+                f"{v:<9} episodes/s {r['eps_s']:7.2f}  env-steps/s {r['steps_s']:8.0f}  "
+                f"MB/100 episodes {r['mb_100']:7.1f}  seconds {r['seconds']:6.1f}  "
+                f"CPU ms/env-step {r['cpu_ms_per_step']:.2f}{extra}",
+                flush=True,
+            )
     head = out.get("workers2") or out.get("threaded") or next(iter(out.values()))
-    print(f"episodes_per_s={head['eps_s']:.2f} env_steps_per_s={head['steps_s']:.0f} "
-          f"mb_per_100_episodes={head['mb_100']:.1f} episodes={args.episodes} "
-          f"num_envs={args.num_envs} size={args.size}")
+    print(
+        f"episodes_per_s={head['eps_s']:.2f} env_steps_per_s={head['steps_s']:.0f} "
+        f"mb_per_100_episodes={head['mb_100']:.1f} episodes={args.episodes} "
+        f"num_envs={args.num_envs} size={args.size}"
+    )
 
 
 if __name__ == "__main__":  # the guard also keeps spawned recorder workers from re-running

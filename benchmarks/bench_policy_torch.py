@@ -52,16 +52,20 @@ def main() -> None:
     args = ap.parse_args()
     model = load_model(args.model) if args.model else XMobility(preset("default")).eval()
     n_all, n_inf = count_parameters(model), count_parameters(model, inference_only=True)
-    print(f"parameters: {n_all} (inference path {n_inf}); input "
-          f"{model.cfg.image_height}x{model.cfg.image_width} from a {args.camera}px camera")
+    print(
+        f"parameters: {n_all} (inference path {n_inf}); input "
+        f"{model.cfg.image_height}x{model.cfg.image_width} from a {args.camera}px camera"
+    )
     res = {}
     for threads in (1, 2):
         t = time_steps(model, threads, args.iters, args.camera) * 1e3
         res[threads] = (np.percentile(t, 50), np.percentile(t, 90))
         print(f"threads={threads}: p50 {res[threads][0]:.3f} ms  p90 {res[threads][1]:.3f} ms")
-    print(f"params={n_all} params_inference={n_inf} p50_ms_1thread={res[1][0]:.3f} "
-          f"p90_ms_1thread={res[1][1]:.3f} p50_ms_2threads={res[2][0]:.3f} "
-          f"p90_ms_2threads={res[2][1]:.3f}")
+    print(
+        f"params={n_all} params_inference={n_inf} p50_ms_1thread={res[1][0]:.3f} "
+        f"p90_ms_1thread={res[1][1]:.3f} p50_ms_2threads={res[2][0]:.3f} "
+        f"p90_ms_2threads={res[2][1]:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = rl_preset("default", base=args.base, embodiment=args.embodiment,
-                    num_envs=args.num_envs, steps_per_env=args.steps_per_env)
+    cfg = rl_preset(
+        "default",
+        base=args.base,
+        embodiment=args.embodiment,
+        num_envs=args.num_envs,
+        steps_per_env=args.steps_per_env,
+    )
     base = load_base(cfg.base)
     env = ResidualNavEnv(rl_sim_config(cfg, base.cfg), base, seed=0)
     alg = build_ppo(env, cfg.ppo, cfg.head, cfg.steps_per_env)
@@ -68,11 +73,15 @@ def main() -> None:
         t_update += time.perf_counter() - t0
     wall = time.perf_counter() - t_start
     steps = args.iterations * args.num_envs * args.steps_per_env
-    print(f"base={args.base} embodiment={args.embodiment} envs={args.num_envs} "
-          f"steps={steps} wall={wall:.1f}s")
-    print(f"env_steps_per_s={steps / wall:.0f} sim_frac={timing['sim'] / wall:.2f} "
-          f"base_frac={timing['base'] / wall:.2f} update_frac={t_update / wall:.2f} "
-          f"min_per_1M_steps={1e6 / (steps / wall) / 60:.1f}")
+    print(
+        f"base={args.base} embodiment={args.embodiment} envs={args.num_envs} "
+        f"steps={steps} wall={wall:.1f}s"
+    )
+    print(
+        f"env_steps_per_s={steps / wall:.0f} sim_frac={timing['sim'] / wall:.2f} "
+        f"base_frac={timing['base'] / wall:.2f} update_frac={t_update / wall:.2f} "
+        f"min_per_1M_steps={1e6 / (steps / wall) / 60:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default="runs/rl", help="pipeline output folder (runs/rl)")
     ap.add_argument("--preset", default="full", help="pipeline preset of that run (full)")
-    ap.add_argument("--bodies", nargs="+", default=None,
-                    help="training bodies to evaluate (default: the preset's)")
+    ap.add_argument(
+        "--bodies",
+        nargs="+",
+        default=None,
+        help="training bodies to evaluate (default: the preset's)",
+    )
     args = ap.parse_args()
 
     import torch
@@ -37,25 +41,41 @@ def main() -> None:
     families = tuple(cfg.eval_families)
     rows = {}
     for body in args.bodies or cfg.bodies:
-        for tag, make in (("il", lambda: XMobilityPolicy(load_model(run / "il"), name="il")),
-                          ("specialist", lambda b=body: load_agent(run / f"rl_{b}"))):
-            ecfg = EvalConfig(embodiments=(body,), families=families,
-                              episodes=cfg.eval_episodes, route_mode="mapless",
-                              split="heldout", seed=cfg.seed, image_height=m.image_height,
-                              image_width=m.image_width,
-                              max_episode_steps=cfg.eval_max_episode_steps, workers=1, gifs=0)
+        for tag, make in (
+            ("il", lambda: XMobilityPolicy(load_model(run / "il"), name="il")),
+            ("specialist", lambda b=body: load_agent(run / f"rl_{b}")),
+        ):
+            ecfg = EvalConfig(
+                embodiments=(body,),
+                families=families,
+                episodes=cfg.eval_episodes,
+                route_mode="mapless",
+                split="heldout",
+                seed=cfg.seed,
+                image_height=m.image_height,
+                image_width=m.image_width,
+                max_episode_steps=cfg.eval_max_episode_steps,
+                workers=1,
+                gifs=0,
+            )
             res = evaluate(make(), ecfg, progress=True)
             rows[body, tag] = {f: res.cell(body, f)["sr"] for f in (*families, "all")}
     print(f"{'body':10s} " + " ".join(f"{f:>18s}" for f in (*families, "all")))
     for body in args.bodies or cfg.bodies:
         il, sp = rows[body, "il"], rows[body, "specialist"]
-        print(f"{body:10s} " + " ".join(f"{il[f]:7.3f} -> {sp[f]:6.3f}   "
-                                         for f in (*families, "all")))
-    body, fam = min(((b, f) for b in args.bodies or cfg.bodies for f in families),
-                    key=lambda bf: rows[bf[0], "il"][bf[1]])
+        print(
+            f"{body:10s} "
+            + " ".join(f"{il[f]:7.3f} -> {sp[f]:6.3f}   " for f in (*families, "all"))
+        )
+    body, fam = min(
+        ((b, f) for b in args.bodies or cfg.bodies for f in families),
+        key=lambda bf: rows[bf[0], "il"][bf[1]],
+    )
     il, sp = rows[body, "il"][fam], rows[body, "specialist"][fam]
-    print(f"weakest_il_cell={body}/{fam} il_sr={il:.3f} specialist_sr={sp:.3f} "
-          f"sr_ratio={sp / max(il, 1e-9):.2f} failure_ratio={(1 - il) / max(1 - sp, 1e-9):.2f}")
+    print(
+        f"weakest_il_cell={body}/{fam} il_sr={il:.3f} specialist_sr={sp:.3f} "
+        f"sr_ratio={sp / max(il, 1e-9):.2f} failure_ratio={(1 - il) / max(1 - sp, 1e-9):.2f}"
+    )
 
 
 if __name__ == "__main__":

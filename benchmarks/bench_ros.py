@@ -67,8 +67,9 @@ class Feeder:
         self.status: list[dict] = []
         self.diag: dict[str, str] = {}
         n.create_subscription(TwistStamped, "cmd_vel", self._on_cmd, qos.command())
-        n.create_subscription(String, "goal_status",
-                              lambda m: self.status.append(json.loads(m.data)), qos.latched())
+        n.create_subscription(
+            String, "goal_status", lambda m: self.status.append(json.loads(m.data)), qos.latched()
+        )
         n.create_subscription(DiagnosticArray, "diagnostics", self._on_diag, qos.reliable())
         self.ex = SingleThreadedExecutor(context=self.ctx)
         self.ex.add_node(n)
@@ -92,27 +93,42 @@ class Feeder:
         rclpy.try_shutdown(context=self.ctx)
 
 
-def run(model: str, rate: float, n: int, size: tuple[int, int], domain: int,
-        log: Path) -> dict:
+def run(model: str, rate: float, n: int, size: tuple[int, int], domain: int, log: Path) -> dict:
     """One navigator process fed ``n`` images at ``rate`` Hz; returns the measurements."""
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
-    params = dict(model=model, embodiment="carter", cmd_vel_stamped=True,
-                  control_rate_hz=float(rate), stale_timeout=2.0, diagnostics_period=0.25)
+    params = dict(
+        model=model,
+        embodiment="carter",
+        cmd_vel_stamped=True,
+        control_rate_hz=float(rate),
+        stale_timeout=2.0,
+        diagnostics_period=0.25,
+    )
     with open(log, "w") as fh:
-        proc = subprocess.Popen(node_command("compass_nav.ros.navigator_node", params),
-                                env=env, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            node_command("compass_nav.ros.navigator_node", params),
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     f = Feeder(domain)
     h, w = size
     rgb = np.random.default_rng(0).integers(0, 255, (h, w, 3), np.uint8)
     depth = np.random.default_rng(1).uniform(0.5, 8.0, (h, w)).astype(np.float32)
     pose, speed = np.zeros(3), np.zeros(3)
     try:
-        ok = f.spin_until(lambda: f.image_pub.get_subscription_count() > 0
-                          and f.goal_pub.get_subscription_count() > 0, 60.0)
+        ok = f.spin_until(
+            lambda: (
+                f.image_pub.get_subscription_count() > 0
+                and f.goal_pub.get_subscription_count() > 0
+            ),
+            60.0,
+        )
         if not ok:
             raise RuntimeError(f"navigator did not come up; see {log}")
-        f.odom_pub.publish(conv.odometry_msg(pose, speed, conv.sec_to_stamp(1.0), "odom",
-                                             "base_link"))
+        f.odom_pub.publish(
+            conv.odometry_msg(pose, speed, conv.sec_to_stamp(1.0), "odom", "base_link")
+        )
         goal = PoseStamped()
         goal.header.frame_id = "odom"
         goal.pose.position.x = 1000.0
@@ -160,7 +176,9 @@ def run(model: str, rate: float, n: int, size: tuple[int, int], domain: int,
     # The node keeps the last 500 steps: percentiles cover the run when n >= 500, else the
     # run plus part of the warm-up (which only lowers p99 if warm-up was faster).
     return {
-        "rate_hz": rate, "size": f"{w}x{h}", "images": n,
+        "rate_hz": rate,
+        "size": f"{w}x{h}",
+        "images": n,
         "delivered": len(e2e) / n,
         "node_p50_ms": num("step_latency_ms_p50"),
         "node_p99_ms": num("step_latency_ms_p99"),
@@ -173,14 +191,27 @@ def run(model: str, rate: float, n: int, size: tuple[int, int], domain: int,
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="scripted:goal_seeker",
-                    help="navigator model parameter (default: scripted:goal_seeker)")
-    ap.add_argument("--sizes", nargs="+", default=["64x64", "320x240"],
-                    help="image sizes WxH for the control-rate runs (first: sweep size)")
-    ap.add_argument("--control-images", type=int, default=200,
-                    help="images per control-rate run (10 Hz)")
-    ap.add_argument("--sweep", nargs="+", type=float, default=[50, 100, 200, 400, 800],
-                    help="rates for the sustainable-rate sweep, Hz")
+    ap.add_argument(
+        "--model",
+        default="scripted:goal_seeker",
+        help="navigator model parameter (default: scripted:goal_seeker)",
+    )
+    ap.add_argument(
+        "--sizes",
+        nargs="+",
+        default=["64x64", "320x240"],
+        help="image sizes WxH for the control-rate runs (first: sweep size)",
+    )
+    ap.add_argument(
+        "--control-images", type=int, default=200, help="images per control-rate run (10 Hz)"
+    )
+    ap.add_argument(
+        "--sweep",
+        nargs="+",
+        type=float,
+        default=[50, 100, 200, 400, 800],
+        help="rates for the sustainable-rate sweep, Hz",
+    )
     ap.add_argument("--sweep-seconds", type=float, default=2.5, help="length of a sweep run")
     ap.add_argument("--domain-id", type=int, default=77)
     ap.add_argument("--log-dir", type=Path, default=Path("/tmp/bench_ros_logs"))
@@ -192,23 +223,42 @@ def main() -> int:
     jobs += [(r, int(r * args.sweep_seconds), sizes[0]) for r in args.sweep]
     rows = []
     for i, (rate, n, size) in enumerate(tqdm(jobs, desc="navigator runs", unit="run")):
-        rows.append(run(args.model, rate, n, size, args.domain_id,
-                        args.log_dir / f"run{i}_{rate:g}hz.log"))
-    head = ("rate_hz", "size", "images", "delivered", "node_p50_ms", "node_p99_ms",
-            "inference_p99_ms", "e2e_p50_ms", "e2e_p99_ms", "cpu_pct")
-    print(f"model={args.model} python={sys.version.split()[0]} "
-          f"loadavg={os.getloadavg()[0]:.2f} cores={os.cpu_count()}")
+        rows.append(
+            run(args.model, rate, n, size, args.domain_id, args.log_dir / f"run{i}_{rate:g}hz.log")
+        )
+    head = (
+        "rate_hz",
+        "size",
+        "images",
+        "delivered",
+        "node_p50_ms",
+        "node_p99_ms",
+        "inference_p99_ms",
+        "e2e_p50_ms",
+        "e2e_p99_ms",
+        "cpu_pct",
+    )
+    print(
+        f"model={args.model} python={sys.version.split()[0]} "
+        f"loadavg={os.getloadavg()[0]:.2f} cores={os.cpu_count()}"
+    )
     print(" ".join(f"{k:>16}" for k in head))
     for r in rows:
-        print(" ".join(f"{r[k]:>16.3f}" if isinstance(r[k], float) else f"{r[k]:>16}"
-                       for k in head))
-    ok = [r["rate_hz"] for r in rows[len(sizes):]
-          if r["delivered"] >= 0.99 and r["e2e_p99_ms"] < 1e3 / r["rate_hz"]]
+        print(
+            " ".join(f"{r[k]:>16.3f}" if isinstance(r[k], float) else f"{r[k]:>16}" for k in head)
+        )
+    ok = [
+        r["rate_hz"]
+        for r in rows[len(sizes) :]
+        if r["delivered"] >= 0.99 and r["e2e_p99_ms"] < 1e3 / r["rate_hz"]
+    ]
     c = rows[0]
-    print(f"model={args.model} size={c['size']} rate_hz=10 node_p50_ms={c['node_p50_ms']:.3f} "
-          f"node_p99_ms={c['node_p99_ms']:.3f} e2e_p50_ms={c['e2e_p50_ms']:.3f} "
-          f"e2e_p99_ms={c['e2e_p99_ms']:.3f} cpu_pct_10hz={c['cpu_pct']:.1f} "
-          f"max_sustained_hz={max(ok) if ok else 0:g}")
+    print(
+        f"model={args.model} size={c['size']} rate_hz=10 node_p50_ms={c['node_p50_ms']:.3f} "
+        f"node_p99_ms={c['node_p99_ms']:.3f} e2e_p50_ms={c['e2e_p50_ms']:.3f} "
+        f"e2e_p99_ms={c['e2e_p99_ms']:.3f} cpu_pct_10hz={c['cpu_pct']:.1f} "
+        f"max_sustained_hz={max(ok) if ok else 0:g}"
+    )
     return 0
 
 

@@ -40,13 +40,21 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def run(embodiments: list[str], families: list[str], episodes: int, slots: int, seed: int,
-        split: str) -> dict[tuple[str, str], dict[str, list]]:
+def run(
+    embodiments: list[str], families: list[str], episodes: int, slots: int, seed: int, split: str
+) -> dict[tuple[str, str], dict[str, list]]:
     """Roll the teacher out; returns per-(embodiment, family) lists of episode outcomes."""
     n_env = len(embodiments) * len(families) * slots
-    env = NavVectorEnv(num_envs=n_env, embodiments=tuple(embodiments), families=tuple(families),
-                       split=split, image_height=16, image_width=16, render_rgb=False,
-                       render_depth=True)
+    env = NavVectorEnv(
+        num_envs=n_env,
+        embodiments=tuple(embodiments),
+        families=tuple(families),
+        split=split,
+        image_height=16,
+        image_width=16,
+        render_rgb=False,
+        render_depth=True,
+    )
     teacher = Teacher(env)
     env.reset(seed=seed)
     quota = np.full(n_env, episodes // slots)
@@ -57,7 +65,8 @@ def run(embodiments: list[str], families: list[str], episodes: int, slots: int, 
     names = [b.name for b in env.env_bodies]
     results: dict[tuple[str, str], dict[str, list]] = {
         (b, f): {"success": [], "collision": [], "timeout": [], "spl": [], "time": []}
-        for b in embodiments for f in families
+        for b in embodiments
+        for f in families
     }
     total = int(quota.sum())
     with tqdm(total=total, desc="teacher episodes", unit="ep") as bar:
@@ -79,10 +88,15 @@ def run(embodiments: list[str], families: list[str], episodes: int, slots: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--embodiments", nargs="+", default=None,
-                        help="bodies to test (default: every registered one)")
-    parser.add_argument("--families", nargs="+", default=None,
-                        help="scene families (default: all)")
+    parser.add_argument(
+        "--embodiments",
+        nargs="+",
+        default=None,
+        help="bodies to test (default: every registered one)",
+    )
+    parser.add_argument(
+        "--families", nargs="+", default=None, help="scene families (default: all)"
+    )
     parser.add_argument("--episodes", type=int, default=200, help="goals per pair (200)")
     parser.add_argument("--slots", type=int, default=8, help="parallel envs per pair (8)")
     parser.add_argument("--seed", type=int, default=0)
@@ -97,8 +111,10 @@ def main() -> None:
     results = run(bodies, families, args.episodes, args.slots, args.seed, args.split)
     wall = time.perf_counter() - t0
 
-    header = (f"{'embodiment':<10} {'split':<7} {'family':<10} {'n':>4} {'success':>8} "
-              f"{'95% CI':>15} {'collide':>8} {'timeout':>8} {'SPL':>6} {'time s':>7}")
+    header = (
+        f"{'embodiment':<10} {'split':<7} {'family':<10} {'n':>4} {'success':>8} "
+        f"{'95% CI':>15} {'collide':>8} {'timeout':>8} {'SPL':>6} {'time s':>7}"
+    )
     print(header)
     print("-" * len(header))
     worst = 1.0
@@ -116,15 +132,19 @@ def main() -> None:
             all_s += s
             all_n += n
             succ_time = [t for t, ok in zip(r["time"], r["success"], strict=True) if ok]
-            print(f"{b:<10} {split:<7} {f:<10} {n:>4} {sr:>8.3f} "
-                  f"{f'[{lo:.3f}, {hi:.3f}]':>15} {np.mean(r['collision']):>8.3f} "
-                  f"{np.mean(r['timeout']):>8.3f} {np.mean(r['spl']):>6.3f} "
-                  f"{np.mean(succ_time) if succ_time else float('nan'):>7.1f}")
+            print(
+                f"{b:<10} {split:<7} {f:<10} {n:>4} {sr:>8.3f} "
+                f"{f'[{lo:.3f}, {hi:.3f}]':>15} {np.mean(r['collision']):>8.3f} "
+                f"{np.mean(r['timeout']):>8.3f} {np.mean(r['spl']):>6.3f} "
+                f"{np.mean(succ_time) if succ_time else float('nan'):>7.1f}"
+            )
             summary[f"{b}_{f}"] = sr
     below = [k for k, v in summary.items() if v < 0.95]
     print(f"pairs below 95%: {', '.join(below) if below else 'none'}; wall {wall:.0f} s")
-    print(f"teacher_success_min={worst:.3f} teacher_success_mean={all_s / max(all_n, 1):.3f} "
-          f"episodes={all_n} pairs_below_95={len(below)}")
+    print(
+        f"teacher_success_min={worst:.3f} teacher_success_mean={all_s / max(all_n, 1):.3f} "
+        f"episodes={all_n} pairs_below_95={len(below)}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,12 @@ from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.sim.mdp.terminations import wrap_angle
 from compass_nav.worldmodel.rollouts import load_rollouts, rollout_path
 
-SPECS = ("degraded:goal_seeker?route=straight", "degraded:goal_seeker?noise=0.5",
-         "degraded:goal_seeker?noise=1.0", "random")
+SPECS = (
+    "degraded:goal_seeker?route=straight",
+    "degraded:goal_seeker?noise=0.5",
+    "degraded:goal_seeker?noise=1.0",
+    "random",
+)
 
 
 def main() -> None:
@@ -41,18 +45,27 @@ def main() -> None:
             p0, p1 = r.pose[r.start[idx]], r.pose[r.start[idx] + r.length[idx]]
             d = p1[:, :2] - p0[:, :2]
             c, s = np.cos(p0[:, 2]), np.sin(p0[:, 2])
-            rel = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1],
-                            wrap_angle(p1[:, 2] - p0[:, 2])], 1)
+            rel = np.stack(
+                [
+                    c * d[:, 0] + s * d[:, 1],
+                    -s * d[:, 0] + c * d[:, 1],
+                    wrap_angle(p1[:, 2] - p0[:, 2]),
+                ],
+                1,
+            )
             cells = []
             for reach in (4.0, 8.0, 19.0):
                 G.MAX_RANGE_M = reach
-                m = G.ObstacleMap(len(idx), G.DepthProjector(body, first.shape[-1]),
-                                  body.length, body.width)
+                m = G.ObstacleMap(
+                    len(idx), G.DepthProjector(body, first.shape[-1]), body.length, body.width
+                )
                 m.add_real(np.zeros((len(idx), 3)), first, start=True)
                 seen = m.clearance(rel, predicted=False) <= 0.05
                 cells.append(f"map to {reach:4.1f} m: {seen.mean():.2f}")
-            print(f"{spec:40s} {idx.size:3d} collisions | contact on a measured cell, "
-                  + " | ".join(cells))
+            print(
+                f"{spec:40s} {idx.size:3d} collisions | contact on a measured cell, "
+                + " | ".join(cells)
+            )
     finally:
         G.MAX_RANGE_M = default_range
 

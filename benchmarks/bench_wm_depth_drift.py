@@ -32,10 +32,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="world-model checkpoint")
     ap.add_argument("--data", default="runs/worldmodel/data", help="collected pool data")
-    ap.add_argument("--policy", default="degraded:depth_seeker?route=straight",
-                    help="pool policy whose recorded windows are used")
-    ap.add_argument("--split", default="train", choices=("train", "eval"),
-                    help="training-scene rollouts (default) or the held-out-scene ground truth")
+    ap.add_argument(
+        "--policy",
+        default="degraded:depth_seeker?route=straight",
+        help="pool policy whose recorded windows are used",
+    )
+    ap.add_argument(
+        "--split",
+        default="train",
+        choices=("train", "eval"),
+        help="training-scene rollouts (default) or the held-out-scene ground truth",
+    )
     ap.add_argument("--windows", type=int, default=60)
     args = ap.parse_args()
     loaded = load_checkpoint(args.model)
@@ -67,9 +74,11 @@ def main() -> None:
                 if t + 1 in HORIZONS:
                     _, pred = tensor_to_frames(model.render(nxt), far=body.camera_far)
                     p, q = read(pred), read(r.depth[rows[:, t + 1]].astype(np.float32))
-                    print(f"{mode} h={t + 1:2d}  obstacle pixels {p[0]:.3f} (real {q[0]:.3f})  "
-                          f"blocked ahead {p[1]:.2f} (real {q[1]:.2f})  median range ahead "
-                          f"{p[2]:.2f} m (real {q[2]:.2f} m)")
+                    print(
+                        f"{mode} h={t + 1:2d}  obstacle pixels {p[0]:.3f} (real {q[0]:.3f})  "
+                        f"blocked ahead {p[1]:.2f} (real {q[1]:.2f})  median range ahead "
+                        f"{p[2]:.2f} m (real {q[2]:.2f} m)"
+                    )
                 state = model.with_real(nxt.h, x[:, t + 1]) if mode == "TF" else nxt
 
 

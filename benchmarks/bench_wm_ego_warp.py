@@ -46,10 +46,14 @@ def main() -> None:
     ap.add_argument("--model", required=True, help="world-model checkpoint")
     ap.add_argument("--data", default="runs/worldmodel/data", help="collected pool data")
     ap.add_argument("--ego-warp", choices=EGO_WARP_MODES, required=True)
-    ap.add_argument("--snap-floor", action="store_true",
-                    help="warped floor pixels show the floor along their own ray")
-    ap.add_argument("--replan", action="store_true",
-                    help="imagined routes re-plan from the imagined pose")
+    ap.add_argument(
+        "--snap-floor",
+        action="store_true",
+        help="warped floor pixels show the floor along their own ray",
+    )
+    ap.add_argument(
+        "--replan", action="store_true", help="imagined routes re-plan from the imagined pose"
+    )
     args = ap.parse_args()
     loaded = load_checkpoint(args.model)
     cfg = loaded.config
@@ -61,10 +65,16 @@ def main() -> None:
     t0 = time.time()
     for spec, real in truth.items():
         try:
-            ims[spec] = imagine_episodes(loaded, make_policy(spec), real,
-                                         cfg.pool.max_episode_steps, seed=ec.seed,
-                                         ego_warp=args.ego_warp,
-                                         snap_floor=args.snap_floor, replan=args.replan)
+            ims[spec] = imagine_episodes(
+                loaded,
+                make_policy(spec),
+                real,
+                cfg.pool.max_episode_steps,
+                seed=ec.seed,
+                ego_warp=args.ego_warp,
+                snap_floor=args.snap_floor,
+                replan=args.replan,
+            )
         except NeedsSimulator:
             continue
         reals[spec] = real
@@ -73,12 +83,15 @@ def main() -> None:
     rows = {}
     for mode in AUTO_MODES:
         off, mse = calibrate_offset([ims[s] for s in specs], real_sr, mode, ec.threshold)
-        brier = episode_brier([ims[s] for s in specs], [reals[s] for s in specs], off, mode,
-                              ec.threshold)
+        brier = episode_brier(
+            [ims[s] for s in specs], [reals[s] for s in specs], off, mode, ec.threshold
+        )
         rows[mode] = (off, mse, brier)
-        print(f"ego_warp={args.ego_warp} snap_floor={int(args.snap_floor)} "
-              f"replan={int(args.replan)} judge {mode:9s} "
-              f"offset {off:+.1f} train SR MSE {mse:.4f} episode Brier {brier:.4f}")
+        print(
+            f"ego_warp={args.ego_warp} snap_floor={int(args.snap_floor)} "
+            f"replan={int(args.replan)} judge {mode:9s} "
+            f"offset {off:+.1f} train SR MSE {mse:.4f} episode Brier {brier:.4f}"
+        )
     chosen = min(rows, key=lambda m: rows[m][2])
     off = rows[chosen][0]
     for s in specs:
@@ -86,19 +99,35 @@ def main() -> None:
         o = outcomes(im, off, chosen, ec.threshold)
         t_im = im.time[im.reached].mean() if im.reached.any() else float("nan")
         t_real = real.time[real.success].mean() if real.success.any() else float("nan")
-        print(f"  {s:48s} real SR {real.success.mean():.3f} time {t_real:5.1f} s | imagined "
-              f"SR {o['success'].mean():.3f} time {t_im:5.1f} s")
+        print(
+            f"  {s:48s} real SR {real.success.mean():.3f} time {t_real:5.1f} s | imagined "
+            f"SR {o['success'].mean():.3f} time {t_im:5.1f} s"
+        )
     steps = sum(im.steps for im in ims.values())
     secs = sum(im.seconds for im in ims.values())
-    print(f"imagination: {steps / secs:.0f} steps/s, {len(specs)} policies, "
-          f"{time.time() - t0:.0f} s")
-    vq = video_quality(loaded, list(truth.values()), ec.horizons, ec.video_windows, ec.seed,
-                       ego_warp=args.ego_warp, snap_floor=args.snap_floor)
+    print(
+        f"imagination: {steps / secs:.0f} steps/s, {len(specs)} policies, {time.time() - t0:.0f} s"
+    )
+    vq = video_quality(
+        loaded,
+        list(truth.values()),
+        ec.horizons,
+        ec.video_windows,
+        ec.seed,
+        ego_warp=args.ego_warp,
+        snap_floor=args.snap_floor,
+    )
     for m in ("ar", "tf"):
-        print(f"video {m} PSNR at {vq['horizons']}: " + "; ".join(
-            f"{k} " + "/".join(f"{p:.2f}" for p in v["psnr"]) for k, v in vq[m].items()))
-    print(f"ego_warp={args.ego_warp} snap_floor={int(args.snap_floor)} "
-          f"replan={int(args.replan)} judge={chosen} brier={rows[chosen][2]:.5f}")
+        print(
+            f"video {m} PSNR at {vq['horizons']}: "
+            + "; ".join(
+                f"{k} " + "/".join(f"{p:.2f}" for p in v["psnr"]) for k, v in vq[m].items()
+            )
+        )
+    print(
+        f"ego_warp={args.ego_warp} snap_floor={int(args.snap_floor)} "
+        f"replan={int(args.replan)} judge={chosen} brier={rows[chosen][2]:.5f}"
+    )
 
 
 if __name__ == "__main__":

@@ -179,8 +179,15 @@ FRESH_7 = (
     "degraded:models/default.onnx?route=straight&delay=2",
     "degraded:models/default.onnx?noise=0.8&speed=0.8",
 )
-SETS = {"1": FRESH, "2": FRESH_2, "3": FRESH_3, "4": FRESH_4, "5": FRESH_5, "6": FRESH_6,
-        "7": FRESH_7}
+SETS = {
+    "1": FRESH,
+    "2": FRESH_2,
+    "3": FRESH_3,
+    "4": FRESH_4,
+    "5": FRESH_5,
+    "6": FRESH_6,
+    "7": FRESH_7,
+}
 
 
 def link_recordings(data: str | Path, fresh: Path, specs: list[str]) -> None:
@@ -214,20 +221,31 @@ def common_args(description: str, fresh_data: str) -> argparse.ArgumentParser:
     """The arguments every held-out-set benchmark takes."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--model", required=True, help="world-model checkpoint")
-    ap.add_argument("--data", default="runs/worldmodel/data",
-                    help="collected data holding the train policies' ground truth")
-    ap.add_argument("--fresh-data", default=fresh_data,
-                    help="where the held-out policies' ground truth is recorded")
+    ap.add_argument(
+        "--data",
+        default="runs/worldmodel/data",
+        help="collected data holding the train policies' ground truth",
+    )
+    ap.add_argument(
+        "--fresh-data",
+        default=fresh_data,
+        help="where the held-out policies' ground truth is recorded",
+    )
     ap.add_argument("--out", required=True, help="report folder")
-    ap.add_argument("--set", dest="overrides", action="append", default=[],
-                    metavar="evaluate.KEY=VALUE")
+    ap.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="evaluate.KEY=VALUE"
+    )
     return ap
 
 
 def main() -> None:
     ap = common_args(__doc__.split("\n\n")[0], "runs/worldmodel/data_fresh")
-    ap.add_argument("--fresh-set", choices=sorted(SETS), default="1",
-                    help="which fixed fresh set is held out (ignored with --heldout)")
+    ap.add_argument(
+        "--fresh-set",
+        choices=sorted(SETS),
+        default="1",
+        help="which fixed fresh set is held out (ignored with --heldout)",
+    )
     ap.add_argument("--heldout", nargs="+", help="held-out policy specs (default: the set)")
     args = ap.parse_args()
     loaded = load_checkpoint(args.model)
@@ -236,8 +254,10 @@ def main() -> None:
     heldout = args.heldout or SETS[args.fresh_set]
     missing = [s for s in heldout if not _available(s)]
     if missing:
-        ap.error("these held-out policies need files that are not here (train or copy them "
-                 f"first, or pass --heldout): {', '.join(missing)}")
+        ap.error(
+            "these held-out policies need files that are not here (train or copy them "
+            f"first, or pass --heldout): {', '.join(missing)}"
+        )
     pool = train + tuple(PoolPolicy(s, "heldout") for s in heldout)
     cfg = dataclasses.replace(cfg, pool=dataclasses.replace(cfg.pool, policies=pool))
     loaded.config = cfg

@@ -65,9 +65,12 @@ def _reproducible(specs: tuple[str, ...]) -> tuple[list[str], list[str]]:
 
 def main() -> None:
     ap = common_args(__doc__.split("\n\n")[0], "runs/worldmodel/data_heldout_sets")
-    ap.add_argument("--collect-only", action="store_true",
-                    help="only record the ground truth (e.g. while the model trains); the "
-                         "pool comes from the default config when --model does not exist yet")
+    ap.add_argument(
+        "--collect-only",
+        action="store_true",
+        help="only record the ground truth (e.g. while the model trains); the "
+        "pool comes from the default config when --model does not exist yet",
+    )
     args = ap.parse_args()
 
     from compass_nav.worldmodel.cli import resolve_config
@@ -81,9 +84,16 @@ def main() -> None:
     train = tuple(p for p in cfg.pool.policies if p.role == "train")
     own = tuple(p.spec for p in cfg.pool.policies if p.role == "heldout")
     sets, left_out = {}, {}
-    for name, specs in (("developed", own + (IL_FINAL_EXPORTED,)), ("fresh1", FRESH),
-                        ("fresh2", FRESH_2), ("fresh3", FRESH_3), ("fresh4", FRESH_4),
-                        ("fresh5", FRESH_5), ("fresh6", FRESH_6), ("fresh7", FRESH_7)):
+    for name, specs in (
+        ("developed", own + (IL_FINAL_EXPORTED,)),
+        ("fresh1", FRESH),
+        ("fresh2", FRESH_2),
+        ("fresh3", FRESH_3),
+        ("fresh4", FRESH_4),
+        ("fresh5", FRESH_5),
+        ("fresh6", FRESH_6),
+        ("fresh7", FRESH_7),
+    ):
         sets[name], left_out[name] = _reproducible(specs)
     pooled = list(dict.fromkeys(s for specs in sets.values() for s in specs))
     sets["pooled"] = pooled
@@ -106,30 +116,44 @@ def main() -> None:
         real = np.stack([truth[s].success.astype(np.float64) for s in specs])
         row = {"policies": specs}
         for mode, abl in results["config"]["judge_modes"].items():
-            pred = np.stack([outcomes(imagined[s], abl["offset"], mode, ec.threshold)["success"]
-                             for s in specs])
+            pred = np.stack(
+                [
+                    outcomes(imagined[s], abl["offset"], mode, ec.threshold)["success"]
+                    for s in specs
+                ]
+            )
             row[mode] = rank_metrics(real, pred, ec.bootstrap, ec.seed)
         table["sets"][name] = row
     out = Path(args.out)
     atomic_write_json(out / "sets.json", table)
-    lines = ["# Held-out sets", "", f"Judge chosen on the train policies: `{chosen}`.", "",
-             "| set | policies | mode | Pearson | MMRV | SR MAE | Spearman | pairwise acc. |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Held-out sets",
+        "",
+        f"Judge chosen on the train policies: `{chosen}`.",
+        "",
+        "| set | policies | mode | Pearson | MMRV | SR MAE | Spearman | pairwise acc. |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, row in table["sets"].items():
         for mode in results["config"]["judge_modes"]:
             m = row[mode]
-            cell = [f"{m[k]['value']:.3f} [{m[k]['ci95'][0]:.3f}, {m[k]['ci95'][1]:.3f}]"
-                    for k in ("pearson", "mmrv", "mae", "spearman", "pairwise_accuracy")]
+            cell = [
+                f"{m[k]['value']:.3f} [{m[k]['ci95'][0]:.3f}, {m[k]['ci95'][1]:.3f}]"
+                for k in ("pearson", "mmrv", "mae", "spearman", "pairwise_accuracy")
+            ]
             tag = f"**{mode}**" if mode == chosen else mode
-            lines.append(f"| {name} | {len(row['policies'])} | {tag} | " + " | ".join(cell)
-                         + " |")
+            lines.append(f"| {name} | {len(row['policies'])} | {tag} | " + " | ".join(cell) + " |")
     lines += ["", "Left out (files not in this checkout):", ""]
     lines += [f"- {name}: {', '.join(v) if v else 'none'}" for name, v in left_out.items()]
     atomic_write_text(out / "sets.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    print(" ".join(f"{name}={row[chosen]['pearson']['value']:.3f}/"
-                   f"{row[chosen]['mmrv']['value']:.3f}/{row[chosen]['mae']['value']:.3f}"
-                   for name, row in table["sets"].items()))
+    print(
+        " ".join(
+            f"{name}={row[chosen]['pearson']['value']:.3f}/"
+            f"{row[chosen]['mmrv']['value']:.3f}/{row[chosen]['mae']['value']:.3f}"
+            for name, row in table["sets"].items()
+        )
+    )
 
 
 if __name__ == "__main__":

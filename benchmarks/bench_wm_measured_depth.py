@@ -30,8 +30,12 @@ def main() -> None:
     ap.add_argument("--model", required=True, help="world-model checkpoint")
     ap.add_argument("--data", default="runs/worldmodel/data", help="collected pool data")
     ap.add_argument("--judge", default="map_max", help="judge mode for the success rate")
-    ap.add_argument("--offset", type=float, default=0.0,
-                    help="the judge's calibration offset (from the model's report)")
+    ap.add_argument(
+        "--offset",
+        type=float,
+        default=0.0,
+        help="the judge's calibration offset (from the model's report)",
+    )
     args = ap.parse_args()
     loaded = load_checkpoint(args.model)
     cfg = loaded.config
@@ -41,14 +45,22 @@ def main() -> None:
         if "depth_seeker" not in spec:
             continue
         for measured in (False, True):
-            im = imagine_episodes(loaded, make_policy(spec), real, cfg.pool.max_episode_steps,
-                                  seed=cfg.evaluate.seed, measured_depth=measured)
+            im = imagine_episodes(
+                loaded,
+                make_policy(spec),
+                real,
+                cfg.pool.max_episode_steps,
+                seed=cfg.evaluate.seed,
+                measured_depth=measured,
+            )
             o = outcomes(im, args.offset, args.judge)
             t_im = im.time[im.reached].mean() if im.reached.any() else float("nan")
             t_real = real.time[real.success].mean() if real.success.any() else float("nan")
-            print(f"{spec:45s} measured_depth={measured!s:5s} real SR {real.success.mean():.3f}"
-                  f" time {t_real:.1f} s | imagined SR {o['success'].mean():.3f} reached "
-                  f"{im.reached.mean():.3f} time {t_im:.1f} s")
+            print(
+                f"{spec:45s} measured_depth={measured!s:5s} real SR {real.success.mean():.3f}"
+                f" time {t_real:.1f} s | imagined SR {o['success'].mean():.3f} reached "
+                f"{im.reached.mean():.3f} time {t_im:.1f} s"
+            )
 
 
 if __name__ == "__main__":

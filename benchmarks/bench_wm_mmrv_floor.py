@@ -32,8 +32,10 @@ def main() -> None:
     per_policy = json.loads((folder / "results.json").read_text())["per_policy"]
     sets = json.loads((folder / "sets.json").read_text())["sets"]
     rng = np.random.default_rng(args.seed)
-    print(f"{'set':10s} {'n':>3s}  two independent measurements: MMRV mean (p90) | Pearson "
-          "mean (p10) | MAE mean")
+    print(
+        f"{'set':10s} {'n':>3s}  two independent measurements: MMRV mean (p90) | Pearson "
+        "mean (p10) | MAE mean"
+    )
     for name, row in sets.items():
         specs = row["policies"]
         p = np.array([per_policy[s]["real"]["success"] for s in specs])
@@ -44,9 +46,11 @@ def main() -> None:
             mmrv.append(M.mmrv(a, b))
             pearson.append(M.pearson(a, b))
             mae.append(M.mae(a, b))
-        print(f"{name:10s} {len(specs):3d}  {np.mean(mmrv):.3f} ({np.quantile(mmrv, 0.9):.3f})"
-              f" | {np.nanmean(pearson):.3f} ({np.nanquantile(pearson, 0.1):.3f}) | "
-              f"{np.mean(mae):.3f}")
+        print(
+            f"{name:10s} {len(specs):3d}  {np.mean(mmrv):.3f} ({np.quantile(mmrv, 0.9):.3f})"
+            f" | {np.nanmean(pearson):.3f} ({np.nanquantile(pearson, 0.1):.3f}) | "
+            f"{np.mean(mae):.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ def plan_distance(r, rel: np.ndarray) -> np.ndarray:
         m = int(r.plan_len[e])
         if m >= 2:
             pl = r.plan[e, :m].astype(np.float64)
-            out[e] = np.hypot(rel[e, :, None, 0] - pl[None, :, 0],
-                              rel[e, :, None, 1] - pl[None, :, 1]).min(1)
+            out[e] = np.hypot(
+                rel[e, :, None, 0] - pl[None, :, 0], rel[e, :, None, 1] - pl[None, :, 1]
+            ).min(1)
     return out
 
 
@@ -61,9 +62,12 @@ def route_errors(r, body) -> dict[str, np.ndarray]:
     """{rule: (K, 2) [waypoint error m, distance from plan m]} over all recorded steps."""
     first = r.first_obs()
     fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], body)
-    pros = {"project": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"]),
-            "replan": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"],
-                                     cost_to_go=fields)}
+    pros = {
+        "project": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"]),
+        "replan": Proprioception(
+            first["goal"], r.plan, r.plan_len, first["speed"], cost_to_go=fields
+        ),
+    }
     rel, valid = r.start_frame_poses()
     dplan = plan_distance(r, rel)
     out = {k: [] for k in pros}
@@ -84,11 +88,16 @@ def closed_loop(spec: str, r, body, rule: str, max_steps: int, seed: int = 0) ->
     n = r.num_episodes
     policy = make_policy(spec)
     policy.bind(_ImaginedEnv(body, n))
-    fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], body) if rule == "replan" \
-        else None
+    fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], body) if rule == "replan" else None
     act = ActuatorModel(body, seed=seed)
-    pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"],
-                         route_points=r.route.shape[1], cost_to_go=fields)
+    pro = Proprioception(
+        first["goal"],
+        r.plan,
+        r.plan_len,
+        first["speed"],
+        route_points=r.route.shape[1],
+        cost_to_go=fields,
+    )
     obs = dict(first, route=pro.route_obs())
     active, end = np.ones(n, bool), np.zeros(n, np.int64)
     for t in range(max_steps):
@@ -99,8 +108,9 @@ def closed_loop(spec: str, r, body, rule: str, max_steps: int, seed: int = 0) ->
         active &= ~done
         if not active.any():
             break
-        obs = dict(obs, speed=pro.vel.astype(np.float32), goal=pro.goal_obs(),
-                   route=pro.route_obs())
+        obs = dict(
+            obs, speed=pro.vel.astype(np.float32), goal=pro.goal_obs(), route=pro.route_obs()
+        )
     return end
 
 
@@ -116,8 +126,10 @@ def main() -> None:
     specs = args.specs or [p.spec for p in cfg.pool.policies if p.role == "train"]
     t0 = time.time()
     errs = {k: [] for k in RULES}
-    print("routes at the recorded poses: mean error of the first three waypoints, m, by "
-          "distance from the start plan " + " ".join(f"[{a:g},{b:g})" for a, b in BINS))
+    print(
+        "routes at the recorded poses: mean error of the first three waypoints, m, by "
+        "distance from the start plan " + " ".join(f"[{a:g},{b:g})" for a, b in BINS)
+    )
     loops = []
     for spec in specs:
         path = rollout_path(args.data, args.split, spec)
@@ -132,8 +144,11 @@ def main() -> None:
         for k in RULES:
             errs[k].append(e[k])
             by = [e[k][(e[k][:, 1] >= a) & (e[k][:, 1] < b), 0] for a, b in BINS]
-            row += f" | {k} {e[k][:, 0].mean():.3f} (" + " ".join(
-                f"{x.mean():.3f}" if len(x) else "  -  " for x in by) + ")"
+            row += (
+                f" | {k} {e[k][:, 0].mean():.3f} ("
+                + " ".join(f"{x.mean():.3f}" if len(x) else "  -  " for x in by)
+                + ")"
+            )
         print(row, flush=True)
         base = spec.removeprefix("degraded:").split("?")[0]
         if base in PROPRIOCEPTIVE:
@@ -143,28 +158,38 @@ def main() -> None:
         a = np.concatenate(errs[k])
         summary[k] = float(a[:, 0].mean())
         by = [a[(a[:, 1] >= lo) & (a[:, 1] < hi), 0] for lo, hi in BINS]
-        print(f"all {k:8s} mean {summary[k]:.4f} m over {len(a)} steps; by distance from "
-              "the plan: " + ", ".join(f"[{lo:g},{hi:g}) {x.mean():.3f} (n={len(x)})"
-                                       for (lo, hi), x in zip(BINS, by, strict=True)
-                                       if len(x)))
+        print(
+            f"all {k:8s} mean {summary[k]:.4f} m over {len(a)} steps; by distance from "
+            "the plan: "
+            + ", ".join(
+                f"[{lo:g},{hi:g}) {x.mean():.3f} (n={len(x)})"
+                for (lo, hi), x in zip(BINS, by, strict=True)
+                if len(x)
+            )
+        )
     print("closed loop without images (reach rate, mean steps of reached episodes):")
     for spec, r in loops:
         real_reach = r.success | r.collision_end
-        row = (f"  {spec:46s} real success {r.success.mean():.3f} (+collisions "
-               f"{real_reach.mean():.3f}) steps {r.length[r.success].mean():6.1f}")
+        row = (
+            f"  {spec:46s} real success {r.success.mean():.3f} (+collisions "
+            f"{real_reach.mean():.3f}) steps {r.length[r.success].mean():6.1f}"
+        )
         for k in RULES:
             try:
                 end = closed_loop(spec, r, body, k, cfg.pool.max_episode_steps)
             except NeedsSimulator:
                 continue
             ok = end > 0
-            row += (f" | {k} {ok.mean():.3f} steps "
-                    f"{end[ok].mean() if ok.any() else float('nan'):6.1f}")
+            row += (
+                f" | {k} {ok.mean():.3f} steps {end[ok].mean() if ok.any() else float('nan'):6.1f}"
+            )
         print(row, flush=True)
     chosen = min(RULES, key=lambda k: summary[k])
     print(f"{time.time() - t0:.0f} s")
-    print(f"route_rule={chosen} replan={int(chosen == 'replan')} "
-          + " ".join(f"{k}={v:.4f}" for k, v in summary.items()))
+    print(
+        f"route_rule={chosen} replan={int(chosen == 'replan')} "
+        + " ".join(f"{k}={v:.4f}" for k, v in summary.items())
+    )
 
 
 if __name__ == "__main__":

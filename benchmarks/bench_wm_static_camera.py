@@ -39,19 +39,26 @@ def main() -> None:
     for group, role in (("in_distribution", "train"), ("heldout_policies", "heldout")):
         rolls = [truth[s] for s in truth if roles[s] == role]
         wins = _windows(rolls, max(ec.horizons), ec.video_windows, np.random.default_rng(ec.seed))
-        still = np.mean([np.abs(r.speed[s: s + max(ec.horizons) + 1]).max() == 0
-                         for r, s in wins])
+        still = np.mean(
+            [np.abs(r.speed[s : s + max(ec.horizons) + 1]).max() == 0 for r, s in wins]
+        )
         print(f"{group}: {len(wins)} windows, {still:.0%} of a robot that never moves")
         for rule in (True, False):
             loaded.model.static_camera = rule
             vq = video_quality(loaded, rolls, ec.horizons, ec.video_windows, ec.seed)
             for mode in ("ar", "tf"):
                 m, c, sh = (vq[mode][k]["psnr"] for k in ("model", "copy", "shuffled"))
-                print(f"  static_camera={rule!s:5s} {mode}: " + "  ".join(
-                    f"@{h} {a:.2f} (copy {b:.2f}, shuffled {d:.2f})"
-                    for h, a, b, d in zip(ec.horizons, m, c, sh, strict=True)))
-                summary += [f"{rule:d}/{group}/{mode}/{h}={a - b:+.2f}"
-                            for h, a, b in zip(ec.horizons, m, c, strict=True)]
+                print(
+                    f"  static_camera={rule!s:5s} {mode}: "
+                    + "  ".join(
+                        f"@{h} {a:.2f} (copy {b:.2f}, shuffled {d:.2f})"
+                        for h, a, b, d in zip(ec.horizons, m, c, sh, strict=True)
+                    )
+                )
+                summary += [
+                    f"{rule:d}/{group}/{mode}/{h}={a - b:+.2f}"
+                    for h, a, b in zip(ec.horizons, m, c, strict=True)
+                ]
     print(" ".join(summary))
 
 

@@ -38,19 +38,40 @@ def main() -> None:
     args = ap.parse_args()
     cfg = load_checkpoint(args.model).config
     rolls = list(load_split(cfg, args.data, "train").values())
-    tc = dataclasses.replace(cfg.train, init=args.model, teacher_forcing_floor=args.floor,
-                             teacher_forcing_until=0.0, max_cpu_minutes=args.minutes,
-                             lr=args.lr, idm_steps=20, checkpoint_every=0, seed=7)
+    tc = dataclasses.replace(
+        cfg.train,
+        init=args.model,
+        teacher_forcing_floor=args.floor,
+        teacher_forcing_until=0.0,
+        max_cpu_minutes=args.minutes,
+        lr=args.lr,
+        idm_steps=20,
+        checkpoint_every=0,
+        seed=7,
+    )
     train_world_model(dataclasses.replace(cfg, train=tc), rolls, args.out, progress=False)
     torch.set_num_threads(1)
     vq = video_quality(load_checkpoint(args.out), rolls, (1, 8, 16, 32), args.windows, seed=11)
-    res = {m: {p: [round(v, 2) for v in vq[m][p]["psnr"]] for p in ("model", "copy", "shuffled")}
-           for m in ("ar", "tf")}
-    print(json.dumps({"floor": args.floor, "minutes": args.minutes, "horizons": [1, 8, 16, 32],
-                      **res}))
-    print(" ".join([f"floor={args.floor}"] + [
-        f"psnr_{m}{h}_{p}={res[m][p][i]}" for m in ("ar", "tf") for p in ("model", "copy")
-        for i, h in enumerate((1, 8, 16, 32))]))
+    res = {
+        m: {p: [round(v, 2) for v in vq[m][p]["psnr"]] for p in ("model", "copy", "shuffled")}
+        for m in ("ar", "tf")
+    }
+    print(
+        json.dumps(
+            {"floor": args.floor, "minutes": args.minutes, "horizons": [1, 8, 16, 32], **res}
+        )
+    )
+    print(
+        " ".join(
+            [f"floor={args.floor}"]
+            + [
+                f"psnr_{m}{h}_{p}={res[m][p][i]}"
+                for m in ("ar", "tf")
+                for p in ("model", "copy")
+                for i, h in enumerate((1, 8, 16, 32))
+            ]
+        )
+    )
 
 
 if __name__ == "__main__":

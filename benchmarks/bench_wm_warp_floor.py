@@ -45,18 +45,31 @@ def main() -> None:
         p0, p1 = r.pose[s], r.pose[s + h]
         d = p1[:, :2] - p0[:, :2]
         c, sn = np.cos(p0[:, 2]), np.sin(p0[:, 2])
-        rel = np.stack([c * d[:, 0] + sn * d[:, 1], -sn * d[:, 0] + c * d[:, 1],
-                        wrap_angle(p1[:, 2] - p0[:, 2])], 1)
+        rel = np.stack(
+            [
+                c * d[:, 0] + sn * d[:, 1],
+                -sn * d[:, 0] + c * d[:, 1],
+                wrap_angle(p1[:, 2] - p0[:, 2]),
+            ],
+            1,
+        )
         for snap in (False, True):
-            _, dw, valid = warper.warp(frames_to_tensor(r.rgb[s], r.depth[s]), r.depth[s],
-                                       np.zeros_like(rel), rel, snap_floor=snap)
+            _, dw, valid = warper.warp(
+                frames_to_tensor(r.rgb[s], r.depth[s]),
+                r.depth[s],
+                np.zeros_like(rel),
+                rel,
+                snap_floor=snap,
+            )
             v = valid.numpy()[:, band]
             warped_obs = (dw.numpy()[:, band] < 0.85 * floor[band, None])[v]
             real_obs = (r.depth[s + h][:, band] < 0.85 * floor[band, None])[v]
-            print(f"h={h:2d} {'snap' if snap else 'nearest':7s}: covered pixels "
-                  f"{v.mean():.3f}; read as obstacle: warped {warped_obs.mean():.4f}, real "
-                  f"{real_obs.mean():.4f}; phantom {(warped_obs & ~real_obs).mean():.4f}; "
-                  f"missed {(~warped_obs & real_obs).mean():.4f}")
+            print(
+                f"h={h:2d} {'snap' if snap else 'nearest':7s}: covered pixels "
+                f"{v.mean():.3f}; read as obstacle: warped {warped_obs.mean():.4f}, real "
+                f"{real_obs.mean():.4f}; phantom {(warped_obs & ~real_obs).mean():.4f}; "
+                f"missed {(~warped_obs & real_obs).mean():.4f}"
+            )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,7 @@ def main() -> None:
     t0 = time.time()
     collect_pool(cfg, work / "data")
     if args.retrain or not model_path.is_file():
-        train_world_model(cfg, list(load_split(cfg, work / "data", "train").values()),
-                          model_path)
+        train_world_model(cfg, list(load_split(cfg, work / "data", "train").values()), model_path)
     load.append(os.getloadavg()[0])
     loaded = load_checkpoint(model_path)
     results = evaluate_pool(loaded, work / "data")

@@ -33,8 +33,15 @@ import numpy as np
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
 from compass_nav.utils.config import check
 
-__all__ = ["DemoConfig", "EpisodeRecord", "register", "rollout", "run_demo", "summarize",
-           "write_outputs"]
+__all__ = [
+    "DemoConfig",
+    "EpisodeRecord",
+    "register",
+    "rollout",
+    "run_demo",
+    "summarize",
+    "write_outputs",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,15 +76,28 @@ class DemoConfig:
     def __post_init__(self) -> None:
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
         check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        check(len(set(self.embodiments)) == len(self.embodiments), "embodiments",
-              self.embodiments, "must not repeat a name")
-        check(len(set(self.families)) == len(self.families), "families", self.families,
-              "must not repeat a name")
+        check(
+            len(set(self.embodiments)) == len(self.embodiments),
+            "embodiments",
+            self.embodiments,
+            "must not repeat a name",
+        )
+        check(
+            len(set(self.families)) == len(self.families),
+            "families",
+            self.families,
+            "must not repeat a name",
+        )
         check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
-        check(1 <= self.envs_per_pair <= 64, "envs_per_pair", self.envs_per_pair,
-              "must be within [1, 64]")
-        check(self.split in ("train", "heldout"), "split", self.split,
-              "must be 'train' or 'heldout'")
+        check(
+            1 <= self.envs_per_pair <= 64,
+            "envs_per_pair",
+            self.envs_per_pair,
+            "must be within [1, 64]",
+        )
+        check(
+            self.split in ("train", "heldout"), "split", self.split, "must be 'train' or 'heldout'"
+        )
         check(self.gif_stride >= 1, "gif_stride", self.gif_stride, "must be >= 1")
 
 
@@ -128,9 +148,14 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
 
     pairs = len(cfg.embodiments) * len(cfg.families)
     n_env = pairs * cfg.envs_per_pair
-    env = NavVectorEnv(num_envs=n_env, embodiments=cfg.embodiments, families=cfg.families,
-                       split=cfg.split, image_height=cfg.image_height,
-                       image_width=cfg.image_width)
+    env = NavVectorEnv(
+        num_envs=n_env,
+        embodiments=cfg.embodiments,
+        families=cfg.families,
+        split=cfg.split,
+        image_height=cfg.image_height,
+        image_width=cfg.image_width,
+    )
     policy = make_policy(cfg.policy)
     policy.bind(env)
     # Slots e and e + pairs serve the same pair (see SimConfig); the first `extra` groups of
@@ -150,8 +175,9 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
         result.frames[key].append(rec.frame(obs, e))
     step = 0
     prev_ended = np.zeros(n_env, bool)
-    with tqdm(total=int(quota.sum()), desc=f"demo ({cfg.policy})", unit="ep",
-              disable=not progress) as bar:
+    with tqdm(
+        total=int(quota.sum()), desc=f"demo ({cfg.policy})", unit="ep", disable=not progress
+    ) as bar:
         while (done < quota).any():
             action = policy.act(obs, start)
             obs, _, _, _, info = env.step(action)
@@ -173,13 +199,20 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
                     result.frames[key].append(rec.frame(obs, e))
             ep = info["episode"]
             for e in np.flatnonzero(ended & (done < quota)):
-                result.records.append(EpisodeRecord(
-                    embodiment=names[e], family=str(info["family"][e]),
-                    scene_seed=int(info["scene_seed"][e]), success=bool(ep["success"][e]),
-                    collision=bool(ep["collision"][e]), timeout=bool(info["timeout"][e]),
-                    spl=float(ep["spl"][e]), time=float(ep["time"][e]),
-                    path_length=float(ep["path_length"][e]),
-                    ref_length=float(ep["ref_length"][e])))
+                result.records.append(
+                    EpisodeRecord(
+                        embodiment=names[e],
+                        family=str(info["family"][e]),
+                        scene_seed=int(info["scene_seed"][e]),
+                        success=bool(ep["success"][e]),
+                        collision=bool(ep["collision"][e]),
+                        timeout=bool(info["timeout"][e]),
+                        spl=float(ep["spl"][e]),
+                        time=float(ep["time"][e]),
+                        path_length=float(ep["path_length"][e]),
+                        ref_length=float(ep["ref_length"][e]),
+                    )
+                )
                 done[e] += 1
                 bar.update(1)
             prev_ended = ended
@@ -190,8 +223,9 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def summarize(records: list[EpisodeRecord], embodiments: tuple[str, ...],
-              families: tuple[str, ...]) -> list[dict]:
+def summarize(
+    records: list[EpisodeRecord], embodiments: tuple[str, ...], families: tuple[str, ...]
+) -> list[dict]:
     """One row per embodiment x family (in the given order) plus one ``all`` row per body.
 
     Row keys: ``embodiment``, ``family``, ``episodes``, ``success``, ``collision``,
@@ -201,19 +235,22 @@ def summarize(records: list[EpisodeRecord], embodiments: tuple[str, ...],
     rows = []
     for body in embodiments:
         for fam in (*families, "all"):
-            sel = [r for r in records
-                   if r.embodiment == body and (fam == "all" or r.family == fam)]
+            sel = [
+                r for r in records if r.embodiment == body and (fam == "all" or r.family == fam)
+            ]
             n = len(sel)
-            rows.append({
-                "embodiment": body,
-                "family": fam,
-                "episodes": n,
-                "success": _mean([r.success for r in sel]),
-                "collision": _mean([r.collision for r in sel]),
-                "timeout": _mean([r.timeout for r in sel]),
-                "spl": _mean([r.spl for r in sel]),
-                "time_s": _mean([r.time for r in sel if r.success]),
-            })
+            rows.append(
+                {
+                    "embodiment": body,
+                    "family": fam,
+                    "episodes": n,
+                    "success": _mean([r.success for r in sel]),
+                    "collision": _mean([r.collision for r in sel]),
+                    "timeout": _mean([r.timeout for r in sel]),
+                    "spl": _mean([r.spl for r in sel]),
+                    "time_s": _mean([r.time for r in sel if r.success]),
+                }
+            )
     return rows
 
 
@@ -227,8 +264,15 @@ _COLUMNS = ("embodiment", "family", "episodes", "success", "collision", "SPL", "
 
 
 def _row_cells(r: dict) -> list[str]:
-    return [r["embodiment"], r["family"], str(r["episodes"]), _fmt(r["success"], True),
-            _fmt(r["collision"], True), _fmt(r["spl"]), _fmt(r["time_s"])]
+    return [
+        r["embodiment"],
+        r["family"],
+        str(r["episodes"]),
+        _fmt(r["success"], True),
+        _fmt(r["collision"], True),
+        _fmt(r["spl"]),
+        _fmt(r["time_s"]),
+    ]
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -251,8 +295,11 @@ def print_table(rows: list[dict], title: str) -> None:
     for k, col in enumerate(_COLUMNS):
         table.add_column(col, justify="left" if k < 2 else "right")
     for r in rows:
-        table.add_row(*_row_cells(r), style="bold" if r["family"] == "all" else None,
-                      end_section=r["family"] == "all")
+        table.add_row(
+            *_row_cells(r),
+            style="bold" if r["family"] == "all" else None,
+            end_section=r["family"] == "all",
+        )
     Console().print(table)
 
 
@@ -283,8 +330,9 @@ def _grid_image(cfg: DemoConfig, result: RolloutResult, cell_height: int = 220) 
     width = max(r.shape[1] for r in rows)
     parts = []
     for body, row in zip(cfg.embodiments, rows, strict=True):
-        label = " | ".join(f"{fam}: {result.outcomes.get((body, fam), '?')}"
-                           for fam in cfg.families)
+        label = " | ".join(
+            f"{fam}: {result.outcomes.get((body, fam), '?')}" for fam in cfg.families
+        )
         parts.append(caption_bar(f"{body}  --  {label}", width, 24))
         parts.extend(_pad_to([row], cell_height, width))
     return np.concatenate(parts, 0)
@@ -302,22 +350,32 @@ def write_outputs(cfg: DemoConfig, result: RolloutResult, rows: list[dict]) -> l
         h = max(f.shape[0] for f in frames)
         w = max(f.shape[1] for f in frames)
         name = Path(body).stem  # a YAML path gives its file name
-        files.append(write_gif(_pad_to(frames, h, w), out / f"{name}.gif",
-                               fps=10.0 / cfg.gif_stride))
+        files.append(
+            write_gif(_pad_to(frames, h, w), out / f"{name}.gif", fps=10.0 / cfg.gif_stride)
+        )
     files.append(write_png(_grid_image(cfg, result), out / "grid.png"))
-    header = (f"# Demo: {cfg.policy} on {cfg.split} scenes\n\n"
-              f"{cfg.episodes} episodes per embodiment x family, reset seed {cfg.seed}, "
-              f"ego camera {cfg.image_height}x{cfg.image_width}. Success needs the goal "
-              "within 0.5 m, heading within 0.1 rad and the body stopped. SPL: success "
-              "weighted by planned / driven path length. time s: mean travel time of the "
-              "successful episodes.\n\n")
+    header = (
+        f"# Demo: {cfg.policy} on {cfg.split} scenes\n\n"
+        f"{cfg.episodes} episodes per embodiment x family, reset seed {cfg.seed}, "
+        f"ego camera {cfg.image_height}x{cfg.image_width}. Success needs the goal "
+        "within 0.5 m, heading within 0.1 rad and the body stopped. SPL: success "
+        "weighted by planned / driven path length. time s: mean travel time of the "
+        "successful episodes.\n\n"
+    )
     md = out / "summary.md"
     atomic_write_text(md, header + markdown_table(rows))
     js = out / "summary.json"
-    json_rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
-                 for r in rows]  # NaN is not JSON
-    atomic_write_json(js, {"config": dataclasses.asdict(cfg), "rows": json_rows,
-                           "episodes": [dataclasses.asdict(r) for r in result.records]})
+    json_rows = [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in rows
+    ]  # NaN is not JSON
+    atomic_write_json(
+        js,
+        {
+            "config": dataclasses.asdict(cfg),
+            "rows": json_rows,
+            "episodes": [dataclasses.asdict(r) for r in result.records],
+        },
+    )
     return [*files, md, js]
 
 
@@ -331,8 +389,10 @@ def run_demo(cfg: DemoConfig, progress: bool = True) -> list[dict]:
     cfg = dataclasses.replace(cfg, embodiments=names)
     rows = summarize(result.records, names, cfg.families)
     files = write_outputs(cfg, result, rows)
-    print_table(rows, f"{cfg.policy} on {cfg.split} scenes "
-                      f"({cfg.episodes} episodes per embodiment x family)")
+    print_table(
+        rows,
+        f"{cfg.policy} on {cfg.split} scenes ({cfg.episodes} episodes per embodiment x family)",
+    )
     for f in files:
         print(f"wrote {f}")
     return rows
@@ -348,22 +408,29 @@ def run_ros_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = SilConfig(
-        embodiments=tuple(args.embodiments), episodes=args.episodes, model=args.model,
-        family=args.families[0], split=args.split, seed=args.seed,
-        route_mode=args.route_mode, gif_dir=str(out), log_dir=str(out / "logs"),
-        domain_id=args.domain_id)
+        embodiments=tuple(args.embodiments),
+        episodes=args.episodes,
+        model=args.model,
+        family=args.families[0],
+        split=args.split,
+        seed=args.seed,
+        route_mode=args.route_mode,
+        gif_dir=str(out),
+        log_dir=str(out / "logs"),
+        domain_id=args.domain_id,
+    )
     model = args.model or "models/default.onnx (shipped)"
-    print(f"sim-in-the-loop over ROS 2: model {model}, {len(cfg.embodiments)} embodiments x "
-          f"{cfg.episodes} episodes, {cfg.family} scenes ({cfg.split} seeds), "
-          f"{cfg.route_mode} route")
+    print(
+        f"sim-in-the-loop over ROS 2: model {model}, {len(cfg.embodiments)} embodiments x "
+        f"{cfg.episodes} episodes, {cfg.family} scenes ({cfg.split} seeds), "
+        f"{cfg.route_mode} route"
+    )
     records = run_sim_in_the_loop(cfg)
     table = summary_table(records)
     print(table)
     wins = sum(r["outcome"] == "success" for r in records)
-    atomic_write_json(out / "summary.json", {"mode": "ros", "model": model,
-                                             "episodes": records})
-    atomic_write_text(out / "summary.md", f"# Sim-in-the-loop over ROS 2 ({model})\n\n"
-                      f"{table}\n")
+    atomic_write_json(out / "summary.json", {"mode": "ros", "model": model, "episodes": records})
+    atomic_write_text(out / "summary.md", f"# Sim-in-the-loop over ROS 2 ({model})\n\n{table}\n")
     print(f"wrote {out}/summary.json, summary.md, logs/ and <embodiment>.gif")
     print(f"episodes={len(records)} success={wins} success_rate={wins / len(records):.3f}")
     return 0
@@ -377,10 +444,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     size = parse_size(args.size)
     cfg = DemoConfig(
-        embodiments=tuple(args.embodiments), families=tuple(args.families),
-        episodes=args.episodes, envs_per_pair=args.envs_per_pair, policy=args.policy,
-        split=args.split, seed=args.seed, out=args.out,
-        image_height=size[0], image_width=size[1])
+        embodiments=tuple(args.embodiments),
+        families=tuple(args.families),
+        episodes=args.episodes,
+        envs_per_pair=args.envs_per_pair,
+        policy=args.policy,
+        split=args.split,
+        seed=args.seed,
+        out=args.out,
+        image_height=size[0],
+        image_width=size[1],
+    )
     run_demo(cfg, progress=not args.no_progress)
     return 0
 
@@ -389,36 +463,65 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``compass-nav demo``."""
     d = DemoConfig()
     p = subparsers.add_parser(
-        "demo", help="end-to-end demo: the shipped model over ROS 2 in the simulator",
+        "demo",
+        help="end-to-end demo: the shipped model over ROS 2 in the simulator",
         description="--mode ros (default): sim bridge + navigator nodes over real DDS with the "
-                    "shipped model, one pair per embodiment (scout is held out of training); "
-                    "prints a success table, writes summary.md/json and one GIF per "
-                    "embodiment into --out. Run it inside a private network namespace "
-                    "(scripts/main.sh does). --mode sim: drive --policy (the planner teacher) "
-                    "directly in the simulator over every scene family; writes one GIF per "
-                    "embodiment, grid.png and summary.md/json.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--mode", choices=("ros", "sim"), default="ros",
-                   help="ros: sim-in-the-loop over DDS; sim: in-process simulator rollout")
-    p.add_argument("--model", default="",
-                   help="ros mode: navigator model ('' = shipped default, scripted:<name>)")
+        "shipped model, one pair per embodiment (scout is held out of training); "
+        "prints a success table, writes summary.md/json and one GIF per "
+        "embodiment into --out. Run it inside a private network namespace "
+        "(scripts/main.sh does). --mode sim: drive --policy (the planner teacher) "
+        "directly in the simulator over every scene family; writes one GIF per "
+        "embodiment, grid.png and summary.md/json.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--mode",
+        choices=("ros", "sim"),
+        default="ros",
+        help="ros: sim-in-the-loop over DDS; sim: in-process simulator rollout",
+    )
+    p.add_argument(
+        "--model",
+        default="",
+        help="ros mode: navigator model ('' = shipped default, scripted:<name>)",
+    )
     p.add_argument("--domain-id", type=int, default=40, help="ros mode: ROS_DOMAIN_ID")
-    p.add_argument("--route-mode", choices=("planned", "mapless"), default="planned",
-                   help="ros mode: publish the global plan on `route`, or go mapless")
-    p.add_argument("--embodiments", nargs="+", default=list(d.embodiments),
-                   help="bodies to drive (registered names or YAML paths)")
-    p.add_argument("--families", nargs="+", default=list(d.families),
-                   help="scene families (ros mode uses the first)")
-    p.add_argument("--episodes", type=int, default=d.episodes,
-                   help="episodes per embodiment x family (ros mode: per embodiment)")
-    p.add_argument("--envs-per-pair", type=int, default=d.envs_per_pair,
-                   help="parallel envs per embodiment x family")
+    p.add_argument(
+        "--route-mode",
+        choices=("planned", "mapless"),
+        default="planned",
+        help="ros mode: publish the global plan on `route`, or go mapless",
+    )
+    p.add_argument(
+        "--embodiments",
+        nargs="+",
+        default=list(d.embodiments),
+        help="bodies to drive (registered names or YAML paths)",
+    )
+    p.add_argument(
+        "--families",
+        nargs="+",
+        default=list(d.families),
+        help="scene families (ros mode uses the first)",
+    )
+    p.add_argument(
+        "--episodes",
+        type=int,
+        default=d.episodes,
+        help="episodes per embodiment x family (ros mode: per embodiment)",
+    )
+    p.add_argument(
+        "--envs-per-pair",
+        type=int,
+        default=d.envs_per_pair,
+        help="parallel envs per embodiment x family",
+    )
     p.add_argument("--policy", default=d.policy, help="policy spec")
-    p.add_argument("--split", default=d.split, choices=("train", "heldout"),
-                   help="scene seeds")
+    p.add_argument("--split", default=d.split, choices=("train", "heldout"), help="scene seeds")
     p.add_argument("--seed", type=int, default=d.seed, help="reset seed")
-    p.add_argument("--size", default=f"{d.image_height}x{d.image_width}",
-                   help="ego camera HEIGHTxWIDTH")
+    p.add_argument(
+        "--size", default=f"{d.image_height}x{d.image_width}", help="ego camera HEIGHTxWIDTH"
+    )
     p.add_argument("--out", default=d.out, help="output folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)

@@ -17,19 +17,32 @@ from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 ARGUMENTS = [
-    ("model", "", "Policy to run: exported .onnx, checkpoint .pt, run folder, or "
-     "scripted:<name>; '' = the shipped default model."),
-    ("embodiment", "carter", "Robot body: registered embodiment name or path of an "
-     "embodiment YAML file (descriptor and default velocity/acceleration limits)."),
-    ("params_file", PathJoinSubstitution([FindPackageShare("compass_nav"), "launch",
-                                          "navigator_params.yaml"]),
-     "Navigator parameter YAML (tolerances, timeouts, QoS, frames, limits)."),
+    (
+        "model",
+        "",
+        "Policy to run: exported .onnx, checkpoint .pt, run folder, or "
+        "scripted:<name>; '' = the shipped default model.",
+    ),
+    (
+        "embodiment",
+        "carter",
+        "Robot body: registered embodiment name or path of an "
+        "embodiment YAML file (descriptor and default velocity/acceleration limits).",
+    ),
+    (
+        "params_file",
+        PathJoinSubstitution([FindPackageShare("compass_nav"), "launch", "navigator_params.yaml"]),
+        "Navigator parameter YAML (tolerances, timeouts, QoS, frames, limits).",
+    ),
     ("namespace", "", "Namespace for the node and its relative topics."),
     ("node_name", "navigator", "Name of the navigator node."),
     ("use_sim_time", "false", "Use /clock (simulation time) for stamps and the timer."),
     ("image_topic", "image", "Camera image (sensor_msgs/Image) topic to remap 'image' to."),
-    ("compressed_image_topic", "image/compressed", "CompressedImage topic (used when "
-     "image_transport is 'compressed')."),
+    (
+        "compressed_image_topic",
+        "image/compressed",
+        "CompressedImage topic (used when image_transport is 'compressed').",
+    ),
     ("depth_topic", "depth", "Depth image topic (only read when the model uses depth)."),
     ("odom_topic", "odom", "nav_msgs/Odometry topic."),
     ("goal_topic", "goal_pose", "geometry_msgs/PoseStamped goal topic."),
@@ -41,8 +54,10 @@ ARGUMENTS = [
 
 def generate_launch_description() -> LaunchDescription:
     """The navigator node with remaps and parameters from the arguments above."""
-    args = [DeclareLaunchArgument(name, default_value=default, description=text)
-            for name, default, text in ARGUMENTS]
+    args = [
+        DeclareLaunchArgument(name, default_value=default, description=text)
+        for name, default, text in ARGUMENTS
+    ]
     cfg = {name: LaunchConfiguration(name) for name, _, _ in ARGUMENTS}
     navigator = Node(
         package="compass_nav",

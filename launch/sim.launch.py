@@ -23,36 +23,60 @@ from launch_ros.substitutions import FindPackageShare
 SHARE = FindPackageShare("compass_nav")
 
 ARGUMENTS = [
-    ("model", "", "Navigator policy: .onnx/.pt/run folder or scripted:<name>; '' = the "
-     "shipped default model."),
+    (
+        "model",
+        "",
+        "Navigator policy: .onnx/.pt/run folder or scripted:<name>; '' = the "
+        "shipped default model.",
+    ),
     ("embodiment", "carter", "Simulated and controlled body (registered name or YAML path)."),
     ("family", "warehouse", "Scene family: warehouse, office or hall."),
     ("split", "heldout", "Scene seeds: 'heldout' (never trained on) or 'train'."),
     ("seed", "0", "Seed of the episode (goal) sequence."),
     ("episodes", "5", "Episodes to run; 0 = endless."),
     ("shutdown_when_done", "true", "End the launch after the last episode."),
-    ("realtime_factor", "1.0", "Simulated seconds per wall second (0 = as fast as the "
-     "navigator answers; needs lockstep)."),
-    ("lockstep", "false", "Step the simulator only after each command (or a timeout); both "
-     "nodes then use stamped commands, so each observation is paired with its own answer."),
+    (
+        "realtime_factor",
+        "1.0",
+        "Simulated seconds per wall second (0 = as fast as the "
+        "navigator answers; needs lockstep).",
+    ),
+    (
+        "lockstep",
+        "false",
+        "Step the simulator only after each command (or a timeout); both "
+        "nodes then use stamped commands, so each observation is paired with its own answer.",
+    ),
     ("image_width", "64", "Simulated camera width, pixels."),
     ("image_height", "64", "Simulated camera height, pixels."),
-    ("route_mode", "planned", "'planned' publishes a global plan on 'route'; 'mapless' "
-     "leaves the navigator to drive straight at the goal."),
+    (
+        "route_mode",
+        "planned",
+        "'planned' publishes a global plan on 'route'; 'mapless' "
+        "leaves the navigator to drive straight at the goal.",
+    ),
     ("use_sim_time", "true", "Navigator on simulation time (/clock from the bridge)."),
     ("namespace", "", "Namespace for both nodes and their topics."),
-    ("sim_params_file", PathJoinSubstitution([SHARE, "launch", "sim_params.yaml"]),
-     "Sim bridge parameter YAML."),
-    ("nav_params_file", PathJoinSubstitution([SHARE, "launch", "navigator_params.yaml"]),
-     "Navigator parameter YAML."),
+    (
+        "sim_params_file",
+        PathJoinSubstitution([SHARE, "launch", "sim_params.yaml"]),
+        "Sim bridge parameter YAML.",
+    ),
+    (
+        "nav_params_file",
+        PathJoinSubstitution([SHARE, "launch", "navigator_params.yaml"]),
+        "Navigator parameter YAML.",
+    ),
     ("log_level", "info", "Logging level of both nodes."),
 ]
 
 
 def generate_launch_description() -> LaunchDescription:
     """Sim bridge + navigator, and a shutdown when the bridge has run its episodes."""
-    args = [DeclareLaunchArgument(name, default_value=default, description=text)
-            for name, default, text in ARGUMENTS]
+    args = [
+        DeclareLaunchArgument(name, default_value=default, description=text)
+        for name, default, text in ARGUMENTS
+    ]
     cfg = {name: LaunchConfiguration(name) for name, _, _ in ARGUMENTS}
     log = ["--ros-args", "--log-level", cfg["log_level"]]
     bridge = Node(
@@ -101,8 +125,9 @@ def generate_launch_description() -> LaunchDescription:
         arguments=log,
     )
     done = RegisterEventHandler(
-        OnProcessExit(target_action=bridge,
-                      on_exit=[EmitEvent(event=Shutdown(reason="sim bridge finished"))]),
+        OnProcessExit(
+            target_action=bridge, on_exit=[EmitEvent(event=Shutdown(reason="sim bridge finished"))]
+        ),
         condition=IfCondition(cfg["shutdown_when_done"]),
     )
     return LaunchDescription([*args, bridge, navigator, done])

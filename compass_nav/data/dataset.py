@@ -28,8 +28,16 @@ __all__ = ["SEQUENCE_KEYS", "DemoDataset", "SequenceDataset"]
 
 #: Keys :class:`SequenceDataset` returns by default (those the episodes hold).
 SEQUENCE_KEYS: tuple[str, ...] = (
-    "rgb", "depth", "speed", "route", "route_mapless", "goal", "embodiment", "action",
-    "prev_action", "reward",
+    "rgb",
+    "depth",
+    "speed",
+    "route",
+    "route_mapless",
+    "goal",
+    "embodiment",
+    "action",
+    "prev_action",
+    "reward",
 )
 
 
@@ -221,11 +229,13 @@ class SequenceDataset(Dataset):
             have = set(dataset.attrs(i)["step_keys"]) | {"embodiment"}
             available = have if available is None else available & have
             if keys is not None and not set(keys) <= have:
-                raise DataError(f"episode file {dataset.paths[i]} lacks keys "
-                                f"{sorted(set(keys) - have)}")
+                raise DataError(
+                    f"episode file {dataset.paths[i]} lacks keys {sorted(set(keys) - have)}"
+                )
         available = available or set()
-        self.keys = tuple(keys) if keys is not None else tuple(
-            k for k in SEQUENCE_KEYS if k in available)
+        self.keys = (
+            tuple(keys) if keys is not None else tuple(k for k in SEQUENCE_KEYS if k in available)
+        )
         reserved = {"is_first", "mask", "step", "episode"} & set(self.keys)
         if reserved:
             raise ConfigError(f"keys={list(self.keys)!r}: {sorted(reserved)} are reserved")
@@ -255,7 +265,7 @@ class SequenceDataset(Dataset):
             if key == "embodiment":
                 window = np.broadcast_to(arr, (valid, *arr.shape))
             else:
-                window = arr[start:start + valid]
+                window = arr[start : start + valid]
             if valid < L:
                 pad = np.zeros((L - valid, *window.shape[1:]), window.dtype)
                 window = np.concatenate([window, pad])

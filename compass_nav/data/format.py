@@ -76,13 +76,35 @@ EPISODE_ARRAY_KEYS: tuple[str, ...] = (
     "final_goal",
     "final_pose",
 )
-_REQUIRED_STEP_KEYS = ("speed", "route", "goal", "action", "prev_action", "reward",
-                       "terminated", "truncated")
+_REQUIRED_STEP_KEYS = (
+    "speed",
+    "route",
+    "goal",
+    "action",
+    "prev_action",
+    "reward",
+    "terminated",
+    "truncated",
+)
 #: Scalar attributes stored as JSON inside every episode file.
 ATTR_KEYS: tuple[str, ...] = (
-    "index", "embodiment_name", "family", "scene_seed", "policy", "length", "success",
-    "collision", "timeout", "spl", "ref_length", "path_length", "return", "env_slot",
-    "seed_key", "start_pose", "goal_pose",
+    "index",
+    "embodiment_name",
+    "family",
+    "scene_seed",
+    "policy",
+    "length",
+    "success",
+    "collision",
+    "timeout",
+    "spl",
+    "ref_length",
+    "path_length",
+    "return",
+    "env_slot",
+    "seed_key",
+    "start_pose",
+    "goal_pose",
 )
 
 
@@ -118,8 +140,9 @@ def list_temp_files(root: str | Path) -> list[Path]:
     folder = episodes_dir(root)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.name.startswith(".") and
-                  p.name.endswith(".tmp"))
+    return sorted(
+        p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -156,20 +179,25 @@ def write_episode(
     lengths = {k: int(np.shape(v)[0]) for k, v in steps.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"per-step arrays disagree on the episode length: {lengths}")
-    clash = (set(steps) & set(episode_arrays)) | ({_ATTRS_MEMBER} & (set(steps) |
-                                                                      set(episode_arrays)))
+    clash = (set(steps) & set(episode_arrays)) | (
+        {_ATTRS_MEMBER} & (set(steps) | set(episode_arrays))
+    )
     if clash:
         raise ValueError(f"array names used twice or reserved: {sorted(clash)}")
-    members = {**{k: np.asarray(v) for k, v in steps.items()},
-               **{k: np.asarray(v) for k, v in episode_arrays.items()}}
+    members = {
+        **{k: np.asarray(v) for k, v in steps.items()},
+        **{k: np.asarray(v) for k, v in episode_arrays.items()},
+    }
     payload = {k: _jsonable(v) for k, v in attrs.items()}
     payload["step_keys"] = sorted(steps)
     members[_ATTRS_MEMBER] = np.array(json.dumps(payload))
     # np.savez_compressed with a faster level: same layout (one NAME.npy member per array).
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     level = COMPRESS_LEVEL if compress else None
-    with atomic_open(path, "wb") as fh, zipfile.ZipFile(fh, "w", method,
-                                                        compresslevel=level) as zf:
+    with (
+        atomic_open(path, "wb") as fh,
+        zipfile.ZipFile(fh, "w", method, compresslevel=level) as zf,
+    ):
         for name, value in members.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, value, allow_pickle=False)
@@ -207,8 +235,9 @@ def read_episode_attrs(path: str | Path) -> dict[str, Any]:
         return _attrs_from(npz, path)
 
 
-def read_episode(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray],
-                                             dict[str, Any]]:
+def read_episode(
+    path: str | Path,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
     """Read a whole episode.
 
     Returns:

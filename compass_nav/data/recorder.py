@@ -91,8 +91,9 @@ class RecordResult:
         return self.existing + self.written
 
 
-def build_meta(cfg: SimConfig, policy_name: str, seed: int, only_success: bool,
-               command: str) -> dict[str, Any]:
+def build_meta(
+    cfg: SimConfig, policy_name: str, seed: int, only_success: bool, command: str
+) -> dict[str, Any]:
     """The ``meta.json`` content for a new dataset (counts and runs are filled in later)."""
     return {
         "format": fmt.FORMAT_NAME,
@@ -125,12 +126,17 @@ def _check_compatible(root: Path, old: Mapping[str, Any], new: Mapping[str, Any]
         if key in _RESUMABLE_FIELDS:
             continue
         if old_cfg.get(key) != new_cfg.get(key):
-            diffs.append(f"sim_config.{key}: dataset has {old_cfg.get(key)!r}, "
-                         f"this run {new_cfg.get(key)!r}")
+            diffs.append(
+                f"sim_config.{key}: dataset has {old_cfg.get(key)!r}, "
+                f"this run {new_cfg.get(key)!r}"
+            )
     for key in ("policy", "only_success", "embodiments", "descriptor_fields"):
         if old.get(key) != new[key]:
-            what = "specs differ" if key == "embodiments" else (
-                f"dataset has {old.get(key)!r}, this run {new[key]!r}")
+            what = (
+                "specs differ"
+                if key == "embodiments"
+                else (f"dataset has {old.get(key)!r}, this run {new[key]!r}")
+            )
             diffs.append(f"{key}: {what}")
     if diffs:
         raise DataError(
@@ -168,8 +174,10 @@ def _prepare_folder(root: Path, meta: dict[str, Any]) -> dict[str, Any]:
         _check_compatible(root, old, meta)
         return old
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise DataError(f"{root} exists and is not a demonstrations dataset (no "
-                        f"{fmt.META_FILE}); choose an empty or new folder")
+        raise DataError(
+            f"{root} exists and is not a demonstrations dataset (no "
+            f"{fmt.META_FILE}); choose an empty or new folder"
+        )
     fmt.episodes_dir(root).mkdir(parents=True, exist_ok=True)
     fmt.write_meta(root, meta)
     return meta
@@ -205,9 +213,12 @@ def _slot_config(cfg: SimConfig, offset: int, num_envs: int) -> SimConfig:
     """
     F, E = len(cfg.families), len(cfg.embodiments)
     rf, re = offset % F, (offset // F) % E
-    return dataclasses.replace(cfg, num_envs=num_envs,
-                               families=cfg.families[rf:] + cfg.families[:rf],
-                               embodiments=cfg.embodiments[re:] + cfg.embodiments[:re])
+    return dataclasses.replace(
+        cfg,
+        num_envs=num_envs,
+        families=cfg.families[rf:] + cfg.families[:rf],
+        embodiments=cfg.embodiments[re:] + cfg.embodiments[:re],
+    )
 
 
 def _record_loop(
@@ -267,8 +278,9 @@ def _record_loop(
                 for key in _OBS_STEP_KEYS:
                     if key in obs:
                         value = obs[key][e]
-                        buf.append(key, value.astype(np.float16) if key == "depth"
-                                   else value.copy())
+                        buf.append(
+                            key, value.astype(np.float16) if key == "depth" else value.copy()
+                        )
                 buf.append("route_mapless", mapless[e])
                 buf.append("pose", pose[e])
                 prev = buf.steps["action"][-1] if len(buf) else np.zeros(3, np.float32)
@@ -294,15 +306,20 @@ def _record_loop(
                     continue
                 ep = info["episode"]
                 if int(ep["l"][e]) != len(buf):  # alignment invariant of NEXT_STEP autoreset
-                    raise RuntimeError(f"slot {e}: env says {int(ep['l'][e])} steps, "
-                                       f"recorder holds {len(buf)}")
+                    raise RuntimeError(
+                        f"slot {e}: env says {int(ep['l'][e])} steps, recorder holds {len(buf)}"
+                    )
                 index = claim()
                 if index is None:
                     quota_full = True
                     break
-                finals = {f"final_{k}": (obs[k][e].astype(np.float16) if k == "depth"
-                                         else obs[k][e].copy())
-                          for k in _OBS_STEP_KEYS if k in obs}
+                finals = {
+                    f"final_{k}": (
+                        obs[k][e].astype(np.float16) if k == "depth" else obs[k][e].copy()
+                    )
+                    for k in _OBS_STEP_KEYS
+                    if k in obs
+                }
                 finals["final_route_mapless"] = final_mapless[e]
                 finals["final_pose"] = final_pose[e]
                 finals["embodiment"] = obs["embodiment"][e].copy()
@@ -325,8 +342,7 @@ def _record_loop(
                     "start_pose": buf.start_pose,
                     "goal_pose": buf.goal_pose,
                 }
-                args = (fmt.episode_path(a.root, index), buf.stacked(), finals, attrs,
-                        a.compress)
+                args = (fmt.episode_path(a.root, index), buf.stacked(), finals, attrs, a.compress)
                 if writer is None:
                     fmt.write_episode(*args)
                 else:
@@ -379,14 +395,16 @@ def _worker_main(a: _LoopArgs, counter, needed: int, stop, events) -> None:
         return stop.is_set() or counter.value - a.first_index >= needed
 
     try:
-        steps = _record_loop(a, claim, lambda ok, length: events.put(("ep", ok, length)),
-                             should_stop)
+        steps = _record_loop(
+            a, claim, lambda ok, length: events.put(("ep", ok, length)), should_stop
+        )
         events.put(("done", steps, None))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which re-raises
         import traceback
 
-        events.put(("error", exc if isinstance(exc, CompassNavError) else None,
-                    traceback.format_exc()))
+        events.put(
+            ("error", exc if isinstance(exc, CompassNavError) else None, traceback.format_exc())
+        )
 
 
 def _split(num_envs: int, workers: int) -> list[tuple[int, int]]:
@@ -397,8 +415,7 @@ def _split(num_envs: int, workers: int) -> list[tuple[int, int]]:
 
 
 def _pair_counts(cfg: SimConfig, parts: list[tuple[int, int]]) -> dict[tuple[str, str], int]:
-    counts: dict[tuple[str, str], int] = {(f, b): 0 for f in cfg.families
-                                          for b in cfg.embodiments}
+    counts: dict[tuple[str, str], int] = {(f, b): 0 for f in cfg.families for b in cfg.embodiments}
     for offset, size in parts:
         c = _slot_config(cfg, offset, size)
         F, E = len(c.families), len(c.embodiments)
@@ -460,8 +477,9 @@ def record_episodes(
     if writer_threads < 0:
         raise ConfigError(f"writer_threads={writer_threads!r}: must be >= 0")
     if not 1 <= workers <= sim_config.num_envs:
-        raise ConfigError(f"workers={workers!r}: must be within [1, num_envs="
-                          f"{sim_config.num_envs}]")
+        raise ConfigError(
+            f"workers={workers!r}: must be within [1, num_envs={sim_config.num_envs}]"
+        )
     root = Path(out_dir)
     name = _policy_name(policy)
     command = command if command is not None else " ".join(sys.argv)
@@ -477,14 +495,36 @@ def record_episodes(
     parts = _split(sim_config.num_envs, workers)
     counts = _pair_counts(sim_config, parts)
     if len(set(counts.values())) > 1:
-        _log.warning("env slots per (family, embodiment) are uneven, so are the episodes: %s "
-                     "(give each worker a multiple of families x embodiments = %d slots)",
-                     ", ".join(f"{f}/{b}={k}" for (f, b), k in counts.items()), len(counts))
-    args = [_LoopArgs(policy, name, root, _slot_config(sim_config, off, size), seed,
-                      first_index, off, extra_fn, only_success, compress, writer_threads)
-            for off, size in parts]
-    bar = tqdm(total=num_episodes, initial=existing, unit="ep", desc="demos",
-               disable=not progress, dynamic_ncols=True)
+        _log.warning(
+            "env slots per (family, embodiment) are uneven, so are the episodes: %s "
+            "(give each worker a multiple of families x embodiments = %d slots)",
+            ", ".join(f"{f}/{b}={k}" for (f, b), k in counts.items()),
+            len(counts),
+        )
+    args = [
+        _LoopArgs(
+            policy,
+            name,
+            root,
+            _slot_config(sim_config, off, size),
+            seed,
+            first_index,
+            off,
+            extra_fn,
+            only_success,
+            compress,
+            writer_threads,
+        )
+        for off, size in parts
+    ]
+    bar = tqdm(
+        total=num_episodes,
+        initial=existing,
+        unit="ep",
+        desc="demos",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     stats = {"written": 0, "successes": 0, "recorded": 0, "env_steps": 0}
     t0 = time.perf_counter()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -498,35 +538,48 @@ def record_episodes(
 
     try:
         if workers == 1:
+
             def claim() -> int | None:
                 if stats["written"] >= needed:
                     return None
                 return first_index + stats["written"]
 
-            stats["env_steps"] = _record_loop(args[0], claim, report,
-                                              lambda: stats["written"] >= needed)
+            stats["env_steps"] = _record_loop(
+                args[0], claim, report, lambda: stats["written"] >= needed
+            )
         else:
             stats["env_steps"] = _run_workers(args, first_index, needed, report)
     finally:
         bar.close()
         meta["counts"] = _counts(root)
-        meta.setdefault("runs", []).append({
-            "started": started,
-            "command": command,
-            "seed": seed,
-            "first_index": first_index,
-            "num_envs": sim_config.num_envs,
-            "workers": workers,
-            "written": stats["written"],
-            "seconds": round(time.perf_counter() - t0, 3),
-        })
+        meta.setdefault("runs", []).append(
+            {
+                "started": started,
+                "command": command,
+                "seed": seed,
+                "first_index": first_index,
+                "num_envs": sim_config.num_envs,
+                "workers": workers,
+                "written": stats["written"],
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
         fmt.write_meta(root, meta)
-    return RecordResult(root, num_episodes, existing, stats["written"], stats["successes"],
-                        stats["recorded"], stats["env_steps"], time.perf_counter() - t0)
+    return RecordResult(
+        root,
+        num_episodes,
+        existing,
+        stats["written"],
+        stats["successes"],
+        stats["recorded"],
+        stats["env_steps"],
+        time.perf_counter() - t0,
+    )
 
 
-def _run_workers(args: list[_LoopArgs], first_index: int, needed: int,
-                 report: Callable[[bool, int], None]) -> int:
+def _run_workers(
+    args: list[_LoopArgs], first_index: int, needed: int, report: Callable[[bool, int], None]
+) -> int:
     """Run one spawned worker per entry of ``args``; return the total env-steps."""
     import multiprocessing as mp
     import queue
@@ -535,8 +588,10 @@ def _run_workers(args: list[_LoopArgs], first_index: int, needed: int,
     counter = ctx.Value("q", first_index)
     stop = ctx.Event()
     events = ctx.Queue()
-    procs = [ctx.Process(target=_worker_main, args=(a, counter, needed, stop, events),
-                         daemon=True) for a in args]
+    procs = [
+        ctx.Process(target=_worker_main, args=(a, counter, needed, stop, events), daemon=True)
+        for a in args
+    ]
     state = {"env_steps": 0, "running": len(procs), "failure": None}
 
     def handle(kind: str, x: Any, y: Any) -> None:
@@ -548,8 +603,9 @@ def _run_workers(args: list[_LoopArgs], first_index: int, needed: int,
             state["env_steps"] += x
         else:
             stop.set()
-            state["failure"] = state["failure"] or x or RuntimeError(
-                f"recorder worker failed:\n{y}")
+            state["failure"] = (
+                state["failure"] or x or RuntimeError(f"recorder worker failed:\n{y}")
+            )
 
     def pump(timeout: float) -> bool:
         try:
@@ -578,7 +634,8 @@ def _run_workers(args: list[_LoopArgs], first_index: int, needed: int,
                 state["failure"] = state["failure"] or RuntimeError(
                     f"recorder workers exited without a report (exit codes {codes}); a "
                     "script calling record_episodes(workers>1) must guard its top level "
-                    "with `if __name__ == '__main__':`")
+                    "with `if __name__ == '__main__':`"
+                )
                 break
     finally:
         # On Ctrl-C or an error: workers finish their step and flush finished episodes.

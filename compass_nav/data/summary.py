@@ -39,8 +39,11 @@ def summarize_attrs(attrs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     for group, key in (("by_embodiment", "embodiment_name"), ("by_family", "family")):
         names = sorted({a[key] for a in rows})
         out[group] = {
-            name: {k: v for k, v in block([a for a in rows if a[key] == name]).items()
-                   if k in ("episodes", "steps", "success_rate")}
+            name: {
+                k: v
+                for k, v in block([a for a in rows if a[key] == name]).items()
+                if k in ("episodes", "steps", "success_rate")
+            }
             for name in names
         }
     return out
@@ -56,6 +59,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     for group in ("by_embodiment", "by_family"):
         lines.append(f"{group[3:]}:")
         for name, row in summary[group].items():
-            lines.append(f"  {name:<12} episodes {row['episodes']:>6}  steps {row['steps']:>8}"
-                         f"  success {row['success_rate']:.3f}")
+            lines.append(
+                f"  {name:<12} episodes {row['episodes']:>6}  steps {row['steps']:>8}"
+                f"  success {row['success_rate']:.3f}"
+            )
     return "\n".join(lines)

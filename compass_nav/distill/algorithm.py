@@ -26,8 +26,9 @@ __all__ = ["SAMPLE_KEYS", "Distillation", "FeatureBuffer", "action_mask", "gauss
 SAMPLE_KEYS = ("head_input", "base_action", "mean", "std", "mask")
 
 
-def gaussian_kl(mean_p: torch.Tensor, std_p: torch.Tensor, mean_q: torch.Tensor,
-                std_q: torch.Tensor) -> torch.Tensor:
+def gaussian_kl(
+    mean_p: torch.Tensor, std_p: torch.Tensor, mean_q: torch.Tensor, std_q: torch.Tensor
+) -> torch.Tensor:
     """Element-wise KL(N(mean_p, std_p) || N(mean_q, std_q)) (same shape as the inputs)."""
     var_p, var_q = std_p.square(), std_q.square()
     return torch.log(std_q / std_p) + (var_p + (mean_p - mean_q).square()) / (2 * var_q) - 0.5
@@ -54,16 +55,16 @@ class FeatureBuffer:
         n = samples["mean"].shape[0]
         for k in SAMPLE_KEYS:
             if samples[k].shape[0] != n:
-                raise ValueError(f"sample field {k!r} has {samples[k].shape[0]} rows, "
-                                 f"expected {n}")
+                raise ValueError(
+                    f"sample field {k!r} has {samples[k].shape[0]} rows, expected {n}"
+                )
             self._parts[k].append(samples[k].detach().float().cpu())
         self._cat = None
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """All samples concatenated (cached until the next :meth:`extend`)."""
         if self._cat is None:
-            self._cat = {k: torch.cat(v) if v else torch.zeros(0) for k, v in
-                         self._parts.items()}
+            self._cat = {k: torch.cat(v) if v else torch.zeros(0) for k, v in self._parts.items()}
         return self._cat
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -84,8 +85,9 @@ class Distillation:
             batches (see :class:`compass_nav.distill.config.DistillConfig`).
     """
 
-    def __init__(self, head: ResidualHead, lr: float, weight_decay: float,
-                 descriptor_noise: float = 0.0) -> None:
+    def __init__(
+        self, head: ResidualHead, lr: float, weight_decay: float, descriptor_noise: float = 0.0
+    ) -> None:
         self.head = head
         self.descriptor_noise = descriptor_noise
         self.optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
@@ -129,4 +131,3 @@ class Distillation:
         """Inverse of :meth:`state_dict`."""
         self.head.load_state_dict(state["head"])
         self.optimizer.load_state_dict(state["optimizer"])
-

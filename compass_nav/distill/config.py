@@ -75,7 +75,8 @@ class DistillConfig:
     torch_threads: int = 1
     tensorboard: bool = True
     head: HeadConfig = dataclasses.field(
-        default_factory=lambda: HeadConfig(hidden_dims=(256, 256), heteroscedastic=True))
+        default_factory=lambda: HeadConfig(hidden_dims=(256, 256), heteroscedastic=True)
+    )
 
     def __post_init__(self) -> None:
         from compass_nav.sim.scenes import list_families
@@ -86,30 +87,51 @@ class DistillConfig:
         check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
         check(self.lr > 0, "lr", self.lr, "must be > 0")
         check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
-        check(self.descriptor_noise >= 0, "descriptor_noise", self.descriptor_noise,
-              "must be >= 0")
+        check(
+            self.descriptor_noise >= 0, "descriptor_noise", self.descriptor_noise, "must be >= 0"
+        )
         check(self.dagger_rounds >= 0, "dagger_rounds", self.dagger_rounds, "must be >= 0")
-        check(self.dagger_rounds >= 1 or self.steps >= 1, "dagger_rounds", self.dagger_rounds,
-              "with steps=0 at least one round is needed")
+        check(
+            self.dagger_rounds >= 1 or self.steps >= 1,
+            "dagger_rounds",
+            self.dagger_rounds,
+            "with steps=0 at least one round is needed",
+        )
         check(self.dagger_steps >= 1, "dagger_steps", self.dagger_steps, "must be >= 1")
         check(self.dagger_updates >= 1, "dagger_updates", self.dagger_updates, "must be >= 1")
         for f in ("beta_start", "beta_end"):
             v = getattr(self, f)
             check(0 <= v <= 1, f, v, "must be in [0, 1]")
-        check(self.num_envs >= max(1, len(self.specialists)), "num_envs", self.num_envs,
-              "must be >= the number of specialists (one slot per body at least)")
+        check(
+            self.num_envs >= max(1, len(self.specialists)),
+            "num_envs",
+            self.num_envs,
+            "must be >= the number of specialists (one slot per body at least)",
+        )
         known = list_families()
         check(len(self.families) >= 1, "families", self.families, "must not be empty")
         for fam in self.families:
             check(fam in known, "families", fam, f"unknown family; known: {', '.join(known)}")
-        check(self.route_mode in ("planned", "mapless"), "route_mode", self.route_mode,
-              "must be 'planned' or 'mapless'")
-        check(self.max_episode_steps >= 1, "max_episode_steps", self.max_episode_steps,
-              "must be >= 1")
+        check(
+            self.route_mode in ("planned", "mapless"),
+            "route_mode",
+            self.route_mode,
+            "must be 'planned' or 'mapless'",
+        )
+        check(
+            self.max_episode_steps >= 1,
+            "max_episode_steps",
+            self.max_episode_steps,
+            "must be >= 1",
+        )
         check(self.seed >= 0, "seed", self.seed, "must be >= 0")
         check(self.torch_threads >= 1, "torch_threads", self.torch_threads, "must be >= 1")
-        check(self.head.heteroscedastic, "head.heteroscedastic", self.head.heteroscedastic,
-              "the generalist must predict its std (one std per body cannot be shared)")
+        check(
+            self.head.heteroscedastic,
+            "head.heteroscedastic",
+            self.head.heteroscedastic,
+            "the generalist must predict its std (one std per body cannot be shared)",
+        )
 
     def beta(self, round_index: int) -> float:
         """Probability of executing the specialist's action in round ``round_index``."""
@@ -143,6 +165,7 @@ def distill_preset(name: str, **overrides) -> DistillConfig:
         ConfigError: For an unknown preset name (the known ones are listed).
     """
     if name not in DISTILL_PRESETS:
-        raise ConfigError(f"distill preset={name!r}: unknown; known presets: "
-                          f"{', '.join(DISTILL_PRESETS)}")
+        raise ConfigError(
+            f"distill preset={name!r}: unknown; known presets: {', '.join(DISTILL_PRESETS)}"
+        )
     return config_from_dict(DistillConfig, {**DISTILL_PRESETS[name], **overrides})

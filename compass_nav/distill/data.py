@@ -32,8 +32,9 @@ from compass_nav.utils.errors import DataError
 __all__ = ["collect_round", "samples_from_rollouts"]
 
 
-def samples_from_rollouts(folders: Sequence[str | Path], bodies: Sequence[str] | None = None,
-                          progress: bool = False) -> dict[str, torch.Tensor]:
+def samples_from_rollouts(
+    folders: Sequence[str | Path], bodies: Sequence[str] | None = None, progress: bool = False
+) -> dict[str, torch.Tensor]:
     """Every recorded step of the given specialist datasets as distillation samples.
 
     Args:
@@ -49,34 +50,47 @@ def samples_from_rollouts(folders: Sequence[str | Path], bodies: Sequence[str] |
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in SAMPLE_KEYS}
     for folder in folders:
         ds = DemoDataset(folder, embodiments=bodies)
-        for i in tqdm(range(len(ds)), desc=f"reading {Path(folder).name}", unit="ep",
-                      disable=not progress):
+        for i in tqdm(
+            range(len(ds)), desc=f"reading {Path(folder).name}", unit="ep", disable=not progress
+        ):
             ep = ds[i]
             missing = [k for k in EXTRA_KEYS if k not in ep]
             if missing:
-                raise DataError(f"{ds.paths[i]}: no {', '.join(missing)}: not a specialist "
-                                "recording (use compass-nav record-specialist)")
+                raise DataError(
+                    f"{ds.paths[i]}: no {', '.join(missing)}: not a specialist "
+                    "recording (use compass-nav record-specialist)"
+                )
             t = len(ep["action"])
             emb = torch.from_numpy(np.repeat(ep["embodiment"][None], t, 0).astype(np.float32))
-            x = head_inputs(torch.from_numpy(ep["policy_state"].astype(np.float32)),
-                            torch.from_numpy(ep["goal"].astype(np.float32)),
-                            torch.from_numpy(ep["speed"].astype(np.float32)), emb)
+            x = head_inputs(
+                torch.from_numpy(ep["policy_state"].astype(np.float32)),
+                torch.from_numpy(ep["goal"].astype(np.float32)),
+                torch.from_numpy(ep["speed"].astype(np.float32)),
+                emb,
+            )
             parts["head_input"].append(x)
             parts["base_action"].append(torch.from_numpy(ep["base_action"].astype(np.float32)))
             parts["mean"].append(torch.from_numpy(ep["action_mean"].astype(np.float32)))
             parts["std"].append(torch.from_numpy(ep["action_std"].astype(np.float32)))
             parts["mask"].append(action_mask(emb))
     if not parts["mean"]:
-        raise DataError(f"no episodes in {', '.join(map(str, folders))}"
-                        + (f" for embodiments {list(bodies)}" if bodies else ""))
+        raise DataError(
+            f"no episodes in {', '.join(map(str, folders))}"
+            + (f" for embodiments {list(bodies)}" if bodies else "")
+        )
     return {k: torch.cat(v) for k, v in parts.items()}
 
 
 @torch.no_grad()
-def collect_round(env: ResidualNavEnv, generalist: ResidualHead,
-                  specialists: Sequence[ResidualHead], beta: float, steps: int,
-                  rng: np.random.Generator, progress: bool = False
-                  ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+def collect_round(
+    env: ResidualNavEnv,
+    generalist: ResidualHead,
+    specialists: Sequence[ResidualHead],
+    beta: float,
+    steps: int,
+    rng: np.random.Generator,
+    progress: bool = False,
+) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
     """One DAgger round: ``steps`` env steps, every state labelled by its body's specialist.
 
     Args:
@@ -100,8 +114,7 @@ def collect_round(env: ResidualNavEnv, generalist: ResidualHead,
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in SAMPLE_KEYS}
     outcomes = []
     obs = env.get_observations()
-    for _ in tqdm(range(steps), desc=f"dagger beta={beta:.2f}", unit="step",
-                  disable=not progress):
+    for _ in tqdm(range(steps), desc=f"dagger beta={beta:.2f}", unit="step", disable=not progress):
         x, base_u = obs["head_input"], obs["base_action"]
         mean_s = torch.zeros(n, 3)
         std_s = torch.ones(n, 3)

@@ -30,8 +30,11 @@ def _embodiments(values: list[str]) -> tuple[str, ...]:
 
     out: list[str] = []
     for v in values:
-        names = list_embodiments(None if v == "all" else v) if v in (
-            "all", "train", "heldout") else [v]
+        names = (
+            list_embodiments(None if v == "all" else v)
+            if v in ("all", "train", "heldout")
+            else [v]
+        )
         out += [n for n in names if n not in out]
     return tuple(out)
 
@@ -53,33 +56,77 @@ def register(subparsers) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("policy", nargs="?", metavar="POLICY",
-                   help="teacher | standstill | wall | goal_seeker | a checkpoint/model path")
-    p.add_argument("--compare", nargs="+", metavar="RESULTS",
-                   help="compare results.json files (or folders) instead of evaluating")
-    p.add_argument("--embodiments", nargs="+", default=["carter"], metavar="NAME",
-                   help="bodies, or all/train/heldout (default: carter)")
-    p.add_argument("--families", nargs="+", default=["warehouse", "office", "hall"],
-                   metavar="FAMILY", help="scene families (default: all three)")
+    p.add_argument(
+        "policy",
+        nargs="?",
+        metavar="POLICY",
+        help="teacher | standstill | wall | goal_seeker | a checkpoint/model path",
+    )
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RESULTS",
+        help="compare results.json files (or folders) instead of evaluating",
+    )
+    p.add_argument(
+        "--embodiments",
+        nargs="+",
+        default=["carter"],
+        metavar="NAME",
+        help="bodies, or all/train/heldout (default: carter)",
+    )
+    p.add_argument(
+        "--families",
+        nargs="+",
+        default=["warehouse", "office", "hall"],
+        metavar="FAMILY",
+        help="scene families (default: all three)",
+    )
     p.add_argument("--episodes", type=int, default=200, help="episodes per cell (200)")
-    p.add_argument("--route-mode", choices=("planned", "mapless"), default="planned",
-                   help="route observation: planned path or straight line (planned)")
-    p.add_argument("--split", choices=("heldout", "validation", "train"), default="heldout",
-                   help="scene seeds: heldout (reported figures), validation (for choosing "
-                   "settings), train (heldout)")
+    p.add_argument(
+        "--route-mode",
+        choices=("planned", "mapless"),
+        default="planned",
+        help="route observation: planned path or straight line (planned)",
+    )
+    p.add_argument(
+        "--split",
+        choices=("heldout", "validation", "train"),
+        default="heldout",
+        help="scene seeds: heldout (reported figures), validation (for choosing "
+        "settings), train (heldout)",
+    )
     p.add_argument("--seed", type=int, default=0, help="episode-set seed (0)")
-    p.add_argument("--num-envs", type=int, default=0,
-                   help="parallel env slots, a multiple of the cell count (0 = automatic)")
-    p.add_argument("--image-size", type=int, nargs=2, default=(64, 64), metavar=("H", "W"),
-                   help="camera resolution (64 64)")
+    p.add_argument(
+        "--num-envs",
+        type=int,
+        default=0,
+        help="parallel env slots, a multiple of the cell count (0 = automatic)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        nargs=2,
+        default=(64, 64),
+        metavar=("H", "W"),
+        help="camera resolution (64 64)",
+    )
     p.add_argument("--max-steps", type=int, default=300, help="timeout in 10 Hz steps (300)")
-    p.add_argument("--workers", type=int, default=0,
-                   help="processes, each running a share of the cells (0 = one per core, "
-                   "at most max(embodiments, families))")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes, each running a share of the cells (0 = one per core, "
+        "at most max(embodiments, families))",
+    )
     p.add_argument("--gifs", type=int, default=3, help="GIFs of the worst failures (3)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="output folder (default runs/eval/<policy>); with --compare, a .md "
-                   "file for the table")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default runs/eval/<policy>); with --compare, a .md "
+        "file for the table",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -99,22 +146,39 @@ def run(args: argparse.Namespace) -> int:
     from compass_nav.evaluation.report import results_header, rich_table, table_rows
 
     cfg = EvalConfig(
-        embodiments=_embodiments(args.embodiments), families=tuple(args.families),
-        episodes=args.episodes, route_mode=args.route_mode, split=args.split, seed=args.seed,
-        num_envs=args.num_envs, image_height=args.image_size[0],
-        image_width=args.image_size[1], max_episode_steps=args.max_steps,
-        workers=args.workers, gifs=args.gifs)
+        embodiments=_embodiments(args.embodiments),
+        families=tuple(args.families),
+        episodes=args.episodes,
+        route_mode=args.route_mode,
+        split=args.split,
+        seed=args.seed,
+        num_envs=args.num_envs,
+        image_height=args.image_size[0],
+        image_width=args.image_size[1],
+        max_episode_steps=args.max_steps,
+        workers=args.workers,
+        gifs=args.gifs,
+    )
     result = evaluate(args.policy, cfg, progress=not args.no_progress)
     out = args.out or _default_out(args.policy)
     paths = result.save(out)
-    console.print(rich_table(results_header(), table_rows(result.metrics),
-                             title=f"{args.policy} ({cfg.route_mode}, {cfg.split})"))
-    console.print(f"wrote {paths['json']}, {paths['csv'].name}, {paths['table'].name}, plots "
-                  f"and {len(paths['gifs'])} GIF(s) in {out}")
+    console.print(
+        rich_table(
+            results_header(),
+            table_rows(result.metrics),
+            title=f"{args.policy} ({cfg.route_mode}, {cfg.split})",
+        )
+    )
+    console.print(
+        f"wrote {paths['json']}, {paths['csv'].name}, {paths['table'].name}, plots "
+        f"and {len(paths['gifs'])} GIF(s) in {out}"
+    )
     o = result.metrics["overall"]
-    print(f"policy={args.policy} episodes={o['n']} sr={o['sr']:.4f} "
-          f"collision_rate={o['collision_rate']:.4f} spl={o['spl']:.4f} "
-          f"wtt_s={o['wtt']:.2f} wall_s={result.wall_time:.1f}")
+    print(
+        f"policy={args.policy} episodes={o['n']} sr={o['sr']:.4f} "
+        f"collision_rate={o['collision_rate']:.4f} spl={o['spl']:.4f} "
+        f"wtt_s={o['wtt']:.2f} wall_s={result.wall_time:.1f}"
+    )
     return 0
 
 

@@ -65,33 +65,61 @@ class EvalConfig:
         object.__setattr__(self, "embodiments", tuple(self.embodiments))
         object.__setattr__(self, "families", tuple(self.families))
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
-        check(len(set(self.embodiments)) == len(self.embodiments), "embodiments",
-              self.embodiments, "must not repeat a name")
+        check(
+            len(set(self.embodiments)) == len(self.embodiments),
+            "embodiments",
+            self.embodiments,
+            "must not repeat a name",
+        )
         for name in self.embodiments:
             get_embodiment(name)  # raises ConfigError naming the known bodies
         known = list_families()
         check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        check(len(set(self.families)) == len(self.families), "families", self.families,
-              "must not repeat a name")
+        check(
+            len(set(self.families)) == len(self.families),
+            "families",
+            self.families,
+            "must not repeat a name",
+        )
         for fam in self.families:
             check(fam in known, "families", fam, f"unknown family; known: {', '.join(known)}")
         check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
-        check(self.route_mode in ("planned", "mapless"), "route_mode", self.route_mode,
-              "must be 'planned' or 'mapless'")
-        check(self.split in SPLIT_SEED_OFFSETS, "split", self.split,
-              "must be 'train', 'heldout' or 'validation'")
+        check(
+            self.route_mode in ("planned", "mapless"),
+            "route_mode",
+            self.route_mode,
+            "must be 'planned' or 'mapless'",
+        )
+        check(
+            self.split in SPLIT_SEED_OFFSETS,
+            "split",
+            self.split,
+            "must be 'train', 'heldout' or 'validation'",
+        )
         check(self.seed >= 0, "seed", self.seed, "must be >= 0")
         cells = len(self.embodiments) * len(self.families)
-        check(self.num_envs >= 0 and self.num_envs % cells == 0, "num_envs", self.num_envs,
-              f"must be 0 (automatic) or a multiple of embodiments x families = {cells}")
+        check(
+            self.num_envs >= 0 and self.num_envs % cells == 0,
+            "num_envs",
+            self.num_envs,
+            f"must be 0 (automatic) or a multiple of embodiments x families = {cells}",
+        )
         for f in ("image_height", "image_width"):
             v = getattr(self, f)
             check(16 <= v <= 480, f, v, "must be within [16, 480] pixels")
-        check(self.max_episode_steps >= 1, "max_episode_steps", self.max_episode_steps,
-              "must be >= 1")
+        check(
+            self.max_episode_steps >= 1,
+            "max_episode_steps",
+            self.max_episode_steps,
+            "must be >= 1",
+        )
         most = max(len(self.embodiments), len(self.families))
-        check(0 <= self.workers <= most, "workers", self.workers,
-              f"must be within [0, max(embodiments, families) = {most}]")
+        check(
+            0 <= self.workers <= most,
+            "workers",
+            self.workers,
+            f"must be within [0, max(embodiments, families) = {most}]",
+        )
         check(self.gifs >= 0, "gifs", self.gifs, "must be >= 0")
         check(self.clip_memory_mb >= 1, "clip_memory_mb", self.clip_memory_mb, "must be >= 1")
         check(self.bootstrap >= 100, "bootstrap", self.bootstrap, "must be >= 100")

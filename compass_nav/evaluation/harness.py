@@ -34,8 +34,21 @@ from compass_nav.utils.errors import CompassNavError, ConfigError
 
 #: Fields of one per-episode record, in ``results.json`` order.
 RECORD_FIELDS = (
-    "embodiment", "family", "cell", "episode", "scene_seed", "success", "collision", "timeout",
-    "steps", "time", "spl", "path_length", "ref_length", "final_distance", "return",
+    "embodiment",
+    "family",
+    "cell",
+    "episode",
+    "scene_seed",
+    "success",
+    "collision",
+    "timeout",
+    "steps",
+    "time",
+    "spl",
+    "path_length",
+    "ref_length",
+    "final_distance",
+    "return",
 )
 
 
@@ -94,8 +107,13 @@ class EvalResult:
         return write_outputs(self, out_dir, plots=plots)
 
 
-def _rollout(policy: Policy, cfg: EvalConfig, embodiments: tuple[str, ...],
-             families: tuple[str, ...], progress) -> tuple:
+def _rollout(
+    policy: Policy,
+    cfg: EvalConfig,
+    embodiments: tuple[str, ...],
+    families: tuple[str, ...],
+    progress,
+) -> tuple:
     """Run the episodes of ``embodiments`` x ``families`` in one env; see module doc."""
     from compass_nav.sim.config import SimConfig
     from compass_nav.sim.env import NavVectorEnv
@@ -104,9 +122,16 @@ def _rollout(policy: Policy, cfg: EvalConfig, embodiments: tuple[str, ...],
     # Same slots per cell as the full config would give, whatever share this process runs.
     per_cell = cfg.resolved_num_envs() // len(cfg.cells)
     n_env = per_cell * E * F
-    sim = SimConfig(num_envs=n_env, embodiments=embodiments, families=families,
-                    split=cfg.split, image_height=cfg.image_height, image_width=cfg.image_width,
-                    route_mode=cfg.route_mode, max_episode_steps=cfg.max_episode_steps)
+    sim = SimConfig(
+        num_envs=n_env,
+        embodiments=embodiments,
+        families=families,
+        split=cfg.split,
+        image_height=cfg.image_height,
+        image_width=cfg.image_width,
+        route_mode=cfg.route_mode,
+        max_episode_steps=cfg.max_episode_steps,
+    )
     env = NavVectorEnv(sim)
     names = [(b, f) for b in embodiments for f in families]
     # Cell of each slot; cells are numbered globally (over all of cfg.embodiments).
@@ -129,8 +154,14 @@ def _rollout(policy: Policy, cfg: EvalConfig, embodiments: tuple[str, ...],
     keys = [assign(e) for e in range(n_env)]
     policy.bind(env)
     obs, _ = env.reset(seed=keys)
-    recorder = FailureRecorder(n_env, cfg.image_height, cfg.image_width, cfg.max_episode_steps,
-                               cfg.gifs, cfg.clip_memory_mb)
+    recorder = FailureRecorder(
+        n_env,
+        cfg.image_height,
+        cfg.image_width,
+        cfg.max_episode_steps,
+        cfg.gifs,
+        cfg.clip_memory_mb,
+    )
     priv = env.privileged()
     recorder.begin(np.arange(n_env), priv["goal"])
     recorder.push(obs, priv["pose"])
@@ -209,17 +240,32 @@ def _pooled(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
     from compass_nav.evaluation.metrics import summarize
 
     def group(rows: list[dict[str, Any]], emb: str, fam: str) -> dict[str, Any]:
-        a = {k: np.array([r[k] for r in rows]) for k in
-             ("success", "collision", "timeout", "time", "spl")}
+        a = {
+            k: np.array([r[k] for r in rows])
+            for k in ("success", "collision", "timeout", "time", "spl")
+        }
         seed = zlib.crc32(f"{cfg.seed}/{emb}/{fam}".encode())
-        return {"embodiment": emb, "family": fam,
-                **summarize(a["success"], a["collision"], a["timeout"], a["time"], a["spl"],
-                            n_boot=cfg.bootstrap, seed=seed)}
+        return {
+            "embodiment": emb,
+            "family": fam,
+            **summarize(
+                a["success"],
+                a["collision"],
+                a["timeout"],
+                a["time"],
+                a["spl"],
+                n_boot=cfg.bootstrap,
+                seed=seed,
+            ),
+        }
 
-    cells = [group([r for r in records if r["embodiment"] == b and r["family"] == f], b, f)
-             for b, f in cfg.cells]
-    bodies = [group([r for r in records if r["embodiment"] == b], b, "all")
-              for b in cfg.embodiments]
+    cells = [
+        group([r for r in records if r["embodiment"] == b and r["family"] == f], b, f)
+        for b, f in cfg.cells
+    ]
+    bodies = [
+        group([r for r in records if r["embodiment"] == b], b, "all") for b in cfg.embodiments
+    ]
     return {"cells": cells, "embodiments": bodies, "overall": group(records, "all", "all")}
 
 
@@ -228,8 +274,9 @@ def compute_metrics(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str,
     return _pooled(cfg, records)
 
 
-def evaluate(policy: str | Policy, cfg: EvalConfig | None = None, *,
-             progress: bool = True) -> EvalResult:
+def evaluate(
+    policy: str | Policy, cfg: EvalConfig | None = None, *, progress: bool = True
+) -> EvalResult:
     """Evaluate ``policy`` closed-loop on every embodiment x family cell of ``cfg``.
 
     Args:
@@ -256,16 +303,24 @@ def evaluate(policy: str | Policy, cfg: EvalConfig | None = None, *,
         spec = policy.name
         pol = policy
         if workers > 1:
-            raise ConfigError(f"workers={cfg.workers}: worker processes need a policy spec "
-                              "string, not a Policy object")
+            raise ConfigError(
+                f"workers={cfg.workers}: worker processes need a policy spec "
+                "string, not a Policy object"
+            )
     else:
         raise ConfigError(f"policy={policy!r}: expected a spec string or a Policy")
 
     total = len(cfg.cells) * cfg.episodes
     import sys
 
-    bar = tqdm(total=total, unit="ep", desc=f"evaluate {spec}", disable=not progress,
-               dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 5.0)
+    bar = tqdm(
+        total=total,
+        unit="ep",
+        desc=f"evaluate {spec}",
+        disable=not progress,
+        dynamic_ncols=True,
+        mininterval=0.1 if sys.stderr.isatty() else 5.0,
+    )
     tally = {"done": 0, "success": 0, "collision": 0}
 
     def tick(rec: dict[str, Any]) -> None:
@@ -274,8 +329,11 @@ def evaluate(policy: str | Policy, cfg: EvalConfig | None = None, *,
         tally["collision"] += rec["collision"]
         bar.update(1)
         if tally["done"] % 10 == 0 or tally["done"] == total:
-            bar.set_postfix(SR=f"{tally['success'] / tally['done']:.3f}",
-                            coll=f"{tally['collision'] / tally['done']:.3f}", refresh=False)
+            bar.set_postfix(
+                SR=f"{tally['success'] / tally['done']:.3f}",
+                coll=f"{tally['collision'] / tally['done']:.3f}",
+                refresh=False,
+            )
 
     t0 = time.perf_counter()
     try:
@@ -287,9 +345,15 @@ def evaluate(policy: str | Policy, cfg: EvalConfig | None = None, *,
         bar.close()
     wall = time.perf_counter() - t0
     records.sort(key=lambda r: (r["cell"], r["episode"]))
-    return EvalResult(config=cfg, policy=spec, records=records,
-                      metrics=compute_metrics(cfg, records), clips=clips, wall_time=wall,
-                      env_steps=steps)
+    return EvalResult(
+        config=cfg,
+        policy=spec,
+        records=records,
+        metrics=compute_metrics(cfg, records),
+        clips=clips,
+        wall_time=wall,
+        env_steps=steps,
+    )
 
 
 def _run_workers(spec: str, cfg: EvalConfig, workers: int, tick) -> tuple:
@@ -301,8 +365,9 @@ def _run_workers(spec: str, cfg: EvalConfig, workers: int, tick) -> tuple:
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # no fork: numba's thread pools do not survive it
     q = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(spec, cfg, s, threads, q), daemon=True)
-             for s in shares]
+    procs = [
+        ctx.Process(target=_worker, args=(spec, cfg, s, threads, q), daemon=True) for s in shares
+    ]
     for p in procs:
         p.start()
     parts = []
@@ -312,8 +377,9 @@ def _run_workers(spec: str, cfg: EvalConfig, workers: int, tick) -> tuple:
                 kind, payload = q.get(timeout=1.0)
             except queue_mod.Empty:
                 if any(p.exitcode not in (None, 0) for p in procs):
-                    raise RuntimeError("an evaluation worker died (exit codes "
-                                       f"{[p.exitcode for p in procs]})") from None
+                    raise RuntimeError(
+                        f"an evaluation worker died (exit codes {[p.exitcode for p in procs]})"
+                    ) from None
                 continue
             if kind == "episode":
                 tick(payload)

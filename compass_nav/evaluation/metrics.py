@@ -194,10 +194,14 @@ def summarize(
         "spl": float(v.mean()) if n else math.nan,
         "spl_ci": list(bootstrap_ci(v, _mean_rows, n_boot, seed)),
         "travel_time": float(t[s].mean()) if k else math.nan,
-        "travel_time_ci": (list(bootstrap_ci(pairs, _success_time, n_boot, seed + 1))
-                           if k else [math.nan, math.nan]),
+        "travel_time_ci": (
+            list(bootstrap_ci(pairs, _success_time, n_boot, seed + 1))
+            if k
+            else [math.nan, math.nan]
+        ),
         "wtt": success_weighted_travel_time(s, t),
-        "wtt_ci": (list(bootstrap_ci(pairs, _wtt, n_boot, seed + 2))
-                   if k else [math.nan, math.nan]),
+        "wtt_ci": (
+            list(bootstrap_ci(pairs, _wtt, n_boot, seed + 2)) if k else [math.nan, math.nan]
+        ),
     }
     return out

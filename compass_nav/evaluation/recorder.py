@@ -51,8 +51,9 @@ class FailureClip:
 class FailureRecorder:
     """Per-env frame rings and the K worst failed episodes seen so far."""
 
-    def __init__(self, num_envs: int, height: int, width: int, max_steps: int, keep: int,
-                 memory_mb: int) -> None:
+    def __init__(
+        self, num_envs: int, height: int, width: int, max_steps: int, keep: int, memory_mb: int
+    ) -> None:
         self.keep = keep
         frame_bytes = height * width * 4
         budget = memory_mb * 2**20
@@ -105,7 +106,7 @@ class FailureRecorder:
         )
         self.clips.append(clip)
         self.clips.sort(key=lambda c: c.severity)
-        del self.clips[self.keep:]
+        del self.clips[self.keep :]
 
 
 def merge_clips(groups: list[list[FailureClip]], keep: int) -> list[FailureClip]:
@@ -134,11 +135,20 @@ def clip_frames(clip: FailureClip, height: np.ndarray, height_px: int = 128) -> 
     frames = []
     for i in range(t):
         k = first + i
-        top = viz.draw_topdown(height, clip.poses[k], body, goal=clip.goal,
-                               trajectory=clip.poses[: k + 1, :2], view=view)
+        top = viz.draw_topdown(
+            height,
+            clip.poses[k],
+            body,
+            goal=clip.goal,
+            trajectory=clip.poses[: k + 1, :2],
+            view=view,
+        )
         depth_m = clip.depth[i].astype(np.float32) * (DEPTH_RANGE / 255.0)
-        frames.append(viz.compose_frame(clip.rgb[i], depth_m, top,
-                                        f"{caption}  t={k * 0.1:.1f}s", height=height_px))
+        frames.append(
+            viz.compose_frame(
+                clip.rgb[i], depth_m, top, f"{caption}  t={k * 0.1:.1f}s", height=height_px
+            )
+        )
     return frames
 
 

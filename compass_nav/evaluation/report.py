@@ -98,8 +98,9 @@ def table_rows(metrics: dict[str, Any]) -> list[list[str]]:
             rows.append([emb, fam, *(fmt_metric(m, *c[1:]) for c in COLUMNS), str(m["n"])])
     if len(emb_names) > 1:
         m = metrics["overall"]
-        rows.append(["**all**", "**pooled**", *(fmt_metric(m, *c[1:]) for c in COLUMNS),
-                     str(m["n"])])
+        rows.append(
+            ["**all**", "**pooled**", *(fmt_metric(m, *c[1:]) for c in COLUMNS), str(m["n"])]
+        )
     return rows
 
 
@@ -117,15 +118,17 @@ def results_header() -> list[str]:
 
 def to_dict(result) -> dict[str, Any]:
     """The ``results.json`` content of an :class:`EvalResult` (see module docstring)."""
-    return _jsonable({
-        "format": FORMAT,
-        "policy": result.policy,
-        "config": config_to_dict(result.config),
-        "wall_time_s": round(result.wall_time, 3),
-        "env_steps": int(result.env_steps),
-        "metrics": result.metrics,
-        "episodes": result.records,
-    })
+    return _jsonable(
+        {
+            "format": FORMAT,
+            "policy": result.policy,
+            "config": config_to_dict(result.config),
+            "wall_time_s": round(result.wall_time, 3),
+            "env_steps": int(result.env_steps),
+            "metrics": result.metrics,
+            "episodes": result.records,
+        }
+    )
 
 
 def _csv_text(metrics: dict[str, Any]) -> str:
@@ -159,8 +162,10 @@ def _plots(result, out: Path) -> dict[str, Path]:
     width = 0.8 / F
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(x) + 2), 3.6))
     for j, fam in enumerate(cfg.families):
-        ms = [next(m for m in cells if m["embodiment"] == b and m["family"] == fam)
-              for b in cfg.embodiments]
+        ms = [
+            next(m for m in cells if m["embodiment"] == b and m["family"] == fam)
+            for b in cfg.embodiments
+        ]
         sr = np.array([m["sr"] for m in ms])
         err = np.array([[m["sr"] - m["sr_ci"][0], m["sr_ci"][1] - m["sr"]] for m in ms]).T
         ax.bar(x + (j - (F - 1) / 2) * width, sr, width, yerr=err, capsize=3, label=fam)
@@ -168,16 +173,20 @@ def _plots(result, out: Path) -> dict[str, Path]:
     ax.set_ylim(0, 1.18)  # headroom for the legend above the bars
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("success rate (95% Wilson CI)")
-    ax.set_title(f"{result.policy}: {cfg.route_mode} routes, {cfg.split} scenes, "
-                 f"n={cfg.episodes}/cell", fontsize=9)
+    ax.set_title(
+        f"{result.policy}: {cfg.route_mode} routes, {cfg.split} scenes, n={cfg.episodes}/cell",
+        fontsize=9,
+    )
     ax.legend(fontsize=8, loc="upper center", ncol=F, frameon=False)
     fig.tight_layout()
     paths = {"sr_plot": out / "success_rate.png"}
     atomic_save_png(fig, paths["sr_plot"])
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    times = {b: [r["time"] for r in result.records if r["embodiment"] == b and r["success"]]
-             for b in cfg.embodiments}
+    times = {
+        b: [r["time"] for r in result.records if r["embodiment"] == b and r["success"]]
+        for b in cfg.embodiments
+    }
     all_t = [t for v in times.values() for t in v]
     bins = np.linspace(0, max(all_t + [1.0]), 31)
     for b, ts in times.items():
@@ -203,8 +212,10 @@ def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[st
     gifs = []
     for rank, clip in enumerate(result.clips):
         r = clip.record
-        name = (f"failure{rank + 1}_{r['embodiment']}_{r['family']}_ep{r['episode']}_"
-                f"{'collision' if r['collision'] else 'timeout'}.gif")
+        name = (
+            f"failure{rank + 1}_{r['embodiment']}_{r['family']}_ep{r['episode']}_"
+            f"{'collision' if r['collision'] else 'timeout'}.gif"
+        )
         write_gif(out / name, clip, fps=10.0)
         gifs.append(out / name)
     data = to_dict(result)
@@ -214,15 +225,18 @@ def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[st
     paths["csv"] = out / "results.csv"
     atomic_write_text(paths["csv"], _csv_text(result.metrics))
     cfg = result.config
-    title = (f"# Evaluation of `{result.policy}`\n\n{cfg.route_mode} routes, {cfg.split} "
-             f"scenes, {cfg.episodes} episodes per cell, seed {cfg.seed}, "
-             f"{cfg.image_width}x{cfg.image_height} images, timeout "
-             f"{cfg.max_episode_steps} steps; wall time {result.wall_time:.0f} s.\n\n"
-             "SR/collision: Wilson 95% intervals; SPL, WTT: bootstrap 95% intervals; "
-             "TT: mean travel time of successes; WTT = TT / SR.\n\n")
+    title = (
+        f"# Evaluation of `{result.policy}`\n\n{cfg.route_mode} routes, {cfg.split} "
+        f"scenes, {cfg.episodes} episodes per cell, seed {cfg.seed}, "
+        f"{cfg.image_width}x{cfg.image_height} images, timeout "
+        f"{cfg.max_episode_steps} steps; wall time {result.wall_time:.0f} s.\n\n"
+        "SR/collision: Wilson 95% intervals; SPL, WTT: bootstrap 95% intervals; "
+        "TT: mean travel time of successes; WTT = TT / SR.\n\n"
+    )
     paths["table"] = out / "table.md"
-    atomic_write_text(paths["table"],
-                      title + markdown_table(results_header(), table_rows(result.metrics)))
+    atomic_write_text(
+        paths["table"], title + markdown_table(results_header(), table_rows(result.metrics))
+    )
     if plots:
         paths.update(_plots(result, out))
     paths["gifs"] = gifs
@@ -290,16 +304,28 @@ def compare_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[st
             if m is None:
                 row += ["-", "-", "-"]
             else:
-                row += [fmt_metric(m, "sr", "sr_ci", "rate") + f" (n={m['n']})",
-                        fmt_value(m["spl"], "rate"), fmt_value(m["wtt"], "time")]
+                row += [
+                    fmt_metric(m, "sr", "sr_ci", "rate") + f" (n={m['n']})",
+                    fmt_value(m["spl"], "rate"),
+                    fmt_value(m["wtt"], "time"),
+                ]
         rows.append(row)
     notes = []
-    for k in ("split", "route_mode", "episodes", "seed", "max_episode_steps", "image_height",
-              "image_width"):
+    for k in (
+        "split",
+        "route_mode",
+        "episodes",
+        "seed",
+        "max_episode_steps",
+        "image_height",
+        "image_width",
+    ):
         vals = [d["config"].get(k) for d in results]
         if len(set(map(str, vals))) > 1:
-            notes.append(f"{k} differs: " + ", ".join(f"{lab}={v}" for lab, v in
-                                                       zip(labels, vals, strict=True)))
+            notes.append(
+                f"{k} differs: "
+                + ", ".join(f"{lab}={v}" for lab, v in zip(labels, vals, strict=True))
+            )
     return header, rows, notes
 
 

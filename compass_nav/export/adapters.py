@@ -45,9 +45,15 @@ class StepExport(ExportablePolicy):
         source: Checkpoint provenance (path, sha256, step...).
     """
 
-    def __init__(self, policy: nn.Module, cfg: XMobilityConfig, kind: str = "il_base",
-                 control_hz: float = 10.0, train_config: dict[str, Any] | None = None,
-                 source: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        policy: nn.Module,
+        cfg: XMobilityConfig,
+        kind: str = "il_base",
+        control_hz: float = 10.0,
+        train_config: dict[str, Any] | None = None,
+        source: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.policy = policy.eval()
         self.cfg = cfg
@@ -69,27 +75,37 @@ class StepExport(ExportablePolicy):
             inputs.append(TensorSpec("rgb", "uint8", (c.image_height, c.image_width, 3)))
         if c.use_depth:
             inputs.append(TensorSpec("depth", "float32", (c.image_height, c.image_width)))
-        inputs += [TensorSpec("speed", "float32", (3,)),
-                   TensorSpec("route", "float32", (c.route_points, 2)),
-                   TensorSpec("goal", "float32", (3,)),
-                   TensorSpec("embodiment", "float32", (c.descriptor_dim,)),
-                   TensorSpec("prev_action", "float32", (3,)),
-                   TensorSpec("h", "float32", (c.deter_dim,)),
-                   TensorSpec("z", "float32", (c.stoch_dim,))]
-        outputs = (TensorSpec("action", "float32", (3,)),
-                   TensorSpec("path", "float32", (c.path_points, 2)),
-                   TensorSpec("h_new", "float32", (c.deter_dim,)),
-                   TensorSpec("z_new", "float32", (c.stoch_dim,)))
+        inputs += [
+            TensorSpec("speed", "float32", (3,)),
+            TensorSpec("route", "float32", (c.route_points, 2)),
+            TensorSpec("goal", "float32", (3,)),
+            TensorSpec("embodiment", "float32", (c.descriptor_dim,)),
+            TensorSpec("prev_action", "float32", (3,)),
+            TensorSpec("h", "float32", (c.deter_dim,)),
+            TensorSpec("z", "float32", (c.stoch_dim,)),
+        ]
+        outputs = (
+            TensorSpec("action", "float32", (3,)),
+            TensorSpec("path", "float32", (c.path_points, 2)),
+            TensorSpec("h_new", "float32", (c.deter_dim,)),
+            TensorSpec("z_new", "float32", (c.stoch_dim,)),
+        )
         state = (("prev_action", "action"), ("h", "h_new"), ("z", "z_new"))
         return tuple(inputs), outputs, state
 
     def input_spec(self) -> InputSpec:
         """Image size and streams, route and path points from the base config."""
         c = self.cfg
-        return InputSpec(image_height=c.image_height, image_width=c.image_width,
-                         uses_rgb=c.use_rgb, uses_depth=c.use_depth,
-                         route_points=c.route_points, control_hz=self.control_hz,
-                         descriptor_fields=tuple(DESCRIPTOR_FIELDS), path_points=c.path_points)
+        return InputSpec(
+            image_height=c.image_height,
+            image_width=c.image_width,
+            uses_rgb=c.use_rgb,
+            uses_depth=c.use_depth,
+            route_points=c.route_points,
+            control_hz=self.control_hz,
+            descriptor_fields=tuple(DESCRIPTOR_FIELDS),
+            path_points=c.path_points,
+        )
 
     def training_config(self) -> dict[str, Any]:
         """The training run's resolved config as given by the checkpoint."""
@@ -105,7 +121,16 @@ class StepExport(ExportablePolicy):
         rgb = x.get("rgb")
         if rgb is not None:
             rgb = rgb.float()  # first op of the graph: uint8 -> float
-        out = self.policy.step(rgb, x.get("depth"), x["speed"], x["route"], x["goal"],
-                               x["embodiment"], x["prev_action"], x["h"], x["z"])
+        out = self.policy.step(
+            rgb,
+            x.get("depth"),
+            x["speed"],
+            x["route"],
+            x["goal"],
+            x["embodiment"],
+            x["prev_action"],
+            x["h"],
+            x["z"],
+        )
         action, path, h, z = out[:4]
         return action, path, h, z

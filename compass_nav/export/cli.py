@@ -45,28 +45,50 @@ def register(subparsers) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--format", choices=("onnx", "tensorrt"), default="onnx",
-                   help="what to produce (default: onnx)")
-    p.add_argument("--checkpoint", metavar="RUN_OR_PT",
-                   help="onnx: a run folder or a .pt checkpoint")
-    p.add_argument("--out", metavar="FILE",
-                   help="onnx: the .onnx to write; tensorrt: also copy the engine here")
-    p.add_argument("--opset", type=int, default=None,
-                   help="onnx: ONNX opset, >= 18 (default 18, the tested one)")
-    p.add_argument("--parity-steps", type=int, default=128,
-                   help="onnx: recorded steps of the open-loop parity check (0 skips it)")
-    p.add_argument("--parity-envs", type=int, default=4,
-                   help="onnx: parallel envs of the parity recording")
-    p.add_argument("--closed-loop-episodes", type=int, default=0, metavar="N",
-                   help="onnx: also compare closed-loop success of torch and ONNX on N "
-                   "paired episodes (carter, every family; 0 = skip)")
+    p.add_argument(
+        "--format",
+        choices=("onnx", "tensorrt"),
+        default="onnx",
+        help="what to produce (default: onnx)",
+    )
+    p.add_argument(
+        "--checkpoint", metavar="RUN_OR_PT", help="onnx: a run folder or a .pt checkpoint"
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="onnx: the .onnx to write; tensorrt: also copy the engine here",
+    )
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        help="onnx: ONNX opset, >= 18 (default 18, the tested one)",
+    )
+    p.add_argument(
+        "--parity-steps",
+        type=int,
+        default=128,
+        help="onnx: recorded steps of the open-loop parity check (0 skips it)",
+    )
+    p.add_argument(
+        "--parity-envs", type=int, default=4, help="onnx: parallel envs of the parity recording"
+    )
+    p.add_argument(
+        "--closed-loop-episodes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="onnx: also compare closed-loop success of torch and ONNX on N "
+        "paired episodes (carter, every family; 0 = skip)",
+    )
     p.add_argument("--report", metavar="JSON", help="write the export/parity figures here")
     p.add_argument("--onnx", metavar="FILE", help="tensorrt: the exported .onnx file")
     p.add_argument("--fp16", action="store_true", help="tensorrt: allow FP16 kernels")
-    p.add_argument("--max-batch", type=int, default=64,
-                   help="tensorrt: largest batch of the engine's profile")
-    p.add_argument("--show", metavar="MODEL",
-                   help="print an exported model's metadata and exit")
+    p.add_argument(
+        "--max-batch", type=int, default=64, help="tensorrt: largest batch of the engine's profile"
+    )
+    p.add_argument("--show", metavar="MODEL", help="print an exported model's metadata and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_run)
 
@@ -98,15 +120,34 @@ def _export_onnx(args: argparse.Namespace) -> int:
     opset = args.opset or OPSET
     # Recorded in the file: the options that determine its content, spelled as a command
     # that reproduces it (the same whether the CLI ran as a program or in-process).
-    command = shlex.join(["compass-nav", "export", "--format", "onnx", "--checkpoint",
-                          str(args.checkpoint), "--out", str(args.out), "--opset", str(opset)])
+    command = shlex.join(
+        [
+            "compass-nav",
+            "export",
+            "--format",
+            "onnx",
+            "--checkpoint",
+            str(args.checkpoint),
+            "--out",
+            str(args.out),
+            "--opset",
+            str(opset),
+        ]
+    )
     rep = export_onnx(module, args.out, opset=opset, command=command)
-    print(f"wrote {rep.path} ({rep.size_bytes / 1e6:.2f} MB, {rep.nodes} nodes, opset "
-          f"{rep.opset}, kind {rep.metadata.kind}); onnx.checker passed; self-check max |diff| "
-          f"{rep.max_abs_diff:.2e}")
-    figures = {"path": str(rep.path), "size_mb": rep.size_bytes / 1e6, "nodes": rep.nodes,
-               "opset": rep.opset, "self_check_max_abs_diff": rep.max_abs_diff,
-               "export_seconds": rep.seconds}
+    print(
+        f"wrote {rep.path} ({rep.size_bytes / 1e6:.2f} MB, {rep.nodes} nodes, opset "
+        f"{rep.opset}, kind {rep.metadata.kind}); onnx.checker passed; self-check max |diff| "
+        f"{rep.max_abs_diff:.2e}"
+    )
+    figures = {
+        "path": str(rep.path),
+        "size_mb": rep.size_bytes / 1e6,
+        "nodes": rep.nodes,
+        "opset": rep.opset,
+        "self_check_max_abs_diff": rep.max_abs_diff,
+        "export_seconds": rep.seconds,
+    }
     code = 0
     if args.parity_steps > 0:
         from compass_nav.export.parity import record, replay
@@ -118,30 +159,42 @@ def _export_onnx(args: argparse.Namespace) -> int:
         torch_rt = TorchRuntime(module)
         onnx_rt = OnnxRuntime(rep.path)
         sim = SimConfig()  # the camera size evaluation uses: the runtimes resize as on a robot
-        rec = record(RuntimePolicy(TorchRuntime(module)), steps=args.parity_steps,
-                     num_envs=args.parity_envs, image_hw=(sim.image_height, sim.image_width))
+        rec = record(
+            RuntimePolicy(TorchRuntime(module)),
+            steps=args.parity_steps,
+            num_envs=args.parity_envs,
+            image_hw=(sim.image_height, sim.image_width),
+        )
         code = 0
         # Twice: resetting rows where episodes start (as a robot does), and carrying the
         # state through the whole recording (the longest recurrent chain it allows).
         for reset in (True, False):
             par = replay(torch_rt, onnx_rt, rec, reset_at_starts=reset)
             ok = par.max_abs_action <= PARITY_TOL
-            print(f"open-loop parity over {par.steps} steps x {par.envs} envs "
-                  f"({'state reset at episode starts' if reset else 'state never reset'}, "
-                  f"longest recurrent run {par.longest_run}): max |action diff| "
-                  f"{par.max_abs_action:.2e}, max |path diff| {par.max_abs_path:.2e} -> "
-                  f"{'OK' if ok else 'FAILED'} (tolerance {PARITY_TOL:g})")
+            print(
+                f"open-loop parity over {par.steps} steps x {par.envs} envs "
+                f"({'state reset at episode starts' if reset else 'state never reset'}, "
+                f"longest recurrent run {par.longest_run}): max |action diff| "
+                f"{par.max_abs_action:.2e}, max |path diff| {par.max_abs_path:.2e} -> "
+                f"{'OK' if ok else 'FAILED'} (tolerance {PARITY_TOL:g})"
+            )
             figures["parity" if reset else "parity_chain"] = par.as_dict()
             code = code or (0 if ok else 1)
     if args.closed_loop_episodes > 0:
         from compass_nav.export.parity import closed_loop
 
-        cl = closed_loop(args.checkpoint, str(rep.path), episodes=args.closed_loop_episodes,
-                         progress=not args.no_progress)
+        cl = closed_loop(
+            args.checkpoint,
+            str(rep.path),
+            episodes=args.closed_loop_episodes,
+            progress=not args.no_progress,
+        )
         (lo_a, hi_a), (lo_b, hi_b) = cl.sr_ci
-        print(f"closed loop, {cl.episodes} paired episodes: torch SR {cl.sr[0]:.3f} "
-              f"[{lo_a:.3f}, {hi_a:.3f}], onnx SR {cl.sr[1]:.3f} [{lo_b:.3f}, {hi_b:.3f}], "
-              f"same outcome in {cl.agree:.1%} -> {'OK' if cl.overlap else 'DIFFERENT'}")
+        print(
+            f"closed loop, {cl.episodes} paired episodes: torch SR {cl.sr[0]:.3f} "
+            f"[{lo_a:.3f}, {hi_a:.3f}], onnx SR {cl.sr[1]:.3f} [{lo_b:.3f}, {hi_b:.3f}], "
+            f"same outcome in {cl.agree:.1%} -> {'OK' if cl.overlap else 'DIFFERENT'}"
+        )
         figures["closed_loop"] = cl.as_dict()
         code = code or (0 if cl.overlap else 1)
     if args.report:

@@ -67,11 +67,18 @@ class ExportablePolicy(nn.Module, abc.ABC):
     def metadata(self, extra: dict[str, Any] | None = None) -> ModelMetadata:
         """The metadata an export of this module carries (``extra``: provenance entries)."""
         if self.kind not in MODEL_KINDS:
-            raise ValueError(f"{type(self).__name__}.kind={self.kind!r} is not one of "
-                             f"{MODEL_KINDS}")
+            raise ValueError(
+                f"{type(self).__name__}.kind={self.kind!r} is not one of {MODEL_KINDS}"
+            )
         inputs, outputs, state = self.io()
-        return ModelMetadata(kind=self.kind, spec=self.input_spec(), inputs=inputs,
-                             outputs=outputs, state=state, extra=dict(extra or {}))
+        return ModelMetadata(
+            kind=self.kind,
+            spec=self.input_spec(),
+            inputs=inputs,
+            outputs=outputs,
+            state=state,
+            extra=dict(extra or {}),
+        )
 
     def input_names(self) -> list[str]:
         """Graph input names in ``forward`` order."""
@@ -100,8 +107,9 @@ class ExportablePolicy(nn.Module, abc.ABC):
             elif t.name == "depth":
                 x = rng.uniform(0.2, 12.0, shape).astype(np.float32)
             elif t.name == "embodiment":
-                x = np.stack([get_embodiment(bodies[i % len(bodies)]).descriptor()
-                              for i in range(batch)]).astype(np.float32)
+                x = np.stack(
+                    [get_embodiment(bodies[i % len(bodies)]).descriptor() for i in range(batch)]
+                ).astype(np.float32)
             else:
                 x = rng.normal(0.0, 1.0, shape).astype(np.float32)
             out.append(torch.from_numpy(x))

@@ -39,14 +39,23 @@ def _residual(out: Path, seed: int, role: str) -> Path:
 
     torch.manual_seed(seed)
     base = XMobility(preset("debug"))
-    head = ResidualHead(base.cfg.policy_state_dim,
-                        HeadConfig(hidden_dims=(16,), heteroscedastic=role == "generalist"))
+    head = ResidualHead(
+        base.cfg.policy_state_dim,
+        HeadConfig(hidden_dims=(16,), heteroscedastic=role == "generalist"),
+    )
     with torch.no_grad():
         for p in head.mlp[-1].parameters():
             p.normal_(0.0, 0.5)
     bodies = ["carter"] if role == "specialist" else ["carter", "spot", "h1"]
-    return save_residual(out / ARTIFACT_NAMES[role], base, head, role, bodies,
-                         {"example": True, "seed": seed}, "random:debug")
+    return save_residual(
+        out / ARTIFACT_NAMES[role],
+        base,
+        head,
+        role,
+        bodies,
+        {"example": True, "seed": seed},
+        "random:debug",
+    )
 
 
 #: Kind -> writer of an example checkpoint into a folder (returns the ``.pt`` path).

@@ -84,11 +84,20 @@ def git_commit() -> str:
         return "unknown"
     root = str(repo_root())
     try:
-        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
-                              text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True,
-                               check=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", root, "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
@@ -107,8 +116,13 @@ def _versions() -> dict[str, str]:
 
     from compass_nav import __version__
 
-    out = {"compass_nav": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
-           "opset": str(OPSET), "exporter": EXPORTER}
+    out = {
+        "compass_nav": __version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "opset": str(OPSET),
+        "exporter": EXPORTER,
+    }
     try:
         import onnxscript
 
@@ -133,10 +147,17 @@ def _to_proto(module: ExportablePolicy, opset: int):
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
-                module, inputs, input_names=module.input_names(),
-                output_names=module.output_names(), dynamic_shapes=dynamic,
-                opset_version=opset, dynamo=True, optimize=True, external_data=False,
-                verbose=False)
+                module,
+                inputs,
+                input_names=module.input_names(),
+                output_names=module.output_names(),
+                dynamic_shapes=dynamic,
+                opset_version=opset,
+                dynamo=True,
+                optimize=True,
+                external_data=False,
+                verbose=False,
+            )
     finally:
         quiet.setLevel(level)
     return program.model_proto
@@ -151,21 +172,28 @@ def _self_check(module: ExportablePolicy, data: bytes) -> float:
     worst = 0.0
     for b in (1, 3):
         inputs = module.dummy_inputs(batch=b, seed=b)
-        got = sess.run(module.output_names(), {n: t.numpy() for n, t in
-                                               zip(names, inputs, strict=True)})
+        got = sess.run(
+            module.output_names(), {n: t.numpy() for n, t in zip(names, inputs, strict=True)}
+        )
         with torch.inference_mode():
             want = module(*inputs)
         for g, w in zip(got, want, strict=True):
             if g.shape != tuple(w.shape):
-                raise ModelError(f"export self-check: output shape {g.shape} at batch {b}, "
-                                 f"torch gives {tuple(w.shape)}")
+                raise ModelError(
+                    f"export self-check: output shape {g.shape} at batch {b}, "
+                    f"torch gives {tuple(w.shape)}"
+                )
             worst = max(worst, float(np.max(np.abs(g - w.numpy()))))
     return worst
 
 
-def export_onnx(module: ExportablePolicy, out: str | Path, opset: int = OPSET,
-                command: str | None = None, extra: dict[str, Any] | None = None
-                ) -> ExportReport:
+def export_onnx(
+    module: ExportablePolicy,
+    out: str | Path,
+    opset: int = OPSET,
+    command: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ExportReport:
     """Export ``module`` to ``out`` with its metadata, check it, self-test it.
 
     Args:
@@ -193,8 +221,10 @@ def export_onnx(module: ExportablePolicy, out: str | Path, opset: int = OPSET,
     if opset < OPSET:
         # Measured: at 17 the down-conversion keeps opset-18 attributes (Split num_outputs)
         # and onnx.checker rejects the graph.
-        raise ConfigError(f"opset={opset}: the dynamo exporter emits opset {OPSET} ops; use "
-                          f"{OPSET} (tested) or newer")
+        raise ConfigError(
+            f"opset={opset}: the dynamo exporter emits opset {OPSET} ops; use "
+            f"{OPSET} (tested) or newer"
+        )
     module = module.eval()
     provenance = {
         "preprocessing": PREPROCESSING,
@@ -208,10 +238,12 @@ def export_onnx(module: ExportablePolicy, out: str | Path, opset: int = OPSET,
     meta = module.metadata(provenance)
     proto = _to_proto(module, opset)
     proto.producer_name = "compass_nav"
-    proto.doc_string = (f"compass_nav {meta.kind} policy: inputs "
-                        f"{', '.join(t.name for t in meta.inputs)}; outputs "
-                        f"{', '.join(t.name for t in meta.outputs)}. See the compass_nav.* "
-                        "metadata and docs/EXPORT.md.")
+    proto.doc_string = (
+        f"compass_nav {meta.kind} policy: inputs "
+        f"{', '.join(t.name for t in meta.inputs)}; outputs "
+        f"{', '.join(t.name for t in meta.outputs)}. See the compass_nav.* "
+        "metadata and docs/EXPORT.md."
+    )
     del proto.metadata_props[:]
     for k, v in meta.to_props().items():
         entry = proto.metadata_props.add()
@@ -223,11 +255,20 @@ def export_onnx(module: ExportablePolicy, out: str | Path, opset: int = OPSET,
     data = proto.SerializeToString()
     diff = _self_check(module, data)
     if not diff <= SELF_CHECK_TOL:
-        raise ModelError(f"export self-check: onnxruntime and torch differ by {diff:.3g} "
-                         f"(> {SELF_CHECK_TOL}); the graph is not faithful")
+        raise ModelError(
+            f"export self-check: onnxruntime and torch differ by {diff:.3g} "
+            f"(> {SELF_CHECK_TOL}); the graph is not faithful"
+        )
     atomic_write_bytes(out, data)
-    opset_found = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
-                       opset)
-    return ExportReport(path=out, size_bytes=len(data), nodes=len(proto.graph.node),
-                        opset=int(opset_found), max_abs_diff=diff,
-                        seconds=time.perf_counter() - t0, metadata=meta)
+    opset_found = next(
+        (o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), opset
+    )
+    return ExportReport(
+        path=out,
+        size_bytes=len(data),
+        nodes=len(proto.graph.node),
+        opset=int(opset_found),
+        max_abs_diff=diff,
+        seconds=time.perf_counter() - t0,
+        metadata=meta,
+    )

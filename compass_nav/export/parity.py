@@ -46,11 +46,16 @@ class Recording:
         return best
 
 
-def record(driver: Policy, steps: int = 128, num_envs: int = 4,
-           embodiments: tuple[str, ...] = ("carter",),
-           families: tuple[str, ...] = ("warehouse", "office", "hall"),
-           image_hw: tuple[int, int] = (64, 64), split: str = "heldout",
-           seed: int = 0) -> Recording:
+def record(
+    driver: Policy,
+    steps: int = 128,
+    num_envs: int = 4,
+    embodiments: tuple[str, ...] = ("carter",),
+    families: tuple[str, ...] = ("warehouse", "office", "hall"),
+    image_hw: tuple[int, int] = (64, 64),
+    split: str = "heldout",
+    seed: int = 0,
+) -> Recording:
     """Roll ``driver`` out in the simulator and keep every observation.
 
     Args:
@@ -65,8 +70,14 @@ def record(driver: Policy, steps: int = 128, num_envs: int = 4,
     """
     from compass_nav.sim.env import NavVectorEnv
 
-    env = NavVectorEnv(num_envs=num_envs, embodiments=embodiments, families=families,
-                       split=split, image_height=image_hw[0], image_width=image_hw[1])
+    env = NavVectorEnv(
+        num_envs=num_envs,
+        embodiments=embodiments,
+        families=families,
+        split=split,
+        image_height=image_hw[0],
+        image_width=image_hw[1],
+    )
     try:
         driver.bind(env)
         obs, _ = env.reset(seed=seed)
@@ -103,8 +114,9 @@ class ParityReport:
         return dataclasses.asdict(self)
 
 
-def replay(a: PolicyRuntime, b: PolicyRuntime, rec: Recording,
-           reset_at_starts: bool = True) -> ParityReport:
+def replay(
+    a: PolicyRuntime, b: PolicyRuntime, rec: Recording, reset_at_starts: bool = True
+) -> ParityReport:
     """Feed ``rec`` to both runtimes from a fresh state and compare their outputs.
 
     Args:
@@ -155,10 +167,15 @@ class ClosedLoopReport:
         return dataclasses.asdict(self)
 
 
-def closed_loop(reference: str | Policy, candidate: str | Policy, episodes: int = 200,
-                embodiments: tuple[str, ...] = ("carter",),
-                families: tuple[str, ...] = ("warehouse", "office", "hall"),
-                seed: int = 0, progress: bool = True) -> ClosedLoopReport:
+def closed_loop(
+    reference: str | Policy,
+    candidate: str | Policy,
+    episodes: int = 200,
+    embodiments: tuple[str, ...] = ("carter",),
+    families: tuple[str, ...] = ("warehouse", "office", "hall"),
+    seed: int = 0,
+    progress: bool = True,
+) -> ClosedLoopReport:
     """Evaluate both policies on the same episodes; compare success rates.
 
     ``episodes`` is the total per policy, split evenly over the embodiment x family cells
@@ -168,8 +185,13 @@ def closed_loop(reference: str | Policy, candidate: str | Policy, episodes: int 
 
     cells = len(embodiments) * len(families)
     per_cell = -(-episodes // cells)
-    cfg = EvalConfig(embodiments=tuple(embodiments), families=tuple(families),
-                     episodes=per_cell, seed=seed, gifs=0)
+    cfg = EvalConfig(
+        embodiments=tuple(embodiments),
+        families=tuple(families),
+        episodes=per_cell,
+        seed=seed,
+        gifs=0,
+    )
     ra = evaluate(reference, cfg, progress=progress)
     rb = evaluate(candidate, cfg, progress=progress)
     sa = {(r["cell"], r["episode"]): bool(r["success"]) for r in ra.records}
@@ -178,5 +200,6 @@ def closed_loop(reference: str | Policy, candidate: str | Policy, episodes: int 
     oa, ob = ra.metrics["overall"], rb.metrics["overall"]
     ca, cb = tuple(oa["sr_ci"]), tuple(ob["sr_ci"])
     overlap = ca[0] <= ob["sr"] <= ca[1] and cb[0] <= oa["sr"] <= cb[1]
-    return ClosedLoopReport(len(ra.records), (float(oa["sr"]), float(ob["sr"])), (ca, cb),
-                            agree, bool(overlap))
+    return ClosedLoopReport(
+        len(ra.records), (float(oa["sr"]), float(ob["sr"])), (ca, cb), agree, bool(overlap)
+    )

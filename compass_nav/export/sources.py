@@ -22,8 +22,14 @@ from compass_nav.runtime.errors import ModelFileError
 from compass_nav.utils.errors import ModelError
 from compass_nav.utils.files import file_sha256
 
-__all__ = ["RUN_ARTEFACTS", "SOURCE_MODULES", "file_sha256", "load_exportable",
-           "register_source", "resolve_checkpoint"]
+__all__ = [
+    "RUN_ARTEFACTS",
+    "SOURCE_MODULES",
+    "file_sha256",
+    "load_exportable",
+    "register_source",
+    "resolve_checkpoint",
+]
 
 #: Modules that register checkpoint builders on import (later stages add theirs here).
 SOURCE_MODULES: list[str] = ["compass_nav.export.sources"]
@@ -72,8 +78,10 @@ def resolve_checkpoint(spec: str | Path) -> Path:
         ckpts = sorted((p / "checkpoints").glob("step_*.pt"))
         if ckpts:
             return ckpts[-1]
-        raise ModelFileError(f"{p}: a folder without {', '.join(RUN_ARTEFACTS)} or "
-                             "checkpoints/step_*.pt (training not finished?)")
+        raise ModelFileError(
+            f"{p}: a folder without {', '.join(RUN_ARTEFACTS)} or "
+            "checkpoints/step_*.pt (training not finished?)"
+        )
     raise ModelFileError(f"checkpoint {p} does not exist")
 
 
@@ -84,8 +92,9 @@ def _read_payload(spec: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ModelFileError(f"{path} is not a readable checkpoint ({type(exc).__name__}: "
-                             f"{exc})") from None
+        raise ModelFileError(
+            f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(payload, dict) or "kind" not in payload:
         raise ModelFileError(f"{path} is not a compass_nav checkpoint (no 'kind' tag)")
     payload["path"] = str(path)
@@ -105,8 +114,10 @@ def load_exportable(spec: str | Path) -> ExportablePolicy:
     payload = _read_payload(spec)
     build = _BUILDERS.get(payload["kind"])
     if build is None:
-        raise ModelError(f"{payload['path']}: checkpoint kind={payload['kind']!r} has no "
-                         f"exporter; known kinds: {', '.join(sorted(_BUILDERS))}")
+        raise ModelError(
+            f"{payload['path']}: checkpoint kind={payload['kind']!r} has no "
+            f"exporter; known kinds: {', '.join(sorted(_BUILDERS))}"
+        )
     return build(payload).eval()
 
 
@@ -123,8 +134,12 @@ def _control_hz(config: Any, default: float) -> float:
 
 
 def _source(payload: dict[str, Any]) -> dict[str, Any]:
-    return {"checkpoint": payload["path"], "sha256": payload["sha256"],
-            "step": int(payload.get("step", -1)), "checkpoint_kind": payload["kind"]}
+    return {
+        "checkpoint": payload["path"],
+        "sha256": payload["sha256"],
+        "step": int(payload.get("step", -1)),
+        "checkpoint_kind": payload["kind"],
+    }
 
 
 def _build_xmobility(payload: dict[str, Any]) -> ExportablePolicy:
@@ -141,11 +156,14 @@ def _build_xmobility(payload: dict[str, Any]) -> ExportablePolicy:
     except RuntimeError as exc:
         raise ModelError(f"{payload['path']}: weights do not match its config ({exc})") from None
     train = payload.get("train_config") or {}
-    return StepExport(model, cfg, kind="il_base",
-                      control_hz=_control_hz(train, SimConfig().control_hz),
-                      train_config={"kind": "xmobility", "model": payload["model_config"],
-                                    "train": train},
-                      source=_source(payload))
+    return StepExport(
+        model,
+        cfg,
+        kind="il_base",
+        control_hz=_control_hz(train, SimConfig().control_hz),
+        train_config={"kind": "xmobility", "model": payload["model_config"], "train": train},
+        source=_source(payload),
+    )
 
 
 def _build_residual(payload: dict[str, Any]) -> ExportablePolicy:
@@ -157,19 +175,27 @@ def _build_residual(payload: dict[str, Any]) -> ExportablePolicy:
     policy = load_residual(payload["path"])
     role = str(payload.get("role", ""))
     if role not in ("specialist", "generalist"):
-        raise ModelError(f"{payload['path']}: role={role!r}, expected 'specialist' or "
-                         "'generalist'")
+        raise ModelError(
+            f"{payload['path']}: role={role!r}, expected 'specialist' or 'generalist'"
+        )
     train = payload.get("train_config") or {}
-    return StepExport(policy, policy.base.cfg, kind=role,
-                      control_hz=_control_hz(train, SimConfig().control_hz),
-                      train_config={"kind": payload["kind"], "role": role,
-                                    "embodiments": list(payload.get("embodiments", [])),
-                                    "base_source": payload.get("base_source"),
-                                    "base_model": payload.get("base_config"),
-                                    "head": payload.get("head_config"), "train": train,
-                                    "training_command": payload.get("command")},
-                      source={**_source(payload),
-                              "embodiments": list(payload.get("embodiments", []))})
+    return StepExport(
+        policy,
+        policy.base.cfg,
+        kind=role,
+        control_hz=_control_hz(train, SimConfig().control_hz),
+        train_config={
+            "kind": payload["kind"],
+            "role": role,
+            "embodiments": list(payload.get("embodiments", [])),
+            "base_source": payload.get("base_source"),
+            "base_model": payload.get("base_config"),
+            "head": payload.get("head_config"),
+            "train": train,
+            "training_command": payload.get("command"),
+        },
+        source={**_source(payload), "embodiments": list(payload.get("embodiments", []))},
+    )
 
 
 register_source("xmobility", _build_xmobility)

@@ -110,8 +110,16 @@ class XMobilityPolicy(Policy):
         self._h, self._z, self._prev = self._h * keep, self._z * keep, self._prev * keep
         t = obs_to_tensors(obs)
         action, path, self._h, self._z = self.model.step(
-            t.get("rgb"), t.get("depth"), t["speed"], t["route"], t["goal"], t["embodiment"],
-            self._prev, self._h, self._z)
+            t.get("rgb"),
+            t.get("depth"),
+            t["speed"],
+            t["route"],
+            t["goal"],
+            t["embodiment"],
+            self._prev,
+            self._h,
+            self._z,
+        )
         self._prev = action
         self.last_path = path.numpy()
         return action.numpy().astype(np.float32)

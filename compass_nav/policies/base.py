@@ -52,8 +52,11 @@ def _import_loaders() -> None:
     # Stages that provide learned policies register their loaders on import.
     import importlib
 
-    for mod in ("compass_nav.models.loader", "compass_nav.rl.registry",
-                "compass_nav.runtime.loader"):
+    for mod in (
+        "compass_nav.models.loader",
+        "compass_nav.rl.registry",
+        "compass_nav.runtime.loader",
+    ):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

@@ -77,8 +77,12 @@ class DegradeSpec:
         check(bool(self.base), "base", self.base, "must name a policy")
         check(self.noise >= 0.0, "noise", self.noise, "must be >= 0")
         check(0 <= self.delay <= 50, "delay", self.delay, "must be within [0, 50] steps")
-        check(self.route in ("observed", "straight"), "route", self.route,
-              "must be 'observed' or 'straight'")
+        check(
+            self.route in ("observed", "straight"),
+            "route",
+            self.route,
+            "must be 'observed' or 'straight'",
+        )
         check(0.0 < self.speed <= 3.0, "speed", self.speed, "must be in (0, 3]")
         if self.limits:
             from compass_nav.sim.embodiment import get_embodiment
@@ -94,7 +98,7 @@ def parse_degraded(spec: str) -> DegradeSpec:
     """
     if not spec.startswith(PREFIX):
         raise ConfigError(f"policy spec {spec!r}: expected it to start with {PREFIX!r}")
-    base, _, query = spec[len(PREFIX):].partition("?")
+    base, _, query = spec[len(PREFIX) :].partition("?")
     kwargs: dict = {"base": base}
     types = {f.name: f.type for f in dataclasses.fields(DegradeSpec)}
     for key, raw in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
@@ -173,9 +177,7 @@ class DegradedPolicy(Policy):
             scale = np.stack(
                 [real_descr[:, _MAX_VX], real_descr[:, _MAX_VY], real_descr[:, _MAX_WZ]], 1
             )
-            action += self._rng.normal(size=action.shape).astype(np.float32) * (
-                spec.noise * scale
-            )
+            action += self._rng.normal(size=action.shape).astype(np.float32) * (spec.noise * scale)
         if spec.delay > 0:
             if len(self._queue) != spec.delay or self._queue[0].shape != action.shape:
                 self._queue = deque(np.zeros_like(action) for _ in range(spec.delay))
@@ -299,8 +301,9 @@ class DepthSeeker(Policy):
         tgt = route[:, min(1, route.shape[1] - 1)]
         alpha = np.arctan2(tgt[:, 1], tgt[:, 0])
         # Sector the pursuit target falls in (clamped to the image edges).
-        idx = np.clip(((-alpha / np.maximum(hfov, 1e-3)) + 0.5) * self.sectors, 0,
-                      self.sectors - 1).astype(int)
+        idx = np.clip(
+            ((-alpha / np.maximum(hfov, 1e-3)) + 0.5) * self.sectors, 0, self.sectors - 1
+        ).astype(int)
         target_range = sector_range[np.arange(n), idx]
         blocked = np.minimum(target_range, ahead) < self.slow_range
         # Preference for clear sectors close to the target direction.

@@ -48,8 +48,13 @@ class ResidualActor(nn.Module):
         """A fresh actor whose residual is exactly zero."""
         return cls(ResidualHead(policy_state_dim, cfg))
 
-    def forward(self, obs: TensorDict, masks: torch.Tensor | None = None,
-                hidden_state=None, stochastic_output: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        obs: TensorDict,
+        masks: torch.Tensor | None = None,
+        hidden_state=None,
+        stochastic_output: bool = False,
+    ) -> torch.Tensor:
         """Mean action (B, 3), or a sample when ``stochastic_output`` (fractions of limits)."""
         residual, std = self.head(obs["head_input"])
         mean = obs["base_action"] + residual
@@ -102,5 +107,12 @@ class ResidualActor(nn.Module):
 def make_critic(obs: TensorDict, cfg: PPOConfig) -> MLPModel:
     """rsl-rl's MLP value function over :data:`CRITIC_GROUPS`, inputs normalised."""
     groups = {"critic": list(CRITIC_GROUPS)}
-    return MLPModel(obs, groups, "critic", 1, hidden_dims=cfg.critic_hidden_dims,
-                    activation="elu", obs_normalization=True)
+    return MLPModel(
+        obs,
+        groups,
+        "critic",
+        1,
+        hidden_dims=cfg.critic_hidden_dims,
+        activation="elu",
+        obs_normalization=True,
+    )

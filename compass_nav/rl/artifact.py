@@ -24,8 +24,7 @@ from compass_nav.utils.atomic import atomic_save_torch
 from compass_nav.utils.config import config_from_dict, config_to_dict
 from compass_nav.utils.errors import ModelError
 
-__all__ = ["ARTIFACT_KIND", "ARTIFACT_NAMES", "load_residual", "resolve_artifact",
-           "save_residual"]
+__all__ = ["ARTIFACT_KIND", "ARTIFACT_NAMES", "load_residual", "resolve_artifact", "save_residual"]
 
 ARTIFACT_KIND = "residual_policy"
 ARTIFACT_VERSION = 1
@@ -33,9 +32,16 @@ ARTIFACT_VERSION = 1
 ARTIFACT_NAMES = dict(zip(("specialist", "generalist"), ARTIFACT_FILES, strict=True))
 
 
-def save_residual(path: str | Path, base: XMobility, head: ResidualHead, role: str,
-                  embodiments: list[str], train_config: Any, base_source: str,
-                  extra: dict[str, Any] | None = None) -> Path:
+def save_residual(
+    path: str | Path,
+    base: XMobility,
+    head: ResidualHead,
+    role: str,
+    embodiments: list[str],
+    train_config: Any,
+    base_source: str,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write a specialist or generalist file atomically.
 
     Args:
@@ -83,8 +89,10 @@ def resolve_artifact(spec: str | Path) -> Path:
         for name in ARTIFACT_NAMES.values():
             if (p / name).is_file():
                 return p / name
-        raise ModelError(f"{p}: a folder without {' or '.join(ARTIFACT_NAMES.values())} "
-                         "(training not finished?)")
+        raise ModelError(
+            f"{p}: a folder without {' or '.join(ARTIFACT_NAMES.values())} "
+            "(training not finished?)"
+        )
     raise ModelError(f"residual policy {p} does not exist")
 
 
@@ -106,17 +114,22 @@ def load_residual(spec: str | Path) -> ResidualPolicy:
         kind = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
         raise ModelError(f"{path}: kind={kind!r}, expected {ARTIFACT_KIND!r}")
     if payload.get("version") != ARTIFACT_VERSION:
-        raise ModelError(f"{path}: version={payload.get('version')!r}, this code reads "
-                         f"version {ARTIFACT_VERSION}")
+        raise ModelError(
+            f"{path}: version={payload.get('version')!r}, this code reads "
+            f"version {ARTIFACT_VERSION}"
+        )
     base = XMobility(config_from_dict(XMobilityConfig, payload["base_config"]))
-    head = ResidualHead(int(payload["policy_state_dim"]),
-                        config_from_dict(HeadConfig, payload["head_config"]))
+    head = ResidualHead(
+        int(payload["policy_state_dim"]), config_from_dict(HeadConfig, payload["head_config"])
+    )
     try:
         base.load_state_dict(payload["base"])
         head.load_state_dict(payload["head"])
     except RuntimeError as exc:
         raise ModelError(f"{path}: weights do not match their config ({exc})") from None
-    info = {k: payload[k] for k in ("role", "embodiments", "base_source", "train_config",
-                                    "command", "extra")}
+    info = {
+        k: payload[k]
+        for k in ("role", "embodiments", "base_source", "train_config", "command", "extra")
+    }
     info["path"] = str(path)
     return ResidualPolicy(freeze(base), head, info).eval()

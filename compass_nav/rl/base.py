@@ -42,7 +42,7 @@ def load_base(spec: str, seed: int = 0) -> XMobility:
     if spec.startswith(RANDOM_PREFIX):
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            model = XMobility(preset(spec[len(RANDOM_PREFIX):]))
+            model = XMobility(preset(spec[len(RANDOM_PREFIX) :]))
         return freeze(model)
     from compass_nav.models.loader import load_model
 

@@ -26,21 +26,30 @@ from compass_nav.utils.errors import ConfigError
 __all__ = ["build_distill_config", "build_rl_config", "register"]
 
 
-def _resolve(cls: type, presets: dict[str, dict], out: str, preset: str | None,
-             config: str | None, fields: dict[str, Any], overrides: list[str], resume: bool):
+def _resolve(
+    cls: type,
+    presets: dict[str, dict],
+    out: str,
+    preset: str | None,
+    config: str | None,
+    fields: dict[str, Any],
+    overrides: list[str],
+    resume: bool,
+):
     """Preset -> YAML file -> explicit flags -> ``--set``; a resume starts from config.yaml."""
     from compass_nav.training.common import CONFIG_FILE
 
     if resume:
         if config is not None or preset is not None:
-            raise ConfigError("--preset/--config cannot be combined with --resume: the run's "
-                              "config.yaml is used (change values with --set)")
+            raise ConfigError(
+                "--preset/--config cannot be combined with --resume: the run's "
+                "config.yaml is used (change values with --set)"
+            )
         data = read_yaml_mapping(Path(out) / CONFIG_FILE)
     else:
         name = preset or "default"
         if name not in presets:
-            raise ConfigError(f"--preset {name!r}: unknown; known presets: "
-                              f"{', '.join(presets)}")
+            raise ConfigError(f"--preset {name!r}: unknown; known presets: {', '.join(presets)}")
         data = config_to_dict(presets[name])
         if config is not None:
             data = deep_merge(data, read_yaml_mapping(config))
@@ -48,34 +57,61 @@ def _resolve(cls: type, presets: dict[str, dict], out: str, preset: str | None,
     return config_from_dict(cls, apply_overrides(data, overrides))
 
 
-def build_rl_config(out: str, preset: str | None = None, config: str | None = None,
-                    embodiment: str | None = None, base: str | None = None,
-                    overrides: list[str] | tuple[str, ...] = (), resume: bool = False):
+def build_rl_config(
+    out: str,
+    preset: str | None = None,
+    config: str | None = None,
+    embodiment: str | None = None,
+    base: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    resume: bool = False,
+):
     """Resolve an :class:`~compass_nav.rl.config.RLConfig` the way ``train-rl`` does."""
     from compass_nav.rl.config import RL_PRESETS, RLConfig
 
-    return _resolve(RLConfig, RL_PRESETS, out, preset, config,
-                    {"embodiment": embodiment, "base": base}, list(overrides), resume)
+    return _resolve(
+        RLConfig,
+        RL_PRESETS,
+        out,
+        preset,
+        config,
+        {"embodiment": embodiment, "base": base},
+        list(overrides),
+        resume,
+    )
 
 
-def build_distill_config(out: str, preset: str | None = None, config: str | None = None,
-                         specialists: list[str] | None = None, data: list[str] | None = None,
-                         overrides: list[str] | tuple[str, ...] = (), resume: bool = False):
+def build_distill_config(
+    out: str,
+    preset: str | None = None,
+    config: str | None = None,
+    specialists: list[str] | None = None,
+    data: list[str] | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    resume: bool = False,
+):
     """Resolve a :class:`~compass_nav.distill.config.DistillConfig` as ``distill`` does."""
     from compass_nav.distill.config import DISTILL_PRESETS, DistillConfig
 
     fields = {"specialists": specialists or None, "data": data or None}
-    return _resolve(DistillConfig, DISTILL_PRESETS, out, preset, config, fields,
-                    list(overrides), resume)
+    return _resolve(
+        DistillConfig, DISTILL_PRESETS, out, preset, config, fields, list(overrides), resume
+    )
 
 
 def _run_rl(args: argparse.Namespace) -> int:
     from compass_nav.training.rl import train_rl
 
-    cfg = build_rl_config(args.out, args.preset, args.config, args.embodiment, args.base,
-                          args.set, args.resume)
-    path = train_rl(cfg, args.out, resume=args.resume, progress=not args.no_progress,
-                    tensorboard=not args.no_tensorboard)
+    cfg = build_rl_config(
+        args.out, args.preset, args.config, args.embodiment, args.base, args.set, args.resume
+    )
+    path = train_rl(
+        cfg,
+        args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        tensorboard=not args.no_tensorboard,
+    )
     print(f"specialist: {path}")
     return 0
 
@@ -83,13 +119,21 @@ def _run_rl(args: argparse.Namespace) -> int:
 def _run_record(args: argparse.Namespace) -> int:
     from compass_nav.rl.record import record_specialist
 
-    families = tuple(args.families.split(",")) if args.families else (
-        "warehouse", "office", "hall")
-    path = record_specialist(args.specialist, args.out, args.episodes, seed=args.seed,
-                             num_envs=args.num_envs, families=families,
-                             route_mode=args.route_mode,
-                             max_episode_steps=args.max_episode_steps,
-                             stochastic=args.stochastic, progress=not args.no_progress)
+    families = (
+        tuple(args.families.split(",")) if args.families else ("warehouse", "office", "hall")
+    )
+    path = record_specialist(
+        args.specialist,
+        args.out,
+        args.episodes,
+        seed=args.seed,
+        num_envs=args.num_envs,
+        families=families,
+        route_mode=args.route_mode,
+        max_episode_steps=args.max_episode_steps,
+        stochastic=args.stochastic,
+        progress=not args.no_progress,
+    )
     print(f"rollouts: {path}")
     return 0
 
@@ -97,8 +141,9 @@ def _run_record(args: argparse.Namespace) -> int:
 def _run_distill(args: argparse.Namespace) -> int:
     from compass_nav.training.distill import train_distill
 
-    cfg = build_distill_config(args.out, args.preset, args.config, args.specialist, args.data,
-                               args.set, args.resume)
+    cfg = build_distill_config(
+        args.out, args.preset, args.config, args.specialist, args.data, args.set, args.resume
+    )
     path = train_distill(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     print(f"generalist: {path}")
     return 0
@@ -117,13 +162,25 @@ def _run_pipeline(args: argparse.Namespace) -> int:
 
 def _trainer_flags(p: argparse.ArgumentParser, presets: tuple[str, ...]) -> None:
     p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--preset", choices=presets, default=None,
-                   help="start from this preset (default: default; not with --resume)")
+    p.add_argument(
+        "--preset",
+        choices=presets,
+        default=None,
+        help="start from this preset (default: default; not with --resume)",
+    )
     p.add_argument("--config", help="YAML file merged over the preset")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set ppo.learning_rate=1e-4")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its newest checkpoint")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set ppo.learning_rate=1e-4",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its newest checkpoint",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -131,18 +188,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train-rl``, ``record-specialist``, ``distill`` and ``pipeline``."""
     fmt = argparse.RawDescriptionHelpFormatter
     rl = subparsers.add_parser(
-        "train-rl", help="residual PPO specialist for one embodiment on the frozen IL base",
+        "train-rl",
+        help="residual PPO specialist for one embodiment on the frozen IL base",
         formatter_class=fmt,
         description="Residual PPO (rsl-rl) on top of the frozen X-Mobility base: the actor "
-                    "adds a zero-initialised residual to the base's action, clipped to the "
-                    "body's limits; the critic sees privileged simulator state. Writes "
-                    "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/specialist.pt.",
+        "adds a zero-initialised residual to the base's action, clipped to the "
+        "body's limits; the critic sees privileged simulator state. Writes "
+        "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/specialist.pt.",
         epilog="examples:\n"
-               "  compass-nav train-rl --embodiment spot --base runs/il_carter "
-               "--out runs/rl_spot\n"
-               "  compass-nav train-rl --out runs/rl_spot --resume\n"
-               "  compass-nav train-rl --embodiment g1 --base runs/il_carter --out O "
-               "--config configs/rl/compass_reward.yaml")
+        "  compass-nav train-rl --embodiment spot --base runs/il_carter "
+        "--out runs/rl_spot\n"
+        "  compass-nav train-rl --out runs/rl_spot --resume\n"
+        "  compass-nav train-rl --embodiment g1 --base runs/il_carter --out O "
+        "--config configs/rl/compass_reward.yaml",
+    )
     rl.add_argument("--embodiment", help="body to specialise for (registered name or YAML)")
     rl.add_argument("--base", help="IL checkpoint or run folder (random:<preset> for tests)")
     _trainer_flags(rl, ("default", "debug"))
@@ -150,13 +209,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rl.set_defaults(func=_run_rl)
 
     rec = subparsers.add_parser(
-        "record-specialist", help="record a specialist's rollouts for distillation",
+        "record-specialist",
+        help="record a specialist's rollouts for distillation",
         formatter_class=fmt,
         description="Record episodes of a specialist on its own body in the demonstrations "
-                    "format, with per-step policy_state, action_mean, action_std and "
-                    "base_action (fractions of the body's limits). Resumable.",
+        "format, with per-step policy_state, action_mean, action_std and "
+        "base_action (fractions of the body's limits). Resumable.",
         epilog="example:\n  compass-nav record-specialist runs/rl_spot --out "
-               "runs/rollouts_spot --episodes 120")
+        "runs/rollouts_spot --episodes 120",
+    )
     rec.add_argument("specialist", help="specialist.pt or its run folder")
     rec.add_argument("--out", required=True, help="dataset folder")
     rec.add_argument("--episodes", type=int, default=120, help="episodes (default 120)")
@@ -165,37 +226,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--families", help="comma-separated scene families (default: all)")
     rec.add_argument("--route-mode", choices=("mapless", "planned"), default="mapless")
     rec.add_argument("--max-episode-steps", type=int, default=300)
-    rec.add_argument("--stochastic", action="store_true",
-                     help="sample the Gaussian instead of acting with its mean")
+    rec.add_argument(
+        "--stochastic",
+        action="store_true",
+        help="sample the Gaussian instead of acting with its mean",
+    )
     rec.add_argument("--no-progress", action="store_true", help="no progress bar")
     rec.set_defaults(func=_run_record)
 
     dis = subparsers.add_parser(
-        "distill", help="distil specialists into one descriptor-conditioned generalist",
+        "distill",
+        help="distil specialists into one descriptor-conditioned generalist",
         formatter_class=fmt,
         description="KL distillation of every specialist's action distribution into one "
-                    "generalist head conditioned on the embodiment descriptor, offline on "
-                    "recorded rollouts then with DAgger rounds in the simulator. Writes "
-                    "OUT/config.yaml, OUT/checkpoints/, OUT/dagger/, OUT/generalist.pt.",
+        "generalist head conditioned on the embodiment descriptor, offline on "
+        "recorded rollouts then with DAgger rounds in the simulator. Writes "
+        "OUT/config.yaml, OUT/checkpoints/, OUT/dagger/, OUT/generalist.pt.",
         epilog="example:\n  compass-nav distill --specialist runs/rl_carter runs/rl_spot "
-               "--data runs/rollouts_carter runs/rollouts_spot --out runs/generalist")
+        "--data runs/rollouts_carter runs/rollouts_spot --out runs/generalist",
+    )
     dis.add_argument("--specialist", nargs="+", help="specialist files or run folders")
     dis.add_argument("--data", nargs="+", help="recorded specialist rollouts")
     _trainer_flags(dis, ("default", "debug"))
     dis.set_defaults(func=_run_distill)
 
     pipe = subparsers.add_parser(
-        "pipeline", help="demos -> IL -> specialists -> generalist -> evaluation table",
+        "pipeline",
+        help="demos -> IL -> specialists -> generalist -> evaluation table",
         formatter_class=fmt,
         description="Run the whole chain from a preset into OUT, skipping finished stages "
-                    "and resuming interrupted ones; prints the evaluation table "
-                    "(OUT/eval/table.md).",
+        "and resuming interrupted ones; prints the evaluation table "
+        "(OUT/eval/table.md).",
         epilog="examples:\n  compass-nav pipeline --preset tiny --out runs/tiny\n"
-               "  compass-nav pipeline --preset full --out runs/full --set bodies=[spot,g1]")
+        "  compass-nav pipeline --preset full --out runs/full --set bodies=[spot,g1]",
+    )
     pipe.add_argument("--preset", choices=("tiny", "full"), default="tiny")
     pipe.add_argument("--out", required=True, help="output folder")
     pipe.add_argument("--config", help="YAML file merged over the preset")
-    pipe.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                      help="override a value, e.g. --set rl.iterations=100")
+    pipe.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value, e.g. --set rl.iterations=100",
+    )
     pipe.add_argument("--no-progress", action="store_true", help="no progress bars")
     pipe.set_defaults(func=_run_pipeline)

@@ -45,12 +45,24 @@ class HeadConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_dims", tuple(int(v) for v in self.hidden_dims))
-        check(len(self.hidden_dims) >= 1 and min(self.hidden_dims) >= 1, "head.hidden_dims",
-              self.hidden_dims, "must be a non-empty list of ints >= 1")
-        check(self.activation in _ACTIVATIONS, "head.activation", self.activation,
-              f"must be one of {', '.join(_ACTIVATIONS)}")
-        check(0 < self.min_std <= self.init_std <= self.max_std, "head.init_std", self.init_std,
-              "must satisfy 0 < min_std <= init_std <= max_std")
+        check(
+            len(self.hidden_dims) >= 1 and min(self.hidden_dims) >= 1,
+            "head.hidden_dims",
+            self.hidden_dims,
+            "must be a non-empty list of ints >= 1",
+        )
+        check(
+            self.activation in _ACTIVATIONS,
+            "head.activation",
+            self.activation,
+            f"must be one of {', '.join(_ACTIVATIONS)}",
+        )
+        check(
+            0 < self.min_std <= self.init_std <= self.max_std,
+            "head.init_std",
+            self.init_std,
+            "must satisfy 0 < min_std <= init_std <= max_std",
+        )
         check(self.input_clip > 0, "head.input_clip", self.input_clip, "must be > 0")
 
 
@@ -85,26 +97,41 @@ class PPOConfig:
     critic_hidden_dims: tuple[int, ...] = (256, 128)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "critic_hidden_dims",
-                           tuple(int(v) for v in self.critic_hidden_dims))
+        object.__setattr__(
+            self, "critic_hidden_dims", tuple(int(v) for v in self.critic_hidden_dims)
+        )
         check(self.learning_rate > 0, "ppo.learning_rate", self.learning_rate, "must be > 0")
-        check(self.schedule in ("adaptive", "fixed"), "ppo.schedule", self.schedule,
-              "must be 'adaptive' or 'fixed'")
+        check(
+            self.schedule in ("adaptive", "fixed"),
+            "ppo.schedule",
+            self.schedule,
+            "must be 'adaptive' or 'fixed'",
+        )
         check(self.desired_kl > 0, "ppo.desired_kl", self.desired_kl, "must be > 0")
         check(0 < self.clip_param < 1, "ppo.clip_param", self.clip_param, "must be in (0, 1)")
-        check(self.num_learning_epochs >= 1, "ppo.num_learning_epochs",
-              self.num_learning_epochs, "must be >= 1")
-        check(self.num_mini_batches >= 1, "ppo.num_mini_batches", self.num_mini_batches,
-              "must be >= 1")
+        check(
+            self.num_learning_epochs >= 1,
+            "ppo.num_learning_epochs",
+            self.num_learning_epochs,
+            "must be >= 1",
+        )
+        check(
+            self.num_mini_batches >= 1,
+            "ppo.num_mini_batches",
+            self.num_mini_batches,
+            "must be >= 1",
+        )
         check(0 < self.gamma <= 1, "ppo.gamma", self.gamma, "must be in (0, 1]")
         check(0 <= self.lam <= 1, "ppo.lam", self.lam, "must be in [0, 1]")
         check(self.entropy_coef >= 0, "ppo.entropy_coef", self.entropy_coef, "must be >= 0")
-        check(self.value_loss_coef > 0, "ppo.value_loss_coef", self.value_loss_coef,
-              "must be > 0")
+        check(self.value_loss_coef > 0, "ppo.value_loss_coef", self.value_loss_coef, "must be > 0")
         check(self.max_grad_norm > 0, "ppo.max_grad_norm", self.max_grad_norm, "must be > 0")
-        check(len(self.critic_hidden_dims) >= 1 and min(self.critic_hidden_dims) >= 1,
-              "ppo.critic_hidden_dims", self.critic_hidden_dims,
-              "must be a non-empty list of ints >= 1")
+        check(
+            len(self.critic_hidden_dims) >= 1 and min(self.critic_hidden_dims) >= 1,
+            "ppo.critic_hidden_dims",
+            self.critic_hidden_dims,
+            "must be a non-empty list of ints >= 1",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,29 +183,49 @@ class RLConfig:
 
         object.__setattr__(self, "families", tuple(self.families))
         get_embodiment(self.embodiment)  # raises ConfigError listing the known bodies
-        check(bool(self.base), "base", self.base,
-              "must name the IL checkpoint or run folder (or random:<preset> for tests)")
+        check(
+            bool(self.base),
+            "base",
+            self.base,
+            "must name the IL checkpoint or run folder (or random:<preset> for tests)",
+        )
         known = list_families()
         check(len(self.families) >= 1, "families", self.families, "must not be empty")
         for fam in self.families:
             check(fam in known, "families", fam, f"unknown family; known: {', '.join(known)}")
-        check(self.route_mode in ("planned", "mapless"), "route_mode", self.route_mode,
-              "must be 'planned' or 'mapless'")
+        check(
+            self.route_mode in ("planned", "mapless"),
+            "route_mode",
+            self.route_mode,
+            "must be 'planned' or 'mapless'",
+        )
         check(self.num_envs >= 1, "num_envs", self.num_envs, "must be >= 1")
         check(self.steps_per_env >= 2, "steps_per_env", self.steps_per_env, "must be >= 2")
-        check(self.num_envs * self.steps_per_env >= self.ppo.num_mini_batches, "num_envs",
-              self.num_envs, "num_envs x steps_per_env must be >= ppo.num_mini_batches")
+        check(
+            self.num_envs * self.steps_per_env >= self.ppo.num_mini_batches,
+            "num_envs",
+            self.num_envs,
+            "num_envs x steps_per_env must be >= ppo.num_mini_batches",
+        )
         check(self.iterations >= 1, "iterations", self.iterations, "must be >= 1")
-        check(self.max_episode_steps >= 1, "max_episode_steps", self.max_episode_steps,
-              "must be >= 1")
+        check(
+            self.max_episode_steps >= 1,
+            "max_episode_steps",
+            self.max_episode_steps,
+            "must be >= 1",
+        )
         for f in ("image_height", "image_width"):
             v = getattr(self, f)
             check(v == 0 or 16 <= v <= 480, f, v, "must be 0 (the base's size) or in [16, 480]")
         check(self.seed >= 0, "seed", self.seed, "must be >= 0")
         check(self.save_interval >= 1, "save_interval", self.save_interval, "must be >= 1")
         check(self.torch_threads >= 1, "torch_threads", self.torch_threads, "must be >= 1")
-        check(self.time_budget_min >= 0, "time_budget_min", self.time_budget_min,
-              "must be >= 0 (0 = no limit)")
+        check(
+            self.time_budget_min >= 0,
+            "time_budget_min",
+            self.time_budget_min,
+            "must be >= 0 (0 = no limit)",
+        )
 
 
 #: Named presets: plain overrides of the defaults (nested sections as dicts).

@@ -96,9 +96,16 @@ class ResidualNavEnv(VecEnv):
         device: Torch device of the returned tensors.
     """
 
-    def __init__(self, sim_config: SimConfig, base: XMobility, seed: int = 0,
-                 progress_weight: float = 0.0, proximity_weight: float = 0.0,
-                 proximity_margin: float = 0.3, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        sim_config: SimConfig,
+        base: XMobility,
+        seed: int = 0,
+        progress_weight: float = 0.0,
+        proximity_weight: float = 0.0,
+        proximity_margin: float = 0.3,
+        device: str = "cpu",
+    ) -> None:
         from compass_nav.sim.env import NavVectorEnv
 
         self.sim = NavVectorEnv(sim_config)
@@ -142,8 +149,11 @@ class ResidualNavEnv(VecEnv):
             x = head_inputs(out["policy_state"], t["goal"], t["speed"], t["embodiment"])
         self._embodiment = t["embodiment"]
         priv = torch.as_tensor(privileged_features(self.sim), device=self.device)
-        return TensorDict({"head_input": x, "base_action": out["action_norm"],
-                           "privileged": priv}, batch_size=[self.num_envs], device=self.device)
+        return TensorDict(
+            {"head_input": x, "base_action": out["action_norm"], "privileged": priv},
+            batch_size=[self.num_envs],
+            device=self.device,
+        )
 
     def get_observations(self) -> TensorDict:
         """Features of the current observation of every env."""
@@ -170,11 +180,15 @@ class ResidualNavEnv(VecEnv):
         shaping = self.progress_weight * progress
         if self.proximity_weight:
             shaping = shaping + self.proximity_weight * proximity_penalty(
-                map_at_pose(self.sim, "clearance"), self._radius, self.proximity_margin)
+                map_at_pose(self.sim, "clearance"), self._radius, self.proximity_margin
+            )
         reward = reward + np.where(resetting, 0.0, shaping)
         self._return = np.where(resetting, 0.0, self._return) + reward
-        self.prev_action = torch.where(torch.as_tensor(resetting, device=self.device)[:, None],
-                                       torch.zeros_like(command), command)
+        self.prev_action = torch.where(
+            torch.as_tensor(resetting, device=self.device)[:, None],
+            torch.zeros_like(command),
+            command,
+        )
         self._first = resetting.copy()
         self._pending = ended.copy()
         self.last_obs = obs
@@ -184,10 +198,17 @@ class ResidualNavEnv(VecEnv):
         extras = {
             "time_outs": torch.as_tensor(truncated, device=self.device),
             "episode": {
-                "success": ep["success"][ended], "collision": ep["collision"][ended],
-                "timeout": truncated[ended], "return": self._return[ended],
-                "length": ep["l"][ended], "embodiment_index": info["embodiment_index"][ended],
+                "success": ep["success"][ended],
+                "collision": ep["collision"][ended],
+                "timeout": truncated[ended],
+                "return": self._return[ended],
+                "length": ep["l"][ended],
+                "embodiment_index": info["embodiment_index"][ended],
             },
         }
-        return (self._obs, torch.as_tensor(reward, dtype=torch.float32, device=self.device),
-                torch.as_tensor(ended, device=self.device), extras)
+        return (
+            self._obs,
+            torch.as_tensor(reward, dtype=torch.float32, device=self.device),
+            torch.as_tensor(ended, device=self.device),
+            extras,
+        )

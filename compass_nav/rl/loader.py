@@ -32,8 +32,9 @@ class ResidualAgent(Policy):
         stochastic: Sample the Gaussian instead of taking its mean (exploration, ablations).
     """
 
-    def __init__(self, module: ResidualPolicy, name: str = "residual",
-                 stochastic: bool = False) -> None:
+    def __init__(
+        self, module: ResidualPolicy, name: str = "residual", stochastic: bool = False
+    ) -> None:
         self.module = module.eval()
         self.name = name
         self.stochastic = stochastic
@@ -59,10 +60,12 @@ class ResidualAgent(Policy):
             u = out["action_mean"] + out["action_std"] * torch.randn_like(out["action_std"])
             action = P.scale_action(torch.clamp(u, -1.0, 1.0), t["embodiment"])
         self._prev = action
-        self.last = {"policy_state": out["policy_state"].numpy(),
-                     "action_mean": out["action_mean"].numpy(),
-                     "action_std": out["action_std"].numpy(),
-                     "base_action": out["base_action"].numpy()}
+        self.last = {
+            "policy_state": out["policy_state"].numpy(),
+            "action_mean": out["action_mean"].numpy(),
+            "action_std": out["action_std"].numpy(),
+            "base_action": out["base_action"].numpy(),
+        }
         return action.numpy().astype(np.float32)
 
 
@@ -71,4 +74,3 @@ def load_agent(spec: str | Path, stochastic: bool = False) -> ResidualAgent:
     module = load_residual(spec)
     role = module.info.get("role", "residual")
     return ResidualAgent(module, name=f"{role}:{spec}", stochastic=stochastic)
-

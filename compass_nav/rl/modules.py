@@ -46,8 +46,9 @@ EXTRA_INPUT_DIM = GOAL_DIM + SPEED_DIM + DESCRIPTOR_DIM
 _ACT = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
 
-def head_inputs(policy_state: torch.Tensor, goal: torch.Tensor, speed: torch.Tensor,
-                embodiment: torch.Tensor) -> torch.Tensor:
+def head_inputs(
+    policy_state: torch.Tensor, goal: torch.Tensor, speed: torch.Tensor, embodiment: torch.Tensor
+) -> torch.Tensor:
     """Concatenated head input (B, policy_state_dim + 5 + 3 + D), descriptor last.
 
     Args:
@@ -56,8 +57,15 @@ def head_inputs(policy_state: torch.Tensor, goal: torch.Tensor, speed: torch.Ten
         speed: (B, 3) measured body speed (vx, vy, wz).
         embodiment: (B, D) descriptor.
     """
-    return torch.cat([policy_state.float(), goal_features(goal),
-                      speed_features(speed, embodiment), descriptor_features(embodiment)], 1)
+    return torch.cat(
+        [
+            policy_state.float(),
+            goal_features(goal),
+            speed_features(speed, embodiment),
+            descriptor_features(embodiment),
+        ],
+        1,
+    )
 
 
 class ResidualHead(nn.Module):
@@ -98,10 +106,9 @@ class ResidualHead(nn.Module):
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise and clip the running-statistics part of the input (B, input_dim)."""
-        head, descr = x[:, :self.norm_dim], x[:, self.norm_dim:]
+        head, descr = x[:, : self.norm_dim], x[:, self.norm_dim :]
         std = torch.sqrt(self.obs_var + 1e-4)
-        head = torch.clamp((head - self.obs_mean) / std, -self.cfg.input_clip,
-                           self.cfg.input_clip)
+        head = torch.clamp((head - self.obs_mean) / std, -self.cfg.input_clip, self.cfg.input_clip)
         return torch.cat([head, descr], 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,7 +124,7 @@ class ResidualHead(nn.Module):
     @torch.no_grad()
     def update_normalization(self, x: torch.Tensor) -> None:
         """Fold a batch (B, input_dim) into the running mean and variance (Chan et al.)."""
-        v = x[:, :self.norm_dim].double()
+        v = x[:, : self.norm_dim].double()
         n = float(v.shape[0])
         if n == 0:
             return
@@ -126,8 +133,11 @@ class ResidualHead(nn.Module):
         total = self.obs_count + n
         delta = mean_b - self.obs_mean.double()
         new_mean = self.obs_mean.double() + delta * (n / total)
-        m2 = (self.obs_var.double() * self.obs_count + var_b * n
-              + delta.square() * self.obs_count * n / total)
+        m2 = (
+            self.obs_var.double() * self.obs_count
+            + var_b * n
+            + delta.square() * self.obs_count * n / total
+        )
         self.obs_mean.copy_(new_mean.float())
         self.obs_var.copy_((m2 / total).float())
         self.obs_count.fill_(float(total))
@@ -143,10 +153,25 @@ class ResidualPolicy(nn.Module):
     """
 
     #: Inputs and outputs of :meth:`step` / :meth:`forward`, in order (the export contract).
-    input_names: tuple[str, ...] = ("rgb", "depth", "speed", "route", "goal", "embodiment",
-                                    "prev_action", "h", "z")
-    output_names: tuple[str, ...] = ("action", "path", "h_new", "z_new", "action_mean",
-                                     "action_std")
+    input_names: tuple[str, ...] = (
+        "rgb",
+        "depth",
+        "speed",
+        "route",
+        "goal",
+        "embodiment",
+        "prev_action",
+        "h",
+        "z",
+    )
+    output_names: tuple[str, ...] = (
+        "action",
+        "path",
+        "h_new",
+        "z_new",
+        "action_mean",
+        "action_std",
+    )
 
     def __init__(self, base: XMobility, head: ResidualHead, info: dict | None = None) -> None:
         super().__init__()
@@ -166,8 +191,13 @@ class ResidualPolicy(nn.Module):
         """Zero recurrent state of the base for ``batch_size`` rows."""
         return self.base.initial(batch_size)
 
-    def act(self, obs: dict[str, torch.Tensor], prev_action: torch.Tensor, state: RSSMState,
-            is_first: torch.Tensor) -> tuple[RSSMState, dict[str, torch.Tensor]]:
+    def act(
+        self,
+        obs: dict[str, torch.Tensor],
+        prev_action: torch.Tensor,
+        state: RSSMState,
+        is_first: torch.Tensor,
+    ) -> tuple[RSSMState, dict[str, torch.Tensor]]:
         """One control step on a batch (see the module docstring).
 
         Args:
@@ -188,15 +218,29 @@ class ResidualPolicy(nn.Module):
         residual, std = self.head(x)
         mean = b["action_norm"] + residual
         action = P.scale_action(torch.clamp(mean, -1.0, 1.0), obs["embodiment"])
-        out = {"action": action, "action_mean": mean, "action_std": std,
-               "base_action": b["action_norm"], "policy_state": b["policy_state"],
-               "head_input": x, "path": b["path"]}
+        out = {
+            "action": action,
+            "action_mean": mean,
+            "action_std": std,
+            "base_action": b["action_norm"],
+            "policy_state": b["policy_state"],
+            "head_input": x,
+            "path": b["path"],
+        }
         return state, out
 
-    def step(self, rgb: torch.Tensor, depth: torch.Tensor, speed: torch.Tensor,
-             route: torch.Tensor, goal: torch.Tensor, embodiment: torch.Tensor,
-             prev_action: torch.Tensor, h: torch.Tensor, z: torch.Tensor
-             ) -> tuple[torch.Tensor, ...]:
+    def step(
+        self,
+        rgb: torch.Tensor,
+        depth: torch.Tensor,
+        speed: torch.Tensor,
+        route: torch.Tensor,
+        goal: torch.Tensor,
+        embodiment: torch.Tensor,
+        prev_action: torch.Tensor,
+        h: torch.Tensor,
+        z: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:
         """Deterministic control step with explicit recurrent tensors (the export path).
 
         Same inputs as :meth:`XMobility.step`: start an episode with zeros for
@@ -206,12 +250,24 @@ class ResidualPolicy(nn.Module):
             ``action`` (B, 3) SI within limits, ``path`` (B, P, 2), ``h_new``, ``z_new``,
             ``action_mean`` and ``action_std`` (B, 3) in fractions of the limits.
         """
-        obs = {"rgb": rgb, "depth": depth, "speed": speed, "route": route, "goal": goal,
-               "embodiment": embodiment}
+        obs = {
+            "rgb": rgb,
+            "depth": depth,
+            "speed": speed,
+            "route": route,
+            "goal": goal,
+            "embodiment": embodiment,
+        }
         first = torch.zeros(speed.shape[0], dtype=torch.bool, device=speed.device)
         state, out = self.act(obs, prev_action, RSSMState(h, z), first)
-        return (out["action"], out["path"], state.h, state.z, out["action_mean"],
-                out["action_std"])
+        return (
+            out["action"],
+            out["path"],
+            state.h,
+            state.z,
+            out["action_mean"],
+            out["action_std"],
+        )
 
     forward = step
 
@@ -219,8 +275,14 @@ class ResidualPolicy(nn.Module):
         """Example inputs of :meth:`step` (zeros, the base's image size) for tracing."""
         c = self.base.cfg
         b = batch_size
-        return (torch.zeros(b, c.image_height, c.image_width, 3, dtype=torch.uint8),
-                torch.zeros(b, c.image_height, c.image_width), torch.zeros(b, 3),
-                torch.zeros(b, c.route_points, 2), torch.zeros(b, 3),
-                torch.zeros(b, c.descriptor_dim), torch.zeros(b, 3),
-                torch.zeros(b, c.deter_dim), torch.zeros(b, c.stoch_dim))
+        return (
+            torch.zeros(b, c.image_height, c.image_width, 3, dtype=torch.uint8),
+            torch.zeros(b, c.image_height, c.image_width),
+            torch.zeros(b, 3),
+            torch.zeros(b, c.route_points, 2),
+            torch.zeros(b, 3),
+            torch.zeros(b, c.descriptor_dim),
+            torch.zeros(b, 3),
+            torch.zeros(b, c.deter_dim),
+            torch.zeros(b, c.stoch_dim),
+        )

@@ -22,8 +22,13 @@ from compass_nav.rl.modules import EXTRA_INPUT_DIM
 __all__ = ["build_ppo"]
 
 
-def build_ppo(env: ResidualNavEnv | VecEnv, ppo: PPOConfig, head: HeadConfig, steps_per_env: int,
-              device: str = "cpu") -> PPO:
+def build_ppo(
+    env: ResidualNavEnv | VecEnv,
+    ppo: PPOConfig,
+    head: HeadConfig,
+    steps_per_env: int,
+    device: str = "cpu",
+) -> PPO:
     """rsl-rl PPO with a zero-initialised residual actor and a privileged critic.
 
     Args:
@@ -37,12 +42,21 @@ def build_ppo(env: ResidualNavEnv | VecEnv, ppo: PPOConfig, head: HeadConfig, st
     obs = env.get_observations()
     actor = ResidualActor.build(obs["head_input"].shape[1] - EXTRA_INPUT_DIM, head)
     critic = make_critic(obs, ppo)
-    storage = RolloutStorage("rl", env.num_envs, steps_per_env, obs, [env.num_actions],
-                             device)
-    return PPO(actor, critic, storage,
-               num_learning_epochs=ppo.num_learning_epochs,
-               num_mini_batches=ppo.num_mini_batches,
-               clip_param=ppo.clip_param, gamma=ppo.gamma, lam=ppo.lam,
-               value_loss_coef=ppo.value_loss_coef, entropy_coef=ppo.entropy_coef,
-               learning_rate=ppo.learning_rate, max_grad_norm=ppo.max_grad_norm,
-               schedule=ppo.schedule, desired_kl=ppo.desired_kl, device=device)
+    storage = RolloutStorage("rl", env.num_envs, steps_per_env, obs, [env.num_actions], device)
+    return PPO(
+        actor,
+        critic,
+        storage,
+        num_learning_epochs=ppo.num_learning_epochs,
+        num_mini_batches=ppo.num_mini_batches,
+        clip_param=ppo.clip_param,
+        gamma=ppo.gamma,
+        lam=ppo.lam,
+        value_loss_coef=ppo.value_loss_coef,
+        entropy_coef=ppo.entropy_coef,
+        learning_rate=ppo.learning_rate,
+        max_grad_norm=ppo.max_grad_norm,
+        schedule=ppo.schedule,
+        desired_kl=ppo.desired_kl,
+        device=device,
+    )

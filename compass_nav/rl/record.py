@@ -35,17 +35,25 @@ __all__ = ["EXTRA_KEYS", "record_specialist", "specialist_extras"]
 EXTRA_KEYS = ("policy_state", "action_mean", "action_std", "base_action")
 
 
-def specialist_extras(policy: ResidualAgent, obs: Mapping[str, np.ndarray],
-                      action: np.ndarray) -> dict[str, np.ndarray]:
+def specialist_extras(
+    policy: ResidualAgent, obs: Mapping[str, np.ndarray], action: np.ndarray
+) -> dict[str, np.ndarray]:
     """The recorder's ``extra_fn``: the agent's features and Gaussian of this step."""
     return {k: policy.last[k].astype(np.float32) for k in EXTRA_KEYS}
 
 
-def record_specialist(spec: str | Path, out_dir: str | Path, num_episodes: int, seed: int = 0,
-                      num_envs: int = 24, families: tuple[str, ...] = ("warehouse", "office",
-                                                                         "hall"),
-                      route_mode: str = "mapless", max_episode_steps: int = 300,
-                      stochastic: bool = False, progress: bool = True) -> Path:
+def record_specialist(
+    spec: str | Path,
+    out_dir: str | Path,
+    num_episodes: int,
+    seed: int = 0,
+    num_envs: int = 24,
+    families: tuple[str, ...] = ("warehouse", "office", "hall"),
+    route_mode: str = "mapless",
+    max_episode_steps: int = 300,
+    stochastic: bool = False,
+    progress: bool = True,
+) -> Path:
     """Record ``num_episodes`` of a specialist on its own body (train scene seeds).
 
     Args:
@@ -69,15 +77,25 @@ def record_specialist(spec: str | Path, out_dir: str | Path, num_episodes: int, 
     agent = load_agent(spec, stochastic=stochastic)
     info = agent.module.info
     if info.get("role") != "specialist" or len(info.get("embodiments", ())) != 1:
-        raise ConfigError(f"spec={str(spec)!r}: not a specialist file (role="
-                          f"{info.get('role')!r}, embodiments={info.get('embodiments')!r})")
+        raise ConfigError(
+            f"spec={str(spec)!r}: not a specialist file (role="
+            f"{info.get('role')!r}, embodiments={info.get('embodiments')!r})"
+        )
     base_cfg = agent.module.base.cfg
-    sim = SimConfig(num_envs=num_envs, embodiments=(info["embodiments"][0],),
-                    families=tuple(families), split="train",
-                    image_height=base_cfg.image_height, image_width=base_cfg.image_width,
-                    render_rgb=base_cfg.use_rgb, render_depth=base_cfg.use_depth,
-                    route_mode=route_mode, max_episode_steps=max_episode_steps)
+    sim = SimConfig(
+        num_envs=num_envs,
+        embodiments=(info["embodiments"][0],),
+        families=tuple(families),
+        split="train",
+        image_height=base_cfg.image_height,
+        image_width=base_cfg.image_width,
+        render_rgb=base_cfg.use_rgb,
+        render_depth=base_cfg.use_depth,
+        route_mode=route_mode,
+        max_episode_steps=max_episode_steps,
+    )
     agent.name = f"specialist:{info['embodiments'][0]}"
-    record_episodes(agent, out_dir, sim, num_episodes, seed=seed, extra_fn=specialist_extras,
-                    progress=progress)
+    record_episodes(
+        agent, out_dir, sim, num_episodes, seed=seed, extra_fn=specialist_extras, progress=progress
+    )
     return Path(out_dir)

@@ -34,8 +34,9 @@ def _load(spec: str, **kwargs) -> Policy:
 
     unknown = set(kwargs) - {"stochastic"}
     if unknown:
-        raise ModelError(f"{spec}: residual policies take only 'stochastic', got "
-                         f"{sorted(unknown)}")
+        raise ModelError(
+            f"{spec}: residual policies take only 'stochastic', got {sorted(unknown)}"
+        )
     return load_agent(spec, **kwargs)
 
 

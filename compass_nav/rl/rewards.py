@@ -32,8 +32,14 @@ from compass_nav.sim.config import RewardConfig
 from compass_nav.utils.config import check
 from compass_nav.utils.errors import ConfigError
 
-__all__ = ["GEO_VALID_MAX", "REWARD_PRESETS", "RLRewardConfig", "geodesic_progress",
-           "proximity_penalty", "reward_preset"]
+__all__ = [
+    "GEO_VALID_MAX",
+    "REWARD_PRESETS",
+    "RLRewardConfig",
+    "geodesic_progress",
+    "proximity_penalty",
+    "reward_preset",
+]
 
 #: Cost-to-go values at or above this (planner metres) mark cells the planner forbids.
 GEO_VALID_MAX = 1e6
@@ -70,12 +76,20 @@ class RLRewardConfig:
     def __post_init__(self) -> None:
         check(self.success >= 0, "reward.success", self.success, "must be >= 0")
         check(self.collision <= 0, "reward.collision", self.collision, "must be <= 0")
-        check(self.distance <= 0, "reward.distance", self.distance,
-              "must be <= 0 (it weights the distance still to go)")
+        check(
+            self.distance <= 0,
+            "reward.distance",
+            self.distance,
+            "must be <= 0 (it weights the distance still to go)",
+        )
         check(self.smoothness <= 0, "reward.smoothness", self.smoothness, "must be <= 0")
         check(self.proximity <= 0, "reward.proximity", self.proximity, "must be <= 0")
-        check(self.proximity_margin > 0, "reward.proximity_margin", self.proximity_margin,
-              "must be > 0 m")
+        check(
+            self.proximity_margin > 0,
+            "reward.proximity_margin",
+            self.proximity_margin,
+            "must be > 0 m",
+        )
 
     def sim_reward(self) -> RewardConfig:
         """The simulator's reward config: these weights, progress off.
@@ -88,14 +102,16 @@ class RLRewardConfig:
 
 
 REWARD_PRESETS: dict[str, RLRewardConfig] = {
-    "compass": RLRewardConfig(progress=0.0, distance=-0.005, success=10.0, collision=-5.0,
-                              time=0.0, smoothness=0.0),
+    "compass": RLRewardConfig(
+        progress=0.0, distance=-0.005, success=10.0, collision=-5.0, time=0.0, smoothness=0.0
+    ),
     "shaped": RLRewardConfig(),
 }
 
 
-def geodesic_progress(geo_before: np.ndarray, geo_at_pose: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def geodesic_progress(
+    geo_before: np.ndarray, geo_at_pose: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Progress along the planner's cost-to-go, ignoring cells it forbids.
 
     Args:
@@ -134,6 +150,7 @@ def reward_preset(name: str) -> RLRewardConfig:
         ConfigError: For an unknown name (the known ones are listed).
     """
     if name not in REWARD_PRESETS:
-        raise ConfigError(f"reward preset={name!r}: unknown; known presets: "
-                          f"{', '.join(REWARD_PRESETS)}")
+        raise ConfigError(
+            f"reward preset={name!r}: unknown; known presets: {', '.join(REWARD_PRESETS)}"
+        )
     return REWARD_PRESETS[name]

@@ -31,23 +31,44 @@ def register(subparsers) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--embodiments", nargs="+", default=["carter", "spot", "h1"],
-                   metavar="NAME", help="bodies to drive (default: carter spot h1)")
+    p.add_argument(
+        "--embodiments",
+        nargs="+",
+        default=["carter", "spot", "h1"],
+        metavar="NAME",
+        help="bodies to drive (default: carter spot h1)",
+    )
     p.add_argument("--episodes", type=int, default=3, help="episodes per embodiment")
-    p.add_argument("--model", default="", help="navigator model: path, scripted:<name>, or "
-                   "'' for the shipped default (default)")
+    p.add_argument(
+        "--model",
+        default="",
+        help="navigator model: path, scripted:<name>, or '' for the shipped default (default)",
+    )
     p.add_argument("--family", default="warehouse", help="scene family")
-    p.add_argument("--split", default="heldout", choices=("train", "heldout"),
-                   help="scene seeds (default: heldout)")
+    p.add_argument(
+        "--split",
+        default="heldout",
+        choices=("train", "heldout"),
+        help="scene seeds (default: heldout)",
+    )
     p.add_argument("--seed", type=int, default=0, help="episode-sequence seed")
-    p.add_argument("--realtime-factor", type=float, default=0.0,
-                   help="0 = lockstep, as fast as the navigator answers (default)")
+    p.add_argument(
+        "--realtime-factor",
+        type=float,
+        default=0.0,
+        help="0 = lockstep, as fast as the navigator answers (default)",
+    )
     p.add_argument("--route-mode", default="planned", choices=("planned", "mapless"))
     p.add_argument("--domain-id", type=int, default=40, help="ROS_DOMAIN_ID to use")
-    p.add_argument("--timeout", type=float, default=300.0,
-                   help="wall-clock budget per embodiment, s")
-    p.add_argument("--out", type=Path, default=None,
-                   help="folder for summary.json, node logs and one GIF per embodiment")
+    p.add_argument(
+        "--timeout", type=float, default=300.0, help="wall-clock budget per embodiment, s"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for summary.json, node logs and one GIF per embodiment",
+    )
     p.set_defaults(func=_run)
 
 
@@ -57,11 +78,19 @@ def _run(args: argparse.Namespace) -> int:
 
     out = args.out
     cfg = SilConfig(
-        embodiments=tuple(args.embodiments), episodes=args.episodes, model=args.model,
-        family=args.family, split=args.split, seed=args.seed,
-        realtime_factor=args.realtime_factor, route_mode=args.route_mode,
-        timeout_s=args.timeout, domain_id=args.domain_id,
-        gif_dir=str(out) if out else None, log_dir=str(out / "logs") if out else None)
+        embodiments=tuple(args.embodiments),
+        episodes=args.episodes,
+        model=args.model,
+        family=args.family,
+        split=args.split,
+        seed=args.seed,
+        realtime_factor=args.realtime_factor,
+        route_mode=args.route_mode,
+        timeout_s=args.timeout,
+        domain_id=args.domain_id,
+        gif_dir=str(out) if out else None,
+        log_dir=str(out / "logs") if out else None,
+    )
     records = run_sim_in_the_loop(cfg)
     print(summary_table(records))
     if out:

@@ -82,8 +82,17 @@ def _check_quaternion(q: Quaternion, what: str) -> None:
 
 def pose_to_xyyaw(pose, what: str = "pose") -> np.ndarray:
     """geometry_msgs/Pose -> (x, y, yaw) float64, rejecting NaN/inf and bad quaternions."""
-    v = np.array([pose.position.x, pose.position.y, pose.position.z, pose.orientation.x,
-                  pose.orientation.y, pose.orientation.z, pose.orientation.w])
+    v = np.array(
+        [
+            pose.position.x,
+            pose.position.y,
+            pose.position.z,
+            pose.orientation.x,
+            pose.orientation.y,
+            pose.orientation.z,
+            pose.orientation.w,
+        ]
+    )
     if not np.isfinite(v).all():
         raise InputError(f"{what}: contains NaN or inf")
     _check_quaternion(pose.orientation, what)
@@ -102,8 +111,7 @@ def odometry_to_arrays(msg: Odometry) -> tuple[np.ndarray, np.ndarray]:
     pose = pose_to_xyyaw(msg.pose.pose, "odometry pose")
     t = msg.twist.twist
     speed = np.array([t.linear.x, t.linear.y, t.angular.z])
-    if not np.isfinite(speed).all() or not math.isfinite(t.linear.z + t.angular.x
-                                                         + t.angular.y):
+    if not np.isfinite(speed).all() or not math.isfinite(t.linear.z + t.angular.x + t.angular.y):
         raise InputError("odometry twist: contains NaN or inf")
     return pose, speed
 
@@ -120,7 +128,8 @@ def _pixel_rows(msg: Image, channels: int, itemsize: int) -> np.ndarray:
     if data.size < step * (h - 1) + row:
         raise InputError(
             f"image data has {data.size} bytes; {w}x{h} {msg.encoding} with step {step} "
-            f"needs {step * h}")
+            f"needs {step * h}"
+        )
     if data.size < step * h:  # tolerate a short last row's padding only
         data = np.concatenate([data, np.zeros(step * h - data.size, np.uint8)])
     return data[: step * h].reshape(h, step)
@@ -136,8 +145,10 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     """
     enc = msg.encoding.lower()
     if enc not in IMAGE_ENCODINGS:
-        raise InputError(f"image encoding {msg.encoding!r} not supported "
-                         f"(supported: {', '.join(IMAGE_ENCODINGS)})")
+        raise InputError(
+            f"image encoding {msg.encoding!r} not supported "
+            f"(supported: {', '.join(IMAGE_ENCODINGS)})"
+        )
     c = IMAGE_ENCODINGS[enc]
     rows = _pixel_rows(msg, c, 1)
     h, w = rows.shape[0], int(msg.width)
@@ -160,8 +171,9 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
         raise InputError("compressed image: empty data")
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if img is None:
-        raise InputError(f"compressed image: cannot decode {buf.size} bytes "
-                         f"(format {msg.format!r})")
+        raise InputError(
+            f"compressed image: cannot decode {buf.size} bytes (format {msg.format!r})"
+        )
     h, w = img.shape[:2]
     if not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
         raise InputError(f"image size {w}x{h} outside [{MIN_SIDE}, {MAX_SIDE}] pixels")
@@ -211,8 +223,9 @@ def depth_to_msg(depth: np.ndarray, stamp: Time, frame_id: str) -> Image:
     return msg
 
 
-def camera_info(width: int, height: int, hfov_rad: float, stamp: Time,
-                frame_id: str) -> CameraInfo:
+def camera_info(
+    width: int, height: int, hfov_rad: float, stamp: Time, frame_id: str
+) -> CameraInfo:
     """Pinhole CameraInfo with square pixels and no distortion (the simulator's camera)."""
     f = 0.5 * width / math.tan(0.5 * hfov_rad)
     cx, cy = 0.5 * width, 0.5 * height
@@ -225,8 +238,9 @@ def camera_info(width: int, height: int, hfov_rad: float, stamp: Time,
     return msg
 
 
-def odometry_msg(pose: np.ndarray, speed: np.ndarray, stamp: Time, frame_id: str,
-                 child_frame_id: str) -> Odometry:
+def odometry_msg(
+    pose: np.ndarray, speed: np.ndarray, stamp: Time, frame_id: str, child_frame_id: str
+) -> Odometry:
     """(x, y, yaw) in ``frame_id`` and body twist (vx, vy, wz) -> nav_msgs/Odometry."""
     msg = Odometry()
     msg.header.stamp, msg.header.frame_id = stamp, frame_id
@@ -238,8 +252,9 @@ def odometry_msg(pose: np.ndarray, speed: np.ndarray, stamp: Time, frame_id: str
     return msg
 
 
-def twist_msg(cmd: np.ndarray, stamped: bool, stamp: Time | None = None,
-              frame_id: str = "") -> Twist | TwistStamped:
+def twist_msg(
+    cmd: np.ndarray, stamped: bool, stamp: Time | None = None, frame_id: str = ""
+) -> Twist | TwistStamped:
     """Command (vx, vy, wz) -> geometry_msgs/Twist, or TwistStamped with stamp and frame."""
     t = Twist()
     t.linear.x, t.linear.y, t.angular.z = float(cmd[0]), float(cmd[1]), float(cmd[2])

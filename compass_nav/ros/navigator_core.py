@@ -67,7 +67,7 @@ def open_runtime(model: str, embodiment: str) -> PolicyRuntime:
     """
     spec = model.strip()
     scripted = spec.startswith(SCRIPTED_PREFIX)
-    name = spec[len(SCRIPTED_PREFIX):] if scripted else spec
+    name = spec[len(SCRIPTED_PREFIX) :] if scripted else spec
     try:
         from compass_nav.runtime import load_runtime
 
@@ -121,21 +121,37 @@ class NavigatorSettings:
 
     def __post_init__(self) -> None:
         for i, axis in enumerate(("vx", "vy", "wz")):
-            check(math.isfinite(self.low[i]) and self.low[i] <= 0.0, f"low.{axis}",
-                  self.low[i], "must be finite and <= 0")
-            check(math.isfinite(self.high[i]) and self.high[i] >= 0.0, f"high.{axis}",
-                  self.high[i], "must be finite and >= 0")
-            check(math.isfinite(self.accel[i]) and self.accel[i] >= 0.0, f"accel.{axis}",
-                  self.accel[i], "must be finite and >= 0")
-        check(0.1 <= self.control_hz <= 1000.0, "control_hz", self.control_hz,
-              "must be within [0.1, 1000] Hz")
+            check(
+                math.isfinite(self.low[i]) and self.low[i] <= 0.0,
+                f"low.{axis}",
+                self.low[i],
+                "must be finite and <= 0",
+            )
+            check(
+                math.isfinite(self.high[i]) and self.high[i] >= 0.0,
+                f"high.{axis}",
+                self.high[i],
+                "must be finite and >= 0",
+            )
+            check(
+                math.isfinite(self.accel[i]) and self.accel[i] >= 0.0,
+                f"accel.{axis}",
+                self.accel[i],
+                "must be finite and >= 0",
+            )
+        check(
+            0.1 <= self.control_hz <= 1000.0,
+            "control_hz",
+            self.control_hz,
+            "must be within [0.1, 1000] Hz",
+        )
         check(self.goal_tolerance > 0, "goal_tolerance", self.goal_tolerance, "must be > 0")
-        check(self.heading_tolerance > 0, "heading_tolerance", self.heading_tolerance,
-              "must be > 0")
+        check(
+            self.heading_tolerance > 0, "heading_tolerance", self.heading_tolerance, "must be > 0"
+        )
         check(self.stale_timeout > 0, "stale_timeout", self.stale_timeout, "must be > 0")
         check(self.route_spacing > 0, "route_spacing", self.route_spacing, "must be > 0")
-        check(self.route_goal_match > 0, "route_goal_match", self.route_goal_match,
-              "must be > 0")
+        check(self.route_goal_match > 0, "route_goal_match", self.route_goal_match, "must be > 0")
 
 
 class CommandLimiter:
@@ -219,8 +235,9 @@ class NavigatorCore:
         settings: Limits and tolerances (replace at run time with :meth:`configure`).
     """
 
-    def __init__(self, runtime: PolicyRuntime, descriptor: np.ndarray,
-                 settings: NavigatorSettings) -> None:
+    def __init__(
+        self, runtime: PolicyRuntime, descriptor: np.ndarray, settings: NavigatorSettings
+    ) -> None:
         self.runtime = runtime
         self.descriptor = np.asarray(descriptor, np.float32)
         self.settings = settings
@@ -248,14 +265,23 @@ class NavigatorCore:
         t0 = time.perf_counter()
         spec = self.runtime.spec
         pose, goal = np.zeros(3), np.array([2.0, 0.0, 0.0])
-        route, _ = planned_route(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), pose, goal,
-                                 spec.route_points, self.settings.route_spacing)
+        route, _ = planned_route(
+            np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]),
+            pose,
+            goal,
+            spec.route_points,
+            self.settings.route_spacing,
+        )
         straight_route(pose, goal, spec.route_points, self.settings.route_spacing)
         h, w = spec.image_height, spec.image_width
-        obs = build_observation(np.zeros((h, w, 3), np.uint8) if spec.uses_rgb else None,
-                                np.zeros((h, w), np.float32) if spec.uses_depth else None,
-                                np.zeros(3), route, goal_in_robot_frame(pose, goal),
-                                self.descriptor)
+        obs = build_observation(
+            np.zeros((h, w, 3), np.uint8) if spec.uses_rgb else None,
+            np.zeros((h, w), np.float32) if spec.uses_depth else None,
+            np.zeros(3),
+            route,
+            goal_in_robot_frame(pose, goal),
+            self.descriptor,
+        )
         self.runtime.reset()
         self.runtime.step(obs)
         self.runtime.reset()
@@ -360,7 +386,8 @@ class NavigatorCore:
             if miss <= s.route_goal_match:
                 self.route_note = "planned route"
                 route, self._route_progress = planned_route(
-                    self._route, pose, self.goal, k, s.route_spacing, self._route_progress)
+                    self._route, pose, self.goal, k, s.route_spacing, self._route_progress
+                )
                 return route
             self.route_note = f"route ignored: it ends {miss:.2f} m from the goal: mapless"
         return straight_route(pose, self.goal, k, s.route_spacing)
@@ -390,7 +417,11 @@ class NavigatorCore:
         obs = build_observation(
             self.inputs["image"].value if spec.uses_rgb else None,
             self.inputs["depth"].value if spec.uses_depth else None,
-            self.speed, self._route_observation(pose, spec.route_points), g, self.descriptor)
+            self.speed,
+            self._route_observation(pose, spec.route_points),
+            g,
+            self.descriptor,
+        )
         if self._fresh_start:
             self.runtime.reset()
             self._fresh_start = False

@@ -85,13 +85,15 @@ class Navigator(LifecycleNode):
         self._commands = 0
         # Always-on outputs: a zero command and the reason must be publishable in any state.
         stamped = self.get_parameter("cmd_vel_stamped").value
-        self._cmd_pub = self.create_publisher(TwistStamped if stamped else Twist, "cmd_vel",
-                                              qos.command())
+        self._cmd_pub = self.create_publisher(
+            TwistStamped if stamped else Twist, "cmd_vel", qos.command()
+        )
         self._status_pub = self.create_publisher(String, "goal_status", qos.latched())
         self._diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", qos.reliable())
         self._path_pub = self.create_publisher(Path, "predicted_path", qos.reliable(2))
-        self._diag_timer = self.create_timer(self._p("diagnostics_period"),
-                                             self._publish_diagnostics, clock=self._steady)
+        self._diag_timer = self.create_timer(
+            self._p("diagnostics_period"), self._publish_diagnostics, clock=self._steady
+        )
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
 
@@ -156,8 +158,9 @@ class Navigator(LifecycleNode):
         names = {p.name for p in params}
         if "diagnostics_period" in names:
             self.destroy_timer(self._diag_timer)
-            self._diag_timer = self.create_timer(self._p("diagnostics_period"),
-                                                 self._publish_diagnostics, clock=self._steady)
+            self._diag_timer = self.create_timer(
+                self._p("diagnostics_period"), self._publish_diagnostics, clock=self._steady
+            )
         if self.core is not None:
             self.core.configure(self._settings(self._values()))
             if self._active and "control_rate_hz" in names:
@@ -185,24 +188,31 @@ class Navigator(LifecycleNode):
             warm = self.core.warm_up()
         except Exception as exc:  # a model that cannot run must not get to drive
             self.core = self.runtime = None
-            return self._fail(f"model={values['model']!r} failed its warm-up step: "
-                              f"{type(exc).__name__}: {exc}")
+            return self._fail(
+                f"model={values['model']!r} failed its warm-up step: {type(exc).__name__}: {exc}"
+            )
         # Subscription order is the executor's order for messages that are ready together:
         # goal and route first, so a new episode's first image is never steered to the old
         # goal; then odometry and depth, so an image-triggered step sees the matching pose.
-        self._subs.append(self.create_subscription(PoseStamped, "goal_pose", self._on_goal,
-                                                   qos.reliable()))
+        self._subs.append(
+            self.create_subscription(PoseStamped, "goal_pose", self._on_goal, qos.reliable())
+        )
         if values["use_route"]:
-            self._subs.append(self.create_subscription(Path, "route", self._on_route,
-                                                       qos.reliable(2)))
+            self._subs.append(
+                self.create_subscription(Path, "route", self._on_route, qos.reliable(2))
+            )
         sensor = qos.sensor(values["image_qos"])
-        self._subs.append(self.create_subscription(Odometry, "odom", self._on_odom,
-                                                   qos.sensor("reliable")))
+        self._subs.append(
+            self.create_subscription(Odometry, "odom", self._on_odom, qos.sensor("reliable"))
+        )
         if spec.uses_depth:
             self._subs.append(self.create_subscription(Image, "depth", self._on_depth, sensor))
         if values["image_transport"] == "compressed":
-            self._subs.append(self.create_subscription(
-                CompressedImage, "image/compressed", self._on_compressed, sensor))
+            self._subs.append(
+                self.create_subscription(
+                    CompressedImage, "image/compressed", self._on_compressed, sensor
+                )
+            )
         else:
             self._subs.append(self.create_subscription(Image, "image", self._on_image, sensor))
         self._srvs.append(self.create_service(Trigger, "~/cancel", self._on_cancel))
@@ -211,7 +221,8 @@ class Navigator(LifecycleNode):
             f"configured: model {self.runtime.name}, embodiment {self.body.name}, "
             f"{settings.control_hz:g} Hz ({values['trigger']}-triggered), inputs "
             f"{'rgb ' if spec.uses_rgb else ''}{'depth ' if spec.uses_depth else ''}odom; "
-            f"warm-up {warm * 1e3:.0f} ms")
+            f"warm-up {warm * 1e3:.0f} ms"
+        )
         self._publish_status(force=True)
         return TransitionCallbackReturn.SUCCESS
 
@@ -369,8 +380,7 @@ class Navigator(LifecycleNode):
 
     def _frame_names(self) -> tuple[str, str]:
         """(odometry frame, base frame): parameters, else what odometry says."""
-        return (self._p("odom_frame") or self._frames[0],
-                self._p("base_frame") or self._frames[1])
+        return (self._p("odom_frame") or self._frames[0], self._p("base_frame") or self._frames[1])
 
     def _to_world(self, frame: str, xyyaw: np.ndarray, what: str):
         """A pose in ``frame`` -> odometry frame, None if it must wait, else raise."""
@@ -385,7 +395,8 @@ class Navigator(LifecycleNode):
             return robot_to_world(self.core.pose, xyyaw)
         raise conv.InputError(
             f"{what} frame {frame!r} is unknown: give it in the odometry frame "
-            f"{odom_frame!r} or the robot frame {base_frame!r} (no tf2 lookups here)")
+            f"{odom_frame!r} or the robot frame {base_frame!r} (no tf2 lookups here)"
+        )
 
     def _on_goal(self, msg: PoseStamped) -> None:
         try:
@@ -403,7 +414,8 @@ class Navigator(LifecycleNode):
         self._last_trigger_stamp = None
         self.get_logger().info(
             f"goal {self.core.goal_id}: ({world[0]:.2f}, {world[1]:.2f}, {world[2]:.2f}) in "
-            f"{self._frame_names()[0]!r}")
+            f"{self._frame_names()[0]!r}"
+        )
         self._after_event()
 
     def _on_route(self, msg: Path) -> None:
@@ -469,8 +481,11 @@ class Navigator(LifecycleNode):
             self._infer_s.append(d.inference_s)
             self._step_times.append(time.monotonic())
             if d.path is not None:
-                self._path_pub.publish(conv.path_msg(d.path, self._stamp(stamp),
-                                                     self._frame_names()[1] or "base_link"))
+                self._path_pub.publish(
+                    conv.path_msg(
+                        d.path, self._stamp(stamp), self._frame_names()[1] or "base_link"
+                    )
+                )
         self._publish_status(d.status)
 
     def _stamp(self, stamp):
@@ -482,8 +497,12 @@ class Navigator(LifecycleNode):
             # Not an answer to an image (watchdog, goal events): a zero stamp, so that a
             # lockstep simulator never takes it for the answer to its current observation.
             stamp = Time()
-        msg = conv.twist_msg(cmd, stamped, self._stamp(stamp) if stamped else None,
-                             self._frame_names()[1] or "base_link")
+        msg = conv.twist_msg(
+            cmd,
+            stamped,
+            self._stamp(stamp) if stamped else None,
+            self._frame_names()[1] or "base_link",
+        )
         self._cmd_pub.publish(msg)
         self._last_cmd_wall = time.monotonic()
         self._commands += 1
@@ -522,8 +541,11 @@ class Navigator(LifecycleNode):
             status = self.core.status()
             why = self.core.stop_reason(now)
             driving = status.state == "active" and not why
-            st.level = DiagnosticStatus.OK if (driving or status.state != "stopped") else \
-                DiagnosticStatus.WARN
+            st.level = (
+                DiagnosticStatus.OK
+                if (driving or status.state != "stopped")
+                else DiagnosticStatus.WARN
+            )
             if not self._active:
                 st.message = "inactive"
             elif status.state == "stopped" or (status.state == "active" and why):
@@ -531,20 +553,22 @@ class Navigator(LifecycleNode):
             else:
                 st.message = status.state + (f": {status.reason}" if status.reason else "")
             window = [t for t in self._step_times if now - t <= 2.0]
-            values.update({
-                "state": status.state,
-                "stop_reason": why or status.reason,
-                "model": self.runtime.name,
-                "control_rate_target_hz": f"{self.core.settings.control_hz:.3g}",
-                "control_rate_hz": f"{len(window) / 2.0:.3g}",
-                "step_latency_ms_p50": _pct(self._step_s, 50),
-                "step_latency_ms_p99": _pct(self._step_s, 99),
-                "inference_ms_p50": _pct(self._infer_s, 50),
-                "inference_ms_p99": _pct(self._infer_s, 99),
-                "route": self.core.route_note,
-                "goal_distance_m": f"{status.distance:.3f}",
-                "commands_published": str(self._commands),
-            })
+            values.update(
+                {
+                    "state": status.state,
+                    "stop_reason": why or status.reason,
+                    "model": self.runtime.name,
+                    "control_rate_target_hz": f"{self.core.settings.control_hz:.3g}",
+                    "control_rate_hz": f"{len(window) / 2.0:.3g}",
+                    "step_latency_ms_p50": _pct(self._step_s, 50),
+                    "step_latency_ms_p99": _pct(self._step_s, 99),
+                    "inference_ms_p50": _pct(self._infer_s, 50),
+                    "inference_ms_p99": _pct(self._infer_s, 99),
+                    "route": self.core.route_note,
+                    "goal_distance_m": f"{status.distance:.3f}",
+                    "commands_published": str(self._commands),
+                }
+            )
             for kind, inp in self.core.inputs.items():
                 age = now - inp.received
                 values[f"{kind}_age_s"] = f"{age:.3f}" if math.isfinite(age) else "never"

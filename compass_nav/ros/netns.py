@@ -40,4 +40,5 @@ def require_private_network() -> None:
         raise PrivateNetworkError(
             f"refusing to start ROS 2 nodes: network interfaces {found} are visible and DDS "
             "would use them. Run inside a private network namespace: scripts/netns_run.sh "
-            "CMD (or scripts/test.sh for the tests).")
+            "CMD (or scripts/test.sh for the tests)."
+        )

@@ -41,9 +41,13 @@ def goal_in_robot_frame(pose: np.ndarray, goal: np.ndarray) -> np.ndarray:
 def robot_to_world(pose: np.ndarray, xyyaw: np.ndarray) -> np.ndarray:
     """A pose (x, y, yaw) given in the robot frame at ``pose`` -> the world (odometry) frame."""
     c, s = math.cos(pose[2]), math.sin(pose[2])
-    return np.array([pose[0] + c * xyyaw[0] - s * xyyaw[1],
-                     pose[1] + s * xyyaw[0] + c * xyyaw[1],
-                     float(wrap_angle(np.float64(pose[2] + xyyaw[2])))])
+    return np.array(
+        [
+            pose[0] + c * xyyaw[0] - s * xyyaw[1],
+            pose[1] + s * xyyaw[0] + c * xyyaw[1],
+            float(wrap_angle(np.float64(pose[2] + xyyaw[2]))),
+        ]
+    )
 
 
 def _to_robot(pose: np.ndarray, world: np.ndarray) -> np.ndarray:
@@ -55,8 +59,16 @@ def _to_robot(pose: np.ndarray, world: np.ndarray) -> np.ndarray:
 def straight_route(pose: np.ndarray, goal: np.ndarray, k: int, spacing: float) -> np.ndarray:
     """Mapless route: ``k`` points every ``spacing`` m on the line to the goal, robot frame."""
     world = np.empty((k, 2))
-    resample_polyline(np.empty((0, 2)), float(pose[0]), float(pose[1]), float(goal[0]),
-                      float(goal[1]), k, spacing, world)
+    resample_polyline(
+        np.empty((0, 2)),
+        float(pose[0]),
+        float(pose[1]),
+        float(goal[0]),
+        float(goal[1]),
+        k,
+        spacing,
+        world,
+    )
     return _to_robot(pose, world)
 
 
@@ -70,7 +82,7 @@ def trim_route(points: np.ndarray, xy: np.ndarray, start: int = 0) -> int:
     m = points.shape[0]
     if m < 2:
         return min(start, m)
-    a, b = points[start:-1], points[start + 1:]
+    a, b = points[start:-1], points[start + 1 :]
     ab = b - a
     denom = np.maximum((ab * ab).sum(1), 1e-12)
     t = np.clip(((xy - a) * ab).sum(1) / denom, 0.0, 1.0)
@@ -79,8 +91,9 @@ def trim_route(points: np.ndarray, xy: np.ndarray, start: int = 0) -> int:
     return start + i + 1
 
 
-def planned_route(points: np.ndarray, pose: np.ndarray, goal: np.ndarray, k: int,
-                  spacing: float, start: int = 0) -> tuple[np.ndarray, int]:
+def planned_route(
+    points: np.ndarray, pose: np.ndarray, goal: np.ndarray, k: int, spacing: float, start: int = 0
+) -> tuple[np.ndarray, int]:
     """Route observation from a global plan (M, 2) in the world frame, robot frame (k, 2).
 
     Like the simulator's planned route: ``k`` points every ``spacing`` m along robot ->
@@ -88,14 +101,27 @@ def planned_route(points: np.ndarray, pose: np.ndarray, goal: np.ndarray, k: int
     """
     idx = trim_route(points, pose[:2], start)
     world = np.empty((k, 2))
-    resample_polyline(np.ascontiguousarray(points[idx:], np.float64), float(pose[0]),
-                      float(pose[1]), float(goal[0]), float(goal[1]), k, spacing, world)
+    resample_polyline(
+        np.ascontiguousarray(points[idx:], np.float64),
+        float(pose[0]),
+        float(pose[1]),
+        float(goal[0]),
+        float(goal[1]),
+        k,
+        spacing,
+        world,
+    )
     return _to_robot(pose, world), max(idx - 1, 0)
 
 
-def build_observation(rgb: np.ndarray | None, depth: np.ndarray | None, speed: np.ndarray,
-                      route: np.ndarray, goal: np.ndarray,
-                      descriptor: np.ndarray) -> dict[str, np.ndarray]:
+def build_observation(
+    rgb: np.ndarray | None,
+    depth: np.ndarray | None,
+    speed: np.ndarray,
+    route: np.ndarray,
+    goal: np.ndarray,
+    descriptor: np.ndarray,
+) -> dict[str, np.ndarray]:
     """One robot's inputs -> a batch-of-one observation dict in the simulator's contract.
 
     Args:

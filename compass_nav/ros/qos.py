@@ -21,24 +21,35 @@ __all__ = ["command", "latched", "reliable", "sensor"]
 
 def sensor(reliability: str = "reliable") -> QoSProfile:
     """Camera/odometry streams: only the newest message matters (depth 2)."""
-    rel = {"reliable": ReliabilityPolicy.RELIABLE,
-           "best_effort": ReliabilityPolicy.BEST_EFFORT}[reliability]
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2, reliability=rel,
-                      durability=DurabilityPolicy.VOLATILE)
+    rel = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}[
+        reliability
+    ]
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=2,
+        reliability=rel,
+        durability=DurabilityPolicy.VOLATILE,
+    )
 
 
 def command() -> QoSProfile:
     """Velocity commands: reliable, volatile (what base drivers and twist_mux expect)."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=10,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.VOLATILE,
+    )
 
 
 def reliable(depth: int = 10) -> QoSProfile:
     """Goals, routes, diagnostics subscriptions: reliable, volatile."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.VOLATILE,
+    )
 
 
 def latched(depth: int = 1) -> QoSProfile:
@@ -47,6 +58,9 @@ def latched(depth: int = 1) -> QoSProfile:
     The last ``depth`` messages reach subscribers that join later and ask for
     TRANSIENT_LOCAL; VOLATILE subscribers match too (they just get no history).
     """
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )

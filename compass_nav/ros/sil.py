@@ -27,8 +27,7 @@ import numpy as np
 from compass_nav.ros.netns import require_private_network
 from compass_nav.utils.config import check
 
-__all__ = ["SilConfig", "node_command", "run_sim_in_the_loop", "stop_process",
-           "summary_table"]
+__all__ = ["SilConfig", "node_command", "run_sim_in_the_loop", "stop_process", "summary_table"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,13 +66,15 @@ class SilConfig:
     def __post_init__(self) -> None:
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
         check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
-        check(self.realtime_factor >= 0, "realtime_factor", self.realtime_factor,
-              "must be >= 0")
+        check(self.realtime_factor >= 0, "realtime_factor", self.realtime_factor, "must be >= 0")
         check(self.timeout_s > 0, "timeout_s", self.timeout_s, "must be > 0")
-        check(0 <= self.domain_id <= 232, "domain_id", self.domain_id,
-              "must be within [0, 232]")
-        check(self.route_mode in ("planned", "mapless"), "route_mode", self.route_mode,
-              "must be 'planned' or 'mapless'")
+        check(0 <= self.domain_id <= 232, "domain_id", self.domain_id, "must be within [0, 232]")
+        check(
+            self.route_mode in ("planned", "mapless"),
+            "route_mode",
+            self.route_mode,
+            "must be 'planned' or 'mapless'",
+        )
 
 
 def node_command(module: str, params: dict) -> list[str]:
@@ -139,10 +140,14 @@ class _Listener:
         self._ctx = rclpy.Context()
         rclpy.init(context=self._ctx, domain_id=domain_id)
         self._node = rclpy.create_node("sil_listener", context=self._ctx)
-        self._node.create_subscription(String, "episode_status",
-                                       lambda m: self.records.append(json.loads(m.data)),
-                                       qos.latched(100))
+        self._node.create_subscription(
+            String,
+            "episode_status",
+            lambda m: self.records.append(json.loads(m.data)),
+            qos.latched(100),
+        )
         if gif_frames is not None:
+
             def on_image(msg: Image) -> None:
                 if not self.records and len(gif_frames) < 300:
                     gif_frames.append(image_to_rgb(msg))
@@ -184,34 +189,53 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=cfg.episodes * len(cfg.embodiments), desc="sim-in-the-loop",
-                   unit="episode")
+        bar = tqdm(
+            total=cfg.episodes * len(cfg.embodiments), desc="sim-in-the-loop", unit="episode"
+        )
     for body in cfg.embodiments:
         domain = cfg.domain_id
         env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
         lockstep = cfg.realtime_factor == 0.0
         # In lockstep, stamped commands pair each observation with its own answer.
-        nav = node_command("compass_nav.ros.navigator_node", {
-            "model": cfg.model, "embodiment": body, "use_sim_time": True,
-            "cmd_vel_stamped": lockstep, "sync_stamps": lockstep})
-        bridge = node_command("compass_nav.ros.sim_bridge_node", {
-            "embodiment": body, "family": cfg.family, "split": cfg.split, "seed": cfg.seed,
-            "image_height": cfg.image_size[0], "image_width": cfg.image_size[1],
-            "episodes": cfg.episodes, "exit_when_done": True,
-            "lockstep": lockstep, "realtime_factor": cfg.realtime_factor,
-            "cmd_vel_stamped": lockstep,
-            "route_mode": cfg.route_mode,
-            # The recorder's image subscription must be matched before the first frame, or
-            # a short episode on a fast machine ends before it sees one (no GIF).
-            "min_image_subscribers": 2 if cfg.gif_dir else 0})
+        nav = node_command(
+            "compass_nav.ros.navigator_node",
+            {
+                "model": cfg.model,
+                "embodiment": body,
+                "use_sim_time": True,
+                "cmd_vel_stamped": lockstep,
+                "sync_stamps": lockstep,
+            },
+        )
+        bridge = node_command(
+            "compass_nav.ros.sim_bridge_node",
+            {
+                "embodiment": body,
+                "family": cfg.family,
+                "split": cfg.split,
+                "seed": cfg.seed,
+                "image_height": cfg.image_size[0],
+                "image_width": cfg.image_size[1],
+                "episodes": cfg.episodes,
+                "exit_when_done": True,
+                "lockstep": lockstep,
+                "realtime_factor": cfg.realtime_factor,
+                "cmd_vel_stamped": lockstep,
+                "route_mode": cfg.route_mode,
+                # The recorder's image subscription must be matched before the first frame, or
+                # a short episode on a fast machine ends before it sees one (no GIF).
+                "min_image_subscribers": 2 if cfg.gif_dir else 0,
+            },
+        )
         procs, logs = [], []
         frames: list | None = [] if cfg.gif_dir else None
         listener = _Listener(domain, frames)
         try:
             for name, cmd in (("navigator", nav), ("sim_bridge", bridge)):
                 logs.append(open(log_dir / f"{body}_{name}.log", "w"))
-                procs.append(subprocess.Popen(cmd, env=env, stdout=logs[-1],
-                                              stderr=subprocess.STDOUT))
+                procs.append(
+                    subprocess.Popen(cmd, env=env, stdout=logs[-1], stderr=subprocess.STDOUT)
+                )
             deadline = time.monotonic() + cfg.timeout_s
             records = listener.collect(cfg.episodes, _alive(procs), deadline)
         finally:
@@ -248,9 +272,13 @@ def summary_table(records: list[dict]) -> str:
     rows = ["embodiment   episodes  success  collision  timeout  no-result  SPL"]
     for body in dict.fromkeys(r["embodiment"] for r in records):
         rs = [r for r in records if r["embodiment"] == body]
-        count = {k: sum(r["outcome"] == k for r in rs)
-                 for k in ("success", "collision", "timeout", "no result")}
+        count = {
+            k: sum(r["outcome"] == k for r in rs)
+            for k in ("success", "collision", "timeout", "no result")
+        }
         spl = np.mean([r.get("spl") or 0.0 for r in rs])
-        rows.append(f"{body:<12} {len(rs):>8} {count['success']:>8} {count['collision']:>10} "
-                    f"{count['timeout']:>8} {count['no result']:>10}  {spl:.3f}")
+        rows.append(
+            f"{body:<12} {len(rs):>8} {count['success']:>8} {count['collision']:>10} "
+            f"{count['timeout']:>8} {count['no result']:>10}  {spl:.3f}"
+        )
     return "\n".join(rows)

@@ -79,11 +79,17 @@ class SimBridge(Node):
         self.add_on_set_parameters_callback(self._validate)
         self.body = get_embodiment(self._p("embodiment"))
         self.env = NavVectorEnv(
-            num_envs=1, embodiments=(self._p("embodiment"),), families=(self._p("family"),),
-            split=self._p("split"), image_height=self._p("image_height"),
-            image_width=self._p("image_width"), render_depth=self._p("publish_depth"),
-            route_mode="planned", control_hz=self._p("rate_hz"),
-            max_episode_steps=self._p("max_episode_steps"))
+            num_envs=1,
+            embodiments=(self._p("embodiment"),),
+            families=(self._p("family"),),
+            split=self._p("split"),
+            image_height=self._p("image_height"),
+            image_width=self._p("image_width"),
+            render_depth=self._p("publish_depth"),
+            route_mode="planned",
+            control_hz=self._p("rate_hz"),
+            max_episode_steps=self._p("max_episode_steps"),
+        )
         self.dt = self.env.cfg.dt
         self.sim_time = _T0
         self.episode = 0
@@ -103,14 +109,16 @@ class SimBridge(Node):
         self._odom_pub = self.create_publisher(Odometry, "odom", sensor)
         self._image_pub = self.create_publisher(Image, "image", sensor)
         self._info_pub = self.create_publisher(CameraInfo, "camera_info", sensor)
-        self._depth_pub = (self.create_publisher(Image, "depth", sensor)
-                           if self._p("publish_depth") else None)
+        self._depth_pub = (
+            self.create_publisher(Image, "depth", sensor) if self._p("publish_depth") else None
+        )
         self._goal_pub = self.create_publisher(PoseStamped, "goal_pose", qos.latched())
         self._route_pub = self.create_publisher(Path, "route", qos.latched())
         self._episode_pub = self.create_publisher(String, "episode_status", qos.latched(100))
         stamped = self._p("cmd_vel_stamped")
-        self.create_subscription(TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd,
-                                 qos.command())
+        self.create_subscription(
+            TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd, qos.command()
+        )
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(Trigger, "~/publish_goal", self._on_publish_goal)
 
@@ -180,20 +188,22 @@ class SimBridge(Node):
         self._publish_goal()
         self.get_logger().info(
             f"episode {self.episode}: {self.body.name} in {self.env.env_family[0]} scene "
-            f"{int(self.env.scene_seed[0])}, goal {self.env.ref_length[0]:.1f} m away")
+            f"{int(self.env.scene_seed[0])}, goal {self.env.ref_length[0]:.1f} m away"
+        )
 
     def _publish_observation(self) -> None:
         stamp = self._stamp()
-        cam, base, odom = (self._p("camera_frame"), self._p("base_frame"),
-                           self._p("odom_frame"))
+        cam, base, odom = (self._p("camera_frame"), self._p("base_frame"), self._p("odom_frame"))
         self._clock_pub.publish(Clock(clock=stamp))
-        self._odom_pub.publish(conv.odometry_msg(self.env.pose[0], self.env.vel[0], stamp,
-                                                 odom, base))
+        self._odom_pub.publish(
+            conv.odometry_msg(self.env.pose[0], self.env.vel[0], stamp, odom, base)
+        )
         if self._depth_pub is not None:
             self._depth_pub.publish(conv.depth_to_msg(self._obs["depth"][0], stamp, cam))
         h, w = self._obs["rgb"].shape[1:3]
-        self._info_pub.publish(conv.camera_info(w, h, math.radians(self.body.camera_hfov_deg),
-                                                stamp, cam))
+        self._info_pub.publish(
+            conv.camera_info(w, h, math.radians(self.body.camera_hfov_deg), stamp, cam)
+        )
         self._cmd_since_obs = False
         self._obs_stamp = (stamp.sec, stamp.nanosec)
         self._image_pub.publish(conv.rgb_to_msg(self._obs["rgb"][0], stamp, cam))
@@ -202,8 +212,13 @@ class SimBridge(Node):
     def _finish_episode(self, info: dict, outcome: str | None = None) -> None:
         ep = info["episode"] if info else None
         if outcome is None:
-            outcome = ("success" if info["success"][0] else
-                       "collision" if info["collision"][0] else "timeout")
+            outcome = (
+                "success"
+                if info["success"][0]
+                else "collision"
+                if info["collision"][0]
+                else "timeout"
+            )
         g, p = self.env.goal[0], self.env.pose[0]
         record = {
             "episode": self.episode,
@@ -220,8 +235,7 @@ class SimBridge(Node):
         }
         self.outcomes.append(record)
         self._episode_pub.publish(String(data=json.dumps(record)))
-        self.get_logger().info(f"episode {self.episode}: {outcome} after {record['steps']} "
-                               "steps")
+        self.get_logger().info(f"episode {self.episode}: {outcome} after {record['steps']} steps")
 
     def _done(self) -> bool:
         n = self._p("episodes")
@@ -254,12 +268,14 @@ class SimBridge(Node):
 
     # ------------------------------------------------------------------ main loop
     @staticmethod
-    def wait_for_subscribers(executor, pub, count: int, timeout_s: float,
-                             should_stop=lambda: False) -> None:
+    def wait_for_subscribers(
+        executor, pub, count: int, timeout_s: float, should_stop=lambda: False
+    ) -> None:
         """Spin until ``pub`` has ``count`` subscribers, ``timeout_s`` passed or a stop."""
         until = time.monotonic() + timeout_s
-        while (not should_stop() and pub.get_subscription_count() < count
-               and time.monotonic() < until):
+        while (
+            not should_stop() and pub.get_subscription_count() < count and time.monotonic() < until
+        ):
             executor.spin_once(timeout_sec=0.05)
 
     def run(self, executor, should_stop) -> None:
@@ -273,8 +289,9 @@ class SimBridge(Node):
             for pub in (self._odom_pub, self._depth_pub, self._image_pub):
                 if pub is not None:
                     self.wait_for_subscribers(executor, pub, 1, 10.0, should_stop)
-        self.wait_for_subscribers(executor, self._image_pub, self._p("min_image_subscribers"),
-                                  10.0, should_stop)
+        self.wait_for_subscribers(
+            executor, self._image_pub, self._p("min_image_subscribers"), 10.0, should_stop
+        )
         self._start_episode(obs)
         self._publish_observation()
         next_due = time.monotonic()
@@ -298,10 +315,14 @@ class SimBridge(Node):
             next_due = max(next_due + period, time.monotonic() - period)
         if self._done():
             wins = sum(o["outcome"] == "success" for o in self.outcomes)
-            dropped = (f"; {self.dropped_commands} commands that answered no current "
-                       "observation dropped" if self.dropped_commands else "")
-            self.get_logger().info(f"done: {wins}/{len(self.outcomes)} episodes succeeded"
-                                   f"{dropped}")
+            dropped = (
+                f"; {self.dropped_commands} commands that answered no current observation dropped"
+                if self.dropped_commands
+                else ""
+            )
+            self.get_logger().info(
+                f"done: {wins}/{len(self.outcomes)} episodes succeeded{dropped}"
+            )
 
 
 def main(args: list[str] | None = None) -> int:

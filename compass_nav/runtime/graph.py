@@ -58,9 +58,10 @@ class GraphRuntime(PolicyRuntime):
         return next(iter(self._state.values())).shape[0]
 
     def _zeros(self, batch: int) -> dict[str, np.ndarray]:
-        return {name: np.zeros((batch,) + self.meta.input(name).shape,
-                               self.meta.input(name).dtype)
-                for name in self.meta.state_inputs}
+        return {
+            name: np.zeros((batch,) + self.meta.input(name).shape, self.meta.input(name).dtype)
+            for name in self.meta.state_inputs
+        }
 
     def reset(self, mask: np.ndarray | None = None) -> None:
         """Zero the recurrent state: all rows (``mask`` None) or the rows where it is True."""
@@ -69,8 +70,9 @@ class GraphRuntime(PolicyRuntime):
             return
         m = np.asarray(mask, bool).reshape(-1)
         if m.shape[0] != self.batch_size:
-            raise InputError(f"reset mask: {m.shape[0]} rows, the runtime's state has "
-                             f"{self.batch_size}")
+            raise InputError(
+                f"reset mask: {m.shape[0]} rows, the runtime's state has {self.batch_size}"
+            )
         for v in self._state.values():
             v[m] = 0
 
@@ -87,8 +89,9 @@ class GraphRuntime(PolicyRuntime):
             self._state = self._zeros(batch)
         feed.update(self._state)
         out = self._run(feed)
-        self._state = {a: np.array(out[b], dtype=self.meta.input(a).dtype)
-                       for a, b in self.meta.state}
+        self._state = {
+            a: np.array(out[b], dtype=self.meta.input(a).dtype) for a, b in self.meta.state
+        }
         action = np.asarray(out["action"], np.float32)
         path = out.get("path")
         return RuntimeOutput(action, None if path is None else np.asarray(path, np.float32))

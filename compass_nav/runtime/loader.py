@@ -53,8 +53,10 @@ def default_model() -> Path:
         raise ModelFileError(f"no shipped default model: {exc}") from None
     path = folder / DEFAULT_MODEL
     if not path.is_file():
-        raise ModelFileError(f"no shipped default model: {path} does not exist (pass a model "
-                             "path, or export one there with `compass-nav export`)")
+        raise ModelFileError(
+            f"no shipped default model: {path} does not exist (pass a model "
+            "path, or export one there with `compass-nav export`)"
+        )
     return path
 
 
@@ -72,8 +74,9 @@ def _looks_like_path(spec: str) -> bool:
     return os.sep in spec or "/" in spec or Path(spec).suffix != "" or Path(spec).exists()
 
 
-def open_runtime(model: str | os.PathLike | None = None, embodiment: Any = "carter",
-                 **kwargs: Any) -> PolicyRuntime:
+def open_runtime(
+    model: str | os.PathLike | None = None, embodiment: Any = "carter", **kwargs: Any
+) -> PolicyRuntime:
     """Open a runtime for ``model`` (see the module docstring for the accepted specs).
 
     Args:
@@ -107,8 +110,9 @@ def open_runtime(model: str | os.PathLike | None = None, embodiment: Any = "cart
                 engine = build_engine(path, **kwargs)
                 return TensorRTRuntime(engine, descriptor=descriptor)
             if backend not in (None, "onnxruntime"):
-                raise ConfigError(f"backend={backend!r}: an .onnx model runs on 'onnxruntime' "
-                                  "or 'tensorrt'")
+                raise ConfigError(
+                    f"backend={backend!r}: an .onnx model runs on 'onnxruntime' or 'tensorrt'"
+                )
             from compass_nav.runtime.onnx_runtime import OnnxRuntime
 
             return OnnxRuntime(path, descriptor=descriptor, **kwargs)
@@ -123,12 +127,14 @@ def open_runtime(model: str | os.PathLike | None = None, embodiment: Any = "cart
     except TypeError as exc:
         if "unexpected keyword argument" not in str(exc):
             raise
-        raise ConfigError(f"{path}: unsupported runtime option(s) {sorted(kwargs)} ({exc})") \
-            from None
+        raise ConfigError(
+            f"{path}: unsupported runtime option(s) {sorted(kwargs)} ({exc})"
+        ) from None
     if not path.exists():
         raise ModelFileError(f"model {path} does not exist")
-    raise ModelFileError(f"model {path}: unknown kind of file (expected .onnx, .engine, .plan, "
-                         ".pt or a run folder)")
+    raise ModelFileError(
+        f"model {path}: unknown kind of file (expected .onnx, .engine, .plan, .pt or a run folder)"
+    )
 
 
 class RuntimePolicy(Policy):

@@ -54,30 +54,48 @@ FORMAT_VERSION = 1
 #: residual, one body) or the distilled generalist (conditioned on the descriptor).
 MODEL_KINDS: tuple[str, ...] = ("il_base", "specialist", "generalist")
 #: Keys a runtime needs to run the model.
-REQUIRED_KEYS: tuple[str, ...] = ("format_version", "model_kind", "input_spec",
-                                  "descriptor_fields", "io")
+REQUIRED_KEYS: tuple[str, ...] = (
+    "format_version",
+    "model_kind",
+    "input_spec",
+    "descriptor_fields",
+    "io",
+)
 #: Keys that say where the model came from (the exporter always writes them; a shipped model
 #: must have them; a runtime does not need them).
-PROVENANCE_KEYS: tuple[str, ...] = ("preprocessing", "training_config", "command",
-                                    "git_commit", "versions", "source")
-_JSON_KEYS = ("input_spec", "descriptor_fields", "io", "preprocessing", "training_config",
-              "versions", "source")
+PROVENANCE_KEYS: tuple[str, ...] = (
+    "preprocessing",
+    "training_config",
+    "command",
+    "git_commit",
+    "versions",
+    "source",
+)
+_JSON_KEYS = (
+    "input_spec",
+    "descriptor_fields",
+    "io",
+    "preprocessing",
+    "training_config",
+    "versions",
+    "source",
+)
 _DTYPES = ("uint8", "float32")
 
 #: Where each processing step happens (recorded in every model so no consumer guesses).
 PREPROCESSING: dict[str, str] = {
     "resize": "outside the graph: the runtime resizes camera images to input_spec's "
-              "image_height x image_width with compass_nav.runtime.preprocess.resize_image "
-              "(OpenCV INTER_AREA when shrinking, INTER_LINEAR when enlarging); every "
-              "backend and the ROS node go through that one function",
+    "image_height x image_width with compass_nav.runtime.preprocess.resize_image "
+    "(OpenCV INTER_AREA when shrinking, INTER_LINEAR when enlarging); every "
+    "backend and the ROS node go through that one function",
     "rgb": "in the graph: uint8 (B,H,W,3) RGB -> float, /255 - 0.5, NCHW",
     "depth": "in the graph: float32 metres (B,H,W), clipped to [0, max_depth], / max_depth",
     "vectors": "in the graph: speed, route, goal scaled by the model config's constants",
     "action": "in the graph: tanh fractions of the body's limits -> SI (vx, vy, wz) via the "
-              "embodiment descriptor (max_vx, min_vx, max_vy, max_wz), residual added "
-              "(specialists), clipped to those limits",
+    "embodiment descriptor (max_vx, min_vx, max_vy, max_wz), residual added "
+    "(specialists), clipped to those limits",
     "state": "the runtime starts every episode with zeros for every state input and feeds "
-             "each paired output back at the next step",
+    "each paired output back at the next step",
 }
 
 
@@ -100,8 +118,9 @@ class TensorSpec:
         if not self.name:
             raise MetadataError("tensor spec: empty name")
         if self.dtype not in _DTYPES:
-            raise MetadataError(f"tensor {self.name!r}: dtype={self.dtype!r} is not one of "
-                                f"{', '.join(_DTYPES)}")
+            raise MetadataError(
+                f"tensor {self.name!r}: dtype={self.dtype!r} is not one of {', '.join(_DTYPES)}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
@@ -133,19 +152,24 @@ class ModelMetadata:
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", tuple((str(a), str(b)) for a, b in self.state))
         if self.kind not in MODEL_KINDS:
-            raise MetadataError(f"model_kind={self.kind!r}: unknown; known kinds: "
-                                f"{', '.join(MODEL_KINDS)}")
+            raise MetadataError(
+                f"model_kind={self.kind!r}: unknown; known kinds: {', '.join(MODEL_KINDS)}"
+            )
         names_in = [t.name for t in self.inputs]
         names_out = [t.name for t in self.outputs]
         if "action" not in names_out:
             raise MetadataError(f"io: the outputs {names_out} have no 'action'")
         for a, b in self.state:
             if a not in names_in or b not in names_out:
-                raise MetadataError(f"io.state: pair ({a!r}, {b!r}) must name an input and an "
-                                    f"output (inputs {names_in}, outputs {names_out})")
+                raise MetadataError(
+                    f"io.state: pair ({a!r}, {b!r}) must name an input and an "
+                    f"output (inputs {names_in}, outputs {names_out})"
+                )
             if self.input(a).shape != self.output(b).shape:
-                raise MetadataError(f"io.state: {a!r} {self.input(a).shape} and {b!r} "
-                                    f"{self.output(b).shape} differ in shape")
+                raise MetadataError(
+                    f"io.state: {a!r} {self.input(a).shape} and {b!r} "
+                    f"{self.output(b).shape} differ in shape"
+                )
 
     # ------------------------------------------------------------------ queries
     def input(self, name: str) -> TensorSpec:
@@ -183,21 +207,26 @@ class ModelMetadata:
             "model_kind": self.kind,
             "input_spec": spec,
             "descriptor_fields": fields,
-            "io": {"inputs": [t.to_dict() for t in self.inputs],
-                   "outputs": [t.to_dict() for t in self.outputs],
-                   "state": [list(p) for p in self.state]},
+            "io": {
+                "inputs": [t.to_dict() for t in self.inputs],
+                "outputs": [t.to_dict() for t in self.outputs],
+                "state": [list(p) for p in self.state],
+            },
             **self.extra,
         }
-        return {PREFIX + k: (json.dumps(v, sort_keys=False) if k in _JSON_KEYS else str(v))
-                for k, v in values.items()}
+        return {
+            PREFIX + k: (json.dumps(v, sort_keys=False) if k in _JSON_KEYS else str(v))
+            for k, v in values.items()
+        }
 
     def missing_provenance(self) -> list[str]:
         """Provenance keys this metadata lacks (empty for a complete export)."""
         return [k for k in PROVENANCE_KEYS if k not in self.extra]
 
 
-def parse_metadata(props: dict[str, str], source: str,
-                   expected_fields: tuple[str, ...] | None = None) -> ModelMetadata:
+def parse_metadata(
+    props: dict[str, str], source: str, expected_fields: tuple[str, ...] | None = None
+) -> ModelMetadata:
     """Parse and check a model's ``compass_nav.*`` metadata.
 
     Args:
@@ -217,22 +246,29 @@ def parse_metadata(props: dict[str, str], source: str,
         from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS
 
         expected_fields = DESCRIPTOR_FIELDS
-    ours = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
+    ours = {k[len(PREFIX) :]: v for k, v in props.items() if k.startswith(PREFIX)}
     missing = [k for k in REQUIRED_KEYS if k not in ours]
     if missing:
-        hint = (" (it has no compass_nav metadata at all: was it exported with "
-                "`compass-nav export`?)" if not ours else "")
-        raise MetadataError(f"{source}: metadata lacks {', '.join(PREFIX + k for k in missing)}"
-                            f"{hint}")
+        hint = (
+            " (it has no compass_nav metadata at all: was it exported with `compass-nav export`?)"
+            if not ours
+            else ""
+        )
+        raise MetadataError(
+            f"{source}: metadata lacks {', '.join(PREFIX + k for k in missing)}{hint}"
+        )
     try:
         version = int(ours["format_version"])
     except ValueError:
-        raise MetadataError(f"{source}: {PREFIX}format_version={ours['format_version']!r} is "
-                            "not an integer") from None
+        raise MetadataError(
+            f"{source}: {PREFIX}format_version={ours['format_version']!r} is not an integer"
+        ) from None
     if version != FORMAT_VERSION:
-        raise MetadataError(f"{source}: {PREFIX}format_version={version} is unknown; this "
-                            f"compass_nav reads version {FORMAT_VERSION} (re-export the model "
-                            "with this version of compass_nav)")
+        raise MetadataError(
+            f"{source}: {PREFIX}format_version={version} is unknown; this "
+            f"compass_nav reads version {FORMAT_VERSION} (re-export the model "
+            "with this version of compass_nav)"
+        )
     parsed: dict[str, Any] = {}
     for k, v in ours.items():
         if k in _JSON_KEYS:
@@ -245,9 +281,11 @@ def parse_metadata(props: dict[str, str], source: str,
     fields = tuple(parsed["descriptor_fields"])
     if fields != tuple(expected_fields):
         diff = _schema_difference(fields, tuple(expected_fields))
-        raise MetadataError(f"{source}: the model's embodiment descriptor schema differs from "
-                            f"this compass_nav's DESCRIPTOR_FIELDS ({diff}); the descriptor it "
-                            "would be fed means something else: re-export or retrain it")
+        raise MetadataError(
+            f"{source}: the model's embodiment descriptor schema differs from "
+            f"this compass_nav's DESCRIPTOR_FIELDS ({diff}); the descriptor it "
+            "would be fed means something else: re-export or retrain it"
+        )
     try:
         spec = InputSpec(descriptor_fields=fields, **parsed["input_spec"])
         io = parsed["io"]
@@ -255,12 +293,20 @@ def parse_metadata(props: dict[str, str], source: str,
         outputs = tuple(TensorSpec(**t) for t in io["outputs"])
         state = tuple(tuple(p) for p in io["state"])
     except (TypeError, KeyError) as exc:
-        raise MetadataError(f"{source}: malformed {PREFIX}input_spec or {PREFIX}io "
-                            f"({type(exc).__name__}: {exc})") from None
+        raise MetadataError(
+            f"{source}: malformed {PREFIX}input_spec or {PREFIX}io ({type(exc).__name__}: {exc})"
+        ) from None
     extra = {k: v for k, v in parsed.items() if k not in REQUIRED_KEYS}
     try:
-        return ModelMetadata(kind=parsed["model_kind"], spec=spec, inputs=inputs,
-                             outputs=outputs, state=state, extra=extra, format_version=version)
+        return ModelMetadata(
+            kind=parsed["model_kind"],
+            spec=spec,
+            inputs=inputs,
+            outputs=outputs,
+            state=state,
+            extra=extra,
+            format_version=version,
+        )
     except MetadataError as exc:
         raise MetadataError(f"{source}: {exc}") from None
 

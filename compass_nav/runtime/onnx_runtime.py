@@ -20,16 +20,27 @@ from compass_nav.runtime.errors import MetadataError, ModelFileError, ProviderUn
 from compass_nav.runtime.graph import GraphRuntime
 from compass_nav.runtime.metadata import ModelMetadata, parse_metadata
 
-__all__ = ["PROVIDER_PREFERENCE", "OnnxRuntime", "available_providers", "choose_providers",
-           "read_onnx_metadata"]
+__all__ = [
+    "PROVIDER_PREFERENCE",
+    "OnnxRuntime",
+    "available_providers",
+    "choose_providers",
+    "read_onnx_metadata",
+]
 
 log = logging.getLogger(__name__)
 
 #: Providers tried in this order when none is given (those present in the build are used).
-PROVIDER_PREFERENCE: tuple[str, ...] = ("TensorrtExecutionProvider", "CUDAExecutionProvider",
-                                        "CPUExecutionProvider")
-_SHORT = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider",
-          "cpu": "CPUExecutionProvider"}
+PROVIDER_PREFERENCE: tuple[str, ...] = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "CPUExecutionProvider",
+)
+_SHORT = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
 _ORT_TYPES = {"tensor(uint8)": "uint8", "tensor(float)": "float32"}
 
 
@@ -61,7 +72,8 @@ def choose_providers(providers: Sequence[str] | None = None) -> list[str]:
             raise ProviderUnavailableError(
                 f"onnxruntime provider {p!r} is not available in this installation; "
                 f"available: {', '.join(have)} (GPU providers need the 'gpu' extra: "
-                "pip install 'compass_nav[gpu]', i.e. onnxruntime-gpu, and a CUDA device)")
+                "pip install 'compass_nav[gpu]', i.e. onnxruntime-gpu, and a CUDA device)"
+            )
         chosen.append(full)
     return chosen
 
@@ -77,8 +89,15 @@ def _with_options(providers: list[str]) -> list:
         if p == "TensorrtExecutionProvider":
             from compass_nav.runtime.tensorrt_runtime import cache_dir
 
-            out.append((p, {"trt_engine_cache_enable": True,
-                            "trt_engine_cache_path": str(cache_dir() / "onnxruntime")}))
+            out.append(
+                (
+                    p,
+                    {
+                        "trt_engine_cache_enable": True,
+                        "trt_engine_cache_path": str(cache_dir() / "onnxruntime"),
+                    },
+                )
+            )
         else:
             out.append(p)
     return out
@@ -95,8 +114,9 @@ def _load_model_proto(path: Path):
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises many types for garbage
-        raise ModelFileError(f"{path} is not an ONNX model or is corrupt "
-                             f"({type(exc).__name__}: {exc})") from None
+        raise ModelFileError(
+            f"{path} is not an ONNX model or is corrupt ({type(exc).__name__}: {exc})"
+        ) from None
     if not model.graph.node:
         raise ModelFileError(f"{path} is not an ONNX model or is corrupt (no graph nodes)")
     return model
@@ -128,8 +148,13 @@ class OnnxRuntime(GraphRuntime):
         descriptor: Embodiment descriptor for observations without one.
     """
 
-    def __init__(self, path: str | Path, providers: Sequence[str] | None = None,
-                 threads: int = 1, descriptor: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        providers: Sequence[str] | None = None,
+        threads: int = 1,
+        descriptor: np.ndarray | None = None,
+    ) -> None:
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -144,11 +169,14 @@ class OnnxRuntime(GraphRuntime):
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(self.path), opts,
-                                                providers=_with_options(self.providers))
+            self.session = ort.InferenceSession(
+                str(self.path), opts, providers=_with_options(self.providers)
+            )
         except Exception as exc:  # noqa: BLE001 - onnxruntime's own exception types
-            raise ModelFileError(f"{self.path} is not an ONNX model or is corrupt: onnxruntime "
-                                 f"cannot load it ({type(exc).__name__}: {exc})") from None
+            raise ModelFileError(
+                f"{self.path} is not an ONNX model or is corrupt: onnxruntime "
+                f"cannot load it ({type(exc).__name__}: {exc})"
+            ) from None
         props = dict(self.session.get_modelmeta().custom_metadata_map)
         super().__init__(parse_metadata(props, str(self.path)), descriptor)
         self._check_session()
@@ -162,21 +190,27 @@ class OnnxRuntime(GraphRuntime):
         for t in self.meta.inputs:
             i = got.get(t.name)
             if i is None:
-                raise MetadataError(f"{self.path}: metadata names input {t.name!r}, the graph's "
-                                    f"inputs are {sorted(got)}")
+                raise MetadataError(
+                    f"{self.path}: metadata names input {t.name!r}, the graph's "
+                    f"inputs are {sorted(got)}"
+                )
             dtype = _ORT_TYPES.get(i.type, i.type)
             shape = tuple(i.shape[1:])
             if dtype != t.dtype or shape != t.shape:
-                raise MetadataError(f"{self.path}: input {t.name!r} is {dtype} {shape} in the "
-                                    f"graph, {t.dtype} {t.shape} in the metadata")
+                raise MetadataError(
+                    f"{self.path}: input {t.name!r} is {dtype} {shape} in the "
+                    f"graph, {t.dtype} {t.shape} in the metadata"
+                )
         extra = sorted(set(got) - {t.name for t in self.meta.inputs})
         if extra:
             raise MetadataError(f"{self.path}: graph inputs {extra} are not in the metadata")
         outs = {o.name for o in self.session.get_outputs()}
         missing = [t.name for t in self.meta.outputs if t.name not in outs]
         if missing:
-            raise MetadataError(f"{self.path}: metadata outputs {missing} are not in the graph "
-                                f"(it has {sorted(outs)})")
+            raise MetadataError(
+                f"{self.path}: metadata outputs {missing} are not in the graph "
+                f"(it has {sorted(outs)})"
+            )
 
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         values = self.session.run(self._outputs, feed)

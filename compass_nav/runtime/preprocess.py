@@ -53,35 +53,44 @@ def _image(name: str, x: np.ndarray, t: TensorSpec, batch: int) -> np.ndarray:
     h, w = t.shape[:2]
     if name == "rgb":
         if x.ndim == 4 and x.shape[-1] != 3:
-            raise InputError(f"input 'rgb': expected {_expected(t, True)}, got {_describe(x)}: "
-                             f"an image with {x.shape[-1]} channels; the model reads 3-channel "
-                             "RGB (convert BGR/BGRA/mono to rgb8 first)")
+            raise InputError(
+                f"input 'rgb': expected {_expected(t, True)}, got {_describe(x)}: "
+                f"an image with {x.shape[-1]} channels; the model reads 3-channel "
+                "RGB (convert BGR/BGRA/mono to rgb8 first)"
+            )
         if x.ndim != 4:
             raise InputError(f"input 'rgb': expected {_expected(t, True)}, got {_describe(x)}")
         if x.dtype != np.uint8:
-            raise InputError(f"input 'rgb': expected {_expected(t, True)}, got {_describe(x)}: "
-                             "pass the camera's uint8 pixels (normalisation is in the model)")
+            raise InputError(
+                f"input 'rgb': expected {_expected(t, True)}, got {_describe(x)}: "
+                "pass the camera's uint8 pixels (normalisation is in the model)"
+            )
     else:
         if x.ndim == 4 and x.shape[-1] == 1:
             x = x[..., 0]
         if x.ndim != 3:
-            raise InputError(f"input 'depth': expected {_expected(t, True)} metres, got "
-                             f"{_describe(x)}")
+            raise InputError(
+                f"input 'depth': expected {_expected(t, True)} metres, got {_describe(x)}"
+            )
         if not np.issubdtype(x.dtype, np.floating):
-            raise InputError(f"input 'depth': expected {_expected(t, True)} metres, got "
-                             f"{_describe(x)}: convert integer depth (e.g. uint16 mm) to "
-                             "float32 metres")
+            raise InputError(
+                f"input 'depth': expected {_expected(t, True)} metres, got "
+                f"{_describe(x)}: convert integer depth (e.g. uint16 mm) to "
+                "float32 metres"
+            )
         x = x.astype(np.float32, copy=False)
     if x.shape[0] != batch:
-        raise InputError(f"input {name!r}: batch {x.shape[0]} differs from the batch {batch} "
-                         "of 'goal'")
+        raise InputError(
+            f"input {name!r}: batch {x.shape[0]} differs from the batch {batch} of 'goal'"
+        )
     if x.shape[1:3] != (h, w):
         x = np.stack([resize_image(img, h, w) for img in x])
     return np.ascontiguousarray(x)
 
 
-def prepare_inputs(obs: dict[str, np.ndarray], meta: ModelMetadata,
-                   defaults: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def prepare_inputs(
+    obs: dict[str, np.ndarray], meta: ModelMetadata, defaults: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """Observation dict -> the graph's observation inputs, checked, resized, contiguous.
 
     Args:
@@ -111,17 +120,22 @@ def prepare_inputs(obs: dict[str, np.ndarray], meta: ModelMetadata,
                 row = np.asarray(defaults[t.name], t.dtype)
                 feed[t.name] = np.ascontiguousarray(np.broadcast_to(row, (batch,) + t.shape))
                 continue
-            raise InputError(f"observation has no {t.name!r}: the model reads it as "
-                             f"{_expected(t, t.name in IMAGE_INPUTS)}")
+            raise InputError(
+                f"observation has no {t.name!r}: the model reads it as "
+                f"{_expected(t, t.name in IMAGE_INPUTS)}"
+            )
         x = np.asarray(x)
         if t.name in IMAGE_INPUTS:
             feed[t.name] = _image(t.name, x, t, batch)
             continue
         if x.shape != (batch,) + t.shape:
-            raise InputError(f"input {t.name!r}: expected {_expected(t, False)} with B={batch}, "
-                             f"got {_describe(x)}")
+            raise InputError(
+                f"input {t.name!r}: expected {_expected(t, False)} with B={batch}, "
+                f"got {_describe(x)}"
+            )
         if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-            raise InputError(f"input {t.name!r}: expected {_expected(t, False)}, got "
-                             f"{_describe(x)}")
+            raise InputError(
+                f"input {t.name!r}: expected {_expected(t, False)}, got {_describe(x)}"
+            )
         feed[t.name] = np.ascontiguousarray(x, dtype=t.dtype)
     return feed

@@ -12,14 +12,20 @@ from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS
 class ScriptedRuntime(PolicyRuntime):
     """Wraps an observation-only scripted policy (e.g. ``goal_seeker``) as a runtime."""
 
-    def __init__(self, policy: str = "goal_seeker", image_hw: tuple[int, int] = (64, 64),
-                 control_hz: float = 10.0, route_points: int = 10) -> None:
+    def __init__(
+        self,
+        policy: str = "goal_seeker",
+        image_hw: tuple[int, int] = (64, 64),
+        control_hz: float = 10.0,
+        route_points: int = 10,
+    ) -> None:
         if policy == "teacher":
             raise ValueError("the teacher needs the simulator's privileged view: not a runtime")
         self.policy = make_policy(policy)
         self.name = f"scripted:{policy}"
-        self.spec = InputSpec(image_hw[0], image_hw[1], True, False, route_points, control_hz,
-                              DESCRIPTOR_FIELDS, 0)
+        self.spec = InputSpec(
+            image_hw[0], image_hw[1], True, False, route_points, control_hz, DESCRIPTOR_FIELDS, 0
+        )
         self._start: np.ndarray | None = None
 
     def reset(self, mask=None) -> None:

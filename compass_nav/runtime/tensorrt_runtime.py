@@ -38,15 +38,24 @@ from compass_nav.runtime.graph import GraphRuntime
 from compass_nav.runtime.metadata import parse_metadata
 from compass_nav.utils.files import file_sha256
 
-__all__ = ["CACHE_ENV", "TensorRTRuntime", "build_engine", "cache_dir", "engine_key",
-           "require_tensorrt", "tensorrt_missing"]
+__all__ = [
+    "CACHE_ENV",
+    "TensorRTRuntime",
+    "build_engine",
+    "cache_dir",
+    "engine_key",
+    "require_tensorrt",
+    "tensorrt_missing",
+]
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "COMPASS_NAV_TRT_CACHE"
 ENGINE_SUFFIXES = (".engine", ".plan")
-_GPU_HINT = ("install the 'gpu' extra (pip install 'compass_nav[gpu]': tensorrt, "
-             "onnxruntime-gpu) and a CUDA build of torch on a machine with an NVIDIA GPU")
+_GPU_HINT = (
+    "install the 'gpu' extra (pip install 'compass_nav[gpu]': tensorrt, "
+    "onnxruntime-gpu) and a CUDA build of torch on a machine with an NVIDIA GPU"
+)
 
 
 def tensorrt_missing() -> list[str]:
@@ -64,13 +73,19 @@ def tensorrt_missing() -> list[str]:
     if torch.version.cuda is None:
         # torch cannot look for a GPU; the kernel driver's files tell whether one exists.
         if not (Path("/proc/driver/nvidia/gpus").is_dir() or Path("/dev/nvidia0").exists()):
-            missing.append("no NVIDIA GPU driver is loaded (no /proc/driver/nvidia/gpus, no "
-                           "/dev/nvidia0): this machine has no usable CUDA device")
-        missing.append(f"torch {torch.__version__} is a CPU-only build (TensorRT buffers need "
-                       "a CUDA build of torch)")
+            missing.append(
+                "no NVIDIA GPU driver is loaded (no /proc/driver/nvidia/gpus, no "
+                "/dev/nvidia0): this machine has no usable CUDA device"
+            )
+        missing.append(
+            f"torch {torch.__version__} is a CPU-only build (TensorRT buffers need "
+            "a CUDA build of torch)"
+        )
     elif not torch.cuda.is_available() or torch.cuda.device_count() == 0:
-        missing.append("no CUDA device is visible (no NVIDIA GPU, driver not loaded, or "
-                       "CUDA_VISIBLE_DEVICES hides it)")
+        missing.append(
+            "no CUDA device is visible (no NVIDIA GPU, driver not loaded, or "
+            "CUDA_VISIBLE_DEVICES hides it)"
+        )
     return missing
 
 
@@ -78,8 +93,9 @@ def require_tensorrt(what: str) -> None:
     """Raise :class:`BackendUnavailableError` naming everything ``what`` lacks."""
     missing = tensorrt_missing()
     if missing:
-        raise BackendUnavailableError(f"{what} needs TensorRT and a CUDA GPU: "
-                                      f"{'; '.join(missing)}. To get it: {_GPU_HINT}")
+        raise BackendUnavailableError(
+            f"{what} needs TensorRT and a CUDA GPU: {'; '.join(missing)}. To get it: {_GPU_HINT}"
+        )
 
 
 def cache_dir() -> Path:
@@ -95,11 +111,11 @@ def _device() -> dict[str, str]:
     return {"gpu": torch.cuda.get_device_name(0), "tensorrt": trt.__version__}
 
 
-def engine_key(onnx_sha256: str, gpu: str, trt_version: str, fp16: bool, max_batch: int,
-               opt_batch: int) -> str:
+def engine_key(
+    onnx_sha256: str, gpu: str, trt_version: str, fp16: bool, max_batch: int, opt_batch: int
+) -> str:
     """Cache key of an engine: everything that makes two engines differ."""
-    text = json.dumps([onnx_sha256, gpu, trt_version, bool(fp16), int(max_batch),
-                       int(opt_batch)])
+    text = json.dumps([onnx_sha256, gpu, trt_version, bool(fp16), int(max_batch), int(opt_batch)])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -107,9 +123,15 @@ def _sidecar(engine: Path) -> Path:
     return engine.with_name(engine.name + ".json")
 
 
-def build_engine(onnx_path: str | Path, fp16: bool = False, out: str | Path | None = None,
-                 max_batch: int = 64, opt_batch: int = 1, workspace_mb: int = 1024,
-                 cache: str | Path | None = None) -> Path:
+def build_engine(
+    onnx_path: str | Path,
+    fp16: bool = False,
+    out: str | Path | None = None,
+    max_batch: int = 64,
+    opt_batch: int = 1,
+    workspace_mb: int = 1024,
+    cache: str | Path | None = None,
+) -> Path:
     """Build (or reuse from the cache) a TensorRT engine for an exported ONNX policy.
 
     Args:
@@ -157,23 +179,35 @@ def build_engine(onnx_path: str | Path, fp16: bool = False, out: str | Path | No
             config.set_flag(trt.BuilderFlag.FP16)
         profile = builder.create_optimization_profile()
         for t in meta.inputs:
-            profile.set_shape(t.name, (1,) + t.shape, (opt_batch,) + t.shape,
-                              (max_batch,) + t.shape)
+            profile.set_shape(
+                t.name, (1,) + t.shape, (opt_batch,) + t.shape, (max_batch,) + t.shape
+            )
         config.add_optimization_profile(profile)
         serialized = builder.build_serialized_network(network, config)
         if serialized is None:
-            raise ModelFileError(f"TensorRT failed to build an engine from {onnx_path} "
-                                 "(see its log above)")
+            raise ModelFileError(
+                f"TensorRT failed to build an engine from {onnx_path} (see its log above)"
+            )
         from compass_nav.utils.atomic import atomic_write_bytes, atomic_write_json
 
         atomic_write_bytes(engine, bytes(memoryview(serialized)))
         from compass_nav.runtime.onnx_runtime import _load_model_proto
 
         props = {p.key: p.value for p in _load_model_proto(onnx_path).metadata_props}
-        atomic_write_json(_sidecar(engine), {
-            "metadata_props": props, "gpu": dev["gpu"], "tensorrt": dev["tensorrt"],
-            "onnx": str(onnx_path), "onnx_sha256": onnx_hash, "fp16": bool(fp16),
-            "max_batch": int(max_batch), "opt_batch": int(opt_batch), "key": key})
+        atomic_write_json(
+            _sidecar(engine),
+            {
+                "metadata_props": props,
+                "gpu": dev["gpu"],
+                "tensorrt": dev["tensorrt"],
+                "onnx": str(onnx_path),
+                "onnx_sha256": onnx_hash,
+                "fp16": bool(fp16),
+                "max_batch": int(max_batch),
+                "opt_batch": int(opt_batch),
+                "key": key,
+            },
+        )
         log.info("built %s", engine)
     else:
         log.info("reusing cached engine %s", engine)
@@ -198,9 +232,11 @@ def read_engine_sidecar(engine: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"engine file {engine} does not exist")
     side = _sidecar(engine)
     if not side.is_file():
-        raise MetadataError(f"{engine}: its metadata file {side.name} is missing (engines "
-                            "carry no metadata; build them with compass-nav export --format "
-                            "tensorrt, which writes it)")
+        raise MetadataError(
+            f"{engine}: its metadata file {side.name} is missing (engines "
+            "carry no metadata; build them with compass-nav export --format "
+            "tensorrt, which writes it)"
+        )
     try:
         return json.loads(side.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -229,7 +265,8 @@ class TensorRTRuntime(GraphRuntime):
                 f"{self.path} was built for GPU {side.get('gpu')!r} with TensorRT "
                 f"{side.get('tensorrt')}; this machine has {dev['gpu']!r} with TensorRT "
                 f"{dev['tensorrt']}: rebuild it with `compass-nav export --format tensorrt "
-                f"--onnx {side.get('onnx', 'MODEL.onnx')}`")
+                f"--onnx {side.get('onnx', 'MODEL.onnx')}`"
+            )
         super().__init__(meta, descriptor)
         self.max_batch = int(side.get("max_batch", 1))
         self._logger = trt.Logger(trt.Logger.WARNING)
@@ -247,9 +284,11 @@ class TensorRTRuntime(GraphRuntime):
         torch = self._torch
         batch = next(iter(feed.values())).shape[0]
         if batch > self.max_batch:
-            raise ModelFileError(f"{self.path}: batch {batch} exceeds the engine's profile "
-                                 f"(max_batch={self.max_batch}); rebuild with a larger "
-                                 "--max-batch")
+            raise ModelFileError(
+                f"{self.path}: batch {batch} exceeds the engine's profile "
+                f"(max_batch={self.max_batch}); rebuild with a larger "
+                "--max-batch"
+            )
         keep = []
         with torch.cuda.stream(self._stream):
             for t in self.meta.inputs:

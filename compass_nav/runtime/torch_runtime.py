@@ -26,8 +26,9 @@ class TorchRuntime(GraphRuntime):
         descriptor: Embodiment descriptor for observations without one.
     """
 
-    def __init__(self, source, threads: int | None = None,
-                 descriptor: np.ndarray | None = None) -> None:
+    def __init__(
+        self, source, threads: int | None = None, descriptor: np.ndarray | None = None
+    ) -> None:
         import torch
 
         from compass_nav.export.contract import ExportablePolicy

@@ -59,20 +59,35 @@ def _cmd_list(args: argparse.Namespace) -> int:
     probe = Console()
     console = probe if probe.is_terminal else Console(width=160)
     table = Table(title="Embodiments (sim/embodiments/*.yaml)", title_justify="left")
-    for col, justify in (("name", "left"), ("split", "left"), ("kind", "left"),
-                         ("vx m/s", "right"), ("vy m/s", "right"), ("wz rad/s", "right"),
-                         ("accel x/y/wz", "right"), ("lag s", "right"),
-                         ("footprint m", "right"), ("camera h/pitch/hfov", "right"),
-                         ("description", "left")):
+    for col, justify in (
+        ("name", "left"),
+        ("split", "left"),
+        ("kind", "left"),
+        ("vx m/s", "right"),
+        ("vy m/s", "right"),
+        ("wz rad/s", "right"),
+        ("accel x/y/wz", "right"),
+        ("lag s", "right"),
+        ("footprint m", "right"),
+        ("camera h/pitch/hfov", "right"),
+        ("description", "left"),
+    ):
         table.add_column(col, justify=justify, no_wrap=col != "description")
     for name in list_embodiments():
         b = get_embodiment(name)
         table.add_row(
-            b.name, b.split, b.kind, f"{b.min_vx:+.2f}..{b.max_vx:.2f}", f"±{b.max_vy:.2f}",
-            f"±{b.max_wz:.2f}", f"{b.max_ax:.1f}/{b.max_ay:.1f}/{b.max_awz:.1f}",
-            f"{b.lag_tau:.2f}", f"{b.length:.2f}x{b.width:.2f}",
+            b.name,
+            b.split,
+            b.kind,
+            f"{b.min_vx:+.2f}..{b.max_vx:.2f}",
+            f"±{b.max_vy:.2f}",
+            f"±{b.max_wz:.2f}",
+            f"{b.max_ax:.1f}/{b.max_ay:.1f}/{b.max_awz:.1f}",
+            f"{b.lag_tau:.2f}",
+            f"{b.length:.2f}x{b.width:.2f}",
             f"{b.camera_height:.2f} m/{b.camera_pitch:.2f}/{b.camera_hfov_deg:.0f}°",
-            b.description)
+            b.description,
+        )
     console.print(table)
     fam = Table(title="Scene families (compass_nav/sim/scenes/)", title_justify="left")
     fam.add_column("family")
@@ -83,10 +98,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def view_episode(embodiment: str, family: str, seed: int = 0, policy: str = "teacher",
-                 steps: int = 150, route_mode: str = "planned", size: tuple[int, int] = (96, 160),
-                 split: str = "train", out: str | Path = "out/sim_view",
-                 snapshot_step: int = -1, fps: float = 10.0) -> dict:
+def view_episode(
+    embodiment: str,
+    family: str,
+    seed: int = 0,
+    policy: str = "teacher",
+    steps: int = 150,
+    route_mode: str = "planned",
+    size: tuple[int, int] = (96, 160),
+    split: str = "train",
+    out: str | Path = "out/sim_view",
+    snapshot_step: int = -1,
+    fps: float = 10.0,
+) -> dict:
     """Drive one episode and write its pictures.
 
     Args:
@@ -120,8 +144,15 @@ def view_episode(embodiment: str, family: str, seed: int = 0, policy: str = "tea
 
     if steps < 1:
         raise ConfigError(f"--steps={steps}: must be >= 1")
-    env = NavVectorEnv(num_envs=1, embodiments=(embodiment,), families=(family,), split=split,
-                       route_mode=route_mode, image_height=size[0], image_width=size[1])
+    env = NavVectorEnv(
+        num_envs=1,
+        embodiments=(embodiment,),
+        families=(family,),
+        split=split,
+        route_mode=route_mode,
+        image_height=size[0],
+        image_width=size[1],
+    )
     pol = make_policy(policy)
     pol.bind(env)
     obs, _ = env.reset(seed=seed)
@@ -136,14 +167,20 @@ def view_episode(embodiment: str, family: str, seed: int = 0, policy: str = "tea
             start = np.zeros(1, bool)
             obs, _, term, trunc, info = env.step(action)
             if info["_episode"][0]:
-                outcome = ("success" if info["success"][0] else
-                           "collision" if info["collision"][0] else "timeout")
+                outcome = (
+                    "success"
+                    if info["success"][0]
+                    else "collision"
+                    if info["collision"][0]
+                    else "timeout"
+                )
                 spl = float(info["episode"]["spl"][0])
         rec.observe(obs, start)
         topdown = rec.topdown(obs, 0)
         extra = "" if outcome == "running" else outcome
-        frames.append(compose_frame(obs["rgb"][0], obs["depth"][0], topdown,
-                                    rec.caption(obs, 0, extra)))
+        frames.append(
+            compose_frame(obs["rgb"][0], obs["depth"][0], topdown, rec.caption(obs, 0, extra))
+        )
         if snapshot_step < 0 or t <= snapshot_step:
             snapshot = (obs, topdown, frames[-1])
         if t and (term[0] or trunc[0]):
@@ -157,17 +194,32 @@ def view_episode(embodiment: str, family: str, seed: int = 0, policy: str = "tea
         write_png(snap_frame, out / "frame.png"),
         write_gif(frames, out / "episode.gif", fps),
     ]
-    return {"steps": len(frames) - 1, "outcome": outcome, "spl": spl,
-            "files": [str(f) for f in files]}
+    return {
+        "steps": len(frames) - 1,
+        "outcome": outcome,
+        "spl": spl,
+        "files": [str(f) for f in files],
+    }
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
     result = view_episode(
-        embodiment=args.embodiment, family=args.family, seed=args.seed, policy=args.policy,
-        steps=args.steps, route_mode=args.route_mode, size=parse_size(args.size),
-        split=args.split, out=args.out, snapshot_step=args.snapshot_step, fps=args.fps)
-    print(f"{args.embodiment} in {args.family} (seed {args.seed}, policy {args.policy}): "
-          f"{result['outcome']} after {result['steps']} steps, SPL {result['spl']:.2f}")
+        embodiment=args.embodiment,
+        family=args.family,
+        seed=args.seed,
+        policy=args.policy,
+        steps=args.steps,
+        route_mode=args.route_mode,
+        size=parse_size(args.size),
+        split=args.split,
+        out=args.out,
+        snapshot_step=args.snapshot_step,
+        fps=args.fps,
+    )
+    print(
+        f"{args.embodiment} in {args.family} (seed {args.seed}, policy {args.policy}): "
+        f"{result['outcome']} after {result['steps']} steps, SPL {result['spl']:.2f}"
+    )
     for f in result["files"]:
         print(f"  wrote {f}")
     return 0
@@ -176,36 +228,51 @@ def _cmd_view(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``compass-nav sim {list,view}``."""
     sim = subparsers.add_parser(
-        "sim", help="embedded simulator: list bodies and scenes, view an episode",
+        "sim",
+        help="embedded simulator: list bodies and scenes, view an episode",
         description="Look at the embedded simulator: registered embodiments and scene "
-                    "families, and pictures/GIFs of an episode driven by a policy.")
+        "families, and pictures/GIFs of an episode driven by a policy.",
+    )
     sub = sim.add_subparsers(dest="sim_command", metavar="<subcommand>", title="subcommands")
     sim.set_defaults(func=lambda a: (sim.print_help(), 2)[1])
 
-    p = sub.add_parser("list", help="registered embodiments and scene families",
-                       description="Print the registered embodiments (split, kind, velocity "
-                                   "and acceleration limits, footprint, camera) and the "
-                                   "scene families.")
+    p = sub.add_parser(
+        "list",
+        help="registered embodiments and scene families",
+        description="Print the registered embodiments (split, kind, velocity "
+        "and acceleration limits, footprint, camera) and the "
+        "scene families.",
+    )
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser(
-        "view", help="drive one episode and write PNGs and a GIF",
+        "view",
+        help="drive one episode and write PNGs and a GIF",
         description="Drive one episode with a policy and write ego_rgb.png, ego_depth.png, "
-                    "topdown.png (robot footprint, camera view, route, plan, trajectory, "
-                    "goal), frame.png (all three) and episode.gif into --out.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "topdown.png (robot footprint, camera view, route, plan, trajectory, "
+        "goal), frame.png (all three) and episode.gif into --out.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--embodiment", default="carter", help="registered name or YAML path")
     p.add_argument("--family", default="warehouse", help="scene family")
     p.add_argument("--seed", type=int, default=0, help="reset seed (scene and task)")
-    p.add_argument("--policy", default="teacher",
-                   help="policy spec: teacher, standstill, wall, goal_seeker or a model path")
+    p.add_argument(
+        "--policy",
+        default="teacher",
+        help="policy spec: teacher, standstill, wall, goal_seeker or a model path",
+    )
     p.add_argument("--steps", type=int, default=150, help="most steps to drive")
     p.add_argument("--route-mode", default="planned", choices=("planned", "mapless"))
-    p.add_argument("--split", default="train", choices=("train", "heldout"),
-                   help="scene seeds: training or held-out")
+    p.add_argument(
+        "--split",
+        default="train",
+        choices=("train", "heldout"),
+        help="scene seeds: training or held-out",
+    )
     p.add_argument("--size", default="96x160", help="ego image HEIGHTxWIDTH")
-    p.add_argument("--snapshot-step", type=int, default=-1,
-                   help="step shown in the PNGs (-1: the last one)")
+    p.add_argument(
+        "--snapshot-step", type=int, default=-1, help="step shown in the PNGs (-1: the last one)"
+    )
     p.add_argument("--fps", type=float, default=10.0, help="GIF frame rate")
     p.add_argument("--out", default="out/sim_view", help="output folder")
     p.set_defaults(func=_cmd_view)

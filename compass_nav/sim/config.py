@@ -65,30 +65,66 @@ class SimConfig:
         check(len(self.families) >= 1, "families", self.families, "must not be empty")
         from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS
 
-        check(self.split in SPLIT_SEED_OFFSETS, "split", self.split,
-              "must be 'train', 'heldout' or 'validation'")
+        check(
+            self.split in SPLIT_SEED_OFFSETS,
+            "split",
+            self.split,
+            "must be 'train', 'heldout' or 'validation'",
+        )
         check(self.scene_pool >= 1, "scene_pool", self.scene_pool, "must be >= 1")
         for f in ("image_height", "image_width"):
             v = getattr(self, f)
             check(16 <= v <= 480, f, v, "must be within [16, 480] pixels")
-        check(self.render_rgb or self.render_depth, "render_rgb", self.render_rgb,
-              "at least one of render_rgb / render_depth must be on")
-        check(self.route_mode in ("planned", "mapless"), "route_mode", self.route_mode,
-              "must be 'planned' or 'mapless'")
-        check(1 <= self.route_points <= 64, "route_points", self.route_points,
-              "must be within [1, 64]")
-        check(0.05 <= self.route_spacing <= 2.0, "route_spacing", self.route_spacing,
-              "must be within [0.05, 2.0] m")
-        check(1.0 <= self.control_hz <= 100.0, "control_hz", self.control_hz,
-              "must be within [1, 100] Hz")
+        check(
+            self.render_rgb or self.render_depth,
+            "render_rgb",
+            self.render_rgb,
+            "at least one of render_rgb / render_depth must be on",
+        )
+        check(
+            self.route_mode in ("planned", "mapless"),
+            "route_mode",
+            self.route_mode,
+            "must be 'planned' or 'mapless'",
+        )
+        check(
+            1 <= self.route_points <= 64,
+            "route_points",
+            self.route_points,
+            "must be within [1, 64]",
+        )
+        check(
+            0.05 <= self.route_spacing <= 2.0,
+            "route_spacing",
+            self.route_spacing,
+            "must be within [0.05, 2.0] m",
+        )
+        check(
+            1.0 <= self.control_hz <= 100.0,
+            "control_hz",
+            self.control_hz,
+            "must be within [1, 100] Hz",
+        )
         check(1 <= self.substeps <= 20, "substeps", self.substeps, "must be within [1, 20]")
-        check(self.max_episode_steps >= 1, "max_episode_steps", self.max_episode_steps,
-              "must be >= 1")
-        check(0.5 <= self.goal_distance_min < self.goal_distance_max, "goal_distance_min",
-              self.goal_distance_min, "must be >= 0.5 and below goal_distance_max")
+        check(
+            self.max_episode_steps >= 1,
+            "max_episode_steps",
+            self.max_episode_steps,
+            "must be >= 1",
+        )
+        check(
+            0.5 <= self.goal_distance_min < self.goal_distance_max,
+            "goal_distance_min",
+            self.goal_distance_min,
+            "must be >= 0.5 and below goal_distance_max",
+        )
         check(self.goal_tolerance > 0, "goal_tolerance", self.goal_tolerance, "must be > 0")
-        check(self.heading_tolerance > 0, "heading_tolerance", self.heading_tolerance,
-              "must be > 0 (use 3.2 to ignore heading)")
+        check(
+            self.heading_tolerance > 0,
+            "heading_tolerance",
+            self.heading_tolerance,
+            "must be > 0 (use 3.2 to ignore heading)",
+        )
 
     @property
     def dt(self) -> float:

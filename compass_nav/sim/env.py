@@ -121,8 +121,19 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self._noise_std = np.array([x.tracking_noise for x in b], np.float64)
         self._descr = np.stack([x.descriptor() for x in b]).astype(np.float32)
         self._cam_static = np.array(
-            [[x.camera_height, x.camera_pitch, np.radians(x.camera_hfov_deg), x.camera_x,
-              x.camera_near, x.camera_far] for x in b], np.float64)
+            [
+                [
+                    x.camera_height,
+                    x.camera_pitch,
+                    np.radians(x.camera_hfov_deg),
+                    x.camera_x,
+                    x.camera_near,
+                    x.camera_far,
+                ]
+                for x in b
+            ],
+            np.float64,
+        )
         self._bob = np.array([x.camera_bob for x in b], np.float64)
         self._planned = np.full(n, cfg.route_mode == "planned")
 
@@ -140,10 +151,13 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, n)
         # The single action space is the envelope over bodies; each env clips to its own.
         self.single_action_space = gym.spaces.Box(
-            self._low.min(0).astype(np.float32), self._high.max(0).astype(np.float32),
-            dtype=np.float32)
-        self.action_space = gym.spaces.Box(self._low.astype(np.float32),
-                                           self._high.astype(np.float32), dtype=np.float32)
+            self._low.min(0).astype(np.float32),
+            self._high.max(0).astype(np.float32),
+            dtype=np.float32,
+        )
+        self.action_space = gym.spaces.Box(
+            self._low.astype(np.float32), self._high.astype(np.float32), dtype=np.float32
+        )
 
         G = GRID_CELLS
         self.height = np.zeros((n, G, G), np.float32)
@@ -241,8 +255,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
                 if kernels.min_clearance_along(clearance, path) < body.circumscribed_radius:
                     continue
                 yaw = rng.uniform(-np.pi, np.pi)
-                if kernels.footprint_collides(scene.height, sx, sy, yaw, body.length,
-                                              body.width):
+                if kernels.footprint_collides(scene.height, sx, sy, yaw, body.length, body.width):
                     continue
                 gx, gy = (gj + 0.5) * RESOLUTION, (gi + 0.5) * RESOLUTION
                 self.pose[e] = (sx, sy, yaw)
@@ -264,7 +277,10 @@ class NavVectorEnv(gym.vector.VectorEnv):
         if invalid.any():
             warnings.warn(
                 f"non-finite action in env(s) {np.flatnonzero(invalid).tolist()}: "
-                "replaced by zero velocity", RuntimeWarning, stacklevel=2)
+                "replaced by zero velocity",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             a = np.where(invalid[:, None], 0.0, a)
         cmd = np.clip(a, self._low, self._high)
         resetting = self._needs_reset.copy()
@@ -275,9 +291,21 @@ class NavVectorEnv(gym.vector.VectorEnv):
         noise = np.zeros((n, 3))
         for e in np.flatnonzero(active & (self._noise_std > 0)):
             noise[e] = self._rngs[e].normal(0.0, self._noise_std[e], 3)
-        kernels.step_bodies(self.height, self.pose, self.vel, cmd, active, self._lim, self._acc,
-                            self._tau, self._dims, noise, self.cfg.dt, self.cfg.substeps,
-                            self._collided)
+        kernels.step_bodies(
+            self.height,
+            self.pose,
+            self.vel,
+            cmd,
+            active,
+            self._lim,
+            self._acc,
+            self._tau,
+            self._dims,
+            noise,
+            self.cfg.dt,
+            self.cfg.substeps,
+            self._collided,
+        )
         self.steps[active] += 1
         self.total_steps += 1
         moved = np.hypot(*(self.pose[:, :2] - pos_before).T)
@@ -297,8 +325,9 @@ class NavVectorEnv(gym.vector.VectorEnv):
         q = {
             "geo_before": geo_before,
             "geo_after": geo_after,
-            "dist_after": np.hypot(self.goal[:, 0] - self.pose[:, 0],
-                                   self.goal[:, 1] - self.pose[:, 1]),
+            "dist_after": np.hypot(
+                self.goal[:, 0] - self.pose[:, 0], self.goal[:, 1] - self.pose[:, 1]
+            ),
             "success": success,
             "collision": collision,
             "action_delta_norm": (cmd - self.prev_action) / np.maximum(self._lim, 1e-6),
@@ -320,8 +349,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
 
     def _episode_info(self, ended, success, collision, truncated) -> dict:
         dt = self.cfg.dt
-        spl = np.where(success, self.ref_length / np.maximum(self.travelled, self.ref_length),
-                       0.0)
+        spl = np.where(success, self.ref_length / np.maximum(self.travelled, self.ref_length), 0.0)
         return {
             "success": success.copy(),
             "collision": collision.copy(),
@@ -344,8 +372,15 @@ class NavVectorEnv(gym.vector.VectorEnv):
 
     # ------------------------------------------------------------------ observations
     def _refresh_routes(self) -> None:
-        kernels.routes_batch(self.cost_to_go, self.pose, self.goal, self._planned,
-                             self.cfg.route_points, self.cfg.route_spacing, self._route)
+        kernels.routes_batch(
+            self.cost_to_go,
+            self.pose,
+            self.goal,
+            self._planned,
+            self.cfg.route_points,
+            self.cfg.route_spacing,
+            self._route,
+        )
 
     def _cams(self) -> np.ndarray:
         cams = self._cam_static.copy()
@@ -354,13 +389,29 @@ class NavVectorEnv(gym.vector.VectorEnv):
 
     def _observe(self) -> dict:
         cfg = self.cfg
-        render_batch(self.height, self.material, self.appearance, self.pose, self._cams(),
-                     self.total_steps, self.noise_seed, self._rgb, self._depth,
-                     cfg.render_rgb, cfg.render_depth)
+        render_batch(
+            self.height,
+            self.material,
+            self.appearance,
+            self.pose,
+            self._cams(),
+            self.total_steps,
+            self.noise_seed,
+            self._rgb,
+            self._depth,
+            cfg.render_rgb,
+            cfg.render_depth,
+        )
         c, s = np.cos(self.pose[:, 2]), np.sin(self.pose[:, 2])
         dx, dy = self.goal[:, 0] - self.pose[:, 0], self.goal[:, 1] - self.pose[:, 1]
-        goal = np.stack([c * dx + s * dy, -s * dx + c * dy,
-                         terminations.wrap_angle(self.goal[:, 2] - self.pose[:, 2])], 1)
+        goal = np.stack(
+            [
+                c * dx + s * dy,
+                -s * dx + c * dy,
+                terminations.wrap_angle(self.goal[:, 2] - self.pose[:, 2]),
+            ],
+            1,
+        )
         obs = {}
         if cfg.render_rgb:
             obs["rgb"] = self._rgb.copy()

@@ -52,8 +52,9 @@ def footprint_collides(height, x, y, yaw, length, width):
 
 
 @nb.njit(parallel=True, cache=True)
-def step_bodies(height, pose, vel, cmd, active, lim, acc, tau, dims, noise, dt, substeps,
-                collided):
+def step_bodies(
+    height, pose, vel, cmd, active, lim, acc, tau, dims, noise, dt, substeps, collided
+):
     """Advance N bodies by one control period.
 
     Velocity follows the command through a first-order lag (time constant ``tau``) bounded by
@@ -138,8 +139,16 @@ def dijkstra(cost, gi, gj):
     size = 1
     di = (-1, -1, -1, 0, 0, 1, 1, 1)
     dj = (-1, 0, 1, -1, 1, -1, 0, 1)
-    dl = (1.4142135623730951, 1.0, 1.4142135623730951, 1.0, 1.0, 1.4142135623730951, 1.0,
-          1.4142135623730951)
+    dl = (
+        1.4142135623730951,
+        1.0,
+        1.4142135623730951,
+        1.0,
+        1.0,
+        1.4142135623730951,
+        1.0,
+        1.4142135623730951,
+    )
     while size > 0:
         d = hk[0]
         v = hv[0]
@@ -314,8 +323,7 @@ def routes_batch(ctg, pose, goal, planned, k, spacing, out):
                 pts = pts[1:]
             resample_polyline(pts, x, y, goal[e, 0], goal[e, 1], k, spacing, world)
         else:
-            resample_polyline(np.empty((0, 2)), x, y, goal[e, 0], goal[e, 1], k, spacing,
-                              world)
+            resample_polyline(np.empty((0, 2)), x, y, goal[e, 0], goal[e, 1], k, spacing, world)
         c, s = math.cos(yaw), math.sin(yaw)
         for q in range(k):
             wx, wy = world[q, 0] - x, world[q, 1] - y

@@ -66,9 +66,11 @@ def _texture(kind: int, scale: float, u: float, z: float) -> float:
     if kind == 2:  # vertical panels
         return 0.72 if _frac(u / scale) < 0.07 else 1.0
     if kind == 3:  # grain / noise blocks
-        return 0.8 + 0.4 * _hash(np.uint32(int(math.floor(u / (scale * 0.3))) & 0xFFFFFF),
-                                 np.uint32(int(math.floor(z / (scale * 0.3))) & 0xFFFFFF),
-                                 np.uint32(7))
+        return 0.8 + 0.4 * _hash(
+            np.uint32(int(math.floor(u / (scale * 0.3))) & 0xFFFFFF),
+            np.uint32(int(math.floor(z / (scale * 0.3))) & 0xFFFFFF),
+            np.uint32(7),
+        )
     if kind == 4:  # bricks
         row = math.floor(z / (scale * 0.4))
         off = 0.5 * (row % 2)
@@ -79,8 +81,19 @@ def _texture(kind: int, scale: float, u: float, z: float) -> float:
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def render_batch(height, material, appearance, poses, cams, steps, noise_seeds,
-                 rgb_out, depth_out, want_rgb, want_depth):
+def render_batch(
+    height,
+    material,
+    appearance,
+    poses,
+    cams,
+    steps,
+    noise_seeds,
+    rgb_out,
+    depth_out,
+    want_rgb,
+    want_depth,
+):
     """Render N ego images.
 
     Args:
@@ -105,12 +118,22 @@ def render_batch(height, material, appearance, poses, cams, steps, noise_seeds,
         e = task // W
         j = task % W
         x, y, yaw = poses[e, 0], poses[e, 1], poses[e, 2]
-        c_h, pitch, hfov, cam_x, near, far = (cams[e, 0], cams[e, 1], cams[e, 2], cams[e, 3],
-                                              cams[e, 4], cams[e, 5])
+        c_h, pitch, hfov, cam_x, near, far = (
+            cams[e, 0],
+            cams[e, 1],
+            cams[e, 2],
+            cams[e, 3],
+            cams[e, 4],
+            cams[e, 5],
+        )
         ap = appearance[e]
         ceil_h = ap[_CEILH]
-        intensity, light_az, fog, noise_sigma = ap[_LIGHT], ap[_LIGHT + 1], ap[_LIGHT + 2], \
-            ap[_LIGHT + 3]
+        intensity, light_az, fog, noise_sigma = (
+            ap[_LIGHT],
+            ap[_LIGHT + 1],
+            ap[_LIGHT + 2],
+            ap[_LIGHT + 3],
+        )
         f = (W * 0.5) / math.tan(hfov * 0.5)
         a = (W * 0.5 - (j + 0.5)) / f
         az = math.atan(a)
@@ -201,8 +224,7 @@ def render_batch(height, material, appearance, poses, cams, steps, noise_seeds,
             d = hit_t * (cos_az * math.cos(pitch) - s * math.sin(pitch))
             in_range = hit_t < far * 1.5 and d <= far
             if want_depth:
-                depth_out[e, i, j] = d if (in_range and d >= near) else (near if d < near
-                                                                         else 0.0)
+                depth_out[e, i, j] = d if (in_range and d >= near) else (near if d < near else 0.0)
             if not want_rgb:
                 continue
             px = ox + dx * hit_t
@@ -214,8 +236,9 @@ def render_batch(height, material, appearance, poses, cams, steps, noise_seeds,
                 if kind == 2:
                     u = py if face[hk] == 0 else px
                     nx = 1.0 if face[hk] == 0 else 0.0
-                    shade = 0.7 + 0.3 * abs(nx * math.cos(light_az)
-                                            + (1.0 - nx) * math.sin(light_az))
+                    shade = 0.7 + 0.3 * abs(
+                        nx * math.cos(light_az) + (1.0 - nx) * math.sin(light_az)
+                    )
                     tex = _texture(int(ap[_TEX + m]), ap[_TSC + m], u, zt)
                 else:
                     shade = 1.05
@@ -227,9 +250,11 @@ def render_batch(height, material, appearance, poses, cams, steps, noise_seeds,
                 g0 = ap[_FLC + 3 * parity + 1]
                 b0 = ap[_FLC + 3 * parity + 2]
                 shade = 0.9
-                tex = 0.92 + 0.08 * _hash(np.uint32(int(math.floor(px * 8)) & 0xFFFFFF),
-                                          np.uint32(int(math.floor(py * 8)) & 0xFFFFFF),
-                                          np.uint32(3))
+                tex = 0.92 + 0.08 * _hash(
+                    np.uint32(int(math.floor(px * 8)) & 0xFFFFFF),
+                    np.uint32(int(math.floor(py * 8)) & 0xFFFFFF),
+                    np.uint32(3),
+                )
             else:
                 r0, g0, b0 = ap[_CEIL], ap[_CEIL + 1], ap[_CEIL + 2]
                 shade = 1.0
@@ -237,18 +262,34 @@ def render_batch(height, material, appearance, poses, cams, steps, noise_seeds,
             atten = intensity * shade * tex / (1.0 + fog * hit_t)
             noise = 0.0
             if noise_sigma > 0:
-                u1 = _hash(np.uint32(noise_seeds[e] & 0xFFFFFFFF),
-                           np.uint32(steps[e] & 0xFFFFFFFF), np.uint32(i * 4099 + j))
-                u2 = _hash(np.uint32(noise_seeds[e] & 0xFFFFFFFF), np.uint32(i * 7 + 1),
-                           np.uint32((steps[e] * 131 + j) & 0xFFFFFFFF))
+                u1 = _hash(
+                    np.uint32(noise_seeds[e] & 0xFFFFFFFF),
+                    np.uint32(steps[e] & 0xFFFFFFFF),
+                    np.uint32(i * 4099 + j),
+                )
+                u2 = _hash(
+                    np.uint32(noise_seeds[e] & 0xFFFFFFFF),
+                    np.uint32(i * 7 + 1),
+                    np.uint32((steps[e] * 131 + j) & 0xFFFFFFFF),
+                )
                 noise = (u1 + u2 - 1.0) * noise_sigma * 2.45  # triangular, std ~ sigma
             rgb_out[e, i, j, 0] = min(255.0, max(0.0, r0 * atten * 255.0 + noise))
             rgb_out[e, i, j, 1] = min(255.0, max(0.0, g0 * atten * 255.0 + noise))
             rgb_out[e, i, j, 2] = min(255.0, max(0.0, b0 * atten * 255.0 + noise))
 
 
-def render(scenes_height, scenes_material, appearance, poses, cams, steps, noise_seeds,
-           image_hw: tuple[int, int], rgb: bool = True, depth: bool = True):
+def render(
+    scenes_height,
+    scenes_material,
+    appearance,
+    poses,
+    cams,
+    steps,
+    noise_seeds,
+    image_hw: tuple[int, int],
+    rgb: bool = True,
+    depth: bool = True,
+):
     """Allocate outputs and call :func:`render_batch` (see it for shapes)."""
     n = poses.shape[0]
     h, w = image_hw
@@ -256,8 +297,19 @@ def render(scenes_height, scenes_material, appearance, poses, cams, steps, noise
     depth_out = np.zeros((n, h, w) if depth else (n, 1, 1), np.float32)
     if not rgb and not depth:
         return rgb_out, depth_out
-    render_batch(scenes_height, scenes_material, appearance, poses, cams, steps, noise_seeds,
-                 rgb_out, depth_out, rgb, depth)
+    render_batch(
+        scenes_height,
+        scenes_material,
+        appearance,
+        poses,
+        cams,
+        steps,
+        noise_seeds,
+        rgb_out,
+        depth_out,
+        rgb,
+        depth,
+    )
     return rgb_out, depth_out
 
 

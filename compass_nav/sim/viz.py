@@ -66,8 +66,10 @@ class MapView:
     @property
     def size(self) -> tuple[int, int]:
         """Image (height, width) in pixels."""
-        return (round((self.y1 - self.y0) * self.px_per_m),
-                round((self.x1 - self.x0) * self.px_per_m))
+        return (
+            round((self.y1 - self.y0) * self.px_per_m),
+            round((self.x1 - self.x0) * self.px_per_m),
+        )
 
     def to_px(self, xy: np.ndarray) -> np.ndarray:
         """World points (..., 2) -> integer pixel (col, row) with y pointing up on the image."""
@@ -109,26 +111,33 @@ def _height_image(height: np.ndarray, view: MapView) -> np.ndarray:
     patch = height[i0:i1, j0:j1]
     shade = np.clip(patch / 3.0, 0.0, 1.0)
     grey = (185.0 - 150.0 * shade).astype(np.uint8)
-    img = np.where((patch > 0)[..., None], np.repeat(grey[..., None], 3, -1),
-                   np.array(_FLOOR, np.uint8))
+    img = np.where(
+        (patch > 0)[..., None], np.repeat(grey[..., None], 3, -1), np.array(_FLOOR, np.uint8)
+    )
     img = img[::-1]  # grid row 0 is y = 0: put it at the bottom
     h, w = view.size
     # Place the grid patch into the window (the window may extend past the grid).
-    scaled = cv2.resize(img, (round((j1 - j0) * RESOLUTION * view.px_per_m),
-                              round((i1 - i0) * RESOLUTION * view.px_per_m)),
-                        interpolation=cv2.INTER_NEAREST)
+    scaled = cv2.resize(
+        img,
+        (
+            round((j1 - j0) * RESOLUTION * view.px_per_m),
+            round((i1 - i0) * RESOLUTION * view.px_per_m),
+        ),
+        interpolation=cv2.INTER_NEAREST,
+    )
     canvas = np.full((h, w, 3), 40, np.uint8)
     top_left = view.to_px(np.array([j0 * RESOLUTION, i1 * RESOLUTION]))
     c0, r0 = int(top_left[0]), int(top_left[1])
     rs, cs = max(r0, 0), max(c0, 0)
     re, ce = min(r0 + scaled.shape[0], h), min(c0 + scaled.shape[1], w)
     if re > rs and ce > cs:
-        canvas[rs:re, cs:ce] = scaled[rs - r0:re - r0, cs - c0:ce - c0]
+        canvas[rs:re, cs:ce] = scaled[rs - r0 : re - r0, cs - c0 : ce - c0]
     return canvas
 
 
-def _visible_wedge(height: np.ndarray, x: float, y: float, yaw: float, hfov: float,
-                   reach: float, rays: int = 33) -> np.ndarray:
+def _visible_wedge(
+    height: np.ndarray, x: float, y: float, yaw: float, hfov: float, reach: float, rays: int = 33
+) -> np.ndarray:
     """Polygon (M, 2) of the floor area the camera sees, cut at the first obstacle per ray."""
     g = height.shape[0]
     az = yaw + np.linspace(hfov / 2, -hfov / 2, rays)
@@ -146,8 +155,9 @@ def _visible_wedge(height: np.ndarray, x: float, y: float, yaw: float, hfov: flo
 def _footprint(x: float, y: float, yaw: float, length: float, width: float) -> np.ndarray:
     c, s = math.cos(yaw), math.sin(yaw)
     corners = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]]) * [length / 2, width / 2]
-    return np.stack([x + c * corners[:, 0] - s * corners[:, 1],
-                     y + s * corners[:, 0] + c * corners[:, 1]], 1)
+    return np.stack(
+        [x + c * corners[:, 0] - s * corners[:, 1], y + s * corners[:, 0] + c * corners[:, 1]], 1
+    )
 
 
 def draw_topdown(
@@ -187,8 +197,14 @@ def draw_topdown(
     overlay = img.copy()
     cam_x = x + body.camera_x * math.cos(yaw)
     cam_y = y + body.camera_x * math.sin(yaw)
-    wedge = _visible_wedge(height, cam_x, cam_y, yaw, math.radians(body.camera_hfov_deg),
-                           min(fov_reach, body.camera_far))
+    wedge = _visible_wedge(
+        height,
+        cam_x,
+        cam_y,
+        yaw,
+        math.radians(body.camera_hfov_deg),
+        min(fov_reach, body.camera_far),
+    )
     cv2.fillPoly(overlay, [view.to_px(wedge)], _FOV)
     cv2.addWeighted(overlay, 0.35, img, 0.65, 0, dst=img)
 
@@ -197,11 +213,13 @@ def draw_topdown(
     if goal is not None:
         gx, gy, gyaw = (float(v) for v in goal[:3])
         centre = tuple(int(v) for v in view.to_px(np.array([gx, gy])))
-        cv2.circle(img, centre, max(2, round(goal_tolerance * view.px_per_m)), _GOAL, lw,
-                   cv2.LINE_AA)
+        cv2.circle(
+            img, centre, max(2, round(goal_tolerance * view.px_per_m)), _GOAL, lw, cv2.LINE_AA
+        )
         tip = view.to_px(np.array([gx + 0.6 * math.cos(gyaw), gy + 0.6 * math.sin(gyaw)]))
-        cv2.arrowedLine(img, centre, tuple(int(v) for v in tip), _GOAL, lw + 1, cv2.LINE_AA,
-                        tipLength=0.35)
+        cv2.arrowedLine(
+            img, centre, tuple(int(v) for v in tip), _GOAL, lw + 1, cv2.LINE_AA, tipLength=0.35
+        )
     if trajectory is not None and len(trajectory) > 0:
         traj = view.to_px(np.asarray(trajectory)[:, :2])
         cv2.circle(img, (int(traj[0, 0]), int(traj[0, 1])), lw + 2, _TRAJ, -1, cv2.LINE_AA)
@@ -218,11 +236,13 @@ def draw_topdown(
     cv2.fillPoly(overlay, [fp], _BODY)
     cv2.addWeighted(overlay, 0.45, img, 0.55, 0, dst=img)
     cv2.polylines(img, [fp], True, _BODY, lw, cv2.LINE_AA)
-    nose = view.to_px(np.array([x + 0.5 * body.length * math.cos(yaw),
-                                y + 0.5 * body.length * math.sin(yaw)]))
+    nose = view.to_px(
+        np.array([x + 0.5 * body.length * math.cos(yaw), y + 0.5 * body.length * math.sin(yaw)])
+    )
     centre = view.to_px(np.array([x, y]))
-    cv2.line(img, tuple(int(v) for v in centre), tuple(int(v) for v in nose), _BODY, lw,
-             cv2.LINE_AA)
+    cv2.line(
+        img, tuple(int(v) for v in centre), tuple(int(v) for v in nose), _BODY, lw, cv2.LINE_AA
+    )
     return img
 
 
@@ -267,13 +287,27 @@ def caption_bar(text: str, width: int, height: int = 22) -> np.ndarray:
     text_w = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0]
     if text_w > width - 12:  # shrink rather than cut the line off
         scale *= (width - 12) / text_w
-    cv2.putText(bar, text, (6, round(height * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                (240, 240, 240), 1, cv2.LINE_AA)
+    cv2.putText(
+        bar,
+        text,
+        (6, round(height * 0.72)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        (240, 240, 240),
+        1,
+        cv2.LINE_AA,
+    )
     return bar
 
 
-def compose_frame(rgb: np.ndarray, depth: np.ndarray | None, topdown: np.ndarray,
-                  caption: str, height: int = 120, max_depth: float = 6.0) -> np.ndarray:
+def compose_frame(
+    rgb: np.ndarray,
+    depth: np.ndarray | None,
+    topdown: np.ndarray,
+    caption: str,
+    height: int = 120,
+    max_depth: float = 6.0,
+) -> np.ndarray:
     """One episode frame: [ego RGB over colour-mapped depth] | top-down map, caption on top.
 
     The two ego views are stacked so that the map, beside them, gets twice their height: at
@@ -290,8 +324,10 @@ def compose_frame(rgb: np.ndarray, depth: np.ndarray | None, topdown: np.ndarray
     gap = 4
     ego = [_fit_height(rgb, height)]
     if depth is not None:
-        ego += [np.full((gap, ego[0].shape[1], 3), _TEXT_BG, np.uint8),
-                _fit_height(depth_to_rgb(depth, max_depth), height)]
+        ego += [
+            np.full((gap, ego[0].shape[1], 3), _TEXT_BG, np.uint8),
+            _fit_height(depth_to_rgb(depth, max_depth), height),
+        ]
     left = np.concatenate(ego, 0)
     row = hstack_images([left, topdown], left.shape[0], gap)
     return np.concatenate([caption_bar(caption, row.shape[1]), row], 0)
@@ -364,8 +400,7 @@ class EpisodeRecorder:
         seed = int(self.env.scene_seed[e])
         cached = self._views.get(e)
         if cached is None or cached[0] != seed:
-            cached = (seed, room_crop(self.env.privileged()["height"][e],
-                                      px_per_m=self.px_per_m))
+            cached = (seed, room_crop(self.env.privileged()["height"][e], px_per_m=self.px_per_m))
             self._views[e] = cached
         return cached[1]
 
@@ -375,21 +410,31 @@ class EpisodeRecorder:
         pose = p["pose"][e]
         c, s = math.cos(pose[2]), math.sin(pose[2])
         r = np.asarray(obs["route"][e], np.float64)
-        route = np.stack([pose[0] + c * r[:, 0] - s * r[:, 1],
-                          pose[1] + s * r[:, 0] + c * r[:, 1]], 1)
+        route = np.stack(
+            [pose[0] + c * r[:, 0] - s * r[:, 1], pose[1] + s * r[:, 0] + c * r[:, 1]], 1
+        )
         plan = kernels.descend_path(p["cost_to_go"][e], float(pose[0]), float(pose[1]), 2000)
         if len(plan):
             plan = np.concatenate([plan, p["goal"][e][None, :2]], 0)
         return draw_topdown(
-            p["height"][e], pose, self.env.env_bodies[e], goal=p["goal"][e], route=route,
-            plan=plan, trajectory=np.array(self.trajectories[e]), view=self._view(e),
-            goal_tolerance=self.env.cfg.goal_tolerance)
+            p["height"][e],
+            pose,
+            self.env.env_bodies[e],
+            goal=p["goal"][e],
+            route=route,
+            plan=plan,
+            trajectory=np.array(self.trajectories[e]),
+            view=self._view(e),
+            goal_tolerance=self.env.cfg.goal_tolerance,
+        )
 
     def caption(self, obs: dict, e: int, extra: str = "") -> str:
         """``embodiment | family | step | speed`` line for env ``e``."""
         vx, vy, wz = (float(v) for v in obs["speed"][e])
-        text = (f"{self.env.env_bodies[e].name} | {self.env.env_family[e]} | "
-                f"step {int(self.steps[e])} | v=({vx:+.2f}, {vy:+.2f}) m/s wz={wz:+.2f} rad/s")
+        text = (
+            f"{self.env.env_bodies[e].name} | {self.env.env_family[e]} | "
+            f"step {int(self.steps[e])} | v=({vx:+.2f}, {vy:+.2f}) m/s wz={wz:+.2f} rad/s"
+        )
         return f"{text} | {extra}" if extra else text
 
     def frame(self, obs: dict, e: int, extra: str = "", height: int = 120) -> np.ndarray:
@@ -400,5 +445,6 @@ class EpisodeRecorder:
             h, w = obs["depth"].shape[1:3]
             rgb = np.zeros((h, w, 3), np.uint8)
         depth = obs["depth"][e] if "depth" in obs else None
-        return compose_frame(rgb, depth, self.topdown(obs, e), self.caption(obs, e, extra),
-                             height=height)
+        return compose_frame(
+            rgb, depth, self.topdown(obs, e), self.caption(obs, e, extra), height=height
+        )

@@ -50,12 +50,33 @@ def parse_names(text: str, option: str) -> tuple[str, ...]:
 
 def _command_line(args: argparse.Namespace, cfg) -> str:
     """The resolved command (every option spelled out), stored in meta.json."""
-    parts = ["compass-nav", "teacher", "demos", "--out", str(args.out),
-             "--episodes", str(args.episodes), "--embodiments", ",".join(cfg.embodiments),
-             "--families", ",".join(cfg.families), "--num-envs", str(cfg.num_envs),
-             "--seed", str(args.seed), "--image-size", args.image_size,
-             "--route-mode", cfg.route_mode, "--split", cfg.split,
-             "--max-episode-steps", str(cfg.max_episode_steps), "--policy", args.policy]
+    parts = [
+        "compass-nav",
+        "teacher",
+        "demos",
+        "--out",
+        str(args.out),
+        "--episodes",
+        str(args.episodes),
+        "--embodiments",
+        ",".join(cfg.embodiments),
+        "--families",
+        ",".join(cfg.families),
+        "--num-envs",
+        str(cfg.num_envs),
+        "--seed",
+        str(args.seed),
+        "--image-size",
+        args.image_size,
+        "--route-mode",
+        cfg.route_mode,
+        "--split",
+        cfg.split,
+        "--max-episode-steps",
+        str(cfg.max_episode_steps),
+        "--policy",
+        args.policy,
+    ]
     parts += ["--only-success"] * args.only_success + ["--no-compress"] * args.no_compress
     return shlex.join(parts)
 
@@ -81,23 +102,36 @@ def _cmd_demos(args: argparse.Namespace) -> int:
     command = _command_line(args, cfg)
     try:
         result = record_episodes(
-            args.policy, args.out, cfg, args.episodes, seed=args.seed,
-            only_success=args.only_success, compress=not args.no_compress,
-            writer_threads=args.writer_threads, workers=args.workers,
-            progress=not args.quiet, command=command)
+            args.policy,
+            args.out,
+            cfg,
+            args.episodes,
+            seed=args.seed,
+            only_success=args.only_success,
+            compress=not args.no_compress,
+            writer_threads=args.writer_threads,
+            workers=args.workers,
+            progress=not args.quiet,
+            command=command,
+        )
     except KeyboardInterrupt:
         kept = len(list_episode_files(args.out))
-        print(f"interrupted: {kept} finished episodes kept in {args.out}; run the same "
-              "command again to record the missing ones", file=sys.stderr)
+        print(
+            f"interrupted: {kept} finished episodes kept in {args.out}; run the same "
+            "command again to record the missing ones",
+            file=sys.stderr,
+        )
         return 130
     from compass_nav.data.format import read_meta
 
     print(format_summary(read_meta(args.out)["counts"]))
     secs = max(result.seconds, 1e-9)
-    print(f"episodes={result.total} written={result.written} seconds={result.seconds:.1f} "
-          f"episodes_per_s={result.written / secs:.2f} "
-          f"env_steps_per_s={result.env_steps / secs:.0f} "
-          f"success_rate_written={result.successes / max(result.written, 1):.3f}")
+    print(
+        f"episodes={result.total} written={result.written} seconds={result.seconds:.1f} "
+        f"episodes_per_s={result.written / secs:.2f} "
+        f"env_steps_per_s={result.env_steps / secs:.0f} "
+        f"success_rate_written={result.successes / max(result.written, 1):.3f}"
+    )
     return 0
 
 
@@ -111,9 +145,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
         return 0
     meta = ds.meta
     h, w = meta["image_size"]
-    print(f"{args.path}: {meta['format']} v{meta['version']}, policy {meta['policy']}, "
-          f"{h}x{w} images, route mode {meta['route_mode']}, split "
-          f"{meta['sim_config']['split']}")
+    print(
+        f"{args.path}: {meta['format']} v{meta['version']}, policy {meta['policy']}, "
+        f"{h}x{w} images, route mode {meta['route_mode']}, split "
+        f"{meta['sim_config']['split']}"
+    )
     print(format_summary(summary))
     return 0
 
@@ -124,48 +160,72 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "teacher",
         help="record planner-teacher demonstrations and inspect them",
         description="Record demonstrations of the privileged planner teacher (or any policy) "
-                    "in the embedded simulator, and inspect recorded datasets.",
+        "in the embedded simulator, and inspect recorded datasets.",
     )
-    sub = teacher.add_subparsers(dest="teacher_command", metavar="<subcommand>",
-                                 title="subcommands")
+    sub = teacher.add_subparsers(
+        dest="teacher_command", metavar="<subcommand>", title="subcommands"
+    )
     teacher.set_defaults(func=lambda _args: teacher.print_help(sys.stderr) or 2)
 
     demos = sub.add_parser(
         "demos",
         help="record demonstrations (resumable)",
         description="Record finished episodes into a demonstrations folder (format: "
-                    "docs/DATASET.md). Re-running with the same --out and settings resumes; "
-                    "Ctrl-C keeps every finished episode.",
+        "docs/DATASET.md). Re-running with the same --out and settings resumes; "
+        "Ctrl-C keeps every finished episode.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     demos.add_argument("--out", required=True, help="dataset folder (created or resumed)")
-    demos.add_argument("--episodes", type=int, required=True,
-                       help="finished episodes the folder should hold")
-    demos.add_argument("--embodiments", default="carter",
-                       help="comma-separated embodiment names or YAML paths")
-    demos.add_argument("--families", default="warehouse,office,hall",
-                       help="comma-separated scene families")
+    demos.add_argument(
+        "--episodes", type=int, required=True, help="finished episodes the folder should hold"
+    )
+    demos.add_argument(
+        "--embodiments", default="carter", help="comma-separated embodiment names or YAML paths"
+    )
+    demos.add_argument(
+        "--families", default="warehouse,office,hall", help="comma-separated scene families"
+    )
     demos.add_argument("--num-envs", type=int, default=16, help="parallel env slots")
     demos.add_argument("--seed", type=int, default=0, help="base seed")
     demos.add_argument("--image-size", default="64x64", help="camera HEIGHTxWIDTH")
-    demos.add_argument("--route-mode", choices=("planned", "mapless"), default="planned",
-                       help="route observation stored as 'route' (route_mapless is always "
-                            "stored too)")
-    demos.add_argument("--split", choices=("train", "heldout"), default="train",
-                       help="scene seeds to draw from")
-    demos.add_argument("--max-episode-steps", type=int, default=300,
-                       help="steps before an episode times out")
-    demos.add_argument("--policy", default="teacher",
-                       help="policy spec: teacher, goal_seeker, a checkpoint or model path")
-    demos.add_argument("--only-success", action="store_true",
-                       help="write only successful episodes")
-    demos.add_argument("--no-compress", action="store_true",
-                       help="store episodes uncompressed (about twice the size)")
-    demos.add_argument("--workers", type=int, default=2,
-                       help="recorder processes sharing the env slots (1: deterministic file "
-                            "order, all in this process)")
-    demos.add_argument("--writer-threads", type=int, default=1,
-                       help="background threads compressing and writing episodes (0: inline)")
+    demos.add_argument(
+        "--route-mode",
+        choices=("planned", "mapless"),
+        default="planned",
+        help="route observation stored as 'route' (route_mapless is always stored too)",
+    )
+    demos.add_argument(
+        "--split", choices=("train", "heldout"), default="train", help="scene seeds to draw from"
+    )
+    demos.add_argument(
+        "--max-episode-steps", type=int, default=300, help="steps before an episode times out"
+    )
+    demos.add_argument(
+        "--policy",
+        default="teacher",
+        help="policy spec: teacher, goal_seeker, a checkpoint or model path",
+    )
+    demos.add_argument(
+        "--only-success", action="store_true", help="write only successful episodes"
+    )
+    demos.add_argument(
+        "--no-compress",
+        action="store_true",
+        help="store episodes uncompressed (about twice the size)",
+    )
+    demos.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="recorder processes sharing the env slots (1: deterministic file "
+        "order, all in this process)",
+    )
+    demos.add_argument(
+        "--writer-threads",
+        type=int,
+        default=1,
+        help="background threads compressing and writing episodes (0: inline)",
+    )
     demos.add_argument("--quiet", action="store_true", help="no progress bar")
     demos.set_defaults(func=_cmd_demos)
 

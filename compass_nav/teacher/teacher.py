@@ -36,11 +36,19 @@ class TeacherConfig:
     brake_margin: float = 0.6  # fraction of the deceleration limit used to stop at the goal
 
     def __post_init__(self) -> None:
-        check(0 < self.min_lookahead <= self.lookahead, "min_lookahead", self.min_lookahead,
-              "must be in (0, lookahead]")
+        check(
+            0 < self.min_lookahead <= self.lookahead,
+            "min_lookahead",
+            self.min_lookahead,
+            "must be in (0, lookahead]",
+        )
         check(0 < self.speed_scale <= 1, "speed_scale", self.speed_scale, "must be in (0, 1]")
-        check(0 < self.final_radius < 0.5, "final_radius", self.final_radius,
-              "must be in (0, 0.5) m (inside the goal tolerance)")
+        check(
+            0 < self.final_radius < 0.5,
+            "final_radius",
+            self.final_radius,
+            "must be in (0, 0.5) m (inside the goal tolerance)",
+        )
 
 
 @nb.njit(cache=True)
@@ -49,11 +57,19 @@ def _wrap(a):
 
 
 @nb.njit(parallel=True, cache=True)
-def _teacher_batch(ctg, clearance, pose, vel, goal, low, high, acc, tau, radius, holo,
-                   params, out):
+def _teacher_batch(
+    ctg, clearance, pose, vel, goal, low, high, acc, tau, radius, holo, params, out
+):
     n = pose.shape[0]
     look_max, look_min, k_head, turn_thr, final_r, vscale, brake = (
-        params[0], params[1], params[2], params[3], params[4], params[5], params[6])
+        params[0],
+        params[1],
+        params[2],
+        params[3],
+        params[4],
+        params[5],
+        params[6],
+    )
     g = clearance.shape[1]
     for e in nb.prange(n):
         x, y, yaw = pose[e, 0], pose[e, 1], pose[e, 2]
@@ -149,15 +165,36 @@ class Teacher:
         self._radius = np.array([b.circumscribed_radius for b in bodies], np.float64)
         self._holo = np.array([b.holonomic for b in bodies])
         c = self.cfg
-        self._params = np.array([c.lookahead, c.min_lookahead, c.heading_gain,
-                                 c.turn_in_place, c.final_radius, c.speed_scale,
-                                 c.brake_margin], np.float64)
+        self._params = np.array(
+            [
+                c.lookahead,
+                c.min_lookahead,
+                c.heading_gain,
+                c.turn_in_place,
+                c.final_radius,
+                c.speed_scale,
+                c.brake_margin,
+            ],
+            np.float64,
+        )
 
     def act(self, obs: dict | None = None) -> np.ndarray:
         """Commands (N, 3) for the env's current state (``obs`` is not needed: privileged)."""
         p = self.env.privileged()
         out = np.zeros((self.env.num_envs, 3))
-        _teacher_batch(p["cost_to_go"], p["clearance"], p["pose"], p["velocity"], p["goal"],
-                       self._low, self._high, self._acc, self._tau, self._radius, self._holo,
-                       self._params, out)
+        _teacher_batch(
+            p["cost_to_go"],
+            p["clearance"],
+            p["pose"],
+            p["velocity"],
+            p["goal"],
+            self._low,
+            self._high,
+            self._acc,
+            self._tau,
+            self._radius,
+            self._holo,
+            self._params,
+            out,
+        )
         return out.astype(np.float32)

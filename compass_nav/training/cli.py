@@ -21,9 +21,14 @@ from compass_nav.utils.errors import ConfigError
 __all__ = ["build_il_config", "register"]
 
 
-def build_il_config(out: str, preset: str | None = "default", config: str | None = None,
-                    data: str | None = None, overrides: list[str] | tuple[str, ...] = (),
-                    resume: bool = False):
+def build_il_config(
+    out: str,
+    preset: str | None = "default",
+    config: str | None = None,
+    data: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    resume: bool = False,
+):
     """Resolve an :class:`~compass_nav.training.il.ILConfig` the way the CLI does.
 
     A new run starts from ``preset``, merges the YAML file ``config`` over it, then ``data``
@@ -38,8 +43,10 @@ def build_il_config(out: str, preset: str | None = "default", config: str | None
 
     if resume:
         if config is not None or preset is not None:
-            raise ConfigError("--preset/--config cannot be combined with --resume: the run's "
-                              "config.yaml is used (change values with --set)")
+            raise ConfigError(
+                "--preset/--config cannot be combined with --resume: the run's "
+                "config.yaml is used (change values with --set)"
+            )
         base = read_yaml_mapping(Path(out) / CONFIG_FILE)
     else:
         base = il_preset(preset or "default")
@@ -62,29 +69,44 @@ def _run_il(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` and its trainers to the ``compass-nav`` parser."""
     train = subparsers.add_parser(
-        "train", help="train policies (imitation world model, ...)",
+        "train",
+        help="train policies (imitation world model, ...)",
         description="Train a policy; every trainer writes a run folder with config.yaml, "
-                    "checkpoints, TensorBoard logs and a final model.")
+        "checkpoints, TensorBoard logs and a final model.",
+    )
     trainers = train.add_subparsers(dest="trainer", metavar="<trainer>", required=True)
     il = trainers.add_parser(
-        "il", help="imitation learning of the world-model policy from demonstrations",
+        "il",
+        help="imitation learning of the world-model policy from demonstrations",
         description="Behaviour cloning of the X-Mobility-style world-model policy on teacher "
-                    "demonstrations, with DAgger rounds in the simulator. Writes "
-                    "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/model.pt.",
+        "demonstrations, with DAgger rounds in the simulator. Writes "
+        "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/model.pt.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
-               "  compass-nav train il --data runs/demos_carter --out runs/il_carter\n"
-               "  compass-nav train il --out runs/il_carter --resume\n"
-               "  compass-nav train il --data D --out O --preset debug --set steps=50")
+        "  compass-nav train il --data runs/demos_carter --out runs/il_carter\n"
+        "  compass-nav train il --out runs/il_carter --resume\n"
+        "  compass-nav train il --data D --out O --preset debug --set steps=50",
+    )
     il.add_argument("--data", help="demonstrations folder (default: the preset's)")
     il.add_argument("--out", required=True, help="run folder")
-    il.add_argument("--preset", choices=("default", "debug"), default=None,
-                    help="start from this preset (default: default; not with --resume)")
+    il.add_argument(
+        "--preset",
+        choices=("default", "debug"),
+        default=None,
+        help="start from this preset (default: default; not with --resume)",
+    )
     il.add_argument("--config", help="YAML file merged over the preset")
-    il.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a config value, e.g. --set steps=2000 "
-                         "--set model.kl_balance=0.8")
-    il.add_argument("--resume", action="store_true",
-                    help="continue the run in --out from its newest checkpoint")
+    il.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set steps=2000 --set model.kl_balance=0.8",
+    )
+    il.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its newest checkpoint",
+    )
     il.add_argument("--no-progress", action="store_true", help="no progress bars")
     il.set_defaults(func=_run_il)

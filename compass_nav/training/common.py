@@ -50,9 +50,11 @@ def capture_rng(generator: np.random.Generator | None = None) -> dict[str, Any]:
     """Every RNG state a trainer consumes (plus ``generator``'s, if given), picklable."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     # Plain lists and ints (no numpy arrays) so checkpoints load with weights_only=True.
-    state = {"python": random.getstate(),
-             "numpy": [kind, [int(k) for k in keys], int(pos), int(has_gauss), float(cached)],
-             "torch": torch.get_rng_state()}
+    state = {
+        "python": random.getstate(),
+        "numpy": [kind, [int(k) for k in keys], int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
     if generator is not None:
         state["generator"] = generator.bit_generator.state
     return state
@@ -93,11 +95,15 @@ def prepare_run_dir(out: str | Path, config: Any, resume: bool) -> Path:
     run = Path(out)
     has_ckpt = CheckpointManager(run).latest() is not None
     if has_ckpt and not resume:
-        raise ConfigError(f"out={str(run)!r}: already holds a training run; pass --resume to "
-                          "continue it or choose a new folder")
+        raise ConfigError(
+            f"out={str(run)!r}: already holds a training run; pass --resume to "
+            "continue it or choose a new folder"
+        )
     if resume and not has_ckpt:
-        raise ConfigError(f"out={str(run)!r}: --resume given but there is no checkpoint in "
-                          f"{run / CHECKPOINT_DIR}")
+        raise ConfigError(
+            f"out={str(run)!r}: --resume given but there is no checkpoint in "
+            f"{run / CHECKPOINT_DIR}"
+        )
     run.mkdir(parents=True, exist_ok=True)
     dump_yaml(config, run / CONFIG_FILE)
     return run
@@ -122,8 +128,9 @@ class CheckpointManager:
         """``(step, path)`` of every finished checkpoint, oldest first."""
         if not self.folder.is_dir():
             return []
-        found = [(int(m.group(1)), p) for p in self.folder.iterdir()
-                 if (m := _CKPT_RE.match(p.name))]
+        found = [
+            (int(m.group(1)), p) for p in self.folder.iterdir() if (m := _CKPT_RE.match(p.name))
+        ]
         return sorted(found)
 
     def latest(self) -> Path | None:
@@ -135,7 +142,7 @@ class CheckpointManager:
         """Write ``payload`` as the checkpoint of ``step``; drop the oldest beyond ``keep``."""
         path = self.folder / f"step_{step:08d}.pt"
         atomic_save_torch(payload, path)
-        for _, old in self.list()[:-self.keep]:
+        for _, old in self.list()[: -self.keep]:
             old.unlink(missing_ok=True)
         return path
 
@@ -178,4 +185,3 @@ class TrainLogger:
             self._writer.flush()
             self._writer.close()
             self._writer = None
-

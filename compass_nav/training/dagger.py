@@ -68,13 +68,25 @@ class DaggerConfig:
         check(self.episodes >= 1, "dagger.episodes", self.episodes, "must be >= 1")
         check(self.num_envs >= 1, "dagger.num_envs", self.num_envs, "must be >= 1")
         check(0.0 <= self.beta <= 1.0, "dagger.beta", self.beta, "must be in [0, 1]")
-        check(0.0 <= self.beta_decay <= 1.0, "dagger.beta_decay", self.beta_decay,
-              "must be in [0, 1]")
-        check(0.0 <= self.mapless_prob <= 1.0, "dagger.mapless_prob", self.mapless_prob,
-              "must be in [0, 1]")
+        check(
+            0.0 <= self.beta_decay <= 1.0,
+            "dagger.beta_decay",
+            self.beta_decay,
+            "must be in [0, 1]",
+        )
+        check(
+            0.0 <= self.mapless_prob <= 1.0,
+            "dagger.mapless_prob",
+            self.mapless_prob,
+            "must be in [0, 1]",
+        )
         check(len(self.families) >= 1, "dagger.families", self.families, "must not be empty")
-        check(self.max_episode_steps >= 2, "dagger.max_episode_steps", self.max_episode_steps,
-              "must be >= 2")
+        check(
+            self.max_episode_steps >= 2,
+            "dagger.max_episode_steps",
+            self.max_episode_steps,
+            "must be >= 2",
+        )
 
     def schedule(self, total_steps: int) -> list[int]:
         """Training steps at which each round is collected."""
@@ -84,10 +96,17 @@ class DaggerConfig:
 
 
 @torch.inference_mode()
-def collect_round(model: XMobility | None, cfg: DaggerConfig, embodiments: tuple[str, ...],
-                  round_index: int, seed: int, image_hw: tuple[int, int], route_points: int,
-                  route_spacing: float, progress: bool = True
-                  ) -> tuple[list[dict[str, np.ndarray]], dict[str, float]]:
+def collect_round(
+    model: XMobility | None,
+    cfg: DaggerConfig,
+    embodiments: tuple[str, ...],
+    round_index: int,
+    seed: int,
+    image_hw: tuple[int, int],
+    route_points: int,
+    route_spacing: float,
+    progress: bool = True,
+) -> tuple[list[dict[str, np.ndarray]], dict[str, float]]:
     """Drive ``model`` (mixed with the teacher) and label every visited state.
 
     Args:
@@ -109,11 +128,19 @@ def collect_round(model: XMobility | None, cfg: DaggerConfig, embodiments: tuple
     from compass_nav.sim.env import NavVectorEnv
     from compass_nav.teacher import Teacher
 
-    beta = 1.0 if model is None else cfg.beta * cfg.beta_decay ** round_index
-    sim = SimConfig(num_envs=cfg.num_envs, embodiments=tuple(embodiments),
-                    families=cfg.families, split="train", image_height=image_hw[0],
-                    image_width=image_hw[1], route_mode="planned", route_points=route_points,
-                    route_spacing=route_spacing, max_episode_steps=cfg.max_episode_steps)
+    beta = 1.0 if model is None else cfg.beta * cfg.beta_decay**round_index
+    sim = SimConfig(
+        num_envs=cfg.num_envs,
+        embodiments=tuple(embodiments),
+        families=cfg.families,
+        split="train",
+        image_height=image_hw[0],
+        image_width=image_hw[1],
+        route_mode="planned",
+        route_points=route_points,
+        route_spacing=route_spacing,
+        max_episode_steps=cfg.max_episode_steps,
+    )
     env = NavVectorEnv(sim)
     teacher = Teacher(env)
     n = env.num_envs
@@ -133,16 +160,20 @@ def collect_round(model: XMobility | None, cfg: DaggerConfig, embodiments: tuple
     episodes: list[dict[str, np.ndarray]] = []
     outcome = {True: [], False: []}
     steps = 0
-    bar = tqdm(total=int(quota.sum()), desc=f"dagger round {round_index}", unit="ep",
-               disable=not progress, leave=False)
+    bar = tqdm(
+        total=int(quota.sum()),
+        desc=f"dagger round {round_index}",
+        unit="ep",
+        disable=not progress,
+        leave=False,
+    )
     while (done < quota).any():
         label = teacher.act()
         mapless = mapless_route(obs["goal"], route_points, route_spacing)
         route_in = np.where(use_mapless[:, None, None], mapless, obs["route"])
         if model is not None:
             t = obs_to_tensors({**obs, "route": route_in})
-            state, out = model.observe(t, torch.from_numpy(prev), state,
-                                       torch.from_numpy(first))
+            state, out = model.observe(t, torch.from_numpy(prev), state, torch.from_numpy(first))
             learner = out["action"].numpy()
             take_teacher = rng.random(n) < beta
             action = np.where(take_teacher[:, None], label, learner)
@@ -177,8 +208,12 @@ def collect_round(model: XMobility | None, cfg: DaggerConfig, embodiments: tuple
         pending = ended
     bar.close()
     env.close()
-    stats = {"beta": beta, "episodes": float(len(episodes)), "steps": float(steps),
-             "labelled_steps": float(sum(len(ep["action"]) for ep in episodes))}
+    stats = {
+        "beta": beta,
+        "episodes": float(len(episodes)),
+        "steps": float(steps),
+        "labelled_steps": float(sum(len(ep["action"]) for ep in episodes)),
+    }
     for mode, key in ((True, "success_mapless"), (False, "success_planned")):
         if outcome[mode]:
             stats[key] = float(np.mean(outcome[mode]))
@@ -206,5 +241,7 @@ def load_round(path: str | Path) -> list[dict[str, np.ndarray]]:
     except (OSError, KeyError, ValueError) as exc:
         raise DataError(f"DAgger round file {path} is missing or corrupt ({exc})") from None
     bounds = np.concatenate([[0], np.cumsum(lengths)])
-    return [{k: v[a:b] for k, v in arrays.items()} for a, b in zip(bounds[:-1], bounds[1:],
-                                                                   strict=True)]
+    return [
+        {k: v[a:b] for k, v in arrays.items()}
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]

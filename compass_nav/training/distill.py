@@ -59,8 +59,9 @@ def load_specialists(specs: tuple[str, ...]) -> tuple[list[ResidualPolicy], list
     bodies = []
     for spec, pol in zip(specs, policies, strict=True):
         if pol.info.get("role") != "specialist" or len(pol.info["embodiments"]) != 1:
-            raise ConfigError(f"specialists: {spec!r} is not a specialist "
-                              f"(role={pol.info.get('role')!r})")
+            raise ConfigError(
+                f"specialists: {spec!r} is not a specialist (role={pol.info.get('role')!r})"
+            )
         body = pol.info["embodiments"][0]
         if body in bodies:
             raise ConfigError(f"specialists: two specialists for embodiment {body!r}")
@@ -70,21 +71,31 @@ def load_specialists(specs: tuple[str, ...]) -> tuple[list[ResidualPolicy], list
         other = pol.base.state_dict()
         same = ref.keys() == other.keys() and all(torch.equal(ref[k], other[k]) for k in ref)
         if not same:
-            raise ConfigError(f"specialists: {spec!r} was trained on another base than "
-                              f"{specs[0]!r}; distillation needs one shared frozen base")
+            raise ConfigError(
+                f"specialists: {spec!r} was trained on another base than "
+                f"{specs[0]!r}; distillation needs one shared frozen base"
+            )
     return policies, bodies
 
 
 def _dagger_sim(cfg: DistillConfig, base_cfg, bodies: list[str]) -> SimConfig:
-    return SimConfig(num_envs=cfg.num_envs, embodiments=tuple(bodies), families=cfg.families,
-                     split="train", image_height=base_cfg.image_height,
-                     image_width=base_cfg.image_width, render_rgb=base_cfg.use_rgb,
-                     render_depth=base_cfg.use_depth, route_mode=cfg.route_mode,
-                     max_episode_steps=cfg.max_episode_steps)
+    return SimConfig(
+        num_envs=cfg.num_envs,
+        embodiments=tuple(bodies),
+        families=cfg.families,
+        split="train",
+        image_height=base_cfg.image_height,
+        image_width=base_cfg.image_width,
+        render_rgb=base_cfg.use_rgb,
+        render_depth=base_cfg.use_depth,
+        route_mode=cfg.route_mode,
+        max_episode_steps=cfg.max_episode_steps,
+    )
 
 
-def train_distill(cfg: DistillConfig, out: str | Path, resume: bool = False,
-                  progress: bool = True) -> Path:
+def train_distill(
+    cfg: DistillConfig, out: str | Path, resume: bool = False, progress: bool = True
+) -> Path:
     """Distil the specialists into a generalist; returns the path of ``generalist.pt``.
 
     Args:
@@ -98,8 +109,10 @@ def train_distill(cfg: DistillConfig, out: str | Path, resume: bool = False,
         DataError: Recorded rollouts missing or without the specialist extras.
     """
     if cfg.steps and not cfg.data:
-        raise ConfigError(f"steps={cfg.steps}: offline steps need recorded rollouts in 'data' "
-                          "(or set steps=0 to start with DAgger rounds)")
+        raise ConfigError(
+            f"steps={cfg.steps}: offline steps need recorded rollouts in 'data' "
+            "(or set steps=0 to start with DAgger rounds)"
+        )
     specialists, bodies = load_specialists(cfg.specialists)
     run = prepare_run_dir(out, cfg, resume)
     seed_everything(cfg.seed)
@@ -128,8 +141,14 @@ def train_distill(cfg: DistillConfig, out: str | Path, resume: bool = False,
             buffer.extend(torch.load(run / "dagger" / f"round_{r:02d}.pt", weights_only=True))
     logger = TrainLogger(run, enabled=cfg.tensorboard)
     total = cfg.steps + cfg.dagger_rounds * cfg.dagger_updates
-    bar = tqdm(total=total, initial=step, unit="step", desc="distill", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=total,
+        initial=step,
+        unit="step",
+        desc="distill",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     t_start = time.perf_counter() - elapsed
 
     def train(n: int) -> dict[str, float]:
@@ -145,10 +164,19 @@ def train_distill(cfg: DistillConfig, out: str | Path, resume: bool = False,
         return terms
 
     def save() -> None:
-        ckpts.save(step, {"phase": phase, "step": step, "algo": algo.state_dict(),
-                          "rng": capture_rng(), "generator": gen.get_state(),
-                          "numpy_generator": rng.bit_generator.state, "history": history,
-                          "elapsed": time.perf_counter() - t_start})
+        ckpts.save(
+            step,
+            {
+                "phase": phase,
+                "step": step,
+                "algo": algo.state_dict(),
+                "rng": capture_rng(),
+                "generator": gen.get_state(),
+                "numpy_generator": rng.bit_generator.state,
+                "history": history,
+                "elapsed": time.perf_counter() - t_start,
+            },
+        )
 
     try:
         if phase == 0:
@@ -160,30 +188,63 @@ def train_distill(cfg: DistillConfig, out: str | Path, resume: bool = False,
         env = None
         for r in range(phase - 1, cfg.dagger_rounds):
             if env is None:
-                env = ResidualNavEnv(_dagger_sim(cfg, base.cfg, bodies), base,
-                                     seed=cfg.seed * 7919 + r)
-            samples, stats = collect_round(env, head.eval(), [s.head for s in specialists],
-                                           cfg.beta(r), cfg.dagger_steps, rng, progress=False)
+                env = ResidualNavEnv(
+                    _dagger_sim(cfg, base.cfg, bodies), base, seed=cfg.seed * 7919 + r
+                )
+            samples, stats = collect_round(
+                env,
+                head.eval(),
+                [s.head for s in specialists],
+                cfg.beta(r),
+                cfg.dagger_steps,
+                rng,
+                progress=False,
+            )
             atomic_save_torch(samples, run / "dagger" / f"round_{r:02d}.pt")
             on_policy = algo.evaluate(samples)
-            logger.scalars(r + 1, {**{f"onpolicy_{k}": v for k, v in on_policy.items()},
-                                   **{f"rollout_{k}": v for k, v in stats.items()}}, "dagger")
+            logger.scalars(
+                r + 1,
+                {
+                    **{f"onpolicy_{k}": v for k, v in on_policy.items()},
+                    **{f"rollout_{k}": v for k, v in stats.items()},
+                },
+                "dagger",
+            )
             if len(buffer) == 0:
                 head.update_normalization(samples["head_input"])
             buffer.extend(samples)
             terms = train(cfg.dagger_updates)
-            history.append({"phase": f"dagger_{r}", "beta": cfg.beta(r), "samples": len(buffer),
-                            **{f"onpolicy_{k}": v for k, v in on_policy.items()},
-                            **{f"rollout_{k}": v for k, v in stats.items()}, **terms})
+            history.append(
+                {
+                    "phase": f"dagger_{r}",
+                    "beta": cfg.beta(r),
+                    "samples": len(buffer),
+                    **{f"onpolicy_{k}": v for k, v in on_policy.items()},
+                    **{f"rollout_{k}": v for k, v in stats.items()},
+                    **terms,
+                }
+            )
             phase = r + 2
             save()
     finally:
         bar.close()
         logger.close()
-    summary: dict[str, Any] = {"embodiments": bodies, "steps": step,
-                               "wall_s": round(time.perf_counter() - t_start, 1),
-                               "samples": len(buffer), "history": history}
-    path = save_residual(run / ARTIFACT_NAMES["generalist"], base, head.eval(), "generalist",
-                         bodies, cfg, specialists[0].info["base_source"], extra=summary)
+    summary: dict[str, Any] = {
+        "embodiments": bodies,
+        "steps": step,
+        "wall_s": round(time.perf_counter() - t_start, 1),
+        "samples": len(buffer),
+        "history": history,
+    }
+    path = save_residual(
+        run / ARTIFACT_NAMES["generalist"],
+        base,
+        head.eval(),
+        "generalist",
+        bodies,
+        cfg,
+        specialists[0].info["base_source"],
+        extra=summary,
+    )
     atomic_write_json(run / "summary.json", summary)
     return path

@@ -113,14 +113,15 @@ class ILConfig:
         check(self.warmup >= 0, "warmup", self.warmup, "must be >= 0")
         check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
         check(self.grad_clip > 0, "grad_clip", self.grad_clip, "must be > 0")
-        check(0 <= self.mapless_prob <= 1, "mapless_prob", self.mapless_prob,
-              "must be in [0, 1]")
+        check(0 <= self.mapless_prob <= 1, "mapless_prob", self.mapless_prob, "must be in [0, 1]")
         check(self.num_threads >= 0, "num_threads", self.num_threads, "must be >= 0")
         check(self.log_every >= 1, "log_every", self.log_every, "must be >= 1")
-        check(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every,
-              "must be >= 1")
-        check(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints,
-              "must be >= 1")
+        check(
+            self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "must be >= 1"
+        )
+        check(
+            self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "must be >= 1"
+        )
 
 
 #: Presets: ``default`` is what BENCHMARKS.md reports; ``debug`` shrinks everything for tests.
@@ -135,8 +136,13 @@ IL_PRESETS: dict[str, dict[str, Any]] = {
         "checkpoint_every": 10,
         "tensorboard": False,
         "model": MODEL_PRESETS["debug"],
-        "dagger": {"rounds": 1, "start": 0.5, "episodes": 2, "num_envs": 2,
-                   "max_episode_steps": 20},
+        "dagger": {
+            "rounds": 1,
+            "start": 0.5,
+            "episodes": 2,
+            "num_envs": 2,
+            "max_episode_steps": 20,
+        },
     },
 }
 
@@ -157,8 +163,9 @@ class ILAlgorithm:
 
     def __init__(self, model_cfg: XMobilityConfig, cfg: ILConfig) -> None:
         self.model = XMobility(model_cfg)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
-                                           weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+        )
         self.grad_clip = cfg.grad_clip
 
     def update(self, batch: dict[str, torch.Tensor], lr: float) -> dict[str, float]:
@@ -186,8 +193,12 @@ class ILAlgorithm:
 
 def model_payload(model: XMobility, step: int, cfg: ILConfig | None = None) -> dict[str, Any]:
     """What :mod:`compass_nav.models.loader` needs to rebuild ``model`` (no training state)."""
-    payload = {"kind": MODEL_KIND, "model_config": config_to_dict(model.cfg),
-               "model": model.state_dict(), "step": step}
+    payload = {
+        "kind": MODEL_KIND,
+        "model_config": config_to_dict(model.cfg),
+        "model": model.state_dict(),
+        "step": step,
+    }
     if cfg is not None:
         payload["train_config"] = config_to_dict(cfg)
     return payload
@@ -204,8 +215,14 @@ class ILRunner:
         stop_after: Stop (as if killed) once this many steps are done; for tests of resume.
     """
 
-    def __init__(self, cfg: ILConfig, out: str | Path, resume: bool = False,
-                 progress: bool = True, stop_after: int | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ILConfig,
+        out: str | Path,
+        resume: bool = False,
+        progress: bool = True,
+        stop_after: int | None = None,
+    ) -> None:
         self.cfg = cfg
         self.progress = progress
         self.stop_after = stop_after
@@ -235,8 +252,11 @@ class ILRunner:
         size = (self.cfg.model.image_height, self.cfg.model.image_width)
         for ep in episodes:
             if ep["rgb"].shape[1:3] != size:
-                rgb, depth = resize_frames(torch.from_numpy(np.array(ep["rgb"])),
-                                           torch.from_numpy(np.array(ep["depth"])), *size)
+                rgb, depth = resize_frames(
+                    torch.from_numpy(np.array(ep["rgb"])),
+                    torch.from_numpy(np.array(ep["depth"])),
+                    *size,
+                )
                 ep = {**ep, "rgb": rgb.numpy(), "depth": depth.numpy()}
             yield ep
 
@@ -246,10 +266,17 @@ class ILRunner:
         self.route_points = int(meta["route_points"])
         self.route_spacing = float(meta["route_spacing"])
         if self.route_points != self.cfg.model.route_points:
-            raise DataError(f"{self.cfg.data}: routes have {self.route_points} waypoints but "
-                            f"model.route_points={self.cfg.model.route_points}")
-        n = self.buffer.add(self._fit(episodes_from_dataset(
-            self.cfg.data, self.cfg.embodiments or None, progress=self.progress)))
+            raise DataError(
+                f"{self.cfg.data}: routes have {self.route_points} waypoints but "
+                f"model.route_points={self.cfg.model.route_points}"
+            )
+        n = self.buffer.add(
+            self._fit(
+                episodes_from_dataset(
+                    self.cfg.data, self.cfg.embodiments or None, progress=self.progress
+                )
+            )
+        )
         self.summary["demo_episodes"] = n
         self.summary["demo_steps"] = len(self.buffer)
 
@@ -265,9 +292,16 @@ class ILRunner:
             t0 = time.perf_counter()
             self.algo.model.eval()
             episodes, stats = collect_round(
-                self.algo.model, self.cfg.dagger, self.cfg.embodiments or ("carter",), r,
-                self.cfg.seed, self.image_hw, self.route_points, self.route_spacing,
-                progress=self.progress)
+                self.algo.model,
+                self.cfg.dagger,
+                self.cfg.embodiments or ("carter",),
+                r,
+                self.cfg.seed,
+                self.image_hw,
+                self.route_points,
+                self.route_spacing,
+                progress=self.progress,
+            )
             self._apply_threads()
             episodes = list(self._fit(episodes))
             save_round(path, episodes)
@@ -275,8 +309,10 @@ class ILRunner:
             self.summary["dagger"][str(r)] = stats
             self.logger.scalars(self.step, stats, "dagger")
             if self.progress:
-                tqdm.write(f"dagger round {r} at step {self.step}: " + ", ".join(
-                    f"{k}={v:.3g}" for k, v in stats.items()))
+                tqdm.write(
+                    f"dagger round {r} at step {self.step}: "
+                    + ", ".join(f"{k}={v:.3g}" for k, v in stats.items())
+                )
         self.buffer.add(episodes)
 
     # ------------------------------------------------------------------ checkpoints
@@ -313,8 +349,14 @@ class ILRunner:
             if self.resume:
                 self._restore()
             elapsed_before = float(self.summary.get("train_seconds", 0.0))
-            bar = tqdm(total=cfg.steps, initial=self.step, desc="train il", unit="step",
-                       disable=not self.progress, dynamic_ncols=True)
+            bar = tqdm(
+                total=cfg.steps,
+                initial=self.step,
+                desc="train il",
+                unit="step",
+                disable=not self.progress,
+                dynamic_ncols=True,
+            )
             last_terms: dict[str, float] = {}
             while self.step < cfg.steps:
                 if self.stop_after is not None and self.step >= self.stop_after:
@@ -322,8 +364,7 @@ class ILRunner:
                 for r, at in enumerate(self.schedule):
                     if at == self.step:
                         self._dagger_round(r)
-                batch = self.buffer.sample(self.rng, cfg.batch_size, cfg.seq_len,
-                                           cfg.mapless_prob)
+                batch = self.buffer.sample(self.rng, cfg.batch_size, cfg.seq_len, cfg.mapless_prob)
                 lr = cosine_lr(self.step, cfg.steps, cfg.lr, cfg.warmup, cfg.lr_final)
                 last_terms = self.algo.update(batch, lr)
                 self.history.append(last_terms)
@@ -331,11 +372,14 @@ class ILRunner:
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     self.logger.scalars(self.step, {**last_terms, "lr": lr}, "train")
-                    bar.set_postfix({k: f"{last_terms[k]:.3g}" for k in
-                                     ("total", "action", "path", "kl", "recon")})
+                    bar.set_postfix(
+                        {
+                            k: f"{last_terms[k]:.3g}"
+                            for k in ("total", "action", "path", "kl", "recon")
+                        }
+                    )
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
-                    self.summary["train_seconds"] = (elapsed_before + time.perf_counter()
-                                                     - t_start)
+                    self.summary["train_seconds"] = elapsed_before + time.perf_counter() - t_start
                     self._save()
             bar.close()
         finally:
@@ -343,19 +387,20 @@ class ILRunner:
         final = self.run / "model.pt"
         if self.step >= cfg.steps:
             atomic_save_torch(model_payload(self.algo.model, self.step, cfg), final)
-            self.summary.update({
-                "steps": self.step,
-                "buffer_steps": len(self.buffer),
-                "buffer_episodes": self.buffer.num_episodes,
-                "parameters": count_parameters(self.algo.model),
-                "parameters_inference": count_parameters(self.algo.model, inference_only=True),
-                "final_terms": last_terms,
-            })
+            self.summary.update(
+                {
+                    "steps": self.step,
+                    "buffer_steps": len(self.buffer),
+                    "buffer_episodes": self.buffer.num_episodes,
+                    "parameters": count_parameters(self.algo.model),
+                    "parameters_inference": count_parameters(self.algo.model, inference_only=True),
+                    "final_terms": last_terms,
+                }
+            )
             atomic_write_json(self.run / "summary.json", json.loads(json.dumps(self.summary)))
         return final
 
 
-def train_il(cfg: ILConfig, out: str | Path, resume: bool = False, progress: bool = True
-             ) -> Path:
+def train_il(cfg: ILConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
     """Train (or resume) an imitation run; returns the final ``model.pt`` path."""
     return ILRunner(cfg, out, resume=resume, progress=progress).train()

@@ -99,23 +99,42 @@ class PipelineConfig:
         for f in ("bodies", "heldout", "demo_embodiments", "eval_families"):
             object.__setattr__(self, f, tuple(getattr(self, f)))
         check(len(self.bodies) >= 1, "bodies", self.bodies, "must not be empty")
-        check(len(set(self.bodies)) == len(self.bodies), "bodies", self.bodies,
-              "must not repeat a name")
-        check(not set(self.bodies) & set(self.heldout), "heldout", self.heldout,
-              "must not contain a training body")
+        check(
+            len(set(self.bodies)) == len(self.bodies),
+            "bodies",
+            self.bodies,
+            "must not repeat a name",
+        )
+        check(
+            not set(self.bodies) & set(self.heldout),
+            "heldout",
+            self.heldout,
+            "must not contain a training body",
+        )
         for name in (*self.bodies, *self.heldout, *self.demo_embodiments):
             get_embodiment(name)
         for name in self.rl_per_body:
             check(name in self.bodies, "rl_per_body", name, f"is not one of bodies {self.bodies}")
             self.rl_for(name)  # validates the changed settings
-        for f in ("demo_episodes", "demo_num_envs", "record_episodes", "record_num_envs",
-                  "eval_episodes", "eval_max_episode_steps"):
+        for f in (
+            "demo_episodes",
+            "demo_num_envs",
+            "record_episodes",
+            "record_num_envs",
+            "eval_episodes",
+            "eval_max_episode_steps",
+        ):
             v = getattr(self, f)
             check(v >= 1, f, v, "must be >= 1")
-        check(len(self.eval_families) >= 1, "eval_families", self.eval_families,
-              "must not be empty")
-        check(self.demo_image_size == 0 or 16 <= self.demo_image_size <= 512,
-              "demo_image_size", self.demo_image_size, "must be 0 or within [16, 512] px")
+        check(
+            len(self.eval_families) >= 1, "eval_families", self.eval_families, "must not be empty"
+        )
+        check(
+            self.demo_image_size == 0 or 16 <= self.demo_image_size <= 512,
+            "demo_image_size",
+            self.demo_image_size,
+            "must be 0 or within [16, 512] px",
+        )
 
     def rl_for(self, body: str) -> RLConfig:
         """The specialist settings of ``body``: ``rl`` with its ``rl_per_body`` changes."""
@@ -135,9 +154,10 @@ PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
         "rl": {"iterations": 400},
         # The two bodies whose specialists stayed under 0.90 after 400 iterations; h1 also
         # with a doubled collision penalty (0.892 held-out against 0.878 without it).
-        "rl_per_body": {"omnibase": {"iterations": 1000},
-                        "h1": {"iterations": 1000,
-                               "reward": {"collision": -10.0, "proximity": -0.05}}},
+        "rl_per_body": {
+            "omnibase": {"iterations": 1000},
+            "h1": {"iterations": 1000, "reward": {"collision": -10.0, "proximity": -0.05}},
+        },
     },
     "tiny": {
         "bodies": ("carter", "spot"),
@@ -149,17 +169,35 @@ PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
         "eval_episodes": 2,
         "eval_families": ("warehouse",),
         "eval_max_episode_steps": 40,
-        "il": {**il_preset("debug"), "steps": 10, "checkpoint_every": 10, "num_threads": 1,
-               "dagger": {"rounds": 0}},
-        "rl": {"num_envs": 3, "steps_per_env": 12, "iterations": 2, "max_episode_steps": 40,
-               "families": ("warehouse",), "save_interval": 2,
-               "head": {"hidden_dims": (16,)},
-               "ppo": {"critic_hidden_dims": (16,), "num_learning_epochs": 1,
-                       "num_mini_batches": 2}},
-        "distill": {"steps": 10, "batch_size": 32, "dagger_rounds": 1, "dagger_steps": 8,
-                    "dagger_updates": 5, "num_envs": 2, "max_episode_steps": 40,
-                    "families": ("warehouse",), "tensorboard": False,
-                    "head": {"hidden_dims": (16,), "heteroscedastic": True}},
+        "il": {
+            **il_preset("debug"),
+            "steps": 10,
+            "checkpoint_every": 10,
+            "num_threads": 1,
+            "dagger": {"rounds": 0},
+        },
+        "rl": {
+            "num_envs": 3,
+            "steps_per_env": 12,
+            "iterations": 2,
+            "max_episode_steps": 40,
+            "families": ("warehouse",),
+            "save_interval": 2,
+            "head": {"hidden_dims": (16,)},
+            "ppo": {"critic_hidden_dims": (16,), "num_learning_epochs": 1, "num_mini_batches": 2},
+        },
+        "distill": {
+            "steps": 10,
+            "batch_size": 32,
+            "dagger_rounds": 1,
+            "dagger_steps": 8,
+            "dagger_updates": 5,
+            "num_envs": 2,
+            "max_episode_steps": 40,
+            "families": ("warehouse",),
+            "tensorboard": False,
+            "head": {"hidden_dims": (16,), "heteroscedastic": True},
+        },
     },
 }
 
@@ -171,8 +209,9 @@ def pipeline_preset(name: str, overrides: dict[str, Any] | None = None) -> Pipel
         ConfigError: Unknown preset (the known ones are listed) or a bad value.
     """
     if name not in PIPELINE_PRESETS:
-        raise ConfigError(f"pipeline preset={name!r}: unknown; known presets: "
-                          f"{', '.join(PIPELINE_PRESETS)}")
+        raise ConfigError(
+            f"pipeline preset={name!r}: unknown; known presets: {', '.join(PIPELINE_PRESETS)}"
+        )
     data = deep_merge(PIPELINE_PRESETS[name], overrides or {})
     return config_from_dict(PipelineConfig, data)
 
@@ -190,8 +229,7 @@ def _log(msg: str) -> None:
     print(f"[pipeline] {msg}", flush=True)
 
 
-def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True
-                 ) -> dict[str, Any]:
+def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
     """Run (or continue) every stage into ``out``; returns the evaluation summary.
 
     Returns:
@@ -221,12 +259,26 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True
     demo_w = cfg.demo_image_size or m.image_width
     demos = out / "demos"
     _log(f"1/6 teacher demonstrations -> {demos}")
-    timed("demos", record_episodes, "teacher", demos,
-          SimConfig(num_envs=cfg.demo_num_envs, embodiments=cfg.demo_embodiments,
-                    families=cfg.rl.families,
-                    split="train", image_height=demo_h, image_width=demo_w,
-                    render_rgb=m.use_rgb, render_depth=m.use_depth, route_mode="planned"),
-          cfg.demo_episodes, seed=cfg.seed, progress=progress)
+    timed(
+        "demos",
+        record_episodes,
+        "teacher",
+        demos,
+        SimConfig(
+            num_envs=cfg.demo_num_envs,
+            embodiments=cfg.demo_embodiments,
+            families=cfg.rl.families,
+            split="train",
+            image_height=demo_h,
+            image_width=demo_w,
+            render_rgb=m.use_rgb,
+            render_depth=m.use_depth,
+            route_mode="planned",
+        ),
+        cfg.demo_episodes,
+        seed=cfg.seed,
+        progress=progress,
+    )
 
     il_run = out / "il"
     il_cfg = dataclasses.replace(cfg.il, data=str(demos), embodiments=cfg.demo_embodiments)
@@ -241,40 +293,63 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True
         state = _stage_state(run, "specialist.pt")
         _log(f"3/6 specialist {body} -> {run} ({state})")
         if state != "done":
-            rl_cfg = dataclasses.replace(cfg.rl_for(body), embodiment=body, base=str(il_run),
-                                         seed=cfg.seed)
-            timed(f"rl_{body}", train_rl, rl_cfg, run, resume=state == "resume",
-                  progress=progress)
+            rl_cfg = dataclasses.replace(
+                cfg.rl_for(body), embodiment=body, base=str(il_run), seed=cfg.seed
+            )
+            timed(f"rl_{body}", train_rl, rl_cfg, run, resume=state == "resume", progress=progress)
         specialists.append(str(run))
         rec = out / f"rollouts_{body}"
         _log(f"4/6 specialist rollouts {body} -> {rec}")
-        timed(f"record_{body}", record_specialist, run, rec, cfg.record_episodes,
-              seed=cfg.seed, num_envs=cfg.record_num_envs, families=cfg.rl.families,
-              route_mode=cfg.rl.route_mode, max_episode_steps=cfg.rl.max_episode_steps,
-              progress=progress)
+        timed(
+            f"record_{body}",
+            record_specialist,
+            run,
+            rec,
+            cfg.record_episodes,
+            seed=cfg.seed,
+            num_envs=cfg.record_num_envs,
+            families=cfg.rl.families,
+            route_mode=cfg.rl.route_mode,
+            max_episode_steps=cfg.rl.max_episode_steps,
+            progress=progress,
+        )
         rollouts.append(str(rec))
 
     gen_run = out / "generalist"
     state = _stage_state(gen_run, "generalist.pt")
     _log(f"5/6 generalist -> {gen_run} ({state})")
     if state != "done":
-        d_cfg = dataclasses.replace(cfg.distill, specialists=tuple(specialists),
-                                    data=tuple(rollouts), seed=cfg.seed)
-        timed("distill", train_distill, d_cfg, gen_run, resume=state == "resume",
-              progress=progress)
+        d_cfg = dataclasses.replace(
+            cfg.distill, specialists=tuple(specialists), data=tuple(rollouts), seed=cfg.seed
+        )
+        timed(
+            "distill", train_distill, d_cfg, gen_run, resume=state == "resume", progress=progress
+        )
 
     _log(f"6/6 evaluation -> {out / 'eval'}")
-    summary = timed("eval", evaluate_chain, cfg, il_run, dict(zip(cfg.bodies, specialists,
-                                                                   strict=True)),
-                    gen_run, out / "eval", progress=progress)
+    summary = timed(
+        "eval",
+        evaluate_chain,
+        cfg,
+        il_run,
+        dict(zip(cfg.bodies, specialists, strict=True)),
+        gen_run,
+        out / "eval",
+        progress=progress,
+    )
     summary["stages"] = times
     atomic_write_json(out / "eval" / "summary.json", summary)
     return summary
 
 
-def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[str, str],
-                   generalist: str | Path | None, out: str | Path, progress: bool = True
-                   ) -> dict[str, Any]:
+def evaluate_chain(
+    cfg: PipelineConfig,
+    il_run: str | Path,
+    specialists: dict[str, str],
+    generalist: str | Path | None,
+    out: str | Path,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Evaluate IL base, specialists and generalist; write ``table.md`` and per-policy JSON.
 
     Each (policy, body) evaluation is cached as ``out/<policy>_<body>.json`` with the SHA-256
@@ -308,15 +383,24 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
             if cached.get("source_sha256") == digest:
                 return cached
             _log(f"  {path.name}: {source} changed since it was evaluated; evaluating again")
-        ecfg = EvalConfig(embodiments=(body,), families=cfg.eval_families,
-                          episodes=cfg.eval_episodes, route_mode="mapless", split="heldout",
-                          seed=cfg.seed, image_height=m.image_height,
-                          image_width=m.image_width,
-                          max_episode_steps=cfg.eval_max_episode_steps, workers=1, gifs=0)
+        ecfg = EvalConfig(
+            embodiments=(body,),
+            families=cfg.eval_families,
+            episodes=cfg.eval_episodes,
+            route_mode="mapless",
+            split="heldout",
+            seed=cfg.seed,
+            image_height=m.image_height,
+            image_width=m.image_width,
+            max_episode_steps=cfg.eval_max_episode_steps,
+            workers=1,
+            gifs=0,
+        )
         res = evaluate(make(), ecfg, progress=progress)
         cell = res.cell(body)
-        row = {k: cell[k] for k in ("n", "sr", "sr_ci", "collision_rate", "travel_time",
-                                    "wtt", "spl")}
+        row = {
+            k: cell[k] for k in ("n", "sr", "sr_ci", "collision_rate", "travel_time", "wtt", "spl")
+        }
         row["wall_s"] = round(res.wall_time, 1)
         row["source"], row["source_sha256"] = str(source), digest
         atomic_write_json(path, row)
@@ -324,16 +408,27 @@ def evaluate_chain(cfg: PipelineConfig, il_run: str | Path, specialists: dict[st
 
     rows = []
     for body in (*cfg.bodies, *cfg.heldout):
-        row: dict[str, Any] = {"embodiment": body,
-                               "kind": "train" if body in cfg.bodies else "heldout"}
-        row["il"] = run("il", lambda: XMobilityPolicy(load_model(il_run), name="il"), body,
-                        resolve_checkpoint(il_run))
+        row: dict[str, Any] = {
+            "embodiment": body,
+            "kind": "train" if body in cfg.bodies else "heldout",
+        }
+        row["il"] = run(
+            "il",
+            lambda: XMobilityPolicy(load_model(il_run), name="il"),
+            body,
+            resolve_checkpoint(il_run),
+        )
         if body in specialists:
-            row["specialist"] = run("specialist", lambda b=body: load_agent(specialists[b]),
-                                    body, resolve_artifact(specialists[body]))
+            row["specialist"] = run(
+                "specialist",
+                lambda b=body: load_agent(specialists[b]),
+                body,
+                resolve_artifact(specialists[body]),
+            )
         if generalist is not None:
-            row["generalist"] = run("generalist", lambda: load_agent(generalist), body,
-                                    resolve_artifact(generalist))
+            row["generalist"] = run(
+                "generalist", lambda: load_agent(generalist), body, resolve_artifact(generalist)
+            )
         rows.append(row)
     table = chain_table(rows)
     atomic_write_text(out / "table.md", table)
@@ -378,8 +473,11 @@ def chain_plot(rows: list[dict[str, Any]], path: str | Path) -> Path:
 
     from compass_nav.utils.atomic import atomic_save_png
 
-    whos = (("il", "IL base", "#9e9e9e"), ("specialist", "specialist", "#1f77b4"),
-            ("generalist", "generalist", "#ff7f0e"))
+    whos = (
+        ("il", "IL base", "#9e9e9e"),
+        ("specialist", "specialist", "#1f77b4"),
+        ("generalist", "generalist", "#ff7f0e"),
+    )
     x = np.arange(len(rows))
     width = 0.27
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows)), 3.8), dpi=110)
@@ -396,8 +494,11 @@ def chain_plot(rows: list[dict[str, Any]], path: str | Path) -> Path:
         if xs:
             ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=colour, label=label)
     ax.axhline(0.9, color="k", linestyle=":", linewidth=1)
-    ax.set_xticks(x, [r["embodiment"] + ("\n(zero-shot)" if r["kind"] == "heldout" else "")
-                      for r in rows], fontsize=8)
+    ax.set_xticks(
+        x,
+        [r["embodiment"] + ("\n(zero-shot)" if r["kind"] == "heldout" else "") for r in rows],
+        fontsize=8,
+    )
     ax.set_ylim(0.0, 1.0)
     ax.set_ylabel("success rate (held-out scenes)")
     ax.legend(loc="lower right", fontsize=8)

@@ -44,8 +44,12 @@ from compass_nav.utils.atomic import atomic_write_json
 __all__ = ["EpisodeStats", "rl_sim_config", "train_rl"]
 
 
-def rl_sim_config(cfg: RLConfig, base_cfg, embodiments: tuple[str, ...] | None = None,
-                  num_envs: int | None = None) -> SimConfig:
+def rl_sim_config(
+    cfg: RLConfig,
+    base_cfg,
+    embodiments: tuple[str, ...] | None = None,
+    num_envs: int | None = None,
+) -> SimConfig:
     """Simulator settings of a residual run: train scene seeds, the base's camera streams.
 
     Args:
@@ -80,9 +84,15 @@ class EpisodeStats:
     def add(self, episode: dict[str, np.ndarray]) -> None:
         """Append the episodes of one env step (arrays from the env's ``extras``)."""
         for i in range(len(episode["success"])):
-            self._eps.append((bool(episode["success"][i]), bool(episode["collision"][i]),
-                              bool(episode["timeout"][i]), float(episode["return"][i]),
-                              float(episode["length"][i])))
+            self._eps.append(
+                (
+                    bool(episode["success"][i]),
+                    bool(episode["collision"][i]),
+                    bool(episode["timeout"][i]),
+                    float(episode["return"][i]),
+                    float(episode["length"][i]),
+                )
+            )
             self.total += 1
 
     def summary(self) -> dict[str, float]:
@@ -94,8 +104,13 @@ class EpisodeStats:
         return {k: float(v) for k, v in zip(keys, mean, strict=True)}
 
 
-def train_rl(cfg: RLConfig, out: str | Path, resume: bool = False, progress: bool = True,
-             tensorboard: bool = True) -> Path:
+def train_rl(
+    cfg: RLConfig,
+    out: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    tensorboard: bool = True,
+) -> Path:
     """Train one residual specialist; returns the path of ``specialist.pt``.
 
     Args:
@@ -119,18 +134,28 @@ def train_rl(cfg: RLConfig, out: str | Path, resume: bool = False, progress: boo
         payload = ckpts.load(ckpts.latest())
         start, elapsed = int(payload["iteration"]), float(payload["elapsed"])
         env_steps = int(payload["env_steps"])
-    env = ResidualNavEnv(rl_sim_config(cfg, base.cfg), base, seed=cfg.seed * 7919 + start,
-                         progress_weight=cfg.reward.progress,
-                         proximity_weight=cfg.reward.proximity,
-                         proximity_margin=cfg.reward.proximity_margin)
+    env = ResidualNavEnv(
+        rl_sim_config(cfg, base.cfg),
+        base,
+        seed=cfg.seed * 7919 + start,
+        progress_weight=cfg.reward.progress,
+        proximity_weight=cfg.reward.proximity,
+        proximity_margin=cfg.reward.proximity_margin,
+    )
     alg = build_ppo(env, cfg.ppo, cfg.head, cfg.steps_per_env)
     if payload is not None:
         alg.load(payload["ppo"], None, strict=True)
         restore_rng(payload["rng"])
     logger = TrainLogger(run, enabled=tensorboard)
     stats = EpisodeStats()
-    bar = tqdm(total=cfg.iterations, initial=start, unit="it", desc=f"rl {cfg.embodiment}",
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=cfg.iterations,
+        initial=start,
+        unit="it",
+        desc=f"rl {cfg.embodiment}",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     obs = env.get_observations()
     alg.train_mode()
     t_start = time.perf_counter() - elapsed
@@ -152,35 +177,66 @@ def train_rl(cfg: RLConfig, out: str | Path, resume: bool = False, progress: boo
             ep = stats.summary()
             with torch.no_grad():
                 std = alg.actor.head(obs["head_input"][:1])[1].mean().item()
-            logger.scalars(it + 1, {**losses, "lr": alg.learning_rate, "action_std": std},
-                           "ppo")
+            logger.scalars(it + 1, {**losses, "lr": alg.learning_rate, "action_std": std}, "ppo")
             logger.scalars(it + 1, ep, "episode")
-            logger.scalars(it + 1, {"collect_s": t1 - t0, "update_s": t2 - t1,
-                                    "env_steps": env_steps,
-                                    "steps_per_s": cfg.num_envs * cfg.steps_per_env / (t2 - t0)},
-                           "time")
+            logger.scalars(
+                it + 1,
+                {
+                    "collect_s": t1 - t0,
+                    "update_s": t2 - t1,
+                    "env_steps": env_steps,
+                    "steps_per_s": cfg.num_envs * cfg.steps_per_env / (t2 - t0),
+                },
+                "time",
+            )
             bar.update(1)
             if ep:
-                bar.set_postfix(sr=f"{ep['success']:.2f}", col=f"{ep['collision']:.2f}",
-                                ret=f"{ep['return']:.2f}", std=f"{std:.3f}")
+                bar.set_postfix(
+                    sr=f"{ep['success']:.2f}",
+                    col=f"{ep['collision']:.2f}",
+                    ret=f"{ep['return']:.2f}",
+                    std=f"{std:.3f}",
+                )
             iteration = it + 1
-            over_budget = (cfg.time_budget_min > 0
-                           and time.perf_counter() - t_start >= 60.0 * cfg.time_budget_min)
+            over_budget = (
+                cfg.time_budget_min > 0
+                and time.perf_counter() - t_start >= 60.0 * cfg.time_budget_min
+            )
             if iteration % cfg.save_interval == 0 or iteration == cfg.iterations or over_budget:
-                ckpts.save(iteration, {"iteration": iteration, "ppo": alg.save(),
-                                       "rng": capture_rng(), "env_steps": env_steps,
-                                       "elapsed": time.perf_counter() - t_start})
+                ckpts.save(
+                    iteration,
+                    {
+                        "iteration": iteration,
+                        "ppo": alg.save(),
+                        "rng": capture_rng(),
+                        "env_steps": env_steps,
+                        "elapsed": time.perf_counter() - t_start,
+                    },
+                )
             if over_budget:
                 break
     finally:
         bar.close()
         logger.close()
     wall = time.perf_counter() - t_start
-    summary: dict[str, Any] = {"embodiment": cfg.embodiment, "iterations": iteration,
-                               "stopped_by_time_budget": iteration < cfg.iterations,
-                               "env_steps": env_steps, "wall_s": round(wall, 1),
-                               "train_window": stats.summary(), "episodes": stats.total}
-    path = save_residual(run / ARTIFACT_NAMES["specialist"], base, alg.actor.head,
-                         "specialist", [cfg.embodiment], cfg, cfg.base, extra=summary)
+    summary: dict[str, Any] = {
+        "embodiment": cfg.embodiment,
+        "iterations": iteration,
+        "stopped_by_time_budget": iteration < cfg.iterations,
+        "env_steps": env_steps,
+        "wall_s": round(wall, 1),
+        "train_window": stats.summary(),
+        "episodes": stats.total,
+    }
+    path = save_residual(
+        run / ARTIFACT_NAMES["specialist"],
+        base,
+        alg.actor.head,
+        "specialist",
+        [cfg.embodiment],
+        cfg,
+        cfg.base,
+        extra=summary,
+    )
     atomic_write_json(run / "summary.json", summary)
     return path

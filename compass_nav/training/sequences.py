@@ -38,8 +38,9 @@ FIELDS: dict[str, tuple[np.dtype, str]] = {
 }
 
 
-def episodes_from_dataset(path: str | Path, embodiments: Iterable[str] | None = None,
-                          progress: bool = True) -> Iterator[dict[str, np.ndarray]]:
+def episodes_from_dataset(
+    path: str | Path, embodiments: Iterable[str] | None = None, progress: bool = True
+) -> Iterator[dict[str, np.ndarray]]:
     """Yield the episodes of a demonstrations folder as buffer episodes.
 
     The dataset must have been recorded in ``planned`` route mode (its ``route`` is the
@@ -54,23 +55,27 @@ def episodes_from_dataset(path: str | Path, embodiments: Iterable[str] | None = 
     from compass_nav.data import DemoDataset
     from compass_nav.data.routes import mapless_route
 
-    ds = DemoDataset(path, embodiments=tuple(embodiments) if embodiments else None,
-                     cache_size=0)
+    ds = DemoDataset(path, embodiments=tuple(embodiments) if embodiments else None, cache_size=0)
     meta = ds.meta
     if meta.get("route_mode") != "planned":
-        raise DataError(f"{path}: route_mode={meta.get('route_mode')!r}; imitation needs a "
-                        "dataset recorded with planned routes (the path head's target)")
+        raise DataError(
+            f"{path}: route_mode={meta.get('route_mode')!r}; imitation needs a "
+            "dataset recorded with planned routes (the path head's target)"
+        )
     if len(ds) == 0:
-        raise DataError(f"{path}: no episodes" + (f" of {sorted(embodiments)}"
-                                                   if embodiments else ""))
-    for i in tqdm(range(len(ds)), desc="loading demos", unit="ep", disable=not progress,
-                  leave=False):
+        raise DataError(
+            f"{path}: no episodes" + (f" of {sorted(embodiments)}" if embodiments else "")
+        )
+    for i in tqdm(
+        range(len(ds)), desc="loading demos", unit="ep", disable=not progress, leave=False
+    ):
         ep = ds[i]
         if "rgb" not in ep or "depth" not in ep:
             raise DataError(f"{ds.paths[i]}: the episode has no rgb/depth images")
         if "route_mapless" not in ep:
-            ep["route_mapless"] = mapless_route(ep["goal"], meta["route_points"],
-                                                meta["route_spacing"])
+            ep["route_mapless"] = mapless_route(
+                ep["goal"], meta["route_points"], meta["route_spacing"]
+            )
         n = len(ep["action"])
         ep["embodiment"] = np.broadcast_to(ep["embodiment"], (n, len(ep["embodiment"])))
         yield {k: ep[k] for k in FIELDS}
@@ -120,10 +125,12 @@ class SequenceBuffer:
     def __len__(self) -> int:
         """Total buffered steps."""
         return (0 if self._data is None else len(self._data["action"])) + sum(
-            len(p["action"]) for p in self._pending)
+            len(p["action"]) for p in self._pending
+        )
 
-    def sample(self, rng: np.random.Generator, batch_size: int, seq_len: int,
-               mapless_prob: float) -> dict[str, torch.Tensor]:
+    def sample(
+        self, rng: np.random.Generator, batch_size: int, seq_len: int, mapless_prob: float
+    ) -> dict[str, torch.Tensor]:
         """A batch of random windows as tensors for :meth:`XMobility.loss`.
 
         Each window sees the mapless route with probability ``mapless_prob`` and the planned
@@ -142,12 +149,15 @@ class SequenceBuffer:
         starts = rng.integers(0, total - seq_len + 1, size=batch_size)
         mapless = rng.random(batch_size) < mapless_prob
         idx = starts[:, None] + np.arange(seq_len)[None, :]
-        out = {k: torch.from_numpy(data[k][idx]) for k in
-               ("rgb", "speed", "goal", "embodiment", "action", "prev_action", "is_first")}
+        out = {
+            k: torch.from_numpy(data[k][idx])
+            for k in ("rgb", "speed", "goal", "embodiment", "action", "prev_action", "is_first")
+        }
         out["depth"] = torch.from_numpy(data["depth"][idx].astype(np.float32))
         planned = data["route"][idx]
         out["path"] = torch.from_numpy(planned)
-        out["route"] = torch.from_numpy(np.where(mapless[:, None, None, None],
-                                                 data["route_mapless"][idx], planned))
+        out["route"] = torch.from_numpy(
+            np.where(mapless[:, None, None, None], data["route_mapless"][idx], planned)
+        )
         out["is_first"][:, 0] = True
         return out

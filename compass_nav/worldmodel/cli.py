@@ -28,8 +28,12 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKDIR = Path("runs/worldmodel")
 
 
-def resolve_config(preset_name: str = "default", config: str | None = None,
-                   overrides: list[str] | None = None, add_policies: list[str] | None = None):
+def resolve_config(
+    preset_name: str = "default",
+    config: str | None = None,
+    overrides: list[str] | None = None,
+    add_policies: list[str] | None = None,
+):
     """Preset, then YAML file, then ``key=value`` overrides, then extra pool policies."""
     from compass_nav.utils.config import apply_overrides, deep_merge, read_yaml_mapping
     from compass_nav.worldmodel.config import from_dict, preset, to_dict
@@ -42,8 +46,7 @@ def resolve_config(preset_name: str = "default", config: str | None = None,
         spec, sep, role = item.rpartition(":")
         if not sep or role not in ("train", "heldout"):
             spec, role = item, "heldout"
-        data["pool"]["policies"] = list(data["pool"]["policies"]) + [{"spec": spec,
-                                                                      "role": role}]
+        data["pool"]["policies"] = list(data["pool"]["policies"]) + [{"spec": spec, "role": role}]
     return from_dict(data)
 
 
@@ -60,8 +63,10 @@ def with_evaluate_overrides(cfg, overrides: list[str]):
 
     bad = [o for o in overrides if not o.startswith("evaluate.")]
     if bad:
-        raise ConfigError(f"--set {bad[0]!r}: evaluate accepts only evaluate.* overrides (the "
-                          "rest of the config comes from the checkpoint)")
+        raise ConfigError(
+            f"--set {bad[0]!r}: evaluate accepts only evaluate.* overrides (the "
+            "rest of the config comes from the checkpoint)"
+        )
     if not overrides:
         return cfg
     ev = apply_overrides({"evaluate": config_to_dict(cfg.evaluate)}, overrides)["evaluate"]
@@ -69,13 +74,28 @@ def with_evaluate_overrides(cfg, overrides: list[str]):
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="default", choices=("default", "tiny"),
-                   help="starting config (default: %(default)s)")
+    p.add_argument(
+        "--preset",
+        default="default",
+        choices=("default", "tiny"),
+        help="starting config (default: %(default)s)",
+    )
     p.add_argument("--config", help="YAML file merged over the preset")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one field, e.g. --set train.steps=2000 (repeatable)")
-    p.add_argument("--add-policy", action="append", default=[], metavar="SPEC[:ROLE]",
-                   help="append a pool policy, ROLE 'train' or 'heldout' (default heldout)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one field, e.g. --set train.steps=2000 (repeatable)",
+    )
+    p.add_argument(
+        "--add-policy",
+        action="append",
+        default=[],
+        metavar="SPEC[:ROLE]",
+        help="append a pool policy, ROLE 'train' or 'heldout' (default heldout)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -85,10 +105,10 @@ def _collect(args: argparse.Namespace) -> int:
     cfg = resolve_config(args.preset, args.config, args.overrides, args.add_policy)
     out = collect_pool(cfg, args.data, progress=not args.no_progress)
     for spec, row in out["ground_truth"].items():
-        print(f"{row['role']:8s} SR {row['success']:.3f}  coll {row['collision']:.3f}  "
-              f"{spec}")
-    print(f"ground truth written to {Path(args.data) / 'ground_truth.json'} "
-          f"({out['seconds']:.0f} s)")
+        print(f"{row['role']:8s} SR {row['success']:.3f}  coll {row['collision']:.3f}  {spec}")
+    print(
+        f"ground truth written to {Path(args.data) / 'ground_truth.json'} ({out['seconds']:.0f} s)"
+    )
     return 0
 
 
@@ -100,10 +120,12 @@ def _train(args: argparse.Namespace) -> int:
     rolls = list(load_split(cfg, args.data, "train").values())
     summary = train_world_model(cfg, rolls, args.out, progress=not args.no_progress)
     f = summary["final"]
-    print(f"trained in {summary['train_seconds'] / 60:.1f} min wall "
-          f"({summary['train_cpu_seconds'] / 60:.1f} min CPU) on {summary['frames']} frames; "
-          f"final pred mse {f.get('pred', float('nan')):.4f}, collision bce "
-          f"{f.get('collision', float('nan')):.3f}; wrote {args.out}")
+    print(
+        f"trained in {summary['train_seconds'] / 60:.1f} min wall "
+        f"({summary['train_cpu_seconds'] / 60:.1f} min CPU) on {summary['frames']} frames; "
+        f"final pred mse {f.get('pred', float('nan')):.4f}, collision bce "
+        f"{f.get('collision', float('nan')):.3f}; wrote {args.out}"
+    )
     return 0
 
 
@@ -128,8 +150,9 @@ def _evaluate(args: argparse.Namespace) -> int:
                 spec, role = item, "heldout"
             if spec not in known:
                 added.append(PoolPolicy(spec, role))
-        pool = dataclasses.replace(loaded.config.pool,
-                                   policies=loaded.config.pool.policies + tuple(added))
+        pool = dataclasses.replace(
+            loaded.config.pool, policies=loaded.config.pool.policies + tuple(added)
+        )
         loaded.config = dataclasses.replace(loaded.config, pool=pool)
     results = evaluate_pool(loaded, args.data, progress=not args.no_progress)
     files = write_report(results, args.out)
@@ -156,14 +179,19 @@ def _run(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     """Add ``worldmodel`` and its subcommands to the ``compass-nav`` parser."""
     wm = subparsers.add_parser(
-        "worldmodel", help="offline policy evaluation with an action-conditioned video model",
+        "worldmodel",
+        help="offline policy evaluation with an action-conditioned video model",
         description=__doc__.split("\n\n")[0].replace("``", ""),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = wm.add_subparsers(dest="wm_command", metavar="<subcommand>", required=True)
 
     p = sub.add_parser("collect", help="record the pool's ground truth and training rollouts")
-    p.add_argument("--data", default=str(DEFAULT_WORKDIR / "data"),
-                   help="output folder (default: %(default)s); finished files are reused")
+    p.add_argument(
+        "--data",
+        default=str(DEFAULT_WORKDIR / "data"),
+        help="output folder (default: %(default)s); finished files are reused",
+    )
     _add_config_args(p)
     p.set_defaults(func=_collect)
 
@@ -177,17 +205,31 @@ def register(subparsers) -> None:
     p.add_argument("--model", default=str(DEFAULT_WORKDIR / "model.pt"), help="checkpoint")
     p.add_argument("--data", default=str(DEFAULT_WORKDIR / "data"), help="collected data")
     p.add_argument("--out", default=str(DEFAULT_WORKDIR / "report"), help="report folder")
-    p.add_argument("--set", dest="overrides", action="append", default=[],
-                   metavar="evaluate.KEY=VALUE", help="override an evaluate.* field")
-    p.add_argument("--add-policy", action="append", default=[], metavar="SPEC[:ROLE]",
-                   help="also evaluate this policy (its ground truth must have been collected "
-                        "with the same --add-policy); a policy the model trained on must "
-                        "have been in the training pool, so extras are normally heldout")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="evaluate.KEY=VALUE",
+        help="override an evaluate.* field",
+    )
+    p.add_argument(
+        "--add-policy",
+        action="append",
+        default=[],
+        metavar="SPEC[:ROLE]",
+        help="also evaluate this policy (its ground truth must have been collected "
+        "with the same --add-policy); a policy the model trained on must "
+        "have been in the training pool, so extras are normally heldout",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("run", help="collect, train and evaluate in one go")
-    p.add_argument("--workdir", default=str(DEFAULT_WORKDIR),
-                   help="folder for data/, model.pt and report/ (default: %(default)s)")
+    p.add_argument(
+        "--workdir",
+        default=str(DEFAULT_WORKDIR),
+        help="folder for data/, model.pt and report/ (default: %(default)s)",
+    )
     _add_config_args(p)
     p.set_defaults(func=_run)

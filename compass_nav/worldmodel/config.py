@@ -111,20 +111,35 @@ class PoolConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check(len(self.policies) >= 2, "pool.policies", len(self.policies),
-              "needs at least 2 policies")
+        check(
+            len(self.policies) >= 2,
+            "pool.policies",
+            len(self.policies),
+            "needs at least 2 policies",
+        )
         specs = [p.spec for p in self.policies]
         check(len(set(specs)) == len(specs), "pool.policies", specs, "specs must be unique")
-        check(any(p.role == "train" for p in self.policies), "pool.policies", specs,
-              "at least one policy must have role 'train'")
-        check(16 <= self.image_size <= 128, "pool.image_size", self.image_size,
-              "must be within [16, 128] px")
+        check(
+            any(p.role == "train" for p in self.policies),
+            "pool.policies",
+            specs,
+            "at least one policy must have role 'train'",
+        )
+        check(
+            16 <= self.image_size <= 128,
+            "pool.image_size",
+            self.image_size,
+            "must be within [16, 128] px",
+        )
         check(self.eval_episodes >= 1, "pool.eval_episodes", self.eval_episodes, "must be >= 1")
-        check(self.train_episodes >= 1, "pool.train_episodes", self.train_episodes,
-              "must be >= 1")
+        check(self.train_episodes >= 1, "pool.train_episodes", self.train_episodes, "must be >= 1")
         check(self.block >= 1, "pool.block", self.block, "must be >= 1")
-        check(self.max_episode_steps >= 2, "pool.max_episode_steps", self.max_episode_steps,
-              "must be >= 2")
+        check(
+            self.max_episode_steps >= 2,
+            "pool.max_episode_steps",
+            self.max_episode_steps,
+            "must be >= 2",
+        )
         check(len(self.families) >= 1, "pool.families", self.families, "must not be empty")
 
     def role_of(self, spec: str) -> str:
@@ -150,24 +165,41 @@ class ModelConfig:
     blend_channels: int = 24  # width of the skip path's conv net
 
     def __post_init__(self) -> None:
-        check(len(self.channels) >= 2, "model.channels", self.channels,
-              "needs at least two conv stages")
+        check(
+            len(self.channels) >= 2,
+            "model.channels",
+            self.channels,
+            "needs at least two conv stages",
+        )
         size = self.image_size
         for _ in self.channels:
-            check(size % 2 == 0, "model.image_size", self.image_size,
-                  f"must be divisible by 2**{len(self.channels)}")
+            check(
+                size % 2 == 0,
+                "model.image_size",
+                self.image_size,
+                f"must be divisible by 2**{len(self.channels)}",
+            )
             size //= 2
         check(self.latent_dim >= 8, "model.latent_dim", self.latent_dim, "must be >= 8")
         check(self.hidden_dim >= 8, "model.hidden_dim", self.hidden_dim, "must be >= 8")
         size = self.image_size
         for _ in self.idm_channels:
-            check(size % 2 == 0, "model.image_size", self.image_size,
-                  f"must be divisible by 2**{len(self.idm_channels)} (idm_channels)")
+            check(
+                size % 2 == 0,
+                "model.image_size",
+                self.image_size,
+                f"must be divisible by 2**{len(self.idm_channels)} (idm_channels)",
+            )
             size //= 2
-        check(self.blend_channels >= 1, "model.blend_channels", self.blend_channels,
-              "must be >= 1")
-        check(0 <= self.fourier_bands <= 12, "model.fourier_bands", self.fourier_bands,
-              "must be within [0, 12]")
+        check(
+            self.blend_channels >= 1, "model.blend_channels", self.blend_channels, "must be >= 1"
+        )
+        check(
+            0 <= self.fourier_bands <= 12,
+            "model.fourier_bands",
+            self.fourier_bands,
+            "must be within [0, 12]",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,21 +246,41 @@ class TrainConfig:
         check(self.steps >= 1, "train.steps", self.steps, "must be >= 1")
         check(self.batch >= 2, "train.batch", self.batch, "must be >= 2")
         check(1 <= self.rollout <= 64, "train.rollout", self.rollout, "must be within [1, 64]")
-        check(0.0 <= self.teacher_forcing_until <= 1.0, "train.teacher_forcing_until",
-              self.teacher_forcing_until, "must be within [0, 1]")
-        check(0.0 <= self.teacher_forcing_floor < 1.0, "train.teacher_forcing_floor",
-              self.teacher_forcing_floor, "must be within [0, 1)")
+        check(
+            0.0 <= self.teacher_forcing_until <= 1.0,
+            "train.teacher_forcing_until",
+            self.teacher_forcing_until,
+            "must be within [0, 1]",
+        )
+        check(
+            0.0 <= self.teacher_forcing_floor < 1.0,
+            "train.teacher_forcing_floor",
+            self.teacher_forcing_floor,
+            "must be within [0, 1)",
+        )
         check(self.pred_frames >= 0, "train.pred_frames", self.pred_frames, "must be >= 0")
         check(self.lr > 0, "train.lr", self.lr, "must be > 0")
-        check(self.max_cpu_minutes >= 0, "train.max_cpu_minutes", self.max_cpu_minutes,
-              "must be >= 0")
-        check(0.0 <= self.collision_windows < 1.0, "train.collision_windows",
-              self.collision_windows, "must be within [0, 1)")
+        check(
+            self.max_cpu_minutes >= 0,
+            "train.max_cpu_minutes",
+            self.max_cpu_minutes,
+            "must be >= 0",
+        )
+        check(
+            0.0 <= self.collision_windows < 1.0,
+            "train.collision_windows",
+            self.collision_windows,
+            "must be within [0, 1)",
+        )
         check(self.idm_steps >= 0, "train.idm_steps", self.idm_steps, "must be >= 0")
         check(self.depth_l1 >= 0, "train.depth_l1", self.depth_l1, "must be >= 0")
         check(self.threads >= 1, "train.threads", self.threads, "must be >= 1")
-        check(self.checkpoint_every >= 0, "train.checkpoint_every", self.checkpoint_every,
-              "must be >= 0")
+        check(
+            self.checkpoint_every >= 0,
+            "train.checkpoint_every",
+            self.checkpoint_every,
+            "must be >= 0",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,21 +332,49 @@ class EvalConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check(len(self.horizons) >= 1 and min(self.horizons) >= 1, "evaluate.horizons",
-              self.horizons, "must be positive step counts")
-        check(self.video_windows >= 2, "evaluate.video_windows", self.video_windows,
-              "must be >= 2 (the shuffled-action baseline permutes windows)")
+        check(
+            len(self.horizons) >= 1 and min(self.horizons) >= 1,
+            "evaluate.horizons",
+            self.horizons,
+            "must be positive step counts",
+        )
+        check(
+            self.video_windows >= 2,
+            "evaluate.video_windows",
+            self.video_windows,
+            "must be >= 2 (the shuffled-action baseline permutes windows)",
+        )
         check(self.bootstrap >= 10, "evaluate.bootstrap", self.bootstrap, "must be >= 10")
-        modes = ("auto", "hazard", "max", "threshold", "sweep", "depth", "map", "map_max",
-                 "map_first", "map_prior", "map_prior_band")
+        modes = (
+            "auto",
+            "hazard",
+            "max",
+            "threshold",
+            "sweep",
+            "depth",
+            "map",
+            "map_max",
+            "map_first",
+            "map_prior",
+            "map_prior_band",
+        )
         check(self.judge in modes, "evaluate.judge", self.judge, f"must be one of {modes}")
-        check(self.judge_rule in ("episode_brier", "sr_mse"), "evaluate.judge_rule",
-              self.judge_rule, "must be 'episode_brier' or 'sr_mse'")
-        check(0.0 < self.threshold < 1.0, "evaluate.threshold", self.threshold,
-              "must be in (0, 1)")
+        check(
+            self.judge_rule in ("episode_brier", "sr_mse"),
+            "evaluate.judge_rule",
+            self.judge_rule,
+            "must be 'episode_brier' or 'sr_mse'",
+        )
+        check(
+            0.0 < self.threshold < 1.0, "evaluate.threshold", self.threshold, "must be in (0, 1)"
+        )
         check(self.gifs >= 0, "evaluate.gifs", self.gifs, "must be >= 0")
-        check(self.ego_warp in EGO_WARP_MODES, "evaluate.ego_warp", self.ego_warp,
-              f"must be one of {EGO_WARP_MODES}")
+        check(
+            self.ego_warp in EGO_WARP_MODES,
+            "evaluate.ego_warp",
+            self.ego_warp,
+            f"must be one of {EGO_WARP_MODES}",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,11 +387,19 @@ class WorldModelPipelineConfig:
     evaluate: EvalConfig = dataclasses.field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
-        check(self.model.image_size == self.pool.image_size, "model.image_size",
-              self.model.image_size, f"must equal pool.image_size={self.pool.image_size}")
+        check(
+            self.model.image_size == self.pool.image_size,
+            "model.image_size",
+            self.model.image_size,
+            f"must equal pool.image_size={self.pool.image_size}",
+        )
         longest = max(self.evaluate.horizons)
-        check(longest < self.pool.max_episode_steps, "evaluate.horizons", self.evaluate.horizons,
-              "must be shorter than pool.max_episode_steps")
+        check(
+            longest < self.pool.max_episode_steps,
+            "evaluate.horizons",
+            self.evaluate.horizons,
+            "must be shorter than pool.max_episode_steps",
+        )
 
 
 def preset(name: str) -> WorldModelPipelineConfig:
@@ -324,13 +412,35 @@ def preset(name: str) -> WorldModelPipelineConfig:
         return WorldModelPipelineConfig()
     if name == "tiny":
         return WorldModelPipelineConfig(
-            pool=PoolConfig(policies=TINY_POOL, families=("hall", "office"), image_size=16,
-                            eval_episodes=6, train_episodes=6, block=6, max_episode_steps=100),
-            model=ModelConfig(image_size=16, channels=(16, 32), latent_dim=64, hidden_dim=128,
-                              fourier_bands=2, action_dim=64, idm_channels=(8, 16)),
-            train=TrainConfig(steps=900, max_cpu_minutes=0.0, batch=16, rollout=4,
-                              pred_frames=0, lr=3e-3, teacher_forcing_until=0.6,
-                              idm_steps=100, log_every=100),
+            pool=PoolConfig(
+                policies=TINY_POOL,
+                families=("hall", "office"),
+                image_size=16,
+                eval_episodes=6,
+                train_episodes=6,
+                block=6,
+                max_episode_steps=100,
+            ),
+            model=ModelConfig(
+                image_size=16,
+                channels=(16, 32),
+                latent_dim=64,
+                hidden_dim=128,
+                fourier_bands=2,
+                action_dim=64,
+                idm_channels=(8, 16),
+            ),
+            train=TrainConfig(
+                steps=900,
+                max_cpu_minutes=0.0,
+                batch=16,
+                rollout=4,
+                pred_frames=0,
+                lr=3e-3,
+                teacher_forcing_until=0.6,
+                idm_steps=100,
+                log_every=100,
+            ),
             evaluate=EvalConfig(horizons=(1, 4, 8), video_windows=16, bootstrap=50, gifs=1),
         )
     raise ConfigError(f"unknown preset {name!r}: valid presets are 'default', 'tiny'")

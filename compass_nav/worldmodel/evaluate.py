@@ -53,8 +53,14 @@ from compass_nav.worldmodel.rollouts import Rollouts
 from compass_nav.worldmodel.train import LoadedModel, step_features
 from compass_nav.worldmodel.warp import EgoWarp, feature_motion, odometry_poses
 
-__all__ = ["calibrate_offset", "episode_brier", "evaluate_pool", "judge_on_real", "rank_metrics",
-           "video_quality"]
+__all__ = [
+    "calibrate_offset",
+    "episode_brier",
+    "evaluate_pool",
+    "judge_on_real",
+    "rank_metrics",
+    "video_quality",
+]
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +90,9 @@ def rank_metrics(real: np.ndarray, pred: np.ndarray, n_boot: int, seed: int) -> 
     return out
 
 
-def calibrate_offset(ims: list[Imagined], real_sr: np.ndarray, mode: str,
-                     threshold: float) -> tuple[float, float]:
+def calibrate_offset(
+    ims: list[Imagined], real_sr: np.ndarray, mode: str, threshold: float
+) -> tuple[float, float]:
     """Hazard logit offset minimising the squared success-rate error on the given policies.
 
     Returns:
@@ -101,15 +108,18 @@ def calibrate_offset(ims: list[Imagined], real_sr: np.ndarray, mode: str,
     return best, best_err
 
 
-def episode_brier(ims: list[Imagined], reals: list[Rollouts], offset: float, mode: str,
-                  threshold: float) -> float:
+def episode_brier(
+    ims: list[Imagined], reals: list[Rollouts], offset: float, mode: str, threshold: float
+) -> float:
     """Mean squared error of each paired episode's predicted success against its real outcome.
 
     Episode ``i`` of a policy is imagined from the first frame of its real episode ``i``, so
     every pair is evidence about the judge (and the model), not only the policy's mean.
     """
-    errs = [(outcomes(im, offset, mode, threshold)["success"] - r.success.astype(np.float64))
-            ** 2 for im, r in zip(ims, reals, strict=True)]
+    errs = [
+        (outcomes(im, offset, mode, threshold)["success"] - r.success.astype(np.float64)) ** 2
+        for im, r in zip(ims, reals, strict=True)
+    ]
     return float(np.concatenate(errs).mean())
 
 
@@ -133,9 +143,15 @@ def _windows(rolls: list[Rollouts], horizon: int, count: int, rng) -> list[tuple
 
 
 @torch.no_grad()
-def video_quality(loaded: LoadedModel, rolls: list[Rollouts], horizons: tuple[int, ...],
-                  count: int, seed: int = 0, ego_warp: str = "off",
-                  snap_floor: bool = False) -> dict:
+def video_quality(
+    loaded: LoadedModel,
+    rolls: list[Rollouts],
+    horizons: tuple[int, ...],
+    count: int,
+    seed: int = 0,
+    ego_warp: str = "off",
+    snap_floor: bool = False,
+) -> dict:
     """PSNR/SSIM of predicted RGB at each horizon: model vs copy-last-frame vs shuffled actions.
 
     Autoregressive (``ar``): from one real frame, the model feeds on its own predictions for
@@ -166,10 +182,12 @@ def video_quality(loaded: LoadedModel, rolls: list[Rollouts], horizons: tuple[in
     feats_by_roll = {id(r): step_features(r, body) for r, _ in wins}
     rows = np.stack([s + np.arange(H + 1) for _, s in wins])
     rgb = np.stack([r.rgb[row] for (r, _), row in zip(wins, rows, strict=True)])
-    depth = np.stack([r.depth[row].astype(np.float32) for (r, _), row in zip(wins, rows,
-                                                                             strict=True)])
-    feats = np.stack([feats_by_roll[id(r)][row[:-1]] for (r, _), row in zip(wins, rows,
-                                                                            strict=True)])
+    depth = np.stack(
+        [r.depth[row].astype(np.float32) for (r, _), row in zip(wins, rows, strict=True)]
+    )
+    feats = np.stack(
+        [feats_by_roll[id(r)][row[:-1]] for (r, _), row in zip(wins, rows, strict=True)]
+    )
     x = frames_to_tensor(rgb, depth)  # (B, H+1, 4, S, S)
     f = torch.from_numpy(feats)
     f_shuf = torch.roll(f, 1, dims=0)
@@ -211,18 +229,28 @@ def video_quality(loaded: LoadedModel, rolls: list[Rollouts], horizons: tuple[in
             }
         copy_src = [real_rgb[:, 0] if not teacher else real_rgb[:, h - 1] for h in horizons]
         res["copy"] = {
-            "psnr": [float(M.psnr(c, real_rgb[:, h]).mean())
-                     for c, h in zip(copy_src, horizons, strict=True)],
-            "ssim": [float(M.ssim(c, real_rgb[:, h]).mean())
-                     for c, h in zip(copy_src, horizons, strict=True)],
+            "psnr": [
+                float(M.psnr(c, real_rgb[:, h]).mean())
+                for c, h in zip(copy_src, horizons, strict=True)
+            ],
+            "ssim": [
+                float(M.ssim(c, real_rgb[:, h]).mean())
+                for c, h in zip(copy_src, horizons, strict=True)
+            ],
         }
         out[mode] = res
     return out
 
 
 @torch.no_grad()
-def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float, mode: str,
-                  threshold: float, seed: int = 0) -> dict:
+def judge_on_real(
+    loaded: LoadedModel,
+    rolls: dict[str, Rollouts],
+    offset: float,
+    mode: str,
+    threshold: float,
+    seed: int = 0,
+) -> dict:
     """The judge on real rollouts: hazards from real frames, success rule on replayed odometry.
 
     For each real episode the world model observes the recorded frames and commands
@@ -267,11 +295,21 @@ def judge_on_real(loaded: LoadedModel, rolls: dict[str, Rollouts], offset: float
             sweep[:, t] = swept_distance(v_prev, pro.vel, body.circumscribed_radius)
             reached |= pro.reached() & active
             geo.step(t, pro.pose, d1, active, measured=True)
-        im = Imagined(logits=logits, end=r.length.copy(), reached=reached,
-                      idm_error=np.zeros(n), steps=0, seconds=0.0, frames={},
-                      depth_min=depth_min, clearance=geo.clearance,
-                      clearance_first=geo.clearance_first, sweep=sweep, unknown=geo.unknown,
-                      unknown_band=geo.unknown_band)
+        im = Imagined(
+            logits=logits,
+            end=r.length.copy(),
+            reached=reached,
+            idm_error=np.zeros(n),
+            steps=0,
+            seconds=0.0,
+            frames={},
+            depth_min=depth_min,
+            clearance=geo.clearance,
+            clearance_first=geo.clearance_first,
+            sweep=sweep,
+            unknown=geo.unknown,
+            unknown_band=geo.unknown_band,
+        )
         o = outcomes(im, offset, mode, threshold)
         p_coll.append(o["collision"])
         true_coll.append(r.collision_end)
@@ -315,14 +353,21 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
     not_evaluable: dict[str, str] = {}
     idm_window = int(loaded.info.get("idm", {}).get("window", 8))
     t0 = time.time()
-    for spec, real in tqdm(truth.items(), desc="imagining", disable=not progress,
-                           unit="policy"):
+    for spec, real in tqdm(truth.items(), desc="imagining", disable=not progress, unit="policy"):
         try:
             imagined[spec] = imagine_episodes(
-                loaded, make_policy(spec), real, pc.max_episode_steps, seed=ec.seed,
-                keep_frames=tuple(range(ec.gifs)), idm_window=idm_window,
-                measured_depth=ec.measured_depth, ego_warp=ec.ego_warp,
-                snap_floor=ec.snap_floor, replan=ec.replan)
+                loaded,
+                make_policy(spec),
+                real,
+                pc.max_episode_steps,
+                seed=ec.seed,
+                keep_frames=tuple(range(ec.gifs)),
+                idm_window=idm_window,
+                measured_depth=ec.measured_depth,
+                ego_warp=ec.ego_warp,
+                snap_floor=ec.snap_floor,
+                replan=ec.replan,
+            )
         except NeedsSimulator as exc:
             not_evaluable[spec] = str(exc)
     imagine_seconds = time.time() - t0
@@ -338,18 +383,30 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
         if ec.calibrate and train_specs:
             off, err = calibrate_offset(
                 [imagined[s] for s in train_specs],
-                np.array([truth[s].success.mean() for s in train_specs]), mode, ec.threshold)
+                np.array([truth[s].success.mean() for s in train_specs]),
+                mode,
+                ec.threshold,
+            )
         row = {"offset": off, "train_mse": err, "train_brier": float("nan")}
         if train_specs:
             row["train_brier"] = episode_brier(
-                [imagined[s] for s in train_specs], [truth[s] for s in train_specs], off, mode,
-                ec.threshold)
+                [imagined[s] for s in train_specs],
+                [truth[s] for s in train_specs],
+                off,
+                mode,
+                ec.threshold,
+            )
         if len(heldout_specs) >= 2:
             r = np.array([truth[s].success.mean() for s in heldout_specs])
-            q = np.array([outcomes(imagined[s], off, mode, ec.threshold)["success"].mean()
-                          for s in heldout_specs])
-            row.update(heldout_pearson=M.pearson(r, q), heldout_mmrv=M.mmrv(r, q),
-                       heldout_mae=M.mae(r, q))
+            q = np.array(
+                [
+                    outcomes(imagined[s], off, mode, ec.threshold)["success"].mean()
+                    for s in heldout_specs
+                ]
+            )
+            row.update(
+                heldout_pearson=M.pearson(r, q), heldout_mmrv=M.mmrv(r, q), heldout_mae=M.mae(r, q)
+            )
         ablation[mode] = row
     key = "train_brier" if ec.judge_rule == "episode_brier" else "train_mse"
     judge_mode = min(choosable, key=lambda m: np.nan_to_num(ablation[m][key], nan=np.inf))
@@ -367,8 +424,7 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
                 "success": float(o["success"].mean()),
                 "collision": float(o["collision"].mean()),
                 "timeout": float(o["timeout"].mean()),
-                "time_success": float((im.time * w).sum() / w.sum()) if w.sum() > 1e-9
-                else None,
+                "time_success": float((im.time * w).sum() / w.sum()) if w.sum() > 1e-9 else None,
                 "idm_flagged": float(flagged.mean()),
                 "steps_per_second": im.steps_per_second,
             }
@@ -384,37 +440,56 @@ def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) 
             correlation[g] = {"policies": len(specs), "skipped": "fewer than 2 policies"}
             continue
         real = np.stack([truth[s].success.astype(np.float64) for s in specs])
-        pred = np.stack([outcomes(imagined[s], offset, judge_mode, ec.threshold)["success"]
-                         for s in specs])
+        pred = np.stack(
+            [outcomes(imagined[s], offset, judge_mode, ec.threshold)["success"] for s in specs]
+        )
         correlation[g] = rank_metrics(real, pred, ec.bootstrap, ec.seed)
         correlation[g]["specs"] = specs
 
     vq = {}
     for g, role in (("in_distribution", "train"), ("heldout_policies", "heldout")):
         rolls = [truth[s] for s in truth if roles[s] == role]
-        vq[g] = video_quality(loaded, rolls, ec.horizons, ec.video_windows, ec.seed,
-                              ego_warp=ec.ego_warp, snap_floor=ec.snap_floor)
+        vq[g] = video_quality(
+            loaded,
+            rolls,
+            ec.horizons,
+            ec.video_windows,
+            ec.seed,
+            ego_warp=ec.ego_warp,
+            snap_floor=ec.snap_floor,
+        )
     judge = judge_on_real(loaded, truth, offset, judge_mode, ec.threshold, ec.seed)
 
     total_steps = sum(im.steps for im in imagined.values())
     total_secs = sum(im.seconds for im in imagined.values())
     return {
-        "config": {"judge": judge_mode, "judge_setting": ec.judge, "judge_rule": ec.judge_rule,
-                   "threshold": ec.threshold,
-                   "hazard_offset": offset, "judge_modes": ablation,
-                   "calibrated_on": train_specs, "image_size": pc.image_size,
-                   "embodiment": pc.embodiment, "episodes_per_policy": pc.eval_episodes,
-                   "ego_warp": ec.ego_warp, "snap_floor": ec.snap_floor,
-                   "replan": ec.replan,
-                   "static_camera": ec.static_camera},
+        "config": {
+            "judge": judge_mode,
+            "judge_setting": ec.judge,
+            "judge_rule": ec.judge_rule,
+            "threshold": ec.threshold,
+            "hazard_offset": offset,
+            "judge_modes": ablation,
+            "calibrated_on": train_specs,
+            "image_size": pc.image_size,
+            "embodiment": pc.embodiment,
+            "episodes_per_policy": pc.eval_episodes,
+            "ego_warp": ec.ego_warp,
+            "snap_floor": ec.snap_floor,
+            "replan": ec.replan,
+            "static_camera": ec.static_camera,
+        },
         "per_policy": per_policy,
         "not_evaluable": not_evaluable,
         "correlation": correlation,
         "video": vq,
         "judge_real": judge,
-        "imagination": {"steps": total_steps, "seconds": total_secs,
-                        "steps_per_second": total_steps / max(total_secs, 1e-9),
-                        "wall_seconds": imagine_seconds},
+        "imagination": {
+            "steps": total_steps,
+            "seconds": total_secs,
+            "steps_per_second": total_steps / max(total_secs, 1e-9),
+            "wall_seconds": imagine_seconds,
+        },
         "training": {k: v for k, v in loaded.info.items() if k != "history"},
         "_imagined": imagined,
         "_truth": truth,

@@ -124,8 +124,9 @@ class DepthProjector:
         return np.clip(np.minimum(floor_far, first_obstacle - 0.05), 0.0, MAX_RANGE_M)
 
 
-def footprint_lattice(length: float, width: float, margin: float = MAX_CLEARANCE_M,
-                      step: float = LATTICE_STEP_M) -> tuple[np.ndarray, np.ndarray]:
+def footprint_lattice(
+    length: float, width: float, margin: float = MAX_CLEARANCE_M, step: float = LATTICE_STEP_M
+) -> tuple[np.ndarray, np.ndarray]:
     """Sample points of the footprint grown by ``margin``, with their signed distances.
 
     Returns:
@@ -163,8 +164,16 @@ class ObstacleMap:
         extent: Grid side, m (episodes end within a few metres of their start).
     """
 
-    def __init__(self, n: int, projector: DepthProjector, length: float, width: float,
-                 min_views: int = 2, resolution: float = 0.1, extent: float = 30.0) -> None:
+    def __init__(
+        self,
+        n: int,
+        projector: DepthProjector,
+        length: float,
+        width: float,
+        min_views: int = 2,
+        resolution: float = 0.1,
+        extent: float = 30.0,
+    ) -> None:
         self.n = int(n)
         self.proj = projector
         self.res = float(resolution)
@@ -195,19 +204,27 @@ class ObstacleMap:
         c, s = np.cos(yaw), np.sin(yaw)
         return self._cells(x + c * px - s * py, y + s * px + c * py)
 
-    def _flat_keys(self, env: np.ndarray, poses: np.ndarray, px: np.ndarray,
-                   py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _flat_keys(
+        self, env: np.ndarray, poses: np.ndarray, px: np.ndarray, py: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Flat (episode, cell) keys of the on-grid robot-frame points, and the on-grid mask."""
         cell, inside = self._cells_at(poses[env, 0], poses[env, 1], poses[env, 2], px, py)
         return (env * (self.g * self.g) + cell)[inside], inside
 
-    def _keys(self, env: np.ndarray, poses: np.ndarray, px: np.ndarray,
-              py: np.ndarray) -> np.ndarray:
+    def _keys(
+        self, env: np.ndarray, poses: np.ndarray, px: np.ndarray, py: np.ndarray
+    ) -> np.ndarray:
         """Unique flat (episode, cell) keys of robot-frame points seen from ``poses``."""
         return np.unique(self._flat_keys(env, poses, px, py)[0])
 
-    def _free_keys(self, poses: np.ndarray, depth: np.ndarray, keep: np.ndarray, step: float,
-                   spread: tuple[float, ...]) -> np.ndarray:
+    def _free_keys(
+        self,
+        poses: np.ndarray,
+        depth: np.ndarray,
+        keep: np.ndarray,
+        step: float,
+        spread: tuple[float, ...],
+    ) -> np.ndarray:
         """Keys of the cells the kept frames see free, up to each column's free range.
 
         Rays run at the column azimuths shifted by each ``spread`` times half a column.
@@ -219,12 +236,24 @@ class ObstacleMap:
         e, col, k = np.nonzero(u[None, None, :] < free[:, :, None])
         if e.size == 0:
             return np.zeros(0, np.int64)
-        keys = [self._keys(e, poses, self.proj.cam_x + u[k] * np.cos(az[col] + f * half),
-                           u[k] * np.sin(az[col] + f * half)) for f in spread]
+        keys = [
+            self._keys(
+                e,
+                poses,
+                self.proj.cam_x + u[k] * np.cos(az[col] + f * half),
+                u[k] * np.sin(az[col] + f * half),
+            )
+            for f in spread
+        ]
         return np.unique(np.concatenate(keys))
 
-    def add(self, poses: np.ndarray, depth: np.ndarray, rows: np.ndarray | None = None,
-            step: float = 0.1) -> None:
+    def add(
+        self,
+        poses: np.ndarray,
+        depth: np.ndarray,
+        rows: np.ndarray | None = None,
+        step: float = 0.1,
+    ) -> None:
         """Adds one predicted depth frame per episode seen from ``poses`` (N, 3).
 
         Occupancy-grid evidence: +1 in every cell the frame shows an obstacle in, and the
@@ -242,8 +271,14 @@ class ObstacleMap:
         if sel.any():
             flat[self._keys(env[sel], poses, px[sel], py[sel])] += 1  # unique keys
 
-    def add_real(self, poses: np.ndarray, depth: np.ndarray, rows: np.ndarray | None = None,
-                 start: bool = False, step: float = 0.05) -> None:
+    def add_real(
+        self,
+        poses: np.ndarray,
+        depth: np.ndarray,
+        rows: np.ndarray | None = None,
+        start: bool = False,
+        step: float = 0.05,
+    ) -> None:
         """Adds measured frames: their obstacle cells, and the free cells they see.
 
         Args:
@@ -272,8 +307,9 @@ class ObstacleMap:
             m = int(keep.sum())
             flat_obs[self._keys(e, poses, np.tile(pts[:, 0], m), np.tile(pts[:, 1], m))] = True
 
-    def measured_depth(self, poses: np.ndarray, depth: np.ndarray,
-                       step: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    def measured_depth(
+        self, poses: np.ndarray, depth: np.ndarray, step: float = 0.05
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Depth the measured cells determine, seen from ``poses``; elsewhere ``depth``.
 
         Each image column marches through the map at its azimuth. A pixel's ray is decided
@@ -296,16 +332,15 @@ class ObstacleMap:
         x, y, yaw = (poses[:, k][:, None, None] for k in range(3))
         cell, inside = self._cells_at(x, y, yaw, lx, ly)  # (N, S, U)
         idx = np.where(inside, cell, 0).reshape(n, -1)
-        real = (np.take_along_axis(self.real, idx, 1).reshape(cell.shape) & inside)
-        seen = (np.take_along_axis(self.observed, idx, 1).reshape(cell.shape) & inside)
+        real = np.take_along_axis(self.real, idx, 1).reshape(cell.shape) & inside
+        seen = np.take_along_axis(self.observed, idx, 1).reshape(cell.shape) & inside
         top = np.take_along_axis(self.top, idx, 1).reshape(cell.shape)
         big = len(u)
         first_unseen = np.where((~seen).any(-1), (~seen).argmax(-1), big)  # (N, S)
         first_real = np.where(real.any(-1), real.argmax(-1), big)
         u_ext = np.append(u, np.inf)
         t_unseen, t_real = u_ext[first_unseen], u_ext[first_real]  # (N, S) ranges
-        top_real = np.take_along_axis(top, np.minimum(first_real, big - 1)[..., None],
-                                      -1)[..., 0]
+        top_real = np.take_along_axis(top, np.minimum(first_real, big - 1)[..., None], -1)[..., 0]
         slope = pr.slope[None]  # (1, S, S): rows x columns
         t_floor = np.where(slope < 0, pr.cam_h / np.maximum(-slope, 1e-9), np.inf)
         tu, tr = t_unseen[:, None, :], t_real[:, None, :]  # broadcast over rows
@@ -342,8 +377,14 @@ class ObstacleMap:
         d = np.where(occ, self.lattice_dist[None], MAX_CLEARANCE_M)
         return d.min(1)
 
-    def add_plan(self, plans: np.ndarray, plan_len: np.ndarray, radius: float,
-                 band: float = 0.0, step: float = 0.05) -> None:
+    def add_plan(
+        self,
+        plans: np.ndarray,
+        plan_len: np.ndarray,
+        radius: float,
+        band: float = 0.0,
+        step: float = 0.05,
+    ) -> None:
         """Marks the cells within ``radius`` of each episode's start plan as free.
 
         The simulator's planner keeps the body's centre at least its inscribed radius (plus a
@@ -388,15 +429,20 @@ class ObstacleMap:
             cx, cy = (gj + 0.5) * self.res - self.half, (gi + 0.5) * self.res - self.half
             d = np.full(cell.size, np.inf)
             for c0 in range(0, len(line), 256):  # nearest plan sample, in chunks
-                seg_pts = line[c0:c0 + 256]
-                d = np.minimum(d, np.hypot(cx[:, None] - seg_pts[None, :, 0],
-                                           cy[:, None] - seg_pts[None, :, 1]).min(1))
+                seg_pts = line[c0 : c0 + 256]
+                d = np.minimum(
+                    d,
+                    np.hypot(
+                        cx[:, None] - seg_pts[None, :, 0], cy[:, None] - seg_pts[None, :, 1]
+                    ).min(1),
+                )
             w = np.clip((d - radius) / band, 0.0, 1.0).astype(np.float32)
             key = e * self.g * self.g + cell
             weight[key] = np.minimum(weight[key], w)
 
-    def enter(self, poses: np.ndarray,
-              rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def enter(
+        self, poses: np.ndarray, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Counts the cells entered unknown: neither measured nor on the plan's corridor.
 
         Each cell the footprints at ``poses`` (N, 3) cover counts once, when a footprint first
@@ -409,11 +455,17 @@ class ObstacleMap:
         keep = np.ones(self.n, bool) if rows is None else np.asarray(rows, bool)
         env = np.repeat(np.flatnonzero(keep), len(self._inside))
         m = int(keep.sum())
-        keys, _ = self._flat_keys(env, poses, np.tile(self._inside[:, 0], m),
-                                  np.tile(self._inside[:, 1], m))
+        keys, _ = self._flat_keys(
+            env, poses, np.tile(self._inside[:, 0], m), np.tile(self._inside[:, 1], m)
+        )
         keys = np.unique(keys)
-        new = keys[~(self.observed.reshape(-1)[keys] | self.corridor.reshape(-1)[keys]
-                     | self.entered.reshape(-1)[keys])]
+        new = keys[
+            ~(
+                self.observed.reshape(-1)[keys]
+                | self.corridor.reshape(-1)[keys]
+                | self.entered.reshape(-1)[keys]
+            )
+        ]
         self.entered.reshape(-1)[new] = True
         np.add.at(self.unknown, new // (self.g * self.g), 1)
         np.add.at(self.unknown_band, new // (self.g * self.g), self.plan_weight.reshape(-1)[new])

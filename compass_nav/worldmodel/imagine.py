@@ -35,15 +35,43 @@ from compass_nav.worldmodel.model import action_features, frames_to_tensor, tens
 from compass_nav.worldmodel.rollouts import Rollouts
 from compass_nav.worldmodel.warp import EgoWarp
 
-__all__ = ["AUTO_MODES", "JUDGE_MODES", "GeometryJudge", "Imagined", "NeedsSimulator",
-           "imagine_episodes", "outcomes", "plan_band", "swept_distance"]
+__all__ = [
+    "AUTO_MODES",
+    "JUDGE_MODES",
+    "GeometryJudge",
+    "Imagined",
+    "NeedsSimulator",
+    "imagine_episodes",
+    "outcomes",
+    "plan_band",
+    "swept_distance",
+]
 
-JUDGE_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max", "map_first",
-               "map_prior", "map_prior_band")
+JUDGE_MODES = (
+    "hazard",
+    "max",
+    "threshold",
+    "sweep",
+    "depth",
+    "map",
+    "map_max",
+    "map_first",
+    "map_prior",
+    "map_prior_band",
+)
 #: The modes ``judge='auto'`` chooses among. ``map_first`` (the obstacle map of the real first
 #: frame alone, no predicted frame) is an ablation: it shows what the predicted frames add.
-AUTO_MODES = ("hazard", "max", "threshold", "sweep", "depth", "map", "map_max", "map_prior",
-              "map_prior_band")
+AUTO_MODES = (
+    "hazard",
+    "max",
+    "threshold",
+    "sweep",
+    "depth",
+    "map",
+    "map_max",
+    "map_prior",
+    "map_prior_band",
+)
 
 #: ``depth`` judge: contact when the nearest depth in the centre of the camera image falls
 #: below ``DEPTH_CONTACT_M + offset * DEPTH_SCALE_M`` (the offset is calibrated like the
@@ -59,6 +87,8 @@ MAP_SCALE_M = 0.02
 #: sweeps in it (travel plus rotation times the circumscribed radius), per this reference
 #: (about one step of a 1 m/s body): contact risk grows with the ground covered, not with time.
 SWEEP_REF_M = 0.1
+
+
 def plan_band(body) -> float:
     """Width of the start plan's graded clearance band beyond the inscribed radius, m.
 
@@ -80,7 +110,7 @@ def swept_distance(v0: np.ndarray, v1: np.ndarray, radius: float, dt: float = 0.
 def central_min_depth(depth: np.ndarray) -> np.ndarray:
     """(..., S, S) depth, m -> (...,) nearest depth in the central half of the image."""
     S0, S1 = depth.shape[-2:]
-    c = depth[..., S0 // 4: S0 - S0 // 4, S1 // 4: S1 - S1 // 4]
+    c = depth[..., S0 // 4 : S0 - S0 // 4, S1 // 4 : S1 - S1 // 4]
     return c.reshape(*c.shape[:-2], -1).min(-1)
 
 
@@ -152,8 +182,9 @@ class Imagined:
         return self.end * 0.1
 
 
-def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
-             threshold: float = 0.5) -> dict[str, np.ndarray]:
+def outcomes(
+    im: Imagined, offset: float = 0.0, mode: str = "hazard", threshold: float = 0.5
+) -> dict[str, np.ndarray]:
     """Predicted per-episode outcome probabilities from imagined hazards.
 
     Args:
@@ -208,8 +239,10 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
     elif mode in ("map_prior", "map_prior_band"):
         unknown = im.unknown if mode == "map_prior" else im.unknown_band
         if im.clearance_first is None or unknown is None:
-            raise ValueError(f"mode={mode!r} needs Imagined.clearance_first and the unknown "
-                             "cells entered (.unknown / .unknown_band)")
+            raise ValueError(
+                f"mode={mode!r} needs Imagined.clearance_first and the unknown "
+                "cells entered (.unknown / .unknown_band)"
+            )
         seen = ((im.clearance_first.astype(np.float64) < MAP_CONTACT_M) & valid).any(1)
         last = np.clip(im.end - 1, 0, T - 1)
         exposure = np.where(im.end > 0, unknown[np.arange(E), last], 0.0).astype(np.float64)
@@ -240,11 +273,20 @@ def outcomes(im: Imagined, offset: float = 0.0, mode: str = "hazard",
 
 
 @torch.no_grad()
-def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int = 0,
-                     keep_frames: tuple[int, ...] = (), planned: bool = True,
-                     idm_window: int = 8, measured_depth: bool = False,
-                     ego_warp: str = "off", snap_floor: bool = False,
-                     replan: bool = False) -> Imagined:
+def imagine_episodes(
+    loaded,
+    policy,
+    real: Rollouts,
+    max_steps: int,
+    seed: int = 0,
+    keep_frames: tuple[int, ...] = (),
+    planned: bool = True,
+    idm_window: int = 8,
+    measured_depth: bool = False,
+    ego_warp: str = "off",
+    snap_floor: bool = False,
+    replan: bool = False,
+) -> Imagined:
     """Imagine every episode of ``real`` (from its first frame) with ``policy`` in the loop.
 
     Args:
@@ -296,11 +338,19 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     except AttributeError as exc:
         raise NeedsSimulator(f"policy needs more of the simulator than the body ({exc})") from None
     act_model = ActuatorModel(body, seed=seed)
-    fields = (plan_cost_to_go(real.plan, real.plan_len, first["goal"], body)
-              if planned and replan else None)
-    pro = Proprioception(first["goal"], real.plan if planned else None,
-                         real.plan_len if planned else None, first["speed"],
-                         route_points=real.route.shape[1], cost_to_go=fields)
+    fields = (
+        plan_cost_to_go(real.plan, real.plan_len, first["goal"], body)
+        if planned and replan
+        else None
+    )
+    pro = Proprioception(
+        first["goal"],
+        real.plan if planned else None,
+        real.plan_len if planned else None,
+        first["speed"],
+        route_points=real.route.shape[1],
+        cost_to_go=fields,
+    )
     x = frames_to_tensor(first["rgb"], first["depth"])
     state = model.initial(x)
     ego = EgoWarp(body, ego_warp, x, first["depth"], np.zeros((n, 3)), snap_floor=snap_floor)
@@ -313,8 +363,13 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     idm_err = np.zeros((n, max_steps), np.float32)
     depth_min = np.full((n, max_steps), np.inf, np.float32)
     sweep = np.zeros((n, max_steps), np.float32)
-    maps = GeometryJudge(body, first["depth"], max_steps, real.plan if planned else None,
-                         real.plan_len if planned else None)
+    maps = GeometryJudge(
+        body,
+        first["depth"],
+        max_steps,
+        real.plan if planned else None,
+        real.plan_len if planned else None,
+    )
     kept = {i: [first["rgb"][i]] for i in keep_frames if 0 <= i < n}
     steps = 0
     t0 = time.perf_counter()
@@ -327,8 +382,9 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         v_prev = pro.vel.copy()
         pro.pose, pro.vel = act_model.step(pro.pose, pro.vel, cmd, active)
         sweep[:, t] = swept_distance(v_prev, pro.vel, body.circumscribed_radius)
-        feats = action_features(cmd.astype(np.float32), v_prev.astype(np.float32),
-                                pro.vel.astype(np.float32), descr)
+        feats = action_features(
+            cmd.astype(np.float32), v_prev.astype(np.float32), pro.vel.astype(np.float32), descr
+        )
         state, logit = model.imagine(state, torch.from_numpy(feats))
         x_next = ego(model.render(state), pro.pose)
         if ego.reanchor:
@@ -351,8 +407,14 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
         for i in kept:
             if t < end[i]:
                 kept[i].append(rgb[i])
-        obs = {"rgb": rgb, "depth": depth, "speed": pro.vel.astype(np.float32),
-               "goal": pro.goal_obs(), "route": pro.route_obs(), "embodiment": descr}
+        obs = {
+            "rgb": rgb,
+            "depth": depth,
+            "speed": pro.vel.astype(np.float32),
+            "goal": pro.goal_obs(),
+            "route": pro.route_obs(),
+            "embodiment": descr,
+        }
     seconds = time.perf_counter() - t0
     # Largest mean error over any idm_window consecutive transitions before the end.
     valid = np.arange(max_steps)[None, :] < end[:, None]
@@ -362,11 +424,21 @@ def imagine_episodes(loaded, policy, real: Rollouts, max_steps: int, seed: int =
     win = (c[:, w:] - c[:, :-w]) / w
     win_valid = np.arange(max_steps - w + 1)[None, :] + w <= np.maximum(end, w)[:, None]
     worst = np.where(win_valid, win, 0.0).max(1)
-    return Imagined(logits=logits, end=end, reached=reached, idm_error=worst, steps=steps,
-                    seconds=seconds, frames={i: np.stack(v) for i, v in kept.items()},
-                    depth_min=depth_min, clearance=maps.clearance,
-                    clearance_first=maps.clearance_first, sweep=sweep,
-                    unknown=maps.unknown, unknown_band=maps.unknown_band)
+    return Imagined(
+        logits=logits,
+        end=end,
+        reached=reached,
+        idm_error=worst,
+        steps=steps,
+        seconds=seconds,
+        frames={i: np.stack(v) for i, v in kept.items()},
+        depth_min=depth_min,
+        clearance=maps.clearance,
+        clearance_first=maps.clearance_first,
+        sweep=sweep,
+        unknown=maps.unknown,
+        unknown_band=maps.unknown_band,
+    )
 
 
 class GeometryJudge:
@@ -389,21 +461,27 @@ class GeometryJudge:
             no plan is known.
     """
 
-    def __init__(self, body, first_depth: np.ndarray, steps: int,
-                 plans: np.ndarray | None = None, plan_len: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        body,
+        first_depth: np.ndarray,
+        steps: int,
+        plans: np.ndarray | None = None,
+        plan_len: np.ndarray | None = None,
+    ) -> None:
         n, size = first_depth.shape[0], first_depth.shape[-1]
         self.map = ObstacleMap(n, DepthProjector(body, size), body.length, body.width)
         self.map.add_real(np.zeros((n, 3)), first_depth, start=True)
         if plans is not None and plan_len is not None:
-            self.map.add_plan(plans, plan_len, body.inscribed_radius,
-                              band=plan_band(body))
+            self.map.add_plan(plans, plan_len, body.inscribed_radius, band=plan_band(body))
         self.clearance = np.full((n, steps), np.inf, np.float32)
         self.clearance_first = np.full((n, steps), np.inf, np.float32)
         self.unknown = np.zeros((n, steps), np.float32)
         self.unknown_band = np.zeros((n, steps), np.float32)
 
-    def step(self, t: int, pose: np.ndarray, depth: np.ndarray, rows: np.ndarray,
-             measured: bool = False) -> None:
+    def step(
+        self, t: int, pose: np.ndarray, depth: np.ndarray, rows: np.ndarray, measured: bool = False
+    ) -> None:
         """Adds the frame after transition ``t`` (seen from ``pose``) and records clearances.
 
         Args:

@@ -41,8 +41,9 @@ REPLAN_AISLE_M = 0.8
 #: Side of the re-planning grid centred on the start pose, m (cells are the simulator's).
 REPLAN_EXTENT_M = 30.0
 
-_SUCCESS_RULE = types.SimpleNamespace(goal_tolerance=0.5, heading_tolerance=0.1,
-                                      stop_speed=0.1, stop_yaw_rate=0.1)
+_SUCCESS_RULE = types.SimpleNamespace(
+    goal_tolerance=0.5, heading_tolerance=0.1, stop_speed=0.1, stop_yaw_rate=0.1
+)
 
 
 class ActuatorModel:
@@ -72,8 +73,9 @@ class ActuatorModel:
         a = np.where(np.isfinite(a).all(axis=1, keepdims=True), a, 0.0)
         return np.clip(a, self.low, self.high)
 
-    def step(self, pose: np.ndarray, vel: np.ndarray, cmd: np.ndarray,
-             active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def step(
+        self, pose: np.ndarray, vel: np.ndarray, cmd: np.ndarray, active: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """One control period for rows ``active``; returns new (pose, vel) (inputs untouched).
 
         Args:
@@ -95,8 +97,14 @@ class ActuatorModel:
             new_v = np.clip(vel + dv, -self.lim * 1.2, self.lim * 1.2)
             vel = np.where(m, new_v, vel)
             c, s = np.cos(pose[:, 2]), np.sin(pose[:, 2])
-            step = np.stack([(c * vel[:, 0] - s * vel[:, 1]) * h,
-                             (s * vel[:, 0] + c * vel[:, 1]) * h, vel[:, 2] * h], 1)
+            step = np.stack(
+                [
+                    (c * vel[:, 0] - s * vel[:, 1]) * h,
+                    (s * vel[:, 0] + c * vel[:, 1]) * h,
+                    vel[:, 2] * h,
+                ],
+                1,
+            )
             pose = np.where(m, pose + step, pose)
             pose[:, 2] = wrap_angle(pose[:, 2])
         return pose, vel
@@ -155,12 +163,18 @@ class ReplanFields:
         """(M, 2) grid coordinates of episode ``e`` -> start frame."""
         c, s = math.cos(self.angle[e]), math.sin(self.angle[e])
         gx, gy = pts[:, 0] - self.half, pts[:, 1] - self.half
-        return np.stack([c * gx - s * gy + self.origin[e, 0],
-                         s * gx + c * gy + self.origin[e, 1]], 1)
+        return np.stack(
+            [c * gx - s * gy + self.origin[e, 0], s * gx + c * gy + self.origin[e, 1]], 1
+        )
 
 
-def plan_cost_to_go(plans: np.ndarray, plan_len: np.ndarray, goal: np.ndarray, body,
-                    extent: float = REPLAN_EXTENT_M) -> ReplanFields | None:
+def plan_cost_to_go(
+    plans: np.ndarray,
+    plan_len: np.ndarray,
+    goal: np.ndarray,
+    body,
+    extent: float = REPLAN_EXTENT_M,
+) -> ReplanFields | None:
     """Cost-to-go fields that re-plan like the simulator, one per episode.
 
     The simulator re-plans every step: its route descends a cost-to-go field of the whole
@@ -184,12 +198,17 @@ def plan_cost_to_go(plans: np.ndarray, plan_len: np.ndarray, goal: np.ndarray, b
     if not has.any():
         return None
     g = int(math.ceil(extent / RESOLUTION)) | 1  # odd: a centre cell
-    out = ReplanFields(ctg=np.full((n, g, g), kernels.INF), origin=np.zeros((n, 2)),
-                       angle=np.zeros(n), has=has, plan_index=np.full((n, g, g), -1, np.int16),
-                       plans=np.asarray(plans, np.float64))
+    out = ReplanFields(
+        ctg=np.full((n, g, g), kernels.INF),
+        origin=np.zeros((n, 2)),
+        angle=np.zeros(n),
+        has=has,
+        plan_index=np.full((n, g, g), -1, np.int16),
+        plans=np.asarray(plans, np.float64),
+    )
     r_out = planner_radii(body)[1]
     for e in np.flatnonzero(has):
-        pts = np.asarray(plans[e, :int(plan_len[e])], np.float64)
+        pts = np.asarray(plans[e, : int(plan_len[e])], np.float64)
         out.origin[e] = pts[0]
         out.angle[e] = _grid_frame(pts)
         gp = np.stack([out.to_grid(e, x, y) for x, y in pts])
@@ -223,9 +242,16 @@ class Proprioception:
             the start plan from its nearest point. None: follow the start plan.
     """
 
-    def __init__(self, goal: np.ndarray, plans: np.ndarray | None, plan_len: np.ndarray | None,
-                 speed: np.ndarray, route_points: int = 10, route_spacing: float = 0.4,
-                 cost_to_go: ReplanFields | None = None) -> None:
+    def __init__(
+        self,
+        goal: np.ndarray,
+        plans: np.ndarray | None,
+        plan_len: np.ndarray | None,
+        speed: np.ndarray,
+        route_points: int = 10,
+        route_spacing: float = 0.4,
+        cost_to_go: ReplanFields | None = None,
+    ) -> None:
         n = goal.shape[0]
         self.goal = goal.astype(np.float64)
         self.pose = np.zeros((n, 3))
@@ -242,8 +268,9 @@ class Proprioception:
         x, y, yaw = self.pose.T
         dx, dy = self.goal[:, 0] - x, self.goal[:, 1] - y
         c, s = np.cos(yaw), np.sin(yaw)
-        return np.stack([c * dx + s * dy, -s * dx + c * dy,
-                         wrap_angle(self.goal[:, 2] - yaw)], 1).astype(np.float32)
+        return np.stack(
+            [c * dx + s * dy, -s * dx + c * dy, wrap_angle(self.goal[:, 2] - yaw)], 1
+        ).astype(np.float32)
 
     def route_obs(self) -> np.ndarray:
         """(N, K, 2) route waypoints in the imagined robot frame."""
@@ -263,11 +290,12 @@ class Proprioception:
                 hi = min(m, lo + 40)
                 d = np.hypot(plan[lo:hi, 0] - x, plan[lo:hi, 1] - y)
                 self.progress[e] = lo + int(np.argmin(d))
-                pts = np.ascontiguousarray(plan[self.progress[e] + 1:])
+                pts = np.ascontiguousarray(plan[self.progress[e] + 1 :])
             else:
                 pts = np.zeros((0, 2))
-            kernels.resample_polyline(pts, x, y, self.goal[e, 0], self.goal[e, 1], self.k,
-                                      self.spacing, world)
+            kernels.resample_polyline(
+                pts, x, y, self.goal[e, 0], self.goal[e, 1], self.k, self.spacing, world
+            )
             c, s = np.cos(yaw), np.sin(yaw)
             wx, wy = world[:, 0] - x, world[:, 1] - y
             out[e, :, 0] = c * wx + s * wy
@@ -293,7 +321,7 @@ class Proprioception:
         path = f.from_grid(e, pts)
         if on.size:
             k = int(on[0])
-            path = np.concatenate([path[:k], f.plans[e, int(idx[k]):m]])[: self._max_pts]
+            path = np.concatenate([path[:k], f.plans[e, int(idx[k]) : m]])[: self._max_pts]
         return np.ascontiguousarray(path[1:] if len(path) > 1 else path)
 
     def reached(self) -> np.ndarray:

@@ -62,7 +62,7 @@ def rankdata(x: np.ndarray) -> np.ndarray:
         j = i
         while j + 1 < len(x) and sx[j + 1] == sx[i]:
             j += 1
-        ranks[order[i:j + 1]] = 0.5 * (i + j) + 1.0
+        ranks[order[i : j + 1]] = 0.5 * (i + j) + 1.0
         i = j + 1
     return ranks
 
@@ -113,9 +113,15 @@ def mae(real: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(np.abs(np.asarray(real, np.float64) - np.asarray(pred, np.float64))))
 
 
-def bootstrap_ci(metric: Callable[[np.ndarray, np.ndarray], float], real: np.ndarray,
-                 pred: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95,
-                 unit: str = "both") -> tuple[float, float, float]:
+def bootstrap_ci(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    real: np.ndarray,
+    pred: np.ndarray,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    unit: str = "both",
+) -> tuple[float, float, float]:
     """Metric on per-policy success rates with a percentile bootstrap interval.
 
     Args:
@@ -137,8 +143,9 @@ def bootstrap_ci(metric: Callable[[np.ndarray, np.ndarray], float], real: np.nda
         raise ValueError(f"unit={unit!r}: must be 'policies', 'episodes' or 'both'")
     real, pred = np.asarray(real, np.float64), np.asarray(pred, np.float64)
     if real.shape != pred.shape or real.ndim != 2:
-        raise ValueError(f"real and pred must be (P, E) of one shape, got {real.shape} "
-                         f"and {pred.shape}")
+        raise ValueError(
+            f"real and pred must be (P, E) of one shape, got {real.shape} and {pred.shape}"
+        )
     point = metric(real.mean(1), pred.mean(1))
     rng = np.random.default_rng(seed)
     p, e = real.shape
@@ -179,12 +186,17 @@ def _filter_valid(img: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Separable 'valid' filtering over axes (-3, -2) of (..., H, W, C)."""
     k = len(g)
     h, w = img.shape[-3], img.shape[-2]
-    rows = sum(g[i] * img[..., i:h - k + 1 + i, :, :] for i in range(k))
-    return sum(g[i] * rows[..., :, i:w - k + 1 + i, :] for i in range(k))
+    rows = sum(g[i] * img[..., i : h - k + 1 + i, :, :] for i in range(k))
+    return sum(g[i] * rows[..., :, i : w - k + 1 + i, :] for i in range(k))
 
 
-def ssim(pred: np.ndarray, target: np.ndarray, data_range: float = 1.0,
-         win: int = 11, sigma: float = 1.5) -> np.ndarray:
+def ssim(
+    pred: np.ndarray,
+    target: np.ndarray,
+    data_range: float = 1.0,
+    win: int = 11,
+    sigma: float = 1.5,
+) -> np.ndarray:
     """Mean SSIM per image over (..., H, W, C) images (window shrinks for images < 11 px)."""
     x, y = np.asarray(pred, np.float64), np.asarray(target, np.float64)
     win = min(win, x.shape[-3], x.shape[-2])

@@ -62,8 +62,9 @@ FEATURE_DIM = 9  # (a_t, v_t, v_{t+1}), each (vx, vy, wz) normalised by the body
 STILL_SPEED = 1e-3
 
 
-def frames_to_tensor(rgb: np.ndarray | torch.Tensor,
-                     depth: np.ndarray | torch.Tensor) -> torch.Tensor:
+def frames_to_tensor(
+    rgb: np.ndarray | torch.Tensor, depth: np.ndarray | torch.Tensor
+) -> torch.Tensor:
     """(..., S, S, 3) uint8 + (..., S, S) metres -> (..., 4, S, S) float32 in [0, 1]."""
     rgb_t = torch.as_tensor(np.asarray(rgb) if not torch.is_tensor(rgb) else rgb)
     d = torch.as_tensor(np.asarray(depth, np.float32) if not torch.is_tensor(depth) else depth)
@@ -80,8 +81,9 @@ def tensor_to_frames(x: torch.Tensor, far: float = 20.0) -> tuple[np.ndarray, np
     return rgb, depth.astype(np.float32)
 
 
-def action_features(action: np.ndarray, speed: np.ndarray, next_speed: np.ndarray,
-                    descriptor: np.ndarray) -> np.ndarray:
+def action_features(
+    action: np.ndarray, speed: np.ndarray, next_speed: np.ndarray, descriptor: np.ndarray
+) -> np.ndarray:
     """(N, 9) float32: command, speed and next speed, each divided by the body's limits."""
     lim = feature_limits(descriptor)
     return np.concatenate([action / lim, speed / lim, next_speed / lim], -1).astype(np.float32)
@@ -100,8 +102,9 @@ class FourierEmbedding(nn.Module):
         super().__init__()
         self.register_buffer("freqs", (2.0 ** torch.arange(bands)) * math.pi / 2.0)
         width = in_dim * (1 + 2 * bands)
-        self.mlp = nn.Sequential(nn.Linear(width, out_dim), nn.SiLU(),
-                                 nn.Linear(out_dim, out_dim), nn.SiLU())
+        self.mlp = nn.Sequential(
+            nn.Linear(width, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim), nn.SiLU()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         ang = x.unsqueeze(-1) * self.freqs
@@ -138,8 +141,9 @@ class _Blend(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, content: torch.Tensor, ref: torch.Tensor, z: torch.Tensor,
-                ref_z: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, content: torch.Tensor, ref: torch.Tensor, z: torch.Tensor, ref_z: torch.Tensor
+    ) -> torch.Tensor:
         c = self.ctx(torch.cat([z, z - ref_z], -1))[:, :, None, None]
         h = F.silu(self.conv1(torch.cat([content, ref], 1)) + c)
         o = self.out(F.silu(self.conv2(h)))
@@ -215,12 +219,17 @@ class WorldModel(nn.Module):
         nn.init.zeros_(self.film.bias)
         self.h0 = nn.Linear(cfg.latent_dim, cfg.hidden_dim)
         self.gru = nn.GRUCell(cfg.latent_dim + cfg.action_dim, cfg.hidden_dim)
-        self.delta = nn.Sequential(nn.Linear(cfg.hidden_dim + cfg.action_dim, cfg.hidden_dim),
-                                   nn.SiLU(), nn.Linear(cfg.hidden_dim, cfg.latent_dim))
+        self.delta = nn.Sequential(
+            nn.Linear(cfg.hidden_dim + cfg.action_dim, cfg.hidden_dim),
+            nn.SiLU(),
+            nn.Linear(cfg.hidden_dim, cfg.latent_dim),
+        )
         self.norm = nn.LayerNorm(cfg.latent_dim, elementwise_affine=False)
         self.hazard_head = nn.Sequential(
-            nn.Linear(cfg.hidden_dim + cfg.action_dim + cfg.latent_dim, 128), nn.SiLU(),
-            nn.Linear(128, 1))
+            nn.Linear(cfg.hidden_dim + cfg.action_dim + cfg.latent_dim, 128),
+            nn.SiLU(),
+            nn.Linear(128, 1),
+        )
 
     # -- API ---------------------------------------------------------------------------------
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
@@ -276,8 +285,9 @@ class WorldModel(nn.Module):
             still = None if still is None else still & ~moving
         return State(h, z, state.ref_x, state.ref_z, still), logit + self.hazard_bias
 
-    def observe(self, state: State, feats: torch.Tensor,
-                next_frames: torch.Tensor) -> tuple[State, torch.Tensor]:
+    def observe(
+        self, state: State, feats: torch.Tensor, next_frames: torch.Tensor
+    ) -> tuple[State, torch.Tensor]:
         """One step whose next latent is the encoding of the real ``next_frames``."""
         h, _z, logit = self._transition(state, feats)
         return self.with_real(h, next_frames), logit + self.hazard_bias
@@ -287,10 +297,17 @@ class WorldModel(nn.Module):
         """Collision probability of a transition."""
         return torch.sigmoid(logit)
 
-    def loss(self, frames: torch.Tensor, feats: torch.Tensor, collision: torch.Tensor,
-             teacher_forcing: float, weights: dict[str, float], pos_weight: float = 10.0,
-             pred_frames: int = 0,
-             mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self,
+        frames: torch.Tensor,
+        feats: torch.Tensor,
+        collision: torch.Tensor,
+        teacher_forcing: float,
+        weights: dict[str, float],
+        pos_weight: float = 10.0,
+        pred_frames: int = 0,
+        mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Multi-step latent rollout loss on a batch of real windows.
 
         The window's first frame is encoded (with gradient) and the rest is rolled out in
@@ -370,13 +387,24 @@ class WorldModel(nn.Module):
         pred = (err * m.flatten()).sum() / m.sum().clamp(min=1.0)
         latent = ((z_pred - z_target).pow(2).mean(-1) * mask).sum() / mask.sum().clamp(min=1.0)
         bce = F.binary_cross_entropy_with_logits(
-            torch.stack(logits, 1), collision, pos_weight=torch.tensor(pos_weight),
-            reduction="none")
+            torch.stack(logits, 1),
+            collision,
+            pos_weight=torch.tensor(pos_weight),
+            reduction="none",
+        )
         coll = (bce * mask).sum() / mask.sum().clamp(min=1.0)
-        total = (weights["recon"] * recon + weights["pred"] * pred
-                 + weights["latent"] * latent + weights["collision"] * coll)
-        parts = {"recon": recon.item(), "pred": pred.item(), "latent": latent.item(),
-                 "collision": coll.item()}
+        total = (
+            weights["recon"] * recon
+            + weights["pred"] * pred
+            + weights["latent"] * latent
+            + weights["collision"] * coll
+        )
+        parts = {
+            "recon": recon.item(),
+            "pred": pred.item(),
+            "latent": latent.item(),
+            "collision": coll.item(),
+        }
         return total, parts
 
 

@@ -48,8 +48,12 @@ def ground_truth_row(r: Rollouts) -> dict:
     }
 
 
-def collect_pool(cfg: WorldModelPipelineConfig, data: str | Path, progress: bool = True,
-                 splits: tuple[str, ...] = ("eval", "train")) -> dict:
+def collect_pool(
+    cfg: WorldModelPipelineConfig,
+    data: str | Path,
+    progress: bool = True,
+    splits: tuple[str, ...] = ("eval", "train"),
+) -> dict:
     """Record (or reuse) the pool's ground truth and training rollouts.
 
     Args:
@@ -77,11 +81,16 @@ def collect_pool(cfg: WorldModelPipelineConfig, data: str | Path, progress: bool
         if path.is_file():
             continue
         r = record_rollouts(
-            spec, pc.embodiment, pc.families,
+            spec,
+            pc.embodiment,
+            pc.families,
             split="heldout" if split == "eval" else "train",
             num_episodes=pc.eval_episodes if split == "eval" else pc.train_episodes,
             seed=pc.seed + (EVAL_SEED_OFFSET if split == "eval" else TRAIN_SEED_OFFSET),
-            image_size=pc.image_size, max_episode_steps=pc.max_episode_steps, block=pc.block)
+            image_size=pc.image_size,
+            max_episode_steps=pc.max_episode_steps,
+            block=pc.block,
+        )
         r.save(path)
     truth = {}
     for p in pc.policies:
@@ -93,8 +102,9 @@ def collect_pool(cfg: WorldModelPipelineConfig, data: str | Path, progress: bool
     return out
 
 
-def load_split(cfg: WorldModelPipelineConfig, data: str | Path, split: str,
-               role: str | None = None) -> dict[str, Rollouts]:
+def load_split(
+    cfg: WorldModelPipelineConfig, data: str | Path, split: str, role: str | None = None
+) -> dict[str, Rollouts]:
     """Rollouts of the pool's policies (optionally one role) on ``eval`` or ``train``."""
     out = {}
     for p in cfg.pool.policies:

@@ -30,8 +30,17 @@ __all__ = ["Rollouts", "load_rollouts", "record_rollouts", "rollout_path", "slug
 #: that leaves the frame, and are zero/False on an episode's last frame).
 STEP_FIELDS = ("rgb", "depth", "speed", "goal", "route", "pose", "action", "collision")
 #: Per-episode arrays.
-EPISODE_FIELDS = ("start", "length", "success", "collision_end", "timeout", "family",
-                  "scene_seed", "plan", "plan_len")
+EPISODE_FIELDS = (
+    "start",
+    "length",
+    "success",
+    "collision_end",
+    "timeout",
+    "family",
+    "scene_seed",
+    "plan",
+    "plan_len",
+)
 MAX_PLAN = 256
 
 
@@ -99,9 +108,9 @@ class Rollouts:
             pose = self.pose[self.frames(e)].astype(np.float64)
             c, s = np.cos(pose[0, 2]), np.sin(pose[0, 2])
             d = pose[:, :2] - pose[0, :2]
-            rel[e, : len(pose)] = np.stack([c * d[:, 0] + s * d[:, 1],
-                                            -s * d[:, 0] + c * d[:, 1],
-                                            pose[:, 2] - pose[0, 2]], 1)
+            rel[e, : len(pose)] = np.stack(
+                [c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1], pose[:, 2] - pose[0, 2]], 1
+            )
             valid[e, : len(pose)] = True
         return rel, valid
 
@@ -149,12 +158,20 @@ class Rollouts:
     def subset(self, idx: np.ndarray) -> Rollouts:
         """Episodes ``idx`` as new rollouts (frames copied, order kept)."""
         idx = np.asarray(idx, np.int64)
-        rows = np.concatenate([np.arange(self.start[i], self.start[i] + self.length[i] + 1)
-                               for i in idx]) if len(idx) else np.zeros(0, np.int64)
+        rows = (
+            np.concatenate(
+                [np.arange(self.start[i], self.start[i] + self.length[i] + 1) for i in idx]
+            )
+            if len(idx)
+            else np.zeros(0, np.int64)
+        )
         step = {f: getattr(self, f)[rows] for f in STEP_FIELDS}
         ep = {f: getattr(self, f)[idx] for f in EPISODE_FIELDS}
-        ep["start"] = np.concatenate([[0], np.cumsum(self.length[idx] + 1)[:-1]]).astype(
-            np.int64) if len(idx) else np.zeros(0, np.int64)
+        ep["start"] = (
+            np.concatenate([[0], np.cumsum(self.length[idx] + 1)[:-1]]).astype(np.int64)
+            if len(idx)
+            else np.zeros(0, np.int64)
+        )
         return Rollouts(spec=self.spec, descriptor=self.descriptor, **step, **ep)
 
 
@@ -166,8 +183,9 @@ def load_rollouts(path: str | Path) -> Rollouts:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"rollouts file not found: {path} (run `compass-nav worldmodel "
-                        "collect` first)")
+        raise DataError(
+            f"rollouts file not found: {path} (run `compass-nav worldmodel collect` first)"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             data = {k: npz[k] for k in npz.files}
@@ -264,9 +282,17 @@ def _record_block(policy, sim_cfg, seed: int, n: int) -> Rollouts:
     )
 
 
-def record_rollouts(spec: str, embodiment: str, families: tuple[str, ...], split: str,
-                    num_episodes: int, seed: int, image_size: int, max_episode_steps: int = 300,
-                    block: int = 60) -> Rollouts:
+def record_rollouts(
+    spec: str,
+    embodiment: str,
+    families: tuple[str, ...],
+    split: str,
+    num_episodes: int,
+    seed: int,
+    image_size: int,
+    max_episode_steps: int = 300,
+    block: int = 60,
+) -> Rollouts:
     """Run ``spec`` for ``num_episodes`` paired episodes and return them.
 
     Args:
@@ -292,9 +318,15 @@ def record_rollouts(spec: str, embodiment: str, families: tuple[str, ...], split
     b = 0
     while done < num_episodes:
         n = min(block, num_episodes - done)
-        cfg = SimConfig(num_envs=n, embodiments=(embodiment,), families=tuple(families),
-                        split=split, image_height=image_size, image_width=image_size,
-                        max_episode_steps=max_episode_steps)
+        cfg = SimConfig(
+            num_envs=n,
+            embodiments=(embodiment,),
+            families=tuple(families),
+            split=split,
+            image_height=image_size,
+            image_width=image_size,
+            max_episode_steps=max_episode_steps,
+        )
         parts.append(_record_block(policy, cfg, seed * 1000 + b, n))
         done += n
         b += 1

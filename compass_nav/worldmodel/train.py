@@ -40,22 +40,37 @@ from compass_nav.worldmodel.model import (
 )
 from compass_nav.worldmodel.rollouts import Rollouts
 
-__all__ = ["LoadedModel", "WindowSampler", "load_checkpoint", "step_features",
-           "teacher_forcing", "train_world_model"]
+__all__ = [
+    "LoadedModel",
+    "WindowSampler",
+    "load_checkpoint",
+    "step_features",
+    "teacher_forcing",
+    "train_world_model",
+]
 
 log = logging.getLogger(__name__)
 
 #: Settings added after checkpoints were written, with the value those checkpoints were
 #: trained with (a missing key would otherwise take today's default): the skip path
 #: (architecture), the teacher-forcing floor and the depth loss.
-LEGACY_SETTINGS = {("model", "ref_skip"): False, ("train", "teacher_forcing_floor"): 0.0,
-                   ("train", "depth_l1"): 0.0}
+LEGACY_SETTINGS = {
+    ("model", "ref_skip"): False,
+    ("train", "teacher_forcing_floor"): 0.0,
+    ("train", "depth_l1"): 0.0,
+}
 IDM_WINDOW = 8  # transitions per inverse-dynamics window (flags use the worst window)
 POS_WEIGHT = 10.0  # BCE weight of collision transitions
 
 
-def hazard_prior_offset(sampler: WindowSampler, batch: int, collision_fraction: float,
-                        pos_weight: float, seed: int = 0, batches: int = 200) -> float:
+def hazard_prior_offset(
+    sampler: WindowSampler,
+    batch: int,
+    collision_fraction: float,
+    pos_weight: float,
+    seed: int = 0,
+    batches: int = 200,
+) -> float:
     """Logit correction that undoes training's over-representation of collisions.
 
     Windows ending on a collision are over-sampled and positives are up-weighted in the BCE,
@@ -85,8 +100,9 @@ def step_features(r: Rollouts, body) -> np.ndarray:
     act = ActuatorModel(body, seed=0)
     act.noise = 0.0
     zeros = np.zeros((r.speed.shape[0], 3))
-    _pose, v_next = act.step(zeros, r.speed.astype(np.float64), act.clip(r.action),
-                             np.ones(r.speed.shape[0], bool))
+    _pose, v_next = act.step(
+        zeros, r.speed.astype(np.float64), act.clip(r.action), np.ones(r.speed.shape[0], bool)
+    )
     feats = action_features(r.action, r.speed, v_next.astype(np.float32), r.descriptor)
     last = r.start + r.length
     feats[last] = 0.0
@@ -126,8 +142,9 @@ class WindowSampler:
         self.rng = np.random.default_rng(seed)
         self.num_frames = int(self.rgb.shape[0])
 
-    def sample(self, batch: int, collision_fraction: float = 0.0,
-               first_fraction: float = 0.2) -> dict[str, torch.Tensor]:
+    def sample(
+        self, batch: int, collision_fraction: float = 0.0, first_fraction: float = 0.2
+    ) -> dict[str, torch.Tensor]:
         """A batch of windows.
 
         Returns:
@@ -201,8 +218,9 @@ def _idm_target(speed: torch.Tensor, descriptor: np.ndarray) -> torch.Tensor:
     return 0.5 * (speed[:, :-1] + speed[:, 1:]) / lim
 
 
-def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], out: str | Path,
-                      progress: bool = True) -> dict:
+def train_world_model(
+    cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], out: str | Path, progress: bool = True
+) -> dict:
     """Train the world model and the inverse-dynamics model; write the checkpoint.
 
     Args:
@@ -227,8 +245,13 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
     resumed = _load_partial(partial, cfg) if partial.is_file() else None
     warm = _warm_start(model, tc.init) if tc.init and resumed is None else None
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    weights = {"recon": tc.w_recon, "pred": tc.w_pred, "latent": tc.w_latent,
-               "collision": tc.w_collision, "depth_l1": tc.depth_l1}
+    weights = {
+        "recon": tc.w_recon,
+        "pred": tc.w_pred,
+        "latent": tc.w_latent,
+        "collision": tc.w_collision,
+        "depth_l1": tc.depth_l1,
+    }
     budget = tc.max_cpu_minutes * 60.0
     history: list[dict] = []
     running: dict[str, float] = {}
@@ -245,8 +268,14 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
         log.info("resuming world-model training from %s at step %d", partial, first_step)
     t_start = time.time() - wall_before
     cpu_start = time.process_time() - cpu_before
-    bar = tqdm(range(first_step, tc.steps), desc="world model", disable=not progress,
-               unit="step", initial=first_step, total=tc.steps)
+    bar = tqdm(
+        range(first_step, tc.steps),
+        desc="world model",
+        disable=not progress,
+        unit="step",
+        initial=first_step,
+        total=tc.steps,
+    )
     steps_done = first_step
     for step in bar:
         frac = _progress(step, tc.steps, time.process_time() - cpu_start, budget)
@@ -256,9 +285,16 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
             group["lr"] = _learning_rate(tc.lr, frac)
         tf = teacher_forcing(frac, tc.teacher_forcing_until, tc.teacher_forcing_floor)
         batch = sampler.sample(tc.batch, tc.collision_windows)
-        loss, parts = model.loss(batch["frames"], batch["feats"], batch["collision"], tf,
-                                 weights, pos_weight=POS_WEIGHT, pred_frames=tc.pred_frames,
-                                 mask=batch["mask"])
+        loss, parts = model.loss(
+            batch["frames"],
+            batch["feats"],
+            batch["collision"],
+            tf,
+            weights,
+            pos_weight=POS_WEIGHT,
+            pred_frames=tc.pred_frames,
+            mask=batch["mask"],
+        )
         if not torch.isfinite(loss):
             raise ModelError(f"world-model loss became {loss.item()} at step {step}")
         opt.zero_grad(set_to_none=True)
@@ -269,29 +305,51 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
         for k, v in parts.items():
             running[k] = 0.95 * running.get(k, v) + 0.05 * v
         if step % tc.log_every == 0 or step == tc.steps - 1:
-            history.append({"step": step, "progress": frac, "teacher_forcing": tf,
-                            "seconds": time.time() - t_start,
-                            "cpu_seconds": time.process_time() - cpu_start, **running})
+            history.append(
+                {
+                    "step": step,
+                    "progress": frac,
+                    "teacher_forcing": tf,
+                    "seconds": time.time() - t_start,
+                    "cpu_seconds": time.process_time() - cpu_start,
+                    **running,
+                }
+            )
             bar.set_postfix(pred=f"{running['pred']:.4f}", coll=f"{running['collision']:.3f}")
         if tc.checkpoint_every and steps_done % tc.checkpoint_every == 0:
-            atomic_save_torch({
-                "config": to_dict(cfg), "step": steps_done, "model": model.state_dict(),
-                "opt": opt.state_dict(), "history": history, "running": running,
-                "wall": time.time() - t_start, "cpu": time.process_time() - cpu_start,
-                "torch_rng": torch.get_rng_state(), "sampler_rng": sampler.rng.bit_generator.state,
-                "warm": warm}, partial)
+            atomic_save_torch(
+                {
+                    "config": to_dict(cfg),
+                    "step": steps_done,
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "history": history,
+                    "running": running,
+                    "wall": time.time() - t_start,
+                    "cpu": time.process_time() - cpu_start,
+                    "torch_rng": torch.get_rng_state(),
+                    "sampler_rng": sampler.rng.bit_generator.state,
+                    "warm": warm,
+                },
+                partial,
+            )
     bar.close()
     if running:
-        history.append({"step": steps_done - 1, "progress": 1.0,
-                        "teacher_forcing": tc.teacher_forcing_floor,
-                        "seconds": time.time() - t_start,
-                        "cpu_seconds": time.process_time() - cpu_start, **running})
+        history.append(
+            {
+                "step": steps_done - 1,
+                "progress": 1.0,
+                "teacher_forcing": tc.teacher_forcing_floor,
+                "seconds": time.time() - t_start,
+                "cpu_seconds": time.process_time() - cpu_start,
+                **running,
+            }
+        )
     wm_time = time.time() - t_start
     wm_cpu = time.process_time() - cpu_start
     model.eval()
 
-    prior = hazard_prior_offset(sampler, tc.batch, tc.collision_windows, POS_WEIGHT,
-                                tc.seed)
+    prior = hazard_prior_offset(sampler, tc.batch, tc.collision_windows, POS_WEIGHT, tc.seed)
     model.hazard_bias = prior
     idm = InverseDynamics(cfg.model)
     idm_stats = _train_idm(idm, model, sampler, tc, body, progress)
@@ -312,8 +370,15 @@ def train_world_model(cfg: WorldModelPipelineConfig, rollouts: list[Rollouts], o
         "resumed_from_step": first_step if resumed is not None else None,
         "torch_threads": torch.get_num_threads(),
     }
-    atomic_save_torch({"model": model.state_dict(), "idm": idm.state_dict(),
-                       "config": to_dict(cfg), "info": summary}, out)
+    atomic_save_torch(
+        {
+            "model": model.state_dict(),
+            "idm": idm.state_dict(),
+            "config": to_dict(cfg),
+            "info": summary,
+        },
+        out,
+    )
     partial.unlink(missing_ok=True)
     return summary
 
@@ -334,8 +399,10 @@ def _load_partial(path: Path, cfg: WorldModelPipelineConfig) -> dict:
 
     state = CheckpointManager.load(path)  # a named ModelError for a corrupt file
     if not isinstance(state, dict) or state.get("config") != to_dict(cfg):
-        raise ModelError(f"{path} holds an interrupted run with other settings; train with "
-                         "the same settings to resume it, or delete the file to start afresh")
+        raise ModelError(
+            f"{path} holds an interrupted run with other settings; train with "
+            "the same settings to resume it, or delete the file to start afresh"
+        )
     return state
 
 
@@ -354,12 +421,17 @@ def _warm_start(model: WorldModel, path: str) -> dict:
     model.load_state_dict(fit, strict=False)
     fresh = sorted({k.split(".")[0] for k in own if k not in fit})
     log.info("warm start from %s: %d tensors copied, fresh: %s", path, len(fit), fresh or "none")
-    return {"from": str(path), "copied": len(fit), "fresh": fresh,
-            "source_cpu_minutes": src.info.get("world_model_cpu_seconds", 0.0) / 60.0}
+    return {
+        "from": str(path),
+        "copied": len(fit),
+        "fresh": fresh,
+        "source_cpu_minutes": src.info.get("world_model_cpu_seconds", 0.0) / 60.0,
+    }
 
 
-def _train_idm(idm: InverseDynamics, model: WorldModel, sampler: WindowSampler, tc, body,
-               progress: bool) -> dict:
+def _train_idm(
+    idm: InverseDynamics, model: WorldModel, sampler: WindowSampler, tc, body, progress: bool
+) -> dict:
     """Fit the inverse dynamics on real and reconstructed frame pairs; error statistics."""
     opt = torch.optim.AdamW(idm.parameters(), lr=1e-3, weight_decay=1e-5)
     bar = tqdm(range(tc.idm_steps), desc="inverse dynamics", disable=not progress, unit="step")
@@ -383,16 +455,19 @@ def _train_idm(idm: InverseDynamics, model: WorldModel, sampler: WindowSampler, 
         for _ in range(8):
             b = sampler.sample(tc.batch, 0.0)
             full = b["mask"][:, :window].min(1).values > 0
-            x = b["frames"][full, :window + 1]
+            x = b["frames"][full, : window + 1]
             if len(x) == 0:
                 continue
             rec = model.decode(model.encode(x.flatten(0, 1))).view_as(x)
-            target = _idm_target(b["speed"][full, :window + 1], sampler.descriptor)
+            target = _idm_target(b["speed"][full, : window + 1], sampler.descriptor)
             pred = idm(rec[:, :-1].flatten(0, 1), rec[:, 1:].flatten(0, 1)).view_as(target)
             errs.append((pred - target).abs()[..., [0, 2]].mean(-1).mean(-1))
     e = torch.cat(errs).numpy() if errs else np.full(1, np.inf)
-    return {"window_error_mean": float(e.mean()), "window_error_p99": float(np.quantile(e, 0.99)),
-            "window": int(window)}
+    return {
+        "window_error_mean": float(e.mean()),
+        "window_error_p99": float(np.quantile(e, 0.99)),
+        "window": int(window),
+    }
 
 
 def load_checkpoint(path: str | Path) -> LoadedModel:

@@ -31,8 +31,15 @@ from compass_nav.utils.errors import ConfigError
 from compass_nav.worldmodel.config import EGO_WARP_MODES
 from compass_nav.worldmodel.model import feature_limits, tensor_to_frames
 
-__all__ = ["EGO_WARP_MODES", "EgoWarp", "FrameWarper", "check_ego_warp", "compose",
-           "feature_motion", "odometry_poses"]
+__all__ = [
+    "EGO_WARP_MODES",
+    "EgoWarp",
+    "FrameWarper",
+    "check_ego_warp",
+    "compose",
+    "feature_motion",
+    "odometry_poses",
+]
 
 SUPERSAMPLE = 2  # splatted points per source pixel side
 #: ``EGO_WARP_MODES`` (defined with the config): ``off`` (the model's frames alone), ``warp``
@@ -68,8 +75,9 @@ class FrameWarper:
         self._pix = self._rays(1)  # pixel centres (hole filling)
         rpd, _, _, slope = self._pix
         # depth at which each pixel's ray meets the floor (0 where it looks up)
-        self._floor_depth = torch.where(slope < -1e-6, self.cam_h / (-slope).clamp(min=1e-6)
-                                        / rpd, torch.zeros_like(slope))
+        self._floor_depth = torch.where(
+            slope < -1e-6, self.cam_h / (-slope).clamp(min=1e-6) / rpd, torch.zeros_like(slope)
+        )
 
     def _rays(self, k: int) -> tuple[torch.Tensor, ...]:
         """(range per depth, cos az, sin az, slope), each (S k, S k), at sub-pixel centres."""
@@ -80,10 +88,13 @@ class FrameWarper:
         cos_az = np.cos(az)[None, :]
         s = np.tan(-self.pitch + np.arctan(tan))[:, None] * cos_az  # dz per metre
         denom = cos_az * math.cos(self.pitch) - s * math.sin(self.pitch)
-        out = (1.0 / np.maximum(denom, 1e-6), np.broadcast_to(cos_az, s.shape),
-               np.broadcast_to(np.sin(az)[None, :], s.shape), s)
-        return tuple(torch.as_tensor(np.ascontiguousarray(v), dtype=torch.float64)
-                     for v in out)
+        out = (
+            1.0 / np.maximum(denom, 1e-6),
+            np.broadcast_to(cos_az, s.shape),
+            np.broadcast_to(np.sin(az)[None, :], s.shape),
+            s,
+        )
+        return tuple(torch.as_tensor(np.ascontiguousarray(v), dtype=torch.float64) for v in out)
 
     def _move(self, depth: torch.Tensor, rays, src: torch.Tensor, dst: torch.Tensor):
         """Points of ``depth`` (B, h, w) seen from ``src`` -> (u, v, depth, ok) in ``dst``."""
@@ -106,13 +117,26 @@ class FrameWarper:
         u = self.size * 0.5 - (qy / qx) * self.f
         v = self.size * 0.5 - torch.tan(elev) * self.f
         d2 = t2 * (cos2 * math.cos(self.pitch) - s2 * math.sin(self.pitch))
-        ok = (ahead & (u >= 0) & (u < self.size) & (v >= 0) & (v < self.size) & (d2 > 1e-3)
-              & (elev.abs() < math.pi / 2 - 1e-3))
+        ok = (
+            ahead
+            & (u >= 0)
+            & (u < self.size)
+            & (v >= 0)
+            & (v < self.size)
+            & (d2 > 1e-3)
+            & (elev.abs() < math.pi / 2 - 1e-3)
+        )
         return u, v, d2, ok
 
-    def warp(self, frames: torch.Tensor, depth: torch.Tensor | np.ndarray,
-             src_pose: np.ndarray, dst_pose: np.ndarray, fill: int = 2,
-             snap_floor: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def warp(
+        self,
+        frames: torch.Tensor,
+        depth: torch.Tensor | np.ndarray,
+        src_pose: np.ndarray,
+        dst_pose: np.ndarray,
+        fill: int = 2,
+        snap_floor: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Re-projects frames seen from ``src_pose`` to ``dst_pose``.
 
         Forward splatting leaves holes where the view magnifies more than the sub-pixel
@@ -190,8 +214,9 @@ class FrameWarper:
                 try_ = holes & torch.isfinite(hyp) & (hyp > 0)
                 if not try_.any():
                     continue
-                u, v, d_exp, ok = self._move(torch.where(try_, hyp, torch.ones_like(hyp)),
-                                             self._pix, dst, src)
+                u, v, d_exp, ok = self._move(
+                    torch.where(try_, hyp, torch.ones_like(hyp)), self._pix, dst, src
+                )
                 ok &= try_
                 b, i, j = torch.nonzero(ok, as_tuple=True)
                 si = v[b, i, j].floor().long().clamp(0, S - 1)
@@ -227,8 +252,15 @@ class EgoWarp:
             (:meth:`FrameWarper.warp`).
     """
 
-    def __init__(self, body, mode: str, frames: torch.Tensor, depth, pose: np.ndarray,
-                 snap_floor: bool = False) -> None:
+    def __init__(
+        self,
+        body,
+        mode: str,
+        frames: torch.Tensor,
+        depth,
+        pose: np.ndarray,
+        snap_floor: bool = False,
+    ) -> None:
         check_ego_warp(mode)
         self.mode = mode
         self.snap_floor = bool(snap_floor)
@@ -253,18 +285,27 @@ class EgoWarp:
             return predicted
         out = predicted
         if self.mode == "memory":
-            out = compose(out, *self.warper.warp(self.prev, self.prev_depth, self.prev_pose,
-                                                 pose, snap_floor=self.snap_floor))
-        out = compose(out, *self.warper.warp(self.ref, self.ref_depth, self.ref_pose, pose,
-                                             snap_floor=self.snap_floor))
+            out = compose(
+                out,
+                *self.warper.warp(
+                    self.prev, self.prev_depth, self.prev_pose, pose, snap_floor=self.snap_floor
+                ),
+            )
+        out = compose(
+            out,
+            *self.warper.warp(
+                self.ref, self.ref_depth, self.ref_pose, pose, snap_floor=self.snap_floor
+            ),
+        )
         if self.mode == "memory":
             self.prev, self.prev_depth = out, tensor_to_frames(out, far=self.far)[1]
             self.prev_pose = np.asarray(pose, np.float64).copy()
         return out
 
 
-def compose(predicted: torch.Tensor, warped: torch.Tensor, depth_w: torch.Tensor,
-            valid: torch.Tensor) -> torch.Tensor:
+def compose(
+    predicted: torch.Tensor, warped: torch.Tensor, depth_w: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
     """Frames (B, 4, S, S): the warped real pixels where they exist, the prediction elsewhere.
 
     The warped pixels' inverse-depth channel is recomputed from their new depth (the layout

@@ -13,8 +13,13 @@ from compass_nav.sim.config import SimConfig
 @pytest.fixture(scope="session")
 def small_cfg() -> SimConfig:
     """2 slots over two families, non-square 24x32 images, short episodes (many time out)."""
-    return SimConfig(num_envs=2, families=("hall", "office"), image_height=24, image_width=32,
-                     max_episode_steps=30)
+    return SimConfig(
+        num_envs=2,
+        families=("hall", "office"),
+        image_height=24,
+        image_width=32,
+        max_episode_steps=30,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -68,8 +68,7 @@ def test_filters_summary_and_cache(small_demos: Path):
     assert sum(r["episodes"] for r in summary["by_family"].values()) == 6
     assert ds.meta["counts"] == summary  # the recorder keeps meta.json's counts current
     hall = ds.filter(families=["hall"])
-    assert 0 < len(hall) < 6 and all(hall.attrs(i)["family"] == "hall"
-                                     for i in range(len(hall)))
+    assert 0 < len(hall) < 6 and all(hall.attrs(i)["family"] == "hall" for i in range(len(hall)))
     wins = DemoDataset(small_demos, success_only=True)
     assert len(wins) == summary["success"]
     assert len(DemoDataset(small_demos, embodiments=["spot"])) == 0
@@ -103,11 +102,13 @@ def test_sequence_windows_flags_and_content(small_demos: Path):
         assert item["embodiment"].shape == (L, 15)
         assert item["route_mapless"].shape == (L, 10, 2)
         sl = slice(start, start + valid)
-        np.testing.assert_array_equal(item["rgb"][:valid].permute(0, 2, 3, 1).numpy(),
-                                      ep["rgb"][sl])
+        np.testing.assert_array_equal(
+            item["rgb"][:valid].permute(0, 2, 3, 1).numpy(), ep["rgb"][sl]
+        )
         np.testing.assert_array_equal(item["action"][:valid].numpy(), ep["action"][sl])
-        np.testing.assert_array_equal(item["depth"][:valid, 0].numpy(),
-                                      ep["depth"][sl].astype(np.float32))
+        np.testing.assert_array_equal(
+            item["depth"][:valid, 0].numpy(), ep["depth"][sl].astype(np.float32)
+        )
         assert (item["action"][valid:] == 0).all()  # padding is zeros
         assert item["step"][0] == start and int(item["episode"]) == i
         covered[i][sl] = True
@@ -129,9 +130,25 @@ def test_sequence_windows_flags_and_content(small_demos: Path):
 
 def test_cli_demos_resume_and_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     out = tmp_path / "cli"
-    args = ["teacher", "demos", "--out", str(out), "--episodes", "3", "--num-envs", "2",
-            "--families", "hall", "--image-size", "16x24", "--max-episode-steps", "20",
-            "--workers", "1", "--quiet"]
+    args = [
+        "teacher",
+        "demos",
+        "--out",
+        str(out),
+        "--episodes",
+        "3",
+        "--num-envs",
+        "2",
+        "--families",
+        "hall",
+        "--image-size",
+        "16x24",
+        "--max-episode-steps",
+        "20",
+        "--workers",
+        "1",
+        "--quiet",
+    ]
     assert cli.main(args) == 0
     first = capsys.readouterr().out.strip().splitlines()[-1]
     assert first.startswith("episodes=3 written=3 ")

@@ -76,13 +76,20 @@ def test_round_trip_shapes_and_alignment_with_manual_rollout(small_demos: Path, 
         ep = ds[i]
         T = ep["length"]
         expected = {
-            "rgb": ((T, H, W, 3), np.uint8), "depth": ((T, H, W), np.float16),
-            "speed": ((T, 3), np.float32), "route": ((T, K, 2), np.float32),
-            "route_mapless": ((T, K, 2), np.float32), "goal": ((T, 3), np.float32),
-            "pose": ((T, 3), np.float32), "action": ((T, 3), np.float32),
-            "prev_action": ((T, 3), np.float32), "reward": ((T,), np.float32),
-            "terminated": ((T,), np.bool_), "truncated": ((T,), np.bool_),
-            "embodiment": ((15,), np.float32), "final_rgb": ((H, W, 3), np.uint8),
+            "rgb": ((T, H, W, 3), np.uint8),
+            "depth": ((T, H, W), np.float16),
+            "speed": ((T, 3), np.float32),
+            "route": ((T, K, 2), np.float32),
+            "route_mapless": ((T, K, 2), np.float32),
+            "goal": ((T, 3), np.float32),
+            "pose": ((T, 3), np.float32),
+            "action": ((T, 3), np.float32),
+            "prev_action": ((T, 3), np.float32),
+            "reward": ((T,), np.float32),
+            "terminated": ((T,), np.bool_),
+            "truncated": ((T,), np.bool_),
+            "embodiment": ((15,), np.float32),
+            "final_rgb": ((H, W, 3), np.uint8),
         }
         for key, (shape, dtype) in expected.items():
             assert ep[key].shape == shape and ep[key].dtype == dtype, key
@@ -93,8 +100,9 @@ def test_round_trip_shapes_and_alignment_with_manual_rollout(small_demos: Path, 
         assert T == ref["length"] == len(ref["action"])
         for k in OBS_KEYS:
             want = np.stack(ref["obs"][k])
-            np.testing.assert_array_equal(ep[k], want.astype(np.float16) if k == "depth"
-                                          else want, err_msg=k)
+            np.testing.assert_array_equal(
+                ep[k], want.astype(np.float16) if k == "depth" else want, err_msg=k
+            )
         # Action t is stored with the observation it was computed from.
         np.testing.assert_array_equal(ep["action"], np.stack(ref["action"]))
         np.testing.assert_array_equal(ep["prev_action"][0], 0.0)
@@ -120,8 +128,9 @@ def test_mapless_route_definition():
     goal = np.array([[3.0, 4.0, 0.0], [0.5, 0.0, 1.0], [0.0, 0.0, 0.0]], np.float32)
     r = mapless_route(goal, 4, 0.4)
     assert r.shape == (3, 4, 2) and r.dtype == np.float32
-    np.testing.assert_allclose(r[0], [[0.24, 0.32], [0.48, 0.64], [0.72, 0.96], [0.96, 1.28]],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        r[0], [[0.24, 0.32], [0.48, 0.64], [0.72, 0.96], [0.96, 1.28]], atol=1e-6
+    )
     np.testing.assert_allclose(r[1], [[0.4, 0], [0.5, 0], [0.5, 0], [0.5, 0]], atol=1e-6)
     np.testing.assert_array_equal(r[2], 0.0)
 
@@ -137,8 +146,10 @@ def _digest(path: Path) -> tuple[str, int]:
 
 def _starts(root: Path) -> list[tuple]:
     ds = DemoDataset(root)
-    return [(a["family"], a["scene_seed"], tuple(np.round(a["start_pose"], 6)))
-            for a in (ds.attrs(i) for i in range(len(ds)))]
+    return [
+        (a["family"], a["scene_seed"], tuple(np.round(a["start_pose"], 6)))
+        for a in (ds.attrs(i) for i in range(len(ds)))
+    ]
 
 
 def test_resume_after_ctrl_c_keeps_files_and_never_repeats_seeds(tmp_path: Path, small_cfg):
@@ -153,8 +164,7 @@ def test_resume_after_ctrl_c_keeps_files_and_never_repeats_seeds(tmp_path: Path,
         return {}
 
     with pytest.raises(KeyboardInterrupt):
-        record_episodes("teacher", root, cfg, 50, seed=1, extra_fn=interrupt_late,
-                        progress=False)
+        record_episodes("teacher", root, cfg, 50, seed=1, extra_fn=interrupt_late, progress=False)
     kept = fmt.list_episode_files(root)
     assert len(kept) >= 2  # episodes finished before the interrupt were written out
     before = {p.name: _digest(p) for _, p in kept}
@@ -164,8 +174,9 @@ def test_resume_after_ctrl_c_keeps_files_and_never_repeats_seeds(tmp_path: Path,
     assert len(DemoDataset(root)) == len(kept)
 
     total = len(kept) + 3
-    result = record_episodes("teacher", root, dataclasses.replace(cfg, num_envs=3), total,
-                             seed=1, progress=False)
+    result = record_episodes(
+        "teacher", root, dataclasses.replace(cfg, num_envs=3), total, seed=1, progress=False
+    )
     assert result.existing == len(kept) and result.written == 3 and result.total == total
     assert not leftover.exists()
     after = fmt.list_episode_files(root)
@@ -220,12 +231,16 @@ def test_resume_after_hard_kill(tmp_path: Path, small_cfg):
 def test_extra_arrays_are_stored_and_read(tmp_path: Path, small_cfg):
     def extras(policy, obs, action):
         n = obs["goal"].shape[0]
-        return {"policy_state": np.tile(obs["goal"][:, :2], (1, 2)).astype(np.float16),
-                "action_mean": action.astype(np.float32), "slot": np.arange(n)}
+        return {
+            "policy_state": np.tile(obs["goal"][:, :2], (1, 2)).astype(np.float16),
+            "action_mean": action.astype(np.float32),
+            "slot": np.arange(n),
+        }
 
     cfg = dataclasses.replace(small_cfg, families=("hall",), max_episode_steps=10)
-    record_episodes("teacher", tmp_path / "ds", cfg, 2, extra_fn=extras, progress=False,
-                    writer_threads=0)
+    record_episodes(
+        "teacher", tmp_path / "ds", cfg, 2, extra_fn=extras, progress=False, writer_threads=0
+    )
     ep = DemoDataset(tmp_path / "ds")[0]
     assert ep["policy_state"].shape == (ep["length"], 4)
     assert ep["policy_state"].dtype == np.float16
@@ -237,12 +252,12 @@ def test_extra_arrays_are_stored_and_read(tmp_path: Path, small_cfg):
         return {"action": action}
 
     with pytest.raises(ConfigError, match="reserved"):
-        record_episodes("teacher", tmp_path / "other", cfg, 1, extra_fn=clash,
-                        progress=False)
+        record_episodes("teacher", tmp_path / "other", cfg, 1, extra_fn=clash, progress=False)
 
 
-def test_settings_mismatch_and_foreign_folder_are_data_errors(small_demos: Path,
-                                                              tmp_path: Path, small_cfg):
+def test_settings_mismatch_and_foreign_folder_are_data_errors(
+    small_demos: Path, tmp_path: Path, small_cfg
+):
     cfg, seed = small_cfg, 3
     bigger = dataclasses.replace(cfg, image_height=32)
     with pytest.raises(DataError, match="image_height"):
@@ -259,11 +274,11 @@ def test_settings_mismatch_and_foreign_folder_are_data_errors(small_demos: Path,
 
 
 @pytest.mark.slow
-def test_worker_processes_record_the_same_slot_streams(tmp_path: Path, small_cfg,
-                                                       small_demos: Path):
+def test_worker_processes_record_the_same_slot_streams(
+    tmp_path: Path, small_cfg, small_demos: Path
+):
     root = tmp_path / "ds"
-    result = record_episodes("teacher", root, small_cfg, 5, seed=3, workers=2,
-                             progress=False)
+    result = record_episodes("teacher", root, small_cfg, 5, seed=3, workers=2, progress=False)
     assert result.written == 5 and len(fmt.list_episode_files(root)) == 5
     ds = DemoDataset(root)
     for i in range(len(ds)):

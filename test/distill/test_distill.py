@@ -27,8 +27,9 @@ def test_gaussian_kl_matches_torch():
     g = torch.Generator().manual_seed(0)
     mp, mq = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
     sp, sq = torch.rand(5, 3, generator=g) + 0.1, torch.rand(5, 3, generator=g) + 0.1
-    ref = torch.distributions.kl_divergence(torch.distributions.Normal(mp, sp),
-                                            torch.distributions.Normal(mq, sq))
+    ref = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mp, sp), torch.distributions.Normal(mq, sq)
+    )
     assert torch.allclose(gaussian_kl(mp, sp, mq, sq), ref, atol=1e-6)
     assert torch.allclose(gaussian_kl(mp, sp, mp, sp), torch.zeros(5, 3), atol=1e-7)
 
@@ -50,8 +51,13 @@ def _synthetic(ps_dim: int, n: int, seed: int) -> dict[str, torch.Tensor]:
     w = torch.randn(2, ps_dim, 3, generator=g) * 0.3
     mean = 0.6 * torch.tanh(torch.einsum("bi,bij->bj", ps, w[which]))
     std = torch.where(which[:, None] == 0, 0.05, 0.2).expand(n, 3).clone()
-    return {"head_input": x, "base_action": torch.zeros(n, 3), "mean": mean, "std": std,
-            "mask": action_mask(emb[which])}
+    return {
+        "head_input": x,
+        "base_action": torch.zeros(n, 3),
+        "mean": mean,
+        "std": std,
+        "mask": action_mask(emb[which]),
+    }
 
 
 def test_distillation_lowers_loss_and_the_descriptor_changes_the_action():
@@ -73,10 +79,12 @@ def test_distillation_lowers_loss_and_the_descriptor_changes_the_action():
     spot, g1 = (torch.tensor(get_embodiment(b).descriptor()) for b in ("spot", "g1"))
     x = data["head_input"][:200].clone()
     x_spot, x_g1 = x.clone(), x.clone()
-    x_spot[:, -15:] = head_inputs(torch.zeros(1, ps_dim), torch.zeros(1, 3),
-                                  torch.zeros(1, 3), spot[None])[:, -15:]
-    x_g1[:, -15:] = head_inputs(torch.zeros(1, ps_dim), torch.zeros(1, 3),
-                                torch.zeros(1, 3), g1[None])[:, -15:]
+    x_spot[:, -15:] = head_inputs(
+        torch.zeros(1, ps_dim), torch.zeros(1, 3), torch.zeros(1, 3), spot[None]
+    )[:, -15:]
+    x_g1[:, -15:] = head_inputs(
+        torch.zeros(1, ps_dim), torch.zeros(1, 3), torch.zeros(1, 3), g1[None]
+    )[:, -15:]
     with torch.no_grad():
         (m_spot, s_spot), (m_g1, s_g1) = head(x_spot), head(x_g1)
     assert (m_spot - m_g1).abs().mean() > 0.1
@@ -84,14 +92,18 @@ def test_distillation_lowers_loss_and_the_descriptor_changes_the_action():
 
 
 def test_generalist_policy_reads_the_descriptor(debug_base):
-    head = ResidualHead(debug_base.cfg.policy_state_dim,
-                        HeadConfig(hidden_dims=(32,), heteroscedastic=True))
+    head = ResidualHead(
+        debug_base.cfg.policy_state_dim, HeadConfig(hidden_dims=(32,), heteroscedastic=True)
+    )
     torch.manual_seed(0)
     with torch.no_grad():
         head.mlp[-1].weight.normal_(0.0, 0.5)
     policy = ResidualPolicy(debug_base, head)
-    env = NavVectorEnv(SimConfig(num_envs=2, embodiments=("h1",), families=("hall",),
-                                 image_height=16, image_width=16))
+    env = NavVectorEnv(
+        SimConfig(
+            num_envs=2, embodiments=("h1",), families=("hall",), image_height=16, image_width=16
+        )
+    )
     obs, _ = env.reset(seed=0)
     t = P.obs_to_tensors(obs)
     first = torch.ones(2, dtype=torch.bool)
@@ -110,11 +122,20 @@ def two_specialists(tmp_path_factory):
     specs, data = [], []
     for body in ("carter", "spot"):
         cfg = rl_preset("debug", embodiment=body, iterations=1, base="random:debug")
-        specs.append(str(train_rl(cfg, root / f"rl_{body}", progress=False,
-                                  tensorboard=False)))
-        data.append(str(record_specialist(specs[-1], root / f"rec_{body}", 2, num_envs=2,
-                                          families=("hall",), max_episode_steps=30,
-                                          progress=False)))
+        specs.append(str(train_rl(cfg, root / f"rl_{body}", progress=False, tensorboard=False)))
+        data.append(
+            str(
+                record_specialist(
+                    specs[-1],
+                    root / f"rec_{body}",
+                    2,
+                    num_envs=2,
+                    families=("hall",),
+                    max_episode_steps=30,
+                    progress=False,
+                )
+            )
+        )
     return root, specs, data
 
 
@@ -143,8 +164,14 @@ def test_train_distill_offline_then_dagger_and_resume(two_specialists, tmp_path)
     assert gen.info["role"] == "generalist" and gen.info["embodiments"] == ["carter", "spot"]
     assert gen.head.cfg.heteroscedastic
     with pytest.raises(ConfigError, match="two specialists"):
-        train_distill(distill_preset("debug", specialists=[specs[0], specs[0]], data=data),
-                      tmp_path / "dup", progress=False)
+        train_distill(
+            distill_preset("debug", specialists=[specs[0], specs[0]], data=data),
+            tmp_path / "dup",
+            progress=False,
+        )
     with pytest.raises(ConfigError, match="not a specialist"):
-        train_distill(distill_preset("debug", specialists=[str(path)], data=data),
-                      tmp_path / "gen2", progress=False)
+        train_distill(
+            distill_preset("debug", specialists=[str(path)], data=data),
+            tmp_path / "gen2",
+            progress=False,
+        )

@@ -32,8 +32,11 @@ def _cells(result):
 
 @pytest.fixture(scope="module")
 def teacher():
-    return evaluate("teacher", EvalConfig(embodiments=("carter",), episodes=10, gifs=0,
-                                          **SMALL), progress=False)
+    return evaluate(
+        "teacher",
+        EvalConfig(embodiments=("carter",), episodes=10, gifs=0, **SMALL),
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +47,7 @@ def wall():
 
 @pytest.fixture(scope="module")
 def standstill():
-    cfg = EvalConfig(embodiments=("carter",), episodes=4, max_episode_steps=20, gifs=1,
-                     **SMALL)
+    cfg = EvalConfig(embodiments=("carter",), episodes=4, max_episode_steps=20, gifs=1, **SMALL)
     return evaluate("standstill", cfg, progress=False)
 
 
@@ -96,8 +98,10 @@ def test_deterministic_across_runs_and_layouts(wall):
 
 def test_episode_set_paired_across_policies(wall, standstill, teacher):
     def starts(result):
-        return {(r["embodiment"], r["family"], r["episode"]): (r["scene_seed"], r["ref_length"])
-                for r in result.records}
+        return {
+            (r["embodiment"], r["family"], r["episode"]): (r["scene_seed"], r["ref_length"])
+            for r in result.records
+        }
 
     s, w, t = starts(standstill), starts(wall), starts(teacher)
     assert all(s[k] == w[k] == t[k] for k in s)  # same start/goal/scene per episode key
@@ -159,10 +163,16 @@ def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="workers=4"):
         EvalConfig(embodiments=("carter", "spot"), workers=4)
     assert EvalConfig(embodiments=("carter",), workers=3).shares(3) == [
-        (("carter",), ("warehouse",)), (("carter",), ("office",)), (("carter",), ("hall",))]
+        (("carter",), ("warehouse",)),
+        (("carter",), ("office",)),
+        (("carter",), ("hall",)),
+    ]
     with pytest.raises(ConfigError, match="workers"):
-        evaluate(evaluate.__globals__["make_policy"]("wall"),
-                 EvalConfig(embodiments=("carter", "spot"), workers=2), progress=False)
+        evaluate(
+            evaluate.__globals__["make_policy"]("wall"),
+            EvalConfig(embodiments=("carter", "spot"), workers=2),
+            progress=False,
+        )
 
 
 def test_cli_evaluate_and_compare(tmp_path, capsys):
@@ -170,10 +180,28 @@ def test_cli_evaluate_and_compare(tmp_path, capsys):
     outs = []
     for policy in ("standstill", "wall"):
         out = tmp_path / policy
-        args = parser.parse_args([
-            "evaluate", policy, "--families", "hall", "--episodes", "3", "--max-steps", "15",
-            "--image-size", "32", "32", "--gifs", "1", "--out", str(out), "--no-progress",
-            "--workers", "1"])
+        args = parser.parse_args(
+            [
+                "evaluate",
+                policy,
+                "--families",
+                "hall",
+                "--episodes",
+                "3",
+                "--max-steps",
+                "15",
+                "--image-size",
+                "32",
+                "32",
+                "--gifs",
+                "1",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--workers",
+                "1",
+            ]
+        )
         assert args.func(args) == 0
         outs.append(out)
     last = capsys.readouterr().out.strip().splitlines()[-1]
@@ -192,15 +220,20 @@ def test_failure_gif_depth_panel_shows_range():
     from compass_nav.sim.env import scene_with_clearance
 
     scene, _ = scene_with_clearance("hall", 3)
-    record = dict(embodiment="carter", family="hall", episode=0, collision=True, cell="c",
-                  final_distance=1.0)
+    record = dict(
+        embodiment="carter", family="hall", episode=0, collision=True, cell="c", final_distance=1.0
+    )
     poses = np.array([[2.0, 2.0, 0.0], [2.1, 2.0, 0.0]])
 
     def frame(depth_m: float) -> np.ndarray:
         q = np.uint8(round(depth_m / DEPTH_RANGE * 255))
-        clip = FailureClip(record=record, rgb=np.zeros((1, 16, 16, 3), np.uint8),
-                           depth=np.full((1, 16, 16), q, np.uint8), poses=poses,
-                           goal=np.array([4.0, 4.0, 0.0]))
+        clip = FailureClip(
+            record=record,
+            rgb=np.zeros((1, 16, 16, 3), np.uint8),
+            depth=np.full((1, 16, 16), q, np.uint8),
+            poses=poses,
+            goal=np.array([4.0, 4.0, 0.0]),
+        )
         return clip_frames(clip, scene.height, height_px=64)[0]
 
     near, far = frame(0.5), frame(5.0)

@@ -51,8 +51,7 @@ def test_metadata_round_trip(example_export, kind):
     assert meta.spec == want.spec
     assert meta.spec.descriptor_fields == DESCRIPTOR_FIELDS
     assert meta.inputs == want.inputs and meta.outputs == want.outputs
-    assert meta.state == want.state == (("prev_action", "action"), ("h", "h_new"),
-                                        ("z", "z_new"))
+    assert meta.state == want.state == (("prev_action", "action"), ("h", "h_new"), ("z", "z_new"))
     assert meta.missing_provenance() == []
     assert set(PROVENANCE_KEYS) <= set(meta.extra)
     assert meta.extra["training_config"] == module.training_config()
@@ -70,14 +69,16 @@ def _batch(meta, b: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     bodies = ["carter", "spot", "h1", "omnibase", "g1"]
     h, w = meta.spec.image_height, meta.spec.image_width
-    return {"rgb": rng.integers(0, 256, (b, h, w, 3), dtype=np.uint8),
-            "depth": rng.uniform(0.2, 9.0, (b, h, w)).astype(np.float32),
-            "speed": rng.normal(0, 0.3, (b, 3)).astype(np.float32),
-            "route": np.cumsum(rng.uniform(0, 0.4, (b, meta.spec.route_points, 2)), 1)
-            .astype(np.float32),
-            "goal": rng.normal(0, 2, (b, 3)).astype(np.float32),
-            "embodiment": np.stack([get_embodiment(bodies[i % 5]).descriptor()
-                                    for i in range(b)])}
+    return {
+        "rgb": rng.integers(0, 256, (b, h, w, 3), dtype=np.uint8),
+        "depth": rng.uniform(0.2, 9.0, (b, h, w)).astype(np.float32),
+        "speed": rng.normal(0, 0.3, (b, 3)).astype(np.float32),
+        "route": np.cumsum(rng.uniform(0, 0.4, (b, meta.spec.route_points, 2)), 1).astype(
+            np.float32
+        ),
+        "goal": rng.normal(0, 2, (b, 3)).astype(np.float32),
+        "embodiment": np.stack([get_embodiment(bodies[i % 5]).descriptor() for i in range(b)]),
+    }
 
 
 def test_dynamic_batch_one_export_runs_batch_1_and_5(example_export, kind):
@@ -91,8 +92,9 @@ def test_dynamic_batch_one_export_runs_batch_1_and_5(example_export, kind):
     single = OnnxRuntime(path)
     obs1 = {k: v[2:3] for k, v in obs5.items()}
     fresh5 = OnnxRuntime(path)
-    np.testing.assert_allclose(single.step(obs1).action[0], fresh5.step(obs5).action[2],
-                               atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        single.step(obs1).action[0], fresh5.step(obs5).action[2], atol=1e-5, rtol=0
+    )
 
 
 def test_actions_stay_within_the_body_limits(example_export, kind):
@@ -127,8 +129,13 @@ def recording(example_export):
     ckpt, _ = example_export("il_base")
     module = load_exportable(ckpt)
     spec = module.input_spec()
-    return record(RuntimePolicy(TorchRuntime(module)), steps=104, num_envs=2,
-                  families=("hall", "office"), image_hw=(spec.image_height, spec.image_width))
+    return record(
+        RuntimePolicy(TorchRuntime(module)),
+        steps=104,
+        num_envs=2,
+        families=("hall", "office"),
+        image_hw=(spec.image_height, spec.image_width),
+    )
 
 
 @pytest.mark.parametrize("reset_at_starts", [True, False], ids=["episodes", "chain"])
@@ -167,15 +174,30 @@ def test_cli_exports_a_run_folder_and_checks_parity(tmp_path, example_export, ca
     ckpt, _ = example_export("il_base")
     out = tmp_path / "cli.onnx"
     report = tmp_path / "report.json"
-    code = main(["export", "--format", "onnx", "--checkpoint", str(ckpt.parent), "--out",
-                 str(out), "--parity-steps", "12", "--parity-envs", "2", "--report",
-                 str(report)])
+    code = main(
+        [
+            "export",
+            "--format",
+            "onnx",
+            "--checkpoint",
+            str(ckpt.parent),
+            "--out",
+            str(out),
+            "--parity-steps",
+            "12",
+            "--parity-envs",
+            "2",
+            "--report",
+            str(report),
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 0, text
     assert "onnx.checker passed" in text and "-> OK" in text
     meta = read_onnx_metadata(out)
-    assert meta.extra["command"] == (f"compass-nav export --format onnx --checkpoint "
-                                     f"{ckpt.parent} --out {out} --opset {OPSET}")
+    assert meta.extra["command"] == (
+        f"compass-nav export --format onnx --checkpoint {ckpt.parent} --out {out} --opset {OPSET}"
+    )
     assert report.is_file()
     assert main(["export", "--show", str(out)]) == 0
     assert "compass_nav.model_kind" in capsys.readouterr().out

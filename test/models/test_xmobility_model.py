@@ -93,8 +93,17 @@ def test_step_matches_observe_and_imagine_runs():
         cfg = model.cfg
         state0 = RSSMState(torch.randn(3, cfg.deter_dim), torch.randn(3, cfg.stoch_dim))
         state, out = model.observe(obs, prev, state0, torch.zeros(3, dtype=torch.bool))
-        a, path, h, z = model.step(obs["rgb"], obs["depth"], obs["speed"], obs["route"],
-                                   obs["goal"], obs["embodiment"], prev, state0.h, state0.z)
+        a, path, h, z = model.step(
+            obs["rgb"],
+            obs["depth"],
+            obs["speed"],
+            obs["route"],
+            obs["goal"],
+            obs["embodiment"],
+            prev,
+            state0.h,
+            state0.z,
+        )
         torch.testing.assert_close(a, out["action"])
         torch.testing.assert_close(path, out["path"])
         torch.testing.assert_close(h, state.h)
@@ -109,8 +118,17 @@ def test_step_matches_observe_and_imagine_runs():
 def one_episode() -> dict[str, np.ndarray]:
     """One teacher episode, recorded in memory at 32x32."""
     cfg = DaggerConfig(episodes=1, num_envs=1, families=("hall",), max_episode_steps=120)
-    episodes, stats = collect_round(None, cfg, ("carter",), 0, seed=5, image_hw=(32, 32),
-                                    route_points=10, route_spacing=0.4, progress=False)
+    episodes, stats = collect_round(
+        None,
+        cfg,
+        ("carter",),
+        0,
+        seed=5,
+        image_hw=(32, 32),
+        route_points=10,
+        route_spacing=0.4,
+        progress=False,
+    )
     assert stats["episodes"] == 1
     return episodes[0]
 

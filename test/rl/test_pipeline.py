@@ -14,9 +14,16 @@ def test_tiny_pipeline_end_to_end(tmp_path, capsys):
     lines = [ln for ln in table.splitlines() if ln.startswith("| ")]
     assert [ln.split("|")[1].strip() for ln in lines[1:]] == ["carter", "spot", "scout"]
     assert lines[-1].split("|")[2].strip() == "heldout"
-    for name in ("demos/meta.json", "il/model.pt", "rl_carter/specialist.pt",
-                 "rl_spot/specialist.pt", "rollouts_spot/meta.json",
-                 "generalist/generalist.pt", "eval/table.md", "eval/table.png"):
+    for name in (
+        "demos/meta.json",
+        "il/model.pt",
+        "rl_carter/specialist.pt",
+        "rl_spot/specialist.pt",
+        "rollouts_spot/meta.json",
+        "generalist/generalist.pt",
+        "eval/table.md",
+        "eval/table.png",
+    ):
         assert (out / name).is_file(), name
     summary = json.loads((out / "eval" / "summary.json").read_text())
     rows = {r["embodiment"]: r for r in summary["rows"]}

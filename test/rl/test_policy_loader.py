@@ -21,8 +21,12 @@ def test_make_policy_loads_residual_in_fresh_process(tmp_path, role):
         "    p = make_policy(spec)\n"
         "    print(type(p).__name__, p.name)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(ckpt), str(ckpt.parent)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ckpt), str(ckpt.parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 2

@@ -39,9 +39,14 @@ class _Bandit(VecEnv):
     def _draw(self) -> TensorDict:
         x = torch.randn(self.num_envs, self.width, generator=self.gen)
         self.target = 0.5 * torch.tanh(x @ self.w)
-        return TensorDict({"head_input": x, "base_action": torch.zeros(self.num_envs, 3),
-                           "privileged": torch.zeros(self.num_envs, 2)},
-                          batch_size=[self.num_envs])
+        return TensorDict(
+            {
+                "head_input": x,
+                "base_action": torch.zeros(self.num_envs, 3),
+                "privileged": torch.zeros(self.num_envs, 2),
+            },
+            batch_size=[self.num_envs],
+        )
 
     def reward(self, actions: torch.Tensor) -> torch.Tensor:
         return -(actions - self.target).square().sum(1)
@@ -52,16 +57,23 @@ class _Bandit(VecEnv):
     def step(self, actions):
         r = self.reward(actions)
         self._obs = self._draw()
-        return (self._obs, r, torch.ones(self.num_envs, dtype=torch.bool),
-                {"time_outs": torch.zeros(self.num_envs, dtype=torch.bool)})
+        return (
+            self._obs,
+            r,
+            torch.ones(self.num_envs, dtype=torch.bool),
+            {"time_outs": torch.zeros(self.num_envs, dtype=torch.bool)},
+        )
 
 
 def test_ppo_update_raises_return():
     torch.manual_seed(0)
     env = _Bandit()
-    alg = build_ppo(env, PPOConfig(learning_rate=3e-3, entropy_coef=0.0,
-                                   critic_hidden_dims=(32,)),
-                    HeadConfig(hidden_dims=(64,), init_std=0.3), steps_per_env=8)
+    alg = build_ppo(
+        env,
+        PPOConfig(learning_rate=3e-3, entropy_coef=0.0, critic_hidden_dims=(32,)),
+        HeadConfig(hidden_dims=(64,), init_std=0.3),
+        steps_per_env=8,
+    )
 
     def greedy_return() -> float:
         with torch.no_grad():
@@ -84,8 +96,15 @@ def test_ppo_update_raises_return():
 
 
 def test_feature_env_autoreset_and_base_state(debug_base):
-    cfg = SimConfig(num_envs=2, embodiments=("carter",), families=("hall", "office"),
-                    image_height=16, image_width=16, route_mode="mapless", max_episode_steps=3)
+    cfg = SimConfig(
+        num_envs=2,
+        embodiments=("carter",),
+        families=("hall", "office"),
+        image_height=16,
+        image_width=16,
+        route_mode="mapless",
+        max_episode_steps=3,
+    )
     env = ResidualNavEnv(cfg, debug_base, seed=0)
     obs = env.get_observations()
     ps = debug_base.cfg.policy_state_dim
@@ -103,8 +122,9 @@ def test_feature_env_autoreset_and_base_state(debug_base):
 
     t = P.obs_to_tensors(env.last_obs)
     with torch.no_grad():
-        _, out = debug_base.observe(t, torch.ones(2, 3), debug_base.initial(2),
-                                    torch.ones(2, dtype=torch.bool))
+        _, out = debug_base.observe(
+            t, torch.ones(2, 3), debug_base.initial(2), torch.ones(2, dtype=torch.bool)
+        )
     assert torch.allclose(obs["head_input"][:, :ps], out["policy_state"])
     assert torch.allclose(obs["base_action"], out["action_norm"])
     env.sim.close()
@@ -130,19 +150,44 @@ def test_train_rl_resume_and_artifact(tmp_path):
 
 def test_train_rl_cli(tmp_path, capsys):
     out = str(tmp_path / "cli")
-    code = main(["train-rl", "--preset", "debug", "--embodiment", "g1", "--out", out,
-                 "--set", "iterations=1", "--no-progress", "--no-tensorboard"])
+    code = main(
+        [
+            "train-rl",
+            "--preset",
+            "debug",
+            "--embodiment",
+            "g1",
+            "--out",
+            out,
+            "--set",
+            "iterations=1",
+            "--no-progress",
+            "--no-tensorboard",
+        ]
+    )
     assert code == 0 and "specialist.pt" in capsys.readouterr().out
     assert main(["train-rl", "--out", out, "--resume", "--preset", "debug"]) == 2
     assert "--resume" in capsys.readouterr().err
-    code = main(["train-rl", "--preset", "debug", "--out", str(tmp_path / "x"),
-                 "--set", "ppo.clip_param=2"])
+    code = main(
+        [
+            "train-rl",
+            "--preset",
+            "debug",
+            "--out",
+            str(tmp_path / "x"),
+            "--set",
+            "ppo.clip_param=2",
+        ]
+    )
     assert code == 2 and "ppo.clip_param=2" in capsys.readouterr().err
     # make_policy reaches the run folder through the registry (fresh interpreter, as the CLI).
-    probe = ("import compass_nav.rl.registry; from compass_nav.policies import make_policy; "
-             f"print(type(make_policy({out!r})).__name__)")
-    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=120)
+    probe = (
+        "import compass_nav.rl.registry; from compass_nav.policies import make_policy; "
+        f"print(type(make_policy({out!r})).__name__)"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
     assert res.stdout.strip() == "ResidualAgent", res.stderr
 
 
@@ -159,8 +204,15 @@ def test_feature_env_proximity_term_is_added_near_obstacles(debug_base):
     from compass_nav.rl.env import map_at_pose
     from compass_nav.rl.rewards import proximity_penalty
 
-    cfg = SimConfig(num_envs=4, embodiments=("carter",), families=("warehouse",),
-                    image_height=16, image_width=16, route_mode="mapless", max_episode_steps=50)
+    cfg = SimConfig(
+        num_envs=4,
+        embodiments=("carter",),
+        families=("warehouse",),
+        image_height=16,
+        image_width=16,
+        route_mode="mapless",
+        max_episode_steps=50,
+    )
     plain = ResidualNavEnv(cfg, debug_base, seed=3)
     near = ResidualNavEnv(cfg, debug_base, seed=3, proximity_weight=-2.0, proximity_margin=5.0)
     push = torch.tensor([[1.0, 0.0, 0.0]] * 4)
@@ -169,8 +221,11 @@ def test_feature_env_proximity_term_is_added_near_obstacles(debug_base):
         _, r_plain, _, _ = plain.step(push)
         _, r_near, _, _ = near.step(push)
         radius = np.array([b.circumscribed_radius for b in near.bodies])
-        expected = np.where(resetting, 0.0, -2.0 * proximity_penalty(
-            map_at_pose(near.sim, "clearance"), radius, 5.0))
+        expected = np.where(
+            resetting,
+            0.0,
+            -2.0 * proximity_penalty(map_at_pose(near.sim, "clearance"), radius, 5.0),
+        )
         assert np.allclose((r_near - r_plain).numpy(), expected, atol=1e-5)
     assert (expected < 0).any()  # a 5 m margin: robots in a warehouse are inside it
     plain.sim.close()

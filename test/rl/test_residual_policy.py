@@ -16,15 +16,22 @@ from compass_nav.sim.env import NavVectorEnv
 
 
 def _env(base, bodies, n=None, **kw) -> NavVectorEnv:
-    cfg = SimConfig(num_envs=n or len(bodies), embodiments=tuple(bodies), families=("hall",),
-                    image_height=base.cfg.image_height, image_width=base.cfg.image_width,
-                    route_mode="mapless", **kw)
+    cfg = SimConfig(
+        num_envs=n or len(bodies),
+        embodiments=tuple(bodies),
+        families=("hall",),
+        image_height=base.cfg.image_height,
+        image_width=base.cfg.image_width,
+        route_mode="mapless",
+        **kw,
+    )
     return NavVectorEnv(cfg)
 
 
 def test_fresh_residual_policy_acts_exactly_like_the_base(debug_base):
-    policy = ResidualPolicy(debug_base, ResidualHead(debug_base.cfg.policy_state_dim,
-                                                     HeadConfig()))
+    policy = ResidualPolicy(
+        debug_base, ResidualHead(debug_base.cfg.policy_state_dim, HeadConfig())
+    )
     agent, base = ResidualAgent(policy), XMobilityPolicy(debug_base)
     env = _env(debug_base, ("carter", "spot", "g1"), max_episode_steps=5)
     obs, _ = env.reset(seed=0)
@@ -62,9 +69,17 @@ def test_actions_stay_within_every_embodiments_limits(debug_base):
         n = env.num_envs
         c = debug_base.cfg
         with torch.no_grad():
-            out = policy.step(t["rgb"], t["depth"], t["speed"], t["route"], t["goal"],
-                              t["embodiment"], torch.zeros(n, 3), torch.zeros(n, c.deter_dim),
-                              torch.zeros(n, c.stoch_dim))[0].numpy()
+            out = policy.step(
+                t["rgb"],
+                t["depth"],
+                t["speed"],
+                t["route"],
+                t["goal"],
+                t["embodiment"],
+                torch.zeros(n, 3),
+                torch.zeros(n, c.deter_dim),
+                torch.zeros(n, c.stoch_dim),
+            )[0].numpy()
         assert np.all(out >= low - 1e-6) and np.all(out <= high + 1e-6)
         obs, *_ = env.step(a)
         start[:] = False
@@ -78,9 +93,9 @@ def test_head_normalisation_matches_batch_statistics():
     data = torch.randn(300, head.input_dim, dtype=torch.float64).float() * 3 + 1
     head.update_normalization(data[:100])
     head.update_normalization(data[100:])
-    part = data[:, :head.norm_dim].double()
+    part = data[:, : head.norm_dim].double()
     assert torch.allclose(head.obs_mean.double(), part.mean(0), atol=1e-5)
     assert torch.allclose(head.obs_var.double(), part.var(0, unbiased=False), atol=1e-4)
     x = head.normalise(data)
-    assert x[:, :head.norm_dim].abs().max() <= head.cfg.input_clip
-    assert torch.equal(x[:, head.norm_dim:], data[:, head.norm_dim:])  # descriptor untouched
+    assert x[:, : head.norm_dim].abs().max() <= head.cfg.input_clip
+    assert torch.equal(x[:, head.norm_dim :], data[:, head.norm_dim :])  # descriptor untouched

@@ -42,8 +42,9 @@ def test_proximity_penalty_by_hand():
     got = proximity_penalty(clearance, np.full(5, 0.4), 0.3)
     assert np.allclose(got, [0.0, 0.0, 0.5, 1.0, 1.0])
     # A bigger body is inside the margin where a small one is free.
-    assert np.allclose(proximity_penalty(np.array([0.8, 0.8]), np.array([0.3, 0.6]), 0.3),
-                       [0.0, 1 / 3])
+    assert np.allclose(
+        proximity_penalty(np.array([0.8, 0.8]), np.array([0.3, 0.6]), 0.3), [0.0, 1 / 3]
+    )
     assert REWARD_PRESETS["shaped"].proximity == 0  # off unless a config turns it on
     assert "proximity" not in type(REWARD_PRESETS["shaped"].sim_reward()).__dataclass_fields__
 

@@ -53,8 +53,9 @@ def launch(domain_id, tmp_path):
         env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), PYTHONUNBUFFERED="1")
         log = tmp_path / f"{module.rsplit('.', 1)[-1]}_{len(procs)}.log"
         with open(log, "w") as fh:
-            proc = subprocess.Popen(node_command(module, params), env=env, stdout=fh,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                node_command(module, params), env=env, stdout=fh, stderr=subprocess.STDOUT
+            )
         procs.append((proc, log))
         return proc
 

@@ -27,11 +27,13 @@ from compass_nav.ros import qos
 
 def encode(rgb: np.ndarray, encoding: str, pad: int = 0) -> tuple[bytes, int]:
     """RGB (H, W, 3) -> (bytes, step) in ``encoding``, each row padded by ``pad`` bytes."""
-    px = {"rgb8": rgb, "bgr8": rgb[..., ::-1],
-          "rgba8": np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], 2),
-          "bgra8": np.concatenate([rgb[..., ::-1], np.zeros(rgb.shape[:2] + (1,), np.uint8)],
-                                  2),
-          "mono8": rgb[..., :1]}[encoding]
+    px = {
+        "rgb8": rgb,
+        "bgr8": rgb[..., ::-1],
+        "rgba8": np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], 2),
+        "bgra8": np.concatenate([rgb[..., ::-1], np.zeros(rgb.shape[:2] + (1,), np.uint8)], 2),
+        "mono8": rgb[..., :1],
+    }[encoding]
     h, w, c = px.shape
     rows = np.zeros((h, w * c + pad), np.uint8)
     rows[:, : w * c] = px.reshape(h, w * c)
@@ -47,18 +49,22 @@ class Harness:
         self.node = rclpy.create_node("harness", context=self.ctx)
         n = self.node
         self.image_pub = n.create_publisher(Image, "image", qos.sensor())
-        self.compressed_pub = n.create_publisher(CompressedImage, "image/compressed",
-                                                 qos.sensor())
+        self.compressed_pub = n.create_publisher(CompressedImage, "image/compressed", qos.sensor())
         self.odom_pub = n.create_publisher(Odometry, "odom", qos.sensor())
         self.goal_pub = n.create_publisher(PoseStamped, "goal_pose", qos.reliable())
         self.route_pub = n.create_publisher(Path, "route", qos.reliable())
         self.cmds: list[tuple[float, object]] = []
         self.status: list[dict] = []
         self.diag: DiagnosticArray | None = None
-        n.create_subscription(TwistStamped if stamped else Twist, "cmd_vel",
-                              lambda m: self.cmds.append((time.monotonic(), m)), qos.command())
-        n.create_subscription(String, "goal_status",
-                              lambda m: self.status.append(json.loads(m.data)), qos.latched())
+        n.create_subscription(
+            TwistStamped if stamped else Twist,
+            "cmd_vel",
+            lambda m: self.cmds.append((time.monotonic(), m)),
+            qos.command(),
+        )
+        n.create_subscription(
+            String, "goal_status", lambda m: self.status.append(json.loads(m.data)), qos.latched()
+        )
         n.create_subscription(DiagnosticArray, "diagnostics", self._on_diag, qos.reliable())
         self.executor = SingleThreadedExecutor(context=self.ctx)
         self.executor.add_node(n)
@@ -90,17 +96,21 @@ class Harness:
 
     def wait_for_navigator(self, timeout: float = 30.0) -> None:
         """Until the navigator's subscriptions match ours (it is configured)."""
-        ok = self.spin_until(lambda: self.image_pub.get_subscription_count() > 0
-                             and self.odom_pub.get_subscription_count() > 0
-                             and self.goal_pub.get_subscription_count() > 0, timeout)
+        ok = self.spin_until(
+            lambda: (
+                self.image_pub.get_subscription_count() > 0
+                and self.odom_pub.get_subscription_count() > 0
+                and self.goal_pub.get_subscription_count() > 0
+            ),
+            timeout,
+        )
         assert ok, "navigator did not come up (no subscriptions on image/odom/goal_pose)"
 
     def diag_values(self) -> dict[str, str]:
         if self.diag is None:
             return {}
         st = self.diag.status[0]
-        return {"level": st.level, "message": st.message,
-                **{kv.key: kv.value for kv in st.values}}
+        return {"level": st.level, "message": st.message, **{kv.key: kv.value for kv in st.values}}
 
     # ------------------------------------------------------------------ inputs
     def next_stamp(self):
@@ -108,21 +118,29 @@ class Harness:
         return conv.sec_to_stamp(self.stamp)
 
     def publish_odom(self, stamp=None, nan: bool = False) -> None:
-        msg = conv.odometry_msg(self.pose, self.speed, stamp or conv.sec_to_stamp(self.stamp),
-                                "odom", "base_link")
+        msg = conv.odometry_msg(
+            self.pose, self.speed, stamp or conv.sec_to_stamp(self.stamp), "odom", "base_link"
+        )
         if nan:
             msg.pose.pose.position.x = math.nan
         self.odom_pub.publish(msg)
 
-    def publish_image(self, encoding: str = "rgb8", width: int = 32, height: int = 24,
-                      pad: int = 0, stamp=None, data: bytes | None = None,
-                      step: int | None = None):
+    def publish_image(
+        self,
+        encoding: str = "rgb8",
+        width: int = 32,
+        height: int = 24,
+        pad: int = 0,
+        stamp=None,
+        data: bytes | None = None,
+        step: int | None = None,
+    ):
         stamp = stamp or self.next_stamp()
         rgb = np.random.default_rng(0).integers(0, 255, (height, width, 3), np.uint8)
-        payload, row = encode(rgb, encoding if encoding in conv.IMAGE_ENCODINGS else "rgb8",
-                              pad)
-        msg = Image(height=height, width=width, encoding=encoding, step=row if step is None
-                    else step)
+        payload, row = encode(rgb, encoding if encoding in conv.IMAGE_ENCODINGS else "rgb8", pad)
+        msg = Image(
+            height=height, width=width, encoding=encoding, step=row if step is None else step
+        )
         msg.header.stamp, msg.header.frame_id = stamp, "camera"
         msg.data = payload if data is None else data
         self.image_pub.publish(msg)
@@ -217,6 +235,7 @@ class Harness:
             else:
                 pv.type, pv.string_value = ParameterType.PARAMETER_STRING, v
             params.append(Parameter(name=k, value=pv))
-        res = self.call(SetParameters, f"/{node}/set_parameters",
-                        SetParameters.Request(parameters=params))
+        res = self.call(
+            SetParameters, f"/{node}/set_parameters", SetParameters.Request(parameters=params)
+        )
         return res.results

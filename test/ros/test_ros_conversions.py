@@ -37,13 +37,16 @@ def test_mono8_repeats_the_channel():
     np.testing.assert_array_equal(out, np.repeat(RGB[..., :1], 3, axis=2))
 
 
-@pytest.mark.parametrize("override, words", [
-    (dict(encoding="yuv422"), "not supported"),
-    (dict(data=b"\x00" * 20), "needs"),
-    (dict(width=4, height=4), "outside"),
-    (dict(step=10), "step"),
-    (dict(height=0), "outside"),
-])
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        (dict(encoding="yuv422"), "not supported"),
+        (dict(data=b"\x00" * 20), "needs"),
+        (dict(width=4, height=4), "outside"),
+        (dict(step=10), "step"),
+        (dict(height=0), "outside"),
+    ],
+)
 def test_bad_images_raise_input_error(override, words):
     with pytest.raises(conv.InputError, match=words):
         conv.image_to_rgb(image("rgb8", **override))
@@ -92,8 +95,13 @@ def test_depth_encodings_and_no_return():
 
 
 def test_odometry_round_trip_and_rejection():
-    msg = conv.odometry_msg(np.array([1.0, -2.0, 2.5]), np.array([0.3, 0.1, -0.4]),
-                            conv.sec_to_stamp(0.5), "odom", "base_link")
+    msg = conv.odometry_msg(
+        np.array([1.0, -2.0, 2.5]),
+        np.array([0.3, 0.1, -0.4]),
+        conv.sec_to_stamp(0.5),
+        "odom",
+        "base_link",
+    )
     pose, speed = conv.odometry_to_arrays(msg)
     np.testing.assert_allclose(pose, [1.0, -2.0, 2.5])
     np.testing.assert_allclose(speed, [0.3, 0.1, -0.4])

@@ -44,8 +44,11 @@ class FixedRuntime(PolicyRuntime):
 
 
 def settings(**kw) -> NavigatorSettings:
-    base = dict(low=tuple(CARTER.action_low), high=tuple(CARTER.action_high),
-                accel=tuple(CARTER.accel_limits))
+    base = dict(
+        low=tuple(CARTER.action_low),
+        high=tuple(CARTER.action_high),
+        accel=tuple(CARTER.accel_limits),
+    )
     return NavigatorSettings(**{**base, **kw})
 
 
@@ -171,8 +174,14 @@ def test_open_runtime_scripted_and_errors():
 @pytest.mark.parametrize("mode", ["mapless", "planned"])
 def test_route_and_goal_match_the_simulator(mode):
     """The navigator's geometry gives the observation the simulator gives at reset."""
-    env = NavVectorEnv(num_envs=2, embodiments=("carter",), families=("office", "hall"),
-                       route_mode=mode, image_height=16, image_width=16)
+    env = NavVectorEnv(
+        num_envs=2,
+        embodiments=("carter",),
+        families=("office", "hall"),
+        route_mode=mode,
+        image_height=16,
+        image_width=16,
+    )
     obs, _ = env.reset(seed=3)
     k, spacing = env.cfg.route_points, env.cfg.route_spacing
     for e in range(2):

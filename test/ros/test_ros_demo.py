@@ -16,8 +16,20 @@ def test_main_job_drives_the_shipped_model_over_dds(domain_id, tmp_path, capsys)
     if not (models_dir() / "default.onnx").is_file():
         pytest.fail("models/default.onnx (the shipped model) is missing")
     out = tmp_path / "demo"
-    code = cli.main(["demo", "--embodiments", "carter", "scout", "--episodes", "1",
-                     "--domain-id", str(domain_id), "--out", str(out)])
+    code = cli.main(
+        [
+            "demo",
+            "--embodiments",
+            "carter",
+            "scout",
+            "--episodes",
+            "1",
+            "--domain-id",
+            str(domain_id),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "carter" in printed and "scout" in printed

@@ -23,8 +23,9 @@ from compass_nav.sim.embodiment import get_embodiment
 pytestmark = pytest.mark.ros
 
 NAV = "compass_nav.ros.navigator_node"
-PARAMS = dict(model="scripted:goal_seeker", embodiment="carter", cmd_vel_stamped=True,
-              stale_timeout=0.3)
+PARAMS = dict(
+    model="scripted:goal_seeker", embodiment="carter", cmd_vel_stamped=True, stale_timeout=0.3
+)
 CARTER = get_embodiment("carter")
 
 
@@ -35,12 +36,15 @@ def harness(domain_id):
     h.close()
 
 
-def start_goal(h: Harness, x: float = 3.0, y: float = 0.0, yaw: float = 0.0,
-               frame: str = "odom") -> None:
+def start_goal(
+    h: Harness, x: float = 3.0, y: float = 0.0, yaw: float = 0.0, frame: str = "odom"
+) -> None:
     h.publish_odom()
     h.publish_goal(x, y, yaw, frame)
-    assert h.spin_until(lambda: h.last_status().get("state") == "active"
-                        and h.last_status().get("reason") == "", 5.0), h.status
+    assert h.spin_until(
+        lambda: h.last_status().get("state") == "active" and h.last_status().get("reason") == "",
+        5.0,
+    ), h.status
 
 
 def moving(cmd) -> bool:
@@ -54,6 +58,7 @@ def is_zero(cmd) -> bool:
 
 def zero_after(h: Harness, start: int, timeout: float = 3.0):
     """First zero command published after index ``start`` (None if none came)."""
+
     def found():
         return next((m for _, m in h.cmds[start:] if is_zero(m)), None)
 
@@ -65,22 +70,30 @@ def test_every_image_encoding_drives(launch, harness):
     launch(NAV, **PARAMS)
     harness.wait_for_navigator()
     start_goal(harness)
-    cases = [("rgb8", 0), ("bgr8", 0), ("rgba8", 0), ("bgra8", 0), ("mono8", 0),
-             ("rgb8", 7), ("bgra8", 5), ("mono8", 3)]
+    cases = [
+        ("rgb8", 0),
+        ("bgr8", 0),
+        ("rgba8", 0),
+        ("bgra8", 0),
+        ("mono8", 0),
+        ("rgb8", 7),
+        ("bgra8", 5),
+        ("mono8", 3),
+    ]
     for encoding, pad in cases:
         cmd = harness.drive_step(encoding=encoding, pad=pad)
         assert moving(cmd), f"{encoding} pad {pad}: {cmd} {harness.status} {harness.diag_values()}"
     # A diagnostics message from after these steps: no image was rejected.
     assert harness.spin_until(
-        lambda: int(harness.diag_values().get("commands_published", 0)) >= len(cases), 3.0)
+        lambda: int(harness.diag_values().get("commands_published", 0)) >= len(cases), 3.0
+    )
     assert harness.diag_values()["image_rejected"] == "0"
 
 
 def test_compressed_images_drive(launch, harness):
     launch(NAV, image_transport="compressed", **PARAMS)
     harness.wait_for_navigator = lambda: None  # it subscribes image/compressed instead
-    assert harness.spin_until(
-        lambda: harness.compressed_pub.get_subscription_count() > 0, 30.0)
+    assert harness.spin_until(lambda: harness.compressed_pub.get_subscription_count() > 0, 30.0)
     start_goal(harness)
     for fmt in ("jpeg", "png", "jpeg"):
         cmd = harness.drive_step(compressed=fmt)
@@ -107,8 +120,9 @@ def test_bad_inputs_stop_safely_and_node_recovers(launch, harness):
         harness.publish_odom()
         harness.publish_image(**kw)
         assert zero_after(harness, start) is not None, f"{what}: no zero command"
-        assert harness.spin_until(lambda: "bad image" in harness.last_status().get(
-            "reason", ""), 3.0), f"{what}: {harness.status[-1]}"
+        assert harness.spin_until(
+            lambda: "bad image" in harness.last_status().get("reason", ""), 3.0
+        ), f"{what}: {harness.status[-1]}"
         assert moving(harness.drive_step()), f"after {what}: not driving again"
     # NaN odometry.
     start = len(harness.cmds)
@@ -153,8 +167,9 @@ def test_stale_inputs_give_zero_velocity_within_timeout(launch, harness):
         delay = zero[0] - t_last
         # stale_timeout 0.3 s + one watchdog period (0.1 s) + slack for a loaded machine.
         assert 0.2 < delay < 0.9, f"{stale_topic}: zero after {delay:.3f} s"
-        assert f"{stale_topic} stale" in harness.diag_values().get("stop_reason", "") or \
-            f"{stale_topic} stale" in harness.last_status().get("reason", "")
+        assert f"{stale_topic} stale" in harness.diag_values().get(
+            "stop_reason", ""
+        ) or f"{stale_topic} stale" in harness.last_status().get("reason", "")
         for _ in range(3):  # fresh inputs: drives again
             harness.spin(0.02)
             cmd = harness.drive_step()
@@ -227,12 +242,16 @@ def test_lifecycle_and_zero_command_on_shutdown(launch, harness):
     proc = launch(NAV, autostart=False, **PARAMS)
 
     def state() -> str:
-        return harness.call(GetState, "/navigator/get_state",
-                            GetState.Request(), 30.0).current_state.label
+        return harness.call(
+            GetState, "/navigator/get_state", GetState.Request(), 30.0
+        ).current_state.label
 
     def change(tid: int) -> bool:
-        return harness.call(ChangeState, "/navigator/change_state",
-                            ChangeState.Request(transition=Transition(id=tid))).success
+        return harness.call(
+            ChangeState,
+            "/navigator/change_state",
+            ChangeState.Request(transition=Transition(id=tid)),
+        ).success
 
     assert state() == "unconfigured"
     assert change(Transition.TRANSITION_CONFIGURE)
@@ -255,12 +274,17 @@ def test_lifecycle_and_zero_command_on_shutdown(launch, harness):
 def test_timer_trigger_and_route_topic(launch, harness):
     from compass_nav.ros import conversions as conv
 
-    launch(NAV, trigger="timer", control_rate_hz=20.0,
-           **{k: v for k, v in PARAMS.items() if k != "stale_timeout"})
+    launch(
+        NAV,
+        trigger="timer",
+        control_rate_hz=20.0,
+        **{k: v for k, v in PARAMS.items() if k != "stale_timeout"},
+    )
     harness.wait_for_navigator()
     start_goal(harness, 3.0, 0.0)
-    harness.route_pub.publish(conv.path_msg(
-        [[0.0, 0.0], [1.5, 1.0], [3.0, 0.0]], conv.sec_to_stamp(0.0), "odom"))
+    harness.route_pub.publish(
+        conv.path_msg([[0.0, 0.0], [1.5, 1.0], [3.0, 0.0]], conv.sec_to_stamp(0.0), "odom")
+    )
     start, t0 = len(harness.cmds), time.monotonic()
     while time.monotonic() - t0 < 1.5:  # inputs at 5 Hz; commands come from the 20 Hz timer
         harness.tick()
@@ -270,8 +294,9 @@ def test_timer_trigger_and_route_topic(launch, harness):
     assert moving(harness.cmds[-1][1])
     assert harness.spin_until(lambda: harness.diag_values().get("route") == "planned route")
     # A plan that does not end at the goal is not used.
-    harness.route_pub.publish(conv.path_msg([[0.0, 0.0], [0.0, 4.0]], conv.sec_to_stamp(0.0),
-                                            "odom"))
+    harness.route_pub.publish(
+        conv.path_msg([[0.0, 0.0], [0.0, 4.0]], conv.sec_to_stamp(0.0), "odom")
+    )
     for _ in range(30):  # keep inputs fresh so the timer keeps stepping
         harness.tick()
         harness.spin(0.1)

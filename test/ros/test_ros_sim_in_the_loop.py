@@ -29,19 +29,31 @@ BODIES = ("carter", "omnibase", "spot", "h1", "scout")  # wheeled, holonomic, le
 
 
 def test_bridge_topics_and_services(launch, domain_id):
-    launch("compass_nav.ros.sim_bridge_node", embodiment="spot", family="office",
-           wait_for_navigator=False, realtime_factor=5.0, image_width=48, image_height=32)
+    launch(
+        "compass_nav.ros.sim_bridge_node",
+        embodiment="spot",
+        family="office",
+        wait_for_navigator=False,
+        realtime_factor=5.0,
+        image_width=48,
+        image_height=32,
+    )
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain_id)
     node = rclpy.create_node("probe", context=ctx)
-    got: dict[str, list] = {k: [] for k in ("goal", "route", "image", "depth", "info", "odom",
-                                            "clock", "episode")}
-    subs = [(PoseStamped, "goal_pose", "goal", qos.latched()),
-            (Path, "route", "route", qos.latched()),
-            (Image, "image", "image", qos.sensor()), (Image, "depth", "depth", qos.sensor()),
-            (CameraInfo, "camera_info", "info", qos.sensor()),
-            (Odometry, "odom", "odom", qos.sensor()), (Clock, "/clock", "clock", qos.sensor()),
-            (String, "episode_status", "episode", qos.latched(100))]
+    got: dict[str, list] = {
+        k: [] for k in ("goal", "route", "image", "depth", "info", "odom", "clock", "episode")
+    }
+    subs = [
+        (PoseStamped, "goal_pose", "goal", qos.latched()),
+        (Path, "route", "route", qos.latched()),
+        (Image, "image", "image", qos.sensor()),
+        (Image, "depth", "depth", qos.sensor()),
+        (CameraInfo, "camera_info", "info", qos.sensor()),
+        (Odometry, "odom", "odom", qos.sensor()),
+        (Clock, "/clock", "clock", qos.sensor()),
+        (String, "episode_status", "episode", qos.latched(100)),
+    ]
     for typ, topic, key, profile in subs:
         node.create_subscription(typ, topic, lambda m, k=key: got[k].append(m), profile)
     cmd_pub = node.create_publisher(Twist, "cmd_vel", qos.command())
@@ -64,9 +76,13 @@ def test_bridge_topics_and_services(launch, domain_id):
         return fut.result()
 
     try:
-        assert spin_until(lambda: all(len(got[k]) >= 3 for k in ("image", "depth", "odom",
-                                                                   "clock", "info"))
-                          and got["goal"] and got["route"])
+        assert spin_until(
+            lambda: (
+                all(len(got[k]) >= 3 for k in ("image", "depth", "odom", "clock", "info"))
+                and got["goal"]
+                and got["route"]
+            )
+        )
         img, depth, info = got["image"][-1], got["depth"][-1], got["info"][-1]
         assert (img.encoding, img.width, img.height) == ("rgb8", 48, 32)
         assert conv.image_to_rgb(img).shape == (32, 48, 3)
@@ -101,10 +117,19 @@ def test_bridge_topics_and_services(launch, domain_id):
 
 
 def test_reaches_goals_on_each_embodiment(domain_id, tmp_path):
-    records = run_sim_in_the_loop(SilConfig(
-        embodiments=BODIES, episodes=2, model="scripted:goal_seeker", family="office",
-        split="heldout", domain_id=domain_id, log_dir=str(tmp_path), timeout_s=90.0),
-        progress=False)
+    records = run_sim_in_the_loop(
+        SilConfig(
+            embodiments=BODIES,
+            episodes=2,
+            model="scripted:goal_seeker",
+            family="office",
+            split="heldout",
+            domain_id=domain_id,
+            log_dir=str(tmp_path),
+            timeout_s=90.0,
+        ),
+        progress=False,
+    )
     table = summary_table(records)
     logs = "\n".join(f"--- {p.name}\n{p.read_text()}" for p in sorted(tmp_path.glob("*.log")))
     assert len(records) == 2 * len(BODIES), table
@@ -115,9 +140,19 @@ def test_reaches_goals_on_each_embodiment(domain_id, tmp_path):
 def test_shipped_model_drives_over_dds(domain_id, tmp_path):
     """model '' = models/default.onnx: RGB + depth over DDS, a carter episode reaches its goal
     (the shipped IL base; 5/5 of these episodes succeeded when this test was written)."""
-    records = run_sim_in_the_loop(SilConfig(
-        embodiments=("carter",), episodes=1, model="", family="warehouse", split="heldout",
-        domain_id=domain_id, log_dir=str(tmp_path), timeout_s=90.0), progress=False)
+    records = run_sim_in_the_loop(
+        SilConfig(
+            embodiments=("carter",),
+            episodes=1,
+            model="",
+            family="warehouse",
+            split="heldout",
+            domain_id=domain_id,
+            log_dir=str(tmp_path),
+            timeout_s=90.0,
+        ),
+        progress=False,
+    )
     log = (tmp_path / "carter_navigator.log").read_text()
     assert "model onnx:default.onnx" in log and "rgb depth odom" in log, log
     assert records[0]["outcome"] == "success", f"{records}\n{log}"
@@ -132,10 +167,21 @@ def test_lockstep_runs_are_reproducible(domain_id, tmp_path):
     runs = []
     for k in range(2):
         log_dir = tmp_path / f"run{k}"
-        records = run_sim_in_the_loop(SilConfig(
-            embodiments=("g1",), episodes=3, model="", family="warehouse", split="heldout",
-            domain_id=domain_id, log_dir=str(log_dir), timeout_s=90.0), progress=False)
+        records = run_sim_in_the_loop(
+            SilConfig(
+                embodiments=("g1",),
+                episodes=3,
+                model="",
+                family="warehouse",
+                split="heldout",
+                domain_id=domain_id,
+                log_dir=str(log_dir),
+                timeout_s=90.0,
+            ),
+            progress=False,
+        )
         assert len(records) == 3, (log_dir / "g1_sim_bridge.log").read_text()
-        runs.append([(r["outcome"], r["steps"], r["path_length"], r["final_distance"])
-                     for r in records])
+        runs.append(
+            [(r["outcome"], r["steps"], r["path_length"], r["final_distance"]) for r in records]
+        )
     assert runs[0] == runs[1]

@@ -35,12 +35,14 @@ from compass_nav.utils.errors import ConfigError
 def _obs(b: int, hw: tuple[int, int], seed: int = 0, k: int = 10) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     h, w = hw
-    return {"rgb": rng.integers(0, 256, (b, h, w, 3), dtype=np.uint8),
-            "depth": rng.uniform(0.2, 9.0, (b, h, w)).astype(np.float32),
-            "speed": rng.normal(0, 0.3, (b, 3)).astype(np.float32),
-            "route": np.cumsum(rng.uniform(0, 0.4, (b, k, 2)), 1).astype(np.float32),
-            "goal": rng.normal(0, 2, (b, 3)).astype(np.float32),
-            "embodiment": np.stack([get_embodiment("carter").descriptor()] * b)}
+    return {
+        "rgb": rng.integers(0, 256, (b, h, w, 3), dtype=np.uint8),
+        "depth": rng.uniform(0.2, 9.0, (b, h, w)).astype(np.float32),
+        "speed": rng.normal(0, 0.3, (b, 3)).astype(np.float32),
+        "route": np.cumsum(rng.uniform(0, 0.4, (b, k, 2)), 1).astype(np.float32),
+        "goal": rng.normal(0, 2, (b, 3)).astype(np.float32),
+        "embodiment": np.stack([get_embodiment("carter").descriptor()] * b),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +90,7 @@ def test_batch_size_change_starts_fresh_state(il_onnx):
     rt.step(_obs(3, hw))
     assert rt.batch_size == 3
     obs = _obs(2, hw, seed=4)
-    np.testing.assert_allclose(rt.step(obs).action, OnnxRuntime(path).step(obs).action,
-                               atol=1e-7)
+    np.testing.assert_allclose(rt.step(obs).action, OnnxRuntime(path).step(obs).action, atol=1e-7)
     with pytest.raises(InputError, match="reset mask: 3 rows"):
         rt.reset(np.ones(3, bool))
 
@@ -119,10 +120,12 @@ def test_resize_image_area_when_shrinking_linear_when_enlarging():
     import cv2
 
     img = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(resize_image(img, 15, 20),
-                                  cv2.resize(img, (20, 15), interpolation=cv2.INTER_AREA))
-    np.testing.assert_array_equal(resize_image(img, 120, 160),
-                                  cv2.resize(img, (160, 120), interpolation=cv2.INTER_LINEAR))
+    np.testing.assert_array_equal(
+        resize_image(img, 15, 20), cv2.resize(img, (20, 15), interpolation=cv2.INTER_AREA)
+    )
+    np.testing.assert_array_equal(
+        resize_image(img, 120, 160), cv2.resize(img, (160, 120), interpolation=cv2.INTER_LINEAR)
+    )
     depth = np.ones((60, 80), np.float32)
     assert resize_image(depth, 15, 20).shape == (15, 20)
     assert resize_image(img, 60, 80) is img
@@ -157,8 +160,16 @@ def test_onnx_path_is_a_policy_for_the_evaluator(il_onnx):
     _, path = il_onnx
     policy = make_policy(str(path))
     assert isinstance(policy, RuntimePolicy)
-    cfg = EvalConfig(embodiments=("carter",), families=("hall",), episodes=2, num_envs=2,
-                     max_episode_steps=15, gifs=0, image_height=32, image_width=32)
+    cfg = EvalConfig(
+        embodiments=("carter",),
+        families=("hall",),
+        episodes=2,
+        num_envs=2,
+        max_episode_steps=15,
+        gifs=0,
+        image_height=32,
+        image_width=32,
+    )
     result = evaluate(str(path), cfg, progress=False)
     assert len(result.records) == 2
     assert all(r["steps"] >= 1 for r in result.records)
@@ -182,24 +193,45 @@ def test_garbage_file_is_not_onnx(tmp_path):
         OnnxRuntime(empty)
 
 
-@pytest.mark.parametrize("key,obs_change,pattern", [
-    ("route", lambda o: o.update(route=o["route"][:, :7]),
-     r"input 'route': expected \(B, 10, 2\) float32 with B=2, got \(2, 7, 2\)"),
-    ("speed", lambda o: o.update(speed=o["speed"][:, :2]), r"input 'speed'.*got \(2, 2\)"),
-    ("embodiment", lambda o: o.update(embodiment=o["embodiment"][:, :9]),
-     r"input 'embodiment': expected \(B, 15\)"),
-    ("goal", lambda o: o.pop("goal"), "no 'goal'"),
-    ("depth", lambda o: o.pop("depth"), "observation has no 'depth'"),
-    ("rgb-channels", lambda o: o.update(rgb=np.zeros((2, 32, 32, 4), np.uint8)),
-     "an image with 4 channels"),
-    ("rgb-gray", lambda o: o.update(rgb=np.zeros((2, 32, 32), np.uint8)), "input 'rgb'"),
-    ("rgb-float", lambda o: o.update(rgb=np.zeros((2, 32, 32, 3), np.float32)),
-     "pass the camera's uint8 pixels"),
-    ("depth-int", lambda o: o.update(depth=np.zeros((2, 32, 32), np.uint16)),
-     "convert integer depth"),
-    ("rgb-batch", lambda o: o.update(rgb=np.zeros((3, 32, 32, 3), np.uint8)),
-     "batch 3 differs from the batch 2"),
-])
+@pytest.mark.parametrize(
+    "key,obs_change,pattern",
+    [
+        (
+            "route",
+            lambda o: o.update(route=o["route"][:, :7]),
+            r"input 'route': expected \(B, 10, 2\) float32 with B=2, got \(2, 7, 2\)",
+        ),
+        ("speed", lambda o: o.update(speed=o["speed"][:, :2]), r"input 'speed'.*got \(2, 2\)"),
+        (
+            "embodiment",
+            lambda o: o.update(embodiment=o["embodiment"][:, :9]),
+            r"input 'embodiment': expected \(B, 15\)",
+        ),
+        ("goal", lambda o: o.pop("goal"), "no 'goal'"),
+        ("depth", lambda o: o.pop("depth"), "observation has no 'depth'"),
+        (
+            "rgb-channels",
+            lambda o: o.update(rgb=np.zeros((2, 32, 32, 4), np.uint8)),
+            "an image with 4 channels",
+        ),
+        ("rgb-gray", lambda o: o.update(rgb=np.zeros((2, 32, 32), np.uint8)), "input 'rgb'"),
+        (
+            "rgb-float",
+            lambda o: o.update(rgb=np.zeros((2, 32, 32, 3), np.float32)),
+            "pass the camera's uint8 pixels",
+        ),
+        (
+            "depth-int",
+            lambda o: o.update(depth=np.zeros((2, 32, 32), np.uint16)),
+            "convert integer depth",
+        ),
+        (
+            "rgb-batch",
+            lambda o: o.update(rgb=np.zeros((3, 32, 32, 3), np.uint8)),
+            "batch 3 differs from the batch 2",
+        ),
+    ],
+)
 def test_wrong_inputs_name_the_input(il_onnx, key, obs_change, pattern):
     ckpt, path = il_onnx
     obs = _obs(2, (32, 32))
@@ -225,18 +257,29 @@ def test_mismatched_metadata_is_refused(tmp_path, il_onnx):
     cases = {
         "missing": (lambda p: p.pop(PREFIX + "io"), "metadata lacks compass_nav.io"),
         "none": (lambda p: p.clear(), "no compass_nav metadata at all"),
-        "version": (lambda p: p.update({PREFIX + "format_version": "99"}),
-                    "format_version=99 is unknown"),
-        "schema": (lambda p: p.update({PREFIX + "descriptor_fields":
-                                       '["max_vx", "min_vx", "max_vy"]'}),
-                   "descriptor schema differs"),
-        "order": (lambda p: p.update({PREFIX + "descriptor_fields": onnx_fields_swapped()}),
-                  "field 0 is 'min_vx' in the model, 'max_vx' here"),
-        "kind": (lambda p: p.update({PREFIX + "model_kind": "teleporter"}),
-                 "model_kind='teleporter': unknown"),
+        "version": (
+            lambda p: p.update({PREFIX + "format_version": "99"}),
+            "format_version=99 is unknown",
+        ),
+        "schema": (
+            lambda p: p.update({PREFIX + "descriptor_fields": '["max_vx", "min_vx", "max_vy"]'}),
+            "descriptor schema differs",
+        ),
+        "order": (
+            lambda p: p.update({PREFIX + "descriptor_fields": onnx_fields_swapped()}),
+            "field 0 is 'min_vx' in the model, 'max_vx' here",
+        ),
+        "kind": (
+            lambda p: p.update({PREFIX + "model_kind": "teleporter"}),
+            "model_kind='teleporter': unknown",
+        ),
         "json": (lambda p: p.update({PREFIX + "input_spec": "{not json"}), "not valid JSON"),
-        "io-graph": (lambda p: p.update({PREFIX + "io": p[PREFIX + "io"].replace(
-            '"name": "goal"', '"name": "target"')}), "metadata names input 'target'"),
+        "io-graph": (
+            lambda p: p.update(
+                {PREFIX + "io": p[PREFIX + "io"].replace('"name": "goal"', '"name": "target"')}
+            ),
+            "metadata names input 'target'",
+        ),
     }
     for name, (edit, pattern) in cases.items():
         bad = tmp_path / f"{name}.onnx"
@@ -262,8 +305,11 @@ def test_unavailable_provider_lists_the_available_ones(il_onnx):
     _, path = il_onnx
     have = available_providers()
     assert "CPUExecutionProvider" in have
-    missing = next(p for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider",
-                               "ROCMExecutionProvider") if p not in have)
+    missing = next(
+        p
+        for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider")
+        if p not in have
+    )
     with pytest.raises(ProviderUnavailableError, match="available: .*CPUExecutionProvider"):
         OnnxRuntime(path, providers=[missing])
     rt = OnnxRuntime(path, providers=["cpu"])

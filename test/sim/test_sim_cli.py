@@ -22,9 +22,28 @@ def test_sim_list(capsys):
 
 def test_sim_view_writes_pictures(tmp_path, capsys):
     out = tmp_path / "view"
-    code = cli.main(["sim", "view", "--embodiment", "h1", "--family", "office", "--seed", "1",
-                     "--steps", "6", "--size", "32x48", "--route-mode", "mapless",
-                     "--snapshot-step", "3", "--out", str(out)])
+    code = cli.main(
+        [
+            "sim",
+            "view",
+            "--embodiment",
+            "h1",
+            "--family",
+            "office",
+            "--seed",
+            "1",
+            "--steps",
+            "6",
+            "--size",
+            "32x48",
+            "--route-mode",
+            "mapless",
+            "--snapshot-step",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert "h1 in office" in capsys.readouterr().out
     assert iio.imread(out / "ego_rgb.png").shape[:2] == (32, 48)
@@ -55,10 +74,27 @@ def test_sim_view_errors_surface_cleanly(tmp_path, capsys, args, needle):
 
 def test_demo_smoke(tmp_path, capsys):
     out = tmp_path / "demo"
-    code = cli.main(["demo", "--mode", "sim", "--embodiments", "carter", "scout",
-                     "--families", "hall",
-                     "--episodes", "2", "--envs-per-pair", "1", "--no-progress", "--size", "32x48",
-                     "--out", str(out)])
+    code = cli.main(
+        [
+            "demo",
+            "--mode",
+            "sim",
+            "--embodiments",
+            "carter",
+            "scout",
+            "--families",
+            "hall",
+            "--episodes",
+            "2",
+            "--envs-per-pair",
+            "1",
+            "--no-progress",
+            "--size",
+            "32x48",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert "scout" in capsys.readouterr().out
     for name in ("carter.gif", "scout.gif", "grid.png", "summary.md", "summary.json"):
@@ -74,9 +110,10 @@ def test_demo_smoke(tmp_path, capsys):
 
 def test_demo_rejects_bad_options(tmp_path, capsys):
     for mode in ("sim", "ros"):
-        assert cli.main(["demo", "--mode", mode, "--episodes", "0",
-                         "--out", str(tmp_path)]) == 2
+        assert cli.main(["demo", "--mode", mode, "--episodes", "0", "--out", str(tmp_path)]) == 2
         assert "episodes=0" in capsys.readouterr().err
-        assert cli.main(["demo", "--mode", mode, "--embodiments", "tank",
-                         "--out", str(tmp_path)]) == 2
+        assert (
+            cli.main(["demo", "--mode", mode, "--embodiments", "tank", "--out", str(tmp_path)])
+            == 2
+        )
         assert "known embodiments" in capsys.readouterr().err

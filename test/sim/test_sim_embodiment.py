@@ -61,8 +61,10 @@ def test_user_file_loads_by_path(tmp_path):
     path = _write(tmp_path, description="my robot")
     spec = get_embodiment(str(path))
     assert spec.name == "robot" and spec.description == "my robot"
-    assert dataclasses.replace(spec, name="carter").descriptor().tolist() == \
-        get_embodiment("carter").descriptor().tolist()
+    assert (
+        dataclasses.replace(spec, name="carter").descriptor().tolist()
+        == get_embodiment("carter").descriptor().tolist()
+    )
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,9 @@ FAMILIES = tuple(list_families())
 
 
 def _env(**kw) -> NavVectorEnv:
-    base = dict(num_envs=3, embodiments=("carter",), families=FAMILIES, image_height=32,
-                image_width=32)
+    base = dict(
+        num_envs=3, embodiments=("carter",), families=FAMILIES, image_height=32, image_width=32
+    )
     base.update(kw)
     return NavVectorEnv(**base)
 
@@ -35,8 +36,13 @@ def _env(**kw) -> NavVectorEnv:
 @pytest.fixture(scope="module")
 def sweep():
     """Every embodiment x family once, reset and stepped 4 times with random actions."""
-    env = NavVectorEnv(num_envs=len(BODIES) * len(FAMILIES), embodiments=BODIES,
-                       families=FAMILIES, image_height=64, image_width=64)
+    env = NavVectorEnv(
+        num_envs=len(BODIES) * len(FAMILIES),
+        embodiments=BODIES,
+        families=FAMILIES,
+        image_height=64,
+        image_width=64,
+    )
     obs0, _ = env.reset(seed=11)
     start = {k: v.copy() for k, v in env.privileged().items() if isinstance(v, np.ndarray)}
     rng = np.random.default_rng(0)
@@ -67,9 +73,14 @@ def test_observation_matches_spaces(sweep):
     space = env.single_observation_space
     assert set(space.spaces) == {"rgb", "depth", "speed", "route", "goal", "embodiment"}
     n = env.num_envs
-    expected = {"rgb": ((64, 64, 3), np.uint8), "depth": ((64, 64), np.float32),
-                "speed": ((3,), np.float32), "route": ((10, 2), np.float32),
-                "goal": ((3,), np.float32), "embodiment": ((DESCRIPTOR_DIM,), np.float32)}
+    expected = {
+        "rgb": ((64, 64, 3), np.uint8),
+        "depth": ((64, 64), np.float32),
+        "speed": ((3,), np.float32),
+        "route": ((10, 2), np.float32),
+        "goal": ((3,), np.float32),
+        "embodiment": ((DESCRIPTOR_DIM,), np.float32),
+    }
     for obs in observations:
         assert set(obs) == set(space.spaces)
         for key, (shape, dtype) in expected.items():
@@ -128,8 +139,9 @@ def test_start_and_goal_reachable_and_collision_free(sweep):
         gi, gj = int(gy / RESOLUTION), int(gx / RESOLUTION)
         assert ctg[si, sj] < kernels.INF, (body.name, env.env_family[e])
         assert ctg[gi, gj] == 0.0
-        assert not kernels.footprint_collides(start["height"][e], x, y, yaw, body.length,
-                                              body.width)
+        assert not kernels.footprint_collides(
+            start["height"][e], x, y, yaw, body.length, body.width
+        )
         clearance = start["clearance"][e]
         need = body.circumscribed_radius
         assert clearance[si, sj] >= need and clearance[gi, gj] >= need
@@ -250,8 +262,13 @@ def test_timeout_is_truncation():
 
 def test_deterministic_under_seed():
     def run():
-        env = NavVectorEnv(num_envs=3, embodiments=("spot", "h1"), families=FAMILIES,
-                           image_height=32, image_width=48)
+        env = NavVectorEnv(
+            num_envs=3,
+            embodiments=("spot", "h1"),
+            families=FAMILIES,
+            image_height=32,
+            image_width=48,
+        )
         teacher = Teacher(env)
         out = [env.reset(seed=21)[0]]
         for _ in range(12):
@@ -263,8 +280,9 @@ def test_deterministic_under_seed():
         for key in oa:
             np.testing.assert_array_equal(oa[key], ob[key], err_msg=key)
     # A different seed gives a different episode.
-    env = NavVectorEnv(num_envs=3, embodiments=("spot", "h1"), families=FAMILIES,
-                       image_height=32, image_width=48)
+    env = NavVectorEnv(
+        num_envs=3, embodiments=("spot", "h1"), families=FAMILIES, image_height=32, image_width=48
+    )
     other = env.reset(seed=22)[0]
     assert not np.array_equal(other["rgb"], a[0]["rgb"])
 
@@ -287,8 +305,9 @@ def test_collision_stops_the_robot_and_is_reported():
             np.testing.assert_allclose(obs["speed"][e], 0.0, atol=1e-9)
             # The blocked sub-step was undone: the body is not inside the obstacle.
             x, y, yaw = env.pose[e]
-            assert not kernels.footprint_collides(env.height[e], x, y, yaw, body.length,
-                                                  body.width)
+            assert not kernels.footprint_collides(
+                env.height[e], x, y, yaw, body.length, body.width
+            )
             assert np.hypot(*(env.pose[e, :2] - before[e, :2])) < 0.2
         if collided.all():
             break
@@ -342,9 +361,18 @@ def test_unknown_names_list_the_known_ones():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("num_envs", 0), ("image_height", 8), ("image_width", 1000), ("split", "test"),
-     ("route_mode", "teleport"), ("control_hz", 0.0), ("goal_tolerance", -1.0),
-     ("route_points", 0), ("embodiments", ()), ("goal_distance_min", 9.0)],
+    [
+        ("num_envs", 0),
+        ("image_height", 8),
+        ("image_width", 1000),
+        ("split", "test"),
+        ("route_mode", "teleport"),
+        ("control_hz", 0.0),
+        ("goal_tolerance", -1.0),
+        ("route_points", 0),
+        ("embodiments", ()),
+        ("goal_distance_min", 9.0),
+    ],
 )
 def test_invalid_config_names_field_and_value(field, value):
     with pytest.raises(ConfigError) as exc:

@@ -16,8 +16,15 @@ def test_teacher_succeeds_on_seeded_goals():
     bodies, families = ("carter", "h1"), ("warehouse", "office", "hall")
     slots, quota = 4, 3  # 4 envs per pair x 3 episodes each = 12 episodes per pair
     n = len(bodies) * len(families) * slots
-    env = NavVectorEnv(num_envs=n, embodiments=bodies, families=families, split="heldout",
-                       image_height=16, image_width=16, render_rgb=False)
+    env = NavVectorEnv(
+        num_envs=n,
+        embodiments=bodies,
+        families=families,
+        split="heldout",
+        image_height=16,
+        image_width=16,
+        render_rgb=False,
+    )
     teacher = Teacher(env)
     env.reset(seed=123)
     done = np.zeros(n, int)

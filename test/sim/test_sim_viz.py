@@ -45,9 +45,15 @@ def test_topdown_draws_robot_goal_and_heights():
     height = _empty_room()
     body = get_embodiment("carter")
     view = room_crop(height, margin=0.5, px_per_m=20)
-    img = draw_topdown(height, (10.0, 12.0, 0.0), body, goal=(14.0, 12.0, 0.0),
-                       route=np.array([[10.5, 12.0], [11.0, 12.0]]),
-                       trajectory=np.array([[9.0, 12.0], [10.0, 12.0]]), view=view)
+    img = draw_topdown(
+        height,
+        (10.0, 12.0, 0.0),
+        body,
+        goal=(14.0, 12.0, 0.0),
+        route=np.array([[10.5, 12.0], [11.0, 12.0]]),
+        trajectory=np.array([[9.0, 12.0], [10.0, 12.0]]),
+        view=view,
+    )
     assert img.shape == (*view.size, 3) and img.dtype == np.uint8
     col, row = view.to_px(np.array([10.0, 12.0]))
     r, g, b = img[row, col].astype(int)
@@ -84,8 +90,14 @@ def test_write_gif_and_png(tmp_path):
 
 
 def test_recorder_follows_episodes():
-    env = NavVectorEnv(num_envs=2, embodiments=("spot",), families=("hall", "office"),
-                       image_height=32, image_width=48, max_episode_steps=6)
+    env = NavVectorEnv(
+        num_envs=2,
+        embodiments=("spot",),
+        families=("hall", "office"),
+        image_height=32,
+        image_width=48,
+        max_episode_steps=6,
+    )
     teacher = Teacher(env)
     obs, _ = env.reset(seed=2)
     rec = EpisodeRecorder(env)

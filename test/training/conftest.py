@@ -19,7 +19,12 @@ def _one_thread(one_torch_thread):
 def tiny_demos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four carter teacher episodes at 32x32 (the debug model reads 16x16: resized)."""
     root = tmp_path_factory.mktemp("il") / "demos"
-    cfg = SimConfig(num_envs=2, families=("hall", "warehouse"), image_height=32,
-                    image_width=32, max_episode_steps=60)
+    cfg = SimConfig(
+        num_envs=2,
+        families=("hall", "warehouse"),
+        image_height=32,
+        image_width=32,
+        max_episode_steps=60,
+    )
     record_episodes("teacher", root, cfg, 4, seed=1, progress=False)
     return root

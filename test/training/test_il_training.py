@@ -19,8 +19,14 @@ def _cfg(out, data, *overrides):
 
 
 def test_loss_falls_on_tiny_dataset(tmp_path, tiny_demos):
-    cfg = _cfg(tmp_path / "run", tiny_demos, "steps=80", "dagger.rounds=0", "lr=3e-3",
-               "checkpoint_every=1000")
+    cfg = _cfg(
+        tmp_path / "run",
+        tiny_demos,
+        "steps=80",
+        "dagger.rounds=0",
+        "lr=3e-3",
+        "checkpoint_every=1000",
+    )
     runner = ILRunner(cfg, tmp_path / "run", progress=False)
     runner.train()
     first = np.mean([h["total"] for h in runner.history[:10]])
@@ -39,12 +45,14 @@ def test_resume_after_interruption_repeats_the_same_steps(tmp_path, tiny_demos):
     full = ILRunner(_cfg(tmp_path / "a", tiny_demos, *common), tmp_path / "a", progress=False)
     full.train()
     # "Killed" after step 10: the work of steps 9-10 is lost, the checkpoint of step 8 stays.
-    cut = ILRunner(_cfg(tmp_path / "b", tiny_demos, *common), tmp_path / "b", progress=False,
-                   stop_after=10)
+    cut = ILRunner(
+        _cfg(tmp_path / "b", tiny_demos, *common), tmp_path / "b", progress=False, stop_after=10
+    )
     cut.train()
     assert not (tmp_path / "b" / "model.pt").exists()
-    resumed = ILRunner(_cfg(tmp_path / "b", tiny_demos, *common), tmp_path / "b",
-                       resume=True, progress=False)
+    resumed = ILRunner(
+        _cfg(tmp_path / "b", tiny_demos, *common), tmp_path / "b", resume=True, progress=False
+    )
     assert resumed.step == 0
     resumed.train()
     assert [h["total"] for h in resumed.history] == [h["total"] for h in full.history[8:]]
@@ -55,15 +63,59 @@ def test_resume_after_interruption_repeats_the_same_steps(tmp_path, tiny_demos):
 
 def test_cli_trains_and_refuses_a_preset_on_resume(tmp_path, tiny_demos, capsys):
     out = tmp_path / "cli"
-    code = main(["train", "il", "--data", str(tiny_demos), "--out", str(out), "--preset",
-                 "debug", "--set", "steps=3", "--set", "dagger.rounds=0", "--no-progress"])
+    code = main(
+        [
+            "train",
+            "il",
+            "--data",
+            str(tiny_demos),
+            "--out",
+            str(out),
+            "--preset",
+            "debug",
+            "--set",
+            "steps=3",
+            "--set",
+            "dagger.rounds=0",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     assert (out / "model.pt").is_file()
     assert main(["train", "il", "--out", str(out), "--preset", "debug", "--resume"]) == 2
-    assert main(["train", "il", "--data", str(tiny_demos), "--out", str(out), "--preset",
-                 "debug", "--no-progress"]) == 2  # the folder already holds a run
-    assert main(["train", "il", "--data", str(tiny_demos), "--out", str(tmp_path / "x"),
-                 "--preset", "debug", "--set", "seq_len=0"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "il",
+                "--data",
+                str(tiny_demos),
+                "--out",
+                str(out),
+                "--preset",
+                "debug",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )  # the folder already holds a run
+    assert (
+        main(
+            [
+                "train",
+                "il",
+                "--data",
+                str(tiny_demos),
+                "--out",
+                str(tmp_path / "x"),
+                "--preset",
+                "debug",
+                "--set",
+                "seq_len=0",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "--resume" in err and "seq_len=0" in err
 
@@ -80,8 +132,14 @@ def trained_run(tmp_path_factory, tiny_demos):
 def test_loader_policy_drives_the_env(trained_run, image):
     policy = make_policy(str(trained_run))
     assert isinstance(policy, XMobilityPolicy)
-    env = NavVectorEnv(num_envs=4, embodiments=("carter", "spot"), families=("hall", "office"),
-                       image_height=image, image_width=image, max_episode_steps=8)
+    env = NavVectorEnv(
+        num_envs=4,
+        embodiments=("carter", "spot"),
+        families=("hall", "office"),
+        image_height=image,
+        image_width=image,
+        max_episode_steps=8,
+    )
     policy.bind(env)
     obs, _ = env.reset(seed=0)
     start = np.ones(4, bool)

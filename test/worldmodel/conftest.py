@@ -17,8 +17,7 @@ from compass_nav.cli import main
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Work folder of ``compass-nav worldmodel run --preset tiny`` (data/, model.pt, report/)."""
     work = tmp_path_factory.mktemp("worldmodel") / "tiny"
-    code = main(["worldmodel", "run", "--preset", "tiny", "--workdir", str(work),
-                 "--no-progress"])
+    code = main(["worldmodel", "run", "--preset", "tiny", "--workdir", str(work), "--no-progress"])
     assert code == 0
     return work
 

@@ -29,17 +29,21 @@ def test_parse_and_canonical_name():
     spec = parse_degraded("degraded:teacher?noise=0.3&delay=2")
     assert (spec.base, spec.noise, spec.delay) == ("teacher", 0.3, 2)
     assert make_policy("degraded:goal_seeker?delay=2&noise=0.3").name == (
-        "degraded:goal_seeker?noise=0.3&delay=2")
+        "degraded:goal_seeker?noise=0.3&delay=2"
+    )
 
 
-@pytest.mark.parametrize(("spec", "match"), [
-    ("degraded:teacher?nosie=0.3", "unknown key 'nosie'"),
-    ("degraded:teacher?noise=abc", "noise='abc'"),
-    ("degraded:teacher?delay=-1", "delay=-1"),
-    ("degraded:teacher?route=curvy", "route='curvy'"),
-    ("degraded:teacher?limits=hovercraft", "hovercraft"),
-    ("degraded:?noise=0.1", "base"),
-])
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("degraded:teacher?nosie=0.3", "unknown key 'nosie'"),
+        ("degraded:teacher?noise=abc", "noise='abc'"),
+        ("degraded:teacher?delay=-1", "delay=-1"),
+        ("degraded:teacher?route=curvy", "route='curvy'"),
+        ("degraded:teacher?limits=hovercraft", "hovercraft"),
+        ("degraded:?noise=0.1", "base"),
+    ],
+)
 def test_bad_specs_name_the_field(spec, match):
     with pytest.raises(ConfigError, match=match):
         make_policy(spec)
@@ -84,11 +88,13 @@ def test_limits_make_the_policy_believe_another_body():
 def test_straight_route_matches_the_simulators_mapless_route():
     from compass_nav.sim.env import NavVectorEnv
 
-    env = NavVectorEnv(num_envs=3, families=("hall",), image_height=16, image_width=16,
-                       route_mode="mapless")
+    env = NavVectorEnv(
+        num_envs=3, families=("hall",), image_height=16, image_width=16, route_mode="mapless"
+    )
     obs, _ = env.reset(seed=2)
-    np.testing.assert_allclose(straight_route(obs["goal"], obs["route"].shape[1]), obs["route"],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        straight_route(obs["goal"], obs["route"].shape[1]), obs["route"], atol=1e-4
+    )
     pol = make_policy("degraded:goal_seeker?route=straight")
     assert isinstance(pol, DegradedPolicy)
 
@@ -96,10 +102,23 @@ def test_straight_route_matches_the_simulators_mapless_route():
 @pytest.fixture(scope="module")
 def teacher_variants():
     out = {}
-    for spec in ("teacher", "degraded:teacher?noise=1.0", "degraded:teacher?delay=8",
-                 "degraded:teacher?limits=g1"):
-        out[spec] = record_rollouts(spec, "carter", ("hall", "office"), "heldout", 8, seed=5,
-                                    image_size=16, max_episode_steps=150, block=8)
+    for spec in (
+        "teacher",
+        "degraded:teacher?noise=1.0",
+        "degraded:teacher?delay=8",
+        "degraded:teacher?limits=g1",
+    ):
+        out[spec] = record_rollouts(
+            spec,
+            "carter",
+            ("hall", "office"),
+            "heldout",
+            8,
+            seed=5,
+            image_size=16,
+            max_episode_steps=150,
+            block=8,
+        )
     return out
 
 

@@ -35,8 +35,13 @@ def _scene_cells(env, e, px, py):
 def test_back_projection_lands_on_obstacle_cells(body_name):
     """Obstacle points from rendered depth fall on (or next to) the scene's obstacle cells."""
     fams = tuple(list_families())
-    env = NavVectorEnv(num_envs=2 * len(fams), embodiments=(body_name,), families=fams,
-                       image_height=32, image_width=32)
+    env = NavVectorEnv(
+        num_envs=2 * len(fams),
+        embodiments=(body_name,),
+        families=fams,
+        image_height=32,
+        image_width=32,
+    )
     obs, _ = env.reset(seed=3)
     proj = DepthProjector(get_embodiment(body_name), 32)
     e, px, py = proj.obstacle_points(obs["depth"])
@@ -58,6 +63,7 @@ def test_floor_only_frame_has_no_obstacles():
 
 def test_footprint_lattice_signed_distance():
     pts, dist = footprint_lattice(1.0, 0.5, margin=0.3, step=0.05)
+
     # Hand cases: the centre is 0.25 m inside (nearest edge: the long side), a point 0.2 m
     # ahead of the front edge is 0.2 m out, a corner point 0.1 m out on both axes is 0.141.
     def at(x, y):
@@ -102,8 +108,13 @@ def test_measured_free_cells_are_free(body_name):
     even next to one (their obstacle cells: the back-projection test above)."""
     fams = tuple(list_families())
     body = get_embodiment(body_name)
-    env = NavVectorEnv(num_envs=2 * len(fams), embodiments=(body_name,), families=fams,
-                       image_height=32, image_width=32)
+    env = NavVectorEnv(
+        num_envs=2 * len(fams),
+        embodiments=(body_name,),
+        families=fams,
+        image_height=32,
+        image_width=32,
+    )
     obs, _ = env.reset(seed=4)
     n = env.num_envs
     m = ObstacleMap(n, DepthProjector(body, 32), body.length, body.width)
@@ -125,9 +136,17 @@ def test_map_judge_rule():
     from compass_nav.worldmodel.imagine import MAP_CONTACT_M, MAP_SCALE_M, Imagined, outcomes
 
     clr = np.array([[0.3, -0.02, 0.3], [0.3, 0.05, -0.1], [0.4, 0.4, 0.4]], np.float32)
-    im = Imagined(logits=np.zeros((3, 3), np.float32), end=np.array([3, 2, 3]),
-                  reached=np.array([True, True, False]), idm_error=np.zeros(3), steps=0,
-                  seconds=0.0, frames={}, clearance=clr, clearance_first=np.full_like(clr, 1))
+    im = Imagined(
+        logits=np.zeros((3, 3), np.float32),
+        end=np.array([3, 2, 3]),
+        reached=np.array([True, True, False]),
+        idm_error=np.zeros(3),
+        steps=0,
+        seconds=0.0,
+        frames={},
+        clearance=clr,
+        clearance_first=np.full_like(clr, 1),
+    )
     o = outcomes(im, 0.0, "map")  # contact below 0 m
     assert o["collision"].tolist() == [1.0, 0.0, 0.0]  # episode 1 ended before its -0.1 m
     assert o["success"].tolist() == [0.0, 1.0, 0.0] and o["timeout"].tolist() == [0, 0, 1.0]
@@ -135,15 +154,28 @@ def test_map_judge_rule():
     assert outcomes(im, off, "map")["collision"].tolist() == [1.0, 1.0, 0.0]
     assert outcomes(im, off, "map_first")["collision"].tolist() == [0.0, 0.0, 0.0]
     # map_max: measured geometry decides (episode 0 touches), else the largest hazard.
-    im.clearance_first = np.array([[0.3, -0.05, 0.3], [0.3, 0.3, 0.3], [0.4, 0.4, 0.4]],
-                                  np.float32)
-    im.logits = np.log(np.array([[0.1, 0.1, 0.1], [0.2, 0.5, 0.9], [0.3, 0.1, 0.1]]) /
-                       (1 - np.array([[0.1, 0.1, 0.1], [0.2, 0.5, 0.9], [0.3, 0.1, 0.1]])))
+    im.clearance_first = np.array(
+        [[0.3, -0.05, 0.3], [0.3, 0.3, 0.3], [0.4, 0.4, 0.4]], np.float32
+    )
+    im.logits = np.log(
+        np.array([[0.1, 0.1, 0.1], [0.2, 0.5, 0.9], [0.3, 0.1, 0.1]])
+        / (1 - np.array([[0.1, 0.1, 0.1], [0.2, 0.5, 0.9], [0.3, 0.1, 0.1]]))
+    )
     np.testing.assert_allclose(outcomes(im, 0.0, "map_max")["collision"], [1.0, 0.5, 0.3])
     with pytest.raises(ValueError):
-        outcomes(Imagined(logits=np.zeros((1, 1), np.float32), end=np.array([1]),
-                          reached=np.array([True]), idm_error=np.zeros(1), steps=0,
-                          seconds=0.0, frames={}), 0.0, "map")
+        outcomes(
+            Imagined(
+                logits=np.zeros((1, 1), np.float32),
+                end=np.array([1]),
+                reached=np.array([True]),
+                idm_error=np.zeros(1),
+                steps=0,
+                seconds=0.0,
+                frames={},
+            ),
+            0.0,
+            "map",
+        )
 
 
 def test_recorded_scene_seed_is_the_episodes_own():
@@ -151,11 +183,28 @@ def test_recorded_scene_seed_is_the_episodes_own():
     from compass_nav.sim.config import SimConfig
     from compass_nav.worldmodel.rollouts import record_rollouts
 
-    r = record_rollouts("wall", "carter", ("hall", "office"), "heldout", num_episodes=4,
-                        seed=5, image_size=16, max_episode_steps=30, block=4)
-    env = NavVectorEnv(SimConfig(num_envs=4, embodiments=("carter",), families=("hall", "office"),
-                                 split="heldout", image_height=16, image_width=16,
-                                 max_episode_steps=30))
+    r = record_rollouts(
+        "wall",
+        "carter",
+        ("hall", "office"),
+        "heldout",
+        num_episodes=4,
+        seed=5,
+        image_size=16,
+        max_episode_steps=30,
+        block=4,
+    )
+    env = NavVectorEnv(
+        SimConfig(
+            num_envs=4,
+            embodiments=("carter",),
+            families=("hall", "office"),
+            split="heldout",
+            image_height=16,
+            image_width=16,
+            max_episode_steps=30,
+        )
+    )
     obs, _ = env.reset(seed=5 * 1000)
     assert r.scene_seed.tolist() == env.scene_seed.tolist()
     np.testing.assert_array_equal(r.depth[r.start], obs["depth"].astype(np.float16))
@@ -169,9 +218,16 @@ def test_sweep_judge_weights_hazard_by_ground_covered():
     v = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.3, 0.4, 0.0]])
     np.testing.assert_allclose(swept_distance(v, v, radius=0.5), [0.1, 0.05, 0.05])
     lg = np.log(0.1 / 0.9)
-    im = Imagined(logits=np.full((2, 2), lg, np.float32), end=np.array([2, 2]),
-                  reached=np.array([True, True]), idm_error=np.zeros(2), steps=0, seconds=0.0,
-                  frames={}, sweep=np.array([[1.0, 1.0], [0.5, 0.5]], np.float32) * SWEEP_REF_M)
+    im = Imagined(
+        logits=np.full((2, 2), lg, np.float32),
+        end=np.array([2, 2]),
+        reached=np.array([True, True]),
+        idm_error=np.zeros(2),
+        steps=0,
+        seconds=0.0,
+        frames={},
+        sweep=np.array([[1.0, 1.0], [0.5, 0.5]], np.float32) * SWEEP_REF_M,
+    )
     np.testing.assert_allclose(outcomes(im, 0.0, "sweep")["success"], [0.81, 0.9], rtol=1e-6)
     np.testing.assert_allclose(outcomes(im, 0.0, "hazard")["success"], [0.81, 0.81], rtol=1e-6)
 
@@ -182,8 +238,9 @@ def test_measured_depth_reproduces_the_real_frame():
     free stretch measured along its ray."""
     fams = tuple(list_families())
     body = get_embodiment("h1")
-    env = NavVectorEnv(num_envs=2 * len(fams), embodiments=("h1",), families=fams,
-                       image_height=32, image_width=32)
+    env = NavVectorEnv(
+        num_envs=2 * len(fams), embodiments=("h1",), families=fams, image_height=32, image_width=32
+    )
     obs, _ = env.reset(seed=4)
     n = env.num_envs
     m = ObstacleMap(n, DepthProjector(body, 32), body.length, body.width)
@@ -206,14 +263,20 @@ def test_plan_corridor_is_free(body_name):
 
     fams = tuple(list_families())
     body = get_embodiment(body_name)
-    env = NavVectorEnv(num_envs=2 * len(fams), embodiments=(body_name,), families=fams,
-                       image_height=16, image_width=16)
+    env = NavVectorEnv(
+        num_envs=2 * len(fams),
+        embodiments=(body_name,),
+        families=fams,
+        image_height=16,
+        image_width=16,
+    )
     env.reset(seed=6)
     n = env.num_envs
     plans = [_plan_in_start_frame(env, e) for e in range(n)]
     m = ObstacleMap(n, DepthProjector(body, 16), body.length, body.width)
-    m.add_plan(np.stack([p[0] for p in plans]), np.array([p[1] for p in plans]),
-               body.inscribed_radius)
+    m.add_plan(
+        np.stack([p[0] for p in plans]), np.array([p[1] for p in plans]), body.inscribed_radius
+    )
     assert all(p[1] >= 2 for p in plans)
     assert m.corridor.sum(1).min() > 20  # every plan covers ground
     e, cell = np.nonzero(m.corridor)
@@ -269,23 +332,43 @@ def test_map_prior_judge_rule():
     """``map_prior``: measured contact, else survival exp(-exp(offset) * unknown cells)."""
     from compass_nav.worldmodel.imagine import Imagined, outcomes
 
-    clr = np.array([[0.3, -0.05, 0.3], [0.3, 0.3, 0.3], [0.4, 0.4, 0.4], [0.3, 0.3, -0.1]],
-                   np.float32)
+    clr = np.array(
+        [[0.3, -0.05, 0.3], [0.3, 0.3, 0.3], [0.4, 0.4, 0.4], [0.3, 0.3, -0.1]], np.float32
+    )
     unknown = np.array([[0, 5, 9], [0, 10, 20], [3, 30, 60], [0, 0, 0]], np.float32)
-    im = Imagined(logits=np.zeros((4, 3), np.float32), end=np.array([3, 2, 3, 2]),
-                  reached=np.array([True, True, False, True]), idm_error=np.zeros(4),
-                  steps=0, seconds=0.0, frames={}, clearance_first=clr, unknown=unknown)
+    im = Imagined(
+        logits=np.zeros((4, 3), np.float32),
+        end=np.array([3, 2, 3, 2]),
+        reached=np.array([True, True, False, True]),
+        idm_error=np.zeros(4),
+        steps=0,
+        seconds=0.0,
+        frames={},
+        clearance_first=clr,
+        unknown=unknown,
+    )
     off = np.log(0.01)
     im.unknown_band = unknown * 0.5
-    np.testing.assert_allclose(outcomes(im, off, "map_prior_band")["success"],
-                               [0.0, np.exp(-0.05), 0.0, 1.0])
+    np.testing.assert_allclose(
+        outcomes(im, off, "map_prior_band")["success"], [0.0, np.exp(-0.05), 0.0, 1.0]
+    )
     o = outcomes(im, off, "map_prior")
     # Episode 1 ended after 2 transitions: 10 unknown cells; episode 3's contact came later.
     np.testing.assert_allclose(o["collision"], [1.0, 1 - np.exp(-0.1), 1 - np.exp(-0.6), 0.0])
     np.testing.assert_allclose(o["success"], [0.0, np.exp(-0.1), 0.0, 1.0])
     np.testing.assert_allclose(o["timeout"], [0.0, 0.0, np.exp(-0.6), 0.0])
     with pytest.raises(ValueError, match="unknown"):
-        outcomes(Imagined(logits=np.zeros((1, 1), np.float32), end=np.array([1]),
-                          reached=np.array([True]), idm_error=np.zeros(1), steps=0,
-                          seconds=0.0, frames={}, clearance_first=np.ones((1, 1))), 0.0,
-                 "map_prior")
+        outcomes(
+            Imagined(
+                logits=np.zeros((1, 1), np.float32),
+                end=np.array([1]),
+                reached=np.array([True]),
+                idm_error=np.zeros(1),
+                steps=0,
+                seconds=0.0,
+                frames={},
+                clearance_first=np.ones((1, 1)),
+            ),
+            0.0,
+            "map_prior",
+        )

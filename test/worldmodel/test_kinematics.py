@@ -30,18 +30,38 @@ def test_actuator_model_matches_the_simulator_kernel_without_obstacles():
     height = np.zeros((n, 240, 240), np.float32)
     for _ in range(30):
         cmd = model.clip(rng.uniform(-1.5, 1.5, (n, 3)))
-        kernels.step_bodies(height, pose_k, vel_k, cmd, np.ones(n, bool),
-                            np.tile(model.lim, (n, 1)), np.tile(model.acc, (n, 1)),
-                            np.full(n, model.tau), np.tile([[body.length, body.width]], (n, 1)),
-                            np.zeros((n, 3)), 0.1, 2, np.zeros(n, bool))
+        kernels.step_bodies(
+            height,
+            pose_k,
+            vel_k,
+            cmd,
+            np.ones(n, bool),
+            np.tile(model.lim, (n, 1)),
+            np.tile(model.acc, (n, 1)),
+            np.full(n, model.tau),
+            np.tile([[body.length, body.width]], (n, 1)),
+            np.zeros((n, 3)),
+            0.1,
+            2,
+            np.zeros(n, bool),
+        )
         pose_m, vel_m = model.step(pose_m, vel_m, cmd, np.ones(n, bool))
     np.testing.assert_allclose(vel_m, vel_k, atol=1e-9)
     np.testing.assert_allclose(pose_m[:, :2] + 12.0, pose_k[:, :2], atol=1e-9)
 
 
 def test_replayed_commands_reproduce_goal_and_route():
-    r = record_rollouts("goal_seeker", "carter", ("hall", "office"), "heldout", 6, seed=1,
-                        image_size=16, max_episode_steps=150, block=6)
+    r = record_rollouts(
+        "goal_seeker",
+        "carter",
+        ("hall", "office"),
+        "heldout",
+        6,
+        seed=1,
+        image_size=16,
+        max_episode_steps=150,
+        block=6,
+    )
     body = get_embodiment("carter")
     act = ActuatorModel(body, seed=0)
     first = r.first_obs()
@@ -64,8 +84,17 @@ def test_replayed_commands_reproduce_goal_and_route():
 
 
 def test_replanning_grid_lies_over_the_simulators_and_starts_on_the_plan():
-    r = record_rollouts("goal_seeker", "carter", ("warehouse", "office"), "heldout", 6, seed=3,
-                        image_size=16, max_episode_steps=5, block=6)
+    r = record_rollouts(
+        "goal_seeker",
+        "carter",
+        ("warehouse", "office"),
+        "heldout",
+        6,
+        seed=3,
+        image_size=16,
+        max_episode_steps=5,
+        block=6,
+    )
     body = get_embodiment("carter")
     first = r.first_obs()
     fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], body)
@@ -79,27 +108,42 @@ def test_replanning_grid_lies_over_the_simulators_and_starts_on_the_plan():
         g = np.stack([fields.to_grid(e, x, y) for x, y in r.plan[e, : r.plan_len[e]]]) / 0.1
         np.testing.assert_allclose(g - np.floor(g), 0.5, atol=1e-3)
     # On its plan the body gets the simulator's route exactly.
-    pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"],
-                         cost_to_go=fields)
+    pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"], cost_to_go=fields)
     np.testing.assert_allclose(pro.route_obs(), first["route"], atol=1e-3)
 
 
 def test_replanned_routes_follow_the_simulator_where_the_body_strays():
-    r = record_rollouts("degraded:goal_seeker?noise=0.8", "carter", ("warehouse", "office"),
-                        "heldout", 8, seed=5, image_size=16, max_episode_steps=120, block=8)
+    r = record_rollouts(
+        "degraded:goal_seeker?noise=0.8",
+        "carter",
+        ("warehouse", "office"),
+        "heldout",
+        8,
+        seed=5,
+        image_size=16,
+        max_episode_steps=120,
+        block=8,
+    )
     body = get_embodiment("carter")
     first = r.first_obs()
     rel, valid = r.start_frame_poses()
     fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], body)
-    pros = {"project": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"]),
-            "replan": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"],
-                                     cost_to_go=fields)}
+    pros = {
+        "project": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"]),
+        "replan": Proprioception(
+            first["goal"], r.plan, r.plan_len, first["speed"], cost_to_go=fields
+        ),
+    }
     errs = {k: [] for k in pros}
     strayed = []
     for t in range(rel.shape[1]):
         rows = np.minimum(r.start + t, r.start + r.length)
-        off = np.array([np.hypot(*(r.plan[e, : r.plan_len[e]] - rel[e, t, :2]).T).min()
-                        for e in range(r.num_episodes)])
+        off = np.array(
+            [
+                np.hypot(*(r.plan[e, : r.plan_len[e]] - rel[e, t, :2]).T).min()
+                for e in range(r.num_episodes)
+            ]
+        )
         strayed.append(off[valid[:, t]] > 0.2)
         for k, pro in pros.items():
             pro.pose = rel[:, t]
@@ -127,15 +171,25 @@ def test_imagination_runs_with_replanned_routes(tiny_model, tiny_run):
 
 def _imagined(logits, end, reached):
     logits = np.asarray(logits, np.float32)
-    return Imagined(logits=logits, end=np.asarray(end), reached=np.asarray(reached),
-                    idm_error=np.zeros(len(end)), steps=0, seconds=1.0, frames={})
+    return Imagined(
+        logits=logits,
+        end=np.asarray(end),
+        reached=np.asarray(reached),
+        idm_error=np.zeros(len(end)),
+        steps=0,
+        seconds=1.0,
+        frames={},
+    )
 
 
 def test_outcomes_hazard_and_threshold_rules():
     p = 0.1
     lg = np.log(p / (1 - p))
-    im = _imagined([[lg, lg, lg, 9.0], [-30, -30, -30, -30], [lg, 3.0, lg, lg]],
-                   end=[3, 4, 2], reached=[True, False, False])
+    im = _imagined(
+        [[lg, lg, lg, 9.0], [-30, -30, -30, -30], [lg, 3.0, lg, lg]],
+        end=[3, 4, 2],
+        reached=[True, False, False],
+    )
     o = outcomes(im, mode="hazard")
     # Episode 0 reached the goal after 3 transitions of hazard 0.1 (step 4 is past its end).
     assert o["success"][0] == pytest.approx(0.9**3)
@@ -182,9 +236,16 @@ def test_depth_judge_rule():
     frame[1, 0, 0] = 0.1  # at the border: not in front of the body
     assert np.allclose(central_min_depth(frame), [0.3, 5.0])
     dmin = np.array([[2.0, 0.45, 3.0], [2.0, 0.6, 0.3], [2.0, 1.0, 1.0]], np.float32)
-    im = Imagined(logits=np.zeros((3, 3), np.float32), end=np.array([3, 2, 3]),
-                  reached=np.array([True, True, False]), idm_error=np.zeros(3), steps=0,
-                  seconds=0.0, frames={}, depth_min=dmin)
+    im = Imagined(
+        logits=np.zeros((3, 3), np.float32),
+        end=np.array([3, 2, 3]),
+        reached=np.array([True, True, False]),
+        idm_error=np.zeros(3),
+        steps=0,
+        seconds=0.0,
+        frames={},
+        depth_min=dmin,
+    )
     o = outcomes(im, 0.0, "depth")  # contact below 0.5 m
     assert o["collision"].tolist() == [1.0, 0.0, 0.0]  # episode 1 ended before its 0.3 m
     assert o["success"].tolist() == [0.0, 1.0, 0.0] and o["timeout"].tolist() == [0, 0, 1.0]
@@ -214,6 +275,7 @@ def test_episode_brier_scores_each_paired_episode():
     # differently (here the pairs agree: (0.9 - 0)^2 + (1 - 1)^2 + 0).
     swapped = SimpleNamespace(success=np.array([False, True]))
     assert episode_brier([a, b], [swapped, real_b], 0.0, "hazard", 0.5) == pytest.approx(
-        0.81 / 3, abs=1e-6)
+        0.81 / 3, abs=1e-6
+    )
     with pytest.raises(ValueError):
         episode_brier([a], [real_a, real_b], 0.0, "hazard", 0.5)

@@ -101,7 +101,6 @@ def test_ssim_properties():
     # (2 * 0.2 * 0.4 + c1) / (0.04 + 0.16 + c1).
     c1 = 0.01**2
     expected = (2 * 0.2 * 0.4 + c1) / (0.2**2 + 0.4**2 + c1)
-    assert M.ssim(np.full((16, 16, 1), 0.2), np.full((16, 16, 1), 0.4)) == pytest.approx(
-        expected)
+    assert M.ssim(np.full((16, 16, 1), 0.2), np.full((16, 16, 1), 0.4)) == pytest.approx(expected)
     noisy = np.clip(x + rng.normal(0, 0.2, x.shape), 0, 1)
     assert M.ssim(noisy, x) < 0.9

@@ -102,14 +102,22 @@ def test_checkpoint_without_skip_path_loads_as_trained(tmp_path, tiny_model):
     from compass_nav.worldmodel.model import InverseDynamics, WorldModel
     from compass_nav.worldmodel.train import load_checkpoint
 
-    cfg = dataclasses.replace(tiny_model.config,
-                              model=dataclasses.replace(tiny_model.config.model, ref_skip=False))
+    cfg = dataclasses.replace(
+        tiny_model.config, model=dataclasses.replace(tiny_model.config.model, ref_skip=False)
+    )
     old = to_dict(cfg)
     del old["model"]["ref_skip"], old["model"]["blend_channels"]
     del old["train"]["teacher_forcing_floor"], old["evaluate"]["judge_rule"]
     model = WorldModel(cfg.model)
-    torch.save({"model": model.state_dict(), "idm": InverseDynamics(cfg.model).state_dict(),
-                "config": old, "info": {}}, tmp_path / "old.pt")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "idm": InverseDynamics(cfg.model).state_dict(),
+            "config": old,
+            "info": {},
+        },
+        tmp_path / "old.pt",
+    )
     loaded = load_checkpoint(tmp_path / "old.pt")
     assert loaded.model.blend is None and not loaded.config.model.ref_skip
     # It was trained without a teacher-forcing floor; it is evaluated with today's rule.
@@ -126,10 +134,15 @@ def test_warm_start_copies_matching_weights(tmp_path, tiny_model, tiny_run, trai
     from compass_nav.worldmodel.train import load_checkpoint, train_world_model
 
     cfg = tiny_model.config
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(
-        cfg.train, steps=1, idm_steps=1, init=str(tiny_run / "model.pt"), lr=1e-12))
-    summary = train_world_model(cfg, list(train_rollouts.values()), tmp_path / "warm.pt",
-                                progress=False)
+    cfg = dataclasses.replace(
+        cfg,
+        train=dataclasses.replace(
+            cfg.train, steps=1, idm_steps=1, init=str(tiny_run / "model.pt"), lr=1e-12
+        ),
+    )
+    summary = train_world_model(
+        cfg, list(train_rollouts.values()), tmp_path / "warm.pt", progress=False
+    )
     assert summary["warm_start"]["fresh"] == [] and summary["warm_start"]["copied"] > 10
     warm = load_checkpoint(tmp_path / "warm.pt").model.state_dict()
     src = tiny_model.model.state_dict()
@@ -156,8 +169,12 @@ def test_training_resumes_after_a_kill(tmp_path, tiny_model, train_rollouts, mon
     from compass_nav.worldmodel import train as T
 
     base = tiny_model.config
-    cfg = dataclasses.replace(base, train=dataclasses.replace(
-        base.train, steps=12, checkpoint_every=5, idm_steps=2, max_cpu_minutes=0.0))
+    cfg = dataclasses.replace(
+        base,
+        train=dataclasses.replace(
+            base.train, steps=12, checkpoint_every=5, idm_steps=2, max_cpu_minutes=0.0
+        ),
+    )
     rolls = list(train_rollouts.values())
     ref = T.train_world_model(cfg, rolls, tmp_path / "ref.pt", progress=False)
     assert ref["resumed_from_step"] is None
@@ -252,8 +269,9 @@ def test_ego_warp_in_imagination_and_video(tiny_model, tiny_run):
     real = load_split(tiny_model.config, tiny_run / "data", "eval")["goal_seeker"]
     frames = {}
     for mode in ("off", "warp", "reanchor", "memory"):
-        im = imagine_episodes(tiny_model, make_policy("goal_seeker"), real, 30,
-                              keep_frames=(0,), ego_warp=mode)
+        im = imagine_episodes(
+            tiny_model, make_policy("goal_seeker"), real, 30, keep_frames=(0,), ego_warp=mode
+        )
         frames[mode] = im.frames[0]
         assert np.isfinite(im.logits).all()
     n = min(len(f) for f in frames.values())
@@ -273,8 +291,17 @@ def test_depth_l1_loss_hand_case():
     from compass_nav.worldmodel.config import ModelConfig
     from compass_nav.worldmodel.model import WorldModel
 
-    cfg = ModelConfig(image_size=16, channels=(8, 8), latent_dim=16, hidden_dim=16,
-                      fourier_bands=1, action_dim=8, idm_channels=(8, 8), ref_skip=False)
+    cfg = ModelConfig(
+        image_size=16,
+        channels=(8, 8),
+        latent_dim=16,
+        hidden_dim=16,
+        fourier_bands=1,
+        action_dim=8,
+        idm_channels=(8, 8),
+        ref_skip=False,
+    )
+
     class Black(torch.nn.Module):
         def forward(self, z):
             return torch.zeros(z.shape[0], 4, 16, 16)

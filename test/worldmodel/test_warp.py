@@ -22,8 +22,9 @@ def _relative(p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
 
 
 def test_warp_to_the_same_pose_is_the_frame():
-    env = NavVectorEnv(num_envs=3, embodiments=("carter",), families=("office",),
-                       image_height=16, image_width=16)
+    env = NavVectorEnv(
+        num_envs=3, embodiments=("carter",), families=("office",), image_height=16, image_width=16
+    )
     obs, _ = env.reset(seed=1)
     x = frames_to_tensor(obs["rgb"], obs["depth"])
     w = FrameWarper(get_embodiment("carter"), 16)
@@ -41,8 +42,9 @@ def test_warp_predicts_the_rendered_view_after_moving(body_name):
     agrees with the frame the renderer draws there, on most of the view."""
     fams = tuple(list_families())
     n = 2 * len(fams)
-    env = NavVectorEnv(num_envs=n, embodiments=(body_name,), families=fams,
-                       image_height=32, image_width=32)
+    env = NavVectorEnv(
+        num_envs=n, embodiments=(body_name,), families=fams, image_height=32, image_width=32
+    )
     obs0, _ = env.reset(seed=5)
     pose0 = env.pose.copy()
     body = get_embodiment(body_name)
@@ -53,8 +55,9 @@ def test_warp_predicts_the_rendered_view_after_moving(body_name):
     assert moved.sum() >= n // 2
     rel = _relative(pose0, env.pose)[moved]
     x0 = frames_to_tensor(obs0["rgb"], obs0["depth"])[moved]
-    warped, depth, valid = FrameWarper(body, 32).warp(x0, obs0["depth"][moved],
-                                                      np.zeros_like(rel), rel)
+    warped, depth, valid = FrameWarper(body, 32).warp(
+        x0, obs0["depth"][moved], np.zeros_like(rel), rel
+    )
     real_d = obs["depth"][moved]
     assert valid.float().mean() > 0.8
     both = valid.numpy() & (real_d > 0) & (depth.numpy() > 0)
@@ -96,8 +99,9 @@ def test_ego_warp_modes_compose_and_remember():
     from compass_nav.utils.errors import ConfigError
     from compass_nav.worldmodel.warp import EgoWarp
 
-    env = NavVectorEnv(num_envs=2, embodiments=("carter",), families=("hall",),
-                       image_height=16, image_width=16)
+    env = NavVectorEnv(
+        num_envs=2, embodiments=("carter",), families=("hall",), image_height=16, image_width=16
+    )
     obs, _ = env.reset(seed=2)
     body = get_embodiment("carter")
     x = frames_to_tensor(obs["rgb"], obs["depth"])
@@ -133,6 +137,7 @@ def test_snapped_floor_is_the_floor_along_each_ray():
     x = frames_to_tensor(np.zeros((2, 32, 32, 3), np.uint8), depth)
     dst = np.array([[0.6, 0.0, 0.0], [0.4, 0.1, 0.35]])
     below = floor > 0
+
     def nearer(snap: bool, fill: int) -> np.ndarray:
         """Relative amount by which each covered floor pixel reads nearer than the floor."""
         _, dw, valid = w.warp(x, depth, np.zeros((2, 3)), dst, fill=fill, snap_floor=snap)

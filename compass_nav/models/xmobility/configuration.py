@@ -105,37 +105,84 @@ class XMobilityConfig:
         n_down = len(self.encoder_channels)
         for f in ("image_height", "image_width"):
             v = getattr(self, f)
-            check(v >= 2**n_down and v % 2**n_down == 0, f, v,
-                  f"must be a positive multiple of {2**n_down} (2 ** len(encoder_channels))")
-        check(self.use_rgb or self.use_depth, "use_rgb", self.use_rgb,
-              "at least one of use_rgb / use_depth must be on")
+            check(
+                v >= 2**n_down and v % 2**n_down == 0,
+                f,
+                v,
+                f"must be a positive multiple of {2**n_down} (2 ** len(encoder_channels))",
+            )
+        check(
+            self.use_rgb or self.use_depth,
+            "use_rgb",
+            self.use_rgb,
+            "at least one of use_rgb / use_depth must be on",
+        )
         check(self.max_depth > 0, "max_depth", self.max_depth, "must be > 0 m")
-        check(len(self.encoder_channels) >= 1 and min(self.encoder_channels) >= 1,
-              "encoder_channels", self.encoder_channels, "must be a non-empty list of ints >= 1")
-        for f in ("embed_dim", "speed_dim", "deter_dim", "stoch_dim", "hidden_dim", "route_dim",
-                  "policy_state_dim"):
+        check(
+            len(self.encoder_channels) >= 1 and min(self.encoder_channels) >= 1,
+            "encoder_channels",
+            self.encoder_channels,
+            "must be a non-empty list of ints >= 1",
+        )
+        for f in (
+            "embed_dim",
+            "speed_dim",
+            "deter_dim",
+            "stoch_dim",
+            "hidden_dim",
+            "route_dim",
+            "policy_state_dim",
+        ):
             v = getattr(self, f)
             check(isinstance(v, int) and v >= 1, f, v, "must be an int >= 1")
         check(0 < self.min_std < 1, "min_std", self.min_std, "must be in (0, 1)")
-        check(1 <= self.route_points <= 64, "route_points", self.route_points,
-              "must be within [1, 64]")
-        check(1 <= self.path_points <= self.route_points, "path_points", self.path_points,
-              "must be within [1, route_points]")
+        check(
+            1 <= self.route_points <= 64,
+            "route_points",
+            self.route_points,
+            "must be within [1, 64]",
+        )
+        check(
+            1 <= self.path_points <= self.route_points,
+            "path_points",
+            self.path_points,
+            "must be within [1, route_points]",
+        )
         n_up = len(self.decoder_channels)
-        check(n_up >= 1 and min(self.decoder_channels) >= 1, "decoder_channels",
-              self.decoder_channels, "must be a non-empty list of ints >= 1")
-        check(self.recon_size % 2**n_up == 0 and self.recon_size >= 2**(n_up + 1), "recon_size",
-              self.recon_size, f"must be a multiple of {2**n_up} and >= {2**(n_up + 1)}")
-        check(self.recon_size <= min(self.image_height, self.image_width), "recon_size",
-              self.recon_size, "must not exceed the input image size")
+        check(
+            n_up >= 1 and min(self.decoder_channels) >= 1,
+            "decoder_channels",
+            self.decoder_channels,
+            "must be a non-empty list of ints >= 1",
+        )
+        check(
+            self.recon_size % 2**n_up == 0 and self.recon_size >= 2 ** (n_up + 1),
+            "recon_size",
+            self.recon_size,
+            f"must be a multiple of {2**n_up} and >= {2 ** (n_up + 1)}",
+        )
+        check(
+            self.recon_size <= min(self.image_height, self.image_width),
+            "recon_size",
+            self.recon_size,
+            "must not exceed the input image size",
+        )
         check(0 <= self.kl_balance <= 1, "kl_balance", self.kl_balance, "must be in [0, 1]")
         check(self.free_nats >= 0, "free_nats", self.free_nats, "must be >= 0")
-        check(len(self.speed_scale) == 3 and min(self.speed_scale) > 0, "speed_scale",
-              self.speed_scale, "must be three positive numbers (vx, vy, wz)")
+        check(
+            len(self.speed_scale) == 3 and min(self.speed_scale) > 0,
+            "speed_scale",
+            self.speed_scale,
+            "must be three positive numbers (vx, vy, wz)",
+        )
         check(self.route_scale > 0, "route_scale", self.route_scale, "must be > 0 m")
         check(self.goal_scale > 0, "goal_scale", self.goal_scale, "must be > 0 m")
-        check(self.descriptor_dim >= 4, "descriptor_dim", self.descriptor_dim,
-              "must be >= 4 (max_vx, min_vx, max_vy, max_wz lead the descriptor)")
+        check(
+            self.descriptor_dim >= 4,
+            "descriptor_dim",
+            self.descriptor_dim,
+            "must be >= 4 (max_vx, min_vx, max_vy, max_wz lead the descriptor)",
+        )
 
     @property
     def image_channels(self) -> int:

@@ -43,8 +43,12 @@ class RSSMState(NamedTuple):
 
 
 def _mlp(inp: int, hidden: int, out: int, final_act: bool = False) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Linear(inp, hidden), nn.LayerNorm(hidden), nn.SiLU(),
-                               nn.Linear(hidden, out)]
+    layers: list[nn.Module] = [
+        nn.Linear(inp, hidden),
+        nn.LayerNorm(hidden),
+        nn.SiLU(),
+        nn.Linear(hidden, out),
+    ]
     if final_act:
         layers.append(nn.SiLU())
     return nn.Sequential(*layers)
@@ -63,8 +67,9 @@ class ImageEncoder(nn.Module):
         self.convs = nn.Sequential(*layers)
         k = 2 ** len(cfg.encoder_channels)
         flat = c_in * (cfg.image_height // k) * (cfg.image_width // k)
-        self.out = nn.Sequential(nn.Linear(flat, cfg.embed_dim), nn.LayerNorm(cfg.embed_dim),
-                                 nn.SiLU())
+        self.out = nn.Sequential(
+            nn.Linear(flat, cfg.embed_dim), nn.LayerNorm(cfg.embed_dim), nn.SiLU()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.out(self.convs(x).flatten(1))
@@ -137,8 +142,9 @@ class XMobility(nn.Module):
         self.gru = LayerNormGRUCell(h, cfg.deter_dim)
         self.prior_net = _mlp(cfg.deter_dim, h, 2 * cfg.stoch_dim)
         self.post_net = _mlp(cfg.deter_dim + cfg.embed_dim + cfg.speed_dim, h, 2 * cfg.stoch_dim)
-        self.fusion = _mlp(cfg.latent_dim + cfg.route_dim + cfg.speed_dim, h,
-                           cfg.policy_state_dim, final_act=True)
+        self.fusion = _mlp(
+            cfg.latent_dim + cfg.route_dim + cfg.speed_dim, h, cfg.policy_state_dim, final_act=True
+        )
         self.action_head = _mlp(cfg.policy_state_dim, h, 3)
         self.path_head = _mlp(cfg.policy_state_dim, h, 2 * cfg.path_points)
         self.decoder = DepthDecoder(cfg)
@@ -147,8 +153,10 @@ class XMobility(nn.Module):
     def initial(self, batch_size: int) -> RSSMState:
         """Zero recurrent state for ``batch_size`` rows (what every episode starts from)."""
         p = next(self.parameters())
-        return RSSMState(p.new_zeros(batch_size, self.cfg.deter_dim),
-                         p.new_zeros(batch_size, self.cfg.stoch_dim))
+        return RSSMState(
+            p.new_zeros(batch_size, self.cfg.deter_dim),
+            p.new_zeros(batch_size, self.cfg.stoch_dim),
+        )
 
     def encode(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Per-step features of a batch (any leading shape is flattened to B).
@@ -159,11 +167,16 @@ class XMobility(nn.Module):
         """
         image = P.image_input(obs.get("rgb"), obs.get("depth"), self.cfg)
         speed = self.speed_encoder(P.speed_features(obs["speed"], self.cfg))
-        rg = torch.cat([P.route_features(obs["route"], self.cfg),
-                        P.goal_features(obs["goal"], self.cfg)], 1)
+        rg = torch.cat(
+            [P.route_features(obs["route"], self.cfg), P.goal_features(obs["goal"], self.cfg)], 1
+        )
         embed = self.encoder(image)
-        return {"image": image, "embed": torch.cat([embed, speed], 1), "speed": speed,
-                "route": self.route_encoder(rg)}
+        return {
+            "image": image,
+            "embed": torch.cat([embed, speed], 1),
+            "speed": speed,
+            "route": self.route_encoder(rg),
+        }
 
     def _transition(self, state: RSSMState, prev_u: torch.Tensor) -> torch.Tensor:
         return self.gru(self.img_in(torch.cat([state.z, prev_u], -1)), state.h)
@@ -174,16 +187,22 @@ class XMobility(nn.Module):
     def _prior(self, h: torch.Tensor):
         return _gaussian(self.prior_net(h), self.cfg.min_std)
 
-    def heads(self, latent: torch.Tensor, route: torch.Tensor, speed: torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def heads(
+        self, latent: torch.Tensor, route: torch.Tensor, speed: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Policy state (B, policy_state_dim), tanh action (B, 3), normalised path (B, 2P)."""
         ps = self.fusion(torch.cat([latent, route, speed], -1))
         return ps, torch.tanh(self.action_head(ps)), self.path_head(ps)
 
     # ------------------------------------------------------------------ narrow API
-    def observe(self, obs: dict[str, torch.Tensor], prev_action: torch.Tensor,
-                state: RSSMState, is_first: torch.Tensor, sample: bool = False
-                ) -> tuple[RSSMState, dict[str, torch.Tensor]]:
+    def observe(
+        self,
+        obs: dict[str, torch.Tensor],
+        prev_action: torch.Tensor,
+        state: RSSMState,
+        is_first: torch.Tensor,
+        sample: bool = False,
+    ) -> tuple[RSSMState, dict[str, torch.Tensor]]:
         """One control step: filter the latent with a new observation and act.
 
         Args:
@@ -209,13 +228,22 @@ class XMobility(nn.Module):
         z = mean + std * torch.randn_like(std) if sample else mean
         latent = torch.cat([h, z], -1)
         ps, u, path = self.heads(latent, feats["route"], feats["speed"])
-        out = {"action": P.scale_action(u, emb), "action_norm": u,
-               "path": P.unnormalise_path(path, self.cfg), "policy_state": ps,
-               "latent": latent}
+        out = {
+            "action": P.scale_action(u, emb),
+            "action_norm": u,
+            "path": P.unnormalise_path(path, self.cfg),
+            "policy_state": ps,
+            "latent": latent,
+        }
         return RSSMState(h, z), out
 
-    def imagine(self, policy_fn: Callable[[torch.Tensor], torch.Tensor], state: RSSMState,
-                horizon: int, sample: bool = False) -> dict[str, torch.Tensor]:
+    def imagine(
+        self,
+        policy_fn: Callable[[torch.Tensor], torch.Tensor],
+        state: RSSMState,
+        horizon: int,
+        sample: bool = False,
+    ) -> dict[str, torch.Tensor]:
         """Roll the latent forward with the prior, no observations (dreaming).
 
         Args:
@@ -287,31 +315,45 @@ class XMobility(nn.Module):
         _, u, path = self.heads(latent, feats["route"], feats["speed"])
         target_u = P.normalise_action(flat["action"], emb)
         action_loss = F.mse_loss(u, target_u)
-        path_loss = F.mse_loss(path, P.normalise_path(flat["path"][:, :cfg.path_points], cfg))
+        path_loss = F.mse_loss(path, P.normalise_path(flat["path"][:, : cfg.path_points], cfg))
         # KL balancing: train the prior towards the posterior faster than the reverse.
         kl_prior = _kl(mq.detach(), sq.detach(), mp, sp)
         kl_post = _kl(mq, sq, mp.detach(), sp.detach())
-        kl_loss = (cfg.kl_balance * torch.clamp(kl_prior, min=cfg.free_nats).mean()
-                   + (1.0 - cfg.kl_balance) * torch.clamp(kl_post, min=cfg.free_nats).mean())
+        kl_loss = (
+            cfg.kl_balance * torch.clamp(kl_prior, min=cfg.free_nats).mean()
+            + (1.0 - cfg.kl_balance) * torch.clamp(kl_post, min=cfg.free_nats).mean()
+        )
         # Summed over pixels (a Gaussian log-likelihood, as in Dreamer): a per-pixel mean is
         # so small next to the KL that the latent stops carrying what the camera sees.
         err = self.decoder(latent) - P.depth_target(feats["image"], cfg)
         recon_loss = err.square().sum((1, 2, 3)).mean()
         w = cfg.loss
-        total = (w.action * action_loss + w.path * path_loss + w.kl * kl_loss
-                 + w.recon * recon_loss)
+        total = w.action * action_loss + w.path * path_loss + w.kl * kl_loss + w.recon * recon_loss
         with torch.no_grad():
             mae = (P.scale_action(u, emb) - flat["action"].float()).abs().mean()
-        terms = {"total": total.item(), "action": action_loss.item(), "path": path_loss.item(),
-                 "kl": kl_prior.mean().item(), "recon": recon_loss.item(),
-                 "action_mae": mae.item()}
+        terms = {
+            "total": total.item(),
+            "action": action_loss.item(),
+            "path": path_loss.item(),
+            "kl": kl_prior.mean().item(),
+            "recon": recon_loss.item(),
+            "action_mae": mae.item(),
+        }
         return total, terms
 
     # ------------------------------------------------------------------ export contract
-    def step(self, rgb: torch.Tensor, depth: torch.Tensor, speed: torch.Tensor,
-             route: torch.Tensor, goal: torch.Tensor, embodiment: torch.Tensor,
-             prev_action: torch.Tensor, h: torch.Tensor, z: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(
+        self,
+        rgb: torch.Tensor,
+        depth: torch.Tensor,
+        speed: torch.Tensor,
+        route: torch.Tensor,
+        goal: torch.Tensor,
+        embodiment: torch.Tensor,
+        prev_action: torch.Tensor,
+        h: torch.Tensor,
+        z: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Deterministic single control step with explicit recurrent tensors (export path).
 
         The caller starts an episode with zeros for ``prev_action``, ``h`` and ``z`` and feeds
@@ -332,8 +374,14 @@ class XMobility(nn.Module):
             ``action`` (B, 3) SI clipped to the body, ``path`` (B, P, 2) metres,
             ``h_new``, ``z_new``.
         """
-        obs = {"rgb": rgb, "depth": depth, "speed": speed, "route": route, "goal": goal,
-               "embodiment": embodiment}
+        obs = {
+            "rgb": rgb,
+            "depth": depth,
+            "speed": speed,
+            "route": route,
+            "goal": goal,
+            "embodiment": embodiment,
+        }
         first = torch.zeros(speed.shape[0], dtype=torch.bool, device=speed.device)
         state, out = self.observe(obs, prev_action, RSSMState(h, z), first)
         return out["action"], out["path"], state.h, state.z
@@ -346,5 +394,8 @@ class XMobility(nn.Module):
 
 def count_parameters(module: nn.Module, inference_only: bool = False) -> int:
     """Parameters of ``module``; ``inference_only`` leaves out the training-only decoder."""
-    return sum(p.numel() for name, p in module.named_parameters()
-               if not (inference_only and name.startswith("decoder.")))
+    return sum(
+        p.numel()
+        for name, p in module.named_parameters()
+        if not (inference_only and name.startswith("decoder."))
+    )

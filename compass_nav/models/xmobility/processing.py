@@ -62,8 +62,9 @@ def obs_to_tensors(obs: dict, device: torch.device | str = "cpu") -> dict[str, t
     return out
 
 
-def image_input(rgb: torch.Tensor | None, depth: torch.Tensor | None,
-                cfg: XMobilityConfig) -> torch.Tensor:
+def image_input(
+    rgb: torch.Tensor | None, depth: torch.Tensor | None, cfg: XMobilityConfig
+) -> torch.Tensor:
     """Camera images -> normalised encoder input.
 
     Args:
@@ -96,8 +97,9 @@ def image_input(rgb: torch.Tensor | None, depth: torch.Tensor | None,
     return x
 
 
-def resize_frames(rgb: torch.Tensor, depth: torch.Tensor, height: int, width: int
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+def resize_frames(
+    rgb: torch.Tensor, depth: torch.Tensor, height: int, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Resize stored frames once, the way :func:`image_input` resizes them on the fly.
 
     Lets a trainer keep demonstrations at the model's input size (less memory, no resize per
@@ -113,11 +115,11 @@ def resize_frames(rgb: torch.Tensor, depth: torch.Tensor, height: int, width: in
         ``(rgb, depth)`` resized: (T, height, width, 3) uint8 and (T, height, width).
     """
     size = (height, width)
-    x = F.interpolate(rgb.permute(0, 3, 1, 2).float(), size=size, mode="bilinear",
-                      align_corners=False)
+    x = F.interpolate(
+        rgb.permute(0, 3, 1, 2).float(), size=size, mode="bilinear", align_corners=False
+    )
     rgb_out = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-    d = F.interpolate(depth.float().unsqueeze(1), size=size, mode="bilinear",
-                      align_corners=False)
+    d = F.interpolate(depth.float().unsqueeze(1), size=size, mode="bilinear", align_corners=False)
     return rgb_out, d.squeeze(1).to(depth.dtype)
 
 
@@ -143,8 +145,10 @@ def speed_features(speed: torch.Tensor, cfg: XMobilityConfig) -> torch.Tensor:
 def route_features(route: torch.Tensor, cfg: XMobilityConfig) -> torch.Tensor:
     """(B, K, 2) robot-frame waypoints -> (B, 2K) scaled by ``route_scale``."""
     if route.shape[-2] != cfg.route_points:
-        raise ValueError(f"route has {route.shape[-2]} waypoints, the model reads "
-                         f"route_points={cfg.route_points}")
+        raise ValueError(
+            f"route has {route.shape[-2]} waypoints, the model reads "
+            f"route_points={cfg.route_points}"
+        )
     return route.float().flatten(-2) * (1.0 / cfg.route_scale)
 
 
@@ -182,8 +186,11 @@ def normalise_action(action: torch.Tensor, embodiment: torch.Tensor) -> torch.Te
     low, high = action_limits(embodiment)
     a = action.float()
     u = torch.where(a >= 0, a / torch.clamp(high, min=_EPS), a / torch.clamp(-low, min=_EPS))
-    u = torch.where(a >= 0, torch.where(high > _EPS, u, torch.zeros_like(u)),
-                    torch.where(-low > _EPS, u, torch.zeros_like(u)))
+    u = torch.where(
+        a >= 0,
+        torch.where(high > _EPS, u, torch.zeros_like(u)),
+        torch.where(-low > _EPS, u, torch.zeros_like(u)),
+    )
     return torch.clamp(u, -1.0, 1.0)
 
 

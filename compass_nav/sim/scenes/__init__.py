@@ -23,8 +23,11 @@ from compass_nav.utils.errors import ConfigError
 HELDOUT_SEED_OFFSET = 1_000_000
 VALIDATION_SEED_OFFSET = 2_000_000
 #: Scene-seed offset of each split.
-SPLIT_SEED_OFFSETS = {"train": 0, "heldout": HELDOUT_SEED_OFFSET,
-                      "validation": VALIDATION_SEED_OFFSET}
+SPLIT_SEED_OFFSETS = {
+    "train": 0,
+    "heldout": HELDOUT_SEED_OFFSET,
+    "validation": VALIDATION_SEED_OFFSET,
+}
 
 _FAMILIES: dict[str, Callable[[int], Scene]] = {}
 

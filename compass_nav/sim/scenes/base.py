@@ -86,8 +86,9 @@ APPEARANCE_DIM = N_MATERIALS * 3 + N_MATERIALS * 2 + 6 + 1 + 3 + 1 + 4
 class SceneBuilder:
     """Draws a room into a fresh grid with randomised appearance."""
 
-    def __init__(self, family: str, seed: int, width: float, depth: float,
-                 wall_height: float) -> None:
+    def __init__(
+        self, family: str, seed: int, width: float, depth: float, wall_height: float
+    ) -> None:
         self.family = family
         self.seed = seed
         self.rng = np.random.default_rng([seed, _family_salt(family)])

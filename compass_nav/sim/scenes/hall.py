@@ -22,8 +22,9 @@ def generate(seed: int) -> Scene:
     """Open hall with 8-25 obstacles of mixed size and height."""
     b0 = SceneBuilder("hall", seed, width=0.0, depth=0.0, wall_height=0.0)
     width, depth = b0.rng.uniform(13, 21), b0.rng.uniform(11, 17)
-    b = SceneBuilder("hall", seed, width=width, depth=depth,
-                     wall_height=float(b0.rng.uniform(4.0, 8.0)))
+    b = SceneBuilder(
+        "hall", seed, width=width, depth=depth, wall_height=float(b0.rng.uniform(4.0, 8.0))
+    )
     rng = b.rng
     x0, y0, x1, y1 = b.bounds
     n = int(rng.integers(8, 26))
@@ -49,7 +50,12 @@ def generate(seed: int) -> Scene:
             if b.is_free(px, py, px + w, py + d, margin=1.0):
                 b.box(px, py, px + w, py + d, rng.uniform(0.4, 0.9), FURNITURE)
     return b.finish(
-        {OUTER_WALL: TEX_BRICKS, BOX: TEX_GRAIN, PILLAR: TEX_PANELS, INNER_WALL: TEX_PANELS,
-         FURNITURE: TEX_GRAIN},
+        {
+            OUTER_WALL: TEX_BRICKS,
+            BOX: TEX_GRAIN,
+            PILLAR: TEX_PANELS,
+            INNER_WALL: TEX_PANELS,
+            FURNITURE: TEX_GRAIN,
+        },
         ceiling_height=b.wall_height,
     )

@@ -45,8 +45,9 @@ def generate(seed: int) -> Scene:
                 dx = rng.uniform(x + 0.3, xe - dw - 0.3)
                 b.box(dx, wall_y, dx + dw, wall_y + t, 0.0, 0)
                 b.box(dx - 0.08, wall_y - 0.02, dx, wall_y + t + 0.02, wall_h, DOOR_FRAME)
-                b.box(dx + dw, wall_y - 0.02, dx + dw + 0.08, wall_y + t + 0.02, wall_h,
-                      DOOR_FRAME)
+                b.box(
+                    dx + dw, wall_y - 0.02, dx + dw + 0.08, wall_y + t + 0.02, wall_h, DOOR_FRAME
+                )
             # Sometimes a door between neighbouring rooms.
             if xe < x1 - 0.5 and rng.random() < 0.4 and (yb - ya) > 2.6:
                 dy = rng.uniform(ya + 0.3, yb - 1.9)
@@ -66,7 +67,11 @@ def generate(seed: int) -> Scene:
         py = c0 + 0.3 if rng.random() < 0.5 else c1 - 0.3
         b.cylinder(px, py, 0.2, rng.uniform(0.5, 1.2), FURNITURE)
     return b.finish(
-        {OUTER_WALL: TEX_PLAIN, INNER_WALL: TEX_PANELS, FURNITURE: TEX_GRAIN,
-         DOOR_FRAME: TEX_PLAIN},
+        {
+            OUTER_WALL: TEX_PLAIN,
+            INNER_WALL: TEX_PANELS,
+            FURNITURE: TEX_GRAIN,
+            DOOR_FRAME: TEX_PLAIN,
+        },
         ceiling_height=wall_h,
     )

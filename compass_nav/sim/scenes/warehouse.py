@@ -23,8 +23,9 @@ def generate(seed: int) -> Scene:
     b = SceneBuilder("warehouse", seed, width=0.0, depth=0.0, wall_height=0.0)
     rng = b.rng
     width, depth = rng.uniform(14, 21), rng.uniform(11, 17)
-    b = SceneBuilder("warehouse", seed, width=width, depth=depth,
-                     wall_height=rng.uniform(5.0, 7.0))
+    b = SceneBuilder(
+        "warehouse", seed, width=width, depth=depth, wall_height=rng.uniform(5.0, 7.0)
+    )
     rng = b.rng
     x0, y0, x1, y1 = b.bounds
     rack_h = rng.uniform(2.0, 4.5)
