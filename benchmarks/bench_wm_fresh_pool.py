@@ -9,17 +9,10 @@ recorded) into ``--fresh-data``, and runs the full evaluation there. The report'
 table shows every mode's held-out figures, so the result of each selection rule can be read
 off one run. Last stdout line: the report's headline pairs.
 
-    nice -n 5 .venv/bin/python benchmarks/bench_wm_fresh_pool.py \\
-        --model runs/worldmodel/model_v5.pt --out runs/worldmodel/report_v5_fresh
-    nice -n 5 .venv/bin/python benchmarks/bench_wm_fresh_pool.py --fresh-set 2 \\
-        --fresh-data runs/worldmodel/data_fresh2 \\
-        --model runs/worldmodel/model_v5.pt --out runs/worldmodel/report_v5_fresh2
-    nice -n 5 .venv/bin/python benchmarks/bench_wm_fresh_pool.py --fresh-set 3 \\
-        --fresh-data runs/worldmodel/data_fresh3 \\
-        --model runs/worldmodel/model_v6b.pt --out runs/worldmodel/report_v6b_fresh3
-    nice -n 5 .venv/bin/python benchmarks/bench_wm_fresh_pool.py --fresh-set 4 \\
-        --fresh-data runs/worldmodel/data_fresh4 --set evaluate.ego_warp=warp \\
-        --model runs/worldmodel/model_v7.pt --out runs/worldmodel/report_v7_fresh4
+    nice -n 5 .venv/bin/python benchmarks/bench_wm_fresh_pool.py --fresh-set 7 \\
+        --fresh-data runs/worldmodel/data_heldout_sets --set evaluate.ego_warp=warp \\
+        --set evaluate.replan=true --model runs/worldmodel/model_v7.pt \\
+        --out runs/worldmodel/report_v7_replan_fresh7
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ of the pooled evaluation to ``--out`` and ``sets.json`` / ``sets.md`` there: eve
 with its 95% bootstrap interval, per set and judge mode. Last stdout line: the chosen mode's
 Pearson / MMRV / MAE per set.
 
-    nice -n 5 .venv/bin/python benchmarks/bench_wm_heldout_sets.py \\
-        --model runs/worldmodel/model_v6b.pt --out runs/worldmodel/report_v6b_sets
+    nice -n 5 .venv/bin/python benchmarks/bench_wm_heldout_sets.py --set evaluate.ego_warp=warp \\
+        --set evaluate.replan=true --model runs/worldmodel/model_v7.pt \\
+        --out runs/worldmodel/report_v7_replan_sets
 """
 
 from __future__ import annotations
