@@ -480,7 +480,7 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
     if not path.is_file():
         raise ModelError(f"world-model checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
         raise ModelError(f"{path}: cannot read checkpoint ({exc})") from None
     if not isinstance(ckpt, dict) or not {"model", "idm", "config"} <= set(ckpt):
