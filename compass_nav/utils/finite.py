@@ -33,7 +33,7 @@ def check_loss(stage: str, step: int, loss: Any, terms: Mapping[str, Any] | None
     Raises:
         NonFiniteError: Naming the stage, step and the offending term.
     """
-    value = float(loss)
+    value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
     if math.isfinite(value):
         return
     bad = "loss"
