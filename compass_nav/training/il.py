@@ -18,7 +18,6 @@ Run folder: ``config.yaml``, ``checkpoints/step_*.pt``, ``dagger/round_*.npz``, 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -403,7 +402,7 @@ class ILRunner:
                     "final_terms": last_terms,
                 }
             )
-            atomic_write_json(self.run / "summary.json", json.loads(json.dumps(self.summary)))
+            atomic_write_json(self.run / "summary.json", self.summary)
         return final
 
 
