@@ -139,7 +139,6 @@ def train_rl(
         rl_sim_config(cfg, base.cfg),
         base,
         seed=cfg.seed * 7919 + start,
-        progress_weight=cfg.reward.progress,
         proximity_weight=cfg.reward.proximity,
         proximity_margin=cfg.reward.proximity_margin,
     )
