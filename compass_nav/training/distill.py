@@ -139,7 +139,7 @@ def train_distill(
         gen.set_state(payload["generator"])
         rng.bit_generator.state = payload["numpy_generator"]
         for r in range(phase - 1):
-            buffer.extend(torch.load(run / "dagger" / f"round_{r:02d}.pt", weights_only=True))
+            buffer.extend(CheckpointManager.load(run / "dagger" / f"round_{r:02d}.pt"))
     logger = TrainLogger(run, enabled=cfg.tensorboard)
     total = cfg.steps + cfg.dagger_rounds * cfg.dagger_updates
     bar = tqdm(
