@@ -270,7 +270,7 @@ def test_atomic_save_torch(tmp_path):
     torch = pytest.importorskip("torch")
     path = tmp_path / "ckpt.pt"
     atomic_save_torch({"w": torch.arange(3)}, path)
-    assert torch.equal(torch.load(path)["w"], torch.arange(3))
+    assert torch.equal(torch.load(path, weights_only=True)["w"], torch.arange(3))
     assert list(tmp_path.iterdir()) == [path]
 
 

@@ -177,12 +177,18 @@ def _self_check(module: ExportablePolicy, data: bytes) -> float:
         )
         with torch.inference_mode():
             want = module(*inputs)
-        for g, w in zip(got, want, strict=True):
+        for name, g, w in zip(module.output_names(), got, want, strict=True):
             if g.shape != tuple(w.shape):
                 raise ModelError(
                     f"export self-check: output shape {g.shape} at batch {b}, "
                     f"torch gives {tuple(w.shape)}"
                 )
+            for side, value in (("onnxruntime", g), ("torch", w.numpy())):
+                if not np.isfinite(value).all():
+                    raise ModelError(
+                        f"export self-check: {side} output {name!r} at batch {b} is not "
+                        "finite (NaN or inf); the model's weights or inputs are broken"
+                    )
             worst = max(worst, float(np.max(np.abs(g - w.numpy()))))
     return worst
 

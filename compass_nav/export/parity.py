@@ -20,6 +20,7 @@ import numpy as np
 
 from compass_nav.policies import Policy
 from compass_nav.runtime.base import PolicyRuntime
+from compass_nav.utils.errors import ModelError
 
 __all__ = ["ClosedLoopReport", "ParityReport", "Recording", "closed_loop", "record", "replay"]
 
@@ -126,6 +127,10 @@ def replay(
         reset_at_starts: Clear a row's state where its episode starts (as a robot would);
             False carries the state through the whole recording, the longest recurrent
             chain the recording allows (errors that grow with recurrence show up there).
+
+    Raises:
+        ModelError: Either runtime produced a NaN or infinite action or path (a difference
+            with NaN would compare as no difference at all).
     """
     a.reset()
     b.reset()
@@ -136,6 +141,14 @@ def replay(
             a.reset(start)
             b.reset(start)
         oa, ob = a.step(obs), b.step(obs)
+        for who, out in (("reference", oa), ("candidate", ob)):
+            for key in ("action", "path"):
+                value = getattr(out, key)
+                if value is not None and not np.isfinite(value).all():
+                    raise ModelError(
+                        f"parity: the {who} runtime's {key} at step {t} is not finite "
+                        "(NaN or inf); no comparison is meaningful"
+                    )
         worst_a = max(worst_a, float(np.max(np.abs(oa.action - ob.action))))
         if oa.path is not None and ob.path is not None:
             worst_p = max(worst_p, float(np.max(np.abs(oa.path - ob.path))))

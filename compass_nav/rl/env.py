@@ -28,7 +28,7 @@ from tensordict import TensorDict
 from compass_nav.models.xmobility import XMobility
 from compass_nav.models.xmobility import processing as P
 from compass_nav.rl.modules import head_inputs
-from compass_nav.rl.rewards import GEO_VALID_MAX, geodesic_progress, proximity_penalty
+from compass_nav.rl.rewards import proximity_penalty
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.scenes import GRID_CELLS
 
@@ -71,7 +71,7 @@ def privileged_features(sim) -> np.ndarray:
     gi = np.clip((ys / res).astype(int), 0, GRID_CELLS - 1)
     gj = np.clip((xs / res).astype(int), 0, GRID_CELLS - 1)
     raw = ctg[rows, gi, gj]
-    geo = np.where(raw >= GEO_VALID_MAX, _GEO_CLIP, np.minimum(raw, _GEO_CLIP))
+    geo = np.minimum(raw, _GEO_CLIP)  # forbidden cells (kernels.INF) read as far away
     cl = np.clip(clear[rows, gi, gj], 0.0, 2.0)
     d_geo = np.clip((geo[:, 1:] - geo[:, :1]) / _RING_RADIUS, -2.0, 2.0)
     vel = p["velocity"] / np.array([1.5, 1.0, 2.0])
@@ -87,9 +87,6 @@ class ResidualNavEnv(VecEnv):
         sim_config: Simulator settings (embodiments, families, route mode, image size...).
         base: The frozen X-Mobility base (eval mode, no gradients needed).
         seed: Seed of the first reset.
-        progress_weight: Reward per metre of geodesic progress, added to the simulator's
-            reward (:func:`compass_nav.rl.rewards.geodesic_progress`; keep the simulator's
-            own progress weight at 0).
         proximity_weight, proximity_margin: Reward every step times
             :func:`~compass_nav.rl.rewards.proximity_penalty` of the map clearance at the
             robot (privileged; 0 disables it).
@@ -101,7 +98,6 @@ class ResidualNavEnv(VecEnv):
         sim_config: SimConfig,
         base: XMobility,
         seed: int = 0,
-        progress_weight: float = 0.0,
         proximity_weight: float = 0.0,
         proximity_margin: float = 0.3,
         device: str = "cpu",
@@ -121,12 +117,10 @@ class ResidualNavEnv(VecEnv):
         self.prev_action = torch.zeros(n, 3)
         self._first = np.ones(n, bool)
         self._pending = np.zeros(n, bool)
-        self.progress_weight = progress_weight
         self.proximity_weight = proximity_weight
         self.proximity_margin = proximity_margin
         obs, _ = self.sim.reset(seed=seed)
         self._radius = np.array([b.circumscribed_radius for b in self.sim.env_bodies])
-        self._geo = map_at_pose(self.sim, "cost_to_go")
         self._return = np.zeros(self.num_envs)
         self.last_obs = obs
         self._obs = self._observe(obs)
@@ -174,15 +168,11 @@ class ResidualNavEnv(VecEnv):
         obs, reward, terminated, truncated, info = self.sim.step(command.cpu().numpy())
         resetting = self._pending
         ended = info["_episode"]
-        geo_now = map_at_pose(self.sim, "cost_to_go")
-        progress, geo = geodesic_progress(self._geo, geo_now)
-        self._geo = np.where(resetting, geo_now, geo)
-        shaping = self.progress_weight * progress
         if self.proximity_weight:
-            shaping = shaping + self.proximity_weight * proximity_penalty(
+            shaping = self.proximity_weight * proximity_penalty(
                 map_at_pose(self.sim, "clearance"), self._radius, self.proximity_margin
             )
-        reward = reward + np.where(resetting, 0.0, shaping)
+            reward = reward + np.where(resetting, 0.0, shaping)
         self._return = np.where(resetting, 0.0, self._return) + reward
         self.prev_action = torch.where(
             torch.as_tensor(resetting, device=self.device)[:, None],

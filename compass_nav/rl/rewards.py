@@ -1,12 +1,10 @@
 """Reward settings of the residual RL stage: weights of the simulator's reward terms, presets.
 
-The terms are the simulator's pure functions (:mod:`compass_nav.sim.mdp.rewards`: distance,
-success, collision, time, smoothness), except geodesic progress, which the feature env
-(:class:`compass_nav.rl.env.ResidualNavEnv`) computes with :func:`geodesic_progress`: the
-simulator's own progress term reads the planner's cost-to-go unguarded, and cells the
-planner forbids hold huge finite costs there (~5e16 "metres": its cost grid is float32, so
-the forbidden marker 1e18 becomes 9.99999984e17 and is not recognised as forbidden), which
-turned one step's reward into -5e16 when a body's centre grazed such a cell. This module
+The terms are the simulator's pure functions (:mod:`compass_nav.sim.mdp.rewards`: geodesic
+progress, distance, success, collision, time, smoothness); geodesic progress is the decrease
+of the planner's cost-to-go, which keeps its last value while the robot's centre is in a
+cell the planner forbids. The feature env (:class:`compass_nav.rl.env.ResidualNavEnv`) adds
+the privileged proximity term (:func:`proximity_penalty`). This module
 chooses the weights for RL and names two presets:
 
 ``compass``
@@ -33,16 +31,11 @@ from compass_nav.utils.config import check
 from compass_nav.utils.errors import ConfigError
 
 __all__ = [
-    "GEO_VALID_MAX",
     "REWARD_PRESETS",
     "RLRewardConfig",
-    "geodesic_progress",
     "proximity_penalty",
     "reward_preset",
 ]
-
-#: Cost-to-go values at or above this (planner metres) mark cells the planner forbids.
-GEO_VALID_MAX = 1e6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,13 +85,10 @@ class RLRewardConfig:
         )
 
     def sim_reward(self) -> RewardConfig:
-        """The simulator's reward config: these weights, progress off.
-
-        The env adds geodesic progress and the proximity term itself.
-        """
+        """The simulator's reward config: these weights (the env adds the proximity term)."""
         terms = dataclasses.asdict(self)
         del terms["proximity"], terms["proximity_margin"]
-        return RewardConfig(**{**terms, "progress": 0.0})
+        return RewardConfig(**terms)
 
 
 REWARD_PRESETS: dict[str, RLRewardConfig] = {
@@ -107,24 +97,6 @@ REWARD_PRESETS: dict[str, RLRewardConfig] = {
     ),
     "shaped": RLRewardConfig(),
 }
-
-
-def geodesic_progress(
-    geo_before: np.ndarray, geo_at_pose: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Progress along the planner's cost-to-go, ignoring cells it forbids.
-
-    Args:
-        geo_before: (N,) cost-to-go tracked at the previous step, planner metres.
-        geo_at_pose: (N,) cost-to-go of the cell the robot is in now.
-
-    Returns:
-        ``(progress, geo)``: (N,) decrease of the cost-to-go (0 while the robot is in a
-        forbidden cell) and the value to track for the next step.
-    """
-    valid = geo_at_pose < GEO_VALID_MAX
-    geo = np.where(valid, geo_at_pose, geo_before)
-    return geo_before - geo, geo
 
 
 def proximity_penalty(clearance: np.ndarray, radius: np.ndarray, margin: float) -> np.ndarray:

@@ -19,7 +19,6 @@ the subscriptions, activate starts control, deactivate/shutdown publish a zero c
 from __future__ import annotations
 
 import collections
-import json
 import math
 import signal
 import threading
@@ -47,6 +46,7 @@ from compass_nav.ros.navigator_core import NavigatorCore, NavigatorSettings, ope
 from compass_nav.ros.observation import robot_to_world
 from compass_nav.ros.params import check_value, declare, navigator_params
 from compass_nav.sim.embodiment import EmbodimentSpec, get_embodiment
+from compass_nav.utils import jsonsafe
 from compass_nav.utils.errors import CompassNavError
 
 __all__ = ["Navigator", "main"]
@@ -525,7 +525,7 @@ class Navigator(LifecycleNode):
         self._last_status = key
         d = status.to_dict()
         d["frame"] = self._frame_names()[0]
-        self._status_pub.publish(String(data=json.dumps(d)))
+        self._status_pub.publish(String(data=jsonsafe.dumps(d)))
         if status.state in ("reached", "cancelled", "rejected"):
             self.get_logger().info(f"goal {status.goal_id} {status.state} {status.reason}")
 

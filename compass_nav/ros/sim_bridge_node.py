@@ -34,7 +34,6 @@ new episode's first observation.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
@@ -59,6 +58,7 @@ from compass_nav.sim import kernels
 from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.sim.scenes import GRID_CELLS
+from compass_nav.utils import jsonsafe
 
 __all__ = ["SimBridge", "main"]
 
@@ -234,7 +234,7 @@ class SimBridge(Node):
             "final_distance": round(float(math.hypot(g[0] - p[0], g[1] - p[1])), 3),
         }
         self.outcomes.append(record)
-        self._episode_pub.publish(String(data=json.dumps(record)))
+        self._episode_pub.publish(String(data=jsonsafe.dumps(record)))
         self.get_logger().info(f"episode {self.episode}: {outcome} after {record['steps']} steps")
 
     def _done(self) -> bool:

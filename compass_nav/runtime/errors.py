@@ -14,8 +14,10 @@ from compass_nav.utils.errors import ModelError
 __all__ = [
     "BackendUnavailableError",
     "InputError",
+    "InvalidObservationError",
     "MetadataError",
     "ModelFileError",
+    "NonFiniteOutputError",
     "ProviderUnavailableError",
 ]
 
@@ -35,6 +37,21 @@ class InputError(ModelError, ValueError):
     """An observation has a missing entry, a wrong shape or dtype, or wrong image channels.
 
     The message names the input and gives the expected vs the actual shape and dtype.
+    """
+
+
+class InvalidObservationError(InputError):
+    """An observation vector (speed, goal, route, embodiment) holds NaN or infinity.
+
+    The message names the input and the rows. (Non-finite depth pixels are not an error:
+    they are the sensor's "no return" and read as 0, see :mod:`.preprocess`.)
+    """
+
+
+class NonFiniteOutputError(ModelError):
+    """The model produced a NaN or infinite action, path or recurrent state.
+
+    The runtime keeps the state of its last good step; the caller should stop the robot.
     """
 
 

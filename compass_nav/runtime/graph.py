@@ -16,7 +16,11 @@ import abc
 import numpy as np
 
 from compass_nav.runtime.base import PolicyRuntime, RuntimeOutput
-from compass_nav.runtime.errors import InputError
+from compass_nav.runtime.errors import (
+    InputError,
+    InvalidObservationError,
+    NonFiniteOutputError,
+)
 from compass_nav.runtime.metadata import ModelMetadata
 from compass_nav.runtime.preprocess import prepare_inputs
 
@@ -41,6 +45,8 @@ class GraphRuntime(PolicyRuntime):
             want = (len(meta.spec.descriptor_fields),)
             if d.shape != want:
                 raise InputError(f"descriptor: expected shape {want}, got {d.shape}")
+            if not np.isfinite(d).all():
+                raise InvalidObservationError("descriptor: contains NaN or infinity")
             self._defaults["embodiment"] = d
         self._state: dict[str, np.ndarray] | None = None
 
@@ -82,6 +88,12 @@ class GraphRuntime(PolicyRuntime):
         Returns:
             ``action`` (B, 3) float32 SI, clipped to the body (in the graph); ``path``
             (B, P, 2) metres, robot frame, when the model predicts one.
+
+        Raises:
+            InputError: A bad observation (see :func:`prepare_inputs`); its subclass
+                :class:`InvalidObservationError` for NaN or infinity outside depth.
+            NonFiniteOutputError: The model's action, path or new state is not finite.
+            In both cases the recurrent state stays the one of the last good step.
         """
         feed = prepare_inputs(obs, self.meta, self._defaults)
         batch = next(iter(feed.values())).shape[0]
@@ -89,9 +101,15 @@ class GraphRuntime(PolicyRuntime):
             self._state = self._zeros(batch)
         feed.update(self._state)
         out = self._run(feed)
-        self._state = {
-            a: np.array(out[b], dtype=self.meta.input(a).dtype) for a, b in self.meta.state
-        }
+        state = {a: np.array(out[b], dtype=self.meta.input(a).dtype) for a, b in self.meta.state}
         action = np.asarray(out["action"], np.float32)
         path = out.get("path")
-        return RuntimeOutput(action, None if path is None else np.asarray(path, np.float32))
+        path = None if path is None else np.asarray(path, np.float32)
+        for name, value in (("action", action), ("path", path), *state.items()):
+            if value is not None and not np.isfinite(value).all():
+                raise NonFiniteOutputError(
+                    f"{self.name}: the model's {name!r} output is not finite (NaN or inf); "
+                    "the recurrent state of the last good step is kept"
+                )
+        self._state = state
+        return RuntimeOutput(action, path)

@@ -10,13 +10,21 @@ float, normalisation, layout, action scaling and clipping) is inside the graph.
 graph's observation inputs: it checks presence, shapes and dtypes (an :class:`InputError`
 naming the input, expected vs got), resizes images and casts vectors to float32. The ONNX,
 TensorRT and torch runtimes all call it, so they see byte-identical inputs.
+
+Non-finite values: a depth pixel that is NaN (the "no return" of ``32FC1`` depth images) or
++-inf (out of range, REP 117) becomes 0, the value the simulator renders where no surface is
+within range (:mod:`compass_nav.sim.render`) and so what the model was trained to read as
+"nothing there"; this happens before resizing, so one such pixel cannot spread. A NaN or
+infinity in any other input (speed, goal, route, embodiment) has no such meaning and is an
+:class:`InvalidObservationError` naming the input and rows. An empty batch is an
+:class:`InputError`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from compass_nav.runtime.errors import InputError
+from compass_nav.runtime.errors import InputError, InvalidObservationError
 from compass_nav.runtime.metadata import ModelMetadata, TensorSpec
 
 __all__ = ["IMAGE_INPUTS", "prepare_inputs", "resize_image"]
@@ -79,6 +87,9 @@ def _image(name: str, x: np.ndarray, t: TensorSpec, batch: int) -> np.ndarray:
                 "float32 metres"
             )
         x = x.astype(np.float32, copy=False)
+        bad = ~np.isfinite(x)
+        if bad.any():  # the sensor's "no return": the simulator's 0 (module docstring)
+            x = np.where(bad, np.float32(0.0), x)
     if x.shape[0] != batch:
         raise InputError(
             f"input {name!r}: batch {x.shape[0]} differs from the batch {batch} of 'goal'"
@@ -106,11 +117,16 @@ def prepare_inputs(
 
     Raises:
         InputError: A missing input, a wrong shape, dtype or channel count (named, expected
-            vs got), or inconsistent batch sizes.
+            vs got), inconsistent batch sizes, or batch size 0.
+        InvalidObservationError: NaN or infinity in a non-image input (named, with rows).
     """
     if "goal" not in obs:
         raise InputError("observation has no 'goal' (B, 3): it fixes the batch size")
+    if np.ndim(obs["goal"]) == 0:
+        raise InputError("input 'goal': expected (B, 3), got a scalar")
     batch = int(np.shape(obs["goal"])[0])
+    if batch == 0:
+        raise InputError("observation has batch size 0 ('goal' has no rows): nothing to run")
     defaults = defaults or {}
     feed: dict[str, np.ndarray] = {}
     for t in meta.observation_inputs:
@@ -137,5 +153,19 @@ def prepare_inputs(
             raise InputError(
                 f"input {t.name!r}: expected {_expected(t, False)}, got {_describe(x)}"
             )
-        feed[t.name] = np.ascontiguousarray(x, dtype=t.dtype)
+        value = np.ascontiguousarray(x, dtype=t.dtype)
+        if np.issubdtype(value.dtype, np.floating):
+            _require_finite(t.name, value)
+        feed[t.name] = value
     return feed
+
+
+def _require_finite(name: str, x: np.ndarray) -> None:
+    bad = ~np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad).tolist()
+        raise InvalidObservationError(
+            f"input {name!r}: NaN or infinite value in row{'s' if len(rows) > 1 else ''} "
+            f"{', '.join(map(str, rows[:8]))}{' ...' if len(rows) > 8 else ''}; "
+            "the step was not run and the recurrent state is unchanged"
+        )

@@ -81,10 +81,12 @@ def planner_cost(clearance: np.ndarray, body: EmbodimentSpec) -> np.ndarray:
     0.8 m beyond it a soft cost keeps plans in the middle of aisles.
     """
     r_in, r_out = planner_radii(body)
+    # float64 from the start: in float32 (the clearance's dtype) the marker 1e18 would be
+    # stored as 9.99999984e17 and no ``>= INF`` test would recognise a forbidden cell.
+    clearance = np.asarray(clearance, dtype=np.float64)
     cost = 1.0 + 2.0 * np.clip((0.8 - (clearance - r_out)) / 0.8, 0.0, 1.0)
     cost = np.where(clearance < r_out, 9.0, cost)
-    cost = np.where(clearance < r_in + 0.02, kernels.INF, cost)
-    return cost.astype(np.float64)
+    return np.where(clearance < r_in + 0.02, kernels.INF, cost)
 
 
 class NavVectorEnv(gym.vector.VectorEnv):

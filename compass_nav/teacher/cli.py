@@ -15,10 +15,10 @@ Heavy imports (simulator, numba kernels, torch) happen inside the handlers so th
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 
+from compass_nav.utils import jsonsafe
 from compass_nav.utils.errors import ConfigError
 
 __all__ = ["parse_image_size", "parse_names", "register"]
@@ -141,7 +141,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     ds = DemoDataset(args.path)
     summary = ds.summary()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(jsonsafe.dumps(summary, indent=2))
         return 0
     meta = ds.meta
     h, w = meta["image_size"]

@@ -43,6 +43,7 @@ from compass_nav.training.common import (
 )
 from compass_nav.utils.atomic import atomic_save_torch, atomic_write_json
 from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.finite import WEIGHT_CHECK_EVERY, check_loss, check_weights
 
 __all__ = ["load_specialists", "train_distill"]
 
@@ -138,7 +139,7 @@ def train_distill(
         gen.set_state(payload["generator"])
         rng.bit_generator.state = payload["numpy_generator"]
         for r in range(phase - 1):
-            buffer.extend(torch.load(run / "dagger" / f"round_{r:02d}.pt", weights_only=True))
+            buffer.extend(CheckpointManager.load(run / "dagger" / f"round_{r:02d}.pt"))
     logger = TrainLogger(run, enabled=cfg.tensorboard)
     total = cfg.steps + cfg.dagger_rounds * cfg.dagger_updates
     bar = tqdm(
@@ -156,7 +157,10 @@ def train_distill(
         terms: dict[str, float] = {}
         for _ in range(n):
             terms = algo.update(buffer.sample(cfg.batch_size, gen))
+            check_loss("distillation", step, terms["kl"], terms)
             step += 1
+            if step % WEIGHT_CHECK_EVERY == 0:
+                check_weights("distillation", step, algo.head)
             bar.update(1)
             if step % 20 == 0:
                 logger.scalars(step, terms, "distill")
@@ -164,6 +168,7 @@ def train_distill(
         return terms
 
     def save() -> None:
+        check_weights("distillation", step, algo.head)
         ckpts.save(
             step,
             {
@@ -236,6 +241,7 @@ def train_distill(
         "samples": len(buffer),
         "history": history,
     }
+    check_weights("distillation", step, algo.head)
     path = save_residual(
         run / ARTIFACT_NAMES["generalist"],
         base,

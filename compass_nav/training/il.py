@@ -18,7 +18,6 @@ Run folder: ``config.yaml``, ``checkpoints/step_*.pt``, ``dagger/round_*.npz``, 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from compass_nav.training.sequences import SequenceBuffer, episodes_from_dataset
 from compass_nav.utils.atomic import atomic_save_torch, atomic_write_json
 from compass_nav.utils.config import check, config_to_dict
 from compass_nav.utils.errors import ConfigError, DataError
+from compass_nav.utils.finite import WEIGHT_CHECK_EVERY, check_loss, check_weights
 
 __all__ = ["ILAlgorithm", "ILConfig", "ILRunner", "MODEL_KIND", "il_preset", "train_il"]
 
@@ -317,6 +317,7 @@ class ILRunner:
 
     # ------------------------------------------------------------------ checkpoints
     def _save(self) -> None:
+        check_weights("imitation", self.step, self.algo.model)
         payload = {
             **model_payload(self.algo.model, self.step, self.cfg),
             "optimizer": self.algo.optimizer.state_dict(),
@@ -367,8 +368,11 @@ class ILRunner:
                 batch = self.buffer.sample(self.rng, cfg.batch_size, cfg.seq_len, cfg.mapless_prob)
                 lr = cosine_lr(self.step, cfg.steps, cfg.lr, cfg.warmup, cfg.lr_final)
                 last_terms = self.algo.update(batch, lr)
+                check_loss("imitation", self.step, last_terms["total"], last_terms)
                 self.history.append(last_terms)
                 self.step += 1
+                if self.step % WEIGHT_CHECK_EVERY == 0:
+                    check_weights("imitation", self.step, self.algo.model)
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     self.logger.scalars(self.step, {**last_terms, "lr": lr}, "train")
@@ -386,6 +390,7 @@ class ILRunner:
             self.logger.close()
         final = self.run / "model.pt"
         if self.step >= cfg.steps:
+            check_weights("imitation", self.step, self.algo.model)
             atomic_save_torch(model_payload(self.algo.model, self.step, cfg), final)
             self.summary.update(
                 {
@@ -397,7 +402,7 @@ class ILRunner:
                     "final_terms": last_terms,
                 }
             )
-            atomic_write_json(self.run / "summary.json", json.loads(json.dumps(self.summary)))
+            atomic_write_json(self.run / "summary.json", self.summary)
         return final
 
 

@@ -40,6 +40,7 @@ from compass_nav.training.common import (
     seed_everything,
 )
 from compass_nav.utils.atomic import atomic_write_json
+from compass_nav.utils.finite import check_loss, check_weights
 
 __all__ = ["EpisodeStats", "rl_sim_config", "train_rl"]
 
@@ -138,7 +139,6 @@ def train_rl(
         rl_sim_config(cfg, base.cfg),
         base,
         seed=cfg.seed * 7919 + start,
-        progress_weight=cfg.reward.progress,
         proximity_weight=cfg.reward.proximity,
         proximity_margin=cfg.reward.proximity_margin,
     )
@@ -171,7 +171,15 @@ def train_rl(
                     stats.add(extras["episode"])
                 alg.compute_returns(obs)
             t1 = time.perf_counter()
-            losses = alg.update()
+            try:
+                losses = alg.update()
+            except RuntimeError:
+                # A diverged minibatch step leaves NaN weights that break the next one's
+                # action distribution: report the divergence, not torch's message.
+                check_weights("residual PPO actor", it + 1, alg.actor)
+                check_weights("residual PPO critic", it + 1, alg.critic)
+                raise
+            check_loss("residual PPO", it + 1, sum(losses.values()), losses)
             t2 = time.perf_counter()
             env_steps += cfg.num_envs * cfg.steps_per_env
             ep = stats.summary()
@@ -203,6 +211,8 @@ def train_rl(
                 and time.perf_counter() - t_start >= 60.0 * cfg.time_budget_min
             )
             if iteration % cfg.save_interval == 0 or iteration == cfg.iterations or over_budget:
+                check_weights("residual PPO actor", iteration, alg.actor)
+                check_weights("residual PPO critic", iteration, alg.critic)
                 ckpts.save(
                     iteration,
                     {
@@ -228,6 +238,7 @@ def train_rl(
         "train_window": stats.summary(),
         "episodes": stats.total,
     }
+    check_weights("residual PPO actor", iteration, alg.actor)
     path = save_residual(
         run / ARTIFACT_NAMES["specialist"],
         base,

@@ -8,12 +8,13 @@ file under the final name: readers see either the old content or the new one.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from compass_nav.utils.jsonsafe import dumps
 
 __all__ = [
     "atomic_save_png",
@@ -95,14 +96,15 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int = 2) -> None:
-    """Atomically write ``obj`` as JSON (UTF-8, trailing newline) to ``path``.
+    """Atomically write ``obj`` as strict JSON (UTF-8, trailing newline) to ``path``.
 
     Args:
         path: Final destination.
-        obj: Anything ``json.dumps`` accepts.
+        obj: Anything ``json.dumps`` accepts, plus numpy numbers and arrays; NaN and
+            infinities are written as ``null`` (:mod:`compass_nav.utils.jsonsafe`).
         indent: Indentation passed to ``json.dumps``.
     """
-    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
+    atomic_write_text(path, dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
 def atomic_save_torch(obj: Any, path: str | os.PathLike[str]) -> None:

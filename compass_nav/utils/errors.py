@@ -9,7 +9,7 @@ so that they keep their traceback.
 
 from __future__ import annotations
 
-__all__ = ["CompassNavError", "ConfigError", "DataError", "ModelError"]
+__all__ = ["CompassNavError", "ConfigError", "DataError", "ModelError", "NonFiniteError"]
 
 
 class CompassNavError(Exception):
@@ -30,3 +30,11 @@ class DataError(CompassNavError):
 
 class ModelError(CompassNavError):
     """A checkpoint or exported model is missing, incompatible or fails its contract."""
+
+
+class NonFiniteError(CompassNavError):
+    """Training produced a NaN or infinite loss or weight (learning rate too high, bad data).
+
+    Raised before any checkpoint or model with the non-finite value is written; the message
+    names the stage, the step and the loss term or parameter.
+    """

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from compass_nav.utils.atomic import atomic_save_torch
 from compass_nav.utils.errors import DataError, ModelError
+from compass_nav.utils.finite import check_loss, check_weights
 from compass_nav.worldmodel.config import WorldModelPipelineConfig, from_dict, to_dict
 from compass_nav.worldmodel.kinematics import ActuatorModel
 from compass_nav.worldmodel.model import (
@@ -295,8 +296,7 @@ def train_world_model(
             pred_frames=tc.pred_frames,
             mask=batch["mask"],
         )
-        if not torch.isfinite(loss):
-            raise ModelError(f"world-model loss became {loss.item()} at step {step}")
+        check_loss("world model", step, loss, parts)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -317,6 +317,7 @@ def train_world_model(
             )
             bar.set_postfix(pred=f"{running['pred']:.4f}", coll=f"{running['collision']:.3f}")
         if tc.checkpoint_every and steps_done % tc.checkpoint_every == 0:
+            check_weights("world model", steps_done, model)
             atomic_save_torch(
                 {
                     "config": to_dict(cfg),
@@ -345,6 +346,7 @@ def train_world_model(
                 **running,
             }
         )
+    check_weights("world model", steps_done, model)
     wm_time = time.time() - t_start
     wm_cpu = time.process_time() - cpu_start
     model.eval()
@@ -353,6 +355,7 @@ def train_world_model(
     model.hazard_bias = prior
     idm = InverseDynamics(cfg.model)
     idm_stats = _train_idm(idm, model, sampler, tc, body, progress)
+    check_weights("inverse dynamics", tc.idm_steps, idm)
     summary = {
         "train_seconds": time.time() - t_start,
         "world_model_seconds": wm_time,
@@ -435,7 +438,7 @@ def _train_idm(
     """Fit the inverse dynamics on real and reconstructed frame pairs; error statistics."""
     opt = torch.optim.AdamW(idm.parameters(), lr=1e-3, weight_decay=1e-5)
     bar = tqdm(range(tc.idm_steps), desc="inverse dynamics", disable=not progress, unit="step")
-    for _ in bar:
+    for step in bar:
         b = sampler.sample(tc.batch, 0.0)
         x = b["frames"][:, :2]
         target = _idm_target(b["speed"][:, :2], sampler.descriptor)[:, 0]
@@ -444,6 +447,7 @@ def _train_idm(
         x0 = torch.cat([x[:, 0], rec[:, 0]])
         x1 = torch.cat([x[:, 1], rec[:, 1]])
         loss = torch.nn.functional.mse_loss(idm(x0, x1), torch.cat([target, target]))
+        check_loss("inverse dynamics", step, loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -480,7 +484,7 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
     if not path.is_file():
         raise ModelError(f"world-model checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
         raise ModelError(f"{path}: cannot read checkpoint ({exc})") from None
     if not isinstance(ckpt, dict) or not {"model", "idm", "config"} <= set(ckpt):

@@ -175,3 +175,22 @@ def test_train_distill_offline_then_dagger_and_resume(two_specialists, tmp_path)
             tmp_path / "gen2",
             progress=False,
         )
+
+
+@pytest.mark.parametrize("lr", [1e30, float("inf")])
+def test_diverging_distillation_stops_by_name_and_writes_no_generalist(
+    two_specialists, tmp_path, lr
+):
+    """A learning rate that blows the generalist's head up ends the run with a named error
+    before a checkpoint or generalist holding NaN is written."""
+    from compass_nav.training.common import CheckpointManager
+    from compass_nav.utils.errors import NonFiniteError
+
+    _, specs, data = two_specialists
+    cfg = distill_preset("debug", specialists=specs, data=data, dagger_rounds=0, lr=lr)
+    with pytest.raises(NonFiniteError, match="distillation training diverged at step"):
+        train_distill(cfg, tmp_path / "gen", progress=False)
+    assert not (tmp_path / "gen" / "generalist.pt").exists()
+    for _, ckpt in CheckpointManager(tmp_path / "gen").list():
+        state = CheckpointManager.load(ckpt)["algo"]["head"]
+        assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())

@@ -208,3 +208,39 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
     assert "--checkpoint" in capsys.readouterr().err
     assert main(["export", "--format", "tensorrt"]) == 2
     assert "--onnx" in capsys.readouterr().err
+
+
+def _nan_module(example_export):
+    """The example IL base with one NaN weight: every output it computes is NaN."""
+    module = load_exportable(example_export("il_base")[0])
+    with torch.no_grad():
+        next(p for p in module.parameters() if p.ndim > 1).view(-1)[0] = float("nan")
+    return module
+
+
+def test_export_self_check_fails_on_nan_outputs(tmp_path, example_export):
+    """NaN outputs agree with nothing: no "max |diff| 0" and no file written."""
+    with pytest.raises(ModelError, match="not finite"):
+        export_onnx(_nan_module(example_export), tmp_path / "nan.onnx")
+    assert not (tmp_path / "nan.onnx").exists()
+
+
+def test_parity_fails_on_nan_outputs(example_export, recording):
+    """A runtime whose actions are NaN is not at parity with a sound one."""
+    _, path = example_export("il_base")
+    with pytest.raises(ModelError, match="not finite"):
+        replay(TorchRuntime(_nan_module(example_export)), OnnxRuntime(path), recording)
+
+
+def test_cli_export_of_a_nan_checkpoint_fails(tmp_path, example_export, capsys):
+    ckpt, _ = example_export("il_base")
+    payload = torch.load(ckpt, weights_only=True)
+    name = next(k for k, v in payload["model"].items() if v.is_floating_point() and v.ndim > 1)
+    payload["model"][name].view(-1)[0] = float("nan")
+    torch.save(payload, tmp_path / "nan.pt")
+    out = tmp_path / "nan.onnx"
+    code = main(["export", "--checkpoint", str(tmp_path / "nan.pt"), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2, captured.out
+    assert "compass-nav: error:" in captured.err and "not finite" in captured.err
+    assert "max |diff| 0" not in captured.out and not out.exists()

@@ -230,3 +230,18 @@ def test_feature_env_proximity_term_is_added_near_obstacles(debug_base):
     assert (expected < 0).any()  # a 5 m margin: robots in a warehouse are inside it
     plain.sim.close()
     near.sim.close()
+
+
+def test_diverging_ppo_stops_by_name_and_writes_no_specialist(tmp_path):
+    """An infinite learning rate blows the head up: the run ends with a named error before a
+    checkpoint or specialist holding NaN is written (1e4 does not diverge: the adaptive
+    schedule shrinks it)."""
+    from compass_nav.utils.errors import NonFiniteError
+
+    cfg = rl_preset("debug", iterations=3, embodiment="spot", ppo={"learning_rate": float("inf")})
+    with pytest.raises(NonFiniteError, match="residual PPO.*diverged at (step|iteration)"):
+        train_rl(cfg, tmp_path / "run", progress=False, tensorboard=False)
+    assert not (tmp_path / "run" / "specialist.pt").exists()
+    for _, ckpt in CheckpointManager(tmp_path / "run").list():
+        state = CheckpointManager.load(ckpt)["ppo"]["actor_state_dict"]
+        assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())

@@ -1,29 +1,49 @@
-"""Reward settings: presets, the guarded geodesic progress, validation messages."""
+"""Reward settings: presets, bounded geodesic progress, validation messages."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from compass_nav.rl.config import rl_preset
 from compass_nav.rl.rewards import (
     REWARD_PRESETS,
     RLRewardConfig,
-    geodesic_progress,
     proximity_penalty,
 )
 from compass_nav.utils.errors import ConfigError
 
 
-def test_geodesic_progress_ignores_cells_the_planner_forbids():
-    before = np.array([5.0, 5.0, 5.0])
-    # Moved closer; entered a forbidden cell (huge finite cost-to-go); left the goal behind.
-    now = np.array([4.6, 5e16, 5.3])
-    progress, geo = geodesic_progress(before, now)
-    assert np.allclose(progress, [0.4, 0.0, -0.3])
-    assert np.allclose(geo, [4.6, 5.0, 5.3])  # inside a forbidden cell the old value is kept
-    progress, _ = geodesic_progress(geo, np.array([4.5, 4.8, 5.3]))
-    assert np.allclose(progress, [0.1, 0.2, 0.0])  # leaving it again is ordinary progress
+def test_shaped_reward_stays_bounded_when_the_body_enters_a_forbidden_cell(debug_base):
+    """The simulator's own progress term carries the shaping: in a cell the planner forbids
+    the cost-to-go is ``kernels.INF`` and progress is 0 there, not minus a huge cost."""
+    import math
+
+    from compass_nav.rl.config import rl_preset
+    from compass_nav.rl.env import ResidualNavEnv
+    from compass_nav.sim import kernels
+    from compass_nav.sim.env import planner_radii
+    from compass_nav.sim.scenes import RESOLUTION
+    from compass_nav.training.rl import rl_sim_config
+
+    cfg = rl_preset("debug", embodiment="g1", num_envs=1)
+    env = ResidualNavEnv(rl_sim_config(cfg, debug_base.cfg), debug_base, seed=0)
+    sim = env.sim
+    assert sim.cfg.reward.progress == REWARD_PRESETS["shaped"].progress > 0
+    clearance = sim.privileged()["clearance"][0]
+    r_in, _ = planner_radii(sim.env_bodies[0])
+    x, y = sim.pose[0, :2]
+    i, j = min(
+        np.argwhere((clearance > 0.0) & (clearance < r_in + 0.02)),
+        key=lambda c: math.hypot((c[1] + 0.5) * RESOLUTION - x, (c[0] + 0.5) * RESOLUTION - y),
+    )
+    assert sim.cost_to_go[0, i, j] >= kernels.INF
+    sim.pose[0, :2] = ((j + 0.5) * RESOLUTION, (i + 0.5) * RESOLUTION)
+    for _ in range(3):
+        _, reward, _, _ = env.step(torch.zeros(1, 3))
+        assert torch.isfinite(reward).all() and reward.abs().max() < 100.0, reward
+    sim.close()
 
 
 def test_presets_and_the_simulator_config():
@@ -32,7 +52,7 @@ def test_presets_and_the_simulator_config():
     assert shaped.progress > 0 and shaped.smoothness < 0
     for name in ("distance", "success", "collision"):  # the ablation changes only shaping
         assert getattr(compass, name) == getattr(shaped, name)
-    assert shaped.sim_reward().progress == 0.0  # the feature env adds progress itself
+    assert shaped.sim_reward().progress == shaped.progress  # the simulator's own term
     assert shaped.sim_reward().smoothness == shaped.smoothness
 
 

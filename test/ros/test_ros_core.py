@@ -215,3 +215,35 @@ def test_node_command_quotes_empty_strings():
 
     cmd = node_command("compass_nav.ros.navigator_node", {"model": "", "autostart": False})
     assert cmd[-4:] == ["-p", "model:=''", "-p", "autostart:=false"]
+
+
+def test_the_shipped_model_stops_on_bad_inputs_and_drives_through_nan_depth():
+    """With the real runtime: NaN depth pixels (32FC1 "no return") still drive with a finite
+    command; a NaN speed stops the robot with the runtime's named error, and the next good
+    input drives again from a fresh state."""
+    rt = open_runtime("", "carter")
+    spec = rt.spec
+    core = NavigatorCore(rt, CARTER.descriptor(), settings())
+    h, w = spec.image_height, spec.image_width
+
+    def inputs(now, speed=(0.0, 0.0, 0.0), depth=None):
+        core.on_odometry(np.zeros(3), np.array(speed), now)
+        if spec.uses_rgb:
+            core.on_image(np.full((h, w, 3), 120, np.uint8), now)
+        if spec.uses_depth:
+            d = np.full((h, w), 3.0, np.float32) if depth is None else depth
+            core.on_depth(d, now)
+
+    core.set_goal(np.array([3.0, 0.0, 0.0]))
+    depth = np.full((h, w), 3.0, np.float32)
+    depth[: h // 2] = np.nan
+    inputs(0.0, depth=depth)
+    d = core.step(0.0)
+    assert d.status.state == "active" and np.isfinite(d.cmd).all(), d.status
+    inputs(0.1, speed=(np.nan, 0.0, 0.0))
+    d = core.step(0.1)
+    assert d.status.state == "stopped" and (d.cmd == 0).all()
+    assert "InvalidObservationError" in d.status.reason and "'speed'" in d.status.reason
+    inputs(0.2)
+    d = core.step(0.2)
+    assert d.status.state == "active" and np.isfinite(d.cmd).all()

@@ -365,3 +365,76 @@ def test_shipped_default_model_loads_steps_and_is_documented():
         out = rt.step(obs)
     assert out.action.shape == (2, 3) and np.isfinite(out.action).all()
     assert out.path is not None and out.path.shape == (2, rt.spec.path_points, 2)
+
+
+# ---------------------------------------------------------------------- non-finite values
+def _runtimes(il_onnx):
+    ckpt, path = il_onnx
+    return OnnxRuntime(path), TorchRuntime(ckpt)
+
+
+def test_non_finite_depth_reads_as_no_return(il_onnx):
+    """NaN (32FC1's "no return") and +-inf depth pixels are the simulator's no-hit value 0:
+    the action equals the one for a 0 there, and it is finite."""
+    for rt, ref in zip(_runtimes(il_onnx), _runtimes(il_onnx), strict=True):
+        obs, zero = _obs(2, (40, 48)), _obs(2, (40, 48))
+        obs["depth"][0, :5, :7] = np.nan
+        obs["depth"][1, 10, 10] = np.inf
+        obs["depth"][1, 11, 11] = -np.inf
+        zero["depth"][0, :5, :7] = 0.0
+        zero["depth"][1, 10, 10] = zero["depth"][1, 11, 11] = 0.0
+        got = rt.step(obs).action
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, ref.step(zero).action, atol=1e-6)
+
+
+@pytest.mark.parametrize("key", ["speed", "goal", "route", "embodiment"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_vector_inputs_are_named_and_keep_the_state(il_onnx, key, value):
+    from compass_nav.runtime.errors import InvalidObservationError
+
+    for rt in _runtimes(il_onnx):
+        hw = _model_hw(rt)
+        rt.step(_obs(2, hw, seed=1))
+        good = _obs(2, hw, seed=2)
+        twin = type(rt)(il_onnx[1] if isinstance(rt, OnnxRuntime) else il_onnx[0])
+        twin.step(_obs(2, hw, seed=1))
+        bad = _obs(2, hw, seed=2)
+        bad[key].reshape(2, -1)[1, 0] = value
+        with pytest.raises(InvalidObservationError, match=rf"input '{key}'.*row 1"):
+            rt.step(bad)
+        # The failed step changed nothing: the state is the one the last good step left.
+        np.testing.assert_allclose(rt.step(good).action, twin.step(good).action, atol=1e-7)
+
+
+def test_batch_size_zero_is_a_named_error(il_onnx):
+    for rt in _runtimes(il_onnx):
+        obs = {k: v[:0] for k, v in _obs(1, (40, 48)).items()}
+        with pytest.raises(InputError, match="batch size 0"):
+            rt.step(obs)
+
+
+def test_non_finite_model_output_is_an_error_and_keeps_the_state(il_onnx):
+    """A model whose outputs turn non-finite raises by name; the previous state stays."""
+    import torch
+
+    from compass_nav.export.sources import load_exportable
+    from compass_nav.runtime.errors import NonFiniteOutputError
+
+    ckpt, _ = il_onnx
+    module = load_exportable(ckpt)
+    rt = TorchRuntime(module)
+    hw = _model_hw(rt)
+    rt.step(_obs(1, hw, seed=1))
+    before = {k: v.copy() for k, v in rt._state.items()}
+    with torch.no_grad():
+        saved = [p.clone() for p in module.parameters()]
+        for p in module.parameters():
+            p.fill_(float("nan"))
+    with pytest.raises(NonFiniteOutputError, match="not finite"):
+        rt.step(_obs(1, hw, seed=2))
+    assert all(np.array_equal(before[k], rt._state[k]) for k in before)
+    with torch.no_grad():
+        for p, s in zip(module.parameters(), saved, strict=True):
+            p.copy_(s)
+    assert np.isfinite(rt.step(_obs(1, hw, seed=2)).action).all()

@@ -206,6 +206,37 @@ def test_training_resumes_after_a_kill(tmp_path, tiny_model, train_rollouts, mon
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
+@pytest.mark.parametrize(("steps", "checkpoint_every"), [(1, 1), (3, 0)])
+def test_diverging_training_stops_by_name_and_writes_no_model(
+    tmp_path, tiny_model, train_rollouts, steps, checkpoint_every
+):
+    """An infinite learning rate turns the weights to NaN after the first step: the run ends
+    with a named error (the loss of the next step, or the weights before the save) and writes
+    neither a model nor a resumable state holding NaN."""
+    import dataclasses
+
+    from compass_nav.utils.errors import NonFiniteError
+    from compass_nav.worldmodel import train as T
+
+    base = tiny_model.config
+    cfg = dataclasses.replace(
+        base,
+        train=dataclasses.replace(
+            base.train,
+            steps=steps,
+            idm_steps=1,
+            lr=float("inf"),
+            checkpoint_every=checkpoint_every,
+            max_cpu_minutes=0.0,
+            init="",
+        ),
+    )
+    with pytest.raises(NonFiniteError, match="world model training diverged at step"):
+        T.train_world_model(cfg, list(train_rollouts.values()), tmp_path / "m.pt", progress=False)
+    assert not (tmp_path / "m.pt").exists()
+    assert not T.partial_path(tmp_path / "m.pt").exists()
+
+
 def test_teacher_forcing_decays_to_its_floor():
     from compass_nav.utils.errors import ConfigError
     from compass_nav.worldmodel.config import TrainConfig
