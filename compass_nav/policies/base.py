@@ -76,7 +76,26 @@ def make_policy(spec: str, **kwargs) -> Policy:
     for matches, load in _LOADERS:
         if matches(spec):
             return load(spec, **kwargs)
-    raise ConfigError(
+    raise _unknown_policy(spec)
+
+
+def check_policy_spec(spec: str) -> None:
+    """Raise what :func:`make_policy` would for a spec nothing knows, without building it.
+
+    Commands call it before they create their output, so a typo leaves nothing behind.
+
+    Raises:
+        ConfigError: when nothing knows the spec (lists the scripted names).
+    """
+    if spec in _SCRIPTED:
+        return
+    _import_loaders()
+    if not any(matches(spec) for matches, _ in _LOADERS):
+        raise _unknown_policy(spec)
+
+
+def _unknown_policy(spec: str) -> ConfigError:
+    return ConfigError(
         f"unknown policy {spec!r}: not a scripted policy ({', '.join(sorted(_SCRIPTED))}) "
         "and no loader accepts it (expected a checkpoint .pt, an exported .onnx or a run folder)"
     )
