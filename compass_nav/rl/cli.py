@@ -155,7 +155,9 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     data = read_yaml_mapping(args.config) if args.config else {}
     data = apply_overrides(data, args.set)
     cfg = pipeline_preset(args.preset, data)
-    summary = run_pipeline(cfg, args.out, progress=not args.no_progress)
+    summary = run_pipeline(
+        cfg, args.out, progress=not args.no_progress, redo_changed=args.redo_changed
+    )
     print(summary["table"], end="")
     return 0
 
@@ -256,7 +258,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=fmt,
         description="Run the whole chain from a preset into OUT, skipping finished stages "
         "and resuming interrupted ones; prints the evaluation table "
-        "(OUT/eval/table.md).",
+        "(OUT/eval/table.md). Each stage records its settings in OUT/fingerprints/; a "
+        "re-run with changed settings is refused unless --redo-changed is given.",
         epilog="examples:\n  compass-nav pipeline --preset tiny --out runs/tiny\n"
         "  compass-nav pipeline --preset full --out runs/full --set bodies=[spot,g1]",
     )
@@ -269,6 +272,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override a value, e.g. --set rl.iterations=100",
+    )
+    pipe.add_argument(
+        "--redo-changed",
+        action="store_true",
+        help="redo stages whose settings changed since they ran, and the stages that read "
+        "them (their folders are deleted); without it such a re-run is refused",
     )
     pipe.add_argument("--no-progress", action="store_true", help="no progress bars")
     pipe.set_defaults(func=_run_pipeline)
