@@ -32,6 +32,7 @@ import numpy as np
 
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
 from compass_nav.utils.config import check
+from compass_nav.utils.files import ensure_output_dir
 
 __all__ = [
     "DemoConfig",
@@ -439,6 +440,7 @@ def run_ros_demo(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from compass_nav.sim.cli import parse_size
 
+    ensure_output_dir(args.out, "--out")
     if args.mode == "ros":
         return run_ros_demo(args)
 

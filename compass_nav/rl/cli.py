@@ -22,6 +22,7 @@ from compass_nav.utils.config import (
     read_yaml_mapping,
 )
 from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.files import ensure_output_dir
 
 __all__ = ["build_distill_config", "build_rl_config", "register"]
 
@@ -102,6 +103,7 @@ def build_distill_config(
 def _run_rl(args: argparse.Namespace) -> int:
     from compass_nav.training.rl import train_rl
 
+    ensure_output_dir(args.out, "--out")
     cfg = build_rl_config(
         args.out, args.preset, args.config, args.embodiment, args.base, args.set, args.resume
     )
@@ -119,6 +121,7 @@ def _run_rl(args: argparse.Namespace) -> int:
 def _run_record(args: argparse.Namespace) -> int:
     from compass_nav.rl.record import record_specialist
 
+    ensure_output_dir(args.out, "--out")
     families = (
         tuple(args.families.split(",")) if args.families else ("warehouse", "office", "hall")
     )
@@ -141,6 +144,7 @@ def _run_record(args: argparse.Namespace) -> int:
 def _run_distill(args: argparse.Namespace) -> int:
     from compass_nav.training.distill import train_distill
 
+    ensure_output_dir(args.out, "--out")
     cfg = build_distill_config(
         args.out, args.preset, args.config, args.specialist, args.data, args.set, args.resume
     )
@@ -152,6 +156,7 @@ def _run_distill(args: argparse.Namespace) -> int:
 def _run_pipeline(args: argparse.Namespace) -> int:
     from compass_nav.training.pipeline import pipeline_preset, run_pipeline
 
+    ensure_output_dir(args.out, "--out")
     data = read_yaml_mapping(args.config) if args.config else {}
     data = apply_overrides(data, args.set)
     cfg = pipeline_preset(args.preset, data)
