@@ -401,11 +401,10 @@ def run_demo(cfg: DemoConfig, progress: bool = True) -> list[dict]:
 
 def run_ros_demo(args: argparse.Namespace) -> int:
     """Sim-in-the-loop over DDS with the shipped model; prints and writes the table."""
+    from compass_nav.policies import check_names
     from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, summary_table
-    from compass_nav.sim.embodiment import get_embodiment
 
-    for name in args.embodiments:  # unknown names fail here, listing the known ones
-        get_embodiment(name)
+    check_names(families=args.families, embodiments=args.embodiments)  # before writing
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = SilConfig(

@@ -40,7 +40,7 @@ from tqdm import tqdm
 from compass_nav.data import format as fmt
 from compass_nav.data.routes import mapless_route
 from compass_nav.data.summary import summarize_attrs
-from compass_nav.policies import Policy, check_policy_spec, make_policy
+from compass_nav.policies import Policy, check_names, make_policy
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.utils.config import config_to_dict
@@ -165,20 +165,6 @@ class _EpisodeBuffer:
 
     def stacked(self) -> dict[str, np.ndarray]:
         return {k: np.stack(v) for k, v in self.steps.items()}
-
-
-def _check_names(policy: str | Policy, cfg: SimConfig) -> None:
-    """Refuse unknown scene families, bodies or policy specs (a typo) before writing."""
-    from compass_nav.sim.scenes import list_families
-
-    known = list_families()
-    for fam in cfg.families:
-        if fam not in known:
-            raise ConfigError(f"unknown scene family {fam!r}; known families: {', '.join(known)}")
-    for body in cfg.embodiments:
-        get_embodiment(body)
-    if isinstance(policy, str):
-        check_policy_spec(policy)
 
 
 def _prepare_folder(root: Path, meta: dict[str, Any]) -> dict[str, Any]:
@@ -495,7 +481,9 @@ def record_episodes(
         raise ConfigError(
             f"workers={workers!r}: must be within [1, num_envs={sim_config.num_envs}]"
         )
-    _check_names(policy, sim_config)  # before the folder and meta.json are written
+    check_names(  # before the folder and its meta.json are written
+        [policy] if isinstance(policy, str) else [], sim_config.families, sim_config.embodiments
+    )
     root = Path(out_dir)
     name = _policy_name(policy)
     command = command if command is not None else " ".join(sys.argv)

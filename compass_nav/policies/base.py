@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -92,6 +92,27 @@ def check_policy_spec(spec: str) -> None:
     _import_loaders()
     if not any(matches(spec) for matches, _ in _LOADERS):
         raise _unknown_policy(spec)
+
+
+def check_names(
+    policies: Iterable[str] = (), families: Iterable[str] = (), embodiments: Iterable[str] = ()
+) -> None:
+    """Refuse unknown policy specs, scene families or bodies (a typo) before any writing.
+
+    Raises:
+        ConfigError: Naming the unknown value and listing the known ones.
+    """
+    from compass_nav.sim.embodiment import get_embodiment
+    from compass_nav.sim.scenes import list_families
+
+    known = list_families()
+    for fam in families:
+        if fam not in known:
+            raise ConfigError(f"unknown scene family {fam!r}; known families: {', '.join(known)}")
+    for body in embodiments:
+        get_embodiment(body)
+    for spec in policies:
+        check_policy_spec(spec)
 
 
 def _unknown_policy(spec: str) -> ConfigError:
