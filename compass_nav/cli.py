@@ -6,7 +6,9 @@ which adds its parser(s) with ``subparsers.add_parser(...)`` and sets
 A listed module that does not exist yet is skipped; any other import failure surfaces.
 
 Errors of type :class:`compass_nav.utils.errors.CompassNavError` are printed as
-``compass-nav: error: <message>`` (exit code 2, no traceback); Ctrl-C exits with 130.
+``compass-nav: error: <message>`` (exit code 2, no traceback), and so are write failures
+(``OSError`` with an errno of :data:`compass_nav.utils.files.WRITE_ERRNOS`: a full disk, a
+read-only place) as ``cannot write <path>: <reason>``; Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The process exit code: the command's own, 2 for usage and :class:`CompassNavError`
-        failures, 130 on Ctrl-C.
+        failures and write failures, 130 on Ctrl-C.
     """
     try:
         parser = build_parser()
@@ -146,6 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if code is None else int(code)
     except CompassNavError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        from compass_nav.utils.files import write_error_message
+
+        message = write_error_message(exc)
+        if message is None:
+            raise  # not a write failure: a bug keeps its traceback
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

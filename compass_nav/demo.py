@@ -32,6 +32,7 @@ import numpy as np
 
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
 from compass_nav.utils.config import check
+from compass_nav.utils.files import ensure_output_dir
 
 __all__ = [
     "DemoConfig",
@@ -400,11 +401,10 @@ def run_demo(cfg: DemoConfig, progress: bool = True) -> list[dict]:
 
 def run_ros_demo(args: argparse.Namespace) -> int:
     """Sim-in-the-loop over DDS with the shipped model; prints and writes the table."""
+    from compass_nav.policies import check_names
     from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, summary_table
-    from compass_nav.sim.embodiment import get_embodiment
 
-    for name in args.embodiments:  # unknown names fail here, listing the known ones
-        get_embodiment(name)
+    check_names(families=args.families, embodiments=args.embodiments)  # before writing
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = SilConfig(
@@ -439,6 +439,7 @@ def run_ros_demo(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from compass_nav.sim.cli import parse_size
 
+    ensure_output_dir(args.out, "--out")
     if args.mode == "ros":
         return run_ros_demo(args)
 

@@ -40,7 +40,7 @@ from tqdm import tqdm
 from compass_nav.data import format as fmt
 from compass_nav.data.routes import mapless_route
 from compass_nav.data.summary import summarize_attrs
-from compass_nav.policies import Policy, make_policy
+from compass_nav.policies import Policy, check_names, make_policy
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.utils.config import config_to_dict
@@ -467,7 +467,8 @@ def record_episodes(
         the next run.
 
     Raises:
-        ConfigError: For a bad ``num_episodes``/``seed``/``writer_threads``/``workers``.
+        ConfigError: For a bad ``num_episodes``/``seed``/``writer_threads``/``workers``, or an
+            unknown scene family, body or policy spec (checked before anything is written).
         DataError: When ``out_dir`` holds something else or a dataset with other settings.
     """
     if num_episodes < 1:
@@ -480,6 +481,9 @@ def record_episodes(
         raise ConfigError(
             f"workers={workers!r}: must be within [1, num_envs={sim_config.num_envs}]"
         )
+    check_names(  # before the folder and its meta.json are written
+        [policy] if isinstance(policy, str) else [], sim_config.families, sim_config.embodiments
+    )
     root = Path(out_dir)
     name = _policy_name(policy)
     command = command if command is not None else " ".join(sys.argv)

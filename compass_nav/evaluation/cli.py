@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.files import ensure_output_dir, ensure_output_file
 
 _EPILOG = """\
 examples:
@@ -159,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         gifs=args.gifs,
     )
+    out = ensure_output_dir(args.out or _default_out(args.policy), "--out")  # before the run
     result = evaluate(args.policy, cfg, progress=not args.no_progress)
-    out = args.out or _default_out(args.policy)
     paths = result.save(out)
     console.print(
         rich_table(
@@ -193,6 +194,8 @@ def _compare(args: argparse.Namespace, console) -> int:
 
     if args.policy:
         raise ConfigError(f"POLICY={args.policy!r}: not used with --compare")
+    if args.out:
+        ensure_output_file(args.out, "--out")
     results = [load_results(p) for p in args.compare]
     header, rows, notes = compare_rows(results)
     console.print(rich_table(header, rows, title="comparison"))

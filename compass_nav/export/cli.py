@@ -17,6 +17,7 @@ import shlex
 from pathlib import Path
 
 from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.files import ensure_output_file
 
 _EPILOG = """\
 examples:
@@ -217,6 +218,9 @@ def _export_tensorrt(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.show:
         return _show(args.show)
+    for flag, path in (("--out", args.out), ("--report", args.report)):
+        if path:
+            ensure_output_file(path, flag)
     if args.format == "onnx":
         return _export_onnx(args)
     return _export_tensorrt(args)

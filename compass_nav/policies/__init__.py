@@ -16,7 +16,13 @@ Registered kinds (``make_policy(spec)``):
 """
 
 from compass_nav.policies import degraded  # noqa: F401 - registers degraded:/random/depth_seeker
-from compass_nav.policies.base import Policy, make_policy, register_loader
+from compass_nav.policies.base import (
+    Policy,
+    check_names,
+    check_policy_spec,
+    make_policy,
+    register_loader,
+)
 from compass_nav.policies.scripted import GoalSeeker, StandStill, TeacherPolicy, WallDriver
 
 __all__ = [
@@ -25,6 +31,8 @@ __all__ = [
     "StandStill",
     "TeacherPolicy",
     "WallDriver",
+    "check_names",
+    "check_policy_spec",
     "make_policy",
     "register_loader",
 ]

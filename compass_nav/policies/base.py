@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -76,7 +76,47 @@ def make_policy(spec: str, **kwargs) -> Policy:
     for matches, load in _LOADERS:
         if matches(spec):
             return load(spec, **kwargs)
-    raise ConfigError(
+    raise _unknown_policy(spec)
+
+
+def check_policy_spec(spec: str) -> None:
+    """Raise what :func:`make_policy` would for a spec nothing knows, without building it.
+
+    Commands call it before they create their output, so a typo leaves nothing behind.
+
+    Raises:
+        ConfigError: when nothing knows the spec (lists the scripted names).
+    """
+    if spec in _SCRIPTED:
+        return
+    _import_loaders()
+    if not any(matches(spec) for matches, _ in _LOADERS):
+        raise _unknown_policy(spec)
+
+
+def check_names(
+    policies: Iterable[str] = (), families: Iterable[str] = (), embodiments: Iterable[str] = ()
+) -> None:
+    """Refuse unknown policy specs, scene families or bodies (a typo) before any writing.
+
+    Raises:
+        ConfigError: Naming the unknown value and listing the known ones.
+    """
+    from compass_nav.sim.embodiment import get_embodiment
+    from compass_nav.sim.scenes import list_families
+
+    known = list_families()
+    for fam in families:
+        if fam not in known:
+            raise ConfigError(f"unknown scene family {fam!r}; known families: {', '.join(known)}")
+    for body in embodiments:
+        get_embodiment(body)
+    for spec in policies:
+        check_policy_spec(spec)
+
+
+def _unknown_policy(spec: str) -> ConfigError:
+    return ConfigError(
         f"unknown policy {spec!r}: not a scripted policy ({', '.join(sorted(_SCRIPTED))}) "
         "and no loader accepts it (expected a checkpoint .pt, an exported .onnx or a run folder)"
     )

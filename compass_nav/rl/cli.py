@@ -22,6 +22,7 @@ from compass_nav.utils.config import (
     read_yaml_mapping,
 )
 from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.files import ensure_output_dir
 
 __all__ = ["build_distill_config", "build_rl_config", "register"]
 
@@ -102,6 +103,7 @@ def build_distill_config(
 def _run_rl(args: argparse.Namespace) -> int:
     from compass_nav.training.rl import train_rl
 
+    ensure_output_dir(args.out, "--out")
     cfg = build_rl_config(
         args.out, args.preset, args.config, args.embodiment, args.base, args.set, args.resume
     )
@@ -119,6 +121,7 @@ def _run_rl(args: argparse.Namespace) -> int:
 def _run_record(args: argparse.Namespace) -> int:
     from compass_nav.rl.record import record_specialist
 
+    ensure_output_dir(args.out, "--out")
     families = (
         tuple(args.families.split(",")) if args.families else ("warehouse", "office", "hall")
     )
@@ -141,6 +144,7 @@ def _run_record(args: argparse.Namespace) -> int:
 def _run_distill(args: argparse.Namespace) -> int:
     from compass_nav.training.distill import train_distill
 
+    ensure_output_dir(args.out, "--out")
     cfg = build_distill_config(
         args.out, args.preset, args.config, args.specialist, args.data, args.set, args.resume
     )
@@ -152,10 +156,13 @@ def _run_distill(args: argparse.Namespace) -> int:
 def _run_pipeline(args: argparse.Namespace) -> int:
     from compass_nav.training.pipeline import pipeline_preset, run_pipeline
 
+    ensure_output_dir(args.out, "--out")
     data = read_yaml_mapping(args.config) if args.config else {}
     data = apply_overrides(data, args.set)
     cfg = pipeline_preset(args.preset, data)
-    summary = run_pipeline(cfg, args.out, progress=not args.no_progress)
+    summary = run_pipeline(
+        cfg, args.out, progress=not args.no_progress, redo_changed=args.redo_changed
+    )
     print(summary["table"], end="")
     return 0
 
@@ -256,7 +263,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=fmt,
         description="Run the whole chain from a preset into OUT, skipping finished stages "
         "and resuming interrupted ones; prints the evaluation table "
-        "(OUT/eval/table.md).",
+        "(OUT/eval/table.md). Each stage records its settings in OUT/fingerprints/; a "
+        "re-run with changed settings is refused unless --redo-changed is given.",
         epilog="examples:\n  compass-nav pipeline --preset tiny --out runs/tiny\n"
         "  compass-nav pipeline --preset full --out runs/full --set bodies=[spot,g1]",
     )
@@ -269,6 +277,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override a value, e.g. --set rl.iterations=100",
+    )
+    pipe.add_argument(
+        "--redo-changed",
+        action="store_true",
+        help="redo stages whose settings changed since they ran, and the stages that read "
+        "them (their folders are deleted); without it such a re-run is refused",
     )
     pipe.add_argument("--no-progress", action="store_true", help="no progress bars")
     pipe.set_defaults(func=_run_pipeline)

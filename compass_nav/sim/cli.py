@@ -20,6 +20,7 @@ import importlib
 from pathlib import Path
 
 from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.files import ensure_output_dir
 
 __all__ = ["parse_size", "register", "view_episode"]
 
@@ -203,6 +204,7 @@ def view_episode(
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
+    ensure_output_dir(args.out, "--out")
     result = view_episode(
         embodiment=args.embodiment,
         family=args.family,

@@ -20,6 +20,7 @@ import sys
 
 from compass_nav.utils import jsonsafe
 from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.files import ensure_output_dir
 
 __all__ = ["parse_image_size", "parse_names", "register"]
 
@@ -86,6 +87,7 @@ def _cmd_demos(args: argparse.Namespace) -> int:
     from compass_nav.data.format import list_episode_files
     from compass_nav.sim.config import SimConfig
 
+    ensure_output_dir(args.out, "--out")
     h, w = parse_image_size(args.image_size)
     if args.episodes < 1:
         raise ConfigError(f"--episodes={args.episodes!r}: must be >= 1")

@@ -17,6 +17,7 @@ from compass_nav.utils.config import (
     read_yaml_mapping,
 )
 from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.files import ensure_output_dir
 
 __all__ = ["build_il_config", "register"]
 
@@ -60,6 +61,7 @@ def build_il_config(
 def _run_il(args: argparse.Namespace) -> int:
     from compass_nav.training.il import train_il
 
+    ensure_output_dir(args.out, "--out")
     cfg = build_il_config(args.out, args.preset, args.config, args.data, args.set, args.resume)
     final = train_il(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     print(f"model: {final}")

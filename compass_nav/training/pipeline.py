@@ -18,6 +18,15 @@ holds checkpoints but no final artefact is resumed):
    ``eval/summary.json`` hold the table (success, collision rate, travel time), and
    ``eval/table.png`` plots it.
 
+Each stage records the settings it runs with in ``fingerprints/<stage>.json`` (the settings,
+the fingerprints of the stages it reads and their hash) before it starts. A re-run reuses a
+stage only when its fingerprint is unchanged; otherwise it stops before any work with an
+error that names the stage and the changed settings, or, with ``redo_changed``
+(``--redo-changed``), deletes and redoes that stage and the stages that depend on it. Cached
+evaluations are keyed by the evaluation settings, the evaluated file and its stage's
+fingerprint. ``pipeline.yaml`` is written at the end of a run, so it always describes the
+results next to it.
+
 Presets (:data:`PIPELINE_PRESETS`): ``tiny`` runs in about a minute (tests run it), ``full``
 is what BENCHMARKS.md reports.
 """
@@ -25,7 +34,9 @@ is what BENCHMARKS.md reports.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -229,12 +240,169 @@ def _log(msg: str) -> None:
     print(f"[pipeline] {msg}", flush=True)
 
 
-def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+#: Folder (inside the pipeline's output) with one settings record per stage.
+FINGERPRINTS = "fingerprints"
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _portable(value: Any, out: Path) -> Any:
+    """Plain JSON data with paths inside ``out`` made relative (a moved folder still matches)."""
+    if isinstance(value, dict):
+        return {k: _portable(v, out) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_portable(v, out) for v in value]
+    if isinstance(value, Path):
+        value = str(value)
+    prefix = str(out) + "/"
+    if isinstance(value, str) and value.startswith(prefix):
+        return value[len(prefix) :]
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class _Stage:
+    """One stage of the chain: its output, resolved settings and the stages it reads."""
+
+    name: str
+    path: Path
+    settings: dict[str, Any]
+    inputs: dict[str, str]  # stage name -> fingerprint
+
+    @property
+    def fingerprint(self) -> str:
+        return _digest({"settings": self.settings, "inputs": self.inputs})
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "stage": self.name,
+            "fingerprint": self.fingerprint,
+            "settings": self.settings,
+            "inputs": self.inputs,
+        }
+
+
+def _stage(name: str, path: Path, settings: Any, inputs: list[_Stage], out: Path) -> _Stage:
+    plain = json.loads(json.dumps(_portable(config_to_dict(settings), out)))
+    return _Stage(name, path, plain, {s.name: s.fingerprint for s in inputs})
+
+
+def _has_results(path: Path) -> bool:
+    return path.is_file() or (path.is_dir() and any(path.iterdir()))
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        flat: dict[str, Any] = {}
+        for k, v in data.items():
+            flat.update(_flat(v, f"{prefix}{k}."))
+        return flat
+    return {prefix[:-1]: data}
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
+def _changes(old: dict[str, Any] | None, stage: _Stage) -> str:
+    """What differs between a stage's record and its settings now, for the error message."""
+    if old is None:
+        return "no settings recorded (made before stages recorded their settings)"
+    before, now = _flat(old.get("settings", {})), _flat(stage.settings)
+    diffs = [
+        f"{k}: {_show(before.get(k, '(none)'))} -> {_show(now.get(k, '(none)'))}"
+        for k in sorted(set(before) | set(now))
+        if before.get(k, "(none)") != now.get(k, "(none)")
+    ]
+    if not diffs:
+        inputs = old.get("inputs", {})
+        changed = sorted(
+            k for k in {*inputs, *stage.inputs} if inputs.get(k) != stage.inputs.get(k)
+        )
+        diffs = [f"stages it reads changed: {', '.join(changed) or '(none)'}"]
+    return "; ".join(diffs)
+
+
+def _read_record(out: Path, name: str) -> dict[str, Any] | None:
+    path = out / FINGERPRINTS / f"{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: unreadable stage record ({exc}); delete it to redo") from exc
+
+
+def _check_stages(stages: list[_Stage], out: Path, redo_changed: bool) -> None:
+    """Refuse (or, with ``redo_changed``, delete for redoing) stages made with other settings.
+
+    Runs before any stage does work. A stage whose output exists but whose record is missing
+    or has another fingerprint counts as changed; stages that read it change with it.
+
+    Raises:
+        ConfigError: A changed stage without ``redo_changed``, naming it and what changed.
+    """
+    changed = []
+    for st in stages:
+        if not _has_results(st.path):
+            continue
+        old = _read_record(out, st.name)
+        if old is None or old.get("fingerprint") != st.fingerprint:
+            changed.append((st, old))
+    if not changed:
+        return
+    if not redo_changed:
+        own = [
+            (st, old) for st, old in changed if old is None or old.get("settings") != st.settings
+        ] or changed[:1]
+        names = {st.name for st, _ in own}
+        after = [st.name for st, _ in changed if st.name not in names]
+        lines = [
+            f"pipeline stage {st.name} ({st.path}) was made with other settings: "
+            f"{_changes(old, st)}"
+            for st, old in own
+        ]
+        if after:
+            lines.append(f"the stages that read it are affected too: {', '.join(after)}")
+        raise ConfigError(
+            "\n  ".join(lines) + "\n  reusing them would mix results of other settings; pass "
+            "--redo-changed to redo these stages (their folders are deleted), or choose "
+            "another --out"
+        )
+    for st, old in changed:
+        _log(f"redo {st.name}: {_changes(old, st)}; deleting {st.path}")
+        if st.path.is_dir():
+            shutil.rmtree(st.path)
+        else:
+            st.path.unlink()
+
+
+def _start(st: _Stage, out: Path) -> None:
+    """Record a stage's settings before it does any work (a resume then checks them)."""
+    atomic_write_json(out / FINGERPRINTS / f"{st.name}.json", st.record())
+
+
+def run_pipeline(
+    cfg: PipelineConfig, out: str | Path, progress: bool = True, redo_changed: bool = False
+) -> dict[str, Any]:
     """Run (or continue) every stage into ``out``; returns the evaluation summary.
+
+    Args:
+        cfg: Settings of every stage.
+        out: Output folder (see the module docstring for its layout).
+        progress: Show progress bars.
+        redo_changed: Delete and redo stages whose recorded settings differ from ``cfg`` (and
+            the stages that read them) instead of refusing.
 
     Returns:
         ``{"rows": [...], "table": markdown, "stages": {stage: seconds}}``, also written to
         ``out/eval/summary.json`` and ``out/eval/table.md``.
+
+    Raises:
+        ConfigError: A finished or started stage was made with other settings and
+            ``redo_changed`` is false (nothing is run or written then).
     """
     from compass_nav.data import record_episodes
     from compass_nav.rl.record import record_specialist
@@ -244,8 +412,6 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) ->
     from compass_nav.training.rl import train_rl
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    dump_yaml(cfg, out / "pipeline.yaml")
     times: dict[str, float] = {}
 
     def timed(name: str, fn, *args, **kwargs):
@@ -254,79 +420,102 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) ->
         times[name] = round(time.perf_counter() - t0, 1)
         return result
 
+    # Every stage's settings first, so a changed one is found before anything runs.
     m = cfg.il.model
-    demo_h = cfg.demo_image_size or m.image_height
-    demo_w = cfg.demo_image_size or m.image_width
     demos = out / "demos"
+    demo_sim = SimConfig(
+        num_envs=cfg.demo_num_envs,
+        embodiments=cfg.demo_embodiments,
+        families=cfg.rl.families,
+        split="train",
+        image_height=cfg.demo_image_size or m.image_height,
+        image_width=cfg.demo_image_size or m.image_width,
+        render_rgb=m.use_rgb,
+        render_depth=m.use_depth,
+        route_mode="planned",
+    )
+    demo_args = {"episodes": cfg.demo_episodes, "seed": cfg.seed}
+    st_demos = _stage("demos", demos, {"policy": "teacher", "sim": demo_sim, **demo_args}, [], out)
+    il_run = out / "il"
+    il_cfg = dataclasses.replace(cfg.il, data=str(demos), embodiments=cfg.demo_embodiments)
+    st_il = _stage("il", il_run, il_cfg, [st_demos], out)
+    stages = [st_demos, st_il]
+    rl_cfgs, rec_args, specialists, rollouts = {}, {}, [], []
+    st_rl, st_rec = {}, {}
+    for body in cfg.bodies:
+        run, rec = out / f"rl_{body}", out / f"rollouts_{body}"
+        rl_cfgs[body] = dataclasses.replace(
+            cfg.rl_for(body), embodiment=body, base=str(il_run), seed=cfg.seed
+        )
+        st_rl[body] = _stage(f"rl_{body}", run, rl_cfgs[body], [st_il], out)
+        rec_args[body] = {
+            "num_episodes": cfg.record_episodes,
+            "seed": cfg.seed,
+            "num_envs": cfg.record_num_envs,
+            "families": cfg.rl.families,
+            "route_mode": cfg.rl.route_mode,
+            "max_episode_steps": cfg.rl.max_episode_steps,
+        }
+        st_rec[body] = _stage(f"rollouts_{body}", rec, rec_args[body], [st_rl[body]], out)
+        stages += [st_rl[body], st_rec[body]]
+        specialists.append(str(run))
+        rollouts.append(str(rec))
+    gen_run = out / "generalist"
+    d_cfg = dataclasses.replace(
+        cfg.distill, specialists=tuple(specialists), data=tuple(rollouts), seed=cfg.seed
+    )
+    st_gen = _stage("generalist", gen_run, d_cfg, [*st_rl.values(), *st_rec.values()], out)
+    stages.append(st_gen)
+    _check_stages(stages, out, redo_changed)
+    out.mkdir(parents=True, exist_ok=True)
+
     _log(f"1/6 teacher demonstrations -> {demos}")
+    _start(st_demos, out)
     timed(
         "demos",
         record_episodes,
         "teacher",
         demos,
-        SimConfig(
-            num_envs=cfg.demo_num_envs,
-            embodiments=cfg.demo_embodiments,
-            families=cfg.rl.families,
-            split="train",
-            image_height=demo_h,
-            image_width=demo_w,
-            render_rgb=m.use_rgb,
-            render_depth=m.use_depth,
-            route_mode="planned",
-        ),
+        demo_sim,
         cfg.demo_episodes,
         seed=cfg.seed,
         progress=progress,
     )
 
-    il_run = out / "il"
-    il_cfg = dataclasses.replace(cfg.il, data=str(demos), embodiments=cfg.demo_embodiments)
     state = _stage_state(il_run, "model.pt")
     _log(f"2/6 imitation base -> {il_run} ({state})")
     if state != "done":
+        _start(st_il, out)
         timed("il", train_il, il_cfg, il_run, resume=state == "resume", progress=progress)
 
-    specialists, rollouts = [], []
     for body in cfg.bodies:
-        run = out / f"rl_{body}"
+        run, rec = st_rl[body].path, st_rec[body].path
         state = _stage_state(run, "specialist.pt")
         _log(f"3/6 specialist {body} -> {run} ({state})")
         if state != "done":
-            rl_cfg = dataclasses.replace(
-                cfg.rl_for(body), embodiment=body, base=str(il_run), seed=cfg.seed
+            _start(st_rl[body], out)
+            timed(
+                f"rl_{body}",
+                train_rl,
+                rl_cfgs[body],
+                run,
+                resume=state == "resume",
+                progress=progress,
             )
-            timed(f"rl_{body}", train_rl, rl_cfg, run, resume=state == "resume", progress=progress)
-        specialists.append(str(run))
-        rec = out / f"rollouts_{body}"
         _log(f"4/6 specialist rollouts {body} -> {rec}")
-        timed(
-            f"record_{body}",
-            record_specialist,
-            run,
-            rec,
-            cfg.record_episodes,
-            seed=cfg.seed,
-            num_envs=cfg.record_num_envs,
-            families=cfg.rl.families,
-            route_mode=cfg.rl.route_mode,
-            max_episode_steps=cfg.rl.max_episode_steps,
-            progress=progress,
-        )
-        rollouts.append(str(rec))
+        _start(st_rec[body], out)
+        timed(f"record_{body}", record_specialist, run, rec, progress=progress, **rec_args[body])
 
-    gen_run = out / "generalist"
     state = _stage_state(gen_run, "generalist.pt")
     _log(f"5/6 generalist -> {gen_run} ({state})")
     if state != "done":
-        d_cfg = dataclasses.replace(
-            cfg.distill, specialists=tuple(specialists), data=tuple(rollouts), seed=cfg.seed
-        )
+        _start(st_gen, out)
         timed(
             "distill", train_distill, d_cfg, gen_run, resume=state == "resume", progress=progress
         )
 
     _log(f"6/6 evaluation -> {out / 'eval'}")
+    fingerprints = {st.name: st.fingerprint for st in stages}
     summary = timed(
         "eval",
         evaluate_chain,
@@ -336,9 +525,12 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) ->
         gen_run,
         out / "eval",
         progress=progress,
+        fingerprints=fingerprints,
     )
     summary["stages"] = times
     atomic_write_json(out / "eval" / "summary.json", summary)
+    # Written last: the record describes the results that are now in ``out``.
+    dump_yaml(cfg, out / "pipeline.yaml")
     return summary
 
 
@@ -349,13 +541,16 @@ def evaluate_chain(
     generalist: str | Path | None,
     out: str | Path,
     progress: bool = True,
+    fingerprints: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate IL base, specialists and generalist; write ``table.md`` and per-policy JSON.
 
-    Each (policy, body) evaluation is cached as ``out/<policy>_<body>.json`` with the SHA-256
-    of the file it evaluated, so a re-run only evaluates what is missing or was retrained.
-    Bodies without a specialist, or ``generalist=None``, leave those columns empty (for a
-    chain that is still being trained).
+    Each (policy, body) evaluation is cached as ``out/<policy>_<body>.json`` with a
+    fingerprint of its evaluation settings, the SHA-256 of the file it evaluated and the
+    fingerprint of the stage that made that file (``fingerprints``, by stage name: ``il``,
+    ``rl_<body>``, ``generalist``), so a re-run only evaluates what is missing, was retrained
+    or is evaluated with other settings. Bodies without a specialist, or ``generalist=None``,
+    leave those columns empty (for a chain that is still being trained).
 
     Returns:
         ``{"rows": [...], "table": markdown}``; a row per body: its kind (``train`` or
@@ -373,16 +568,13 @@ def evaluate_chain(
 
     digests: dict[Path, str] = {}  # each file is hashed once, not once per body
 
-    def run(tag: str, make, body: str, source: Path) -> dict[str, Any]:
+    stage_fps = fingerprints or {}
+
+    def run(tag: str, make, body: str, source: Path, stage: str) -> dict[str, Any]:
         path = out / f"{tag}_{body}.json"
         if source not in digests:
             digests[source] = file_sha256(source)
         digest = digests[source]
-        if path.is_file():
-            cached = json.loads(path.read_text())
-            if cached.get("source_sha256") == digest:
-                return cached
-            _log(f"  {path.name}: {source} changed since it was evaluated; evaluating again")
         ecfg = EvalConfig(
             embodiments=(body,),
             families=cfg.eval_families,
@@ -396,13 +588,28 @@ def evaluate_chain(
             workers=1,
             gifs=0,
         )
+        key = _digest(
+            {
+                "eval": config_to_dict(ecfg),
+                "source_sha256": digest,
+                "stage": stage_fps.get(stage),
+            }
+        )
+        if path.is_file():
+            cached = json.loads(path.read_text())
+            if cached.get("fingerprint") == key:
+                return cached
+            _log(
+                f"  {path.name}: {source} or the evaluation settings changed since it was "
+                "evaluated; evaluating again"
+            )
         res = evaluate(make(), ecfg, progress=progress)
         cell = res.cell(body)
         row = {
             k: cell[k] for k in ("n", "sr", "sr_ci", "collision_rate", "travel_time", "wtt", "spl")
         }
         row["wall_s"] = round(res.wall_time, 1)
-        row["source"], row["source_sha256"] = str(source), digest
+        row["source"], row["source_sha256"], row["fingerprint"] = str(source), digest, key
         atomic_write_json(path, row)
         return row
 
@@ -417,6 +624,7 @@ def evaluate_chain(
             lambda: XMobilityPolicy(load_model(il_run), name="il"),
             body,
             resolve_checkpoint(il_run),
+            "il",
         )
         if body in specialists:
             row["specialist"] = run(
@@ -424,10 +632,15 @@ def evaluate_chain(
                 lambda b=body: load_agent(specialists[b]),
                 body,
                 resolve_artifact(specialists[body]),
+                f"rl_{body}",
             )
         if generalist is not None:
             row["generalist"] = run(
-                "generalist", lambda: load_agent(generalist), body, resolve_artifact(generalist)
+                "generalist",
+                lambda: load_agent(generalist),
+                body,
+                resolve_artifact(generalist),
+                "generalist",
             )
         rows.append(row)
     table = chain_table(rows)

@@ -76,9 +76,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
             file_mode = _DEFAULT_MODE
         os.chmod(tmp, file_mode)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(target)  # a full disk's ENOSPC names no file; the CLI shows it
         raise
     _fsync_dir(target.parent)
 

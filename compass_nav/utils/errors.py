@@ -9,7 +9,14 @@ so that they keep their traceback.
 
 from __future__ import annotations
 
-__all__ = ["CompassNavError", "ConfigError", "DataError", "ModelError", "NonFiniteError"]
+__all__ = [
+    "CompassNavError",
+    "ConfigError",
+    "DataError",
+    "ModelError",
+    "NonFiniteError",
+    "OutputError",
+]
 
 
 class CompassNavError(Exception):
@@ -26,6 +33,10 @@ class ConfigError(CompassNavError, ValueError):
 
 class DataError(CompassNavError):
     """Data on disk (scenes, embodiments, datasets, recordings) is missing or malformed."""
+
+
+class OutputError(CompassNavError):
+    """An output location cannot be written: a file where a folder goes, read-only, full."""
 
 
 class ModelError(CompassNavError):

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.files import ensure_output_dir, ensure_output_file
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ def _collect(args: argparse.Namespace) -> int:
     from compass_nav.worldmodel.pool import collect_pool
 
     cfg = resolve_config(args.preset, args.config, args.overrides, args.add_policy)
+    ensure_output_dir(args.data, "--data")
     out = collect_pool(cfg, args.data, progress=not args.no_progress)
     for spec, row in out["ground_truth"].items():
         print(f"{row['role']:8s} SR {row['success']:.3f}  coll {row['collision']:.3f}  {spec}")
@@ -117,6 +119,7 @@ def _train(args: argparse.Namespace) -> int:
     from compass_nav.worldmodel.train import train_world_model
 
     cfg = resolve_config(args.preset, args.config, args.overrides, args.add_policy)
+    ensure_output_file(args.out, "--out")
     rolls = list(load_split(cfg, args.data, "train").values())
     summary = train_world_model(cfg, rolls, args.out, progress=not args.no_progress)
     f = summary["final"]
@@ -136,6 +139,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from compass_nav.worldmodel.report import headline, write_report
     from compass_nav.worldmodel.train import load_checkpoint
 
+    ensure_output_dir(args.out, "--out")
     loaded = load_checkpoint(args.model)
     loaded.config = with_evaluate_overrides(loaded.config, args.overrides)
     extra = getattr(args, "add_policy", None) or []
@@ -162,7 +166,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    work = Path(args.workdir)
+    work = ensure_output_dir(args.workdir, "--workdir")
     t0 = time.time()
     args.data = str(work / "data")
     args.out = str(work / "model.pt")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from compass_nav.policies import check_names
 from compass_nav.utils.atomic import atomic_write_json
 from compass_nav.utils.config import dump_yaml
 from compass_nav.worldmodel.config import WorldModelPipelineConfig
@@ -67,6 +68,7 @@ def collect_pool(
         ``ground_truth.json``).
     """
     pc = cfg.pool
+    check_names([p.spec for p in pc.policies], pc.families, [pc.embodiment])  # before writing
     data = Path(data)
     data.mkdir(parents=True, exist_ok=True)
     dump_yaml(cfg, data / "config.yaml")

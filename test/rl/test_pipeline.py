@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from compass_nav.cli import main
 
 
@@ -45,8 +47,6 @@ def test_tiny_pipeline_end_to_end(tmp_path, capsys):
 
 
 def test_per_body_rl_settings():
-    import pytest
-
     from compass_nav.training.pipeline import pipeline_preset
     from compass_nav.utils.errors import ConfigError
 
@@ -59,3 +59,41 @@ def test_per_body_rl_settings():
         pipeline_preset("full", {"rl_per_body": {"scout": {"iterations": 3}}})
     with pytest.raises(ConfigError, match="iterationz"):
         pipeline_preset("full", {"rl_per_body": {"h1": {"iterationz": 3}}})
+
+
+@pytest.mark.slow
+def test_changed_settings_are_refused_or_redone_never_silently_reused(tmp_path, capsys):
+    out = tmp_path / "tiny"
+    base = ["pipeline", "--preset", "tiny", "--out", str(out), "--no-progress"]
+    assert main(base) == 0
+    capsys.readouterr()
+    record = (out / "pipeline.yaml").read_bytes()
+    table = (out / "eval" / "table.md").read_bytes()
+
+    # A changed setting of a finished stage: refused before any work, nothing rewritten.
+    assert main([*base, "--set", "distill.steps=12"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("compass-nav: error: pipeline stage generalist"), err
+    assert "steps: 10 -> 12" in err and "--redo-changed" in err
+    assert (out / "pipeline.yaml").read_bytes() == record
+    assert (out / "eval" / "table.md").read_bytes() == table
+
+    # --redo-changed redoes that stage and what depends on it, and keeps the rest.
+    il_model = (out / "il" / "model.pt").read_bytes()
+    assert main([*base, "--set", "distill.steps=12", "--redo-changed"]) == 0
+    log = capsys.readouterr().out
+    assert log.count("(done)") == 3, log  # il and both specialists
+    assert "generalist -> " in log and "redo" in log
+    assert (out / "il" / "model.pt").read_bytes() == il_model
+    assert "steps: 12" in (out / "pipeline.yaml").read_text()
+    assert log.count("changed since it was evaluated") == 3, log  # the generalist's cells
+
+    # The same settings again: nothing to redo, every evaluation cached.
+    assert main([*base, "--set", "distill.steps=12"]) == 0
+    log = capsys.readouterr().out
+    assert log.count("(done)") == 4 and "evaluated" not in log, log
+
+    # An evaluation setting: cached evaluations are keyed by it too, so all are redone.
+    assert main([*base, "--set", "distill.steps=12", "--set", "eval_max_episode_steps=30"]) == 0
+    log = capsys.readouterr().out
+    assert log.count("changed since it was evaluated") == 8, log  # 3 IL, 2 specialist, 3 gen.
