@@ -5,8 +5,9 @@ IL trainer and later stages call it); it builds one :class:`~compass_nav.sim.env
 whose slots cover every cell evenly (slot ``e`` drives family ``e % F`` and embodiment
 ``(e // F) % E``), runs ``policy.act`` on it with the episode runner
 (:class:`compass_nav.episodes.EpisodeRunner`, quota :class:`compass_nav.episodes.CellQueue`),
-and turns the finished episodes into :class:`EvalResult` (metrics from :mod:`compass_nav.evaluation.metrics`, files
-from :mod:`compass_nav.evaluation.report`, GIFs from :mod:`compass_nav.evaluation.recorder`).
+and turns the finished episodes into :class:`EvalResult` (metrics from
+:mod:`compass_nav.evaluation.metrics`, files from :mod:`compass_nav.evaluation.report`,
+GIFs from :mod:`compass_nav.evaluation.recorder`).
 
 Episode identity. Episode ``i`` of cell (embodiment, family) is reset from the generator
 seeded ``[seed, crc32(embodiment), crc32(family), i]``, whichever slot runs it. A cell's
