@@ -40,6 +40,7 @@ from tqdm import tqdm
 from compass_nav.data import format as fmt
 from compass_nav.data.routes import mapless_route
 from compass_nav.data.summary import summarize_attrs
+from compass_nav.episodes import EpisodeHook, EpisodeRunner, OpenQuota
 from compass_nav.policies import Policy, make_policy
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
@@ -247,30 +248,33 @@ def _record_loop(
     n, cfg = env.num_envs, env.cfg
     low, high = env.action_space.low, env.action_space.high
     bufs = [_EpisodeBuffer() for _ in range(n)]
-    pending = np.zeros(n, bool)  # slot's current obs is the final obs of an ended episode
     writer = ThreadPoolExecutor(a.writer_threads) if a.writer_threads > 0 else None
     futures: list[Future] = []
-    env_steps = 0
+    raw_action: list[np.ndarray] = []  # the policy's raw output of the current step
 
     def reap(wait: bool) -> None:
         for fut in [f for f in futures if wait or f.done()]:
             futures.remove(fut)
             fut.result()  # re-raises a failed write (disk full...)
 
-    try:
-        obs, _ = env.reset(seed=[[a.seed, a.first_index, a.slot_offset + e] for e in range(n)])
-        episode_start = np.ones(n, bool)
-        while not should_stop():
-            raw = np.asarray(pol.act(obs, episode_start))
-            action = np.where(np.isfinite(raw), raw, 0.0)
-            action = np.clip(action, low, high).astype(np.float32)
+    def act(obs, episode_start) -> np.ndarray:
+        raw = np.asarray(pol.act(obs, episode_start))
+        raw_action[:] = [raw]
+        action = np.where(np.isfinite(raw), raw, 0.0)
+        return np.clip(action, low, high).astype(np.float32)
+
+    class Store(EpisodeHook):
+        """Buffers every live step and writes each finished episode under a claimed index."""
+
+        def before_step(self, runner, obs, action):
+            raw = raw_action[0]
             extras = dict(a.extra_fn(pol, obs, raw)) if a.extra_fn is not None else {}
             clash = set(extras) & (set(fmt.STEP_KEYS) | set(fmt.EPISODE_ARRAY_KEYS))
             if clash:
                 raise ConfigError(f"extra_fn returned reserved array names {sorted(clash)}")
             mapless = mapless_route(obs["goal"], cfg.route_points, cfg.route_spacing)
             pose = env.pose.astype(np.float32)
-            for e in np.flatnonzero(~pending):
+            for e in np.flatnonzero(runner.live):
                 buf = bufs[e]
                 if len(buf) == 0:
                     buf.start_pose = env.pose[e].copy()
@@ -288,71 +292,68 @@ def _record_loop(
                 buf.append("action", action[e])
                 for key, value in extras.items():
                     buf.append(key, np.array(value[e]))
-            obs, reward, terminated, truncated, info = env.step(action)
-            env_steps += n
-            was_pending = pending
-            for e in np.flatnonzero(~was_pending):
+
+        def after_step(self, runner, obs, reward, terminated, truncated, info):
+            for e in np.flatnonzero(runner.live):
                 bufs[e].append("reward", np.float32(reward[e]))
                 bufs[e].append("terminated", np.bool_(terminated[e]))
                 bufs[e].append("truncated", np.bool_(truncated[e]))
-            ended = info["_episode"] & ~was_pending
-            final_pose = env.pose.astype(np.float32)
-            final_mapless = mapless_route(obs["goal"], cfg.route_points, cfg.route_spacing)
-            quota_full = False
-            for e in np.flatnonzero(ended):
-                buf, bufs[e] = bufs[e], _EpisodeBuffer()
-                ok = bool(info["success"][e])
-                if a.only_success and not ok:
-                    continue
-                ep = info["episode"]
-                if int(ep["l"][e]) != len(buf):  # alignment invariant of NEXT_STEP autoreset
-                    raise RuntimeError(
-                        f"slot {e}: env says {int(ep['l'][e])} steps, recorder holds {len(buf)}"
-                    )
-                index = claim()
-                if index is None:
-                    quota_full = True
-                    break
-                finals = {
-                    f"final_{k}": (
-                        obs[k][e].astype(np.float16) if k == "depth" else obs[k][e].copy()
-                    )
-                    for k in _OBS_STEP_KEYS
-                    if k in obs
-                }
-                finals["final_route_mapless"] = final_mapless[e]
-                finals["final_pose"] = final_pose[e]
-                finals["embodiment"] = obs["embodiment"][e].copy()
-                attrs = {
-                    "index": index,
-                    "embodiment_name": env.env_bodies[e].name,
-                    "family": str(info["family"][e]),
-                    "scene_seed": int(info["scene_seed"][e]),
-                    "policy": a.policy_name,
-                    "length": len(buf),
-                    "success": ok,
-                    "collision": bool(info["collision"][e]),
-                    "timeout": bool(info["timeout"][e]),
-                    "spl": float(ep["spl"][e]),
-                    "ref_length": float(ep["ref_length"][e]),
-                    "path_length": float(ep["path_length"][e]),
-                    "return": float(ep["r"][e]),
-                    "env_slot": a.slot_offset + int(e),
-                    "seed_key": [a.seed, a.first_index, a.slot_offset + int(e)],
-                    "start_pose": buf.start_pose,
-                    "goal_pose": buf.goal_pose,
-                }
-                args = (fmt.episode_path(a.root, index), buf.stacked(), finals, attrs, a.compress)
-                if writer is None:
-                    fmt.write_episode(*args)
-                else:
-                    futures.append(writer.submit(fmt.write_episode, *args))
-                report(ok, len(buf))
-            if quota_full:
-                break
+            self.obs = obs
+            self.final_pose = env.pose.astype(np.float32)
+            self.final_mapless = mapless_route(obs["goal"], cfg.route_points, cfg.route_spacing)
             reap(wait=False)
-            episode_start = was_pending.copy()
-            pending = ended.copy()
+
+        def on_episode(self, runner, episode):
+            e, obs = episode.slot, self.obs
+            buf, bufs[e] = bufs[e], _EpisodeBuffer()
+            if a.only_success and not episode.success:
+                return False
+            if episode.steps != len(buf):  # alignment invariant of NEXT_STEP autoreset
+                raise RuntimeError(
+                    f"slot {e}: env says {episode.steps} steps, recorder holds {len(buf)}"
+                )
+            index = claim()
+            if index is None:
+                return True  # the dataset's quota is full
+            finals = {
+                f"final_{k}": (obs[k][e].astype(np.float16) if k == "depth" else obs[k][e].copy())
+                for k in _OBS_STEP_KEYS
+                if k in obs
+            }
+            finals["final_route_mapless"] = self.final_mapless[e]
+            finals["final_pose"] = self.final_pose[e]
+            finals["embodiment"] = obs["embodiment"][e].copy()
+            attrs = {
+                "index": index,
+                "embodiment_name": episode.body,
+                "family": episode.family,
+                "scene_seed": episode.scene_seed,
+                "policy": a.policy_name,
+                "length": len(buf),
+                "success": episode.success,
+                "collision": episode.collision,
+                "timeout": episode.timeout,
+                "spl": episode.spl,
+                "ref_length": episode.ref_length,
+                "path_length": episode.path_length,
+                "return": episode.episode_return,
+                "env_slot": a.slot_offset + e,
+                "seed_key": [a.seed, a.first_index, a.slot_offset + e],
+                "start_pose": buf.start_pose,
+                "goal_pose": buf.goal_pose,
+            }
+            args = (fmt.episode_path(a.root, index), buf.stacked(), finals, attrs, a.compress)
+            if writer is None:
+                fmt.write_episode(*args)
+            else:
+                futures.append(writer.submit(fmt.write_episode, *args))
+            report(episode.success, len(buf))
+            return False
+
+    seeds = [[a.seed, a.first_index, a.slot_offset + e] for e in range(n)]
+    runner = EpisodeRunner(env, act, OpenQuota(n, seeds), [Store()], should_stop=should_stop)
+    try:
+        runner.run()
     finally:
         # Episodes handed to the writer are finished: write them out even on Ctrl-C.
         if writer is not None:
@@ -361,7 +362,7 @@ def _record_loop(
             finally:
                 writer.shutdown(wait=True)
         env.close()
-    return env_steps
+    return runner.env_steps
 
 
 def _worker_main(a: _LoopArgs, counter, needed: int, stop, events) -> None:
