@@ -44,6 +44,7 @@ from compass_nav.episodes import EpisodeHook, EpisodeRunner, OpenQuota
 from compass_nav.policies import Policy, make_policy
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
+from compass_nav.sim.scenes import list_families
 from compass_nav.utils.config import config_to_dict
 from compass_nav.utils.errors import CompassNavError, ConfigError, DataError
 
@@ -365,16 +366,48 @@ def _record_loop(
     return runner.env_steps
 
 
-def _worker_main(a: _LoopArgs, counter, needed: int, stop, events) -> None:
+def _die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` dies, even by ``kill -9`` (which runs no cleanup).
+
+    Linux delivers SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a daemon
+    thread polls the parent's pid. Either way a worker never records on for a dead parent.
+    """
+    import signal
+    import threading
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        armed = libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        armed = False
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    if armed:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _worker_main(a: _LoopArgs, counter, needed: int, stop, events, parent: int) -> None:
     """Entry point of a recorder worker process (spawned): one env, one numba thread.
 
     Index claims go through the shared ``counter`` (under its lock); progress and the final
     env-step count go back through ``events``; the parent sets ``stop`` on Ctrl-C (workers
     ignore SIGINT themselves so that they finish the current step and flush their writes).
+    A worker dies with its parent process ``parent`` (:func:`_die_with_parent`).
     """
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     import numba
 
     numba.set_num_threads(1)  # two processes x one thread beat one x two on 2 cores
@@ -481,6 +514,13 @@ def record_episodes(
         raise ConfigError(
             f"workers={workers!r}: must be within [1, num_envs={sim_config.num_envs}]"
         )
+    # Everything a typo can break is checked before the folder is touched, so that the
+    # corrected command is not refused as "recorded with other settings".
+    known = list_families()
+    for fam in sim_config.families:
+        if fam not in known:
+            raise ConfigError(f"unknown scene family {fam!r}; known families: {', '.join(known)}")
+    built = make_policy(policy) if isinstance(policy, str) else policy
     root = Path(out_dir)
     name = _policy_name(policy)
     command = command if command is not None else " ".join(sys.argv)
@@ -491,6 +531,9 @@ def record_episodes(
     existing = len(finished)
     first_index = finished[-1][0] + 1 if finished else 0
     if existing >= num_episodes:
+        # Nothing to record; a run killed before its end left no counts, so refresh them.
+        meta["counts"] = _counts(root)
+        fmt.write_meta(root, meta)
         return RecordResult(root, num_episodes, existing, 0, 0, 0, 0, 0.0)
     needed = num_episodes - existing
     parts = _split(sim_config.num_envs, workers)
@@ -504,7 +547,7 @@ def record_episodes(
         )
     args = [
         _LoopArgs(
-            policy,
+            built if workers == 1 else policy,
             name,
             root,
             _slot_config(sim_config, off, size),
@@ -590,7 +633,9 @@ def _run_workers(
     stop = ctx.Event()
     events = ctx.Queue()
     procs = [
-        ctx.Process(target=_worker_main, args=(a, counter, needed, stop, events), daemon=True)
+        ctx.Process(
+            target=_worker_main, args=(a, counter, needed, stop, events, os.getpid()), daemon=True
+        )
         for a in args
     ]
     state = {"env_steps": 0, "running": len(procs), "failure": None}
