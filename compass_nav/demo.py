@@ -16,7 +16,8 @@ several embodiments (one of them held out of training) in every scene family, an
 * ``grid.png`` — the top-down map of each recorded episode, embodiments x families.
 
 The work is split so later stages can swap pieces: :func:`rollout` drives any
-:class:`~compass_nav.policies.Policy` in a :class:`~compass_nav.sim.env.NavVectorEnv` and
+:class:`~compass_nav.policies.Policy` in a :class:`~compass_nav.sim.env.NavVectorEnv` (with the
+episode runner, :class:`compass_nav.episodes.EpisodeRunner`) and
 returns plain episode records and pictures; :func:`summarize` and :func:`write_outputs` know
 nothing about where the episodes came from (a ROS 2 sim-in-the-loop run can feed them the
 same records). Registered by :mod:`compass_nav.cli` through ``COMMAND_MODULES``.
@@ -143,6 +144,7 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
     """
     from tqdm import tqdm
 
+    from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
     from compass_nav.policies import make_policy
     from compass_nav.sim.env import NavVectorEnv
     from compass_nav.sim.viz import EpisodeRecorder
@@ -161,62 +163,58 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
     policy.bind(env)
     # Slots e and e + pairs serve the same pair (see SimConfig); the first `extra` groups of
     # `pairs` slots take one more episode so that every pair gets exactly cfg.episodes.
-    quota = np.full(n_env, cfg.episodes // cfg.envs_per_pair)
-    quota[: (cfg.episodes % cfg.envs_per_pair) * pairs] += 1
-    done = np.zeros(n_env, np.int64)
+    quota = SlotQuota.spread(cfg.episodes, n_env, groups=pairs, seed=cfg.seed)
     names = [b.name for b in env.env_bodies]
     filmed = {e: (names[e], str(env.env_family[e])) for e in range(pairs)}
     result = RolloutResult([], {k: [] for k in filmed.values()}, {}, {})
-
-    obs, _ = env.reset(seed=cfg.seed)
     rec = EpisodeRecorder(env)
-    start = np.ones(n_env, bool)
-    rec.observe(obs, start)
-    for e, key in filmed.items():
-        result.frames[key].append(rec.frame(obs, e))
-    step = 0
-    prev_ended = np.zeros(n_env, bool)
-    with tqdm(
-        total=int(quota.sum()), desc=f"demo ({cfg.policy})", unit="ep", disable=not progress
-    ) as bar:
-        while (done < quota).any():
-            action = policy.act(obs, start)
-            obs, _, _, _, info = env.step(action)
-            step += 1
-            ended = info["_episode"]
-            # NEXT_STEP autoreset: an env whose episode ended on the previous step was reset
-            # by this one, so this observation is the first of its new episode.
-            start = prev_ended
-            rec.observe(obs, start)
+
+    class Film(EpisodeHook):
+        """Films the first episode of each pair's first slot; keeps every counted record."""
+
+        def on_reset(self, runner, obs):
+            rec.observe(obs, runner.start)
+            for e, key in filmed.items():
+                result.frames[key].append(rec.frame(obs, e))
+
+        def after_step(self, runner, obs, reward, terminated, truncated, info):
+            # The slots pending before this step were reset by it: new episodes start.
+            rec.observe(obs, runner.pending)
             for e, key in filmed.items():
                 if key in result.outcomes:
                     continue
-                if ended[e]:
+                if runner.ended[e]:
                     outcome = _outcome(info, e)
                     result.outcomes[key] = outcome
                     result.frames[key].append(rec.frame(obs, e, extra=outcome))
                     result.final_maps[key] = rec.topdown(obs, e)
-                elif step % cfg.gif_stride == 0:
+                elif runner.steps % cfg.gif_stride == 0:
                     result.frames[key].append(rec.frame(obs, e))
-            ep = info["episode"]
-            for e in np.flatnonzero(ended & (done < quota)):
-                result.records.append(
-                    EpisodeRecord(
-                        embodiment=names[e],
-                        family=str(info["family"][e]),
-                        scene_seed=int(info["scene_seed"][e]),
-                        success=bool(ep["success"][e]),
-                        collision=bool(ep["collision"][e]),
-                        timeout=bool(info["timeout"][e]),
-                        spl=float(ep["spl"][e]),
-                        time=float(ep["time"][e]),
-                        path_length=float(ep["path_length"][e]),
-                        ref_length=float(ep["ref_length"][e]),
-                    )
+
+        def on_episode(self, runner, episode):
+            result.records.append(
+                EpisodeRecord(
+                    embodiment=episode.body,
+                    family=episode.family,
+                    scene_seed=episode.scene_seed,
+                    success=episode.success,
+                    collision=episode.collision,
+                    timeout=episode.timeout,
+                    spl=episode.spl,
+                    time=episode.time,
+                    path_length=episode.path_length,
+                    ref_length=episode.ref_length,
                 )
-                done[e] += 1
-                bar.update(1)
-            prev_ended = ended
+            )
+            bar.update(1)
+
+    with tqdm(
+        total=int(quota.counts.sum()),
+        desc=f"demo ({cfg.policy})",
+        unit="ep",
+        disable=not progress,
+    ) as bar:
+        EpisodeRunner(env, policy.act, quota, [Film()]).run()
     return result
 
 

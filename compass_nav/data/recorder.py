@@ -40,6 +40,7 @@ from tqdm import tqdm
 from compass_nav.data import format as fmt
 from compass_nav.data.routes import mapless_route
 from compass_nav.data.summary import summarize_attrs
+from compass_nav.episodes import EpisodeHook, EpisodeRunner, OpenQuota
 from compass_nav.policies import Policy, check_names, make_policy
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
@@ -247,30 +248,33 @@ def _record_loop(
     n, cfg = env.num_envs, env.cfg
     low, high = env.action_space.low, env.action_space.high
     bufs = [_EpisodeBuffer() for _ in range(n)]
-    pending = np.zeros(n, bool)  # slot's current obs is the final obs of an ended episode
     writer = ThreadPoolExecutor(a.writer_threads) if a.writer_threads > 0 else None
     futures: list[Future] = []
-    env_steps = 0
+    raw_action: list[np.ndarray] = []  # the policy's raw output of the current step
 
     def reap(wait: bool) -> None:
         for fut in [f for f in futures if wait or f.done()]:
             futures.remove(fut)
             fut.result()  # re-raises a failed write (disk full...)
 
-    try:
-        obs, _ = env.reset(seed=[[a.seed, a.first_index, a.slot_offset + e] for e in range(n)])
-        episode_start = np.ones(n, bool)
-        while not should_stop():
-            raw = np.asarray(pol.act(obs, episode_start))
-            action = np.where(np.isfinite(raw), raw, 0.0)
-            action = np.clip(action, low, high).astype(np.float32)
+    def act(obs, episode_start) -> np.ndarray:
+        raw = np.asarray(pol.act(obs, episode_start))
+        raw_action[:] = [raw]
+        action = np.where(np.isfinite(raw), raw, 0.0)
+        return np.clip(action, low, high).astype(np.float32)
+
+    class Store(EpisodeHook):
+        """Buffers every live step and writes each finished episode under a claimed index."""
+
+        def before_step(self, runner, obs, action):
+            raw = raw_action[0]
             extras = dict(a.extra_fn(pol, obs, raw)) if a.extra_fn is not None else {}
             clash = set(extras) & (set(fmt.STEP_KEYS) | set(fmt.EPISODE_ARRAY_KEYS))
             if clash:
                 raise ConfigError(f"extra_fn returned reserved array names {sorted(clash)}")
             mapless = mapless_route(obs["goal"], cfg.route_points, cfg.route_spacing)
             pose = env.pose.astype(np.float32)
-            for e in np.flatnonzero(~pending):
+            for e in np.flatnonzero(runner.live):
                 buf = bufs[e]
                 if len(buf) == 0:
                     buf.start_pose = env.pose[e].copy()
@@ -288,71 +292,68 @@ def _record_loop(
                 buf.append("action", action[e])
                 for key, value in extras.items():
                     buf.append(key, np.array(value[e]))
-            obs, reward, terminated, truncated, info = env.step(action)
-            env_steps += n
-            was_pending = pending
-            for e in np.flatnonzero(~was_pending):
+
+        def after_step(self, runner, obs, reward, terminated, truncated, info):
+            for e in np.flatnonzero(runner.live):
                 bufs[e].append("reward", np.float32(reward[e]))
                 bufs[e].append("terminated", np.bool_(terminated[e]))
                 bufs[e].append("truncated", np.bool_(truncated[e]))
-            ended = info["_episode"] & ~was_pending
-            final_pose = env.pose.astype(np.float32)
-            final_mapless = mapless_route(obs["goal"], cfg.route_points, cfg.route_spacing)
-            quota_full = False
-            for e in np.flatnonzero(ended):
-                buf, bufs[e] = bufs[e], _EpisodeBuffer()
-                ok = bool(info["success"][e])
-                if a.only_success and not ok:
-                    continue
-                ep = info["episode"]
-                if int(ep["l"][e]) != len(buf):  # alignment invariant of NEXT_STEP autoreset
-                    raise RuntimeError(
-                        f"slot {e}: env says {int(ep['l'][e])} steps, recorder holds {len(buf)}"
-                    )
-                index = claim()
-                if index is None:
-                    quota_full = True
-                    break
-                finals = {
-                    f"final_{k}": (
-                        obs[k][e].astype(np.float16) if k == "depth" else obs[k][e].copy()
-                    )
-                    for k in _OBS_STEP_KEYS
-                    if k in obs
-                }
-                finals["final_route_mapless"] = final_mapless[e]
-                finals["final_pose"] = final_pose[e]
-                finals["embodiment"] = obs["embodiment"][e].copy()
-                attrs = {
-                    "index": index,
-                    "embodiment_name": env.env_bodies[e].name,
-                    "family": str(info["family"][e]),
-                    "scene_seed": int(info["scene_seed"][e]),
-                    "policy": a.policy_name,
-                    "length": len(buf),
-                    "success": ok,
-                    "collision": bool(info["collision"][e]),
-                    "timeout": bool(info["timeout"][e]),
-                    "spl": float(ep["spl"][e]),
-                    "ref_length": float(ep["ref_length"][e]),
-                    "path_length": float(ep["path_length"][e]),
-                    "return": float(ep["r"][e]),
-                    "env_slot": a.slot_offset + int(e),
-                    "seed_key": [a.seed, a.first_index, a.slot_offset + int(e)],
-                    "start_pose": buf.start_pose,
-                    "goal_pose": buf.goal_pose,
-                }
-                args = (fmt.episode_path(a.root, index), buf.stacked(), finals, attrs, a.compress)
-                if writer is None:
-                    fmt.write_episode(*args)
-                else:
-                    futures.append(writer.submit(fmt.write_episode, *args))
-                report(ok, len(buf))
-            if quota_full:
-                break
+            self.obs = obs
+            self.final_pose = env.pose.astype(np.float32)
+            self.final_mapless = mapless_route(obs["goal"], cfg.route_points, cfg.route_spacing)
             reap(wait=False)
-            episode_start = was_pending.copy()
-            pending = ended.copy()
+
+        def on_episode(self, runner, episode):
+            e, obs = episode.slot, self.obs
+            buf, bufs[e] = bufs[e], _EpisodeBuffer()
+            if a.only_success and not episode.success:
+                return False
+            if episode.steps != len(buf):  # alignment invariant of NEXT_STEP autoreset
+                raise RuntimeError(
+                    f"slot {e}: env says {episode.steps} steps, recorder holds {len(buf)}"
+                )
+            index = claim()
+            if index is None:
+                return True  # the dataset's quota is full
+            finals = {
+                f"final_{k}": (obs[k][e].astype(np.float16) if k == "depth" else obs[k][e].copy())
+                for k in _OBS_STEP_KEYS
+                if k in obs
+            }
+            finals["final_route_mapless"] = self.final_mapless[e]
+            finals["final_pose"] = self.final_pose[e]
+            finals["embodiment"] = obs["embodiment"][e].copy()
+            attrs = {
+                "index": index,
+                "embodiment_name": episode.body,
+                "family": episode.family,
+                "scene_seed": episode.scene_seed,
+                "policy": a.policy_name,
+                "length": len(buf),
+                "success": episode.success,
+                "collision": episode.collision,
+                "timeout": episode.timeout,
+                "spl": episode.spl,
+                "ref_length": episode.ref_length,
+                "path_length": episode.path_length,
+                "return": episode.episode_return,
+                "env_slot": a.slot_offset + e,
+                "seed_key": [a.seed, a.first_index, a.slot_offset + e],
+                "start_pose": buf.start_pose,
+                "goal_pose": buf.goal_pose,
+            }
+            args = (fmt.episode_path(a.root, index), buf.stacked(), finals, attrs, a.compress)
+            if writer is None:
+                fmt.write_episode(*args)
+            else:
+                futures.append(writer.submit(fmt.write_episode, *args))
+            report(episode.success, len(buf))
+            return False
+
+    seeds = [[a.seed, a.first_index, a.slot_offset + e] for e in range(n)]
+    runner = EpisodeRunner(env, act, OpenQuota(n, seeds), [Store()], should_stop=should_stop)
+    try:
+        runner.run()
     finally:
         # Episodes handed to the writer are finished: write them out even on Ctrl-C.
         if writer is not None:
@@ -361,19 +362,51 @@ def _record_loop(
             finally:
                 writer.shutdown(wait=True)
         env.close()
-    return env_steps
+    return runner.env_steps
 
 
-def _worker_main(a: _LoopArgs, counter, needed: int, stop, events) -> None:
+def _die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` dies, even by ``kill -9`` (which runs no cleanup).
+
+    Linux delivers SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a daemon
+    thread polls the parent's pid. Either way a worker never records on for a dead parent.
+    """
+    import signal
+    import threading
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        armed = libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        armed = False
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    if armed:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _worker_main(a: _LoopArgs, counter, needed: int, stop, events, parent: int) -> None:
     """Entry point of a recorder worker process (spawned): one env, one numba thread.
 
     Index claims go through the shared ``counter`` (under its lock); progress and the final
     env-step count go back through ``events``; the parent sets ``stop`` on Ctrl-C (workers
     ignore SIGINT themselves so that they finish the current step and flush their writes).
+    A worker dies with its parent process ``parent`` (:func:`_die_with_parent`).
     """
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     import numba
 
     numba.set_num_threads(1)  # two processes x one thread beat one x two on 2 cores
@@ -484,6 +517,7 @@ def record_episodes(
     check_names(  # before the folder and its meta.json are written
         [policy] if isinstance(policy, str) else [], sim_config.families, sim_config.embodiments
     )
+    built = make_policy(policy) if isinstance(policy, str) else policy
     root = Path(out_dir)
     name = _policy_name(policy)
     command = command if command is not None else " ".join(sys.argv)
@@ -494,6 +528,9 @@ def record_episodes(
     existing = len(finished)
     first_index = finished[-1][0] + 1 if finished else 0
     if existing >= num_episodes:
+        # Nothing to record; a run killed before its end left no counts, so refresh them.
+        meta["counts"] = _counts(root)
+        fmt.write_meta(root, meta)
         return RecordResult(root, num_episodes, existing, 0, 0, 0, 0, 0.0)
     needed = num_episodes - existing
     parts = _split(sim_config.num_envs, workers)
@@ -507,7 +544,7 @@ def record_episodes(
         )
     args = [
         _LoopArgs(
-            policy,
+            built if workers == 1 else policy,
             name,
             root,
             _slot_config(sim_config, off, size),
@@ -593,7 +630,9 @@ def _run_workers(
     stop = ctx.Event()
     events = ctx.Queue()
     procs = [
-        ctx.Process(target=_worker_main, args=(a, counter, needed, stop, events), daemon=True)
+        ctx.Process(
+            target=_worker_main, args=(a, counter, needed, stop, events, os.getpid()), daemon=True
+        )
         for a in args
     ]
     state = {"env_steps": 0, "running": len(procs), "failure": None}

@@ -3,9 +3,11 @@
 Wiring: :func:`evaluate` is the Python API (the CLI in :mod:`compass_nav.evaluation.cli`, the
 IL trainer and later stages call it); it builds one :class:`~compass_nav.sim.env.NavVectorEnv`
 whose slots cover every cell evenly (slot ``e`` drives family ``e % F`` and embodiment
-``(e // F) % E``), hands the whole batch to ``policy.act`` each step, and turns the finished
-episodes into :class:`EvalResult` (metrics from :mod:`compass_nav.evaluation.metrics`, files
-from :mod:`compass_nav.evaluation.report`, GIFs from :mod:`compass_nav.evaluation.recorder`).
+``(e // F) % E``), runs ``policy.act`` on it with the episode runner
+(:class:`compass_nav.episodes.EpisodeRunner`, quota :class:`compass_nav.episodes.CellQueue`),
+and turns the finished episodes into :class:`EvalResult` (metrics from
+:mod:`compass_nav.evaluation.metrics`, files from :mod:`compass_nav.evaluation.report`,
+GIFs from :mod:`compass_nav.evaluation.recorder`).
 
 Episode identity. Episode ``i`` of cell (embodiment, family) is reset from the generator
 seeded ``[seed, crc32(embodiment), crc32(family), i]``, whichever slot runs it. A cell's
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from compass_nav.episodes import CellQueue, Episode, EpisodeHook, EpisodeRunner
 from compass_nav.evaluation.config import EvalConfig
 from compass_nav.evaluation.recorder import FailureClip, FailureRecorder, merge_clips
 from compass_nav.policies import Policy, make_policy
@@ -55,13 +58,6 @@ RECORD_FIELDS = (
 def episode_key(seed: int, embodiment: str, family: str, index: int) -> list[int]:
     """Seed of episode ``index`` of a cell: stable across runs, layouts and processes."""
     return [int(seed), zlib.crc32(embodiment.encode()), zlib.crc32(family.encode()), int(index)]
-
-
-def _seed_next_episode(env, e: int, key: list[int]) -> None:
-    # NavVectorEnv draws slot e's next reset (scene, start, goal, noise seed) from _rngs[e];
-    # replacing it between steps pins that episode to its key. No public per-slot reseed
-    # exists between autoresets; test_evaluation checks the pairing this gives.
-    env._rngs[e] = np.random.default_rng(key)
 
 
 @dataclasses.dataclass
@@ -137,23 +133,7 @@ def _rollout(
     # Cell of each slot; cells are numbered globally (over all of cfg.embodiments).
     local = np.array([((e // F) % E) * F + e % F for e in range(n_env)])
     global_cell = np.array([cfg.cells.index(names[c]) for c in local])
-    quota = cfg.episodes
-    next_index = np.zeros(len(names), np.int64)
-    slot_episode = np.full(n_env, -1, np.int64)
-
-    def assign(e: int) -> list[int]:
-        c = local[e]
-        i = next_index[c]
-        if i < quota:
-            next_index[c] += 1
-            slot_episode[e] = i
-            return episode_key(cfg.seed, *names[c], int(i))
-        slot_episode[e] = -1
-        return episode_key(cfg.seed, *names[c], quota + e)  # idle: never counted
-
-    keys = [assign(e) for e in range(n_env)]
-    policy.bind(env)
-    obs, _ = env.reset(seed=keys)
+    quota = CellQueue(local, cfg.episodes, lambda c, i: episode_key(cfg.seed, *names[c], i))
     recorder = FailureRecorder(
         n_env,
         cfg.image_height,
@@ -162,51 +142,51 @@ def _rollout(
         cfg.gifs,
         cfg.clip_memory_mb,
     )
-    priv = env.privileged()
-    recorder.begin(np.arange(n_env), priv["goal"])
-    recorder.push(obs, priv["pose"])
     records: list[dict[str, Any]] = []
-    done = np.zeros(len(names), np.int64)
-    start = np.ones(n_env, bool)  # obs is the first of an episode (for the policy)
-    ended = np.zeros(n_env, bool)  # episode ended last step: this step's obs is a new one
-    steps = 0
-    while (done < quota).any():
-        action = policy.act(obs, start)
-        obs, _, _, _, info = env.step(action)
-        steps += n_env
-        priv = env.privileged()
-        if ended.any():
-            recorder.begin(np.flatnonzero(ended), priv["goal"])
-        recorder.push(obs, priv["pose"])
-        ended = info["_episode"]
-        ep = info["episode"]
-        for e in np.flatnonzero(ended):
-            i = int(slot_episode[e])
-            if i >= 0:
-                c = local[e]
-                rec = {
-                    "embodiment": names[c][0],
-                    "family": names[c][1],
-                    "cell": int(global_cell[e]),
-                    "episode": i,
-                    "scene_seed": int(info["scene_seed"][e]),
-                    "success": bool(ep["success"][e]),
-                    "collision": bool(ep["collision"][e]),
-                    "timeout": bool(info["timeout"][e]),
-                    "steps": int(ep["l"][e]),
-                    "time": float(ep["time"][e]),
-                    "spl": float(ep["spl"][e]),
-                    "path_length": float(ep["path_length"][e]),
-                    "ref_length": float(ep["ref_length"][e]),
-                    "final_distance": float(np.hypot(*obs["goal"][e, :2])),
-                    "return": float(ep["r"][e]),
-                }
-                records.append(rec)
-                done[c] += 1
-                recorder.finish(int(e), rec)
-                progress(rec)
-            _seed_next_episode(env, int(e), assign(int(e)))
-        start = ended
+
+    def record(episode: Episode) -> dict[str, Any]:
+        e = episode.slot
+        c = local[e]
+        return {
+            "embodiment": names[c][0],
+            "family": names[c][1],
+            "cell": int(global_cell[e]),
+            "episode": episode.index,
+            "scene_seed": episode.scene_seed,
+            "success": episode.success,
+            "collision": episode.collision,
+            "timeout": episode.timeout,
+            "steps": episode.steps,
+            "time": episode.time,
+            "spl": episode.spl,
+            "path_length": episode.path_length,
+            "ref_length": episode.ref_length,
+            "final_distance": episode.final_distance,
+            "return": episode.episode_return,
+        }
+
+    class Hook(EpisodeHook):
+        def on_reset(self, runner, obs):
+            priv = env.privileged()
+            recorder.begin(np.arange(n_env), priv["goal"])
+            recorder.push(obs, priv["pose"])
+
+        def after_step(self, runner, obs, reward, terminated, truncated, info):
+            priv = env.privileged()
+            if runner.pending.any():  # reset by this step: a new episode starts
+                recorder.begin(np.flatnonzero(runner.pending), priv["goal"])
+            recorder.push(obs, priv["pose"])
+
+        def on_episode(self, runner, episode):
+            rec = record(episode)
+            records.append(rec)
+            recorder.finish(episode.slot, rec)
+            progress(rec)
+
+    policy.bind(env)
+    runner = EpisodeRunner(env, policy.act, quota, [Hook()])
+    runner.run()
+    steps = runner.env_steps
     env.close()
     return records, recorder.clips, steps
 

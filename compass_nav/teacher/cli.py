@@ -127,6 +127,9 @@ def _cmd_demos(args: argparse.Namespace) -> int:
     from compass_nav.data.format import read_meta
 
     print(format_summary(read_meta(args.out)["counts"]))
+    if result.existing >= result.requested:
+        print(f"{args.out} already holds {result.existing} finished episodes: nothing to record")
+        return 0
     secs = max(result.seconds, 1e-9)
     print(
         f"episodes={result.total} written={result.written} seconds={result.seconds:.1f} "

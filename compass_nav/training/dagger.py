@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from compass_nav.data.routes import mapless_route
+from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
 from compass_nav.models.xmobility import XMobility
 from compass_nav.models.xmobility.processing import obs_to_tensors
 from compass_nav.sim.config import SimConfig
@@ -145,67 +146,81 @@ def collect_round(
     teacher = Teacher(env)
     n = env.num_envs
     rng = np.random.default_rng([seed, 7919, round_index])
-    quota = np.full(n, cfg.episodes // n)
-    quota[: cfg.episodes % n] += 1
-    done = np.zeros(n, np.int64)
+    quota = SlotQuota.spread(
+        cfg.episodes, n, seed=[[seed, 7919, round_index, e] for e in range(n)]
+    )
     low, high = env.action_space.low, env.action_space.high
-
-    obs, _ = env.reset(seed=[[seed, 7919, round_index, e] for e in range(n)])
-    state = model.initial(n) if model is not None else None
-    prev = np.zeros((n, 3), np.float32)
-    first = np.ones(n, bool)
-    pending = np.zeros(n, bool)  # the current obs is the final one of an ended episode
-    use_mapless = rng.random(n) < cfg.mapless_prob
+    # The learner's recurrent state, the command executed before, which slots drive on the
+    # mapless route this episode, and the teacher's labels of the current step.
+    s = {
+        "state": model.initial(n) if model is not None else None,
+        "prev": np.zeros((n, 3), np.float32),
+        "mapless_slot": rng.random(n) < cfg.mapless_prob,
+    }
     bufs: list[dict[str, list]] = [{k: [] for k in FIELDS} for _ in range(n)]
     episodes: list[dict[str, np.ndarray]] = []
     outcome = {True: [], False: []}
-    steps = 0
     bar = tqdm(
-        total=int(quota.sum()),
+        total=int(quota.counts.sum()),
         desc=f"dagger round {round_index}",
         unit="ep",
         disable=not progress,
         leave=False,
     )
-    while (done < quota).any():
-        label = teacher.act()
-        mapless = mapless_route(obs["goal"], route_points, route_spacing)
-        route_in = np.where(use_mapless[:, None, None], mapless, obs["route"])
+
+    def act(obs, first) -> np.ndarray:
+        s["label"] = label = teacher.act()
+        s["mapless"] = mapless = mapless_route(obs["goal"], route_points, route_spacing)
+        route_in = np.where(s["mapless_slot"][:, None, None], mapless, obs["route"])
         if model is not None:
             t = obs_to_tensors({**obs, "route": route_in})
-            state, out = model.observe(t, torch.from_numpy(prev), state, torch.from_numpy(first))
+            s["state"], out = model.observe(
+                t, torch.from_numpy(s["prev"]), s["state"], torch.from_numpy(first)
+            )
             learner = out["action"].numpy()
             take_teacher = rng.random(n) < beta
             action = np.where(take_teacher[:, None], label, learner)
         else:
             action = label
-        action = np.clip(action, low, high).astype(np.float32)
-        for e in np.flatnonzero(~pending & (done < quota)):
-            b = bufs[e]
-            for key in ("rgb", "speed", "goal", "embodiment"):
-                b[key].append(obs[key][e])
-            b["depth"].append(obs["depth"][e].astype(np.float16))
-            b["route"].append(obs["route"][e])
-            b["route_mapless"].append(mapless[e])
-            b["action"].append(label[e])
-            b["prev_action"].append(prev[e].copy())
-        obs, _, _, _, info = env.step(action)
-        steps += int((~pending).sum())
-        prev = action
-        ended = info["_episode"] & ~pending
-        for e in np.flatnonzero(ended):
-            if done[e] < quota[e] and bufs[e]["action"]:
+        return np.clip(action, low, high).astype(np.float32)
+
+    class Label(EpisodeHook):
+        """Stores every live state with the teacher's label."""
+
+        def before_step(self, runner, obs, action):
+            for e in np.flatnonzero(runner.live):
+                b = bufs[e]
+                for key in ("rgb", "speed", "goal", "embodiment"):
+                    b[key].append(obs[key][e])
+                b["depth"].append(obs["depth"][e].astype(np.float16))
+                b["route"].append(obs["route"][e])
+                b["route_mapless"].append(s["mapless"][e])
+                b["action"].append(s["label"][e])
+                b["prev_action"].append(s["prev"][e].copy())
+            self.steps += int((~runner.pending).sum())
+            s["prev"] = action
+
+        def after_step(self, runner, obs, reward, terminated, truncated, info):
+            # A slot whose episode ended now steps once more to reset (its action is
+            # ignored); the observation after that is the first of the next episode.
+            first = runner.pending
+            s["prev"] = np.where(first[:, None], 0.0, s["prev"]).astype(np.float32)
+            s["mapless_slot"] = np.where(
+                first, rng.random(n) < cfg.mapless_prob, s["mapless_slot"]
+            )
+
+        def on_episode(self, runner, episode):
+            e = episode.slot
+            if bufs[e]["action"]:
                 episodes.append({k: np.stack(v) for k, v in bufs[e].items()})
-                outcome[bool(use_mapless[e])].append(bool(info["success"][e]))
-                done[e] += 1
+                outcome[bool(s["mapless_slot"][e])].append(episode.success)
                 bar.update(1)
             bufs[e] = {k: [] for k in FIELDS}
-        # A slot whose episode ended now steps once more to reset (its action is ignored);
-        # the observation after that is the first of the next episode.
-        first = pending.copy()
-        prev = np.where(first[:, None], 0.0, prev).astype(np.float32)
-        use_mapless = np.where(first, rng.random(n) < cfg.mapless_prob, use_mapless)
-        pending = ended
+
+    label_hook = Label()
+    label_hook.steps = 0
+    EpisodeRunner(env, act, quota, [label_hook]).run()
+    steps = label_hook.steps
     bar.close()
     env.close()
     stats = {

@@ -1,11 +1,12 @@
 """Recorded simulator rollouts of pool policies: ground truth and world-model training data.
 
 :func:`record_rollouts` drives one policy in :class:`~compass_nav.sim.env.NavVectorEnv` and
-keeps only the *first* episode of every env slot: the first reset of slot ``e`` under seed
-``s`` is the same scene, start and goal whatever the policy, so episode ``i`` of every policy
-in the pool is paired (later episodes would depend on how long earlier ones took, because the
-simulator's per-slot generator also draws tracking noise). ``block`` slots run side by side;
-more episodes use further seeds.
+keeps only the *first* episode of every env slot (the episode runner with a
+:class:`~compass_nav.episodes.SlotQuota` of one episode per slot): the first reset of slot
+``e`` under seed ``s`` is the same scene, start and goal whatever the policy, so episode ``i``
+of every policy in the pool is paired (later episodes would depend on how long earlier ones
+took, because the simulator's per-slot generator also draws tracking noise). ``block`` slots
+run side by side; more episodes use further seeds.
 
 :class:`Rollouts` stores all steps of all episodes concatenated (frames ``T + 1`` per episode,
 actions ``T``), with per-episode outcomes and the global plan at the start expressed in the
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
 from compass_nav.utils.atomic import atomic_open
 from compass_nav.utils.errors import DataError
 
@@ -218,50 +220,54 @@ def _record_block(policy, sim_cfg, seed: int, n: int) -> Rollouts:
 
     env = NavVectorEnv(sim_cfg)
     policy.bind(env)
-    obs, _ = env.reset(seed=seed)
-    scene_seeds = env.scene_seed.copy()  # slots auto-reset into new scenes once they end
-    plans = [_plan_in_start_frame(env, e) for e in range(n)]
     low, high = env._low, env._high  # each slot's own clip, as the env applies it
-    frames = {k: [obs[k]] for k in ("rgb", "depth", "speed", "goal", "route")}
-    poses = [env.pose.astype(np.float32).copy()]
-    actions, collisions = [], []
-    alive = np.ones(n, bool)
-    length = np.zeros(n, np.int64)
-    success = np.zeros(n, bool)
-    coll_end = np.zeros(n, bool)
-    timeout = np.zeros(n, bool)
-    start = np.ones(n, bool)
-    while alive.any():
-        act = np.asarray(policy.act(obs, start), np.float32)
-        act = np.where(np.isfinite(act), act, 0.0)
-        actions.append(np.clip(act, low, high).astype(np.float32))
-        obs, _r, term, trunc, info = env.step(act)
-        start = term | trunc
-        collisions.append(info["collision"].copy())
-        for k in frames:
-            frames[k].append(obs[k])
-        poses.append(env.pose.astype(np.float32).copy())
-        ended = info["_episode"] & alive
-        ep = info["episode"]
-        length[ended] = ep["l"][ended]
-        success[ended] = ep["success"][ended]
-        coll_end[ended] = ep["collision"][ended]
-        timeout[ended] = info["timeout"][ended]
-        alive &= ~ended
+    keys = ("rgb", "depth", "speed", "goal", "route")
+
+    def act(obs, start) -> np.ndarray:
+        a = np.asarray(policy.act(obs, start), np.float32)
+        return np.where(np.isfinite(a), a, 0.0)
+
+    class Track(EpisodeHook):
+        """Start-frame plans, and per step the pose, executed command and collision flag."""
+
+        def on_reset(self, runner, obs):
+            self.scene_seeds = env.scene_seed.copy()  # slots auto-reset into new scenes
+            self.plans = [_plan_in_start_frame(env, e) for e in range(n)]
+            self.rows = {k: [[] for _ in range(n)] for k in ("pose", "action", "collision")}
+
+        def before_step(self, runner, obs, action):
+            clipped = np.clip(action, low, high).astype(np.float32)
+            for e in np.flatnonzero(runner.live):
+                self.rows["pose"][e].append(env.pose[e].astype(np.float32))
+                self.rows["action"][e].append(clipped[e])
+
+        def after_step(self, runner, obs, reward, terminated, truncated, info):
+            for e in np.flatnonzero(runner.live):
+                self.rows["collision"][e].append(bool(info["collision"][e]))
+
+        def on_episode(self, runner, episode):
+            self.rows["pose"][episode.slot].append(env.pose[episode.slot].astype(np.float32))
+
+    track = Track()
+    episodes = sorted(
+        EpisodeRunner(env, act, SlotQuota(np.ones(n), seed), [track], keep=keys).run(),
+        key=lambda ep: ep.slot,
+    )
+    length = np.array([ep.steps for ep in episodes], np.int64)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in STEP_FIELDS}
     starts = []
     total = 0
-    for e in range(n):
-        T = int(length[e])
+    for ep in episodes:
+        e, T = ep.slot, ep.steps
         starts.append(total)
         total += T + 1
-        for k in ("rgb", "depth", "speed", "goal", "route"):
-            parts[k].append(np.stack([frames[k][t][e] for t in range(T + 1)]))
-        parts["pose"].append(np.stack([poses[t][e] for t in range(T + 1)]))
+        for k in keys:
+            parts[k].append(np.concatenate([ep.arrays[k], ep.arrays[f"final_{k}"][None]]))
+        parts["pose"].append(np.stack(track.rows["pose"][e]))
         a = np.zeros((T + 1, 3), np.float32)
-        a[:T] = np.stack([actions[t][e] for t in range(T)])
+        a[:T] = np.stack(track.rows["action"][e])
         c = np.zeros(T + 1, bool)
-        c[:T] = [collisions[t][e] for t in range(T)]
+        c[:T] = track.rows["collision"][e]
         parts["action"].append(a)
         parts["collision"].append(c)
     step = {k: np.concatenate(v) for k, v in parts.items()}
@@ -272,13 +278,13 @@ def _record_block(policy, sim_cfg, seed: int, n: int) -> Rollouts:
         **step,
         start=np.asarray(starts, np.int64),
         length=length,
-        success=success,
-        collision_end=coll_end,
-        timeout=timeout,
+        success=np.array([ep.success for ep in episodes], bool),
+        collision_end=np.array([ep.collision for ep in episodes], bool),
+        timeout=np.array([ep.timeout for ep in episodes], bool),
         family=np.array([str(f) for f in env.env_family]),
-        scene_seed=scene_seeds,
-        plan=np.stack([p[0] for p in plans]),
-        plan_len=np.array([p[1] for p in plans], np.int64),
+        scene_seed=track.scene_seeds,
+        plan=np.stack([p[0] for p in track.plans]),
+        plan_len=np.array([p[1] for p in track.plans], np.int64),
     )
 
 

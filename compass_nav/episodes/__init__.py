@@ -1,0 +1,27 @@
+"""The episode runner: one loop for every stage that drives a policy through whole episodes.
+
+Layering: above :mod:`compass_nav.sim` and the policy interface, below data, evaluation and
+the training stages (it imports none of them). See :mod:`compass_nav.episodes.runner`.
+"""
+
+from compass_nav.episodes.runner import (
+    CellQueue,
+    Episode,
+    EpisodeHook,
+    EpisodeRunner,
+    OpenQuota,
+    Quota,
+    SlotQuota,
+    run_episodes,
+)
+
+__all__ = [
+    "CellQueue",
+    "Episode",
+    "EpisodeHook",
+    "EpisodeRunner",
+    "OpenQuota",
+    "Quota",
+    "SlotQuota",
+    "run_episodes",
+]
