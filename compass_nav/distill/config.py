@@ -11,10 +11,9 @@ from __future__ import annotations
 import dataclasses
 
 from compass_nav.rl.config import HeadConfig
-from compass_nav.utils.config import check, config_from_dict
-from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.config import check, resolve_config
 
-__all__ = ["DISTILL_PRESETS", "DistillConfig", "distill_preset"]
+__all__ = ["DistillConfig", "distill_preset"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,31 +140,10 @@ class DistillConfig:
         return self.beta_start + (self.beta_end - self.beta_start) * frac
 
 
-#: Named presets: plain overrides of the defaults.
-DISTILL_PRESETS: dict[str, dict] = {
-    "default": {},
-    "debug": {
-        "steps": 20,
-        "batch_size": 32,
-        "dagger_rounds": 1,
-        "dagger_steps": 10,
-        "dagger_updates": 10,
-        "num_envs": 4,
-        "max_episode_steps": 40,
-        "tensorboard": False,
-        "head": {"hidden_dims": (16,), "heteroscedastic": True},
-    },
-}
-
-
 def distill_preset(name: str, **overrides) -> DistillConfig:
-    """The named preset with top-level ``overrides``.
+    """The named preset of ``configs/presets/distill.yaml`` with ``overrides`` merged over it.
 
     Raises:
         ConfigError: For an unknown preset name (the known ones are listed).
     """
-    if name not in DISTILL_PRESETS:
-        raise ConfigError(
-            f"distill preset={name!r}: unknown; known presets: {', '.join(DISTILL_PRESETS)}"
-        )
-    return config_from_dict(DistillConfig, {**DISTILL_PRESETS[name], **overrides})
+    return resolve_config(DistillConfig, preset=name, presets="distill", values=overrides)

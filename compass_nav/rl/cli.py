@@ -12,49 +12,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from compass_nav.utils.config import (
-    apply_overrides,
-    config_from_dict,
-    config_to_dict,
-    deep_merge,
-    read_yaml_mapping,
-)
-from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.config import resolve_config, resolve_run_config
 
 __all__ = ["build_distill_config", "build_rl_config", "register"]
-
-
-def _resolve(
-    cls: type,
-    presets: dict[str, dict],
-    out: str,
-    preset: str | None,
-    config: str | None,
-    fields: dict[str, Any],
-    overrides: list[str],
-    resume: bool,
-):
-    """Preset -> YAML file -> explicit flags -> ``--set``; a resume starts from config.yaml."""
-    from compass_nav.training.common import CONFIG_FILE
-
-    if resume:
-        if config is not None or preset is not None:
-            raise ConfigError(
-                "--preset/--config cannot be combined with --resume: the run's "
-                "config.yaml is used (change values with --set)"
-            )
-        data = read_yaml_mapping(Path(out) / CONFIG_FILE)
-    else:
-        name = preset or "default"
-        if name not in presets:
-            raise ConfigError(f"--preset {name!r}: unknown; known presets: {', '.join(presets)}")
-        data = config_to_dict(presets[name])
-        if config is not None:
-            data = deep_merge(data, read_yaml_mapping(config))
-    data = deep_merge(data, {k: v for k, v in fields.items() if v is not None})
-    return config_from_dict(cls, apply_overrides(data, overrides))
 
 
 def build_rl_config(
@@ -67,17 +28,17 @@ def build_rl_config(
     resume: bool = False,
 ):
     """Resolve an :class:`~compass_nav.rl.config.RLConfig` the way ``train-rl`` does."""
-    from compass_nav.rl.config import RL_PRESETS, RLConfig
+    from compass_nav.rl.config import RLConfig
+    from compass_nav.training.common import CONFIG_FILE
 
-    return _resolve(
+    return resolve_run_config(
         RLConfig,
-        RL_PRESETS,
-        out,
-        preset,
-        config,
-        {"embodiment": embodiment, "base": base},
-        list(overrides),
-        resume,
+        "rl",
+        preset=preset,
+        config_file=config,
+        values={"embodiment": embodiment, "base": base},
+        overrides=overrides,
+        resume_from=Path(out) / CONFIG_FILE if resume else None,
     )
 
 
@@ -91,11 +52,17 @@ def build_distill_config(
     resume: bool = False,
 ):
     """Resolve a :class:`~compass_nav.distill.config.DistillConfig` as ``distill`` does."""
-    from compass_nav.distill.config import DISTILL_PRESETS, DistillConfig
+    from compass_nav.distill.config import DistillConfig
+    from compass_nav.training.common import CONFIG_FILE
 
-    fields = {"specialists": specialists or None, "data": data or None}
-    return _resolve(
-        DistillConfig, DISTILL_PRESETS, out, preset, config, fields, list(overrides), resume
+    return resolve_run_config(
+        DistillConfig,
+        "distill",
+        preset=preset,
+        config_file=config,
+        values={"specialists": specialists or None, "data": data or None},
+        overrides=overrides,
+        resume_from=Path(out) / CONFIG_FILE if resume else None,
     )
 
 
@@ -150,11 +117,15 @@ def _run_distill(args: argparse.Namespace) -> int:
 
 
 def _run_pipeline(args: argparse.Namespace) -> int:
-    from compass_nav.training.pipeline import pipeline_preset, run_pipeline
+    from compass_nav.training.pipeline import PipelineConfig, run_pipeline
 
-    data = read_yaml_mapping(args.config) if args.config else {}
-    data = apply_overrides(data, args.set)
-    cfg = pipeline_preset(args.preset, data)
+    cfg = resolve_config(
+        PipelineConfig,
+        preset=args.preset,
+        presets="pipeline",
+        config_file=args.config,
+        overrides=args.set,
+    )
     summary = run_pipeline(cfg, args.out, progress=not args.no_progress)
     print(summary["table"], end="")
     return 0

@@ -3,8 +3,8 @@
 Frozen dataclasses validated on creation. :class:`RLConfig` is what ``compass-nav train-rl``
 builds from a YAML file (``configs/rl/*.yaml``) and ``key=value`` overrides, what
 :func:`compass_nav.training.rl.train_rl` runs, and what is written as ``config.yaml`` next to
-every checkpoint. :func:`rl_preset` gives the named presets (``debug`` for tests, ``default``
-for real runs).
+every checkpoint. :func:`rl_preset` gives the named presets of ``configs/presets/rl.yaml``
+(``debug`` for tests, ``default`` for real runs).
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from __future__ import annotations
 import dataclasses
 
 from compass_nav.rl.rewards import RLRewardConfig
-from compass_nav.utils.config import check, config_from_dict
-from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.config import check, resolve_config
 
-__all__ = ["HeadConfig", "PPOConfig", "RLConfig", "RL_PRESETS", "rl_preset"]
+__all__ = ["HeadConfig", "PPOConfig", "RLConfig", "rl_preset"]
 
 _ACTIVATIONS = ("elu", "relu", "tanh", "silu")
 
@@ -228,29 +227,12 @@ class RLConfig:
         )
 
 
-#: Named presets: plain overrides of the defaults (nested sections as dicts).
-RL_PRESETS: dict[str, dict] = {
-    "default": {},
-    "debug": {
-        "base": "random:debug",
-        "num_envs": 6,
-        "steps_per_env": 16,
-        "iterations": 2,
-        "max_episode_steps": 60,
-        "save_interval": 1,
-        "head": {"hidden_dims": (16,)},
-        "ppo": {"critic_hidden_dims": (16,), "num_learning_epochs": 2, "num_mini_batches": 2},
-    },
-}
-
-
 def rl_preset(name: str, **overrides) -> RLConfig:
-    """The named preset with top-level ``overrides`` (nested sections as dicts or configs).
+    """The named preset of ``configs/presets/rl.yaml`` with ``overrides`` merged over it.
+
+    Nested sections may be given as dicts (merged key by key) or configs.
 
     Raises:
         ConfigError: For an unknown preset name (the known ones are listed).
     """
-    if name not in RL_PRESETS:
-        raise ConfigError(f"rl preset={name!r}: unknown; known presets: {', '.join(RL_PRESETS)}")
-    data = {**RL_PRESETS[name], **overrides}
-    return config_from_dict(RLConfig, data)
+    return resolve_config(RLConfig, preset=name, presets="rl", values=overrides)

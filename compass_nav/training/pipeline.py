@@ -18,8 +18,8 @@ holds checkpoints but no final artefact is resumed):
    ``eval/summary.json`` hold the table (success, collision rate, travel time), and
    ``eval/table.png`` plots it.
 
-Presets (:data:`PIPELINE_PRESETS`): ``tiny`` runs in about a minute (tests run it), ``full``
-is what BENCHMARKS.md reports.
+Presets (``configs/presets/pipeline.yaml``): ``tiny`` runs in about a minute (tests run it),
+``full`` is what BENCHMARKS.md reports.
 """
 
 from __future__ import annotations
@@ -32,19 +32,17 @@ from typing import Any
 
 from compass_nav.distill.config import DistillConfig
 from compass_nav.rl.config import RLConfig
-from compass_nav.training.il import ILConfig, il_preset
+from compass_nav.training.il import ILConfig
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
 from compass_nav.utils.config import (
     check,
-    config_from_dict,
     config_to_dict,
-    deep_merge,
     dump_yaml,
+    resolve_config,
 )
-from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import file_sha256
 
-__all__ = ["PIPELINE_PRESETS", "PipelineConfig", "pipeline_preset", "run_pipeline"]
+__all__ = ["PipelineConfig", "pipeline_preset", "run_pipeline"]
 
 TRAIN_BODIES = ("carter", "omnibase", "spot", "h1", "g1", "digit")
 HELDOUT_BODIES = ("scout", "anymal", "walker")
@@ -141,79 +139,16 @@ class PipelineConfig:
         over = self.rl_per_body.get(body)
         if not over:
             return self.rl
-        return config_from_dict(RLConfig, deep_merge(config_to_dict(self.rl), over))
-
-
-#: Named presets as plain overrides (nested sections merge over their defaults).
-PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
-    "full": {
-        "demo_episodes": 1500,
-        "demo_image_size": 64,
-        "record_episodes": 100,
-        "il": il_preset("default"),
-        "rl": {"iterations": 400},
-        # The two bodies whose specialists stayed under 0.90 after 400 iterations; h1 also
-        # with a doubled collision penalty (0.892 held-out against 0.878 without it).
-        "rl_per_body": {
-            "omnibase": {"iterations": 1000},
-            "h1": {"iterations": 1000, "reward": {"collision": -10.0, "proximity": -0.05}},
-        },
-    },
-    "tiny": {
-        "bodies": ("carter", "spot"),
-        "heldout": ("scout",),
-        "demo_episodes": 4,
-        "demo_num_envs": 4,
-        "record_episodes": 3,
-        "record_num_envs": 3,
-        "eval_episodes": 2,
-        "eval_families": ("warehouse",),
-        "eval_max_episode_steps": 40,
-        "il": {
-            **il_preset("debug"),
-            "steps": 10,
-            "checkpoint_every": 10,
-            "num_threads": 1,
-            "dagger": {"rounds": 0},
-        },
-        "rl": {
-            "num_envs": 3,
-            "steps_per_env": 12,
-            "iterations": 2,
-            "max_episode_steps": 40,
-            "families": ("warehouse",),
-            "save_interval": 2,
-            "head": {"hidden_dims": (16,)},
-            "ppo": {"critic_hidden_dims": (16,), "num_learning_epochs": 1, "num_mini_batches": 2},
-        },
-        "distill": {
-            "steps": 10,
-            "batch_size": 32,
-            "dagger_rounds": 1,
-            "dagger_steps": 8,
-            "dagger_updates": 5,
-            "num_envs": 2,
-            "max_episode_steps": 40,
-            "families": ("warehouse",),
-            "tensorboard": False,
-            "head": {"hidden_dims": (16,), "heteroscedastic": True},
-        },
-    },
-}
+        return resolve_config(RLConfig, base=config_to_dict(self.rl), values=over)
 
 
 def pipeline_preset(name: str, overrides: dict[str, Any] | None = None) -> PipelineConfig:
-    """The named preset, with plain nested ``overrides`` merged over it.
+    """The named preset of ``configs/presets/pipeline.yaml`` with nested ``overrides`` merged.
 
     Raises:
         ConfigError: Unknown preset (the known ones are listed) or a bad value.
     """
-    if name not in PIPELINE_PRESETS:
-        raise ConfigError(
-            f"pipeline preset={name!r}: unknown; known presets: {', '.join(PIPELINE_PRESETS)}"
-        )
-    data = deep_merge(PIPELINE_PRESETS[name], overrides or {})
-    return config_from_dict(PipelineConfig, data)
+    return resolve_config(PipelineConfig, preset=name, presets="pipeline", values=overrides)
 
 
 def _stage_state(run: Path, final: str) -> str:
