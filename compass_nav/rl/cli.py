@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compass_nav.utils.config import resolve_config, resolve_run_config
+from compass_nav.sim.config import EpisodeSpec
+from compass_nav.utils.config import config_to_dict, resolve_config, resolve_run_config
 
 __all__ = ["build_distill_config", "build_rl_config", "register"]
 
@@ -84,10 +85,16 @@ def _run_rl(args: argparse.Namespace) -> int:
 
 
 def _run_record(args: argparse.Namespace) -> int:
-    from compass_nav.rl.record import record_specialist
+    from compass_nav.rl.record import RECORD_EPISODE, record_specialist
 
-    families = (
-        tuple(args.families.split(",")) if args.families else ("warehouse", "office", "hall")
+    episode = resolve_config(
+        EpisodeSpec,
+        base=config_to_dict(RECORD_EPISODE),
+        values={
+            "families": args.families.split(",") if args.families else None,
+            "route_mode": args.route_mode,
+            "max_episode_steps": args.max_episode_steps,
+        },
     )
     path = record_specialist(
         args.specialist,
@@ -95,9 +102,7 @@ def _run_record(args: argparse.Namespace) -> int:
         args.episodes,
         seed=args.seed,
         num_envs=args.num_envs,
-        families=families,
-        route_mode=args.route_mode,
-        max_episode_steps=args.max_episode_steps,
+        episode=episode,
         stochastic=args.stochastic,
         progress=not args.no_progress,
     )

@@ -32,6 +32,7 @@ from typing import Any
 
 from compass_nav.distill.config import DistillConfig
 from compass_nav.rl.config import RLConfig
+from compass_nav.sim.config import EpisodeSpec, SimConfig
 from compass_nav.training.il import ILConfig
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
 from compass_nav.utils.config import (
@@ -64,8 +65,8 @@ class PipelineConfig:
         record_episodes: Specialist episodes recorded per body for distillation.
         record_num_envs: Env slots while recording specialists.
         eval_episodes: Episodes per embodiment x family cell.
-        eval_families: Scene families evaluated.
-        eval_max_episode_steps: Evaluation timeout, control steps.
+        eval_episode: The evaluation's episodes (held-out scene seeds, mapless routes; camera
+            size 0 is the IL model's input size).
         seed: Base seed of every stage.
         il: Imitation settings (``data`` is set to ``<out>/demos``).
         rl: Specialist settings (``embodiment`` and ``base`` are set per body).
@@ -73,6 +74,11 @@ class PipelineConfig:
             (bodies that need a longer run than the rest).
         distill: Generalist settings (``specialists`` and ``data`` are set).
     """
+
+    __moved_keys__ = {
+        "eval_families": "eval_episode.families",
+        "eval_max_episode_steps": "eval_episode.max_episode_steps",
+    }
 
     bodies: tuple[str, ...] = TRAIN_BODIES
     heldout: tuple[str, ...] = HELDOUT_BODIES
@@ -83,8 +89,11 @@ class PipelineConfig:
     record_episodes: int = 120
     record_num_envs: int = 24
     eval_episodes: int = 200
-    eval_families: tuple[str, ...] = FAMILIES
-    eval_max_episode_steps: int = 300
+    eval_episode: EpisodeSpec = dataclasses.field(
+        default_factory=lambda: EpisodeSpec(
+            families=FAMILIES, split="heldout", route_mode="mapless", image_height=0, image_width=0
+        )
+    )
     seed: int = 0
     il: ILConfig = dataclasses.field(default_factory=ILConfig)
     rl: RLConfig = dataclasses.field(default_factory=RLConfig)
@@ -94,7 +103,7 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         from compass_nav.sim.embodiment import get_embodiment
 
-        for f in ("bodies", "heldout", "demo_embodiments", "eval_families"):
+        for f in ("bodies", "heldout", "demo_embodiments"):
             object.__setattr__(self, f, tuple(getattr(self, f)))
         check(len(self.bodies) >= 1, "bodies", self.bodies, "must not be empty")
         check(
@@ -120,18 +129,46 @@ class PipelineConfig:
             "record_episodes",
             "record_num_envs",
             "eval_episodes",
-            "eval_max_episode_steps",
         ):
             v = getattr(self, f)
             check(v >= 1, f, v, "must be >= 1")
-        check(
-            len(self.eval_families) >= 1, "eval_families", self.eval_families, "must not be empty"
-        )
         check(
             self.demo_image_size == 0 or 16 <= self.demo_image_size <= 512,
             "demo_image_size",
             self.demo_image_size,
             "must be 0 or within [16, 512] px",
+        )
+
+    def demo_sim_config(self) -> SimConfig:
+        """The teacher demonstrations' simulator.
+
+        The specialists' families, planned routes, ``demo_image_size`` (or the IL model's
+        input size) and the streams the model reads.
+        """
+        size = self.demo_image_size
+        episode = EpisodeSpec(
+            families=self.rl.episode.families, image_height=size, image_width=size
+        )
+        return episode.sim_config(self.demo_num_envs, self.demo_embodiments, model=self.il.model)
+
+    def eval_config(self, body: str):
+        """The evaluation settings of one body (one process, no GIFs)."""
+        from compass_nav.evaluation import EvalConfig
+
+        m = self.il.model
+        ep = self.eval_episode
+        episode = dataclasses.replace(
+            ep,
+            image_height=ep.image_height or m.image_height,
+            image_width=ep.image_width or m.image_width,
+        )
+        return EvalConfig(
+            embodiments=(body,),
+            episode=episode,
+            episodes=self.eval_episodes,
+            seed=self.seed,
+            workers=1,
+            gifs=0,
         )
 
     def rl_for(self, body: str) -> RLConfig:
@@ -173,7 +210,6 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) ->
     """
     from compass_nav.data import record_episodes
     from compass_nav.rl.record import record_specialist
-    from compass_nav.sim.config import SimConfig
     from compass_nav.training.distill import train_distill
     from compass_nav.training.il import train_il
     from compass_nav.training.rl import train_rl
@@ -189,9 +225,6 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) ->
         times[name] = round(time.perf_counter() - t0, 1)
         return result
 
-    m = cfg.il.model
-    demo_h = cfg.demo_image_size or m.image_height
-    demo_w = cfg.demo_image_size or m.image_width
     demos = out / "demos"
     _log(f"1/6 teacher demonstrations -> {demos}")
     timed(
@@ -199,17 +232,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) ->
         record_episodes,
         "teacher",
         demos,
-        SimConfig(
-            num_envs=cfg.demo_num_envs,
-            embodiments=cfg.demo_embodiments,
-            families=cfg.rl.families,
-            split="train",
-            image_height=demo_h,
-            image_width=demo_w,
-            render_rgb=m.use_rgb,
-            render_depth=m.use_depth,
-            route_mode="planned",
-        ),
+        cfg.demo_sim_config(),
         cfg.demo_episodes,
         seed=cfg.seed,
         progress=progress,
@@ -243,9 +266,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) ->
             cfg.record_episodes,
             seed=cfg.seed,
             num_envs=cfg.record_num_envs,
-            families=cfg.rl.families,
-            route_mode=cfg.rl.route_mode,
-            max_episode_steps=cfg.rl.max_episode_steps,
+            episode=cfg.rl.episode,
             progress=progress,
         )
         rollouts.append(str(rec))
@@ -297,14 +318,13 @@ def evaluate_chain(
         ``heldout``) and, for each policy that ran on it, SR with 95% CI, collision rate and
         mean travel time of successful episodes.
     """
-    from compass_nav.evaluation import EvalConfig, evaluate
+    from compass_nav.evaluation import evaluate
     from compass_nav.models.loader import XMobilityPolicy, load_model, resolve_checkpoint
     from compass_nav.rl.artifact import resolve_artifact
     from compass_nav.rl.loader import load_agent
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    m = cfg.il.model
 
     digests: dict[Path, str] = {}  # each file is hashed once, not once per body
 
@@ -318,20 +338,7 @@ def evaluate_chain(
             if cached.get("source_sha256") == digest:
                 return cached
             _log(f"  {path.name}: {source} changed since it was evaluated; evaluating again")
-        ecfg = EvalConfig(
-            embodiments=(body,),
-            families=cfg.eval_families,
-            episodes=cfg.eval_episodes,
-            route_mode="mapless",
-            split="heldout",
-            seed=cfg.seed,
-            image_height=m.image_height,
-            image_width=m.image_width,
-            max_episode_steps=cfg.eval_max_episode_steps,
-            workers=1,
-            gifs=0,
-        )
-        res = evaluate(make(), ecfg, progress=progress)
+        res = evaluate(make(), cfg.eval_config(body), progress=progress)
         cell = res.cell(body)
         row = {
             k: cell[k] for k in ("n", "sr", "sr_ci", "collision_rate", "travel_time", "wtt", "spl")
