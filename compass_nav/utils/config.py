@@ -18,6 +18,7 @@ import copy
 import dataclasses
 import enum
 import math
+import numbers
 import os
 import types
 import typing
@@ -155,15 +156,16 @@ def _to_int(value: Any, where: str) -> int:
     """
     if isinstance(value, bool):
         raise ConfigError(f"{where}={value!r}: expected an int, got a bool")
-    if isinstance(value, int):
-        return value
+    if isinstance(value, numbers.Integral):  # int, numpy integers
+        return int(value)
     number = value
     if isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
             raise ConfigError(f"{where}={value!r}: expected an int") from None
-    if isinstance(number, float):
+    if isinstance(number, numbers.Real):
+        number = float(number)
         if math.isfinite(number) and number.is_integer():
             return int(number)
         raise ConfigError(f"{where}={value!r}: expected an int (a whole number)")
@@ -175,7 +177,7 @@ def _to_float(value: Any, where: str, allow_inf: bool) -> float:
 
     +-inf only where the field carries :data:`ALLOW_INF`; NaN never.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
         raise ConfigError(f"{where}={value!r}: expected a number, got {type(value).__name__}")
     try:
         number = float(value)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from compass_nav.utils.config import (
@@ -73,6 +74,8 @@ def test_int_fields_take_exactly_integral_numbers():
     assert config_from_dict(_Cfg, {"steps": "1e1"}).steps == 10
     assert config_from_dict(_Cfg, {"steps": 10.0}).steps == 10
     assert type(config_from_dict(_Cfg, {"steps": 7}).steps) is int
+    assert type(config_from_dict(_Cfg, {"steps": np.int64(7)}).steps) is int
+    assert config_from_dict(_Cfg, {"lr": np.float32(0.5)}).lr == 0.5
 
 
 @pytest.mark.parametrize("value", [1, 0, "yes", "true", None])
