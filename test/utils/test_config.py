@@ -190,3 +190,46 @@ def test_cli_reports_bad_values_as_user_errors(tmp_path, args, shown):
     assert "compass-nav: error:" in res.stderr and shown in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
     assert not out.exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize(
+    ("stage", "override", "moved"),
+    [
+        ("rl", "families=[hall]", "families moved to episode.families"),
+        ("rl", "max_episode_steps=50", "max_episode_steps moved to episode.max_episode_steps"),
+        ("distill", "route_mode=planned", "route_mode moved to episode.route_mode"),
+        ("il", "dagger.families=[hall]", "dagger.families moved to dagger.episode.families"),
+        ("pipeline", "eval_families=[hall]", "eval_families moved to eval_episode.families"),
+        ("pipeline", "rl.image_height=32", "rl.image_height moved to rl.episode.image_height"),
+    ],
+)
+def test_old_episode_keys_are_refused_naming_their_new_place(stage, override, moved):
+    from compass_nav.distill.config import DistillConfig
+    from compass_nav.rl.config import RLConfig
+    from compass_nav.training.il import ILConfig
+    from compass_nav.training.pipeline import PipelineConfig
+
+    cls = {"rl": RLConfig, "distill": DistillConfig, "il": ILConfig, "pipeline": PipelineConfig}
+    preset = "tiny" if stage == "pipeline" else "debug"
+    with pytest.raises(ConfigError, match=moved):
+        resolve_config(cls[stage], preset=preset, presets=stage, overrides=[override])
+
+
+def test_episode_spec_builds_the_stage_sim_config():
+    from compass_nav.rl.config import rl_preset
+    from compass_nav.sim.config import EpisodeSpec
+
+    cfg = rl_preset("debug", episode={"families": ["hall"]})
+    assert cfg.episode == EpisodeSpec(
+        families=("hall",),
+        route_mode="mapless",
+        max_episode_steps=60,
+        image_height=0,
+        image_width=0,
+    )
+    with pytest.raises(ConfigError, match="episode.image_height=0.*needs a model"):
+        cfg.episode.sim_config(2, ("carter",))
+    with pytest.raises(ConfigError, match="episode.split.*must be 'train'"):
+        rl_preset("debug", episode={"split": "heldout"})
+    with pytest.raises(ConfigError, match="episode.families.*unknown family"):
+        rl_preset("debug", episode={"families": ["moon"]})
