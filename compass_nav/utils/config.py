@@ -294,10 +294,7 @@ def _from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
     moved: Mapping[str, str] = getattr(cls, MOVED_KEYS_ATTR, {})
     for key in data:
         if key not in fields and key in moved:
-            raise ConfigError(
-                f"config key {prefix}{key} moved to {prefix}{moved[key]} "
-                f"(write {prefix}{moved[key]}: ... instead)"
-            )
+            raise ConfigError(f"config key {prefix}{key} moved to {prefix}{moved[key]}")
     unknown = [k for k in data if k not in fields]
     if unknown:
         raise ConfigError(
