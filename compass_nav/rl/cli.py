@@ -136,13 +136,13 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trainer_flags(p: argparse.ArgumentParser, presets: tuple[str, ...]) -> None:
+def _trainer_flags(p: argparse.ArgumentParser, stage: str) -> None:
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument(
         "--preset",
-        choices=presets,
         default=None,
-        help="start from this preset (default: default; not with --resume)",
+        help=f"start from this preset of configs/presets/{stage}.yaml: default, debug, ... "
+        "(default: default; not with --resume)",
     )
     p.add_argument("--config", help="YAML file merged over the preset")
     p.add_argument(
@@ -180,7 +180,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     rl.add_argument("--embodiment", help="body to specialise for (registered name or YAML)")
     rl.add_argument("--base", help="IL checkpoint or run folder (random:<preset> for tests)")
-    _trainer_flags(rl, ("default", "debug"))
+    _trainer_flags(rl, "rl")
     rl.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
     rl.set_defaults(func=_run_rl)
 
@@ -223,7 +223,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     dis.add_argument("--specialist", nargs="+", help="specialist files or run folders")
     dis.add_argument("--data", nargs="+", help="recorded specialist rollouts")
-    _trainer_flags(dis, ("default", "debug"))
+    _trainer_flags(dis, "distill")
     dis.set_defaults(func=_run_distill)
 
     pipe = subparsers.add_parser(
@@ -236,7 +236,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="examples:\n  compass-nav pipeline --preset tiny --out runs/tiny\n"
         "  compass-nav pipeline --preset full --out runs/full --set bodies=[spot,g1]",
     )
-    pipe.add_argument("--preset", choices=("tiny", "full"), default="tiny")
+    pipe.add_argument(
+        "--preset",
+        default="tiny",
+        help="preset of configs/presets/pipeline.yaml: tiny, full, ... (default: tiny)",
+    )
     pipe.add_argument("--out", required=True, help="output folder")
     pipe.add_argument("--config", help="YAML file merged over the preset")
     pipe.add_argument(

@@ -82,9 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     il.add_argument("--out", required=True, help="run folder")
     il.add_argument(
         "--preset",
-        choices=("default", "debug"),
         default=None,
-        help="start from this preset (default: default; not with --resume)",
+        help="start from this preset of configs/presets/il.yaml: default, debug, ... "
+        "(default: default; not with --resume)",
     )
     il.add_argument("--config", help="YAML file merged over the preset")
     il.add_argument(

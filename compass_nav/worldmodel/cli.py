@@ -83,8 +83,8 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--preset",
         default="default",
-        choices=("default", "tiny"),
-        help="starting config (default: %(default)s)",
+        help="starting config of configs/presets/worldmodel.yaml: default, tiny, ... "
+        "(default: %(default)s)",
     )
     p.add_argument("--config", help="YAML file merged over the preset")
     p.add_argument(

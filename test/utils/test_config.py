@@ -23,7 +23,7 @@ from compass_nav.utils.config import (
     resolve_config,
     stage_presets,
 )
-from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.errors import ConfigError, DataError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -233,3 +233,20 @@ def test_episode_spec_builds_the_stage_sim_config():
         rl_preset("debug", episode={"split": "heldout"})
     with pytest.raises(ConfigError, match="episode.families.*unknown family"):
         rl_preset("debug", episode={"families": ["moon"]})
+
+
+def test_a_preset_added_to_the_data_file_is_usable_without_code(tmp_path, monkeypatch):
+    from compass_nav.training.cli import build_il_config
+    from compass_nav.utils import paths
+
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    il = (ROOT / "configs" / "presets" / "il.yaml").read_text()
+    (presets / "il.yaml").write_text(il + "short:\n  steps: 5\n  dagger: {rounds: 0}\n")
+    monkeypatch.setenv(paths.CONFIGS_DIR_ENV, str(tmp_path))
+    assert build_il_config("unused", "short").steps == 5
+    with pytest.raises(ConfigError, match="known presets: default, debug, short"):
+        build_il_config("unused", "shrot")
+    monkeypatch.setenv(paths.CONFIGS_DIR_ENV, str(tmp_path / "missing"))
+    with pytest.raises(DataError, match=paths.CONFIGS_DIR_ENV):
+        stage_presets("il")
