@@ -79,6 +79,10 @@ data_files = [
 ]
 data_files += tree_data_files("models", os.path.join(SHARE, "models"))
 data_files += tree_data_files("sim", os.path.join(SHARE, "sim"), suffixes=(".yaml", ".yml"))
+# Stage presets (configs/presets/<stage>.yaml) and example configs, read at run time.
+data_files += tree_data_files(
+    "configs", os.path.join(SHARE, "configs"), suffixes=(".yaml", ".yml")
+)
 data_files = [(dest, files) for dest, files in data_files if files]
 
 setup(

@@ -29,7 +29,7 @@ def main() -> None:
 
     import torch
 
-    from compass_nav.evaluation import EvalConfig, evaluate
+    from compass_nav.evaluation import evaluate
     from compass_nav.models.loader import XMobilityPolicy, load_model
     from compass_nav.rl.loader import load_agent
     from compass_nav.training.pipeline import pipeline_preset
@@ -37,28 +37,14 @@ def main() -> None:
     torch.set_num_threads(1)
     cfg = pipeline_preset(args.preset, {})
     run = Path(args.run)
-    m = cfg.il.model
-    families = tuple(cfg.eval_families)
+    families = cfg.eval_episode.families
     rows = {}
     for body in args.bodies or cfg.bodies:
         for tag, make in (
             ("il", lambda: XMobilityPolicy(load_model(run / "il"), name="il")),
             ("specialist", lambda b=body: load_agent(run / f"rl_{b}")),
         ):
-            ecfg = EvalConfig(
-                embodiments=(body,),
-                families=families,
-                episodes=cfg.eval_episodes,
-                route_mode="mapless",
-                split="heldout",
-                seed=cfg.seed,
-                image_height=m.image_height,
-                image_width=m.image_width,
-                max_episode_steps=cfg.eval_max_episode_steps,
-                workers=1,
-                gifs=0,
-            )
-            res = evaluate(make(), ecfg, progress=True)
+            res = evaluate(make(), cfg.eval_config(body), progress=True)
             rows[body, tag] = {f: res.cell(body, f)["sr"] for f in (*families, "all")}
     print(f"{'body':10s} " + " ".join(f"{f:>18s}" for f in (*families, "all")))
     for body in args.bodies or cfg.bodies:

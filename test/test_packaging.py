@@ -164,9 +164,27 @@ def test_colcon_build_installs_ament_layout(tmp_path):
     assert (prefix / "share/compass_nav/package.xml").is_file()
     for exe in ("navigator", "sim_bridge", "compass-nav"):
         assert (prefix / "lib/compass_nav" / exe).is_file(), exe
-    for src in sorted((ROOT / "sim").rglob("*.yaml"))[:20]:
+    for src in sorted((ROOT / "sim").rglob("*.yaml"))[:20] + sorted(
+        (ROOT / "configs").rglob("*.yaml")
+    ):
         rel = src.relative_to(ROOT)
         assert (prefix / "share/compass_nav" / rel).is_file(), f"{rel} not installed"
+    # The stage presets resolve from the installed share folder, not the checkout.
+    found = _run(
+        [
+            sys.executable,
+            "-c",
+            "from compass_nav.utils.config import stage_presets; "
+            "print(sorted(stage_presets('il')))",
+        ],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "COMPASS_NAV_CONFIGS_DIR": str(prefix / "share/compass_nav/configs"),
+        },
+    )
+    assert found.returncode == 0, found.stderr
+    assert "'debug'" in found.stdout
 
 
 # --- the compass-nav command line ----------------------------------------------------------

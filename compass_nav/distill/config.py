@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 
 from compass_nav.rl.config import HeadConfig
-from compass_nav.utils.config import check, config_from_dict
-from compass_nav.utils.errors import ConfigError
+from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec
+from compass_nav.utils.config import check, resolve_config
 
-__all__ = ["DISTILL_PRESETS", "DistillConfig", "distill_preset"]
+__all__ = ["DistillConfig", "distill_preset"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,15 +45,16 @@ class DistillConfig:
         beta_start, beta_end: Probability that an env executes its specialist's action in
             the first and last round (linear in between).
         num_envs: Env slots for on-policy rounds (spread evenly over the bodies).
-        families: Scene families (train scene seeds).
-        route_mode: ``mapless`` or ``planned``.
-        max_episode_steps: Episode timeout.
+        episode: The on-policy rounds' episodes: families, route mode, time limit, camera
+            size (0: the base model's input size); train-split scene seeds only.
         seed: Seeds torch, numpy and the simulator.
         torch_threads: Threads for torch ops.
         tensorboard: Write TensorBoard logs.
         head: The generalist's head (``heteroscedastic`` so that it can reproduce each
             specialist's spread).
     """
+
+    __moved_keys__ = MOVED_TO_EPISODE
 
     specialists: tuple[str, ...] = ()
     data: tuple[str, ...] = ()
@@ -68,9 +69,9 @@ class DistillConfig:
     beta_start: float = 0.5
     beta_end: float = 0.0
     num_envs: int = 36
-    families: tuple[str, ...] = ("warehouse", "office", "hall")
-    route_mode: str = "mapless"
-    max_episode_steps: int = 300
+    episode: EpisodeSpec = dataclasses.field(
+        default_factory=lambda: EpisodeSpec(route_mode="mapless", image_height=0, image_width=0)
+    )
     seed: int = 0
     torch_threads: int = 1
     tensorboard: bool = True
@@ -79,9 +80,7 @@ class DistillConfig:
     )
 
     def __post_init__(self) -> None:
-        from compass_nav.sim.scenes import list_families
-
-        for f in ("specialists", "data", "families"):
+        for f in ("specialists", "data"):
             object.__setattr__(self, f, tuple(str(v) for v in getattr(self, f)))
         check(self.steps >= 0, "steps", self.steps, "must be >= 0")
         check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
@@ -108,21 +107,11 @@ class DistillConfig:
             self.num_envs,
             "must be >= the number of specialists (one slot per body at least)",
         )
-        known = list_families()
-        check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        for fam in self.families:
-            check(fam in known, "families", fam, f"unknown family; known: {', '.join(known)}")
         check(
-            self.route_mode in ("planned", "mapless"),
-            "route_mode",
-            self.route_mode,
-            "must be 'planned' or 'mapless'",
-        )
-        check(
-            self.max_episode_steps >= 1,
-            "max_episode_steps",
-            self.max_episode_steps,
-            "must be >= 1",
+            self.episode.split == "train",
+            "episode.split",
+            self.episode.split,
+            "must be 'train' (held-out and validation scenes are never trained on)",
         )
         check(self.seed >= 0, "seed", self.seed, "must be >= 0")
         check(self.torch_threads >= 1, "torch_threads", self.torch_threads, "must be >= 1")
@@ -141,31 +130,10 @@ class DistillConfig:
         return self.beta_start + (self.beta_end - self.beta_start) * frac
 
 
-#: Named presets: plain overrides of the defaults.
-DISTILL_PRESETS: dict[str, dict] = {
-    "default": {},
-    "debug": {
-        "steps": 20,
-        "batch_size": 32,
-        "dagger_rounds": 1,
-        "dagger_steps": 10,
-        "dagger_updates": 10,
-        "num_envs": 4,
-        "max_episode_steps": 40,
-        "tensorboard": False,
-        "head": {"hidden_dims": (16,), "heteroscedastic": True},
-    },
-}
-
-
 def distill_preset(name: str, **overrides) -> DistillConfig:
-    """The named preset with top-level ``overrides``.
+    """The named preset of ``configs/presets/distill.yaml`` with ``overrides`` merged over it.
 
     Raises:
         ConfigError: For an unknown preset name (the known ones are listed).
     """
-    if name not in DISTILL_PRESETS:
-        raise ConfigError(
-            f"distill preset={name!r}: unknown; known presets: {', '.join(DISTILL_PRESETS)}"
-        )
-    return config_from_dict(DistillConfig, {**DISTILL_PRESETS[name], **overrides})
+    return resolve_config(DistillConfig, preset=name, presets="distill", values=overrides)

@@ -145,18 +145,22 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("POLICY is required (or use --compare RESULTS...)")
     from compass_nav.evaluation import EvalConfig, evaluate
     from compass_nav.evaluation.report import results_header, rich_table, table_rows
+    from compass_nav.sim.config import EpisodeSpec
 
-    cfg = EvalConfig(
-        embodiments=_embodiments(args.embodiments),
+    episode = EpisodeSpec(
         families=tuple(args.families),
-        episodes=args.episodes,
-        route_mode=args.route_mode,
         split=args.split,
-        seed=args.seed,
-        num_envs=args.num_envs,
+        route_mode=args.route_mode,
+        max_episode_steps=args.max_steps,
         image_height=args.image_size[0],
         image_width=args.image_size[1],
-        max_episode_steps=args.max_steps,
+    )
+    cfg = EvalConfig(
+        embodiments=_embodiments(args.embodiments),
+        episode=episode,
+        episodes=args.episodes,
+        seed=args.seed,
+        num_envs=args.num_envs,
         workers=args.workers,
         gifs=args.gifs,
     )
@@ -167,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         rich_table(
             results_header(),
             table_rows(result.metrics),
-            title=f"{args.policy} ({cfg.route_mode}, {cfg.split})",
+            title=f"{args.policy} ({episode.route_mode}, {episode.split})",
         )
     )
     console.print(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec
 from compass_nav.utils.config import check
 
 
@@ -19,19 +20,17 @@ class EvalConfig:
 
     Attributes:
         embodiments: Bodies to evaluate (registered names or YAML paths); one row group each.
-        families: Scene families; every embodiment is evaluated in every family (a *cell*).
+        episode: The episodes: ``families`` (every embodiment is evaluated in every family,
+            a *cell*), ``route_mode`` (``planned``, the route from the map, or ``mapless``, a
+            straight line to the goal; the start/goal set does not depend on it, so the two
+            modes are paired), ``split`` (``heldout``: never used in training, the reported
+            figures; ``validation``: never used in training either, for choosing settings;
+            or ``train``), the camera size the policy sees and the time limit.
         episodes: Episodes per embodiment x family cell (exact; extra ones are discarded).
-        route_mode: ``planned`` (route from the map) or ``mapless`` (straight line to goal).
-            The start/goal set does not depend on it, so the two modes are paired.
-        split: Scene seeds: ``heldout`` (never used in training; the reported figures),
-            ``validation`` (never used in training either; for choosing settings) or
-            ``train``.
         seed: Seeds the episode set: episode ``i`` of a cell is the same start, goal and scene
             for every policy, every ``num_envs`` and every route mode.
         num_envs: Parallel env slots; 0 picks a size automatically. Must be a multiple of
             ``len(embodiments) * len(families)`` so that every cell gets the same slots.
-        image_height, image_width: Camera resolution the policy sees.
-        max_episode_steps: Timeout, control steps (10 Hz).
         workers: Processes, each running a share of the cells (split by embodiment, or by
             family when there are fewer embodiments than workers) with one compute thread;
             1 runs in this process, 0 picks ``min(cores, max(E, F))`` for spec-string
@@ -42,16 +41,15 @@ class EvalConfig:
         bootstrap: Bootstrap resamples for the SPL and travel-time confidence intervals.
     """
 
+    __moved_keys__ = MOVED_TO_EPISODE
+
     embodiments: tuple[str, ...] = ("carter",)
-    families: tuple[str, ...] = ("warehouse", "office", "hall")
+    episode: EpisodeSpec = dataclasses.field(
+        default_factory=lambda: EpisodeSpec(split="heldout", route_mode="planned")
+    )
     episodes: int = 200
-    route_mode: str = "planned"
-    split: str = "heldout"
     seed: int = 0
     num_envs: int = 0
-    image_height: int = 64
-    image_width: int = 64
-    max_episode_steps: int = 300
     workers: int = 0
     gifs: int = 3
     clip_memory_mb: int = 256
@@ -59,11 +57,9 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         from compass_nav.sim.embodiment import get_embodiment
-        from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS, list_families
 
         # Accept lists (YAML, JSON) but store tuples so the config stays hashable.
         object.__setattr__(self, "embodiments", tuple(self.embodiments))
-        object.__setattr__(self, "families", tuple(self.families))
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
         check(
             len(set(self.embodiments)) == len(self.embodiments),
@@ -73,31 +69,9 @@ class EvalConfig:
         )
         for name in self.embodiments:
             get_embodiment(name)  # raises ConfigError naming the known bodies
-        known = list_families()
-        check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        check(
-            len(set(self.families)) == len(self.families),
-            "families",
-            self.families,
-            "must not repeat a name",
-        )
-        for fam in self.families:
-            check(fam in known, "families", fam, f"unknown family; known: {', '.join(known)}")
         check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
-        check(
-            self.route_mode in ("planned", "mapless"),
-            "route_mode",
-            self.route_mode,
-            "must be 'planned' or 'mapless'",
-        )
-        check(
-            self.split in SPLIT_SEED_OFFSETS,
-            "split",
-            self.split,
-            "must be 'train', 'heldout' or 'validation'",
-        )
         check(self.seed >= 0, "seed", self.seed, "must be >= 0")
-        cells = len(self.embodiments) * len(self.families)
+        cells = len(self.embodiments) * len(self.episode.families)
         check(
             self.num_envs >= 0 and self.num_envs % cells == 0,
             "num_envs",
@@ -105,15 +79,9 @@ class EvalConfig:
             f"must be 0 (automatic) or a multiple of embodiments x families = {cells}",
         )
         for f in ("image_height", "image_width"):
-            v = getattr(self, f)
-            check(16 <= v <= 480, f, v, "must be within [16, 480] pixels")
-        check(
-            self.max_episode_steps >= 1,
-            "max_episode_steps",
-            self.max_episode_steps,
-            "must be >= 1",
-        )
-        most = max(len(self.embodiments), len(self.families))
+            v = getattr(self.episode, f)
+            check(v != 0, f"episode.{f}", v, "must be set: the evaluation has no model size")
+        most = max(len(self.embodiments), len(self.episode.families))
         check(
             0 <= self.workers <= most,
             "workers",
@@ -127,7 +95,7 @@ class EvalConfig:
     @property
     def cells(self) -> list[tuple[str, str]]:
         """(embodiment, family) pairs in env-slot order: cell ``c = body * F + family``."""
-        return [(b, f) for b in self.embodiments for f in self.families]
+        return [(b, f) for b in self.embodiments for f in self.episode.families]
 
     def resolved_workers(self, policy_is_spec: bool = True) -> int:
         """Processes actually used (see ``workers``)."""
@@ -137,13 +105,15 @@ class EvalConfig:
             return self.workers
         if not policy_is_spec:
             return 1
-        return max(1, min(os.cpu_count() or 1, max(len(self.embodiments), len(self.families))))
+        return max(
+            1, min(os.cpu_count() or 1, max(len(self.embodiments), len(self.episode.families)))
+        )
 
     def shares(self, workers: int) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """(embodiments, families) of each worker: a product of subsets, so one env each."""
         if workers <= len(self.embodiments):
-            return [(self.embodiments[i::workers], self.families) for i in range(workers)]
-        return [(self.embodiments, self.families[i::workers]) for i in range(workers)]
+            return [(self.embodiments[i::workers], self.episode.families) for i in range(workers)]
+        return [(self.embodiments, self.episode.families[i::workers]) for i in range(workers)]
 
     def resolved_num_envs(self, target: int = 64) -> int:
         """Env slots actually used: ``num_envs``, or about ``target`` spread over the cells.

@@ -111,23 +111,13 @@ def _rollout(
     progress,
 ) -> tuple:
     """Run the episodes of ``embodiments`` x ``families`` in one env; see module doc."""
-    from compass_nav.sim.config import SimConfig
     from compass_nav.sim.env import NavVectorEnv
 
     F, E = len(families), len(embodiments)
     # Same slots per cell as the full config would give, whatever share this process runs.
     per_cell = cfg.resolved_num_envs() // len(cfg.cells)
     n_env = per_cell * E * F
-    sim = SimConfig(
-        num_envs=n_env,
-        embodiments=embodiments,
-        families=families,
-        split=cfg.split,
-        image_height=cfg.image_height,
-        image_width=cfg.image_width,
-        route_mode=cfg.route_mode,
-        max_episode_steps=cfg.max_episode_steps,
-    )
+    sim = cfg.episode.sim_config(n_env, embodiments, families=families)
     env = NavVectorEnv(sim)
     names = [(b, f) for b in embodiments for f in families]
     # Cell of each slot; cells are numbered globally (over all of cfg.embodiments).
@@ -136,9 +126,9 @@ def _rollout(
     quota = CellQueue(local, cfg.episodes, lambda c, i: episode_key(cfg.seed, *names[c], i))
     recorder = FailureRecorder(
         n_env,
-        cfg.image_height,
-        cfg.image_width,
-        cfg.max_episode_steps,
+        cfg.episode.image_height,
+        cfg.episode.image_width,
+        cfg.episode.max_episode_steps,
         cfg.gifs,
         cfg.clip_memory_mb,
     )
@@ -318,7 +308,7 @@ def evaluate(
     t0 = time.perf_counter()
     try:
         if workers == 1:
-            records, clips, steps = _rollout(pol, cfg, cfg.embodiments, cfg.families, tick)
+            records, clips, steps = _rollout(pol, cfg, cfg.embodiments, cfg.episode.families, tick)
         else:
             records, clips, steps = _run_workers(spec, cfg, workers, tick)
     finally:

@@ -156,12 +156,13 @@ def _plots(result, out: Path) -> dict[str, Path]:
     import numpy as np
 
     cfg = result.config
+    ep = cfg.episode
     cells = result.metrics["cells"]
-    F = len(cfg.families)
+    F = len(cfg.episode.families)
     x = np.arange(len(cfg.embodiments))
     width = 0.8 / F
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(x) + 2), 3.6))
-    for j, fam in enumerate(cfg.families):
+    for j, fam in enumerate(cfg.episode.families):
         ms = [
             next(m for m in cells if m["embodiment"] == b and m["family"] == fam)
             for b in cfg.embodiments
@@ -174,7 +175,7 @@ def _plots(result, out: Path) -> dict[str, Path]:
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("success rate (95% Wilson CI)")
     ax.set_title(
-        f"{result.policy}: {cfg.route_mode} routes, {cfg.split} scenes, n={cfg.episodes}/cell",
+        f"{result.policy}: {ep.route_mode} routes, {ep.split} scenes, n={cfg.episodes}/cell",
         fontsize=9,
     )
     ax.legend(fontsize=8, loc="upper center", ncol=F, frameon=False)
@@ -225,11 +226,12 @@ def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[st
     paths["csv"] = out / "results.csv"
     atomic_write_text(paths["csv"], _csv_text(result.metrics))
     cfg = result.config
+    ep = cfg.episode
     title = (
-        f"# Evaluation of `{result.policy}`\n\n{cfg.route_mode} routes, {cfg.split} "
+        f"# Evaluation of `{result.policy}`\n\n{ep.route_mode} routes, {ep.split} "
         f"scenes, {cfg.episodes} episodes per cell, seed {cfg.seed}, "
-        f"{cfg.image_width}x{cfg.image_height} images, timeout "
-        f"{cfg.max_episode_steps} steps; wall time {result.wall_time:.0f} s.\n\n"
+        f"{cfg.episode.image_width}x{cfg.episode.image_height} images, timeout "
+        f"{cfg.episode.max_episode_steps} steps; wall time {result.wall_time:.0f} s.\n\n"
         "SR/collision: Wilson 95% intervals; SPL, WTT: bootstrap 95% intervals; "
         "TT: mean travel time of successes; WTT = TT / SR.\n\n"
     )
@@ -320,7 +322,9 @@ def compare_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[st
         "image_height",
         "image_width",
     ):
-        vals = [d["config"].get(k) for d in results]
+        vals = [
+            d["config"].get("episode", d["config"]).get(k, d["config"].get(k)) for d in results
+        ]
         if len(set(map(str, vals))) > 1:
             notes.append(
                 f"{k} differs: "

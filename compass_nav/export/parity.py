@@ -195,12 +195,13 @@ def closed_loop(
     (rounded up).
     """
     from compass_nav.evaluation import EvalConfig, evaluate
+    from compass_nav.sim.config import EpisodeSpec
 
     cells = len(embodiments) * len(families)
     per_cell = -(-episodes // cells)
     cfg = EvalConfig(
         embodiments=tuple(embodiments),
-        families=tuple(families),
+        episode=EpisodeSpec(split="heldout", families=tuple(families)),
         episodes=per_cell,
         seed=seed,
         gifs=0,

@@ -12,50 +12,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from compass_nav.utils.config import (
-    apply_overrides,
-    config_from_dict,
-    config_to_dict,
-    deep_merge,
-    read_yaml_mapping,
-)
-from compass_nav.utils.errors import ConfigError
+from compass_nav.sim.config import EpisodeSpec
+from compass_nav.utils.config import config_to_dict, resolve_config, resolve_run_config
 from compass_nav.utils.files import ensure_output_dir
 
 __all__ = ["build_distill_config", "build_rl_config", "register"]
-
-
-def _resolve(
-    cls: type,
-    presets: dict[str, dict],
-    out: str,
-    preset: str | None,
-    config: str | None,
-    fields: dict[str, Any],
-    overrides: list[str],
-    resume: bool,
-):
-    """Preset -> YAML file -> explicit flags -> ``--set``; a resume starts from config.yaml."""
-    from compass_nav.training.common import CONFIG_FILE
-
-    if resume:
-        if config is not None or preset is not None:
-            raise ConfigError(
-                "--preset/--config cannot be combined with --resume: the run's "
-                "config.yaml is used (change values with --set)"
-            )
-        data = read_yaml_mapping(Path(out) / CONFIG_FILE)
-    else:
-        name = preset or "default"
-        if name not in presets:
-            raise ConfigError(f"--preset {name!r}: unknown; known presets: {', '.join(presets)}")
-        data = config_to_dict(presets[name])
-        if config is not None:
-            data = deep_merge(data, read_yaml_mapping(config))
-    data = deep_merge(data, {k: v for k, v in fields.items() if v is not None})
-    return config_from_dict(cls, apply_overrides(data, overrides))
 
 
 def build_rl_config(
@@ -68,17 +30,17 @@ def build_rl_config(
     resume: bool = False,
 ):
     """Resolve an :class:`~compass_nav.rl.config.RLConfig` the way ``train-rl`` does."""
-    from compass_nav.rl.config import RL_PRESETS, RLConfig
+    from compass_nav.rl.config import RLConfig
+    from compass_nav.training.common import CONFIG_FILE
 
-    return _resolve(
+    return resolve_run_config(
         RLConfig,
-        RL_PRESETS,
-        out,
-        preset,
-        config,
-        {"embodiment": embodiment, "base": base},
-        list(overrides),
-        resume,
+        "rl",
+        preset=preset,
+        config_file=config,
+        values={"embodiment": embodiment, "base": base},
+        overrides=overrides,
+        resume_from=Path(out) / CONFIG_FILE if resume else None,
     )
 
 
@@ -92,11 +54,17 @@ def build_distill_config(
     resume: bool = False,
 ):
     """Resolve a :class:`~compass_nav.distill.config.DistillConfig` as ``distill`` does."""
-    from compass_nav.distill.config import DISTILL_PRESETS, DistillConfig
+    from compass_nav.distill.config import DistillConfig
+    from compass_nav.training.common import CONFIG_FILE
 
-    fields = {"specialists": specialists or None, "data": data or None}
-    return _resolve(
-        DistillConfig, DISTILL_PRESETS, out, preset, config, fields, list(overrides), resume
+    return resolve_run_config(
+        DistillConfig,
+        "distill",
+        preset=preset,
+        config_file=config,
+        values={"specialists": specialists or None, "data": data or None},
+        overrides=overrides,
+        resume_from=Path(out) / CONFIG_FILE if resume else None,
     )
 
 
@@ -119,11 +87,17 @@ def _run_rl(args: argparse.Namespace) -> int:
 
 
 def _run_record(args: argparse.Namespace) -> int:
-    from compass_nav.rl.record import record_specialist
+    from compass_nav.rl.record import RECORD_EPISODE, record_specialist
 
     ensure_output_dir(args.out, "--out")
-    families = (
-        tuple(args.families.split(",")) if args.families else ("warehouse", "office", "hall")
+    episode = resolve_config(
+        EpisodeSpec,
+        base=config_to_dict(RECORD_EPISODE),
+        values={
+            "families": args.families.split(",") if args.families else None,
+            "route_mode": args.route_mode,
+            "max_episode_steps": args.max_episode_steps,
+        },
     )
     path = record_specialist(
         args.specialist,
@@ -131,9 +105,7 @@ def _run_record(args: argparse.Namespace) -> int:
         args.episodes,
         seed=args.seed,
         num_envs=args.num_envs,
-        families=families,
-        route_mode=args.route_mode,
-        max_episode_steps=args.max_episode_steps,
+        episode=episode,
         stochastic=args.stochastic,
         progress=not args.no_progress,
     )
@@ -154,12 +126,16 @@ def _run_distill(args: argparse.Namespace) -> int:
 
 
 def _run_pipeline(args: argparse.Namespace) -> int:
-    from compass_nav.training.pipeline import pipeline_preset, run_pipeline
+    from compass_nav.training.pipeline import PipelineConfig, run_pipeline
 
     ensure_output_dir(args.out, "--out")
-    data = read_yaml_mapping(args.config) if args.config else {}
-    data = apply_overrides(data, args.set)
-    cfg = pipeline_preset(args.preset, data)
+    cfg = resolve_config(
+        PipelineConfig,
+        preset=args.preset,
+        presets="pipeline",
+        config_file=args.config,
+        overrides=args.set,
+    )
     summary = run_pipeline(
         cfg, args.out, progress=not args.no_progress, redo_changed=args.redo_changed
     )
@@ -167,13 +143,13 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trainer_flags(p: argparse.ArgumentParser, presets: tuple[str, ...]) -> None:
+def _trainer_flags(p: argparse.ArgumentParser, stage: str) -> None:
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument(
         "--preset",
-        choices=presets,
         default=None,
-        help="start from this preset (default: default; not with --resume)",
+        help=f"start from this preset of configs/presets/{stage}.yaml: default, debug, ... "
+        "(default: default; not with --resume)",
     )
     p.add_argument("--config", help="YAML file merged over the preset")
     p.add_argument(
@@ -211,7 +187,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     rl.add_argument("--embodiment", help="body to specialise for (registered name or YAML)")
     rl.add_argument("--base", help="IL checkpoint or run folder (random:<preset> for tests)")
-    _trainer_flags(rl, ("default", "debug"))
+    _trainer_flags(rl, "rl")
     rl.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
     rl.set_defaults(func=_run_rl)
 
@@ -254,7 +230,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     dis.add_argument("--specialist", nargs="+", help="specialist files or run folders")
     dis.add_argument("--data", nargs="+", help="recorded specialist rollouts")
-    _trainer_flags(dis, ("default", "debug"))
+    _trainer_flags(dis, "distill")
     dis.set_defaults(func=_run_distill)
 
     pipe = subparsers.add_parser(
@@ -268,7 +244,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="examples:\n  compass-nav pipeline --preset tiny --out runs/tiny\n"
         "  compass-nav pipeline --preset full --out runs/full --set bodies=[spot,g1]",
     )
-    pipe.add_argument("--preset", choices=("tiny", "full"), default="tiny")
+    pipe.add_argument(
+        "--preset",
+        default="tiny",
+        help="preset of configs/presets/pipeline.yaml: tiny, full, ... (default: tiny)",
+    )
     pipe.add_argument("--out", required=True, help="output folder")
     pipe.add_argument("--config", help="YAML file merged over the preset")
     pipe.add_argument(

@@ -3,8 +3,8 @@
 Frozen dataclasses validated on creation. :class:`RLConfig` is what ``compass-nav train-rl``
 builds from a YAML file (``configs/rl/*.yaml``) and ``key=value`` overrides, what
 :func:`compass_nav.training.rl.train_rl` runs, and what is written as ``config.yaml`` next to
-every checkpoint. :func:`rl_preset` gives the named presets (``debug`` for tests, ``default``
-for real runs).
+every checkpoint. :func:`rl_preset` gives the named presets of ``configs/presets/rl.yaml``
+(``debug`` for tests, ``default`` for real runs).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 
 from compass_nav.rl.rewards import RLRewardConfig
-from compass_nav.utils.config import check, config_from_dict
-from compass_nav.utils.errors import ConfigError
+from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec
+from compass_nav.utils.config import check, resolve_config
 
-__all__ = ["HeadConfig", "PPOConfig", "RLConfig", "RL_PRESETS", "rl_preset"]
+__all__ = ["HeadConfig", "PPOConfig", "RLConfig", "rl_preset"]
 
 _ACTIVATIONS = ("elu", "relu", "tanh", "silu")
 
@@ -142,13 +142,12 @@ class RLConfig:
         embodiment: The body this specialist is trained for (registered name or YAML path).
         base: The frozen IL base: a checkpoint or run folder of ``compass-nav train il``, or
             ``random:<preset>`` (an untrained X-Mobility of that preset, for tests).
-        families: Scene families trained on (train-split scene seeds).
-        route_mode: ``mapless`` (straight line to the goal, COMPASS's setting) or ``planned``.
+        episode: The training episodes: families, route mode (``mapless``, a straight line
+            to the goal, is COMPASS's setting), time limit, camera size (0: the base model's
+            input size); train-split scene seeds only.
         num_envs: Parallel simulated environments.
         steps_per_env: Rollout length per iteration (transitions = num_envs x this).
         iterations: PPO iterations (rollout + update).
-        max_episode_steps: Episode timeout, control steps at 10 Hz.
-        image_height, image_width: Camera size rendered; 0 takes the base model's input size.
         seed: Seeds torch, numpy and the simulator.
         save_interval: Iterations between checkpoints (the final one is always written).
         torch_threads: Threads for torch ops (the simulator's kernels use their own).
@@ -159,16 +158,16 @@ class RLConfig:
         head: Residual head settings.
     """
 
+    __moved_keys__ = MOVED_TO_EPISODE
+
     embodiment: str = "carter"
     base: str = "random:debug"
-    families: tuple[str, ...] = ("warehouse", "office", "hall")
-    route_mode: str = "mapless"
+    episode: EpisodeSpec = dataclasses.field(
+        default_factory=lambda: EpisodeSpec(route_mode="mapless", image_height=0, image_width=0)
+    )
     num_envs: int = 32
     steps_per_env: int = 64
     iterations: int = 300
-    max_episode_steps: int = 300
-    image_height: int = 0
-    image_width: int = 0
     seed: int = 0
     save_interval: int = 20
     torch_threads: int = 1
@@ -179,9 +178,7 @@ class RLConfig:
 
     def __post_init__(self) -> None:
         from compass_nav.sim.embodiment import get_embodiment
-        from compass_nav.sim.scenes import list_families
 
-        object.__setattr__(self, "families", tuple(self.families))
         get_embodiment(self.embodiment)  # raises ConfigError listing the known bodies
         check(
             bool(self.base),
@@ -189,15 +186,11 @@ class RLConfig:
             self.base,
             "must name the IL checkpoint or run folder (or random:<preset> for tests)",
         )
-        known = list_families()
-        check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        for fam in self.families:
-            check(fam in known, "families", fam, f"unknown family; known: {', '.join(known)}")
         check(
-            self.route_mode in ("planned", "mapless"),
-            "route_mode",
-            self.route_mode,
-            "must be 'planned' or 'mapless'",
+            self.episode.split == "train",
+            "episode.split",
+            self.episode.split,
+            "must be 'train' (held-out and validation scenes are never trained on)",
         )
         check(self.num_envs >= 1, "num_envs", self.num_envs, "must be >= 1")
         check(self.steps_per_env >= 2, "steps_per_env", self.steps_per_env, "must be >= 2")
@@ -208,15 +201,6 @@ class RLConfig:
             "num_envs x steps_per_env must be >= ppo.num_mini_batches",
         )
         check(self.iterations >= 1, "iterations", self.iterations, "must be >= 1")
-        check(
-            self.max_episode_steps >= 1,
-            "max_episode_steps",
-            self.max_episode_steps,
-            "must be >= 1",
-        )
-        for f in ("image_height", "image_width"):
-            v = getattr(self, f)
-            check(v == 0 or 16 <= v <= 480, f, v, "must be 0 (the base's size) or in [16, 480]")
         check(self.seed >= 0, "seed", self.seed, "must be >= 0")
         check(self.save_interval >= 1, "save_interval", self.save_interval, "must be >= 1")
         check(self.torch_threads >= 1, "torch_threads", self.torch_threads, "must be >= 1")
@@ -228,29 +212,12 @@ class RLConfig:
         )
 
 
-#: Named presets: plain overrides of the defaults (nested sections as dicts).
-RL_PRESETS: dict[str, dict] = {
-    "default": {},
-    "debug": {
-        "base": "random:debug",
-        "num_envs": 6,
-        "steps_per_env": 16,
-        "iterations": 2,
-        "max_episode_steps": 60,
-        "save_interval": 1,
-        "head": {"hidden_dims": (16,)},
-        "ppo": {"critic_hidden_dims": (16,), "num_learning_epochs": 2, "num_mini_batches": 2},
-    },
-}
-
-
 def rl_preset(name: str, **overrides) -> RLConfig:
-    """The named preset with top-level ``overrides`` (nested sections as dicts or configs).
+    """The named preset of ``configs/presets/rl.yaml`` with ``overrides`` merged over it.
+
+    Nested sections may be given as dicts (merged key by key) or configs.
 
     Raises:
         ConfigError: For an unknown preset name (the known ones are listed).
     """
-    if name not in RL_PRESETS:
-        raise ConfigError(f"rl preset={name!r}: unknown; known presets: {', '.join(RL_PRESETS)}")
-    data = {**RL_PRESETS[name], **overrides}
-    return config_from_dict(RLConfig, data)
+    return resolve_config(RLConfig, preset=name, presets="rl", values=overrides)

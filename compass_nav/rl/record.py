@@ -26,13 +26,18 @@ import numpy as np
 
 from compass_nav.data import record_episodes
 from compass_nav.rl.loader import ResidualAgent, load_agent
-from compass_nav.sim.config import SimConfig
+from compass_nav.sim.config import EpisodeSpec
 from compass_nav.utils.errors import ConfigError
 
 __all__ = ["EXTRA_KEYS", "record_specialist", "specialist_extras"]
 
 #: Per-step arrays :func:`specialist_extras` adds to each recorded episode.
 EXTRA_KEYS = ("policy_state", "action_mean", "action_std", "base_action")
+
+
+#: Default episodes of a specialist recording: mapless routes in every family, the base's
+#: camera size.
+RECORD_EPISODE = EpisodeSpec(route_mode="mapless", image_height=0, image_width=0)
 
 
 def specialist_extras(
@@ -48,9 +53,7 @@ def record_specialist(
     num_episodes: int,
     seed: int = 0,
     num_envs: int = 24,
-    families: tuple[str, ...] = ("warehouse", "office", "hall"),
-    route_mode: str = "mapless",
-    max_episode_steps: int = 300,
+    episode: EpisodeSpec | None = None,
     stochastic: bool = False,
     progress: bool = True,
 ) -> Path:
@@ -62,9 +65,8 @@ def record_specialist(
         num_episodes: Finished episodes the dataset should hold.
         seed: Recorder seed.
         num_envs: Parallel env slots.
-        families: Scene families.
-        route_mode: ``mapless`` or ``planned``.
-        max_episode_steps: Episode timeout.
+        episode: The episodes (families, route mode, time limit; train scene seeds; camera
+            size 0 is the base's). Default: mapless routes in every family.
         stochastic: Sample the Gaussian instead of acting with its mean.
         progress: Show a progress bar.
 
@@ -82,18 +84,11 @@ def record_specialist(
             f"{info.get('role')!r}, embodiments={info.get('embodiments')!r})"
         )
     base_cfg = agent.module.base.cfg
-    sim = SimConfig(
-        num_envs=num_envs,
-        embodiments=(info["embodiments"][0],),
-        families=tuple(families),
-        split="train",
-        image_height=base_cfg.image_height,
-        image_width=base_cfg.image_width,
-        render_rgb=base_cfg.use_rgb,
-        render_depth=base_cfg.use_depth,
-        route_mode=route_mode,
-        max_episode_steps=max_episode_steps,
-    )
+    if episode is None:
+        episode = RECORD_EPISODE
+    if episode.split != "train":
+        raise ConfigError(f"episode.split={episode.split!r}: specialists record on 'train' scenes")
+    sim = episode.sim_config(num_envs, (info["embodiments"][0],), model=base_cfg)
     agent.name = f"specialist:{info['embodiments'][0]}"
     record_episodes(
         agent, out_dir, sim, num_episodes, seed=seed, extra_fn=specialist_extras, progress=progress

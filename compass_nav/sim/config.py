@@ -1,10 +1,31 @@
-"""Configuration of the embedded simulator (frozen dataclasses, validated on creation)."""
+"""Configuration of the embedded simulator (frozen dataclasses, validated on creation).
+
+:class:`SimConfig` is what :class:`compass_nav.sim.env.NavVectorEnv` runs. :class:`EpisodeSpec`
+is the episode distribution a stage draws from (families, split, route mode, time limit,
+camera size); every stage config holds one as its nested ``episode:`` section and builds its
+``SimConfig`` with :meth:`EpisodeSpec.sim_config` instead of copying the fields by hand.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 from compass_nav.utils.config import check
+from compass_nav.utils.errors import ConfigError
+
+#: The episode fields that used to sit at the top of the stage configs; an old config that
+#: still has one is refused naming its new key (``families`` -> ``episode.families``).
+EPISODE_KEYS = (
+    "families",
+    "split",
+    "route_mode",
+    "max_episode_steps",
+    "image_height",
+    "image_width",
+)
+MOVED_TO_EPISODE = {k: f"episode.{k}" for k in EPISODE_KEYS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,3 +151,117 @@ class SimConfig:
     def dt(self) -> float:
         """Control period, s."""
         return 1.0 / self.control_hz
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeSpec:
+    """The episodes a stage runs: which scenes, which route, how long, which camera size.
+
+    Every stage config (IL's DAgger rounds, RL, distillation, evaluation, the pipeline's
+    demonstrations and evaluation) holds one as ``episode:``; :meth:`sim_config` turns it into
+    the simulator's :class:`SimConfig`. The bodies are not part of it: they are what a stage
+    trains or evaluates (``embodiment``, ``embodiments``, the specialists' bodies).
+
+    Attributes:
+        families: Scene families; env slot ``e`` uses ``families[e % F]``.
+        split: Scene seeds: ``train``, ``heldout`` or ``validation`` (never trained on).
+        route_mode: ``planned`` (global plan) or ``mapless`` (straight line to the goal).
+        max_episode_steps: Time limit, control steps at ``control_hz``.
+        image_height, image_width: Camera size, px; 0 takes the policy model's input size
+            (see ``model`` in :meth:`sim_config`).
+    """
+
+    families: tuple[str, ...] = ("warehouse", "office", "hall")
+    split: str = "train"
+    route_mode: str = "planned"
+    max_episode_steps: int = 300
+    image_height: int = 64
+    image_width: int = 64
+
+    def __post_init__(self) -> None:
+        from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS, list_families
+
+        object.__setattr__(self, "families", tuple(self.families))
+        check(len(self.families) >= 1, "episode.families", self.families, "must not be empty")
+        check(
+            len(set(self.families)) == len(self.families),
+            "episode.families",
+            self.families,
+            "must not repeat a name",
+        )
+        known = list_families()
+        for fam in self.families:
+            check(
+                fam in known, "episode.families", fam, f"unknown family; known: {', '.join(known)}"
+            )
+        check(
+            self.split in SPLIT_SEED_OFFSETS,
+            "episode.split",
+            self.split,
+            "must be 'train', 'heldout' or 'validation'",
+        )
+        check(
+            self.route_mode in ("planned", "mapless"),
+            "episode.route_mode",
+            self.route_mode,
+            "must be 'planned' or 'mapless'",
+        )
+        check(
+            self.max_episode_steps >= 1,
+            "episode.max_episode_steps",
+            self.max_episode_steps,
+            "must be >= 1",
+        )
+        for f in ("image_height", "image_width"):
+            v = getattr(self, f)
+            check(
+                v == 0 or 16 <= v <= 480,
+                f"episode.{f}",
+                v,
+                "must be 0 (the model's input size) or within [16, 480] pixels",
+            )
+
+    def sim_config(
+        self,
+        num_envs: int,
+        embodiments: Sequence[str],
+        model: Any = None,
+        **overrides: Any,
+    ) -> SimConfig:
+        """The simulator settings of these episodes for ``embodiments`` in ``num_envs`` slots.
+
+        Args:
+            num_envs: Env slots.
+            embodiments: Bodies; slot ``e`` drives ``embodiments[(e // F) % E]``.
+            model: The policy's model config (anything with ``image_height``,
+                ``image_width``, ``use_rgb``, ``use_depth``): a camera size of 0 takes its
+                input size, and only the streams it reads are rendered.
+            **overrides: Other :class:`SimConfig` fields (``route_points``, ``reward``, ...).
+
+        Raises:
+            ConfigError: A camera size of 0 without ``model``, or a bad resulting value.
+        """
+        height = overrides.pop("image_height", self.image_height)
+        width = overrides.pop("image_width", self.image_width)
+        fields: dict[str, Any] = {}
+        if model is not None:
+            height = height or model.image_height
+            width = width or model.image_width
+            fields.update(render_rgb=model.use_rgb, render_depth=model.use_depth)
+        if not (height and width):
+            raise ConfigError(
+                f"episode.image_height={self.image_height!r}: 0 (the model's input size) "
+                "needs a model to take the size from; set the camera size"
+            )
+        fields.update(
+            num_envs=num_envs,
+            embodiments=tuple(embodiments),
+            families=self.families,
+            split=self.split,
+            image_height=height,
+            image_width=width,
+            route_mode=self.route_mode,
+            max_episode_steps=self.max_episode_steps,
+        )
+        fields.update(overrides)
+        return SimConfig(**fields)

@@ -85,22 +85,21 @@ def _command_line(args: argparse.Namespace, cfg) -> str:
 def _cmd_demos(args: argparse.Namespace) -> int:
     from compass_nav.data import format_summary, record_episodes
     from compass_nav.data.format import list_episode_files
-    from compass_nav.sim.config import SimConfig
+    from compass_nav.sim.config import EpisodeSpec
 
     ensure_output_dir(args.out, "--out")
     h, w = parse_image_size(args.image_size)
     if args.episodes < 1:
         raise ConfigError(f"--episodes={args.episodes!r}: must be >= 1")
-    cfg = SimConfig(
-        num_envs=args.num_envs,
-        embodiments=parse_names(args.embodiments, "--embodiments"),
+    episode = EpisodeSpec(
         families=parse_names(args.families, "--families"),
         split=args.split,
-        image_height=h,
-        image_width=w,
         route_mode=args.route_mode,
         max_episode_steps=args.max_episode_steps,
+        image_height=h,
+        image_width=w,
     )
+    cfg = episode.sim_config(args.num_envs, parse_names(args.embodiments, "--embodiments"))
     command = _command_line(args, cfg)
     try:
         result = record_episodes(

@@ -10,13 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compass_nav.utils.config import (
-    apply_overrides,
-    config_from_dict,
-    deep_merge,
-    read_yaml_mapping,
-)
-from compass_nav.utils.errors import ConfigError
+from compass_nav.utils.config import resolve_run_config
 from compass_nav.utils.files import ensure_output_dir
 
 __all__ = ["build_il_config", "register"]
@@ -32,30 +26,27 @@ def build_il_config(
 ):
     """Resolve an :class:`~compass_nav.training.il.ILConfig` the way the CLI does.
 
-    A new run starts from ``preset``, merges the YAML file ``config`` over it, then ``data``
-    and ``overrides``. A resumed run starts from the run's own ``config.yaml`` (so a resumed
-    run trains what it started training) and applies ``data`` and ``overrides`` only.
+    A new run starts from ``preset`` (``configs/presets/il.yaml``), merges the YAML file
+    ``config`` over it, then ``data`` and ``overrides``
+    (:func:`~compass_nav.utils.config.resolve_config`). A resumed run starts from the run's
+    own ``config.yaml`` (so a resumed run trains what it started training) and applies
+    ``data`` and ``overrides`` only.
 
     Raises:
         ConfigError: For ``preset``/``config`` given with ``resume``, or any bad value.
     """
     from compass_nav.training.common import CONFIG_FILE
-    from compass_nav.training.il import ILConfig, il_preset
+    from compass_nav.training.il import ILConfig
 
-    if resume:
-        if config is not None or preset is not None:
-            raise ConfigError(
-                "--preset/--config cannot be combined with --resume: the run's "
-                "config.yaml is used (change values with --set)"
-            )
-        base = read_yaml_mapping(Path(out) / CONFIG_FILE)
-    else:
-        base = il_preset(preset or "default")
-        if config is not None:
-            base = deep_merge(base, read_yaml_mapping(config))
-    if data is not None:
-        base["data"] = data
-    return config_from_dict(ILConfig, apply_overrides(base, list(overrides)))
+    return resolve_run_config(
+        ILConfig,
+        "il",
+        preset=preset,
+        config_file=config,
+        values={"data": data},
+        overrides=overrides,
+        resume_from=Path(out) / CONFIG_FILE if resume else None,
+    )
 
 
 def _run_il(args: argparse.Namespace) -> int:
@@ -93,9 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     il.add_argument("--out", required=True, help="run folder")
     il.add_argument(
         "--preset",
-        choices=("default", "debug"),
         default=None,
-        help="start from this preset (default: default; not with --resume)",
+        help="start from this preset of configs/presets/il.yaml: default, debug, ... "
+        "(default: default; not with --resume)",
     )
     il.add_argument("--config", help="YAML file merged over the preset")
     il.add_argument(

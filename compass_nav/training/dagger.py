@@ -15,6 +15,7 @@ Rollouts run on *train*-split scene seeds; the policy sees the mapless route in 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,13 @@ from compass_nav.data.routes import mapless_route
 from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
 from compass_nav.models.xmobility import XMobility
 from compass_nav.models.xmobility.processing import obs_to_tensors
-from compass_nav.sim.config import SimConfig
+from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec, SimConfig
 from compass_nav.training.sequences import FIELDS
 from compass_nav.utils.atomic import atomic_open
 from compass_nav.utils.config import check
 from compass_nav.utils.errors import DataError
 
-__all__ = ["DaggerConfig", "collect_round", "load_round", "save_round"]
+__all__ = ["DaggerConfig", "collect_round", "dagger_sim_config", "load_round", "save_round"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,9 +49,11 @@ class DaggerConfig:
             learner's in the first round (the label is always the teacher's).
         beta_decay: ``beta`` is multiplied by this after every round.
         mapless_prob: Fraction of rollout episodes in which the policy sees the mapless route.
-        families: Scene families of the rollouts (train-split seeds).
-        max_episode_steps: Rollout time limit, control steps.
+        episode: The rollouts' episodes: families and time limit (train-split seeds, planned
+            routes; the camera size is the demonstrations', so ``image_*`` stay 0).
     """
+
+    __moved_keys__ = MOVED_TO_EPISODE
 
     rounds: int = 3
     start: float = 0.4
@@ -59,11 +62,11 @@ class DaggerConfig:
     beta: float = 0.3
     beta_decay: float = 0.5
     mapless_prob: float = 0.75
-    families: tuple[str, ...] = ("warehouse", "office", "hall")
-    max_episode_steps: int = 300
+    episode: EpisodeSpec = dataclasses.field(
+        default_factory=lambda: EpisodeSpec(image_height=0, image_width=0)
+    )
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "families", tuple(self.families))
         check(self.rounds >= 0, "dagger.rounds", self.rounds, "must be >= 0")
         check(0.0 <= self.start < 1.0, "dagger.start", self.start, "must be in [0, 1)")
         check(self.episodes >= 1, "dagger.episodes", self.episodes, "must be >= 1")
@@ -81,12 +84,25 @@ class DaggerConfig:
             self.mapless_prob,
             "must be in [0, 1]",
         )
-        check(len(self.families) >= 1, "dagger.families", self.families, "must not be empty")
+        ep = self.episode
         check(
-            self.max_episode_steps >= 2,
-            "dagger.max_episode_steps",
-            self.max_episode_steps,
+            ep.max_episode_steps >= 2,
+            "dagger.episode.max_episode_steps",
+            ep.max_episode_steps,
             "must be >= 2",
+        )
+        check(ep.split == "train", "dagger.episode.split", ep.split, "must be 'train'")
+        check(
+            ep.route_mode == "planned",
+            "dagger.episode.route_mode",
+            ep.route_mode,
+            "must be 'planned' (mapless_prob picks the route the policy sees)",
+        )
+        check(
+            ep.image_height == 0 and ep.image_width == 0,
+            "dagger.episode.image_height",
+            (ep.image_height, ep.image_width),
+            "must be 0: the rollouts use the demonstrations' camera size",
         )
 
     def schedule(self, total_steps: int) -> list[int]:
@@ -94,6 +110,24 @@ class DaggerConfig:
         first = int(self.start * total_steps)
         span = total_steps - first
         return [first + (span * r) // max(self.rounds, 1) for r in range(self.rounds)]
+
+
+def dagger_sim_config(
+    cfg: DaggerConfig,
+    embodiments: Sequence[str],
+    image_hw: tuple[int, int],
+    route_points: int,
+    route_spacing: float,
+) -> SimConfig:
+    """The rollouts' simulator: ``cfg.episode`` with the demonstrations' camera and route."""
+    return cfg.episode.sim_config(
+        cfg.num_envs,
+        embodiments,
+        image_height=image_hw[0],
+        image_width=image_hw[1],
+        route_points=route_points,
+        route_spacing=route_spacing,
+    )
 
 
 @torch.inference_mode()
@@ -130,18 +164,7 @@ def collect_round(
     from compass_nav.teacher import Teacher
 
     beta = 1.0 if model is None else cfg.beta * cfg.beta_decay**round_index
-    sim = SimConfig(
-        num_envs=cfg.num_envs,
-        embodiments=tuple(embodiments),
-        families=cfg.families,
-        split="train",
-        image_height=image_hw[0],
-        image_width=image_hw[1],
-        route_mode="planned",
-        route_points=route_points,
-        route_spacing=route_spacing,
-        max_episode_steps=cfg.max_episode_steps,
-    )
+    sim = dagger_sim_config(cfg, embodiments, image_hw, route_points, route_spacing)
     env = NavVectorEnv(sim)
     teacher = Teacher(env)
     n = env.num_envs

@@ -80,18 +80,7 @@ def load_specialists(specs: tuple[str, ...]) -> tuple[list[ResidualPolicy], list
 
 
 def _dagger_sim(cfg: DistillConfig, base_cfg, bodies: list[str]) -> SimConfig:
-    return SimConfig(
-        num_envs=cfg.num_envs,
-        embodiments=tuple(bodies),
-        families=cfg.families,
-        split="train",
-        image_height=base_cfg.image_height,
-        image_width=base_cfg.image_width,
-        render_rgb=base_cfg.use_rgb,
-        render_depth=base_cfg.use_depth,
-        route_mode=cfg.route_mode,
-        max_episode_steps=cfg.max_episode_steps,
-    )
+    return cfg.episode.sim_config(cfg.num_envs, bodies, model=base_cfg)
 
 
 def train_distill(

@@ -28,7 +28,6 @@ from tqdm import tqdm
 
 from compass_nav.data.format import read_meta
 from compass_nav.models.xmobility import XMobility, XMobilityConfig, count_parameters
-from compass_nav.models.xmobility.configuration import PRESETS as MODEL_PRESETS
 from compass_nav.models.xmobility.processing import resize_frames
 from compass_nav.training.common import (
     CheckpointManager,
@@ -42,8 +41,8 @@ from compass_nav.training.common import (
 from compass_nav.training.dagger import DaggerConfig, collect_round, load_round, save_round
 from compass_nav.training.sequences import SequenceBuffer, episodes_from_dataset
 from compass_nav.utils.atomic import atomic_save_torch, atomic_write_json
-from compass_nav.utils.config import check, config_to_dict
-from compass_nav.utils.errors import ConfigError, DataError
+from compass_nav.utils.config import check, config_to_dict, resolve_config
+from compass_nav.utils.errors import DataError
 from compass_nav.utils.finite import WEIGHT_CHECK_EVERY, check_loss, check_weights
 
 __all__ = ["ILAlgorithm", "ILConfig", "ILRunner", "MODEL_KIND", "il_preset", "train_il"]
@@ -124,38 +123,15 @@ class ILConfig:
         )
 
 
-#: Presets: ``default`` is what BENCHMARKS.md reports; ``debug`` shrinks everything for tests.
-IL_PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "debug": {
-        "steps": 30,
-        "batch_size": 4,
-        "seq_len": 6,
-        "warmup": 2,
-        "log_every": 5,
-        "checkpoint_every": 10,
-        "tensorboard": False,
-        "model": MODEL_PRESETS["debug"],
-        "dagger": {
-            "rounds": 1,
-            "start": 0.5,
-            "episodes": 2,
-            "num_envs": 2,
-            "max_episode_steps": 20,
-        },
-    },
-}
+def il_preset(name: str, **overrides) -> ILConfig:
+    """The named preset of ``configs/presets/il.yaml`` with ``overrides`` merged over it.
 
-
-def il_preset(name: str) -> dict[str, Any]:
-    """Plain-data overrides of the named preset (merge with a YAML file and ``--set``).
+    ``default`` is what BENCHMARKS.md reports; ``debug`` shrinks everything for tests.
 
     Raises:
         ConfigError: Unknown preset, listing the known ones.
     """
-    if name not in IL_PRESETS:
-        raise ConfigError(f"preset={name!r}: unknown; known presets: {', '.join(IL_PRESETS)}")
-    return config_to_dict(IL_PRESETS[name])
+    return resolve_config(ILConfig, preset=name, presets="il", values=overrides)
 
 
 class ILAlgorithm:

@@ -27,8 +27,8 @@ evaluations are keyed by the evaluation settings, the evaluated file and its sta
 fingerprint. ``pipeline.yaml`` is written at the end of a run, so it always describes the
 results next to it.
 
-Presets (:data:`PIPELINE_PRESETS`): ``tiny`` runs in about a minute (tests run it), ``full``
-is what BENCHMARKS.md reports.
+Presets (``configs/presets/pipeline.yaml``): ``tiny`` runs in about a minute (tests run it),
+``full`` is what BENCHMARKS.md reports.
 """
 
 from __future__ import annotations
@@ -43,19 +43,19 @@ from typing import Any
 
 from compass_nav.distill.config import DistillConfig
 from compass_nav.rl.config import RLConfig
-from compass_nav.training.il import ILConfig, il_preset
+from compass_nav.sim.config import EpisodeSpec, SimConfig
+from compass_nav.training.il import ILConfig
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
 from compass_nav.utils.config import (
     check,
-    config_from_dict,
     config_to_dict,
-    deep_merge,
     dump_yaml,
+    resolve_config,
 )
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import file_sha256
 
-__all__ = ["PIPELINE_PRESETS", "PipelineConfig", "pipeline_preset", "run_pipeline"]
+__all__ = ["PipelineConfig", "pipeline_preset", "run_pipeline"]
 
 TRAIN_BODIES = ("carter", "omnibase", "spot", "h1", "g1", "digit")
 HELDOUT_BODIES = ("scout", "anymal", "walker")
@@ -77,8 +77,8 @@ class PipelineConfig:
         record_episodes: Specialist episodes recorded per body for distillation.
         record_num_envs: Env slots while recording specialists.
         eval_episodes: Episodes per embodiment x family cell.
-        eval_families: Scene families evaluated.
-        eval_max_episode_steps: Evaluation timeout, control steps.
+        eval_episode: The evaluation's episodes (held-out scene seeds, mapless routes; camera
+            size 0 is the IL model's input size).
         seed: Base seed of every stage.
         il: Imitation settings (``data`` is set to ``<out>/demos``).
         rl: Specialist settings (``embodiment`` and ``base`` are set per body).
@@ -86,6 +86,11 @@ class PipelineConfig:
             (bodies that need a longer run than the rest).
         distill: Generalist settings (``specialists`` and ``data`` are set).
     """
+
+    __moved_keys__ = {
+        "eval_families": "eval_episode.families",
+        "eval_max_episode_steps": "eval_episode.max_episode_steps",
+    }
 
     bodies: tuple[str, ...] = TRAIN_BODIES
     heldout: tuple[str, ...] = HELDOUT_BODIES
@@ -96,8 +101,11 @@ class PipelineConfig:
     record_episodes: int = 120
     record_num_envs: int = 24
     eval_episodes: int = 200
-    eval_families: tuple[str, ...] = FAMILIES
-    eval_max_episode_steps: int = 300
+    eval_episode: EpisodeSpec = dataclasses.field(
+        default_factory=lambda: EpisodeSpec(
+            families=FAMILIES, split="heldout", route_mode="mapless", image_height=0, image_width=0
+        )
+    )
     seed: int = 0
     il: ILConfig = dataclasses.field(default_factory=ILConfig)
     rl: RLConfig = dataclasses.field(default_factory=RLConfig)
@@ -107,7 +115,7 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         from compass_nav.sim.embodiment import get_embodiment
 
-        for f in ("bodies", "heldout", "demo_embodiments", "eval_families"):
+        for f in ("bodies", "heldout", "demo_embodiments"):
             object.__setattr__(self, f, tuple(getattr(self, f)))
         check(len(self.bodies) >= 1, "bodies", self.bodies, "must not be empty")
         check(
@@ -133,13 +141,9 @@ class PipelineConfig:
             "record_episodes",
             "record_num_envs",
             "eval_episodes",
-            "eval_max_episode_steps",
         ):
             v = getattr(self, f)
             check(v >= 1, f, v, "must be >= 1")
-        check(
-            len(self.eval_families) >= 1, "eval_families", self.eval_families, "must not be empty"
-        )
         check(
             self.demo_image_size == 0 or 16 <= self.demo_image_size <= 512,
             "demo_image_size",
@@ -147,84 +151,53 @@ class PipelineConfig:
             "must be 0 or within [16, 512] px",
         )
 
+    def demo_sim_config(self) -> SimConfig:
+        """The teacher demonstrations' simulator.
+
+        The specialists' families, planned routes, ``demo_image_size`` (or the IL model's
+        input size) and the streams the model reads.
+        """
+        size = self.demo_image_size
+        episode = EpisodeSpec(
+            families=self.rl.episode.families, image_height=size, image_width=size
+        )
+        return episode.sim_config(self.demo_num_envs, self.demo_embodiments, model=self.il.model)
+
+    def eval_config(self, body: str):
+        """The evaluation settings of one body (one process, no GIFs)."""
+        from compass_nav.evaluation import EvalConfig
+
+        m = self.il.model
+        ep = self.eval_episode
+        episode = dataclasses.replace(
+            ep,
+            image_height=ep.image_height or m.image_height,
+            image_width=ep.image_width or m.image_width,
+        )
+        return EvalConfig(
+            embodiments=(body,),
+            episode=episode,
+            episodes=self.eval_episodes,
+            seed=self.seed,
+            workers=1,
+            gifs=0,
+        )
+
     def rl_for(self, body: str) -> RLConfig:
         """The specialist settings of ``body``: ``rl`` with its ``rl_per_body`` changes."""
         over = self.rl_per_body.get(body)
         if not over:
             return self.rl
-        return config_from_dict(RLConfig, deep_merge(config_to_dict(self.rl), over))
-
-
-#: Named presets as plain overrides (nested sections merge over their defaults).
-PIPELINE_PRESETS: dict[str, dict[str, Any]] = {
-    "full": {
-        "demo_episodes": 1500,
-        "demo_image_size": 64,
-        "record_episodes": 100,
-        "il": il_preset("default"),
-        "rl": {"iterations": 400},
-        # The two bodies whose specialists stayed under 0.90 after 400 iterations; h1 also
-        # with a doubled collision penalty (0.892 held-out against 0.878 without it).
-        "rl_per_body": {
-            "omnibase": {"iterations": 1000},
-            "h1": {"iterations": 1000, "reward": {"collision": -10.0, "proximity": -0.05}},
-        },
-    },
-    "tiny": {
-        "bodies": ("carter", "spot"),
-        "heldout": ("scout",),
-        "demo_episodes": 4,
-        "demo_num_envs": 4,
-        "record_episodes": 3,
-        "record_num_envs": 3,
-        "eval_episodes": 2,
-        "eval_families": ("warehouse",),
-        "eval_max_episode_steps": 40,
-        "il": {
-            **il_preset("debug"),
-            "steps": 10,
-            "checkpoint_every": 10,
-            "num_threads": 1,
-            "dagger": {"rounds": 0},
-        },
-        "rl": {
-            "num_envs": 3,
-            "steps_per_env": 12,
-            "iterations": 2,
-            "max_episode_steps": 40,
-            "families": ("warehouse",),
-            "save_interval": 2,
-            "head": {"hidden_dims": (16,)},
-            "ppo": {"critic_hidden_dims": (16,), "num_learning_epochs": 1, "num_mini_batches": 2},
-        },
-        "distill": {
-            "steps": 10,
-            "batch_size": 32,
-            "dagger_rounds": 1,
-            "dagger_steps": 8,
-            "dagger_updates": 5,
-            "num_envs": 2,
-            "max_episode_steps": 40,
-            "families": ("warehouse",),
-            "tensorboard": False,
-            "head": {"hidden_dims": (16,), "heteroscedastic": True},
-        },
-    },
-}
+        return resolve_config(RLConfig, base=config_to_dict(self.rl), values=over)
 
 
 def pipeline_preset(name: str, overrides: dict[str, Any] | None = None) -> PipelineConfig:
-    """The named preset, with plain nested ``overrides`` merged over it.
+    """The named preset of ``configs/presets/pipeline.yaml`` with nested ``overrides`` merged.
 
     Raises:
         ConfigError: Unknown preset (the known ones are listed) or a bad value.
     """
-    if name not in PIPELINE_PRESETS:
-        raise ConfigError(
-            f"pipeline preset={name!r}: unknown; known presets: {', '.join(PIPELINE_PRESETS)}"
-        )
-    data = deep_merge(PIPELINE_PRESETS[name], overrides or {})
-    return config_from_dict(PipelineConfig, data)
+    return resolve_config(PipelineConfig, preset=name, presets="pipeline", values=overrides)
 
 
 def _stage_state(run: Path, final: str) -> str:
@@ -406,7 +379,6 @@ def run_pipeline(
     """
     from compass_nav.data import record_episodes
     from compass_nav.rl.record import record_specialist
-    from compass_nav.sim.config import SimConfig
     from compass_nav.training.distill import train_distill
     from compass_nav.training.il import train_il
     from compass_nav.training.rl import train_rl
@@ -421,19 +393,8 @@ def run_pipeline(
         return result
 
     # Every stage's settings first, so a changed one is found before anything runs.
-    m = cfg.il.model
     demos = out / "demos"
-    demo_sim = SimConfig(
-        num_envs=cfg.demo_num_envs,
-        embodiments=cfg.demo_embodiments,
-        families=cfg.rl.families,
-        split="train",
-        image_height=cfg.demo_image_size or m.image_height,
-        image_width=cfg.demo_image_size or m.image_width,
-        render_rgb=m.use_rgb,
-        render_depth=m.use_depth,
-        route_mode="planned",
-    )
+    demo_sim = cfg.demo_sim_config()
     demo_args = {"episodes": cfg.demo_episodes, "seed": cfg.seed}
     st_demos = _stage("demos", demos, {"policy": "teacher", "sim": demo_sim, **demo_args}, [], out)
     il_run = out / "il"
@@ -452,9 +413,7 @@ def run_pipeline(
             "num_episodes": cfg.record_episodes,
             "seed": cfg.seed,
             "num_envs": cfg.record_num_envs,
-            "families": cfg.rl.families,
-            "route_mode": cfg.rl.route_mode,
-            "max_episode_steps": cfg.rl.max_episode_steps,
+            "episode": cfg.rl.episode,
         }
         st_rec[body] = _stage(f"rollouts_{body}", rec, rec_args[body], [st_rl[body]], out)
         stages += [st_rl[body], st_rec[body]]
@@ -557,14 +516,13 @@ def evaluate_chain(
         ``heldout``) and, for each policy that ran on it, SR with 95% CI, collision rate and
         mean travel time of successful episodes.
     """
-    from compass_nav.evaluation import EvalConfig, evaluate
+    from compass_nav.evaluation import evaluate
     from compass_nav.models.loader import XMobilityPolicy, load_model, resolve_checkpoint
     from compass_nav.rl.artifact import resolve_artifact
     from compass_nav.rl.loader import load_agent
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    m = cfg.il.model
 
     digests: dict[Path, str] = {}  # each file is hashed once, not once per body
 
@@ -575,19 +533,7 @@ def evaluate_chain(
         if source not in digests:
             digests[source] = file_sha256(source)
         digest = digests[source]
-        ecfg = EvalConfig(
-            embodiments=(body,),
-            families=cfg.eval_families,
-            episodes=cfg.eval_episodes,
-            route_mode="mapless",
-            split="heldout",
-            seed=cfg.seed,
-            image_height=m.image_height,
-            image_width=m.image_width,
-            max_episode_steps=cfg.eval_max_episode_steps,
-            workers=1,
-            gifs=0,
-        )
+        ecfg = cfg.eval_config(body)
         key = _digest(
             {
                 "eval": config_to_dict(ecfg),

@@ -51,26 +51,19 @@ def rl_sim_config(
     embodiments: tuple[str, ...] | None = None,
     num_envs: int | None = None,
 ) -> SimConfig:
-    """Simulator settings of a residual run: train scene seeds, the base's camera streams.
+    """Simulator settings of a residual run: ``cfg.episode`` with the base's camera streams.
 
     Args:
-        cfg: The run config (families, route mode, episode length, rewards, image size).
-        base_cfg: The base's :class:`XMobilityConfig` (image size and streams when ``cfg``
-            leaves them at 0).
+        cfg: The run config (episodes, rewards).
+        base_cfg: The base's :class:`XMobilityConfig` (image size when ``cfg.episode``
+            leaves it at 0, and the streams rendered).
         embodiments: Bodies (default: ``cfg.embodiment`` only).
         num_envs: Env slots (default: ``cfg.num_envs``).
     """
-    return SimConfig(
-        num_envs=num_envs or cfg.num_envs,
-        embodiments=embodiments or (cfg.embodiment,),
-        families=cfg.families,
-        split="train",
-        image_height=cfg.image_height or base_cfg.image_height,
-        image_width=cfg.image_width or base_cfg.image_width,
-        render_rgb=base_cfg.use_rgb,
-        render_depth=base_cfg.use_depth,
-        route_mode=cfg.route_mode,
-        max_episode_steps=cfg.max_episode_steps,
+    return cfg.episode.sim_config(
+        num_envs or cfg.num_envs,
+        embodiments or (cfg.embodiment,),
+        model=base_cfg,
         reward=cfg.reward.sim_reward(),
     )
 

@@ -2,9 +2,14 @@
 
 Every stage owns frozen dataclass configs that validate themselves in ``__post_init__``
 (using :func:`check`). This module is the only place that turns them into YAML (written next
-to each checkpoint and exported model) and back, and that applies command-line overrides of
-the form ``section.field=value``. Unknown keys are errors, never silently ignored: a typo in a
-config file must not train the wrong thing for an hour.
+to each checkpoint and exported model) and back, and :func:`resolve_config` is the one place
+that layers a config: named preset (from the stage's data file ``configs/presets/<stage>.yaml``,
+see :func:`stage_presets`) -> YAML file -> explicit values -> ``--set section.field=value``
+overrides. Every CLI and trainer resolves its config through it.
+
+Unknown keys are errors, never silently ignored: a typo in a config file must not train the
+wrong thing for an hour. Values are type-checked while converting (see :func:`config_from_dict`):
+ints are ints, bools are bools, floats are finite.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import enum
+import math
+import numbers
 import os
 import types
 import typing
@@ -25,13 +32,27 @@ from compass_nav.utils.atomic import atomic_write_text
 from compass_nav.utils.errors import ConfigError
 
 __all__ = [
+    "ALLOW_INF",
     "apply_overrides",
     "check",
     "config_from_dict",
     "config_to_dict",
+    "deep_merge",
     "dump_yaml",
     "load_yaml_config",
+    "read_yaml_mapping",
+    "resolve_config",
+    "resolve_run_config",
+    "stage_presets",
 ]
+
+#: Field metadata that lets a float field hold +-inf (NaN is never accepted), e.g.
+#: ``limit: float = dataclasses.field(default=math.inf, metadata=ALLOW_INF)``.
+ALLOW_INF = {"allow_inf": True}
+#: Class attribute naming keys that moved: ``{"families": "episode.families"}``. An old key
+#: is refused with a message naming its new place (configs written before the move fail
+#: loudly instead of silently training with the defaults).
+MOVED_KEYS_ATTR = "__moved_keys__"
 
 T = TypeVar("T")
 
@@ -122,8 +143,65 @@ def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     return dict(data)
 
 
-def _convert(tp: Any, value: Any, where: str, default: Any = dataclasses.MISSING) -> Any:
-    """Convert plain ``value`` into type ``tp`` (dataclasses, tuples, lists, dicts, scalars)."""
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _to_int(value: Any, where: str) -> int:
+    """An int field's value: ints, and numbers or numeric strings that are exactly integral.
+
+    PyYAML reads ``1e1`` (no dot) as a string, so ``--set steps=1e1`` arrives as ``"1e1"``;
+    it is accepted as 10 because it is exactly integral. ``10.7``, ``"ten"``, ``inf`` and
+    booleans (``true`` is never a count) are refused.
+    """
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}={value!r}: expected an int, got a bool")
+    if isinstance(value, numbers.Integral):  # int, numpy integers
+        return int(value)
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{where}={value!r}: expected an int") from None
+    if isinstance(number, numbers.Real):
+        number = float(number)
+        if math.isfinite(number) and number.is_integer():
+            return int(number)
+        raise ConfigError(f"{where}={value!r}: expected an int (a whole number)")
+    raise ConfigError(f"{where}={value!r}: expected an int, got {type(value).__name__}")
+
+
+def _to_float(value: Any, where: str, allow_inf: bool) -> float:
+    """A float field's value: ints, floats and numeric strings (``1e-4``), finite.
+
+    +-inf only where the field carries :data:`ALLOW_INF`; NaN never.
+    """
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise ConfigError(f"{where}={value!r}: expected a number, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{where}={value!r}: expected a number") from None
+    if math.isnan(number) or (math.isinf(number) and not allow_inf):
+        raise ConfigError(f"{where}={value!r}: expected a finite number")
+    return number
+
+
+def _convert(
+    tp: Any,
+    value: Any,
+    where: str,
+    default: Any = dataclasses.MISSING,
+    allow_inf: bool = False,
+) -> Any:
+    """Convert plain ``value`` into type ``tp`` (dataclasses, tuples, lists, dicts, scalars).
+
+    Scalars are checked, not coerced blindly: see :func:`_to_int` and :func:`_to_float`;
+    a ``bool`` field takes only ``true``/``false`` (YAML's own booleans, so ``yes`` parsed by
+    YAML 1.1 is a bool, while ``1`` or ``"yes"`` are refused); a ``str`` field takes strings
+    (and paths); ``None`` only where the field is ``Optional``.
+    """
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
 
@@ -134,8 +212,14 @@ def _convert(tp: Any, value: Any, where: str, default: Any = dataclasses.MISSING
             return None
         non_none = [a for a in args if a is not type(None)]
         if len(non_none) == 1:
-            return _convert(non_none[0], value, where, default)
-        return value
+            return _convert(non_none[0], value, where, default, allow_inf)
+        for a in non_none:
+            try:
+                return _convert(a, value, where, default, allow_inf)
+            except ConfigError:
+                continue
+        expected = " or ".join(_type_name(a) for a in args)
+        raise ConfigError(f"{where}={value!r}: expected {expected}")
     if origin is typing.Literal:
         if value not in args:
             raise ConfigError(f"{where}={value!r}: must be one of {list(args)}")
@@ -152,14 +236,20 @@ def _convert(tp: Any, value: Any, where: str, default: Any = dataclasses.MISSING
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
             raise ConfigError(f"{where}={value!r}: expected a list")
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-            items = [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+            items = [
+                _convert(args[0], v, f"{where}[{i}]", allow_inf=allow_inf)
+                for i, v in enumerate(value)
+            ]
         elif origin is tuple and args:
             if len(args) != len(value):
                 raise ConfigError(f"{where}={value!r}: expected {len(args)} items")
             pairs = enumerate(zip(args, value, strict=True))
-            items = [_convert(a, v, f"{where}[{i}]") for i, (a, v) in pairs]
+            items = [_convert(a, v, f"{where}[{i}]", allow_inf=allow_inf) for i, (a, v) in pairs]
         elif args:
-            items = [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+            items = [
+                _convert(args[0], v, f"{where}[{i}]", allow_inf=allow_inf)
+                for i, v in enumerate(value)
+            ]
         else:
             items = list(value)
         return list(items) if origin is list or tp is list else tuple(items)
@@ -167,16 +257,26 @@ def _convert(tp: Any, value: Any, where: str, default: Any = dataclasses.MISSING
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}={value!r}: expected a mapping")
         vtype = args[1] if len(args) == 2 else Any
-        return {k: _convert(vtype, v, f"{where}.{k}") for k, v in value.items()}
-    if tp is float and isinstance(value, (int, str)) and not isinstance(value, bool):
-        # PyYAML reads "1e-4" (no dot) as a string; accept it and ints for float fields.
-        try:
-            return float(value)
-        except ValueError:
-            raise ConfigError(f"{where}={value!r}: expected a number") from None
-    if tp is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if tp is Path and isinstance(value, str):
+        return {
+            k: _convert(vtype, v, f"{where}.{k}", allow_inf=allow_inf) for k, v in value.items()
+        }
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}={value!r}: expected a bool (true or false)")
+        return value
+    if tp is int:
+        return _to_int(value, where)
+    if tp is float:
+        return _to_float(value, where, allow_inf)
+    if tp is str:
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}={value!r}: expected a string, got {type(value).__name__}")
+        return value
+    if tp is Path:
+        if not isinstance(value, (str, os.PathLike)):
+            raise ConfigError(f"{where}={value!r}: expected a path, got {type(value).__name__}")
         return Path(value)
     if isinstance(tp, type) and issubclass(tp, enum.Enum) and not isinstance(value, tp):
         try:
@@ -191,6 +291,10 @@ def _from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: expected a mapping")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    moved: Mapping[str, str] = getattr(cls, MOVED_KEYS_ATTR, {})
+    for key in data:
+        if key not in fields and key in moved:
+            raise ConfigError(f"config key {prefix}{key} moved to {prefix}{moved[key]}")
     unknown = [k for k in data if k not in fields]
     if unknown:
         raise ConfigError(
@@ -203,7 +307,11 @@ def _from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
         if name not in data:
             continue
         kwargs[name] = _convert(
-            hints.get(name, Any), data[name], f"{prefix}{name}", default=_field_default(f)
+            hints.get(name, Any),
+            data[name],
+            f"{prefix}{name}",
+            default=_field_default(f),
+            allow_inf=bool(f.metadata.get("allow_inf", False)),
         )
     missing = [
         n
@@ -223,6 +331,20 @@ def config_from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     Lists become tuples where the field is typed as a tuple. ``__post_init__`` validation runs
     as usual.
 
+    Values are type-checked against the field annotations, and an error names the dotted
+    field, the value and the expected type:
+
+    - ``int``: ints; a float or numeric string only when exactly integral (``1e1`` and
+      ``10.0`` are 10; ``10.7``, ``"ten"``, ``.inf`` are refused); never a bool.
+    - ``bool``: only booleans as YAML parses them (``true``/``false``, and YAML 1.1's
+      ``yes``/``no``); ``1`` and ``"yes"`` are refused.
+    - ``float``: ints, floats and numeric strings (``1e-4``, which PyYAML reads as a string);
+      NaN is refused, and +-inf unless the field's metadata is :data:`ALLOW_INF`.
+    - ``str``: strings (and ``os.PathLike``); ``Optional[...]``: ``None`` or the inner type;
+      tuples, lists and mappings element by element; nested dataclasses recursively.
+
+    A key listed in the class's ``__moved_keys__`` is refused with its new place named.
+
     Args:
         cls: The dataclass type.
         data: Mapping of field name to value.
@@ -231,8 +353,8 @@ def config_from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
         An instance of ``cls``.
 
     Raises:
-        ConfigError: On an unknown key (named, with the valid keys listed), a missing
-            required key or a value that cannot be converted.
+        ConfigError: On an unknown or moved key (named, with the valid keys or the new
+            place), a missing required key or a value of the wrong type.
     """
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise TypeError(f"config_from_dict expects a dataclass type, got {cls!r}")
@@ -298,9 +420,121 @@ def load_yaml_config(
     Raises:
         ConfigError: If the file is missing or not a mapping, or any key/value is invalid.
     """
-    data = read_yaml_mapping(path) if path is not None else {}
-    data = apply_overrides(data, overrides)
-    return config_from_dict(cls, data)
+    return resolve_config(cls, config_file=path, overrides=overrides)
+
+
+def stage_presets(stage: str) -> dict[str, dict[str, Any]]:
+    """The named presets of ``stage`` from its data file ``configs/presets/<stage>.yaml``.
+
+    The file's top level maps each preset name to plain overrides of the config's defaults
+    (nested sections as mappings). It is found in the source checkout or the installed
+    ``share/compass_nav/configs`` (see :func:`compass_nav.utils.paths.configs_dir`).
+
+    Raises:
+        ConfigError: If the file is missing, not YAML, or a preset is not a mapping.
+    """
+    from compass_nav.utils.paths import configs_dir
+
+    path = configs_dir() / "presets" / f"{stage}.yaml"
+    data = read_yaml_mapping(path)
+    for name, values in data.items():
+        if values is None:
+            data[name] = {}
+        elif not isinstance(values, Mapping):
+            raise ConfigError(f"{path}: preset {name!r} must be a mapping")
+    return data
+
+
+def resolve_config(
+    cls: type[T],
+    *,
+    preset: str | None = None,
+    presets: Mapping[str, Mapping[str, Any]] | str | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+    base: Mapping[str, Any] | None = None,
+) -> T:
+    """The one config resolution: preset -> YAML file -> explicit values -> ``--set``.
+
+    Every layer is plain data merged over the previous one (nested sections merge key by
+    key); the result is converted and validated once by :func:`config_from_dict`, so unknown
+    keys (with their dotted path), moved keys and badly typed values are refused whichever
+    layer they came from. Nothing is written.
+
+    Args:
+        cls: The stage's dataclass config.
+        preset: Name of the preset to start from (``None``: the dataclass defaults).
+        presets: The stage's presets: a mapping ``name -> overrides`` or a stage name whose
+            data file ``configs/presets/<stage>.yaml`` holds them (:func:`stage_presets`).
+        config_file: A YAML file merged over the preset (``--config``).
+        values: Explicit values merged next (dedicated flags such as ``--data``; ``None``
+            entries are skipped).
+        overrides: ``key.sub=value`` items applied last (``--set``; see
+            :func:`apply_overrides`).
+        base: Plain data to start from instead of a preset (a resumed run's own
+            ``config.yaml``); not with ``preset``.
+
+    Returns:
+        The validated config.
+
+    Raises:
+        ConfigError: Unknown preset (the known ones listed), a missing or malformed file, an
+            unknown key, a bad value, or ``base`` together with ``preset``.
+    """
+    if base is not None and preset is not None:
+        raise ConfigError("a preset cannot be combined with a saved config (--resume)")
+    data: dict[str, Any] = copy.deepcopy(dict(base)) if base is not None else {}
+    if preset is not None:
+        table = stage_presets(presets) if isinstance(presets, str) else dict(presets or {})
+        if preset not in table:
+            known = ", ".join(table) or "none"
+            raise ConfigError(f"preset={preset!r}: unknown; known presets: {known}")
+        data = deep_merge(data, config_to_dict(table[preset]))
+    if config_file is not None:
+        data = deep_merge(data, read_yaml_mapping(config_file))
+    if values:
+        data = deep_merge(data, {k: v for k, v in values.items() if v is not None})
+    return config_from_dict(cls, apply_overrides(data, overrides))
+
+
+def resolve_run_config(
+    cls: type[T],
+    stage: str,
+    *,
+    preset: str | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+    resume_from: str | os.PathLike[str] | None = None,
+) -> T:
+    """A trainer's config as its ``--preset/--config/--set/--resume`` flags ask for it.
+
+    A new run resolves ``preset`` (default ``default``) of ``configs/presets/<stage>.yaml``,
+    then ``config_file``, ``values`` and ``overrides`` (:func:`resolve_config`). A resumed
+    run starts from its own saved config ``resume_from`` instead (so it trains what it
+    started training) and takes ``values`` and ``overrides`` only.
+
+    Raises:
+        ConfigError: For ``preset``/``config_file`` given with ``resume_from``, or any bad
+            value.
+    """
+    if resume_from is not None:
+        if config_file is not None or preset is not None:
+            raise ConfigError(
+                "--preset/--config cannot be combined with --resume: the run's "
+                "config.yaml is used (change values with --set)"
+            )
+        base = read_yaml_mapping(resume_from)
+        return resolve_config(cls, base=base, values=values, overrides=overrides)
+    return resolve_config(
+        cls,
+        preset=preset or "default",
+        presets=stage,
+        config_file=config_file,
+        values=values,
+        overrides=overrides,
+    )
 
 
 def dump_yaml(cfg: Any, path: str | os.PathLike[str]) -> None:

@@ -1,10 +1,10 @@
-"""Where the package's data lives: the ``sim/`` scene/embodiment tree and ``models/``.
+"""Where the package's data lives: ``sim/`` (scenes, embodiments), ``models/``, ``configs/``.
 
 The same code runs from a source checkout (``pip install -e .`` or plain ``PYTHONPATH``),
 from a pip install into a venv (data under ``<sys.prefix>/share/compass_nav``) and from a
 colcon install (data under ``<install>/compass_nav/share/compass_nav``, found through
-``AMENT_PREFIX_PATH``). Callers ask :func:`sim_data_dir` / :func:`models_dir` and never build
-these paths themselves.
+``AMENT_PREFIX_PATH``). Callers ask :func:`sim_data_dir` / :func:`models_dir` /
+:func:`configs_dir` and never build these paths themselves.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from compass_nav.utils.errors import DataError
 
 __all__ = [
+    "configs_dir",
     "in_checkout",
     "models_dir",
     "repo_root",
@@ -26,6 +27,7 @@ __all__ = [
 PACKAGE = "compass_nav"
 SIM_DIR_ENV = "COMPASS_NAV_SIM_DIR"
 MODELS_DIR_ENV = "COMPASS_NAV_MODELS_DIR"
+CONFIGS_DIR_ENV = "COMPASS_NAV_CONFIGS_DIR"
 
 _THIS = Path(__file__).resolve()
 
@@ -134,3 +136,15 @@ def models_dir() -> Path:
         DataError: If no candidate exists; the message lists what was tried.
     """
     return _find_data_dir("models", MODELS_DIR_ENV)
+
+
+def configs_dir() -> Path:
+    """Return the ``configs/`` folder (stage presets in ``presets/``, example YAML files).
+
+    Search order: ``$COMPASS_NAV_CONFIGS_DIR`` (must exist if set), the source checkout's
+    ``configs/``, then installed ``share/compass_nav/configs`` (see :func:`share_dirs`).
+
+    Raises:
+        DataError: If no candidate exists; the message lists what was tried.
+    """
+    return _find_data_dir("configs", CONFIGS_DIR_ENV)

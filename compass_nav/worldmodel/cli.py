@@ -36,19 +36,28 @@ def resolve_config(
     add_policies: list[str] | None = None,
 ):
     """Preset, then YAML file, then ``key=value`` overrides, then extra pool policies."""
-    from compass_nav.utils.config import apply_overrides, deep_merge, read_yaml_mapping
-    from compass_nav.worldmodel.config import from_dict, preset, to_dict
+    import dataclasses
 
-    data = to_dict(preset(preset_name))
-    if config:
-        data = deep_merge(data, read_yaml_mapping(config))
-    data = apply_overrides(data, overrides or [])
+    from compass_nav.utils.config import resolve_config
+    from compass_nav.worldmodel.config import PoolPolicy, WorldModelPipelineConfig
+
+    cfg = resolve_config(
+        WorldModelPipelineConfig,
+        preset=preset_name,
+        presets="worldmodel",
+        config_file=config,
+        overrides=overrides or (),
+    )
+    extra = []
     for item in add_policies or []:
         spec, sep, role = item.rpartition(":")
         if not sep or role not in ("train", "heldout"):
             spec, role = item, "heldout"
-        data["pool"]["policies"] = list(data["pool"]["policies"]) + [{"spec": spec, "role": role}]
-    return from_dict(data)
+        extra.append(PoolPolicy(spec, role))
+    if not extra:
+        return cfg
+    pool = dataclasses.replace(cfg.pool, policies=(*cfg.pool.policies, *extra))
+    return dataclasses.replace(cfg, pool=pool)
 
 
 def with_evaluate_overrides(cfg, overrides: list[str]):
@@ -57,10 +66,8 @@ def with_evaluate_overrides(cfg, overrides: list[str]):
     Raises:
         ConfigError: an override outside ``evaluate`` (the rest comes from the checkpoint).
     """
-    import dataclasses
-
-    from compass_nav.utils.config import apply_overrides, config_from_dict, config_to_dict
-    from compass_nav.worldmodel.config import EvalConfig
+    from compass_nav.utils.config import config_to_dict, resolve_config
+    from compass_nav.worldmodel.config import WorldModelPipelineConfig
 
     bad = [o for o in overrides if not o.startswith("evaluate.")]
     if bad:
@@ -70,16 +77,15 @@ def with_evaluate_overrides(cfg, overrides: list[str]):
         )
     if not overrides:
         return cfg
-    ev = apply_overrides({"evaluate": config_to_dict(cfg.evaluate)}, overrides)["evaluate"]
-    return dataclasses.replace(cfg, evaluate=config_from_dict(EvalConfig, ev))
+    return resolve_config(WorldModelPipelineConfig, base=config_to_dict(cfg), overrides=overrides)
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--preset",
         default="default",
-        choices=("default", "tiny"),
-        help="starting config (default: %(default)s)",
+        help="starting config of configs/presets/worldmodel.yaml: default, tiny, ... "
+        "(default: %(default)s)",
     )
     p.add_argument("--config", help="YAML file merged over the preset")
     p.add_argument(

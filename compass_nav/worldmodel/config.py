@@ -3,17 +3,17 @@
 One :class:`WorldModelPipelineConfig` holds the four parts the ``compass-nav worldmodel``
 commands use: the policy pool and its ground truth (:class:`PoolConfig`), the network
 (:class:`ModelConfig`), training (:class:`TrainConfig`) and evaluation (:class:`EvalConfig`).
-:func:`preset` returns the named starting points (``default``: the benchmark run; ``tiny``:
-seconds-long, for tests); YAML files and ``key=value`` overrides go through
-:mod:`compass_nav.utils.config`. The resolved config is saved inside every checkpoint and
-next to every report.
+The named starting points (``default``: the benchmark run; ``tiny``: seconds-long, for tests)
+live in ``configs/presets/worldmodel.yaml``; presets, YAML files and ``key=value`` overrides
+are layered by :func:`compass_nav.utils.config.resolve_config`. The resolved config is saved
+inside every checkpoint and next to every report.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from compass_nav.utils.config import check, config_from_dict, config_to_dict
+from compass_nav.utils.config import check, config_from_dict, config_to_dict, resolve_config
 from compass_nav.utils.errors import ConfigError
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "ModelConfig",
     "PoolConfig",
     "PoolPolicy",
-    "TINY_POOL",
     "TrainConfig",
     "WorldModelPipelineConfig",
     "preset",
@@ -77,15 +76,6 @@ DEFAULT_POOL: tuple[PoolPolicy, ...] = (
     PoolPolicy("degraded:goal_seeker?route=straight&speed=0.6", "heldout"),
     PoolPolicy("degraded:depth_seeker?route=straight&noise=0.4", "heldout"),
     PoolPolicy("degraded:goal_seeker?route=straight&delay=4", "heldout"),
-    PoolPolicy("standstill", "heldout"),
-)
-
-#: A four-policy pool for tests: contact-free and always-contact training data, two held-out
-#: policies (the teacher's rollouts train but it cannot act in imagination).
-TINY_POOL: tuple[PoolPolicy, ...] = (
-    PoolPolicy("teacher", "train"),
-    PoolPolicy("wall", "train"),
-    PoolPolicy("goal_seeker", "heldout"),
     PoolPolicy("standstill", "heldout"),
 )
 
@@ -403,47 +393,14 @@ class WorldModelPipelineConfig:
 
 
 def preset(name: str) -> WorldModelPipelineConfig:
-    """Named starting configs: ``default`` (benchmark) and ``tiny`` (tests, seconds).
+    """A named starting config of ``configs/presets/worldmodel.yaml``.
+
+    ``default`` is the benchmark run, ``tiny`` takes seconds (tests).
 
     Raises:
         ConfigError: unknown preset name.
     """
-    if name == "default":
-        return WorldModelPipelineConfig()
-    if name == "tiny":
-        return WorldModelPipelineConfig(
-            pool=PoolConfig(
-                policies=TINY_POOL,
-                families=("hall", "office"),
-                image_size=16,
-                eval_episodes=6,
-                train_episodes=6,
-                block=6,
-                max_episode_steps=100,
-            ),
-            model=ModelConfig(
-                image_size=16,
-                channels=(16, 32),
-                latent_dim=64,
-                hidden_dim=128,
-                fourier_bands=2,
-                action_dim=64,
-                idm_channels=(8, 16),
-            ),
-            train=TrainConfig(
-                steps=900,
-                max_cpu_minutes=0.0,
-                batch=16,
-                rollout=4,
-                pred_frames=0,
-                lr=3e-3,
-                teacher_forcing_until=0.6,
-                idm_steps=100,
-                log_every=100,
-            ),
-            evaluate=EvalConfig(horizons=(1, 4, 8), video_windows=16, bootstrap=50, gifs=1),
-        )
-    raise ConfigError(f"unknown preset {name!r}: valid presets are 'default', 'tiny'")
+    return resolve_config(WorldModelPipelineConfig, preset=name, presets="worldmodel")
 
 
 def to_dict(cfg: WorldModelPipelineConfig) -> dict:

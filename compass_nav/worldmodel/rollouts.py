@@ -288,6 +288,27 @@ def _record_block(policy, sim_cfg, seed: int, n: int) -> Rollouts:
     )
 
 
+def rollout_sim_config(
+    num_envs: int,
+    embodiment: str,
+    families: tuple[str, ...],
+    split: str,
+    image_size: int,
+    max_episode_steps: int,
+):
+    """The simulator of one block of rollouts: square frames, planned routes, one body."""
+    from compass_nav.sim.config import EpisodeSpec
+
+    episode = EpisodeSpec(
+        families=tuple(families),
+        split=split,
+        max_episode_steps=max_episode_steps,
+        image_height=image_size,
+        image_width=image_size,
+    )
+    return episode.sim_config(num_envs, (embodiment,))
+
+
 def record_rollouts(
     spec: str,
     embodiment: str,
@@ -316,7 +337,6 @@ def record_rollouts(
         The episodes, in slot order (block by block).
     """
     from compass_nav.policies import make_policy
-    from compass_nav.sim.config import SimConfig
 
     policy = make_policy(spec)
     parts = []
@@ -324,15 +344,7 @@ def record_rollouts(
     b = 0
     while done < num_episodes:
         n = min(block, num_episodes - done)
-        cfg = SimConfig(
-            num_envs=n,
-            embodiments=(embodiment,),
-            families=tuple(families),
-            split=split,
-            image_height=image_size,
-            image_width=image_size,
-            max_episode_steps=max_episode_steps,
-        )
+        cfg = rollout_sim_config(n, embodiment, families, split, image_size, max_episode_steps)
         parts.append(_record_block(policy, cfg, seed * 1000 + b, n))
         done += n
         b += 1

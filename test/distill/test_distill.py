@@ -15,7 +15,7 @@ from compass_nav.rl.artifact import load_residual
 from compass_nav.rl.config import HeadConfig, rl_preset
 from compass_nav.rl.modules import ResidualHead, ResidualPolicy, head_inputs
 from compass_nav.rl.record import EXTRA_KEYS, record_specialist
-from compass_nav.sim.config import SimConfig
+from compass_nav.sim.config import EpisodeSpec, SimConfig
 from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.training.distill import train_distill
@@ -130,8 +130,13 @@ def two_specialists(tmp_path_factory):
                     root / f"rec_{body}",
                     2,
                     num_envs=2,
-                    families=("hall",),
-                    max_episode_steps=30,
+                    episode=EpisodeSpec(
+                        families=("hall",),
+                        route_mode="mapless",
+                        max_episode_steps=30,
+                        image_height=0,
+                        image_width=0,
+                    ),
                     progress=False,
                 )
             )

@@ -17,10 +17,13 @@ import pytest
 from compass_nav import cli
 from compass_nav.evaluation import EvalConfig, evaluate
 from compass_nav.evaluation.report import load_results
+from compass_nav.sim.config import EpisodeSpec
+from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ConfigError
 
 FAMILIES = ("warehouse", "office", "hall")
-SMALL = dict(image_height=32, image_width=32, families=FAMILIES, workers=1)
+SMALL_EPISODE = EpisodeSpec(split="heldout", families=FAMILIES, image_height=32, image_width=32)
+SMALL = dict(episode=SMALL_EPISODE, workers=1)
 
 
 def _cells(result):
@@ -47,7 +50,8 @@ def wall():
 
 @pytest.fixture(scope="module")
 def standstill():
-    cfg = EvalConfig(embodiments=("carter",), episodes=4, max_episode_steps=20, gifs=1, **SMALL)
+    episode = dataclasses.replace(SMALL_EPISODE, max_episode_steps=20)
+    cfg = EvalConfig(embodiments=("carter",), episode=episode, episodes=4, gifs=1, workers=1)
     return evaluate("standstill", cfg, progress=False)
 
 
@@ -146,7 +150,8 @@ def test_workers_match_single_process(wall):
 
 
 def test_worker_errors_reach_the_caller():
-    cfg = EvalConfig(embodiments=("carter", "spot"), families=("hall",), episodes=1, workers=2)
+    episode = EpisodeSpec(split="heldout", families=("hall",))
+    cfg = EvalConfig(embodiments=("carter", "spot"), episode=episode, episodes=1, workers=2)
     with pytest.raises(ConfigError, match="unknown policy 'no_such_policy'"):
         evaluate("no_such_policy", cfg, progress=False)
 
@@ -154,10 +159,12 @@ def test_worker_errors_reach_the_caller():
 def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="num_envs=5"):
         EvalConfig(embodiments=("carter",), num_envs=5)
-    with pytest.raises(ConfigError, match="families"):
-        EvalConfig(families=("moon",))
-    with pytest.raises(ConfigError, match="route_mode"):
-        EvalConfig(route_mode="teleport")
+    with pytest.raises(ConfigError, match="episode.families"):
+        config_from_dict(EvalConfig, {"episode": {"families": ["moon"]}})
+    with pytest.raises(ConfigError, match="episode.route_mode"):
+        config_from_dict(EvalConfig, {"episode": {"route_mode": "teleport"}})
+    with pytest.raises(ConfigError, match="families moved to episode.families"):
+        config_from_dict(EvalConfig, {"families": ["hall"]})
     with pytest.raises(ConfigError, match="unknown embodiment"):
         EvalConfig(embodiments=("tricycle",))
     with pytest.raises(ConfigError, match="workers=4"):

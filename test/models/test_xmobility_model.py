@@ -8,6 +8,7 @@ import torch
 
 from compass_nav.models.xmobility import RSSMState, XMobility, preset
 from compass_nav.models.xmobility import processing as P
+from compass_nav.sim.config import EpisodeSpec
 from compass_nav.sim.embodiment import get_embodiment, list_embodiments
 from compass_nav.training.dagger import DaggerConfig, collect_round
 from compass_nav.training.sequences import SequenceBuffer
@@ -117,7 +118,8 @@ def test_step_matches_observe_and_imagine_runs():
 @pytest.fixture(scope="module")
 def one_episode() -> dict[str, np.ndarray]:
     """One teacher episode, recorded in memory at 32x32."""
-    cfg = DaggerConfig(episodes=1, num_envs=1, families=("hall",), max_episode_steps=120)
+    episode = EpisodeSpec(families=("hall",), max_episode_steps=120, image_height=0, image_width=0)
+    cfg = DaggerConfig(episodes=1, num_envs=1, episode=episode)
     episodes, stats = collect_round(
         None,
         cfg,

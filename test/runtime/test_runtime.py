@@ -156,19 +156,23 @@ def test_embodiment_descriptor_fills_observations_without_one(il_onnx):
 
 def test_onnx_path_is_a_policy_for_the_evaluator(il_onnx):
     from compass_nav.evaluation import EvalConfig, evaluate
+    from compass_nav.sim.config import EpisodeSpec
 
     _, path = il_onnx
     policy = make_policy(str(path))
     assert isinstance(policy, RuntimePolicy)
     cfg = EvalConfig(
         embodiments=("carter",),
-        families=("hall",),
+        episode=EpisodeSpec(
+            split="heldout",
+            families=("hall",),
+            max_episode_steps=15,
+            image_height=32,
+            image_width=32,
+        ),
         episodes=2,
         num_envs=2,
-        max_episode_steps=15,
         gifs=0,
-        image_height=32,
-        image_width=32,
     )
     result = evaluate(str(path), cfg, progress=False)
     assert len(result.records) == 2
