@@ -94,6 +94,9 @@ def test_changed_settings_are_refused_or_redone_never_silently_reused(tmp_path, 
     assert log.count("(done)") == 4 and "evaluated" not in log, log
 
     # An evaluation setting: cached evaluations are keyed by it too, so all are redone.
-    assert main([*base, "--set", "distill.steps=12", "--set", "eval_episode.max_episode_steps=30"]) == 0
+    assert (
+        main([*base, "--set", "distill.steps=12", "--set", "eval_episode.max_episode_steps=30"])
+        == 0
+    )
     log = capsys.readouterr().out
     assert log.count("changed since it was evaluated") == 8, log  # 3 IL, 2 specialist, 3 gen.
