@@ -25,7 +25,7 @@ def _demos(out: Path, *extra: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("flag", "typo", "named"),
     [
-        ("--families", "warehuose", "unknown scene family 'warehuose'"),
+        ("--families", "warehuose", "'warehuose': unknown family"),
         ("--policy", "teachr", "unknown policy 'teachr'"),
         ("--embodiments", "cartr", "cartr"),
     ],

@@ -40,17 +40,21 @@ def _rec(r: dict) -> dict:
 def evaluation() -> list:
     from compass_nav.evaluation.config import EvalConfig
     from compass_nav.evaluation.harness import evaluate
+    from compass_nav.sim.config import EpisodeSpec
 
     out = []
     for pol, envs in (("teacher", 4), ("goal_seeker", 8)):
         cfg = EvalConfig(
             embodiments=("carter", "spot"),
-            families=("warehouse", "office"),
+            episode=EpisodeSpec(
+                split="heldout",
+                families=("warehouse", "office"),
+                image_height=32,
+                image_width=32,
+                max_episode_steps=40,
+            ),
             episodes=3,
             num_envs=envs,
-            image_height=32,
-            image_width=32,
-            max_episode_steps=40,
             workers=1,
             gifs=1,
             bootstrap=100,
@@ -128,10 +132,17 @@ def dagger() -> list:
     import torch
 
     from compass_nav.models.xmobility import XMobility, preset
+    from compass_nav.sim.config import EpisodeSpec
     from compass_nav.training.dagger import DaggerConfig, collect_round
 
     out = []
-    cfg = DaggerConfig(episodes=5, num_envs=3, families=("hall", "office"), max_episode_steps=25)
+    cfg = DaggerConfig(
+        episodes=5,
+        num_envs=3,
+        episode=EpisodeSpec(
+            families=("hall", "office"), max_episode_steps=25, image_height=0, image_width=0
+        ),
+    )
     torch.manual_seed(0)
     for model in (None, XMobility(preset("debug")).eval()):
         eps, stats = collect_round(

@@ -167,17 +167,23 @@ def test_loader_policy_resets_rows_that_start_an_episode(trained_run):
     assert not np.allclose(got[1], ref[1])
 
 
-@pytest.mark.parametrize("lr", ["1e4", "inf"])
-def test_diverging_training_stops_by_name_and_writes_no_model(tmp_path, tiny_demos, capsys, lr):
+@pytest.mark.parametrize(
+    ("lr", "message"),
+    [("1e4", "diverged at step"), ("inf", "lr='inf': expected a finite number")],
+)
+def test_diverging_training_stops_by_name_and_writes_no_model(
+    tmp_path, tiny_demos, capsys, lr, message
+):
     """A learning rate that blows the weights up ends the run with a named error (exit 2)
-    before any checkpoint or model holding NaN is written."""
+    before any checkpoint or model holding NaN is written; an infinite one is refused when
+    the config is read."""
     out = tmp_path / "run"
     argv = ["train", "il", "--data", str(tiny_demos), "--out", str(out), "--preset", "debug"]
     argv += ["--set", "steps=20", "--set", "dagger.rounds=0", "--set", "checkpoint_every=1"]
     code = main([*argv, "--set", f"lr={lr}", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert "compass-nav: error:" in err and "diverged at step" in err
+    assert "compass-nav: error:" in err and message in err
     assert not (out / "model.pt").exists()
     for ckpt in (out / "checkpoints").glob("*.pt"):
         state = torch.load(ckpt, weights_only=True)["model"]
