@@ -2,9 +2,14 @@
 
 All N environments live in one set of arrays; rendering, body dynamics and routes are
 compiled numba kernels parallel over environments, so one ``step`` uses both cores without
-worker processes. Autoreset follows gymnasium 1.x ``NEXT_STEP`` semantics: the step on which
-an episode ends returns its final observation; the next ``step`` ignores that env's action,
-resets it and returns the first observation with reward 0.
+worker processes; they run on numba's ``workqueue`` threading layer, chosen in
+:mod:`compass_nav` because its idle threads sleep rather than spin, so a busy neighbour
+process costs a step little (``benchmarks/bench_sim.py``). Results are the same for any
+thread count and layer.
+
+Autoreset follows gymnasium 1.x ``NEXT_STEP`` semantics: the step on which an episode ends
+returns its final observation; the next ``step`` ignores that env's action, resets it and
+returns the first observation with reward 0.
 
 Observation (dict, batched; see shared DESIGN contract): ``rgb`` uint8 (N,H,W,3), ``depth``
 float32 metres (N,H,W), ``speed`` (N,3) body (vx, vy, wz), ``route`` (N,K,2) robot-frame
