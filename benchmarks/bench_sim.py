@@ -10,20 +10,20 @@ simulator's own cost and the policy's cost are both visible:
   so resets (scene generation from the cache, Dijkstra for the new goal) are included.
 
 Each thread configuration (``--configs``) runs in its own child process, because numba's
-threading layer and pool size are fixed when numba loads. A configuration is
-``LAYER:THREADS`` with optional ``:chunk=N`` (numba's dynamic-scheduling chunk size) and
-``:spin=N`` (``GOMP_SPINCOUNT``, the OpenMP layer's spin before sleeping); ``default`` is the
-simulator as it runs out of the box. In the child every (driver, image, envs) row is warmed
-up (numba's compile is cached on disk; the warm-up also fills the scene cache), then timed
-over ``--repeats`` rounds, each a quiet window of ``--seconds / --repeats`` followed by one
-of the same length while ``--busy`` competing processes each spin a pure-Python loop
-(started for the window, killed after it). Alternating keeps a change in the machine's other
-load from favouring one condition; the best window of each condition is reported (the one
-least disturbed by other processes). The table has the
-quiet and contended env-steps/s side by side and their ratio; the load average is printed
-before and after. The last line has ``name=value`` pairs (``<config>_env_steps_per_s_<H>x<W>
-_<N>envs`` for the constant driver, ``<config>_teacher_env_steps_per_s_...`` for the
-teacher, ``..._contended`` for the figures under contention).
+threading layer and pool size are fixed when numba loads. A configuration is ``LAYER:THREADS``
+with optional ``:chunk=N`` (numba's dynamic-scheduling chunk size) and ``:spin=N``
+(``GOMP_SPINCOUNT``, the OpenMP layer's spin before sleeping); ``default`` is the simulator as
+the calling shell runs it (``NUMBA_*`` variables are passed on). In the child every (driver,
+image, envs) row is warmed up (numba's compile is cached on disk; the warm-up also fills the
+scene cache), then timed over ``--repeats`` rounds, each a quiet window of ``--seconds /
+--repeats`` followed by one of the same length while ``--busy`` competing processes each spin a
+pure-Python loop (started for the window, killed after it). Alternating keeps a change in the
+machine's other load from favouring one condition; the best window of each condition is
+reported (the one least disturbed by other processes). The table has the quiet and contended
+env-steps/s side by side and their ratio; the load average is printed before and after. The
+last line has ``name=value`` pairs (``<config>_env_steps_per_s_<H>x<W>_<N>envs`` for the
+constant driver, ``<config>_teacher_env_steps_per_s_...`` for the teacher, ``..._contended``
+for the figures under contention).
 
     nice -n 10 .venv/bin/python benchmarks/bench_sim.py
     .venv/bin/python benchmarks/bench_sim.py --sizes 64x64 96x160 --envs 1 16 64 --busy 0
@@ -198,8 +198,12 @@ def run_config(spec: str, args, sizes) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="Configurations: 'default' (the simulator out of the box) or "
-        "LAYER:THREADS[:chunk=N][:spin=N], LAYER one of omp, workqueue, tbb (when installed).",
+        epilog="Configurations: 'default' is the simulator as this shell runs it (numba's "
+        "workqueue layer over all cores unless NUMBA_THREADING_LAYER / NUMBA_NUM_THREADS say "
+        "otherwise); LAYER:THREADS[:chunk=N][:spin=N] sets numba's threading layer (omp, "
+        "workqueue; tbb where installed), its thread count, its dynamic-scheduling chunk "
+        "size and GOMP_SPINCOUNT (default 100000). omp:2 is the former default. Columns: "
+        "env-steps/s quiet, with --busy competing busy processes, and their ratio.",
     )
     parser.add_argument(
         "--sizes", nargs="+", default=["64x64"], help="image sizes HEIGHTxWIDTH (default 64x64)"
