@@ -108,6 +108,7 @@ def test_episode_set_paired_across_policies(wall, standstill, teacher):
     assert len({v[0] for v in t.values()}) > 1  # and the scenes do vary
 
 
+@pytest.mark.slow
 def test_outputs_written(wall, tmp_path):
     paths = wall.save(tmp_path / "out")
     data = json.loads(paths["json"].read_text())
@@ -137,6 +138,7 @@ def test_failure_clip_covers_episode_end(standstill):
     np.testing.assert_allclose(clip.poses[0], clip.poses[-1])  # it never moved
 
 
+@pytest.mark.slow
 def test_workers_match_single_process(wall):
     # Two processes, one per embodiment; the episode set does not depend on the split.
     cfg = dataclasses.replace(wall.config, workers=2, gifs=1)
@@ -145,6 +147,7 @@ def test_workers_match_single_process(wall):
     assert split.clips[0].record == wall.clips[0].record
 
 
+@pytest.mark.slow
 def test_worker_errors_reach_the_caller():
     cfg = EvalConfig(embodiments=("carter", "spot"), families=("hall",), episodes=1, workers=2)
     with pytest.raises(ConfigError, match="unknown policy 'no_such_policy'"):
