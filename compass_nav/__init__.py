@@ -11,11 +11,13 @@ import os as _os
 import sys as _sys
 
 # The simulator's parallel numba kernels run on numba's own work queue, not OpenMP: its idle
-# threads sleep instead of spinning, so a step keeps most of its throughput when another
+# threads block instead of spinning, so a step keeps most of its throughput when another
 # process holds a core (OpenMP's spinning pool lost three quarters of it; bench_sim.py
-# measures both). The work split is static, so results do not depend on the layer or the
-# thread count. Limitation: two Python threads may not launch parallel kernels at once.
-# NUMBA_THREADING_LAYER set by the user wins. Takes effect before numba's first parallel call.
+# measures both). Each env's work is independent of how a loop is split over threads, so
+# results do not depend on the layer or the thread count (test/sim/test_sim_threads.py).
+# Limitation: two Python threads may not launch parallel kernels at the same time.
+# NUMBA_THREADING_LAYER set by the user wins; this takes effect before numba's first
+# parallel call.
 _os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 if "numba" in _sys.modules:  # numba read its configuration before this package loaded
     _sys.modules["numba"].config.THREADING_LAYER = _os.environ["NUMBA_THREADING_LAYER"]
