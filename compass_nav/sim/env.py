@@ -5,7 +5,8 @@ compiled numba kernels parallel over environments, so one ``step`` uses both cor
 worker processes; they run on numba's ``workqueue`` threading layer, chosen in
 :mod:`compass_nav` because its idle threads sleep rather than spin, so a busy neighbour
 process costs a step little (``benchmarks/bench_sim.py``). Results are the same for any
-thread count and layer.
+thread count and layer. Step envs from one Python thread at a time: that layer aborts the
+process when two threads launch its kernels at once.
 
 Autoreset follows gymnasium 1.x ``NEXT_STEP`` semantics: the step on which an episode ends
 returns its final observation; the next ``step`` ignores that env's action, resets it and
