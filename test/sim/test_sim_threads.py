@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -73,3 +74,44 @@ def test_openmp_layer_gives_the_same_results(tmp_path):
     for key in default:
         if key != "layer":
             np.testing.assert_array_equal(default[key], omp[key], err_msg=key)
+
+
+def test_envs_stepped_from_two_threads_take_turns(tmp_path):
+    # Without the env's kernel lock numba's workqueue layer aborts the whole process here.
+    script = textwrap.dedent(
+        """
+        import threading
+
+        import numpy as np
+
+        from compass_nav.sim.env import NavVectorEnv
+
+        def run(out, key):
+            env = NavVectorEnv(
+                num_envs=4, embodiments=("carter", "spot"), image_height=24, image_width=32
+            )
+            env.reset(seed=5)
+            rng = np.random.default_rng(1)
+            frames = []
+            for _ in range(15):
+                obs, *_ = env.step(rng.uniform(-1, 1, (4, 3)).astype(np.float32))
+                frames.append(obs["rgb"].copy())
+            out[key] = np.stack(frames)
+
+        out = {}
+        run(out, "alone")
+        threads = [threading.Thread(target=run, args=(out, k)) for k in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(out) == ["a", "alone", "b"], sorted(out)
+        assert np.array_equal(out["a"], out["alone"]) and np.array_equal(out["b"], out["alone"])
+        """
+    )
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
+    env.pop("NUMBA_THREADING_LAYER", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
