@@ -15,7 +15,7 @@ import sys as _sys
 # process holds a core (OpenMP's spinning pool lost three quarters of it; bench_sim.py
 # measures both). Each env's work is independent of how a loop is split over threads, so
 # results do not depend on the layer or the thread count (test/sim/test_sim_threads.py).
-# Limitation: two Python threads may not launch parallel kernels at the same time.
+# The layer aborts on kernels launched from two threads at once: the envs take turns.
 # NUMBA_THREADING_LAYER set by the user wins; this takes effect before numba's first
 # parallel call.
 _os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
