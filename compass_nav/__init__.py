@@ -12,7 +12,7 @@ import sys as _sys
 
 # The simulator's parallel numba kernels run on numba's own work queue, not OpenMP: its idle
 # threads block instead of spinning, so a step keeps most of its throughput when another
-# process holds a core (OpenMP's spinning pool lost three quarters of it; bench_sim.py
+# process holds a core (OpenMP's spinning pool lost two thirds of it; bench_sim.py
 # measures both). Each env's work is independent of how a loop is split over threads, so
 # results do not depend on the layer or the thread count (test/sim/test_sim_threads.py).
 # The layer aborts on kernels launched from two threads at once: the envs take turns.
