@@ -2,9 +2,15 @@
 
 All N environments live in one set of arrays; rendering, body dynamics and routes are
 compiled numba kernels parallel over environments, so one ``step`` uses both cores without
-worker processes. Autoreset follows gymnasium 1.x ``NEXT_STEP`` semantics: the step on which
-an episode ends returns its final observation; the next ``step`` ignores that env's action,
-resets it and returns the first observation with reward 0.
+worker processes; they run on numba's ``workqueue`` threading layer, chosen in
+:mod:`compass_nav` because its idle threads sleep rather than spin, so a busy neighbour
+process costs a step little (``benchmarks/bench_sim.py``). Results are the same for any
+thread count and layer. That layer aborts the process when two threads launch its kernels at
+once, so envs stepped from several Python threads take turns for each kernel.
+
+Autoreset follows gymnasium 1.x ``NEXT_STEP`` semantics: the step on which an episode ends
+returns its final observation; the next ``step`` ignores that env's action, resets it and
+returns the first observation with reward 0.
 
 Observation (dict, batched; see shared DESIGN contract): ``rgb`` uint8 (N,H,W,3), ``depth``
 float32 metres (N,H,W), ``speed`` (N,3) body (vx, vy, wz), ``route`` (N,K,2) robot-frame
@@ -18,6 +24,7 @@ distance field, cost-to-go, poses).
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections import OrderedDict
 
@@ -41,6 +48,11 @@ from compass_nav.sim.scenes import (
 )
 from compass_nav.sim.scenes.base import APPEARANCE_DIM
 from compass_nav.utils.errors import ConfigError
+
+#: The parallel kernels run on numba's workqueue layer (see :mod:`compass_nav`), which aborts
+#: the process when two threads launch kernels at once: envs stepped from several threads
+#: take turns here.
+_PARALLEL_KERNELS = threading.Lock()
 
 _SCENE_CACHE: OrderedDict = OrderedDict()
 _SCENE_CACHE_SIZE = 128
@@ -293,21 +305,22 @@ class NavVectorEnv(gym.vector.VectorEnv):
         noise = np.zeros((n, 3))
         for e in np.flatnonzero(active & (self._noise_std > 0)):
             noise[e] = self._rngs[e].normal(0.0, self._noise_std[e], 3)
-        kernels.step_bodies(
-            self.height,
-            self.pose,
-            self.vel,
-            cmd,
-            active,
-            self._lim,
-            self._acc,
-            self._tau,
-            self._dims,
-            noise,
-            self.cfg.dt,
-            self.cfg.substeps,
-            self._collided,
-        )
+        with _PARALLEL_KERNELS:
+            kernels.step_bodies(
+                self.height,
+                self.pose,
+                self.vel,
+                cmd,
+                active,
+                self._lim,
+                self._acc,
+                self._tau,
+                self._dims,
+                noise,
+                self.cfg.dt,
+                self.cfg.substeps,
+                self._collided,
+            )
         self.steps[active] += 1
         self.total_steps += 1
         moved = np.hypot(*(self.pose[:, :2] - pos_before).T)
@@ -374,15 +387,16 @@ class NavVectorEnv(gym.vector.VectorEnv):
 
     # ------------------------------------------------------------------ observations
     def _refresh_routes(self) -> None:
-        kernels.routes_batch(
-            self.cost_to_go,
-            self.pose,
-            self.goal,
-            self._planned,
-            self.cfg.route_points,
-            self.cfg.route_spacing,
-            self._route,
-        )
+        with _PARALLEL_KERNELS:
+            kernels.routes_batch(
+                self.cost_to_go,
+                self.pose,
+                self.goal,
+                self._planned,
+                self.cfg.route_points,
+                self.cfg.route_spacing,
+                self._route,
+            )
 
     def _cams(self) -> np.ndarray:
         cams = self._cam_static.copy()
@@ -391,19 +405,20 @@ class NavVectorEnv(gym.vector.VectorEnv):
 
     def _observe(self) -> dict:
         cfg = self.cfg
-        render_batch(
-            self.height,
-            self.material,
-            self.appearance,
-            self.pose,
-            self._cams(),
-            self.total_steps,
-            self.noise_seed,
-            self._rgb,
-            self._depth,
-            cfg.render_rgb,
-            cfg.render_depth,
-        )
+        with _PARALLEL_KERNELS:
+            render_batch(
+                self.height,
+                self.material,
+                self.appearance,
+                self.pose,
+                self._cams(),
+                self.total_steps,
+                self.noise_seed,
+                self._rgb,
+                self._depth,
+                cfg.render_rgb,
+                cfg.render_depth,
+            )
         c, s = np.cos(self.pose[:, 2]), np.sin(self.pose[:, 2])
         dx, dy = self.goal[:, 0] - self.pose[:, 0], self.goal[:, 1] - self.pose[:, 1]
         goal = np.stack(

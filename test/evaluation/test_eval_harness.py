@@ -112,6 +112,7 @@ def test_episode_set_paired_across_policies(wall, standstill, teacher):
     assert len({v[0] for v in t.values()}) > 1  # and the scenes do vary
 
 
+@pytest.mark.slow
 def test_outputs_written(wall, tmp_path):
     paths = wall.save(tmp_path / "out")
     data = json.loads(paths["json"].read_text())
@@ -141,6 +142,7 @@ def test_failure_clip_covers_episode_end(standstill):
     np.testing.assert_allclose(clip.poses[0], clip.poses[-1])  # it never moved
 
 
+@pytest.mark.slow
 def test_workers_match_single_process(wall):
     # Two processes, one per embodiment; the episode set does not depend on the split.
     cfg = dataclasses.replace(wall.config, workers=2, gifs=1)
@@ -149,6 +151,7 @@ def test_workers_match_single_process(wall):
     assert split.clips[0].record == wall.clips[0].record
 
 
+@pytest.mark.slow
 def test_worker_errors_reach_the_caller():
     episode = EpisodeSpec(split="heldout", families=("hall",))
     cfg = EvalConfig(embodiments=("carter", "spot"), episode=episode, episodes=1, workers=2)

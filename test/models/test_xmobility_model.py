@@ -135,6 +135,7 @@ def one_episode() -> dict[str, np.ndarray]:
     return episodes[0]
 
 
+@pytest.mark.slow
 def test_single_episode_can_be_overfit(one_episode):
     torch.manual_seed(0)
     buf = SequenceBuffer()

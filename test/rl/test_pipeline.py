@@ -9,6 +9,7 @@ import pytest
 from compass_nav.cli import main
 
 
+@pytest.mark.slow
 def test_tiny_pipeline_end_to_end(tmp_path, capsys):
     out = tmp_path / "tiny"
     assert main(["pipeline", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0

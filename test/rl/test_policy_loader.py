@@ -10,6 +10,7 @@ import pytest
 from compass_nav.export.examples import example_checkpoint
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ["specialist", "generalist"])
 def test_make_policy_loads_residual_in_fresh_process(tmp_path, role):
     """A fresh interpreter (as an evaluation worker is) resolves the file and its run folder."""

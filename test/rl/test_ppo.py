@@ -149,6 +149,7 @@ def test_train_rl_resume_and_artifact(tmp_path):
         load_residual(tmp_path / "other.pt")
 
 
+@pytest.mark.slow
 def test_train_rl_cli(tmp_path, capsys):
     out = str(tmp_path / "cli")
     code = main(

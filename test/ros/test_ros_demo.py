@@ -12,6 +12,7 @@ from compass_nav.utils.paths import models_dir
 pytestmark = pytest.mark.ros
 
 
+@pytest.mark.slow
 def test_main_job_drives_the_shipped_model_over_dds(domain_id, tmp_path, capsys):
     if not (models_dir() / "default.onnx").is_file():
         pytest.fail("models/default.onnx (the shipped model) is missing")

@@ -147,6 +147,7 @@ def test_bad_inputs_stop_safely_and_node_recovers(launch, harness):
     assert int(harness.diag_values()["odom_rejected"]) >= 1
 
 
+@pytest.mark.slow
 def test_stale_inputs_give_zero_velocity_within_timeout(launch, harness):
     launch(NAV, **PARAMS)
     harness.wait_for_navigator()
@@ -238,6 +239,7 @@ def test_bad_model_reports_error_and_keeps_running(launch, harness):
     assert proc.poll() is None
 
 
+@pytest.mark.slow
 def test_lifecycle_and_zero_command_on_shutdown(launch, harness):
     proc = launch(NAV, autostart=False, **PARAMS)
 
@@ -271,6 +273,7 @@ def test_lifecycle_and_zero_command_on_shutdown(launch, harness):
     assert zero_after(harness, start, 2.0) is not None, "no zero command at shutdown"
 
 
+@pytest.mark.slow
 def test_timer_trigger_and_route_topic(launch, harness):
     from compass_nav.ros import conversions as conv
 
@@ -305,6 +308,7 @@ def test_timer_trigger_and_route_topic(launch, harness):
     assert "route ignored" in harness.diag_values()["route"], harness.diag_values()
 
 
+@pytest.mark.slow
 def test_sync_stamps_pairs_each_image_with_its_odometry(launch, harness):
     """sync_stamps (lockstep simulators): an image waits for the odometry of its own stamp;
     a rejected odometry of that stamp answers it with a stop; nothing else is published

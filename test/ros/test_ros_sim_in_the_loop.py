@@ -116,6 +116,7 @@ def test_bridge_topics_and_services(launch, domain_id):
         rclpy.try_shutdown(context=ctx)
 
 
+@pytest.mark.slow
 def test_reaches_goals_on_each_embodiment(domain_id, tmp_path):
     records = run_sim_in_the_loop(
         SilConfig(
@@ -137,6 +138,7 @@ def test_reaches_goals_on_each_embodiment(domain_id, tmp_path):
     assert not failed, f"{table}\n{failed}\n{logs}"
 
 
+@pytest.mark.slow
 def test_shipped_model_drives_over_dds(domain_id, tmp_path):
     """model '' = models/default.onnx: RGB + depth over DDS, a carter episode reaches its goal
     (the shipped IL base; 5/5 of these episodes succeeded when this test was written)."""
@@ -158,6 +160,7 @@ def test_shipped_model_drives_over_dds(domain_id, tmp_path):
     assert records[0]["outcome"] == "success", f"{records}\n{log}"
 
 
+@pytest.mark.slow
 def test_lockstep_runs_are_reproducible(domain_id, tmp_path):
     """Two lockstep runs of the same episodes drive identically over DDS: each observation is
     answered by a command stamped with it (stale or extra commands are dropped), the

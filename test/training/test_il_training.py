@@ -18,6 +18,7 @@ def _cfg(out, data, *overrides):
     return build_il_config(str(out), "debug", data=str(data), overrides=list(overrides))
 
 
+@pytest.mark.slow
 def test_loss_falls_on_tiny_dataset(tmp_path, tiny_demos):
     cfg = _cfg(
         tmp_path / "run",

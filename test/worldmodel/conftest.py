@@ -1,7 +1,8 @@
 """One tiny world-model pipeline (collect -> train -> evaluate) shared by the tests.
 
 The ``tiny`` preset records 6+6 episodes of four policies at 16x16 px and trains a small model
-for 900 steps (about 30 s on one core); every test that needs a trained model reads this run.
+for 900 steps (about 30 s on one core); every test that needs a trained model reads this run
+and is marked ``slow``, so that ``-m "not slow"`` never pays for the run.
 """
 
 from __future__ import annotations

@@ -157,6 +157,7 @@ def test_replanned_routes_follow_the_simulator_where_the_body_strays():
     assert replan.mean() < 0.7 * project.mean()
 
 
+@pytest.mark.slow
 def test_imagination_runs_with_replanned_routes(tiny_model, tiny_run):
     from compass_nav.policies import make_policy
     from compass_nav.worldmodel.pool import load_split
@@ -212,6 +213,7 @@ def test_outcomes_hazard_and_threshold_rules():
     assert outcomes(im, offset=-40.0)["success"][0] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_privileged_policies_cannot_act_in_imagination(tiny_model, tiny_run):
     from compass_nav.policies import make_policy
     from compass_nav.worldmodel.pool import load_split

@@ -11,6 +11,7 @@ from compass_nav.worldmodel.evaluate import judge_on_real, video_quality
 from compass_nav.worldmodel.pool import load_split
 
 
+@pytest.mark.slow
 def test_tiny_pipeline_writes_a_complete_report(tiny_run):
     report = tiny_run / "report"
     for name in ("results.json", "report.md", "success_scatter.png", "psnr_horizon.png"):
@@ -46,6 +47,7 @@ def quality(tiny_model, train_rollouts):
     return video_quality(tiny_model, list(train_rollouts.values()), (1, 4, 8), 32, seed=0)
 
 
+@pytest.mark.slow
 def test_model_beats_copy_last_frame(quality):
     ar = quality["ar"]
     for i, h in enumerate((1, 4, 8)):
@@ -53,6 +55,7 @@ def test_model_beats_copy_last_frame(quality):
             assert ar["model"]["psnr"][i] > ar["copy"]["psnr"][i], (h, ar)
 
 
+@pytest.mark.slow
 def test_action_conditioning_matters(quality):
     # The same model fed another window's actions predicts worse frames at longer horizons.
     ar = quality["ar"]
@@ -60,6 +63,7 @@ def test_action_conditioning_matters(quality):
     assert ar["shuffled"]["ssim"][-1] < ar["model"]["ssim"][-1], ar
 
 
+@pytest.mark.slow
 def test_judge_on_known_real_episodes(tiny_model, train_rollouts):
     # Every 'wall' episode ends in a collision, no teacher episode does.
     assert train_rollouts["wall"].collision_end.all()
@@ -70,6 +74,7 @@ def test_judge_on_known_real_episodes(tiny_model, train_rollouts):
     assert res["episodes"] == sum(r.num_episodes for r in train_rollouts.values())
 
 
+@pytest.mark.slow
 def test_imagination_is_closed_loop(tiny_model, tiny_run):
     """Different policies from the same first frames imagine different episodes."""
     from compass_nav.policies import make_policy
@@ -85,6 +90,7 @@ def test_imagination_is_closed_loop(tiny_model, tiny_run):
     assert not b.reached.any()
 
 
+@pytest.mark.slow
 def test_model_beats_copy_one_step(quality):
     # The skip path starts from the previous real frame: a one-step prediction beats copying
     # it (without the skip path the tiny model's one-step frames were 2.8 dB below the copy).
@@ -92,6 +98,7 @@ def test_model_beats_copy_one_step(quality):
         assert quality[mode]["model"]["psnr"][0] > quality[mode]["copy"]["psnr"][0], quality
 
 
+@pytest.mark.slow
 def test_checkpoint_without_skip_path_loads_as_trained(tmp_path, tiny_model):
     """A checkpoint written before the skip path existed rebuilds its own architecture."""
     import dataclasses
@@ -125,6 +132,7 @@ def test_checkpoint_without_skip_path_loads_as_trained(tmp_path, tiny_model):
     assert loaded.config.evaluate.judge_rule == "episode_brier"
 
 
+@pytest.mark.slow
 def test_warm_start_copies_matching_weights(tmp_path, tiny_model, tiny_run, train_rollouts):
     import dataclasses
 
@@ -152,12 +160,14 @@ def test_warm_start_copies_matching_weights(tmp_path, tiny_model, tiny_run, trai
         train_world_model(bad, list(train_rollouts.values()), tmp_path / "x.pt", progress=False)
 
 
+@pytest.mark.slow
 def test_depth_judge_on_known_real_episodes(tiny_model, train_rollouts):
     # On real frames the depth rule alone separates the 'wall' contacts from the teacher.
     res = judge_on_real(tiny_model, train_rollouts, offset=0.0, mode="depth", threshold=0.5)
     assert res["collision_balanced_accuracy"] >= 0.9, res
 
 
+@pytest.mark.slow
 def test_training_resumes_after_a_kill(tmp_path, tiny_model, train_rollouts, monkeypatch):
     """A run killed mid-way continues from its latest state and ends where an uninterrupted
     run ends; a state written with other settings is refused by name."""
@@ -253,6 +263,7 @@ def test_teacher_forcing_decays_to_its_floor():
         TrainConfig(teacher_forcing_floor=1.0)
 
 
+@pytest.mark.slow
 def test_map_judge_on_known_real_episodes(tiny_model, train_rollouts):
     # On real frames the obstacle map of the depth frames and the footprint separate the
     # 'wall' contacts from the teacher's contact-free episodes.
@@ -260,6 +271,7 @@ def test_map_judge_on_known_real_episodes(tiny_model, train_rollouts):
     assert res["collision_balanced_accuracy"] >= 0.9, res
 
 
+@pytest.mark.slow
 def test_static_camera_rule(tiny_model, train_rollouts):
     """A camera that has not moved since its real frame predicts that frame; after moving and
     stopping, the frame stays put; switched off, the learned model alone draws the frames."""
@@ -291,6 +303,7 @@ def test_static_camera_rule(tiny_model, train_rollouts):
         model.static_camera = True
 
 
+@pytest.mark.slow
 def test_ego_warp_in_imagination_and_video(tiny_model, tiny_run):
     """Every ego-warp setting imagines closed-loop; the composed frames of a moving robot
     differ from the model's own; the video metric composes frames the same way."""
