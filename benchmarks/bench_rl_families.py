@@ -79,4 +79,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from compass_nav.plugins import register_all
+
+    register_all()  # the policies make_policy knows, as the command line registers them
     main()

@@ -16,8 +16,8 @@ import argparse
 import numpy as np
 
 import compass_nav.worldmodel.geometry as G
-from compass_nav.sim.embodiment import get_embodiment
-from compass_nav.sim.mdp.terminations import wrap_angle
+from compass_nav.contract.body import get_embodiment
+from compass_nav.contract.geometry import wrap_angle
 from compass_nav.worldmodel.rollouts import load_rollouts, rollout_path
 
 SPECS = (

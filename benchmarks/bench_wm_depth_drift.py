@@ -19,8 +19,8 @@ import argparse
 import numpy as np
 import torch
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.policies.degraded import floor_depth
-from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.worldmodel.model import frames_to_tensor, tensor_to_frames
 from compass_nav.worldmodel.rollouts import load_rollouts, rollout_path
 from compass_nav.worldmodel.train import load_checkpoint, step_features

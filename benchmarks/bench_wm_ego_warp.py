@@ -29,6 +29,7 @@ import time
 import numpy as np
 import torch
 
+from compass_nav.plugins import register_all
 from compass_nav.policies import make_policy
 from compass_nav.worldmodel.evaluate import (
     calibrate_offset,
@@ -131,4 +132,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    register_all()  # the policies make_policy knows, as the command line registers them
     main()

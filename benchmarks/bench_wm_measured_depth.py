@@ -19,6 +19,7 @@ import argparse
 
 import torch
 
+from compass_nav.plugins import register_all
 from compass_nav.policies import make_policy
 from compass_nav.worldmodel.imagine import imagine_episodes, outcomes
 from compass_nav.worldmodel.pool import load_split
@@ -64,4 +65,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    register_all()  # the policies make_policy knows, as the command line registers them
     main()

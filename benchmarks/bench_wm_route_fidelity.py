@@ -32,8 +32,9 @@ import time
 
 import numpy as np
 
+from compass_nav.contract.body import get_embodiment
+from compass_nav.plugins import register_all
 from compass_nav.policies import make_policy
-from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.worldmodel.imagine import NeedsSimulator, _ImaginedEnv
 from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception, plan_cost_to_go
 from compass_nav.worldmodel.rollouts import load_rollouts, rollout_path
@@ -193,4 +194,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    register_all()  # the policies make_policy knows, as the command line registers them
     main()

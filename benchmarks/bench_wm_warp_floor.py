@@ -17,9 +17,9 @@ import argparse
 
 import numpy as np
 
+from compass_nav.contract.body import get_embodiment
+from compass_nav.contract.geometry import wrap_angle
 from compass_nav.policies.degraded import floor_depth
-from compass_nav.sim.embodiment import get_embodiment
-from compass_nav.sim.mdp.terminations import wrap_angle
 from compass_nav.worldmodel.model import frames_to_tensor
 from compass_nav.worldmodel.rollouts import load_rollouts, rollout_path
 from compass_nav.worldmodel.warp import FrameWarper

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from compass_nav import __version__
+from compass_nav.plugins import register_all
 from compass_nav.utils.errors import CompassNavError
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
@@ -130,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failures, 130 on Ctrl-C.
     """
     try:
+        register_all()
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if extra and getattr(args, "func", None) is not _demo_placeholder:

@@ -37,12 +37,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from compass_nav.contract.body import DESCRIPTOR_FIELDS, get_embodiment
+from compass_nav.contract.policy import install_registry, registry_snapshot
 from compass_nav.data import format as fmt
 from compass_nav.data.routes import mapless_route
 from compass_nav.data.summary import summarize_attrs
 from compass_nav.policies import Policy, make_policy
 from compass_nav.sim.config import SimConfig
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.utils.config import config_to_dict
 from compass_nav.utils.errors import CompassNavError, ConfigError, DataError
 
@@ -364,8 +365,10 @@ def _record_loop(
     return env_steps
 
 
-def _worker_main(a: _LoopArgs, counter, needed: int, stop, events) -> None:
+def _worker_main(a: _LoopArgs, counter, needed: int, stop, events, registry) -> None:
     """Entry point of a recorder worker process (spawned): one env, one numba thread.
+
+    ``registry`` is the parent's policy :func:`registry_snapshot`, installed first.
 
     Index claims go through the shared ``counter`` (under its lock); progress and the final
     env-step count go back through ``events``; the parent sets ``stop`` on Ctrl-C (workers
@@ -374,6 +377,7 @@ def _worker_main(a: _LoopArgs, counter, needed: int, stop, events) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    install_registry(registry)
     import numba
 
     numba.set_num_threads(1)  # two processes x one thread beat one x two on 2 cores
@@ -589,7 +593,11 @@ def _run_workers(
     stop = ctx.Event()
     events = ctx.Queue()
     procs = [
-        ctx.Process(target=_worker_main, args=(a, counter, needed, stop, events), daemon=True)
+        ctx.Process(
+            target=_worker_main,
+            args=(a, counter, needed, stop, events, registry_snapshot()),
+            daemon=True,
+        )
         for a in args
     ]
     state = {"env_steps": 0, "running": len(procs), "failure": None}

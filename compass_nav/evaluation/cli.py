@@ -26,7 +26,7 @@ so two results with equal settings are paired episode by episode."""
 
 
 def _embodiments(values: list[str]) -> tuple[str, ...]:
-    from compass_nav.sim.embodiment import list_embodiments
+    from compass_nav.contract.body import list_embodiments
 
     out: list[str] = []
     for v in values:

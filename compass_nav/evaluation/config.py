@@ -58,7 +58,7 @@ class EvalConfig:
     bootstrap: int = 2000
 
     def __post_init__(self) -> None:
-        from compass_nav.sim.embodiment import get_embodiment
+        from compass_nav.contract.body import get_embodiment
         from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS, list_families
 
         # Accept lists (YAML, JSON) but store tuples so the config stays hashable.

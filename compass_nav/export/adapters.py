@@ -24,11 +24,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from compass_nav.contract.body import DESCRIPTOR_FIELDS
+from compass_nav.contract.spec import InputSpec
 from compass_nav.export.contract import ExportablePolicy, IOSpec
 from compass_nav.models.xmobility import XMobilityConfig
-from compass_nav.runtime.base import InputSpec
 from compass_nav.runtime.metadata import TensorSpec
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS
 
 __all__ = ["StepExport"]
 

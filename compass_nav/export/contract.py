@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from compass_nav.runtime.base import InputSpec
+from compass_nav.contract.spec import InputSpec
 from compass_nav.runtime.metadata import MODEL_KINDS, ModelMetadata, TensorSpec
 
 __all__ = ["ExportablePolicy", "IOSpec", "TensorSpec"]
@@ -95,7 +95,7 @@ class ExportablePolicy(nn.Module, abc.ABC):
         scaling sees real limits), every other input is small Gaussian noise (not zeros, so
         no branch of the graph is traced on a degenerate value).
         """
-        from compass_nav.sim.embodiment import get_embodiment, list_embodiments
+        from compass_nav.contract.body import get_embodiment, list_embodiments
 
         rng = np.random.default_rng(seed)
         bodies = list_embodiments()

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from compass_nav.contract.policy import PolicyRuntime
 from compass_nav.policies import Policy
-from compass_nav.runtime.base import PolicyRuntime
 
 __all__ = ["ClosedLoopReport", "ParityReport", "Recording", "closed_loop", "record", "replay"]
 

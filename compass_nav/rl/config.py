@@ -178,7 +178,7 @@ class RLConfig:
     head: HeadConfig = dataclasses.field(default_factory=HeadConfig)
 
     def __post_init__(self) -> None:
-        from compass_nav.sim.embodiment import get_embodiment
+        from compass_nav.contract.body import get_embodiment
         from compass_nav.sim.scenes import list_families
 
         object.__setattr__(self, "families", tuple(self.families))

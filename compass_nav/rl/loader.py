@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from compass_nav.contract.policy import Policy
 from compass_nav.models.xmobility.processing import obs_to_tensors
-from compass_nav.policies.base import Policy
 from compass_nav.rl.artifact import load_residual
 from compass_nav.rl.modules import ResidualPolicy
 

@@ -28,13 +28,13 @@ import time
 
 import numpy as np
 
+from compass_nav.contract.policy import PolicyRuntime
 from compass_nav.ros.observation import (
     build_observation,
     goal_in_robot_frame,
     planned_route,
     straight_route,
 )
-from compass_nav.runtime.base import PolicyRuntime
 from compass_nav.utils.config import check
 from compass_nav.utils.errors import CompassNavError, ModelError
 

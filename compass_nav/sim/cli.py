@@ -52,7 +52,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from compass_nav.sim.embodiment import get_embodiment, list_embodiments
+    from compass_nav.contract.body import get_embodiment, list_embodiments
     from compass_nav.sim.scenes import list_families
 
     # A pipe or a log file gets rich's 80 columns by default: too narrow for this table.

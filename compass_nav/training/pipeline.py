@@ -94,7 +94,7 @@ class PipelineConfig:
     distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
 
     def __post_init__(self) -> None:
-        from compass_nav.sim.embodiment import get_embodiment
+        from compass_nav.contract.body import get_embodiment
 
         for f in ("bodies", "heldout", "demo_embodiments", "eval_families"):
             object.__setattr__(self, f, tuple(getattr(self, f)))

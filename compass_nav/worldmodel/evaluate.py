@@ -170,7 +170,7 @@ def video_quality(
         ``{"windows": n, "horizons": [...], "<mode>": {"model"|"copy"|"shuffled":
         {"psnr": [...], "ssim": [...]}}}`` with one value per horizon (mean over windows).
     """
-    from compass_nav.sim.embodiment import get_embodiment
+    from compass_nav.contract.body import get_embodiment
 
     model = loaded.model
     body = get_embodiment(loaded.config.pool.embodiment)
@@ -263,7 +263,7 @@ def judge_on_real(
         ``collision_accuracy``, ``collision_balanced_accuracy``, ``collision_auroc`` (of
         P(collision)), ``outcome_accuracy`` (success/collision/timeout), ``episodes``.
     """
-    from compass_nav.sim.embodiment import get_embodiment
+    from compass_nav.contract.body import get_embodiment
 
     model = loaded.model
     body = get_embodiment(loaded.config.pool.embodiment)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compass_nav.planner import grid
 from compass_nav.utils.atomic import atomic_open
 from compass_nav.utils.errors import DataError
 
@@ -200,11 +201,9 @@ def load_rollouts(path: str | Path) -> Rollouts:
 
 
 def _plan_in_start_frame(env, e: int) -> tuple[np.ndarray, int]:
-    from compass_nav.sim import kernels
-
     p = env.privileged()
     x, y, yaw = p["pose"][e]
-    pts = kernels.descend_path(p["cost_to_go"][e], float(x), float(y), MAX_PLAN)
+    pts = grid.descend_path(p["cost_to_go"][e], float(x), float(y), MAX_PLAN)
     c, s = np.cos(yaw), np.sin(yaw)
     d = pts - np.array([x, y])
     local = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], 1)

@@ -233,7 +233,7 @@ def train_world_model(
         The training summary (also stored in the checkpoint): wall time, final losses, IDM
         error statistics.
     """
-    from compass_nav.sim.embodiment import get_embodiment
+    from compass_nav.contract.body import get_embodiment
 
     tc = cfg.train
     torch.manual_seed(tc.seed)

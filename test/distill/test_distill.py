@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.distill.algorithm import Distillation, FeatureBuffer, action_mask, gaussian_kl
 from compass_nav.distill.config import distill_preset
 from compass_nav.models.xmobility import processing as P
@@ -16,7 +17,6 @@ from compass_nav.rl.config import HeadConfig, rl_preset
 from compass_nav.rl.modules import ResidualHead, ResidualPolicy, head_inputs
 from compass_nav.rl.record import EXTRA_KEYS, record_specialist
 from compass_nav.sim.config import SimConfig
-from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.training.distill import train_distill
 from compass_nav.training.rl import train_rl

@@ -145,6 +145,23 @@ def test_workers_match_single_process(wall):
     assert split.clips[0].record == wall.clips[0].record
 
 
+def test_workers_know_what_the_parent_registered():
+    # "teacher" is registered by compass_nav.teacher, which the harness never imports: the
+    # spawned workers know it only through the parent's registry snapshot.
+    cfg = EvalConfig(
+        embodiments=("carter", "spot"),
+        families=("hall",),
+        episodes=1,
+        max_episode_steps=5,
+        gifs=0,
+        workers=2,
+        image_height=32,
+        image_width=32,
+    )
+    result = evaluate("teacher", cfg, progress=False)
+    assert sorted(r["embodiment"] for r in result.records) == ["carter", "spot"]
+
+
 def test_worker_errors_reach_the_caller():
     cfg = EvalConfig(embodiments=("carter", "spot"), families=("hall",), episodes=1, workers=2)
     with pytest.raises(ConfigError, match="unknown policy 'no_such_policy'"):

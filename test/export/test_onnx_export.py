@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from compass_nav.cli import main
+from compass_nav.contract.body import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.export.onnx_export import OPSET, export_onnx
 from compass_nav.export.parity import record, replay
 from compass_nav.export.sources import load_exportable
@@ -16,7 +17,6 @@ from compass_nav.runtime.loader import RuntimePolicy
 from compass_nav.runtime.metadata import PROVENANCE_KEYS
 from compass_nav.runtime.onnx_runtime import OnnxRuntime, read_onnx_metadata
 from compass_nav.runtime.torch_runtime import TorchRuntime
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.utils.errors import ConfigError, ModelError
 
 

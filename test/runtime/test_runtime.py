@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
+from compass_nav.contract.body import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.policies import make_policy
 from compass_nav.runtime import load_runtime
 from compass_nav.runtime.errors import (
@@ -28,7 +29,6 @@ from compass_nav.runtime.tensorrt_runtime import (
     tensorrt_missing,
 )
 from compass_nav.runtime.torch_runtime import TorchRuntime
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.utils.errors import ConfigError
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from compass_nav.sim.embodiment import (
+from compass_nav.contract.body import (
     DESCRIPTOR_DIM,
     DESCRIPTOR_FIELDS,
     embodiments_dir,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.policies import make_policy
 from compass_nav.policies.degraded import DegradedPolicy, parse_degraded, straight_route
-from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.utils.errors import ConfigError
 from compass_nav.worldmodel.rollouts import record_rollouts
 
