@@ -30,13 +30,15 @@ PROG = "compass-nav"
 COMMAND_MODULES: list[str] = [
     "compass_nav.sim.cli",
     "compass_nav.teacher.cli",
-    "compass_nav.demo",
-    "compass_nav.training.cli",
+    "compass_nav.il.cli",
+    "compass_nav.rl.cli",
+    "compass_nav.distill.cli",
+    "compass_nav.pipeline.cli",
     "compass_nav.evaluation.cli",
     "compass_nav.export.cli",
     "compass_nav.worldmodel.cli",
-    "compass_nav.rl.cli",
     "compass_nav.ros.cli",
+    "compass_nav.demo",
 ]
 
 _DESCRIPTION = """\

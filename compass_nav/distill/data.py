@@ -38,7 +38,7 @@ def samples_from_rollouts(
     """Every recorded step of the given specialist datasets as distillation samples.
 
     Args:
-        folders: Datasets written by ``compass-nav record-specialist``.
+        folders: Datasets written by ``compass-nav rl record``.
         bodies: Keep only episodes of these embodiments (default: all).
         progress: Show a progress bar over episodes.
 
@@ -58,7 +58,7 @@ def samples_from_rollouts(
             if missing:
                 raise DataError(
                     f"{ds.paths[i]}: no {', '.join(missing)}: not a specialist "
-                    "recording (use compass-nav record-specialist)"
+                    "recording (use compass-nav rl record)"
                 )
             t = len(ep["action"])
             emb = torch.from_numpy(np.repeat(ep["embodiment"][None], t, 0).astype(np.float32))

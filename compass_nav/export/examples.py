@@ -1,7 +1,7 @@
 """Small random-weight checkpoints of every exportable kind, for tests and documentation.
 
 :func:`example_checkpoint` writes a checkpoint in exactly the format its trainer writes
-(``compass_nav.training.il.model_payload`` for the IL base, ``compass_nav.rl.artifact.
+(``compass_nav.il.runner.model_payload`` for the IL base, ``compass_nav.rl.artifact.
 save_residual`` for specialists and the generalist), with the models' ``debug`` preset, so
 the exporter, the runtimes and their tests run end to end in seconds without a trained
 model. Residual heads get random (non-zero) last layers so that residual composition is
@@ -20,8 +20,8 @@ __all__ = ["EXAMPLE_KINDS", "example_checkpoint", "export_example"]
 
 
 def _il_base(out: Path, seed: int) -> Path:
+    from compass_nav.il.runner import model_payload
     from compass_nav.models.xmobility import XMobility, preset
-    from compass_nav.training.il import model_payload
     from compass_nav.utils.atomic import atomic_save_torch
 
     torch.manual_seed(seed)

@@ -1,6 +1,6 @@
 """ONNX export of any :class:`~compass_nav.export.contract.ExportablePolicy`.
 
-``compass-nav export --format onnx`` (:mod:`compass_nav.export.cli`) calls
+``compass-nav export onnx`` (:mod:`compass_nav.export.cli`) calls
 :func:`export_onnx`. Choices pinned here, and why:
 
 * Opset :data:`OPSET` = 18: native to torch's dynamo exporter (no version conversion pass),

@@ -143,7 +143,7 @@ def _source(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _build_xmobility(payload: dict[str, Any]) -> ExportablePolicy:
-    """IL base checkpoints (``compass_nav.training.il``: ``model.pt``, ``step_*.pt``)."""
+    """IL base checkpoints (``compass_nav.il.runner``: ``model.pt``, ``step_*.pt``)."""
     from compass_nav.export.adapters import StepExport
     from compass_nav.models.xmobility import XMobility, XMobilityConfig
     from compass_nav.sim.config import SimConfig

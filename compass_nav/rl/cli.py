@@ -1,60 +1,19 @@
-"""Commands of the residual RL and distillation stage.
+"""``compass-nav rl``: residual RL specialists (``rl train``) and their rollouts (``rl record``).
 
-``train-rl``, ``record-specialist``, ``distill`` and ``pipeline``, registered through
-:data:`compass_nav.cli.COMMAND_MODULES` (specialist/generalist files load by path through
-:mod:`compass_nav.rl.registry`, which the policy registry imports). The trainers follow the
-pattern of ``compass-nav train il``: ``--out`` run folder, ``--preset``, ``--config`` YAML
-file, ``--set key=value`` overrides (applied last), ``--resume`` (the run's own
-``config.yaml``).
+Registered through :data:`compass_nav.cli.COMMAND_MODULES`. ``rl train`` follows the
+trainers' pattern (:mod:`compass_nav.learning.cli`); ``rl record`` writes a specialist's
+rollouts in the demonstrations format for ``distill train``.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+import sys
 
-from compass_nav.utils.config import (
-    apply_overrides,
-    config_from_dict,
-    config_to_dict,
-    deep_merge,
-    read_yaml_mapping,
-)
-from compass_nav.utils.errors import ConfigError
+from compass_nav.learning.cli import add_trainer_flags, resolve_run_config
+from compass_nav.rl.config import RL_PRESETS, RLConfig
 
-__all__ = ["build_distill_config", "build_rl_config", "register"]
-
-
-def _resolve(
-    cls: type,
-    presets: dict[str, dict],
-    out: str,
-    preset: str | None,
-    config: str | None,
-    fields: dict[str, Any],
-    overrides: list[str],
-    resume: bool,
-):
-    """Preset -> YAML file -> explicit flags -> ``--set``; a resume starts from config.yaml."""
-    from compass_nav.training.common import CONFIG_FILE
-
-    if resume:
-        if config is not None or preset is not None:
-            raise ConfigError(
-                "--preset/--config cannot be combined with --resume: the run's "
-                "config.yaml is used (change values with --set)"
-            )
-        data = read_yaml_mapping(Path(out) / CONFIG_FILE)
-    else:
-        name = preset or "default"
-        if name not in presets:
-            raise ConfigError(f"--preset {name!r}: unknown; known presets: {', '.join(presets)}")
-        data = config_to_dict(presets[name])
-        if config is not None:
-            data = deep_merge(data, read_yaml_mapping(config))
-    data = deep_merge(data, {k: v for k, v in fields.items() if v is not None})
-    return config_from_dict(cls, apply_overrides(data, overrides))
+__all__ = ["build_rl_config", "register"]
 
 
 def build_rl_config(
@@ -66,10 +25,8 @@ def build_rl_config(
     overrides: list[str] | tuple[str, ...] = (),
     resume: bool = False,
 ):
-    """Resolve an :class:`~compass_nav.rl.config.RLConfig` the way ``train-rl`` does."""
-    from compass_nav.rl.config import RL_PRESETS, RLConfig
-
-    return _resolve(
+    """Resolve an :class:`~compass_nav.rl.config.RLConfig` the way ``rl train`` does."""
+    return resolve_run_config(
         RLConfig,
         RL_PRESETS,
         out,
@@ -81,26 +38,8 @@ def build_rl_config(
     )
 
 
-def build_distill_config(
-    out: str,
-    preset: str | None = None,
-    config: str | None = None,
-    specialists: list[str] | None = None,
-    data: list[str] | None = None,
-    overrides: list[str] | tuple[str, ...] = (),
-    resume: bool = False,
-):
-    """Resolve a :class:`~compass_nav.distill.config.DistillConfig` as ``distill`` does."""
-    from compass_nav.distill.config import DISTILL_PRESETS, DistillConfig
-
-    fields = {"specialists": specialists or None, "data": data or None}
-    return _resolve(
-        DistillConfig, DISTILL_PRESETS, out, preset, config, fields, list(overrides), resume
-    )
-
-
 def _run_rl(args: argparse.Namespace) -> int:
-    from compass_nav.training.rl import train_rl
+    from compass_nav.rl.runner import train_rl
 
     cfg = build_rl_config(
         args.out, args.preset, args.config, args.embodiment, args.base, args.set, args.resume
@@ -138,57 +77,19 @@ def _run_record(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_distill(args: argparse.Namespace) -> int:
-    from compass_nav.training.distill import train_distill
-
-    cfg = build_distill_config(
-        args.out, args.preset, args.config, args.specialist, args.data, args.set, args.resume
-    )
-    path = train_distill(cfg, args.out, resume=args.resume, progress=not args.no_progress)
-    print(f"generalist: {path}")
-    return 0
-
-
-def _run_pipeline(args: argparse.Namespace) -> int:
-    from compass_nav.training.pipeline import pipeline_preset, run_pipeline
-
-    data = read_yaml_mapping(args.config) if args.config else {}
-    data = apply_overrides(data, args.set)
-    cfg = pipeline_preset(args.preset, data)
-    summary = run_pipeline(cfg, args.out, progress=not args.no_progress)
-    print(summary["table"], end="")
-    return 0
-
-
-def _trainer_flags(p: argparse.ArgumentParser, presets: tuple[str, ...]) -> None:
-    p.add_argument("--out", required=True, help="run folder")
-    p.add_argument(
-        "--preset",
-        choices=presets,
-        default=None,
-        help="start from this preset (default: default; not with --resume)",
-    )
-    p.add_argument("--config", help="YAML file merged over the preset")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set ppo.learning_rate=1e-4",
-    )
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its newest checkpoint",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``train-rl``, ``record-specialist``, ``distill`` and ``pipeline``."""
+    """Add ``rl`` with its ``train`` and ``record`` verbs."""
     fmt = argparse.RawDescriptionHelpFormatter
-    rl = subparsers.add_parser(
-        "train-rl",
+    top = subparsers.add_parser(
+        "rl",
+        help="residual PPO specialists on the frozen IL base, and their rollouts",
+        description="Residual RL: train one specialist per embodiment (rl train) and record "
+        "its rollouts for distillation (rl record).",
+    )
+    stage = top.add_subparsers(dest="rl_command", metavar="<verb>", title="verbs")
+    top.set_defaults(func=lambda _args: top.print_help(sys.stderr) or 2)
+    rl = stage.add_parser(
+        "train",
         help="residual PPO specialist for one embodiment on the frozen IL base",
         formatter_class=fmt,
         description="Residual PPO (rsl-rl) on top of the frozen X-Mobility base: the actor "
@@ -196,26 +97,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "body's limits; the critic sees privileged simulator state. Writes "
         "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/specialist.pt.",
         epilog="examples:\n"
-        "  compass-nav train-rl --embodiment spot --base runs/il_carter "
+        "  compass-nav rl train --embodiment spot --base runs/il_carter "
         "--out runs/rl_spot\n"
-        "  compass-nav train-rl --out runs/rl_spot --resume\n"
-        "  compass-nav train-rl --embodiment g1 --base runs/il_carter --out O "
+        "  compass-nav rl train --out runs/rl_spot --resume\n"
+        "  compass-nav rl train --embodiment g1 --base runs/il_carter --out O "
         "--config configs/rl/compass_reward.yaml",
     )
     rl.add_argument("--embodiment", help="body to specialise for (registered name or YAML)")
     rl.add_argument("--base", help="IL checkpoint or run folder (random:<preset> for tests)")
-    _trainer_flags(rl, ("default", "debug"))
+    add_trainer_flags(rl, ("default", "debug"))
     rl.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
     rl.set_defaults(func=_run_rl)
 
-    rec = subparsers.add_parser(
-        "record-specialist",
+    rec = stage.add_parser(
+        "record",
         help="record a specialist's rollouts for distillation",
         formatter_class=fmt,
         description="Record episodes of a specialist on its own body in the demonstrations "
         "format, with per-step policy_state, action_mean, action_std and "
         "base_action (fractions of the body's limits). Resumable.",
-        epilog="example:\n  compass-nav record-specialist runs/rl_spot --out "
+        epilog="example:\n  compass-nav rl record runs/rl_spot --out "
         "runs/rollouts_spot --episodes 120",
     )
     rec.add_argument("specialist", help="specialist.pt or its run folder")
@@ -233,42 +134,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     rec.add_argument("--no-progress", action="store_true", help="no progress bar")
     rec.set_defaults(func=_run_record)
-
-    dis = subparsers.add_parser(
-        "distill",
-        help="distil specialists into one descriptor-conditioned generalist",
-        formatter_class=fmt,
-        description="KL distillation of every specialist's action distribution into one "
-        "generalist head conditioned on the embodiment descriptor, offline on "
-        "recorded rollouts then with DAgger rounds in the simulator. Writes "
-        "OUT/config.yaml, OUT/checkpoints/, OUT/dagger/, OUT/generalist.pt.",
-        epilog="example:\n  compass-nav distill --specialist runs/rl_carter runs/rl_spot "
-        "--data runs/rollouts_carter runs/rollouts_spot --out runs/generalist",
-    )
-    dis.add_argument("--specialist", nargs="+", help="specialist files or run folders")
-    dis.add_argument("--data", nargs="+", help="recorded specialist rollouts")
-    _trainer_flags(dis, ("default", "debug"))
-    dis.set_defaults(func=_run_distill)
-
-    pipe = subparsers.add_parser(
-        "pipeline",
-        help="demos -> IL -> specialists -> generalist -> evaluation table",
-        formatter_class=fmt,
-        description="Run the whole chain from a preset into OUT, skipping finished stages "
-        "and resuming interrupted ones; prints the evaluation table "
-        "(OUT/eval/table.md).",
-        epilog="examples:\n  compass-nav pipeline --preset tiny --out runs/tiny\n"
-        "  compass-nav pipeline --preset full --out runs/full --set bodies=[spot,g1]",
-    )
-    pipe.add_argument("--preset", choices=("tiny", "full"), default="tiny")
-    pipe.add_argument("--out", required=True, help="output folder")
-    pipe.add_argument("--config", help="YAML file merged over the preset")
-    pipe.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a value, e.g. --set rl.iterations=100",
-    )
-    pipe.add_argument("--no-progress", action="store_true", help="no progress bars")
-    pipe.set_defaults(func=_run_pipeline)

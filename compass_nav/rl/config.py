@@ -1,8 +1,8 @@
 """Configuration of residual RL: the head network, PPO, and one specialist's training run.
 
-Frozen dataclasses validated on creation. :class:`RLConfig` is what ``compass-nav train-rl``
+Frozen dataclasses validated on creation. :class:`RLConfig` is what ``compass-nav rl train``
 builds from a YAML file (``configs/rl/*.yaml``) and ``key=value`` overrides, what
-:func:`compass_nav.training.rl.train_rl` runs, and what is written as ``config.yaml`` next to
+:func:`compass_nav.rl.runner.train_rl` runs, and what is written as ``config.yaml`` next to
 every checkpoint. :func:`rl_preset` gives the named presets (``debug`` for tests, ``default``
 for real runs).
 """
@@ -140,7 +140,7 @@ class RLConfig:
 
     Attributes:
         embodiment: The body this specialist is trained for (registered name or YAML path).
-        base: The frozen IL base: a checkpoint or run folder of ``compass-nav train il``, or
+        base: The frozen IL base: a checkpoint or run folder of ``compass-nav il train``, or
             ``random:<preset>`` (an untrained X-Mobility of that preset, for tests).
         families: Scene families trained on (train-split scene seeds).
         route_mode: ``mapless`` (straight line to the goal, COMPASS's setting) or ``planned``.

@@ -5,7 +5,7 @@ simulator observations (deterministic: the Gaussian's mean, clipped to each body
 and keeps the base's recurrent state per env. After each :meth:`ResidualAgent.act` it exposes
 ``last`` (policy state, action mean/std, base action), which the specialist recorder stores.
 :func:`load_agent` opens a file or run folder; :mod:`compass_nav.rl.registry` makes
-``make_policy`` (and so ``compass-nav evaluate``) reach it.
+``make_policy`` (and so ``compass-nav evaluate run``) reach it.
 """
 
 from __future__ import annotations

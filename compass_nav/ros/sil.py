@@ -5,7 +5,7 @@
 starts) on their own ROS_DOMAIN_ID, counts the outcomes the bridge publishes on
 ``episode_status``, optionally records the camera stream of the first episode as a GIF, and
 stops both processes (SIGINT: the navigator publishes a final zero command). Used by the
-``compass-nav ros-sil`` command (:mod:`compass_nav.ros.cli`), the ROS tests and the demo.
+``compass-nav ros sil`` command (:mod:`compass_nav.ros.cli`), the ROS tests and the demo.
 It refuses to run outside a private network namespace (:mod:`compass_nav.ros.netns`).
 """
 

@@ -14,7 +14,7 @@ ROS navigator, the benchmarks and users get a :class:`PolicyRuntime`:
 
 :func:`matches` / :func:`load` are the policy-registry entry for ``.onnx`` / ``.engine`` /
 ``.plan`` paths (registered by :func:`compass_nav.plugins.register_all`), so
-``compass-nav evaluate models/default.onnx`` evaluates an exported model through the same
+``compass-nav evaluate run models/default.onnx`` evaluates an exported model through the same
 runtime a robot uses (:class:`RuntimePolicy`).
 """
 

@@ -395,7 +395,7 @@ def _load_partial(path: Path, cfg: WorldModelPipelineConfig) -> dict:
     Raises:
         ModelError: unreadable file, or a run with other settings (names the file).
     """
-    from compass_nav.training.common import CheckpointManager
+    from compass_nav.learning.common import CheckpointManager
 
     state = CheckpointManager.load(path)  # a named ModelError for a corrupt file
     if not isinstance(state, dict) or state.get("config") != to_dict(cfg):

@@ -11,15 +11,15 @@ import torch
 from compass_nav.contract.body import get_embodiment
 from compass_nav.distill.algorithm import Distillation, FeatureBuffer, action_mask, gaussian_kl
 from compass_nav.distill.config import distill_preset
+from compass_nav.distill.runner import train_distill
 from compass_nav.models.xmobility import processing as P
 from compass_nav.rl.artifact import load_residual
 from compass_nav.rl.config import HeadConfig, rl_preset
 from compass_nav.rl.modules import ResidualHead, ResidualPolicy, head_inputs
 from compass_nav.rl.record import EXTRA_KEYS, record_specialist
+from compass_nav.rl.runner import train_rl
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.env import NavVectorEnv
-from compass_nav.training.distill import train_distill
-from compass_nav.training.rl import train_rl
 from compass_nav.utils.errors import ConfigError
 
 

@@ -200,6 +200,7 @@ def test_cli_evaluate_and_compare(tmp_path, capsys):
         args = parser.parse_args(
             [
                 "evaluate",
+                "run",
                 policy,
                 "--families",
                 "hall",
@@ -224,7 +225,7 @@ def test_cli_evaluate_and_compare(tmp_path, capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("policy=wall episodes=3 sr=0.0000")
     md = tmp_path / "cmp.md"
-    args = parser.parse_args(["evaluate", "--compare", *map(str, outs), "--out", str(md)])
+    args = parser.parse_args(["evaluate", "run", "--compare", *map(str, outs), "--out", str(md)])
     assert args.func(args) == 0
     text = md.read_text()
     assert "standstill SR [95% CI]" in text and "wall SR [95% CI]" in text

@@ -177,7 +177,6 @@ def test_cli_exports_a_run_folder_and_checks_parity(tmp_path, example_export, ca
     code = main(
         [
             "export",
-            "--format",
             "onnx",
             "--checkpoint",
             str(ckpt.parent),
@@ -196,15 +195,15 @@ def test_cli_exports_a_run_folder_and_checks_parity(tmp_path, example_export, ca
     assert "onnx.checker passed" in text and "-> OK" in text
     meta = read_onnx_metadata(out)
     assert meta.extra["command"] == (
-        f"compass-nav export --format onnx --checkpoint {ckpt.parent} --out {out} --opset {OPSET}"
+        f"compass-nav export onnx --checkpoint {ckpt.parent} --out {out} --opset {OPSET}"
     )
     assert report.is_file()
-    assert main(["export", "--show", str(out)]) == 0
+    assert main(["export", "show", str(out)]) == 0
     assert "compass_nav.model_kind" in capsys.readouterr().out
 
 
 def test_cli_usage_errors_exit_2(tmp_path, capsys):
-    assert main(["export", "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
+    assert main(["export", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
     assert "--checkpoint" in capsys.readouterr().err
-    assert main(["export", "--format", "tensorrt"]) == 2
+    assert main(["export", "tensorrt"]) == 2
     assert "--onnx" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from compass_nav.cli import main
 
 def test_tiny_pipeline_end_to_end(tmp_path, capsys):
     out = tmp_path / "tiny"
-    assert main(["pipeline", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+    assert main(["pipeline", "run", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
     table = capsys.readouterr().out
     lines = [ln for ln in table.splitlines() if ln.startswith("| ")]
     assert [ln.split("|")[1].strip() for ln in lines[1:]] == ["carter", "spot", "scout"]
@@ -30,7 +30,7 @@ def test_tiny_pipeline_end_to_end(tmp_path, capsys):
     assert rows["spot"]["specialist"]["n"] == 2 and "specialist" not in rows["scout"]
     assert rows["scout"]["generalist"]["n"] == 2
     # Everything is done: a second run trains nothing and reuses the cached evaluations.
-    assert main(["pipeline", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+    assert main(["pipeline", "run", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
     log = capsys.readouterr().out
     assert log.count("(done)") == 4  # il, two specialists, generalist
     again = json.loads((out / "eval" / "summary.json").read_text())
@@ -39,7 +39,7 @@ def test_tiny_pipeline_end_to_end(tmp_path, capsys):
     import shutil
 
     shutil.copyfile(out / "rl_carter" / "specialist.pt", out / "generalist" / "generalist.pt")
-    assert main(["pipeline", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+    assert main(["pipeline", "run", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
     log = capsys.readouterr().out
     assert log.count("changed since it was evaluated") == 3, log  # carter, spot, scout
 
@@ -47,7 +47,7 @@ def test_tiny_pipeline_end_to_end(tmp_path, capsys):
 def test_per_body_rl_settings():
     import pytest
 
-    from compass_nav.training.pipeline import pipeline_preset
+    from compass_nav.pipeline.runner import pipeline_preset
     from compass_nav.utils.errors import ConfigError
 
     over = {"h1": {"iterations": 7, "ppo": {"gamma": 0.9}}}

@@ -324,7 +324,7 @@ def test_tensorrt_missing_says_what_is_missing(tmp_path, il_onnx, capsys):
     with pytest.raises(BackendUnavailableError, match="needs TensorRT and a CUDA GPU: "):
         build_engine(path, cache=tmp_path)
     msg = "; ".join(tensorrt_missing())
-    assert main(["export", "--format", "tensorrt", "--onnx", str(path)]) == 2
+    assert main(["export", "tensorrt", "--onnx", str(path)]) == 2
     assert msg in capsys.readouterr().err
     with pytest.raises(BackendUnavailableError):
         open_runtime(path, backend="tensorrt")

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from compass_nav.cli import main
+from compass_nav.il.cli import build_il_config
+from compass_nav.il.runner import ILRunner
 from compass_nav.models.loader import XMobilityPolicy, load_model
 from compass_nav.policies import make_policy
 from compass_nav.sim.env import NavVectorEnv
-from compass_nav.training.cli import build_il_config
-from compass_nav.training.il import ILRunner
 
 
 def _cfg(out, data, *overrides):
@@ -65,8 +65,8 @@ def test_cli_trains_and_refuses_a_preset_on_resume(tmp_path, tiny_demos, capsys)
     out = tmp_path / "cli"
     code = main(
         [
-            "train",
             "il",
+            "train",
             "--data",
             str(tiny_demos),
             "--out",
@@ -82,12 +82,12 @@ def test_cli_trains_and_refuses_a_preset_on_resume(tmp_path, tiny_demos, capsys)
     )
     assert code == 0
     assert (out / "model.pt").is_file()
-    assert main(["train", "il", "--out", str(out), "--preset", "debug", "--resume"]) == 2
+    assert main(["il", "train", "--out", str(out), "--preset", "debug", "--resume"]) == 2
     assert (
         main(
             [
-                "train",
                 "il",
+                "train",
                 "--data",
                 str(tiny_demos),
                 "--out",
@@ -102,8 +102,8 @@ def test_cli_trains_and_refuses_a_preset_on_resume(tmp_path, tiny_demos, capsys)
     assert (
         main(
             [
-                "train",
                 "il",
+                "train",
                 "--data",
                 str(tiny_demos),
                 "--out",

@@ -1,6 +1,6 @@
 """Imitation learning of the X-Mobility world-model policy: config, algorithm and runner.
 
-``compass-nav train il`` (:mod:`compass_nav.training.cli`) builds an :class:`ILConfig` from a
+``compass-nav il train`` (:mod:`compass_nav.il.cli`) builds an :class:`ILConfig` from a
 preset, an optional YAML file and ``--set key=value`` overrides, and calls
 :func:`train_il`. Split as STYLE.md asks:
 
@@ -28,10 +28,8 @@ import torch
 from tqdm import tqdm
 
 from compass_nav.data.format import read_meta
-from compass_nav.models.xmobility import XMobility, XMobilityConfig, count_parameters
-from compass_nav.models.xmobility.configuration import PRESETS as MODEL_PRESETS
-from compass_nav.models.xmobility.processing import resize_frames
-from compass_nav.training.common import (
+from compass_nav.il.dagger import DaggerConfig, collect_round, load_round, save_round
+from compass_nav.learning.common import (
     CheckpointManager,
     TrainLogger,
     capture_rng,
@@ -40,8 +38,10 @@ from compass_nav.training.common import (
     restore_rng,
     seed_everything,
 )
-from compass_nav.training.dagger import DaggerConfig, collect_round, load_round, save_round
-from compass_nav.training.sequences import SequenceBuffer, episodes_from_dataset
+from compass_nav.learning.sequences import SequenceBuffer, episodes_from_dataset
+from compass_nav.models.xmobility import XMobility, XMobilityConfig, count_parameters
+from compass_nav.models.xmobility.configuration import PRESETS as MODEL_PRESETS
+from compass_nav.models.xmobility.processing import resize_frames
 from compass_nav.utils.atomic import atomic_save_torch, atomic_write_json
 from compass_nav.utils.config import check, config_to_dict
 from compass_nav.utils.errors import ConfigError, DataError

@@ -1,7 +1,7 @@
 """Residual PPO runner: one specialist per embodiment on the frozen IL base.
 
-``compass-nav train-rl`` (:mod:`compass_nav.rl.cli`) and the pipeline
-(:mod:`compass_nav.training.pipeline`) call :func:`train_rl`. The algorithm is rsl-rl's PPO
+``compass-nav rl train`` (:mod:`compass_nav.rl.cli`) and the pipeline
+(:mod:`compass_nav.pipeline.runner`) call :func:`train_rl`. The algorithm is rsl-rl's PPO
 wired in :mod:`compass_nav.rl.ppo`; this module owns the loop: rollouts in the feature env
 (:class:`compass_nav.rl.env.ResidualNavEnv`), updates, TensorBoard scalars, a progress bar
 with the running success rate, atomic checkpoints (PPO state, normalisers, every RNG) and the
@@ -25,13 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from compass_nav.rl.artifact import ARTIFACT_NAMES, save_residual
-from compass_nav.rl.base import load_base
-from compass_nav.rl.config import RLConfig
-from compass_nav.rl.env import ResidualNavEnv
-from compass_nav.rl.ppo import build_ppo
-from compass_nav.sim.config import SimConfig
-from compass_nav.training.common import (
+from compass_nav.learning.common import (
     CheckpointManager,
     TrainLogger,
     capture_rng,
@@ -39,6 +33,12 @@ from compass_nav.training.common import (
     restore_rng,
     seed_everything,
 )
+from compass_nav.rl.artifact import ARTIFACT_NAMES, save_residual
+from compass_nav.rl.base import load_base
+from compass_nav.rl.config import RLConfig
+from compass_nav.rl.env import ResidualNavEnv
+from compass_nav.rl.ppo import build_ppo
+from compass_nav.sim.config import SimConfig
 from compass_nav.utils.atomic import atomic_write_json
 
 __all__ = ["EpisodeStats", "rl_sim_config", "train_rl"]

@@ -8,7 +8,7 @@ A window may run across an episode boundary: the model resets its recurrent stat
 is not known), so no padding or masking is needed and every step can be sampled.
 
 Demonstrations come in through :func:`episodes_from_dataset` (a folder written by
-:mod:`compass_nav.data.recorder`); DAgger episodes from :mod:`compass_nav.training.dagger`.
+:mod:`compass_nav.data.recorder`); DAgger episodes from :mod:`compass_nav.il.dagger`.
 Both are dicts of per-step arrays with the keys of :data:`FIELDS`.
 """
 

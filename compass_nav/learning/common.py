@@ -1,6 +1,6 @@
 """Pieces every trainer shares: run folders, checkpoints, RNG state, logging, schedules.
 
-The imitation trainer (:mod:`compass_nav.training.il`) uses them, and so can the residual RL
+The imitation trainer (:mod:`compass_nav.il.runner`) uses them, and so can the residual RL
 and distillation trainers: a run folder holds ``config.yaml`` (the resolved config, written
 before the first step), ``checkpoints/step_NNNNNNNN.pt`` (full training state, written
 atomically, the newest few kept), ``tb/`` (TensorBoard event files) and whatever final

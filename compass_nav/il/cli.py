@@ -1,15 +1,17 @@
-"""``compass-nav train ...``: the training commands (imitation now; RL and distillation join).
+"""``compass-nav il train``: imitation learning of the world-model policy.
 
-Registered through :data:`compass_nav.cli.COMMAND_MODULES`. Each trainer is a subcommand of
-``train`` whose options follow one pattern: ``--out`` run folder, ``--preset``, ``--config``
-YAML file, ``--set key=value`` overrides (applied last), ``--resume``.
+Registered through :data:`compass_nav.cli.COMMAND_MODULES`. Options follow the trainers'
+pattern: ``--out`` run folder, ``--preset``, ``--config`` YAML file, ``--set key=value``
+overrides (applied last), ``--resume``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from compass_nav.learning.common import CONFIG_FILE
 from compass_nav.utils.config import (
     apply_overrides,
     config_from_dict,
@@ -29,7 +31,7 @@ def build_il_config(
     overrides: list[str] | tuple[str, ...] = (),
     resume: bool = False,
 ):
-    """Resolve an :class:`~compass_nav.training.il.ILConfig` the way the CLI does.
+    """Resolve an :class:`~compass_nav.il.runner.ILConfig` the way the CLI does.
 
     A new run starts from ``preset``, merges the YAML file ``config`` over it, then ``data``
     and ``overrides``. A resumed run starts from the run's own ``config.yaml`` (so a resumed
@@ -38,8 +40,8 @@ def build_il_config(
     Raises:
         ConfigError: For ``preset``/``config`` given with ``resume``, or any bad value.
     """
-    from compass_nav.training.common import CONFIG_FILE
-    from compass_nav.training.il import ILConfig, il_preset
+    # Here, not at the top: the config lives with the trainer, which imports torch.
+    from compass_nav.il.runner import ILConfig, il_preset
 
     if resume:
         if config is not None or preset is not None:
@@ -58,7 +60,8 @@ def build_il_config(
 
 
 def _run_il(args: argparse.Namespace) -> int:
-    from compass_nav.training.il import train_il
+    # Here, not at the top: the trainer imports torch, which `compass-nav --help` should not.
+    from compass_nav.il.runner import train_il
 
     cfg = build_il_config(args.out, args.preset, args.config, args.data, args.set, args.resume)
     final = train_il(cfg, args.out, resume=args.resume, progress=not args.no_progress)
@@ -67,25 +70,26 @@ def _run_il(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``train`` and its trainers to the ``compass-nav`` parser."""
-    train = subparsers.add_parser(
-        "train",
-        help="train policies (imitation world model, ...)",
-        description="Train a policy; every trainer writes a run folder with config.yaml, "
-        "checkpoints, TensorBoard logs and a final model.",
-    )
-    trainers = train.add_subparsers(dest="trainer", metavar="<trainer>", required=True)
-    il = trainers.add_parser(
+    """Add ``il`` with its ``train`` verb to the ``compass-nav`` parser."""
+    top = subparsers.add_parser(
         "il",
+        help="imitation learning of the world-model policy from demonstrations",
+        description="Imitation learning: the run folder holds config.yaml, checkpoints, "
+        "TensorBoard logs and the final model.",
+    )
+    stage = top.add_subparsers(dest="il_command", metavar="<verb>", title="verbs")
+    top.set_defaults(func=lambda _args: top.print_help(sys.stderr) or 2)
+    il = stage.add_parser(
+        "train",
         help="imitation learning of the world-model policy from demonstrations",
         description="Behaviour cloning of the X-Mobility-style world-model policy on teacher "
         "demonstrations, with DAgger rounds in the simulator. Writes "
         "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/model.pt.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
-        "  compass-nav train il --data runs/demos_carter --out runs/il_carter\n"
-        "  compass-nav train il --out runs/il_carter --resume\n"
-        "  compass-nav train il --data D --out O --preset debug --set steps=50",
+        "  compass-nav il train --data runs/demos_carter --out runs/il_carter\n"
+        "  compass-nav il train --out runs/il_carter --resume\n"
+        "  compass-nav il train --data D --out O --preset debug --set steps=50",
     )
     il.add_argument("--data", help="demonstrations folder (default: the preset's)")
     il.add_argument("--out", required=True, help="run folder")

@@ -4,9 +4,9 @@ Behaviour cloning only ever sees states the teacher visits, so small errors comp
 states it never learnt to recover from. DAgger (Ross et al., 2011) fixes that by driving with
 the learner (mixed with the teacher with probability ``beta``), asking the privileged teacher
 (:class:`compass_nav.teacher.Teacher`) what it would do in every visited state, and adding
-those labelled states to the training set. :class:`compass_nav.training.il.ILRunner` calls
+those labelled states to the training set. :class:`compass_nav.il.runner.ILRunner` calls
 :func:`collect_round` a few times during training; episodes come back in the buffer format of
-:mod:`compass_nav.training.sequences` and are saved per round so ``--resume`` reuses them.
+:mod:`compass_nav.learning.sequences` and are saved per round so ``--resume`` reuses them.
 
 Rollouts run on *train*-split scene seeds; the policy sees the mapless route in a fraction
 ``mapless_prob`` of episodes (the hard case the round is for) and the planned one otherwise.
@@ -22,10 +22,10 @@ import torch
 from tqdm import tqdm
 
 from compass_nav.data.routes import mapless_route
+from compass_nav.learning.sequences import FIELDS
 from compass_nav.models.xmobility import XMobility
 from compass_nav.models.xmobility.processing import obs_to_tensors
 from compass_nav.sim.config import SimConfig
-from compass_nav.training.sequences import FIELDS
 from compass_nav.utils.atomic import atomic_open
 from compass_nav.utils.config import check
 from compass_nav.utils.errors import DataError

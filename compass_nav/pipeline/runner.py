@@ -1,17 +1,17 @@
 """The whole chain in one command: demos -> IL base -> specialists -> generalist -> table.
 
-``compass-nav pipeline --preset tiny|full --out DIR`` (:mod:`compass_nav.rl.cli`) calls
+``compass-nav pipeline run --preset tiny|full --out DIR`` (:mod:`compass_nav.rl.cli`) calls
 :func:`run_pipeline`, which runs each stage through its own Python API and skips what is
 already done, so an interrupted chain picks up where it stopped (a stage whose run folder
 holds checkpoints but no final artefact is resumed):
 
 1. ``demos/``: teacher demonstrations (:func:`compass_nav.data.record_episodes`).
-2. ``il/``: the X-Mobility base (:func:`compass_nav.training.il.train_il`).
+2. ``il/``: the X-Mobility base (:func:`compass_nav.il.runner.train_il`).
 3. ``rl_<body>/``: one residual specialist per training body
-   (:func:`compass_nav.training.rl.train_rl`).
+   (:func:`compass_nav.rl.runner.train_rl`).
 4. ``rollouts_<body>/``: specialist rollouts with policy state and action distribution
    (:func:`compass_nav.rl.record.record_specialist`).
-5. ``generalist/``: the distilled generalist (:func:`compass_nav.training.distill.train_distill`).
+5. ``generalist/``: the distilled generalist (:func:`compass_nav.distill.runner.train_distill`).
 6. ``eval/``: closed-loop evaluation on held-out scene seeds, mapless route
    (:func:`compass_nav.evaluation.evaluate`): the IL base and the generalist on every body
    (training and held-out), each specialist on its own body; ``eval/table.md`` and
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from compass_nav.distill.config import DistillConfig
+from compass_nav.il.runner import ILConfig, il_preset
 from compass_nav.rl.config import RLConfig
-from compass_nav.training.il import ILConfig, il_preset
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
 from compass_nav.utils.config import (
     check,
@@ -218,7 +218,7 @@ def pipeline_preset(name: str, overrides: dict[str, Any] | None = None) -> Pipel
 
 def _stage_state(run: Path, final: str) -> str:
     """``done`` (final artefact there), ``resume`` (checkpoints, no artefact) or ``new``."""
-    from compass_nav.training.common import CheckpointManager
+    from compass_nav.learning.common import CheckpointManager
 
     if (run / final).is_file():
         return "done"
@@ -237,11 +237,11 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) ->
         ``out/eval/summary.json`` and ``out/eval/table.md``.
     """
     from compass_nav.data import record_episodes
+    from compass_nav.distill.runner import train_distill
+    from compass_nav.il.runner import train_il
     from compass_nav.rl.record import record_specialist
+    from compass_nav.rl.runner import train_rl
     from compass_nav.sim.config import SimConfig
-    from compass_nav.training.distill import train_distill
-    from compass_nav.training.il import train_il
-    from compass_nav.training.rl import train_rl
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

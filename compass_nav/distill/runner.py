@@ -1,6 +1,6 @@
 """Distillation runner: specialists -> one generalist conditioned on the embodiment descriptor.
 
-``compass-nav distill`` (:mod:`compass_nav.rl.cli`) and the pipeline call
+``compass-nav distill train`` (:mod:`compass_nav.rl.cli`) and the pipeline call
 :func:`train_distill`. The algorithm (head, optimiser, KL loss) is
 :class:`compass_nav.distill.algorithm.Distillation`; this module owns the phases, logs and
 files:
@@ -29,11 +29,7 @@ from tqdm import tqdm
 from compass_nav.distill.algorithm import Distillation, FeatureBuffer
 from compass_nav.distill.config import DistillConfig
 from compass_nav.distill.data import collect_round, samples_from_rollouts
-from compass_nav.rl.artifact import ARTIFACT_NAMES, load_residual, save_residual
-from compass_nav.rl.env import ResidualNavEnv
-from compass_nav.rl.modules import ResidualHead, ResidualPolicy
-from compass_nav.sim.config import SimConfig
-from compass_nav.training.common import (
+from compass_nav.learning.common import (
     CheckpointManager,
     TrainLogger,
     capture_rng,
@@ -41,6 +37,10 @@ from compass_nav.training.common import (
     restore_rng,
     seed_everything,
 )
+from compass_nav.rl.artifact import ARTIFACT_NAMES, load_residual, save_residual
+from compass_nav.rl.env import ResidualNavEnv
+from compass_nav.rl.modules import ResidualHead, ResidualPolicy
+from compass_nav.sim.config import SimConfig
 from compass_nav.utils.atomic import atomic_save_torch, atomic_write_json
 from compass_nav.utils.errors import ConfigError
 

@@ -1,0 +1,69 @@
+"""``compass-nav distill train``: distil the specialists into one generalist.
+
+Registered through :data:`compass_nav.cli.COMMAND_MODULES`; follows the trainers' pattern
+(:mod:`compass_nav.learning.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from compass_nav.distill.config import DISTILL_PRESETS, DistillConfig
+from compass_nav.learning.cli import add_trainer_flags, resolve_run_config
+
+__all__ = ["build_distill_config", "register"]
+
+
+def build_distill_config(
+    out: str,
+    preset: str | None = None,
+    config: str | None = None,
+    specialists: list[str] | None = None,
+    data: list[str] | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    resume: bool = False,
+):
+    """Resolve a :class:`~compass_nav.distill.config.DistillConfig` as ``distill train`` does."""
+    fields = {"specialists": specialists or None, "data": data or None}
+    return resolve_run_config(
+        DistillConfig, DISTILL_PRESETS, out, preset, config, fields, list(overrides), resume
+    )
+
+
+def _run_distill(args: argparse.Namespace) -> int:
+    from compass_nav.distill.runner import train_distill
+
+    cfg = build_distill_config(
+        args.out, args.preset, args.config, args.specialist, args.data, args.set, args.resume
+    )
+    path = train_distill(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    print(f"generalist: {path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``distill`` with its ``train`` verb."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    top = subparsers.add_parser(
+        "distill",
+        help="distil specialists into one descriptor-conditioned generalist",
+        description="Distillation of the residual specialists into one generalist.",
+    )
+    stage = top.add_subparsers(dest="distill_command", metavar="<verb>", title="verbs")
+    top.set_defaults(func=lambda _args: top.print_help(sys.stderr) or 2)
+    dis = stage.add_parser(
+        "train",
+        help="distil specialists into one descriptor-conditioned generalist",
+        formatter_class=fmt,
+        description="KL distillation of every specialist's action distribution into one "
+        "generalist head conditioned on the embodiment descriptor, offline on "
+        "recorded rollouts then with DAgger rounds in the simulator. Writes "
+        "OUT/config.yaml, OUT/checkpoints/, OUT/dagger/, OUT/generalist.pt.",
+        epilog="example:\n  compass-nav distill train --specialist runs/rl_carter runs/rl_spot "
+        "--data runs/rollouts_carter runs/rollouts_spot --out runs/generalist",
+    )
+    dis.add_argument("--specialist", nargs="+", help="specialist files or run folders")
+    dis.add_argument("--data", nargs="+", help="recorded specialist rollouts")
+    add_trainer_flags(dis, ("default", "debug"))
+    dis.set_defaults(func=_run_distill)
