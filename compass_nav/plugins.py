@@ -26,6 +26,7 @@ from compass_nav import policies, teacher
 from compass_nav.contract.policy import Policy, register_loader
 from compass_nav.rl import registry as rl_registry
 from compass_nav.runtime import loader as runtime_loader
+from compass_nav.runtime.sources import register_source
 
 __all__ = ["register_all"]
 
@@ -48,8 +49,16 @@ def _load_checkpoint(spec: str, **kwargs) -> Policy:
     return loader.load(spec, **kwargs)
 
 
+def _build_residual_exportable(payload: dict):
+    # Here, not at the top: rl.exportable imports torch, as above.
+    from compass_nav.rl import exportable
+
+    return exportable.build_exportable(payload)
+
+
 def register_all() -> None:
-    """Register every learned-policy loader with the policy registry (idempotent)."""
+    """Register every learned-policy loader, and the checkpoint kinds export can trace."""
     register_loader(_matches_checkpoint, _load_checkpoint)
     register_loader(rl_registry.matches, rl_registry.load)
     register_loader(runtime_loader.matches, runtime_loader.load)
+    register_source("residual_policy", _build_residual_exportable)

@@ -1,7 +1,7 @@
 """``compass-nav export onnx|tensorrt|show`` (listed in ``compass_nav.cli.COMMAND_MODULES``).
 
 ``export onnx`` exports a checkpoint (any kind with a builder in
-:mod:`compass_nav.export.sources`) with :func:`compass_nav.export.onnx_export.export_onnx`,
+:mod:`compass_nav.runtime.sources`) with :func:`compass_nav.export.onnx_export.export_onnx`,
 then checks open-loop parity against the torch runtime on freshly recorded episodes
 (:mod:`compass_nav.export.parity`) and, with ``--closed-loop-episodes N``, closed-loop
 success of both. ``export tensorrt`` builds a cached engine from an exported ONNX file
@@ -126,7 +126,7 @@ def _show(path: str) -> int:
 
 def _export_onnx(args: argparse.Namespace) -> int:
     from compass_nav.export.onnx_export import OPSET, export_onnx
-    from compass_nav.export.sources import load_exportable
+    from compass_nav.runtime.sources import load_exportable
 
     if not args.checkpoint or not args.out:
         raise ConfigError("export onnx needs --checkpoint RUN_OR_PT and --out FILE.onnx")

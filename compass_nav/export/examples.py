@@ -86,13 +86,13 @@ def export_example(kind: str, folder: str | Path, seed: int = 0) -> tuple[Path, 
         ``(checkpoint, onnx)`` paths.
     """
     from compass_nav.export.onnx_export import export_onnx
-    from compass_nav.export.sources import load_exportable
+    from compass_nav.runtime.sources import load_exportable
 
     out = Path(folder) / kind
     onnx_path = out / f"{kind}.onnx"
     ckpt = example_checkpoint(kind, out, seed) if not onnx_path.is_file() else None
     if ckpt is None:
-        from compass_nav.export.sources import resolve_checkpoint
+        from compass_nav.runtime.sources import resolve_checkpoint
 
         return resolve_checkpoint(out), onnx_path
     export_onnx(load_exportable(ckpt), onnx_path, command=f"export_example({kind!r})")

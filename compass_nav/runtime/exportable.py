@@ -18,7 +18,7 @@ generalist later) is exported, parity-checked and run through this one interface
   runtime, the ONNX runtime and the TensorRT runtime share one schema.
 
 A new kind implements :meth:`io`, :meth:`input_spec`, ``forward`` and sets :attr:`kind`, then
-registers a builder for its checkpoints in :mod:`compass_nav.export.sources`.
+registers a builder for its checkpoints in :mod:`compass_nav.runtime.sources`.
 """
 
 from __future__ import annotations

@@ -1,38 +1,34 @@
-"""Checkpoint -> :class:`~compass_nav.export.contract.ExportablePolicy`, for every policy kind.
+"""Checkpoint -> :class:`~compass_nav.runtime.exportable.ExportablePolicy`, for every policy kind.
 
 Trainers tag their checkpoints with a ``kind`` string (the IL trainer writes ``xmobility``).
-This module registers the builders of the IL base (``xmobility``) and of the residual
-specialists/generalist (``residual_policy``); a stage that produces another exportable
-policy registers a builder for its tag with :func:`register_source` in a module listed in
-:data:`SOURCE_MODULES` (imported on first use; a listed module that does not exist yet is
-skipped). :func:`load_exportable` reads the
+This module registers the builder of the IL base (``xmobility``); a stage that produces
+another exportable policy registers a builder for its tag with :func:`register_source`, as
+:func:`compass_nav.plugins.register_all` does for the residual specialists/generalist
+(``residual_policy``, :mod:`compass_nav.rl.exportable`). :func:`load_exportable` reads the
 checkpoint (a ``.pt`` file or a run folder, resolved as the checkpoint loader does), finds
 the builder of its tag and returns the module the exporter and the torch runtime run.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from compass_nav.export.contract import ExportablePolicy
+from compass_nav.contract.spec import CONTROL_HZ
 from compass_nav.runtime.errors import ModelFileError
+from compass_nav.runtime.exportable import ExportablePolicy
+from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ModelError
 from compass_nav.utils.files import file_sha256
 
 __all__ = [
     "RUN_ARTEFACTS",
-    "SOURCE_MODULES",
     "file_sha256",
     "load_exportable",
     "register_source",
     "resolve_checkpoint",
 ]
-
-#: Modules that register checkpoint builders on import (later stages add theirs here).
-SOURCE_MODULES: list[str] = ["compass_nav.export.sources"]
 
 _BUILDERS: dict[str, Callable[[dict[str, Any]], ExportablePolicy]] = {}
 
@@ -44,15 +40,6 @@ def register_source(kind: str, build: Callable[[dict[str, Any]], ExportablePolic
     and ``sha256`` (its hash).
     """
     _BUILDERS[kind] = build
-
-
-def _import_sources() -> None:
-    for mod in SOURCE_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
 
 
 #: Final artefacts a run folder may hold, tried in this order before its checkpoints.
@@ -110,7 +97,6 @@ def load_exportable(spec: str | Path) -> ExportablePolicy:
         ModelError: A checkpoint kind nothing can export (the known kinds are listed), or
             weights that do not fit their config.
     """
-    _import_sources()
     payload = _read_payload(spec)
     build = _BUILDERS.get(payload["kind"])
     if build is None:
@@ -121,19 +107,19 @@ def load_exportable(spec: str | Path) -> ExportablePolicy:
     return build(payload).eval()
 
 
-def _control_hz(config: Any, default: float) -> float:
+def control_hz_of(config: Any, default: float) -> float:
     """The first ``control_hz`` found anywhere in a nested config dict, else ``default``."""
     if isinstance(config, dict):
         if "control_hz" in config:
             return float(config["control_hz"])
         for v in config.values():
-            found = _control_hz(v, -1.0)
+            found = control_hz_of(v, -1.0)
             if found > 0:
                 return found
     return default
 
 
-def _source(payload: dict[str, Any]) -> dict[str, Any]:
+def source_record(payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "checkpoint": payload["path"],
         "sha256": payload["sha256"],
@@ -144,10 +130,9 @@ def _source(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _build_xmobility(payload: dict[str, Any]) -> ExportablePolicy:
     """IL base checkpoints (``compass_nav.il.runner``: ``model.pt``, ``step_*.pt``)."""
-    from compass_nav.export.adapters import StepExport
+    # Here, not at the top: the adapters and the model import torch (seconds).
     from compass_nav.models.xmobility import XMobility, XMobilityConfig
-    from compass_nav.sim.config import SimConfig
-    from compass_nav.utils.config import config_from_dict
+    from compass_nav.runtime.adapters import StepExport
 
     cfg = config_from_dict(XMobilityConfig, payload["model_config"])
     model = XMobility(cfg)
@@ -160,43 +145,10 @@ def _build_xmobility(payload: dict[str, Any]) -> ExportablePolicy:
         model,
         cfg,
         kind="il_base",
-        control_hz=_control_hz(train, SimConfig().control_hz),
+        control_hz=control_hz_of(train, CONTROL_HZ),
         train_config={"kind": "xmobility", "model": payload["model_config"], "train": train},
-        source=_source(payload),
-    )
-
-
-def _build_residual(payload: dict[str, Any]) -> ExportablePolicy:
-    """Specialist / generalist files (``compass_nav.rl.artifact``: base + residual head)."""
-    from compass_nav.export.adapters import StepExport
-    from compass_nav.rl.artifact import load_residual
-    from compass_nav.sim.config import SimConfig
-
-    policy = load_residual(payload["path"])
-    role = str(payload.get("role", ""))
-    if role not in ("specialist", "generalist"):
-        raise ModelError(
-            f"{payload['path']}: role={role!r}, expected 'specialist' or 'generalist'"
-        )
-    train = payload.get("train_config") or {}
-    return StepExport(
-        policy,
-        policy.base.cfg,
-        kind=role,
-        control_hz=_control_hz(train, SimConfig().control_hz),
-        train_config={
-            "kind": payload["kind"],
-            "role": role,
-            "embodiments": list(payload.get("embodiments", [])),
-            "base_source": payload.get("base_source"),
-            "base_model": payload.get("base_config"),
-            "head": payload.get("head_config"),
-            "train": train,
-            "training_command": payload.get("command"),
-        },
-        source={**_source(payload), "embodiments": list(payload.get("embodiments", []))},
+        source=source_record(payload),
     )
 
 
 register_source("xmobility", _build_xmobility)
-register_source("residual_policy", _build_residual)

@@ -8,12 +8,12 @@ specialists and the distilled generalist) share one export-friendly single step:
         -> (action, path, h_new, z_new, ...)
 
 :class:`StepExport` wraps any module with that step as an
-:class:`~compass_nav.export.contract.ExportablePolicy` without touching the model code: the
+:class:`~compass_nav.runtime.exportable.ExportablePolicy` without touching the model code: the
 adapter fixes the graph's names, orders and dtypes, keeps the first four outputs (what a
 robot needs; a residual policy's Gaussian statistics are for training), and casts the uint8
 image to float as the graph's first operation (TensorRT accepts uint8 only as a network
 input that is cast at once). Action scaling, residual composition and clipping happen inside
-the wrapped ``step``, so they are traced into the graph. :mod:`compass_nav.export.sources`
+the wrapped ``step``, so they are traced into the graph. :mod:`compass_nav.runtime.sources`
 builds these adapters from checkpoints.
 """
 
@@ -26,8 +26,8 @@ from torch import nn
 
 from compass_nav.contract.body import DESCRIPTOR_FIELDS
 from compass_nav.contract.spec import InputSpec
-from compass_nav.export.contract import ExportablePolicy, IOSpec
 from compass_nav.models.xmobility import XMobilityConfig
+from compass_nav.runtime.exportable import ExportablePolicy, IOSpec
 from compass_nav.runtime.metadata import TensorSpec
 
 __all__ = ["StepExport"]
