@@ -11,7 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from compass_nav.learning.common import CONFIG_FILE
 from compass_nav.utils.config import (
     apply_overrides,
     config_from_dict,
@@ -42,6 +41,7 @@ def build_il_config(
     """
     # Here, not at the top: the config lives with the trainer, which imports torch.
     from compass_nav.il.runner import ILConfig, il_preset
+    from compass_nav.learning.common import CONFIG_FILE
 
     if resume:
         if config is not None or preset is not None:

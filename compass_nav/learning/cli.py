@@ -11,7 +11,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from compass_nav.learning.common import CONFIG_FILE
 from compass_nav.utils.config import (
     apply_overrides,
     config_from_dict,
@@ -35,6 +34,10 @@ def resolve_run_config(
     resume: bool,
 ):
     """Preset -> YAML file -> explicit flags -> ``--set``; a resume starts from config.yaml."""
+    # Here, not at the top: learning.common imports torch, which `compass-nav --help` and the
+    # config errors should not wait for.
+    from compass_nav.learning.common import CONFIG_FILE
+
     if resume:
         if config is not None or preset is not None:
             raise ConfigError(

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compass_nav.contract.spec import CONTROL_HZ
 from compass_nav.runtime.errors import ModelFileError
-from compass_nav.runtime.exportable import ExportablePolicy
 from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ModelError
 from compass_nav.utils.files import file_sha256
+
+if TYPE_CHECKING:  # the exportable modules are torch modules: imported by the builders
+    from compass_nav.runtime.exportable import ExportablePolicy
 
 __all__ = [
     "RUN_ARTEFACTS",
