@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from compass_nav.rl.config import HeadConfig
+from compass_nav.sim.scenes import list_families
 from compass_nav.utils.config import check, config_from_dict
 from compass_nav.utils.errors import ConfigError
 
@@ -79,8 +80,6 @@ class DistillConfig:
     )
 
     def __post_init__(self) -> None:
-        from compass_nav.sim.scenes import list_families
-
         for f in ("specialists", "data", "families"):
             object.__setattr__(self, f, tuple(str(v) for v in getattr(self, f)))
         check(self.steps >= 0, "steps", self.steps, "must be >= 0")

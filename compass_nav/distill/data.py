@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from compass_nav.data import DemoDataset
 from compass_nav.distill.algorithm import SAMPLE_KEYS, action_mask
 from compass_nav.rl.env import ResidualNavEnv
 from compass_nav.rl.modules import ResidualHead, head_inputs
@@ -45,8 +46,6 @@ def samples_from_rollouts(
     Raises:
         DataError: A folder is not a dataset, or its episodes lack the specialist extras.
     """
-    from compass_nav.data import DemoDataset
-
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in SAMPLE_KEYS}
     for folder in folders:
         ds = DemoDataset(folder, embodiments=bodies)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from compass_nav.contract.body import get_embodiment
+from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS, list_families
 from compass_nav.utils.config import check
 
 
@@ -58,9 +60,6 @@ class EvalConfig:
     bootstrap: int = 2000
 
     def __post_init__(self) -> None:
-        from compass_nav.contract.body import get_embodiment
-        from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS, list_families
-
         # Accept lists (YAML, JSON) but store tuples so the config stays hashable.
         object.__setattr__(self, "embodiments", tuple(self.embodiments))
         object.__setattr__(self, "families", tuple(self.families))

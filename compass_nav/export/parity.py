@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from compass_nav.contract.policy import PolicyRuntime
+from compass_nav.evaluation import EvalConfig, evaluate
 from compass_nav.policies import Policy
 
 __all__ = ["ClosedLoopReport", "ParityReport", "Recording", "closed_loop", "record", "replay"]
@@ -181,8 +182,6 @@ def closed_loop(
     ``episodes`` is the total per policy, split evenly over the embodiment x family cells
     (rounded up).
     """
-    from compass_nav.evaluation import EvalConfig, evaluate
-
     cells = len(embodiments) * len(families)
     per_cell = -(-episodes // cells)
     cfg = EvalConfig(

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from compass_nav.data import DemoDataset
+from compass_nav.data.routes import mapless_route
 from compass_nav.utils.errors import DataError
 
 __all__ = ["FIELDS", "SequenceBuffer", "episodes_from_dataset"]
@@ -51,9 +53,6 @@ def episodes_from_dataset(
         DataError: Wrong route mode, no camera images, or no episodes (after filtering).
     """
     from tqdm import tqdm
-
-    from compass_nav.data import DemoDataset
-    from compass_nav.data.routes import mapless_route
 
     ds = DemoDataset(path, embodiments=tuple(embodiments) if embodiments else None, cache_size=0)
     meta = ds.meta

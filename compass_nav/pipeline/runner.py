@@ -30,10 +30,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+from compass_nav.contract.body import get_embodiment
+from compass_nav.data import record_episodes
 from compass_nav.distill.config import DistillConfig
-from compass_nav.il.runner import ILConfig, il_preset
+from compass_nav.distill.runner import train_distill
+from compass_nav.evaluation import EvalConfig, evaluate
+from compass_nav.il.runner import ILConfig, il_preset, train_il
+from compass_nav.learning.common import CheckpointManager
+from compass_nav.models.loader import XMobilityPolicy, load_model, resolve_checkpoint
+from compass_nav.rl.artifact import resolve_artifact
 from compass_nav.rl.config import RLConfig
-from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
+from compass_nav.rl.loader import load_agent
+from compass_nav.rl.record import record_specialist
+from compass_nav.rl.runner import train_rl
+from compass_nav.sim.config import SimConfig
+from compass_nav.utils.atomic import atomic_save_png, atomic_write_json, atomic_write_text
 from compass_nav.utils.config import (
     check,
     config_from_dict,
@@ -94,8 +105,6 @@ class PipelineConfig:
     distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
 
     def __post_init__(self) -> None:
-        from compass_nav.contract.body import get_embodiment
-
         for f in ("bodies", "heldout", "demo_embodiments", "eval_families"):
             object.__setattr__(self, f, tuple(getattr(self, f)))
         check(len(self.bodies) >= 1, "bodies", self.bodies, "must not be empty")
@@ -218,8 +227,6 @@ def pipeline_preset(name: str, overrides: dict[str, Any] | None = None) -> Pipel
 
 def _stage_state(run: Path, final: str) -> str:
     """``done`` (final artefact there), ``resume`` (checkpoints, no artefact) or ``new``."""
-    from compass_nav.learning.common import CheckpointManager
-
     if (run / final).is_file():
         return "done"
     return "resume" if CheckpointManager(run).latest() is not None else "new"
@@ -236,13 +243,6 @@ def run_pipeline(cfg: PipelineConfig, out: str | Path, progress: bool = True) ->
         ``{"rows": [...], "table": markdown, "stages": {stage: seconds}}``, also written to
         ``out/eval/summary.json`` and ``out/eval/table.md``.
     """
-    from compass_nav.data import record_episodes
-    from compass_nav.distill.runner import train_distill
-    from compass_nav.il.runner import train_il
-    from compass_nav.rl.record import record_specialist
-    from compass_nav.rl.runner import train_rl
-    from compass_nav.sim.config import SimConfig
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     dump_yaml(cfg, out / "pipeline.yaml")
@@ -362,11 +362,6 @@ def evaluate_chain(
         ``heldout``) and, for each policy that ran on it, SR with 95% CI, collision rate and
         mean travel time of successful episodes.
     """
-    from compass_nav.evaluation import EvalConfig, evaluate
-    from compass_nav.models.loader import XMobilityPolicy, load_model, resolve_checkpoint
-    from compass_nav.rl.artifact import resolve_artifact
-    from compass_nav.rl.loader import load_agent
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     m = cfg.il.model
@@ -470,8 +465,6 @@ def chain_plot(rows: list[dict[str, Any]], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-
-    from compass_nav.utils.atomic import atomic_save_png
 
     whos = (
         ("il", "IL base", "#9e9e9e"),

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.rl.rewards import RLRewardConfig
+from compass_nav.sim.scenes import list_families
 from compass_nav.utils.config import check, config_from_dict
 from compass_nav.utils.errors import ConfigError
 
@@ -178,9 +180,6 @@ class RLConfig:
     head: HeadConfig = dataclasses.field(default_factory=HeadConfig)
 
     def __post_init__(self) -> None:
-        from compass_nav.contract.body import get_embodiment
-        from compass_nav.sim.scenes import list_families
-
         object.__setattr__(self, "families", tuple(self.families))
         get_embodiment(self.embodiment)  # raises ConfigError listing the known bodies
         check(

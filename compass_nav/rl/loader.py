@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from compass_nav.contract.policy import Policy
+from compass_nav.models.xmobility import processing as P
 from compass_nav.models.xmobility.processing import obs_to_tensors
 from compass_nav.rl.artifact import load_residual
 from compass_nav.rl.modules import ResidualPolicy
@@ -55,8 +56,6 @@ class ResidualAgent(Policy):
         self._state, out = self.module.act(t, self._prev, self._state, first)
         action = out["action"]
         if self.stochastic:
-            from compass_nav.models.xmobility import processing as P
-
             u = out["action_mean"] + out["action_std"] * torch.randn_like(out["action_std"])
             action = P.scale_action(torch.clamp(u, -1.0, 1.0), t["embodiment"])
         self._prev = action

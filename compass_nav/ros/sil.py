@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from compass_nav.ros import qos
+from compass_nav.ros.conversions import image_to_rgb
 from compass_nav.ros.netns import require_private_network
 from compass_nav.utils.config import check
 
@@ -132,9 +134,6 @@ class _Listener:
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
-
-        from compass_nav.ros import qos
-        from compass_nav.ros.conversions import image_to_rgb
 
         self.records: list[dict] = []
         self._ctx = rclpy.Context()

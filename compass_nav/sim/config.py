@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from compass_nav.contract import spec
+from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS
 from compass_nav.utils.config import check
 
 
@@ -64,7 +65,6 @@ class SimConfig:
         check(self.num_envs >= 1, "num_envs", self.num_envs, "must be >= 1")
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
         check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS
 
         check(
             self.split in SPLIT_SEED_OFFSETS,

@@ -28,6 +28,7 @@ import time
 import numpy as np
 import torch
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.planner.cost import planner_radii
 from compass_nav.utils.errors import ModelError
 from compass_nav.worldmodel.geometry import DepthProjector, ObstacleMap
@@ -323,8 +324,6 @@ def imagine_episodes(
     Raises:
         NeedsSimulator: the policy reads privileged simulator state.
     """
-    from compass_nav.contract.body import get_embodiment
-
     model, idm = loaded.model, loaded.idm
     body = get_embodiment(loaded.config.pool.embodiment)
     n = real.num_episodes

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from compass_nav.planner import grid
+from compass_nav.policies import make_policy
+from compass_nav.sim.config import SimConfig
 from compass_nav.utils.atomic import atomic_open
 from compass_nav.utils.errors import DataError
 
@@ -308,9 +310,6 @@ def record_rollouts(
     Returns:
         The episodes, in slot order (block by block).
     """
-    from compass_nav.policies import make_policy
-    from compass_nav.sim.config import SimConfig
-
     policy = make_policy(spec)
     parts = []
     done = 0
