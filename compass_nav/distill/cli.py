@@ -7,10 +7,10 @@ Registered through :data:`compass_nav.cli.COMMAND_MODULES`; follows the trainers
 from __future__ import annotations
 
 import argparse
-import sys
 
 from compass_nav.distill.config import DISTILL_PRESETS, DistillConfig
 from compass_nav.learning.cli import add_trainer_flags, resolve_run_config
+from compass_nav.utils.cli import add_stage
 
 __all__ = ["build_distill_config", "register"]
 
@@ -45,13 +45,12 @@ def _run_distill(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``distill`` with its ``train`` verb."""
     fmt = argparse.RawDescriptionHelpFormatter
-    top = subparsers.add_parser(
+    stage = add_stage(
+        subparsers,
         "distill",
         help="distil specialists into one descriptor-conditioned generalist",
         description="Distillation of the residual specialists into one generalist.",
     )
-    stage = top.add_subparsers(dest="distill_command", metavar="<verb>", title="verbs")
-    top.set_defaults(func=lambda _args: top.print_help(sys.stderr) or 2)
     dis = stage.add_parser(
         "train",
         help="distil specialists into one descriptor-conditioned generalist",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
+from compass_nav.utils.cli import add_stage
 from compass_nav.utils.errors import ConfigError
 
 _EPILOG = """\
@@ -47,13 +47,12 @@ def _default_out(policy: str) -> Path:
 
 def register(subparsers) -> None:
     """Add ``evaluate`` with its ``run`` verb to the ``compass-nav`` parser."""
-    top = subparsers.add_parser(
+    stage = add_stage(
+        subparsers,
         "evaluate",
         help="closed-loop evaluation: SR, collisions, SPL, WTT per embodiment x family",
         description="Closed-loop evaluation in the embedded simulator.",
     )
-    stage = top.add_subparsers(dest="evaluate_command", metavar="<verb>", title="verbs")
-    top.set_defaults(func=lambda _args: top.print_help(sys.stderr) or 2)
     p = stage.add_parser(
         "run",
         help="evaluate a policy (or compare results files)",

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
+from compass_nav.utils.cli import add_stage
 from compass_nav.utils.errors import ConfigError
 
 _EPILOG = """\
@@ -78,17 +78,14 @@ def _add_options(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     """Add ``export`` with its ``onnx``, ``tensorrt`` and ``show`` verbs."""
-    top = subparsers.add_parser(
+    stage = add_stage(
+        subparsers,
         "export",
         help="export a trained policy to ONNX, or build a TensorRT engine from one",
         description="Export a checkpoint to ONNX (pinned opset, named tensors, dynamic batch, "
         "metadata, onnx.checker, parity against torch), or build a TensorRT engine from an "
         "exported ONNX file where TensorRT and a CUDA GPU exist.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    stage = top.add_subparsers(dest="export_command", metavar="<verb>", title="verbs")
-    top.set_defaults(func=lambda _args: top.print_help(sys.stderr) or 2)
     for verb, text in (
         ("onnx", "export a checkpoint or run folder to ONNX and check parity"),
         ("tensorrt", "build a cached TensorRT engine from an exported ONNX file"),

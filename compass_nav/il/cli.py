@@ -8,9 +8,10 @@ overrides (applied last), ``--resume``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from compass_nav.learning.cli import add_trainer_flags
+from compass_nav.utils.cli import add_stage
 from compass_nav.utils.config import (
     apply_overrides,
     config_from_dict,
@@ -71,14 +72,13 @@ def _run_il(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``il`` with its ``train`` verb to the ``compass-nav`` parser."""
-    top = subparsers.add_parser(
+    stage = add_stage(
+        subparsers,
         "il",
         help="imitation learning of the world-model policy from demonstrations",
         description="Imitation learning: the run folder holds config.yaml, checkpoints, "
         "TensorBoard logs and the final model.",
     )
-    stage = top.add_subparsers(dest="il_command", metavar="<verb>", title="verbs")
-    top.set_defaults(func=lambda _args: top.print_help(sys.stderr) or 2)
     il = stage.add_parser(
         "train",
         help="imitation learning of the world-model policy from demonstrations",
@@ -92,25 +92,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  compass-nav il train --data D --out O --preset debug --set steps=50",
     )
     il.add_argument("--data", help="demonstrations folder (default: the preset's)")
-    il.add_argument("--out", required=True, help="run folder")
-    il.add_argument(
-        "--preset",
-        choices=("default", "debug"),
-        default=None,
-        help="start from this preset (default: default; not with --resume)",
-    )
-    il.add_argument("--config", help="YAML file merged over the preset")
-    il.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set steps=2000 --set model.kl_balance=0.8",
-    )
-    il.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its newest checkpoint",
-    )
-    il.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_trainer_flags(il, ("default", "debug"))
     il.set_defaults(func=_run_il)

@@ -6,8 +6,8 @@ Registered through :data:`compass_nav.cli.COMMAND_MODULES`.
 from __future__ import annotations
 
 import argparse
-import sys
 
+from compass_nav.utils.cli import add_stage
 from compass_nav.utils.config import apply_overrides, read_yaml_mapping
 
 __all__ = ["register"]
@@ -27,13 +27,12 @@ def _run_pipeline(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``pipeline`` with its ``run`` verb."""
     fmt = argparse.RawDescriptionHelpFormatter
-    top = subparsers.add_parser(
+    stage = add_stage(
+        subparsers,
         "pipeline",
         help="demos -> IL -> specialists -> generalist -> evaluation table",
         description="The one-command chain of every training stage.",
     )
-    stage = top.add_subparsers(dest="pipeline_command", metavar="<verb>", title="verbs")
-    top.set_defaults(func=lambda _args: top.print_help(sys.stderr) or 2)
     pipe = stage.add_parser(
         "run",
         help="demos -> IL -> specialists -> generalist -> evaluation table",

@@ -8,10 +8,10 @@ rollouts in the demonstrations format for ``distill train``.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from compass_nav.learning.cli import add_trainer_flags, resolve_run_config
 from compass_nav.rl.config import RL_PRESETS, RLConfig
+from compass_nav.utils.cli import add_stage
 
 __all__ = ["build_rl_config", "register"]
 
@@ -80,14 +80,13 @@ def _run_record(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``rl`` with its ``train`` and ``record`` verbs."""
     fmt = argparse.RawDescriptionHelpFormatter
-    top = subparsers.add_parser(
+    stage = add_stage(
+        subparsers,
         "rl",
         help="residual PPO specialists on the frozen IL base, and their rollouts",
         description="Residual RL: train one specialist per embodiment (rl train) and record "
         "its rollouts for distillation (rl record).",
     )
-    stage = top.add_subparsers(dest="rl_command", metavar="<verb>", title="verbs")
-    top.set_defaults(func=lambda _args: top.print_help(sys.stderr) or 2)
     rl = stage.add_parser(
         "train",
         help="residual PPO specialist for one embodiment on the frozen IL base",

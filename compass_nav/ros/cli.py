@@ -9,8 +9,9 @@ JSON summary. Must run inside a private network namespace
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from compass_nav.utils.cli import add_stage
 
 _EPILOG = """\
 examples:
@@ -24,13 +25,12 @@ are installed; this command needs only rclpy."""
 
 def register(subparsers) -> None:
     """Add ``ros`` with its ``sil`` verb to the ``compass-nav`` parser."""
-    top = subparsers.add_parser(
+    stage = add_stage(
+        subparsers,
         "ros",
         help="ROS 2: sim-in-the-loop over real DDS",
         description="The ROS 2 side of the stack (the nodes themselves run with ros2 run/launch).",
     )
-    stage = top.add_subparsers(dest="ros_command", metavar="<verb>", title="verbs")
-    top.set_defaults(func=lambda _args: top.print_help(sys.stderr) or 2)
     p = stage.add_parser(
         "sil",
         help="sim-in-the-loop over ROS 2: sim bridge + navigator processes per embodiment",
