@@ -134,4 +134,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # the guard also keeps spawned recorder workers from re-running
+    from compass_nav.plugins import register_all
+
+    register_all()  # the policies make_policy knows, as the command line registers them
     main()

@@ -17,9 +17,9 @@ import time
 import numpy as np
 import torch
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.models.loader import load_model
 from compass_nav.models.xmobility import XMobility, count_parameters, preset
-from compass_nav.sim.embodiment import get_embodiment
 
 
 def time_steps(model: XMobility, threads: int, iters: int, camera: int) -> np.ndarray:

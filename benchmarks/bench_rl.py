@@ -18,7 +18,7 @@ from compass_nav.rl.base import load_base
 from compass_nav.rl.config import rl_preset
 from compass_nav.rl.env import ResidualNavEnv
 from compass_nav.rl.ppo import build_ppo
-from compass_nav.training.rl import rl_sim_config
+from compass_nav.rl.runner import rl_sim_config
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """IL base vs specialist per scene family: the chain's evaluation, split by family.
 
-Evaluates the IL base and each body's specialist of a `compass-nav pipeline` run with the
+Evaluates the IL base and each body's specialist of a `compass-nav pipeline run` run with the
 same settings as the chain's table (held-out scene seeds, mapless route, the preset's episode
 count per body x family cell, one worker, seed 0) and prints success per family, so the cell
 where the IL base is weakest can be read off. Totals equal the chain's table rows (the
@@ -31,8 +31,8 @@ def main() -> None:
 
     from compass_nav.evaluation import evaluate
     from compass_nav.models.loader import XMobilityPolicy, load_model
+    from compass_nav.pipeline.runner import pipeline_preset
     from compass_nav.rl.loader import load_agent
-    from compass_nav.training.pipeline import pipeline_preset
 
     torch.set_num_threads(1)
     cfg = pipeline_preset(args.preset, {})
@@ -65,4 +65,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from compass_nav.plugins import register_all
+
+    register_all()  # the policies make_policy knows, as the command line registers them
     main()

@@ -23,18 +23,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.export.onnx_export import export_onnx
-from compass_nav.export.sources import load_exportable
 from compass_nav.runtime.onnx_runtime import OnnxRuntime
+from compass_nav.runtime.sources import load_exportable
 from compass_nav.runtime.torch_runtime import TorchRuntime
-from compass_nav.sim.embodiment import get_embodiment
 
 
 def _module(model: str | None):
     if model:
         return load_exportable(model)
-    from compass_nav.export.adapters import StepExport
     from compass_nav.models.xmobility import XMobility, preset
+    from compass_nav.runtime.adapters import StepExport
 
     torch.manual_seed(0)
     cfg = preset("default")

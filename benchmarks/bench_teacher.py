@@ -23,7 +23,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from compass_nav.sim.embodiment import get_embodiment, list_embodiments
+from compass_nav.contract.body import get_embodiment, list_embodiments
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.sim.scenes import list_families
 from compass_nav.teacher import Teacher

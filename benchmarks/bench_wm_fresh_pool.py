@@ -23,6 +23,7 @@ import os
 import shutil
 from pathlib import Path
 
+from compass_nav.plugins import register_all
 from compass_nav.worldmodel.cli import with_evaluate_overrides
 from compass_nav.worldmodel.config import PoolPolicy
 from compass_nav.worldmodel.evaluate import evaluate_pool
@@ -265,4 +266,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    register_all()  # the policies make_policy knows, as the command line registers them
     main()

@@ -19,6 +19,7 @@ import os
 import time
 from pathlib import Path
 
+from compass_nav.plugins import register_all
 from compass_nav.worldmodel.cli import resolve_config
 from compass_nav.worldmodel.evaluate import evaluate_pool
 from compass_nav.worldmodel.pool import collect_pool, load_split
@@ -55,4 +56,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    register_all()  # the policies make_policy knows, as the command line registers them
     main()

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from compass_nav import __version__
+from compass_nav.plugins import register_all
 from compass_nav.utils.errors import CompassNavError
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
@@ -31,13 +32,15 @@ PROG = "compass-nav"
 COMMAND_MODULES: list[str] = [
     "compass_nav.sim.cli",
     "compass_nav.teacher.cli",
-    "compass_nav.demo",
-    "compass_nav.training.cli",
+    "compass_nav.il.cli",
+    "compass_nav.rl.cli",
+    "compass_nav.distill.cli",
+    "compass_nav.pipeline.cli",
     "compass_nav.evaluation.cli",
     "compass_nav.export.cli",
     "compass_nav.worldmodel.cli",
-    "compass_nav.rl.cli",
     "compass_nav.ros.cli",
+    "compass_nav.demo",
 ]
 
 _DESCRIPTION = """\
@@ -132,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failures and write failures, 130 on Ctrl-C.
     """
     try:
+        register_all()
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if extra and getattr(args, "func", None) is not _demo_placeholder:

@@ -380,7 +380,7 @@ def write_outputs(cfg: DemoConfig, result: RolloutResult, rows: list[dict]) -> l
 
 def run_demo(cfg: DemoConfig, progress: bool = True) -> list[dict]:
     """Roll out, print the table, write every output; returns the summary rows."""
-    from compass_nav.sim.embodiment import get_embodiment
+    from compass_nav.contract.body import get_embodiment
 
     # Unknown names fail here, listing the known ones; YAML paths become their body names.
     names = tuple(get_embodiment(b).name for b in cfg.embodiments)
@@ -399,7 +399,7 @@ def run_demo(cfg: DemoConfig, progress: bool = True) -> list[dict]:
 
 def run_ros_demo(args: argparse.Namespace) -> int:
     """Sim-in-the-loop over DDS with the shipped model; prints and writes the table."""
-    from compass_nav.policies import check_names
+    from compass_nav.episodes import check_names
     from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, summary_table
 
     check_names(families=args.families, embodiments=args.embodiments)  # before writing

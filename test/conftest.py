@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from compass_nav.plugins import register_all
+
+# What the command line does at start-up: make every policy kind known to make_policy.
+register_all()
+
 
 @pytest.fixture
 def one_torch_thread():

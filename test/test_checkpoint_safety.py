@@ -35,10 +35,10 @@ def _crafted(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _loaders():
-    from compass_nav.export.sources import _read_payload
+    from compass_nav.learning.common import CheckpointManager
     from compass_nav.models.loader import load_checkpoint as load_il
     from compass_nav.rl.artifact import load_residual
-    from compass_nav.training.common import CheckpointManager
+    from compass_nav.runtime.sources import _read_payload
     from compass_nav.worldmodel.train import load_checkpoint as load_wm
 
     return {
@@ -80,7 +80,7 @@ def test_worldmodel_evaluate_refuses_a_crafted_checkpoint(tmp_path, capsys):
 
 def test_export_refuses_a_crafted_checkpoint(tmp_path, capsys):
     path, marker = _crafted(tmp_path)
-    code = main(["export", "--checkpoint", str(path), "--out", str(tmp_path / "m.onnx")])
+    code = main(["export", "onnx", "--checkpoint", str(path), "--out", str(tmp_path / "m.onnx")])
     assert code == 2
     assert "compass-nav: error:" in capsys.readouterr().err
     assert not marker.exists()

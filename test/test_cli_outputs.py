@@ -24,12 +24,12 @@ ERROR = "compass-nav: error: cannot write "
 #: Commands whose output is a folder, with the fewest arguments that reach the check.
 FOLDER_COMMANDS = {
     "teacher demos": ["teacher", "demos", "--episodes", "1", "--out"],
-    "evaluate": ["evaluate", "standstill", "--episodes", "1", "--out"],
-    "train il": ["train", "il", "--preset", "debug", "--out"],
-    "train-rl": ["train-rl", "--out"],
-    "record-specialist": ["record-specialist", "runs/no_such_specialist", "--out"],
-    "distill": ["distill", "--out"],
-    "pipeline": ["pipeline", "--out"],
+    "evaluate run": ["evaluate", "run", "standstill", "--episodes", "1", "--out"],
+    "il train": ["il", "train", "--preset", "debug", "--out"],
+    "rl train": ["rl", "train", "--out"],
+    "rl record": ["rl", "record", "runs/no_such_specialist", "--out"],
+    "distill train": ["distill", "train", "--out"],
+    "pipeline run": ["pipeline", "run", "--out"],
     "sim view": ["sim", "view", "--out"],
     "demo": ["demo", "--out"],
     "worldmodel collect": ["worldmodel", "collect", "--data"],
@@ -39,9 +39,17 @@ FOLDER_COMMANDS = {
 
 #: Commands whose output is a file.
 FILE_COMMANDS = {
-    "export": ["export", "--format", "onnx", "--checkpoint", "no_such.pt", "--out"],
-    "export --report": ["export", "--checkpoint", "x.pt", "--out", "m.onnx", "--report"],
-    "evaluate --compare": ["evaluate", "--compare", "no_such.json", "--out"],
+    "export onnx": ["export", "onnx", "--checkpoint", "no_such.pt", "--out"],
+    "export onnx --report": [
+        "export",
+        "onnx",
+        "--checkpoint",
+        "x.pt",
+        "--out",
+        "m.onnx",
+        "--report",
+    ],
+    "evaluate run --compare": ["evaluate", "run", "--compare", "no_such.json", "--out"],
     "worldmodel train": ["worldmodel", "train", "--data", "no_such", "--out"],
 }
 
@@ -94,7 +102,7 @@ def test_read_only_folder_is_refused(tmp_path):
     ro.mkdir()
     ro.chmod(0o555)
     try:
-        res = _cli(["train", "il", "--preset", "debug", "--out", str(ro / "run")], tmp_path)
+        res = _cli(["il", "train", "--preset", "debug", "--out", str(ro / "run")], tmp_path)
     finally:
         ro.chmod(0o755)
     assert res.returncode == 2 and res.stderr.startswith(f"{ERROR}--out {ro / 'run'}: ")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from compass_nav.data import dataset
 from compass_nav.data.format import FORMAT_NAME, FORMAT_VERSION
 from compass_nav.data.recorder import RecordResult, record_episodes
 from compass_nav.data.routes import mapless_route
@@ -34,7 +35,5 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in ("DemoDataset", "SequenceDataset", "SEQUENCE_KEYS"):
-        from compass_nav.data import dataset
-
         return getattr(dataset, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,8 +5,8 @@ finished episodes, filters them by embodiment, scene family or outcome using onl
 attribute member of each file, and loads whole episodes lazily through an LRU cache (or all
 at once with :meth:`DemoDataset.preload`). :class:`SequenceDataset` cuts fixed-length windows
 inside episodes and returns torch tensors laid out for the imitation-learning trainer
-(``compass_nav.training``), with ``is_first`` marking where recurrent state must reset and
-``mask`` marking padding. The file layout is in ``docs/DATASET.md``.
+(:mod:`compass_nav.learning.sequences`), with ``is_first`` marking where recurrent state must
+reset and ``mask`` marking padding. The file layout is in ``docs/DATASET.md``.
 """
 
 from __future__ import annotations

@@ -37,13 +37,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from compass_nav.contract.body import DESCRIPTOR_FIELDS, get_embodiment
+from compass_nav.contract.policy import install_registry, registry_snapshot
 from compass_nav.data import format as fmt
 from compass_nav.data.routes import mapless_route
 from compass_nav.data.summary import summarize_attrs
-from compass_nav.episodes import EpisodeHook, EpisodeRunner, OpenQuota
-from compass_nav.policies import Policy, check_names, make_policy
+from compass_nav.episodes import EpisodeHook, EpisodeRunner, OpenQuota, check_names
+from compass_nav.policies import Policy, make_policy
 from compass_nav.sim.config import SimConfig
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.utils.config import config_to_dict
 from compass_nav.utils.errors import CompassNavError, ConfigError, DataError
 
@@ -395,8 +396,10 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def _worker_main(a: _LoopArgs, counter, needed: int, stop, events, parent: int) -> None:
+def _worker_main(a: _LoopArgs, counter, needed: int, stop, events, parent: int, registry) -> None:
     """Entry point of a recorder worker process (spawned): one env, one numba thread.
+
+    ``registry`` is the parent's policy :func:`registry_snapshot`, installed first.
 
     Index claims go through the shared ``counter`` (under its lock); progress and the final
     env-step count go back through ``events``; the parent sets ``stop`` on Ctrl-C (workers
@@ -407,6 +410,7 @@ def _worker_main(a: _LoopArgs, counter, needed: int, stop, events, parent: int) 
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
+    install_registry(registry)
     import numba
 
     numba.set_num_threads(1)  # two processes x one thread beat one x two on 2 cores
@@ -631,7 +635,9 @@ def _run_workers(
     events = ctx.Queue()
     procs = [
         ctx.Process(
-            target=_worker_main, args=(a, counter, needed, stop, events, os.getpid()), daemon=True
+            target=_worker_main,
+            args=(a, counter, needed, stop, events, os.getpid(), registry_snapshot()),
+            daemon=True,
         )
         for a in args
     ]

@@ -1,6 +1,6 @@
 """The mapless route computed from the goal observation alone.
 
-The simulator's ``mapless`` route mode (:func:`compass_nav.sim.kernels.routes_batch`) is the
+The simulator's ``mapless`` route mode (:func:`compass_nav.planner.grid.routes_batch`) is the
 straight line from the robot to the goal resampled at ``route_spacing``, points past the goal
 repeating the goal. Because that line needs nothing but the goal, the recorder derives it from
 the ``goal`` observation and stores it next to the env's own ``route`` as ``route_mapless``,

@@ -5,5 +5,5 @@ descriptor as physical numbers (not a one-hot slot), so it can be asked to drive
 never trained on. Modules: :mod:`.config` (:class:`DistillConfig`), :mod:`.algorithm` (the
 head's optimiser and the masked KL loss, the sample buffer), :mod:`.data` (samples from
 recorded specialist rollouts and from on-policy DAgger rounds). The runner is
-:mod:`compass_nav.training.distill`; see docs/RL.md.
+:mod:`compass_nav.distill.runner`; see docs/RL.md.
 """

@@ -1,8 +1,8 @@
 """Configuration of distillation: specialists -> one descriptor-conditioned generalist.
 
-:class:`DistillConfig` is what ``compass-nav distill`` builds from a YAML file
+:class:`DistillConfig` is what ``compass-nav distill train`` builds from a YAML file
 (``configs/distill/*.yaml``) and ``key=value`` overrides, what
-:func:`compass_nav.training.distill.train_distill` runs, and what is written as
+:func:`compass_nav.distill.runner.train_distill` runs, and what is written as
 ``config.yaml`` in the run folder.
 """
 
@@ -25,7 +25,7 @@ class DistillConfig:
         specialists: Specialist files or run folders (one per training body); they must
             share one frozen base. Empty in a template (the pipeline fills it in); a run
             needs at least one.
-        data: Recorded specialist rollouts (``compass-nav record-specialist`` folders) for
+        data: Recorded specialist rollouts (``compass-nav rl record`` folders) for
             the offline phase; may be empty (then round 0 of DAgger rolls the specialists
             out itself, ``beta_start = 1``).
         steps: Offline gradient steps on ``data`` before the on-policy rounds.

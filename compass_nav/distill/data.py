@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from compass_nav.data import DemoDataset
 from compass_nav.distill.algorithm import SAMPLE_KEYS, action_mask
 from compass_nav.rl.env import ResidualNavEnv
 from compass_nav.rl.modules import ResidualHead, head_inputs
@@ -38,15 +39,13 @@ def samples_from_rollouts(
     """Every recorded step of the given specialist datasets as distillation samples.
 
     Args:
-        folders: Datasets written by ``compass-nav record-specialist``.
+        folders: Datasets written by ``compass-nav rl record``.
         bodies: Keep only episodes of these embodiments (default: all).
         progress: Show a progress bar over episodes.
 
     Raises:
         DataError: A folder is not a dataset, or its episodes lack the specialist extras.
     """
-    from compass_nav.data import DemoDataset
-
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in SAMPLE_KEYS}
     for folder in folders:
         ds = DemoDataset(folder, embodiments=bodies)
@@ -58,7 +57,7 @@ def samples_from_rollouts(
             if missing:
                 raise DataError(
                     f"{ds.paths[i]}: no {', '.join(missing)}: not a specialist "
-                    "recording (use compass-nav record-specialist)"
+                    "recording (use compass-nav rl record)"
                 )
             t = len(ep["action"])
             emb = torch.from_numpy(np.repeat(ep["embodiment"][None], t, 0).astype(np.float32))

@@ -4,6 +4,7 @@ Layering: above :mod:`compass_nav.sim` and the policy interface, below data, eva
 the training stages (it imports none of them). See :mod:`compass_nav.episodes.runner`.
 """
 
+from compass_nav.episodes.names import check_names
 from compass_nav.episodes.runner import (
     CellQueue,
     Episode,
@@ -23,5 +24,6 @@ __all__ = [
     "OpenQuota",
     "Quota",
     "SlotQuota",
+    "check_names",
     "run_episodes",
 ]

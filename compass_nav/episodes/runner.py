@@ -2,7 +2,7 @@
 
 Every stage that drives a policy through whole episodes -- evaluation
 (:mod:`compass_nav.evaluation.harness`), demonstration recording
-(:mod:`compass_nav.data.recorder`), DAgger rounds (:mod:`compass_nav.training.dagger`),
+(:mod:`compass_nav.data.recorder`), DAgger rounds (:mod:`compass_nav.il.dagger`),
 world-model rollouts (:mod:`compass_nav.worldmodel.rollouts`) and the demo
 (:mod:`compass_nav.demo`) -- runs :class:`EpisodeRunner`. It sits above the simulator and the
 policy interface and below those stages (it imports none of them).
@@ -12,7 +12,7 @@ episode ends returns its final observation; on the next step the env ignores tha
 action and resets it. The runner tracks this once for everyone:
 
 * ``start[e]`` -- the observation handed to the policy is the first of an episode (the
-  ``episode_start`` argument of :meth:`compass_nav.policies.Policy.act`);
+  ``episode_start`` argument of :meth:`compass_nav.contract.policy.Policy.act`);
 * ``pending[e]`` -- the observation is the final one of an ended episode; the coming step
   resets the slot and its action is ignored;
 * ``live[e]`` -- the observation belongs to an episode that the quota counts (not pending,

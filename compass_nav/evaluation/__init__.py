@@ -1,4 +1,4 @@
-"""Closed-loop evaluation harness shared by every stage (``compass-nav evaluate``).
+"""Closed-loop evaluation harness shared by every stage (``compass-nav evaluate run``).
 
 Modules: :mod:`.config` (:class:`EvalConfig`), :mod:`.harness` (:func:`evaluate`,
 :class:`EvalResult`), :mod:`.metrics` (pure metric functions), :mod:`.report` (json/csv/md,

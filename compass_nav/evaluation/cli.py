@@ -1,7 +1,7 @@
-"""The ``compass-nav evaluate`` subcommand (registered through ``compass_nav.cli``).
+"""The ``compass-nav evaluate run`` subcommand (registered through ``compass_nav.cli``).
 
-``compass-nav evaluate POLICY [options]`` runs :func:`compass_nav.evaluation.evaluate` and
-writes the reports; ``compass-nav evaluate --compare A.json B.json ...`` prints several
+``compass-nav evaluate run POLICY [options]`` runs :func:`compass_nav.evaluation.evaluate` and
+writes the reports; ``compass-nav evaluate run --compare A.json B.json ...`` prints several
 results side by side (IL vs specialist vs generalist).
 """
 
@@ -11,15 +11,16 @@ import argparse
 import re
 from pathlib import Path
 
+from compass_nav.utils.cli import add_stage
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir, ensure_output_file
 
 _EPILOG = """\
 examples:
-  compass-nav evaluate teacher --embodiments all --episodes 200 --out runs/eval/teacher
-  compass-nav evaluate goal_seeker --route-mode mapless --episodes 50
+  compass-nav evaluate run teacher --embodiments all --episodes 200 --out runs/eval/teacher
+  compass-nav evaluate run goal_seeker --route-mode mapless --episodes 50
   compass-nav evaluate runs/il/last.pt --embodiments carter spot --gifs 5
-  compass-nav evaluate --compare runs/eval/il runs/eval/generalist --out runs/eval/compare.md
+  compass-nav evaluate run --compare runs/eval/il runs/eval/generalist --out runs/eval/compare.md
 
 --embodiments accepts names, YAML paths, or the groups 'all', 'train' and 'heldout'.
 Episode i of a cell is the same start/goal/scene for every policy under the same --seed,
@@ -27,7 +28,7 @@ so two results with equal settings are paired episode by episode."""
 
 
 def _embodiments(values: list[str]) -> tuple[str, ...]:
-    from compass_nav.sim.embodiment import list_embodiments
+    from compass_nav.contract.body import list_embodiments
 
     out: list[str] = []
     for v in values:
@@ -46,10 +47,16 @@ def _default_out(policy: str) -> Path:
 
 
 def register(subparsers) -> None:
-    """Add the ``evaluate`` command to the ``compass-nav`` parser."""
-    p = subparsers.add_parser(
+    """Add ``evaluate`` with its ``run`` verb to the ``compass-nav`` parser."""
+    stage = add_stage(
+        subparsers,
         "evaluate",
         help="closed-loop evaluation: SR, collisions, SPL, WTT per embodiment x family",
+        description="Closed-loop evaluation in the embedded simulator.",
+    )
+    p = stage.add_parser(
+        "run",
+        help="evaluate a policy (or compare results files)",
         description="Run a policy closed-loop in the embedded simulator on every embodiment x "
         "scene family and report success rate, collision rate, SPL and success-weighted "
         "travel time with 95%% confidence intervals (results.json/.csv, table.md, plots, "
@@ -133,7 +140,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Handler of ``compass-nav evaluate``."""
+    """Handler of ``compass-nav evaluate run``."""
     from rich.console import Console
 
     console = Console()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec
 from compass_nav.utils.config import check
 
@@ -56,8 +57,6 @@ class EvalConfig:
     bootstrap: int = 2000
 
     def __post_init__(self) -> None:
-        from compass_nav.sim.embodiment import get_embodiment
-
         # Accept lists (YAML, JSON) but store tuples so the config stays hashable.
         object.__setattr__(self, "embodiments", tuple(self.embodiments))
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from compass_nav.contract.policy import install_registry, registry_snapshot
 from compass_nav.episodes import CellQueue, Episode, EpisodeHook, EpisodeRunner
 from compass_nav.evaluation.config import EvalConfig
 from compass_nav.evaluation.recorder import FailureClip, FailureRecorder, merge_clips
@@ -181,13 +182,18 @@ def _rollout(
     return records, recorder.clips, steps
 
 
-def _worker(spec: str, cfg: EvalConfig, share: tuple, threads: int, queue) -> None:
-    """Worker-process entry: one share of the cells; records and result via ``queue``."""
+def _worker(spec: str, cfg: EvalConfig, share: tuple, threads: int, queue, registry) -> None:
+    """Worker-process entry: one share of the cells; records and result via ``queue``.
+
+    ``registry`` is the parent's :func:`registry_snapshot`: a spawned process starts with
+    only the scripted policies its imports register.
+    """
     import sys
 
     import numba
 
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    install_registry(registry)
     try:
         policy = make_policy(spec)
         if "torch" in sys.modules:  # a learned policy: keep its intra-op pool to our share
@@ -336,7 +342,10 @@ def _run_workers(spec: str, cfg: EvalConfig, workers: int, tick) -> tuple:
     ctx = mp.get_context("spawn")  # no fork: numba's thread pools do not survive it
     q = ctx.Queue()
     procs = [
-        ctx.Process(target=_worker, args=(spec, cfg, s, threads, q), daemon=True) for s in shares
+        ctx.Process(
+            target=_worker, args=(spec, cfg, s, threads, q, registry_snapshot()), daemon=True
+        )
+        for s in shares
     ]
     for p in procs:
         p.start()

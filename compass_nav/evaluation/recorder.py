@@ -122,8 +122,8 @@ def clip_frames(clip: FailureClip, height: np.ndarray, height_px: int = 128) -> 
     Each frame: ego RGB over colour-mapped depth | top-down map (obstacle heights, footprint,
     trajectory so far, goal), with a caption naming the cell, the episode and its outcome.
     """
+    from compass_nav.contract.body import get_embodiment
     from compass_nav.sim import viz
-    from compass_nav.sim.embodiment import get_embodiment
 
     t = clip.depth.shape[0]
     r = clip.record

@@ -24,6 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from compass_nav.evaluation.recorder import write_gif
 from compass_nav.utils.atomic import (
     atomic_save_png,
     atomic_write_json,
@@ -205,8 +206,6 @@ def _plots(result, out: Path) -> dict[str, Path]:
 
 def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[str, Any]:
     """Write every report of ``result`` into ``out_dir`` (created); return name -> path."""
-    from compass_nav.evaluation.recorder import write_gif
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Any] = {}

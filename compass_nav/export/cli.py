@@ -1,12 +1,12 @@
-"""The ``compass-nav export`` subcommand (listed in ``compass_nav.cli.COMMAND_MODULES``).
+"""``compass-nav export onnx|tensorrt|show`` (listed in ``compass_nav.cli.COMMAND_MODULES``).
 
-``--format onnx`` exports a checkpoint (any kind with a builder in
-:mod:`compass_nav.export.sources`) with :func:`compass_nav.export.onnx_export.export_onnx`,
+``export onnx`` exports a checkpoint (any kind with a builder in
+:mod:`compass_nav.runtime.sources`) with :func:`compass_nav.export.onnx_export.export_onnx`,
 then checks open-loop parity against the torch runtime on freshly recorded episodes
 (:mod:`compass_nav.export.parity`) and, with ``--closed-loop-episodes N``, closed-loop
-success of both. ``--format tensorrt`` builds a cached engine from an exported ONNX file
+success of both. ``export tensorrt`` builds a cached engine from an exported ONNX file
 (:func:`compass_nav.runtime.tensorrt_runtime.build_engine`), or exits 2 saying exactly what
-is missing. ``--show FILE`` prints an exported model's metadata. Heavy imports happen inside
+is missing. ``export show FILE`` prints an exported model's metadata. Heavy imports happen inside
 the handler so that ``compass-nav --help`` stays fast.
 """
 
@@ -16,16 +16,17 @@ import argparse
 import shlex
 from pathlib import Path
 
+from compass_nav.utils.cli import add_stage
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_file
 
 _EPILOG = """\
 examples:
-  compass-nav export --format onnx --checkpoint runs/il_carter --out models/default.onnx
-  compass-nav export --format onnx --checkpoint runs/il_carter/model.pt --out /tmp/il.onnx \\
+  compass-nav export onnx --checkpoint runs/il_carter --out models/default.onnx
+  compass-nav export onnx --checkpoint runs/il_carter/model.pt --out /tmp/il.onnx \\
       --closed-loop-episodes 210
-  compass-nav export --format tensorrt --onnx models/default.onnx --fp16
-  compass-nav export --show models/default.onnx
+  compass-nav export tensorrt --onnx models/default.onnx --fp16
+  compass-nav export show models/default.onnx
 
 The ONNX graph has named inputs (rgb uint8 NHWC, depth float32 m, speed, route, goal,
 embodiment, prev_action, recurrent state) and outputs (action, path, new state), a dynamic
@@ -35,23 +36,7 @@ batch axis, opset 18, and compass_nav.* metadata; see docs/EXPORT.md."""
 PARITY_TOL = 1e-4
 
 
-def register(subparsers) -> None:
-    """Add the ``export`` command to the ``compass-nav`` parser."""
-    p = subparsers.add_parser(
-        "export",
-        help="export a trained policy to ONNX, or build a TensorRT engine from one",
-        description="Export a checkpoint to ONNX (pinned opset, named tensors, dynamic batch, "
-        "metadata, onnx.checker, parity against torch), or build a TensorRT engine from an "
-        "exported ONNX file where TensorRT and a CUDA GPU exist.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "--format",
-        choices=("onnx", "tensorrt"),
-        default="onnx",
-        help="what to produce (default: onnx)",
-    )
+def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--checkpoint", metavar="RUN_OR_PT", help="onnx: a run folder or a .pt checkpoint"
     )
@@ -89,9 +74,35 @@ def register(subparsers) -> None:
     p.add_argument(
         "--max-batch", type=int, default=64, help="tensorrt: largest batch of the engine's profile"
     )
-    p.add_argument("--show", metavar="MODEL", help="print an exported model's metadata and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=_run)
+
+
+def register(subparsers) -> None:
+    """Add ``export`` with its ``onnx``, ``tensorrt`` and ``show`` verbs."""
+    stage = add_stage(
+        subparsers,
+        "export",
+        help="export a trained policy to ONNX, or build a TensorRT engine from one",
+        description="Export a checkpoint to ONNX (pinned opset, named tensors, dynamic batch, "
+        "metadata, onnx.checker, parity against torch), or build a TensorRT engine from an "
+        "exported ONNX file where TensorRT and a CUDA GPU exist.",
+    )
+    for verb, text in (
+        ("onnx", "export a checkpoint or run folder to ONNX and check parity"),
+        ("tensorrt", "build a cached TensorRT engine from an exported ONNX file"),
+    ):
+        p = stage.add_parser(
+            verb,
+            help=text,
+            description=text + ".",
+            epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _add_options(p)
+        p.set_defaults(func=_run, format=verb, show=None)
+    show = stage.add_parser("show", help="print an exported model's metadata")
+    show.add_argument("show", metavar="MODEL", help="an exported .onnx or engine file")
+    show.set_defaults(func=_run)
 
 
 def _show(path: str) -> int:
@@ -113,10 +124,10 @@ def _show(path: str) -> int:
 
 def _export_onnx(args: argparse.Namespace) -> int:
     from compass_nav.export.onnx_export import OPSET, export_onnx
-    from compass_nav.export.sources import load_exportable
+    from compass_nav.runtime.sources import load_exportable
 
     if not args.checkpoint or not args.out:
-        raise ConfigError("--format onnx needs --checkpoint RUN_OR_PT and --out FILE.onnx")
+        raise ConfigError("export onnx needs --checkpoint RUN_OR_PT and --out FILE.onnx")
     module = load_exportable(args.checkpoint)
     opset = args.opset or OPSET
     # Recorded in the file: the options that determine its content, spelled as a command
@@ -125,7 +136,6 @@ def _export_onnx(args: argparse.Namespace) -> int:
         [
             "compass-nav",
             "export",
-            "--format",
             "onnx",
             "--checkpoint",
             str(args.checkpoint),
@@ -209,7 +219,7 @@ def _export_tensorrt(args: argparse.Namespace) -> int:
     from compass_nav.runtime.tensorrt_runtime import build_engine
 
     if not args.onnx:
-        raise ConfigError("--format tensorrt needs --onnx FILE.onnx (an exported model)")
+        raise ConfigError("export tensorrt needs --onnx FILE.onnx (an exported model)")
     engine = build_engine(args.onnx, fp16=args.fp16, out=args.out, max_batch=args.max_batch)
     print(f"wrote {engine} ({'fp16' if args.fp16 else 'fp32'}, batch 1..{args.max_batch})")
     return 0

@@ -1,7 +1,7 @@
 """Small random-weight checkpoints of every exportable kind, for tests and documentation.
 
 :func:`example_checkpoint` writes a checkpoint in exactly the format its trainer writes
-(``compass_nav.training.il.model_payload`` for the IL base, ``compass_nav.rl.artifact.
+(``compass_nav.il.runner.model_payload`` for the IL base, ``compass_nav.rl.artifact.
 save_residual`` for specialists and the generalist), with the models' ``debug`` preset, so
 the exporter, the runtimes and their tests run end to end in seconds without a trained
 model. Residual heads get random (non-zero) last layers so that residual composition is
@@ -16,14 +16,18 @@ from pathlib import Path
 
 import torch
 
+from compass_nav.il.runner import model_payload
+from compass_nav.models.xmobility import XMobility, preset
+from compass_nav.rl.artifact import ARTIFACT_NAMES, save_residual
+from compass_nav.rl.config import HeadConfig
+from compass_nav.rl.modules import ResidualHead
+from compass_nav.runtime.sources import load_exportable, resolve_checkpoint
+from compass_nav.utils.atomic import atomic_save_torch
+
 __all__ = ["EXAMPLE_KINDS", "example_checkpoint", "export_example"]
 
 
 def _il_base(out: Path, seed: int) -> Path:
-    from compass_nav.models.xmobility import XMobility, preset
-    from compass_nav.training.il import model_payload
-    from compass_nav.utils.atomic import atomic_save_torch
-
     torch.manual_seed(seed)
     model = XMobility(preset("debug"))
     path = out / "model.pt"
@@ -32,11 +36,6 @@ def _il_base(out: Path, seed: int) -> Path:
 
 
 def _residual(out: Path, seed: int, role: str) -> Path:
-    from compass_nav.models.xmobility import XMobility, preset
-    from compass_nav.rl.artifact import ARTIFACT_NAMES, save_residual
-    from compass_nav.rl.config import HeadConfig
-    from compass_nav.rl.modules import ResidualHead
-
     torch.manual_seed(seed)
     base = XMobility(preset("debug"))
     head = ResidualHead(
@@ -86,14 +85,11 @@ def export_example(kind: str, folder: str | Path, seed: int = 0) -> tuple[Path, 
         ``(checkpoint, onnx)`` paths.
     """
     from compass_nav.export.onnx_export import export_onnx
-    from compass_nav.export.sources import load_exportable
 
     out = Path(folder) / kind
     onnx_path = out / f"{kind}.onnx"
     ckpt = example_checkpoint(kind, out, seed) if not onnx_path.is_file() else None
     if ckpt is None:
-        from compass_nav.export.sources import resolve_checkpoint
-
         return resolve_checkpoint(out), onnx_path
     export_onnx(load_exportable(ckpt), onnx_path, command=f"export_example({kind!r})")
     return ckpt, onnx_path

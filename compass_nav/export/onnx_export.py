@@ -1,6 +1,6 @@
-"""ONNX export of any :class:`~compass_nav.export.contract.ExportablePolicy`.
+"""ONNX export of any :class:`~compass_nav.runtime.exportable.ExportablePolicy`.
 
-``compass-nav export --format onnx`` (:mod:`compass_nav.export.cli`) calls
+``compass-nav export onnx`` (:mod:`compass_nav.export.cli`) calls
 :func:`export_onnx`. Choices pinned here, and why:
 
 * Opset :data:`OPSET` = 18: native to torch's dynamo exporter (no version conversion pass),
@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from compass_nav.export.contract import ExportablePolicy
 from compass_nav.runtime.errors import ModelFileError
+from compass_nav.runtime.exportable import ExportablePolicy
 from compass_nav.runtime.metadata import PREPROCESSING, ModelMetadata
 from compass_nav.utils.errors import ConfigError, ModelError
 

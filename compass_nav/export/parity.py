@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from compass_nav.contract.policy import PolicyRuntime
+from compass_nav.evaluation import EvalConfig, evaluate
 from compass_nav.policies import Policy
-from compass_nav.runtime.base import PolicyRuntime
+from compass_nav.sim.config import EpisodeSpec
 from compass_nav.utils.errors import ModelError
 
 __all__ = ["ClosedLoopReport", "ParityReport", "Recording", "closed_loop", "record", "replay"]
@@ -194,9 +196,6 @@ def closed_loop(
     ``episodes`` is the total per policy, split evenly over the embodiment x family cells
     (rounded up).
     """
-    from compass_nav.evaluation import EvalConfig, evaluate
-    from compass_nav.sim.config import EpisodeSpec
-
     cells = len(embodiments) * len(families)
     per_cell = -(-episodes // cells)
     cfg = EvalConfig(

@@ -1,7 +1,7 @@
 """Checkpoint loader: ``make_policy("runs/il_carter")`` -> a batched, recurrent policy.
 
-Imported by :func:`compass_nav.policies.make_policy` (it tries this module for every spec
-that is not a scripted name), it registers a loader matching
+Registered with the policy registry by :func:`compass_nav.plugins.register_all`
+(:func:`matches` / :func:`load`), it loads
 
 * a ``.pt`` file written by the IL trainer (``model.pt`` or ``checkpoints/step_*.pt``,
   tagged ``kind: xmobility``; other kinds are left to their own loaders), and
@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from compass_nav.contract.policy import Policy
 from compass_nav.models.xmobility import XMobility, XMobilityConfig
 from compass_nav.models.xmobility.processing import obs_to_tensors
-from compass_nav.policies.base import Policy, register_loader
 from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ModelError
 
@@ -133,7 +133,8 @@ def _kind(path: Path) -> str | None:
     return payload.get("kind") if isinstance(payload, dict) else None
 
 
-def _matches(spec: str) -> bool:
+def matches(spec: str) -> bool:
+    """True for an IL checkpoint or run folder (and for a missing ``.pt``, to name it)."""
     # Other trainers also write .pt files (tagged with their own kind): claim only ours, and
     # missing paths so that the user gets "does not exist" rather than "unknown policy".
     try:
@@ -143,10 +144,8 @@ def _matches(spec: str) -> bool:
     return _kind(path) == MODEL_KIND
 
 
-def _load(spec: str, **kwargs) -> XMobilityPolicy:
+def load(spec: str, **kwargs) -> XMobilityPolicy:
+    """The :class:`XMobilityPolicy` of a checkpoint or run folder (no options)."""
     if kwargs:
         raise ModelError(f"{spec}: checkpoint policies take no options, got {sorted(kwargs)}")
     return XMobilityPolicy(load_model(spec), name=f"xmobility:{spec}")
-
-
-register_loader(_matches, _load)

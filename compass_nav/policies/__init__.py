@@ -7,31 +7,33 @@ step with ``episode_start`` marking envs whose observation is the first of a new
 (recurrent state must be reset for those rows).
 
 Registered kinds (``make_policy(spec)``):
-    ``teacher``              privileged planner + tracker
+    ``teacher``              privileged planner + tracker (registered by
+                             :mod:`compass_nav.teacher`, which needs the simulator)
     ``standstill``           always zero velocity
     ``wall``                 full speed straight ahead (drives into walls)
     ``goal_seeker``          follows the route waypoints with no obstacle knowledge
-    ``<path>.pt|.onnx|dir``  learned policies (checkpoints, exported models), added by the
-                             model/export stages through :func:`register_loader`.
+    ``<path>.pt|.onnx|dir``  learned policies (checkpoints, exported models): their loaders
+                             are registered by :func:`compass_nav.plugins.register_all`.
+
+The interfaces and the registry live in :mod:`compass_nav.contract.policy`; this package
+holds only observation-driven scripted behaviours (numpy, no simulator), so the ROS runtime
+can run them.
 """
 
-from compass_nav.policies import degraded  # noqa: F401 - registers degraded:/random/depth_seeker
-from compass_nav.policies.base import (
+from compass_nav.contract.policy import (
     Policy,
-    check_names,
     check_policy_spec,
     make_policy,
     register_loader,
 )
-from compass_nav.policies.scripted import GoalSeeker, StandStill, TeacherPolicy, WallDriver
+from compass_nav.policies import degraded  # noqa: F401 - registers degraded:/random/depth_seeker
+from compass_nav.policies.scripted import GoalSeeker, StandStill, WallDriver
 
 __all__ = [
     "GoalSeeker",
     "Policy",
     "StandStill",
-    "TeacherPolicy",
     "WallDriver",
-    "check_names",
     "check_policy_spec",
     "make_policy",
     "register_loader",

@@ -40,7 +40,8 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 
-from compass_nav.policies.base import Policy, make_policy, register_loader, register_scripted
+from compass_nav.contract.body import get_embodiment
+from compass_nav.contract.policy import Policy, make_policy, register_loader, register_scripted
 from compass_nav.policies.scripted import GoalSeeker
 from compass_nav.utils.config import check
 from compass_nav.utils.errors import ConfigError
@@ -56,7 +57,7 @@ __all__ = [
 
 PREFIX = "degraded:"
 
-# Descriptor indices used here (see compass_nav.sim.embodiment.DESCRIPTOR_FIELDS).
+# Descriptor indices used here (see compass_nav.contract.body.DESCRIPTOR_FIELDS).
 _MAX_VX, _MIN_VX, _MAX_VY, _MAX_WZ = 0, 1, 2, 3
 _CAM_HEIGHT, _CAM_PITCH, _CAM_HFOV = 10, 11, 12
 
@@ -85,8 +86,6 @@ class DegradeSpec:
         )
         check(0.0 < self.speed <= 3.0, "speed", self.speed, "must be in (0, 3]")
         if self.limits:
-            from compass_nav.sim.embodiment import get_embodiment
-
             get_embodiment(self.limits)  # raises ConfigError naming the known bodies
 
 
@@ -151,8 +150,6 @@ class DegradedPolicy(Policy):
         self._queue: deque[np.ndarray] = deque()
         self._descriptor = None
         if spec.limits:
-            from compass_nav.sim.embodiment import get_embodiment
-
             self._body = get_embodiment(spec.limits)
             self._descriptor = self._body.descriptor().astype(np.float32)
 
@@ -203,7 +200,11 @@ def _load_degraded(spec: str, **kwargs) -> Policy:
     return DegradedPolicy(parse_degraded(spec), **kwargs)
 
 
-register_loader(lambda spec: isinstance(spec, str) and spec.startswith(PREFIX), _load_degraded)
+def _matches_degraded(spec: str) -> bool:
+    return isinstance(spec, str) and spec.startswith(PREFIX)
+
+
+register_loader(_matches_degraded, _load_degraded)
 
 
 @register_scripted("random")

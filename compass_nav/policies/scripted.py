@@ -1,32 +1,13 @@
-"""Scripted policies: the teacher, and reference behaviours for testing metrics."""
+"""Scripted reference behaviours for testing metrics and plumbing (no simulator needed).
+
+The privileged teacher is registered by :mod:`compass_nav.teacher.policy`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from compass_nav.policies.base import Policy, register_scripted
-
-
-@register_scripted("teacher")
-class TeacherPolicy(Policy):
-    """The privileged planner teacher (needs the simulator)."""
-
-    name = "teacher"
-
-    def __init__(self, **teacher_kwargs) -> None:
-        self._kwargs = teacher_kwargs
-        self._teacher = None
-
-    def bind(self, env) -> None:
-        from compass_nav.teacher import Teacher, TeacherConfig
-
-        cfg = TeacherConfig(**self._kwargs) if self._kwargs else None
-        self._teacher = Teacher(env, cfg)
-
-    def act(self, obs, episode_start):
-        if self._teacher is None:
-            raise RuntimeError("TeacherPolicy.bind(env) must be called before act()")
-        return self._teacher.act()
+from compass_nav.contract.policy import Policy, register_scripted
 
 
 @register_scripted("standstill")

@@ -15,7 +15,7 @@ Modules (the tree follows the concepts; nothing heavy is imported here):
   :class:`~compass_nav.policies.Policy`; :mod:`.registry` -- hooks them into ``make_policy``.
 * :mod:`.record` -- specialist rollouts for distillation; :mod:`.cli` -- the commands.
 
-The training loop is :mod:`compass_nav.training.rl`; distillation is
-:mod:`compass_nav.distill` with its runner :mod:`compass_nav.training.distill`; the one-command
-chain is :mod:`compass_nav.training.pipeline`. See docs/RL.md.
+The training loop is :mod:`compass_nav.rl.runner`; distillation is
+:mod:`compass_nav.distill` with its runner :mod:`compass_nav.distill.runner`; the one-command
+chain is :mod:`compass_nav.pipeline.runner`. See docs/RL.md.
 """

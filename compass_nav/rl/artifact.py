@@ -1,7 +1,7 @@
 """Specialist and generalist files: one self-contained ``.pt`` each (base + head + configs).
 
-The residual trainer (:mod:`compass_nav.training.rl`) writes ``<run>/specialist.pt``, the
-distiller (:mod:`compass_nav.training.distill`) ``<run>/generalist.pt``. Each holds the frozen
+The residual trainer (:mod:`compass_nav.rl.runner`) writes ``<run>/specialist.pt``, the
+distiller (:mod:`compass_nav.distill.runner`) ``<run>/generalist.pt``. Each holds the frozen
 base's config and weights, the head's config and weights, and the resolved training config,
 so the evaluation harness, the recorder and the ONNX export need nothing else. Loaded with
 ``weights_only=True`` (no code is unpickled).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from compass_nav.models.loader import load_model
 from compass_nav.models.xmobility import XMobility, preset
 from compass_nav.utils.errors import ModelError
 
@@ -44,7 +45,6 @@ def load_base(spec: str, seed: int = 0) -> XMobility:
             torch.manual_seed(seed)
             model = XMobility(preset(spec[len(RANDOM_PREFIX) :]))
         return freeze(model)
-    from compass_nav.models.loader import load_model
 
     try:
         return freeze(load_model(spec))

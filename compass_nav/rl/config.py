@@ -1,8 +1,8 @@
 """Configuration of residual RL: the head network, PPO, and one specialist's training run.
 
-Frozen dataclasses validated on creation. :class:`RLConfig` is what ``compass-nav train-rl``
+Frozen dataclasses validated on creation. :class:`RLConfig` is what ``compass-nav rl train``
 builds from a YAML file (``configs/rl/*.yaml``) and ``key=value`` overrides, what
-:func:`compass_nav.training.rl.train_rl` runs, and what is written as ``config.yaml`` next to
+:func:`compass_nav.rl.runner.train_rl` runs, and what is written as ``config.yaml`` next to
 every checkpoint. :func:`rl_preset` gives the named presets of ``configs/presets/rl.yaml``
 (``debug`` for tests, ``default`` for real runs).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.rl.rewards import RLRewardConfig
 from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec
 from compass_nav.utils.config import check, resolve_config
@@ -140,7 +141,7 @@ class RLConfig:
 
     Attributes:
         embodiment: The body this specialist is trained for (registered name or YAML path).
-        base: The frozen IL base: a checkpoint or run folder of ``compass-nav train il``, or
+        base: The frozen IL base: a checkpoint or run folder of ``compass-nav il train``, or
             ``random:<preset>`` (an untrained X-Mobility of that preset, for tests).
         episode: The training episodes: families, route mode (``mapless``, a straight line
             to the goal, is COMPASS's setting), time limit, camera size (0: the base model's
@@ -177,8 +178,6 @@ class RLConfig:
     head: HeadConfig = dataclasses.field(default_factory=HeadConfig)
 
     def __post_init__(self) -> None:
-        from compass_nav.sim.embodiment import get_embodiment
-
         get_embodiment(self.embodiment)  # raises ConfigError listing the known bodies
         check(
             bool(self.base),

@@ -71,7 +71,7 @@ def privileged_features(sim) -> np.ndarray:
     gi = np.clip((ys / res).astype(int), 0, GRID_CELLS - 1)
     gj = np.clip((xs / res).astype(int), 0, GRID_CELLS - 1)
     raw = ctg[rows, gi, gj]
-    geo = np.minimum(raw, _GEO_CLIP)  # forbidden cells (kernels.INF) read as far away
+    geo = np.minimum(raw, _GEO_CLIP)  # forbidden cells (grid.INF) read as far away
     cl = np.clip(clear[rows, gi, gj], 0.0, 2.0)
     d_geo = np.clip((geo[:, 1:] - geo[:, :1]) / _RING_RADIUS, -2.0, 2.0)
     vel = p["velocity"] / np.array([1.5, 1.0, 2.0])

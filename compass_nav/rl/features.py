@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from compass_nav.contract.body import DESCRIPTOR_FIELDS
 from compass_nav.models.xmobility import processing as P
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS
 
 __all__ = [
     "DESCRIPTOR_REF",

@@ -5,7 +5,7 @@ simulator observations (deterministic: the Gaussian's mean, clipped to each body
 and keeps the base's recurrent state per env. After each :meth:`ResidualAgent.act` it exposes
 ``last`` (policy state, action mean/std, base action), which the specialist recorder stores.
 :func:`load_agent` opens a file or run folder; :mod:`compass_nav.rl.registry` makes
-``make_policy`` (and so ``compass-nav evaluate``) reach it.
+``make_policy`` (and so ``compass-nav evaluate run``) reach it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from compass_nav.contract.policy import Policy
+from compass_nav.models.xmobility import processing as P
 from compass_nav.models.xmobility.processing import obs_to_tensors
-from compass_nav.policies.base import Policy
 from compass_nav.rl.artifact import load_residual
 from compass_nav.rl.modules import ResidualPolicy
 
@@ -55,8 +56,6 @@ class ResidualAgent(Policy):
         self._state, out = self.module.act(t, self._prev, self._state, first)
         action = out["action"]
         if self.stochastic:
-            from compass_nav.models.xmobility import processing as P
-
             u = out["action_mean"] + out["action_std"] * torch.randn_like(out["action_std"])
             action = P.scale_action(torch.clamp(u, -1.0, 1.0), t["embodiment"])
         self._prev = action

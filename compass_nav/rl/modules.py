@@ -26,6 +26,7 @@ import math
 import torch
 from torch import nn
 
+from compass_nav.contract.body import DESCRIPTOR_DIM
 from compass_nav.models.xmobility import RSSMState, XMobility
 from compass_nav.models.xmobility import processing as P
 from compass_nav.rl.config import HeadConfig
@@ -36,7 +37,6 @@ from compass_nav.rl.features import (
     goal_features,
     speed_features,
 )
-from compass_nav.sim.embodiment import DESCRIPTOR_DIM
 
 __all__ = ["EXTRA_INPUT_DIM", "ResidualHead", "ResidualPolicy", "head_inputs"]
 

@@ -4,7 +4,7 @@ rsl-rl-lib 5.5 expresses residual PPO without changes: its :class:`rsl_rl.algori
 accepts any actor and critic that implement its model interface, so the algorithm (losses,
 adaptive learning rate, GAE, storage, minibatches) is rsl-rl's and only the actor
 (:class:`compass_nav.rl.actor.ResidualActor`) is ours. The loop, logging and checkpoints are
-our runner's (:mod:`compass_nav.training.rl`) rather than rsl-rl's ``OnPolicyRunner``, which
+our runner's (:mod:`compass_nav.rl.runner`) rather than rsl-rl's ``OnPolicyRunner``, which
 writes checkpoints non-atomically, keeps no RNG state and has no progress bar.
 """
 

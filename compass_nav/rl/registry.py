@@ -1,20 +1,19 @@
-"""Registers specialist/generalist files with the policy registry (torch-free import).
+"""The policy-registry entry for specialist/generalist files (torch-free import).
 
-Importing this module adds a :func:`compass_nav.policies.register_loader` entry matching
-``specialist.pt`` / ``generalist.pt`` files and run folders holding one; the entry imports
-:mod:`compass_nav.rl.loader` (and torch) only when such a policy is actually loaded. The
-policy registry imports this module with the model and runtime loaders, so every process
-(command line, evaluation workers, the world-model pool) can load specialists and
-generalists by path.
+:func:`matches` accepts ``specialist.pt`` / ``generalist.pt`` files and run folders holding
+one; :func:`load` imports :mod:`compass_nav.rl.loader` (and torch) only when such a policy is
+actually loaded. :func:`compass_nav.plugins.register_all` registers the pair, and spawned
+worker processes inherit it (:func:`compass_nav.contract.policy.registry_snapshot`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from compass_nav.policies.base import Policy, register_loader
+from compass_nav.contract.policy import Policy
+from compass_nav.utils.errors import ModelError
 
-__all__ = ["ARTIFACT_FILES", "matches"]
+__all__ = ["ARTIFACT_FILES", "load", "matches"]
 
 #: File names of the final artefacts of this stage (see :mod:`compass_nav.rl.artifact`).
 ARTIFACT_FILES = ("specialist.pt", "generalist.pt")
@@ -28,9 +27,10 @@ def matches(spec: str) -> bool:
     return p.is_dir() and any((p / n).is_file() for n in ARTIFACT_FILES)
 
 
-def _load(spec: str, **kwargs) -> Policy:
+def load(spec: str, **kwargs) -> Policy:
+    """The residual agent of a specialist/generalist file or run folder."""
+    # Here, not at the top: the loader imports torch, which most processes never need.
     from compass_nav.rl.loader import load_agent
-    from compass_nav.utils.errors import ModelError
 
     unknown = set(kwargs) - {"stochastic"}
     if unknown:
@@ -38,6 +38,3 @@ def _load(spec: str, **kwargs) -> Policy:
             f"{spec}: residual policies take only 'stochastic', got {sorted(unknown)}"
         )
     return load_agent(spec, **kwargs)
-
-
-register_loader(matches, _load)

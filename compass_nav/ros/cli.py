@@ -1,9 +1,9 @@
-"""The ``compass-nav ros-sil`` subcommand (registered through ``compass_nav.cli``).
+"""The ``compass-nav ros sil`` subcommand (registered through ``compass_nav.cli``).
 
 Runs :func:`compass_nav.ros.sil.run_sim_in_the_loop`: for each embodiment a sim bridge and
 a navigator process talk over DDS; prints a success table and optionally writes GIFs and a
 JSON summary. Must run inside a private network namespace
-(``scripts/netns_run.sh compass-nav ros-sil ...``).
+(``scripts/netns_run.sh compass-nav ros sil ...``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from compass_nav.utils.cli import add_stage
+
 _EPILOG = """\
 examples:
-  scripts/netns_run.sh compass-nav ros-sil --model scripted:goal_seeker
-  scripts/netns_run.sh compass-nav ros-sil --embodiments carter spot h1 scout --episodes 5 \\
+  scripts/netns_run.sh compass-nav ros sil --model scripted:goal_seeker
+  scripts/netns_run.sh compass-nav ros sil --embodiments carter spot h1 scout --episodes 5 \\
       --family office --out runs/ros_sil
 
 The same nodes run under `ros2 launch compass_nav sim.launch.py` where ROS 2's launch tools
@@ -22,9 +24,15 @@ are installed; this command needs only rclpy."""
 
 
 def register(subparsers) -> None:
-    """Add the ``ros-sil`` command to the ``compass-nav`` parser."""
-    p = subparsers.add_parser(
-        "ros-sil",
+    """Add ``ros`` with its ``sil`` verb to the ``compass-nav`` parser."""
+    stage = add_stage(
+        subparsers,
+        "ros",
+        help="ROS 2: sim-in-the-loop over real DDS",
+        description="The ROS 2 side of the stack (the nodes themselves run with ros2 run/launch).",
+    )
+    p = stage.add_parser(
+        "sil",
         help="sim-in-the-loop over ROS 2: sim bridge + navigator processes per embodiment",
         description="Drive the embedded simulator through the ROS 2 navigator node, one sim "
         "bridge/navigator process pair per embodiment over real DDS, and report outcomes.",

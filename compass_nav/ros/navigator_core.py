@@ -28,13 +28,15 @@ import time
 
 import numpy as np
 
+from compass_nav.contract.policy import PolicyRuntime
 from compass_nav.ros.observation import (
     build_observation,
     goal_in_robot_frame,
     planned_route,
     straight_route,
 )
-from compass_nav.runtime.base import PolicyRuntime
+from compass_nav.runtime import load_runtime
+from compass_nav.runtime.scripted import ScriptedRuntime
 from compass_nav.utils.config import check
 from compass_nav.utils.errors import CompassNavError, ModelError
 
@@ -69,8 +71,6 @@ def open_runtime(model: str, embodiment: str) -> PolicyRuntime:
     scripted = spec.startswith(SCRIPTED_PREFIX)
     name = spec[len(SCRIPTED_PREFIX) :] if scripted else spec
     try:
-        from compass_nav.runtime import load_runtime
-
         return load_runtime(spec or None, embodiment)
     except CompassNavError as exc:
         raise ModelError(f"model={model!r}: {exc}") from None
@@ -82,7 +82,6 @@ def open_runtime(model: str, embodiment: str) -> PolicyRuntime:
                 f"model={model!r}: the model loader (compass_nav.runtime.loader) is not "
                 "installed, so only scripted models run (e.g. model:=scripted:goal_seeker)"
             ) from None
-    from compass_nav.runtime.scripted import ScriptedRuntime
 
     try:
         return ScriptedRuntime(name)

@@ -40,12 +40,12 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from compass_nav.contract.body import EmbodimentSpec, get_embodiment
 from compass_nav.ros import conversions as conv
 from compass_nav.ros import qos
 from compass_nav.ros.navigator_core import NavigatorCore, NavigatorSettings, open_runtime
 from compass_nav.ros.observation import robot_to_world
 from compass_nav.ros.params import check_value, declare, navigator_params
-from compass_nav.sim.embodiment import EmbodimentSpec, get_embodiment
 from compass_nav.utils import jsonsafe
 from compass_nav.utils.errors import CompassNavError
 

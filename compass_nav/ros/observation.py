@@ -1,11 +1,11 @@
 """Geometry that turns the navigator's latest inputs into the observation contract (numpy).
 
-The simulator computes ``goal`` and ``route`` from its ground-truth pose; on a robot the
-navigator computes the same quantities from odometry, the goal pose and an optional global
-plan, using the simulator's own definitions (:func:`compass_nav.sim.kernels.resample_polyline`
-for both the mapless straight line and the planned route) so that a policy sees the same
-thing in both places. No ROS types here: :mod:`compass_nav.ros.navigator_core` calls these
-functions and the unit tests check them against :class:`compass_nav.sim.env.NavVectorEnv`.
+The simulator computes ``goal`` and ``route`` from its ground-truth pose; on a robot the navigator
+computes the same quantities from odometry, the goal pose and an optional global plan, using the
+simulator's own definitions (:func:`compass_nav.contract.geometry.resample_polyline` for both the
+mapless straight line and the planned route) so that a policy sees the same thing in both places.
+No ROS types here: :mod:`compass_nav.ros.navigator_core` calls these functions and the unit tests
+check them against :class:`compass_nav.sim.env.NavVectorEnv`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import math
 
 import numpy as np
 
-from compass_nav.sim.kernels import resample_polyline
-from compass_nav.sim.mdp.terminations import wrap_angle
+from compass_nav.contract.geometry import resample_polyline, wrap_angle
 
 __all__ = [
     "build_observation",

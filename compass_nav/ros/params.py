@@ -16,8 +16,8 @@ from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-from compass_nav.sim.config import SimConfig
-from compass_nav.sim.embodiment import EmbodimentSpec
+from compass_nav.contract import spec as task
+from compass_nav.contract.body import EmbodimentSpec
 
 __all__ = [
     "LIMIT_PARAMS",
@@ -114,7 +114,6 @@ def check_value(spec: ParamSpec, value: Any, body: EmbodimentSpec | None = None)
 
 def navigator_params(body: EmbodimentSpec) -> list[ParamSpec]:
     """The navigator's parameters; command-limit defaults come from ``body``."""
-    sim = SimConfig()
     return [
         ParamSpec(
             "model",
@@ -197,13 +196,13 @@ def navigator_params(body: EmbodimentSpec) -> list[ParamSpec]:
         ),
         ParamSpec(
             "goal_tolerance",
-            float(sim.goal_tolerance),
+            float(task.GOAL_TOLERANCE_M),
             "Distance to the goal that counts as reached, m.",
             range=(0.01, 10.0),
         ),
         ParamSpec(
             "heading_tolerance",
-            float(sim.heading_tolerance),
+            float(task.HEADING_TOLERANCE_RAD),
             "Heading error that counts as aligned at the goal, rad (3.2 ignores heading).",
             range=(0.001, 3.2),
         ),
@@ -216,7 +215,7 @@ def navigator_params(body: EmbodimentSpec) -> list[ParamSpec]:
         ),
         ParamSpec(
             "route_spacing",
-            float(sim.route_spacing),
+            float(task.ROUTE_SPACING_M),
             "Metres between route waypoints given to the policy (its training value).",
             range=(0.05, 2.0),
         ),
@@ -276,6 +275,10 @@ def navigator_params(body: EmbodimentSpec) -> list[ParamSpec]:
 
 def sim_bridge_params() -> list[ParamSpec]:
     """The sim bridge's parameters (all fixed at start-up except the pacing ones)."""
+    # Here, not at the top: the navigator process imports this module and must not load the
+    # simulator (nor numba); only the sim bridge needs the simulator's defaults.
+    from compass_nav.sim.config import SimConfig
+
     sim = SimConfig()
     return [
         ParamSpec(

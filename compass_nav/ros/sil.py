@@ -5,7 +5,7 @@
 starts) on their own ROS_DOMAIN_ID, counts the outcomes the bridge publishes on
 ``episode_status``, optionally records the camera stream of the first episode as a GIF, and
 stops both processes (SIGINT: the navigator publishes a final zero command). Used by the
-``compass-nav ros-sil`` command (:mod:`compass_nav.ros.cli`), the ROS tests and the demo.
+``compass-nav ros sil`` command (:mod:`compass_nav.ros.cli`), the ROS tests and the demo.
 It refuses to run outside a private network namespace (:mod:`compass_nav.ros.netns`).
 """
 
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from compass_nav.ros import qos
+from compass_nav.ros.conversions import image_to_rgb
 from compass_nav.ros.netns import require_private_network
 from compass_nav.utils.config import check
 
@@ -132,9 +134,6 @@ class _Listener:
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
-
-        from compass_nav.ros import qos
-        from compass_nav.ros.conversions import image_to_rgb
 
         self.records: list[dict] = []
         self._ctx = rclpy.Context()

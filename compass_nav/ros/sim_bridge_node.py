@@ -51,11 +51,11 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from compass_nav.contract.body import get_embodiment
+from compass_nav.planner import grid
 from compass_nav.ros import conversions as conv
 from compass_nav.ros import qos
 from compass_nav.ros.params import check_value, declare, sim_bridge_params
-from compass_nav.sim import kernels
-from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.sim.scenes import GRID_CELLS
 from compass_nav.utils import jsonsafe
@@ -174,7 +174,7 @@ class SimBridge(Node):
         self._goal_pub.publish(msg)
         if self._p("route_mode") == "planned":
             pose = self.env.pose[0]
-            plan = kernels.descend_path(self.env.cost_to_go[0], pose[0], pose[1], 4 * GRID_CELLS)
+            plan = grid.descend_path(self.env.cost_to_go[0], pose[0], pose[1], 4 * GRID_CELLS)
             # Like the simulator's own route: skip the cell centre under the robot.
             pts = np.vstack([pose[None, :2], plan[1:], g[None, :2]])
             self._route_pub.publish(conv.path_msg(pts, stamp, frame))

@@ -5,7 +5,8 @@ observations in the simulator's contract (uint8 RGB of any size: resizing and no
 are the runtime's business, never the caller's) and get actions already clipped to the body.
 """
 
-from compass_nav.runtime.base import InputSpec, PolicyRuntime, RuntimeOutput
+from compass_nav.contract.policy import PolicyRuntime
+from compass_nav.contract.spec import InputSpec, RuntimeOutput
 from compass_nav.runtime.scripted import ScriptedRuntime
 
 __all__ = ["InputSpec", "PolicyRuntime", "RuntimeOutput", "ScriptedRuntime", "load_runtime"]

@@ -1,6 +1,6 @@
 """The part every model backend shares: recurrent state, batching, inputs in, outputs out.
 
-:class:`GraphRuntime` implements :class:`~compass_nav.runtime.base.PolicyRuntime` for any
+:class:`GraphRuntime` implements :class:`~compass_nav.contract.spec.PolicyRuntime` for any
 policy described by a :class:`~compass_nav.runtime.metadata.ModelMetadata` (named inputs and
 outputs, recurrent ``(input, output)`` pairs). A backend (:mod:`.onnx_runtime`,
 :mod:`.tensorrt_runtime`, :mod:`.torch_runtime`) only implements :meth:`GraphRuntime._run`
@@ -15,7 +15,8 @@ import abc
 
 import numpy as np
 
-from compass_nav.runtime.base import PolicyRuntime, RuntimeOutput
+from compass_nav.contract.policy import PolicyRuntime
+from compass_nav.contract.spec import RuntimeOutput
 from compass_nav.runtime.errors import (
     InputError,
     InvalidObservationError,

@@ -12,9 +12,9 @@ ROS navigator, the benchmarks and users get a :class:`PolicyRuntime`:
 ``scripted:NAME`` or a scripted name     :class:`ScriptedRuntime` (e.g. ``goal_seeker``)
 =======================================  ==============================================
 
-Importing this module also registers a policy loader for ``.onnx`` / ``.engine`` / ``.plan``
-paths with :func:`compass_nav.policies.register_loader` (``make_policy`` imports it), so
-``compass-nav evaluate models/default.onnx`` evaluates an exported model through the same
+:func:`matches` / :func:`load` are the policy-registry entry for ``.onnx`` / ``.engine`` /
+``.plan`` paths (registered by :func:`compass_nav.plugins.register_all`), so
+``compass-nav evaluate run models/default.onnx`` evaluates an exported model through the same
 runtime a robot uses (:class:`RuntimePolicy`).
 """
 
@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from compass_nav.policies.base import Policy, register_loader
-from compass_nav.runtime.base import PolicyRuntime
+from compass_nav.contract.policy import Policy, PolicyRuntime
 from compass_nav.runtime.errors import ModelFileError
 from compass_nav.utils.errors import ConfigError
 
@@ -65,7 +64,7 @@ def _descriptor(embodiment: Any) -> np.ndarray | None:
         return None
     if isinstance(embodiment, np.ndarray):
         return embodiment.astype(np.float32)
-    from compass_nav.sim.embodiment import get_embodiment
+    from compass_nav.contract.body import get_embodiment
 
     return get_embodiment(embodiment).descriptor()
 
@@ -164,12 +163,11 @@ class RuntimePolicy(Policy):
         return out.action
 
 
-def _matches(spec: str) -> bool:
+def matches(spec: str) -> bool:
+    """True for an exported model or TensorRT engine path."""
     return Path(spec).suffix in (".onnx",) + _ENGINE_SUFFIXES
 
 
-def _load(spec: str, **kwargs: Any) -> RuntimePolicy:
+def load(spec: str, **kwargs: Any) -> RuntimePolicy:
+    """The exported model at ``spec`` behind a :class:`RuntimePolicy`."""
     return RuntimePolicy(open_runtime(spec, embodiment=None, **kwargs), name=spec)
-
-
-register_loader(_matches, _load)

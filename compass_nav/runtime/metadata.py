@@ -10,11 +10,11 @@ onnxruntime import here: the ROS node and the CPU runtime load this module.
 Keys (values are strings; JSON where structured):
     ``compass_nav.format_version``  ``"1"`` (:data:`FORMAT_VERSION`).
     ``compass_nav.model_kind``      one of :data:`MODEL_KINDS`.
-    ``compass_nav.input_spec``      JSON of :class:`~compass_nav.runtime.base.InputSpec` minus
+    ``compass_nav.input_spec``      JSON of :class:`~compass_nav.contract.spec.InputSpec` minus
                                     the descriptor fields (image size, streams, route points,
                                     control rate, path points).
     ``compass_nav.descriptor_fields``  JSON list: the embodiment descriptor schema; it must be
-                                    :data:`compass_nav.sim.embodiment.DESCRIPTOR_FIELDS`.
+                                    :data:`compass_nav.contract.body.DESCRIPTOR_FIELDS`.
     ``compass_nav.io``              JSON ``{inputs, outputs, state}``: tensor names, dtypes and
                                     per-row shapes (batch axis excluded), and the recurrent
                                     ``[input, output]`` pairs the runtime feeds back.
@@ -33,7 +33,7 @@ import dataclasses
 import json
 from typing import Any
 
-from compass_nav.runtime.base import InputSpec
+from compass_nav.contract.spec import InputSpec
 from compass_nav.runtime.errors import MetadataError
 
 __all__ = [
@@ -233,7 +233,7 @@ def parse_metadata(
         props: All metadata key/value pairs of the file (other prefixes are ignored).
         source: The file, for error messages.
         expected_fields: Descriptor schema the caller feeds; defaults to this package's
-            :data:`compass_nav.sim.embodiment.DESCRIPTOR_FIELDS`.
+            :data:`compass_nav.contract.body.DESCRIPTOR_FIELDS`.
 
     Returns:
         The parsed metadata.
@@ -243,7 +243,7 @@ def parse_metadata(
             inconsistent io, or a descriptor schema that differs from ``expected_fields``.
     """
     if expected_fields is None:
-        from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS
+        from compass_nav.contract.body import DESCRIPTOR_FIELDS
 
         expected_fields = DESCRIPTOR_FIELDS
     ours = {k[len(PREFIX) :]: v for k, v in props.items() if k.startswith(PREFIX)}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from compass_nav.contract.body import DESCRIPTOR_FIELDS
+from compass_nav.contract.policy import PolicyRuntime
+from compass_nav.contract.spec import InputSpec, RuntimeOutput
 from compass_nav.policies import make_policy
-from compass_nav.runtime.base import InputSpec, PolicyRuntime, RuntimeOutput
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS
 
 
 class ScriptedRuntime(PolicyRuntime):

@@ -1,6 +1,6 @@
 """TensorRT engines: building them from an exported ONNX file (cached) and running them.
 
-``compass-nav export --format tensorrt`` calls :func:`build_engine`;
+``compass-nav export tensorrt`` calls :func:`build_engine`;
 :func:`compass_nav.runtime.loader.open_runtime` opens ``*.engine`` / ``*.plan`` files with
 :class:`TensorRTRuntime`. An engine is specific to a GPU model and a TensorRT version, so:
 
@@ -234,8 +234,8 @@ def read_engine_sidecar(engine: str | Path) -> dict[str, Any]:
     if not side.is_file():
         raise MetadataError(
             f"{engine}: its metadata file {side.name} is missing (engines "
-            "carry no metadata; build them with compass-nav export --format "
-            "tensorrt, which writes it)"
+            "carry no metadata; build them with compass-nav export tensorrt, "
+            "which writes it)"
         )
     try:
         return json.loads(side.read_text())
@@ -264,7 +264,7 @@ class TensorRTRuntime(GraphRuntime):
             raise ModelFileError(
                 f"{self.path} was built for GPU {side.get('gpu')!r} with TensorRT "
                 f"{side.get('tensorrt')}; this machine has {dev['gpu']!r} with TensorRT "
-                f"{dev['tensorrt']}: rebuild it with `compass-nav export --format tensorrt "
+                f"{dev['tensorrt']}: rebuild it with `compass-nav export tensorrt "
                 f"--onnx {side.get('onnx', 'MODEL.onnx')}`"
             )
         super().__init__(meta, descriptor)

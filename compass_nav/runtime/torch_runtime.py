@@ -1,7 +1,7 @@
 """Policy runtime over a torch checkpoint: the reference the exported graphs are checked against.
 
 Opened by :func:`compass_nav.runtime.loader.open_runtime` for ``*.pt`` files and run folders.
-It runs the very module the exporter traces (:func:`compass_nav.export.sources.
+It runs the very module the exporter traces (:func:`compass_nav.runtime.sources.
 load_exportable`), behind the same :class:`GraphRuntime` (same input checks, same resize,
 same state handling), so the ONNX and torch runtimes differ only in the graph executor.
 """
@@ -31,8 +31,8 @@ class TorchRuntime(GraphRuntime):
     ) -> None:
         import torch
 
-        from compass_nav.export.contract import ExportablePolicy
-        from compass_nav.export.sources import load_exportable
+        from compass_nav.runtime.exportable import ExportablePolicy
+        from compass_nav.runtime.sources import load_exportable
 
         if threads is not None:
             torch.set_num_threads(int(threads))

@@ -19,6 +19,7 @@ import argparse
 import importlib
 from pathlib import Path
 
+from compass_nav.utils.cli import add_stage
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir
 
@@ -53,7 +54,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from compass_nav.sim.embodiment import get_embodiment, list_embodiments
+    from compass_nav.contract.body import get_embodiment, list_embodiments
     from compass_nav.sim.scenes import list_families
 
     # A pipe or a log file gets rich's 80 columns by default: too narrow for this table.
@@ -229,14 +230,13 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``compass-nav sim {list,view}``."""
-    sim = subparsers.add_parser(
+    sub = add_stage(
+        subparsers,
         "sim",
         help="embedded simulator: list bodies and scenes, view an episode",
         description="Look at the embedded simulator: registered embodiments and scene "
         "families, and pictures/GIFs of an episode driven by a policy.",
     )
-    sub = sim.add_subparsers(dest="sim_command", metavar="<subcommand>", title="subcommands")
-    sim.set_defaults(func=lambda a: (sim.print_help(), 2)[1])
 
     p = sub.add_parser(
         "list",

@@ -12,6 +12,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from compass_nav.contract import spec
+from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS
 from compass_nav.utils.config import check
 from compass_nav.utils.errors import ConfigError
 
@@ -61,22 +63,22 @@ class SimConfig:
     families: tuple[str, ...] = ("warehouse", "office", "hall")
     split: str = "train"  # "train" scene seeds; "heldout" or "validation": never in training
     scene_pool: int = 500  # distinct scene seeds per family
-    image_height: int = 64
-    image_width: int = 64
+    image_height: int = spec.IMAGE_HEIGHT
+    image_width: int = spec.IMAGE_WIDTH
     render_rgb: bool = True
     render_depth: bool = True
     route_mode: str = "planned"  # "planned" (global plan) or "mapless" (straight line)
-    route_points: int = 10
-    route_spacing: float = 0.4  # m between waypoints
-    control_hz: float = 10.0
+    route_points: int = spec.ROUTE_POINTS
+    route_spacing: float = spec.ROUTE_SPACING_M  # m between waypoints
+    control_hz: float = spec.CONTROL_HZ
     substeps: int = 2
     max_episode_steps: int = 300
     goal_distance_min: float = 2.5  # m of planned path
     goal_distance_max: float = 6.0
-    goal_tolerance: float = 0.5  # m (COMPASS: 0.5)
+    goal_tolerance: float = spec.GOAL_TOLERANCE_M  # m (COMPASS: 0.5)
     stop_speed: float = 0.1  # m/s (COMPASS: 0.1)
     stop_yaw_rate: float = 0.1  # rad/s (COMPASS: 0.1)
-    heading_tolerance: float = 0.1  # rad (COMPASS: 0.1)
+    heading_tolerance: float = spec.HEADING_TOLERANCE_RAD  # rad (COMPASS: 0.1)
     clearance_margin: float = 0.1  # m beyond the circumscribed radius at start and goal
     reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)
 
@@ -84,7 +86,6 @@ class SimConfig:
         check(self.num_envs >= 1, "num_envs", self.num_envs, "must be >= 1")
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
         check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS
 
         check(
             self.split in SPLIT_SEED_OFFSETS,

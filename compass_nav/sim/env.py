@@ -33,9 +33,11 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from scipy import ndimage
 
+from compass_nav.contract.body import DESCRIPTOR_DIM, get_embodiment
+from compass_nav.planner import grid
+from compass_nav.planner.cost import planner_cost
 from compass_nav.sim import kernels
 from compass_nav.sim.config import SimConfig
-from compass_nav.sim.embodiment import DESCRIPTOR_DIM, EmbodimentSpec, get_embodiment
 from compass_nav.sim.mdp import rewards, terminations
 from compass_nav.sim.render import render_batch
 from compass_nav.sim.scenes import (
@@ -74,31 +76,6 @@ def scene_with_clearance(family: str, seed: int) -> tuple[Scene, np.ndarray]:
     while len(_SCENE_CACHE) > _SCENE_CACHE_SIZE:
         _SCENE_CACHE.popitem(last=False)
     return scene, clearance
-
-
-#: The planner's expensive band reaches this far beyond the circumscribed radius, m.
-PLANNER_MARGIN_M = 0.05
-
-
-def planner_radii(body: EmbodimentSpec) -> tuple[float, float]:
-    """(forbidden, expensive) clearance radii of the planner's cost for a body, m."""
-    return body.inscribed_radius, body.circumscribed_radius + PLANNER_MARGIN_M
-
-
-def planner_cost(clearance: np.ndarray, body: EmbodimentSpec) -> np.ndarray:
-    """Per-metre traversal cost for a body on the inflated grid (``kernels.INF`` = forbidden).
-
-    The centre may not come closer to an obstacle than the inscribed radius; closer than the
-    circumscribed radius is allowed but expensive (the body has to be aligned to fit); up to
-    0.8 m beyond it a soft cost keeps plans in the middle of aisles.
-    """
-    r_in, r_out = planner_radii(body)
-    # float64 from the start: in float32 (the clearance's dtype) the marker 1e18 would be
-    # stored as 9.99999984e17 and no ``>= INF`` test would recognise a forbidden cell.
-    clearance = np.asarray(clearance, dtype=np.float64)
-    cost = 1.0 + 2.0 * np.clip((0.8 - (clearance - r_out)) / 0.8, 0.0, 1.0)
-    cost = np.where(clearance < r_out, 9.0, cost)
-    return np.where(clearance < r_in + 0.02, kernels.INF, cost)
 
 
 class NavVectorEnv(gym.vector.VectorEnv):
@@ -177,7 +154,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.height = np.zeros((n, G, G), np.float32)
         self.material = np.zeros((n, G, G), np.uint8)
         self.clearance = np.zeros((n, G, G), np.float32)
-        self.cost_to_go = np.full((n, G, G), kernels.INF)
+        self.cost_to_go = np.full((n, G, G), grid.INF)
         self.appearance = np.zeros((n, APPEARANCE_DIM), np.float32)
         self.pose = np.zeros((n, 3))
         self.vel = np.zeros((n, 3))
@@ -250,7 +227,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
         for _ in range(4):
             gidx = int(cand[rng.integers(cand.size)])
             gi, gj = divmod(gidx, G)
-            ctg = kernels.dijkstra(cost, gi, gj)
+            ctg = grid.dijkstra(cost, gi, gj)
             ctg_c = ctg.ravel()[cand]
             ok = (ctg_c >= cfg.goal_distance_min) & (ctg_c <= cfg.goal_distance_max * 1.6)
             starts = cand[ok]
@@ -260,13 +237,13 @@ class NavVectorEnv(gym.vector.VectorEnv):
                 sidx = int(starts[rng.integers(starts.size)])
                 si, sj = divmod(sidx, G)
                 sx, sy = (sj + 0.5) * RESOLUTION, (si + 0.5) * RESOLUTION
-                path = kernels.descend_path(ctg, sx, sy, 4 * G)
+                path = grid.descend_path(ctg, sx, sy, 4 * G)
                 if path.shape[0] < 2:
                     continue
-                length = kernels.path_length(path)
+                length = grid.path_length(path)
                 if not cfg.goal_distance_min <= length <= cfg.goal_distance_max:
                     continue
-                if kernels.min_clearance_along(clearance, path) < body.circumscribed_radius:
+                if grid.min_clearance_along(clearance, path) < body.circumscribed_radius:
                     continue
                 yaw = rng.uniform(-np.pi, np.pi)
                 if kernels.footprint_collides(scene.height, sx, sy, yaw, body.length, body.width):
@@ -329,7 +306,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
         gi = np.clip((self.pose[:, 1] / RESOLUTION).astype(int), 0, GRID_CELLS - 1)
         gj = np.clip((self.pose[:, 0] / RESOLUTION).astype(int), 0, GRID_CELLS - 1)
         geo_after = self.cost_to_go[np.arange(n), gi, gj]
-        geo_after = np.where(geo_after >= kernels.INF, geo_before, geo_after)
+        geo_after = np.where(geo_after >= grid.INF, geo_before, geo_after)
         self.geo = geo_after
 
         collision = self._collided & active
@@ -388,7 +365,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
     # ------------------------------------------------------------------ observations
     def _refresh_routes(self) -> None:
         with _PARALLEL_KERNELS:
-            kernels.routes_batch(
+            grid.routes_batch(
                 self.cost_to_go,
                 self.pose,
                 self.goal,

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from compass_nav.sim import kernels
-from compass_nav.sim.embodiment import EmbodimentSpec
+from compass_nav.contract.body import EmbodimentSpec
+from compass_nav.planner import grid
 from compass_nav.sim.scenes.base import RESOLUTION
 
 __all__ = [
@@ -413,7 +413,7 @@ class EpisodeRecorder:
         route = np.stack(
             [pose[0] + c * r[:, 0] - s * r[:, 1], pose[1] + s * r[:, 0] + c * r[:, 1]], 1
         )
-        plan = kernels.descend_path(p["cost_to_go"][e], float(pose[0]), float(pose[1]), 2000)
+        plan = grid.descend_path(p["cost_to_go"][e], float(pose[0]), float(pose[1]), 2000)
         if len(plan):
             plan = np.concatenate([plan, p["goal"][e][None, :2]], 0)
         return draw_topdown(

@@ -19,6 +19,7 @@ import shlex
 import sys
 
 from compass_nav.utils import jsonsafe
+from compass_nav.utils.cli import add_stage
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir
 
@@ -160,16 +161,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``compass-nav teacher`` with its ``demos`` and ``info`` subcommands."""
-    teacher = subparsers.add_parser(
+    sub = add_stage(
+        subparsers,
         "teacher",
         help="record planner-teacher demonstrations and inspect them",
         description="Record demonstrations of the privileged planner teacher (or any policy) "
         "in the embedded simulator, and inspect recorded datasets.",
     )
-    sub = teacher.add_subparsers(
-        dest="teacher_command", metavar="<subcommand>", title="subcommands"
-    )
-    teacher.set_defaults(func=lambda _args: teacher.print_help(sys.stderr) or 2)
 
     demos = sub.add_parser(
         "demos",

@@ -2,7 +2,7 @@
 
 Global planning is the simulator's cost-to-go field (Dijkstra on the grid inflated by the
 body's inscribed radius, with costs that keep the centre away from obstacles by more than the
-circumscribed radius; see :func:`compass_nav.sim.env.planner_cost`). Because the field covers
+circumscribed radius; see :func:`compass_nav.planner.cost.planner_cost`). Because the field covers
 every cell, re-planning from wherever the body is costs nothing: the tracker re-reads the path
 every step. The local tracker is a pure-pursuit controller with a look-ahead that shrinks near
 obstacles, rotates in place when the path turns sharply, brakes within its body's acceleration
@@ -18,8 +18,8 @@ import math
 import numba as nb
 import numpy as np
 
-from compass_nav.sim import kernels
-from compass_nav.sim.scenes.base import RESOLUTION
+from compass_nav.contract.geometry import RESOLUTION
+from compass_nav.planner import grid
 from compass_nav.utils.config import check
 
 
@@ -99,7 +99,7 @@ def _teacher_batch(
             clr = clearance[e, i, j]
             room = min(max((clr - radius[e]) / 0.6, 0.0), 1.0)
             look = look_min + (look_max - look_min) * room
-            pts = kernels.descend_path(ctg[e], x, y, int(look / RESOLUTION * 2) + 6)
+            pts = grid.descend_path(ctg[e], x, y, int(look / RESOLUTION * 2) + 6)
             # Look-ahead point: first path point at least `look` away (else the goal).
             tx, ty = gx, gy
             if dist > look:

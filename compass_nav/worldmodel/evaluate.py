@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from compass_nav.contract.body import get_embodiment
+from compass_nav.policies import make_policy
 from compass_nav.worldmodel import metrics as M
 from compass_nav.worldmodel.imagine import (
     AUTO_MODES,
@@ -170,8 +172,6 @@ def video_quality(
         ``{"windows": n, "horizons": [...], "<mode>": {"model"|"copy"|"shuffled":
         {"psnr": [...], "ssim": [...]}}}`` with one value per horizon (mean over windows).
     """
-    from compass_nav.sim.embodiment import get_embodiment
-
     model = loaded.model
     body = get_embodiment(loaded.config.pool.embodiment)
     H = max(horizons)
@@ -263,8 +263,6 @@ def judge_on_real(
         ``collision_accuracy``, ``collision_balanced_accuracy``, ``collision_auroc`` (of
         P(collision)), ``outcome_accuracy`` (success/collision/timeout), ``episodes``.
     """
-    from compass_nav.sim.embodiment import get_embodiment
-
     model = loaded.model
     body = get_embodiment(loaded.config.pool.embodiment)
     p_coll, true_coll, pred_out, true_out = [], [], [], []
@@ -341,8 +339,6 @@ def _auroc(score: np.ndarray, label: np.ndarray) -> float:
 
 def evaluate_pool(loaded: LoadedModel, data: str | Path, progress: bool = True) -> dict:
     """Run the whole offline evaluation (see the module docstring); returns the results dict."""
-    from compass_nav.policies import make_policy
-
     cfg = loaded.config
     ec, pc = cfg.evaluate, cfg.pool
     torch.set_num_threads(cfg.train.threads)

@@ -61,7 +61,7 @@ class DepthProjector:
     at height ``camera_height + s t``, with ``s`` the row's slope.
 
     Args:
-        body: The :class:`~compass_nav.sim.embodiment.EmbodimentSpec`.
+        body: The :class:`~compass_nav.contract.body.EmbodimentSpec`.
         size: Image side, px (square frames).
     """
 

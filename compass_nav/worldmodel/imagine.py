@@ -28,6 +28,8 @@ import time
 import numpy as np
 import torch
 
+from compass_nav.contract.body import get_embodiment
+from compass_nav.planner.cost import planner_radii
 from compass_nav.utils.errors import ModelError
 from compass_nav.worldmodel.geometry import DepthProjector, ObstacleMap
 from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception, plan_cost_to_go
@@ -93,10 +95,9 @@ def plan_band(body) -> float:
     """Width of the start plan's graded clearance band beyond the inscribed radius, m.
 
     ``map_prior_band``: beyond the inscribed radius the simulator's planner charges a high
-    cost up to the circumscribed radius + a margin (:func:`compass_nav.sim.env.planner_radii`).
+    cost up to the circumscribed radius + a margin
+    (:func:`compass_nav.planner.cost.planner_radii`).
     """
-    from compass_nav.sim.env import planner_radii
-
     r_in, r_out = planner_radii(body)
     return max(r_out - r_in, 0.0)
 
@@ -323,8 +324,6 @@ def imagine_episodes(
     Raises:
         NeedsSimulator: the policy reads privileged simulator state.
     """
-    from compass_nav.sim.embodiment import get_embodiment
-
     model, idm = loaded.model, loaded.idm
     body = get_embodiment(loaded.config.pool.embodiment)
     n = real.num_episodes

@@ -27,9 +27,10 @@ import types
 
 import numpy as np
 
-from compass_nav.sim import kernels
-from compass_nav.sim.mdp.terminations import goal_reached, wrap_angle
-from compass_nav.sim.scenes.base import RESOLUTION
+from compass_nav.contract.geometry import RESOLUTION, wrap_angle
+from compass_nav.planner import grid
+from compass_nav.planner.cost import planner_cost, planner_radii
+from compass_nav.sim.mdp.terminations import goal_reached
 
 __all__ = ["ActuatorModel", "Proprioception", "ReplanFields", "plan_cost_to_go"]
 
@@ -50,7 +51,7 @@ class ActuatorModel:
     """Velocity response of one body to commands (vectorised over a batch).
 
     Args:
-        body: The :class:`~compass_nav.sim.embodiment.EmbodimentSpec`.
+        body: The :class:`~compass_nav.contract.body.EmbodimentSpec`.
         dt: Control period, s.
         substeps: Integration sub-steps per period (the simulator's default is 2).
         seed: Seed of the tracking noise.
@@ -132,7 +133,7 @@ class ReplanFields:
     """Cost-to-go fields of imagined re-planning (:func:`plan_cost_to_go`).
 
     Attributes:
-        ctg: (N, G, G) cost-to-go, planner metres (``kernels.INF`` where unreachable).
+        ctg: (N, G, G) cost-to-go, planner metres (``grid.INF`` where unreachable).
         origin: (N, 2) start-frame position of the grid's centre cell centre (the plan's
             first point: the cell under the start pose).
         angle: (N,) orientation of the grid's axes in the start frame, rad.
@@ -179,8 +180,8 @@ def plan_cost_to_go(
 
     The simulator re-plans every step: its route descends a cost-to-go field of the whole
     map from wherever the body is. Imagination knows the start plan, not the map, so the field
-    here is the same planner (:func:`compass_nav.sim.env.planner_cost`,
-    :func:`compass_nav.sim.kernels.dijkstra`) on a clearance estimated from the distance to
+    here is the same planner (:func:`compass_nav.planner.cost.planner_cost`,
+    :func:`compass_nav.planner.grid.dijkstra`) on a clearance estimated from the distance to
     the start plan (:data:`REPLAN_AISLE_M`), on a grid laid exactly over the simulator's (the
     plan's cell centres give its orientation and phase). A body on its plan gets the plan; one
     that strays is routed on towards the goal and back to the middle of the aisle gradually,
@@ -191,15 +192,13 @@ def plan_cost_to_go(
     """
     import cv2
 
-    from compass_nav.sim.env import planner_cost, planner_radii
-
     n = plans.shape[0]
     has = np.asarray(plan_len) >= 2
     if not has.any():
         return None
     g = int(math.ceil(extent / RESOLUTION)) | 1  # odd: a centre cell
     out = ReplanFields(
-        ctg=np.full((n, g, g), kernels.INF),
+        ctg=np.full((n, g, g), grid.INF),
         origin=np.zeros((n, 2)),
         angle=np.zeros(n),
         has=has,
@@ -223,7 +222,7 @@ def plan_cost_to_go(
         gx, gy = out.to_grid(e, float(goal[e, 0]), float(goal[e, 1]))
         gi = int(np.clip(math.floor(gy / RESOLUTION), 0, g - 1))
         gj = int(np.clip(math.floor(gx / RESOLUTION), 0, g - 1))
-        out.ctg[e] = kernels.dijkstra(cost, gi, gj)
+        out.ctg[e] = grid.dijkstra(cost, gi, gj)
     return out
 
 
@@ -293,7 +292,7 @@ class Proprioception:
                 pts = np.ascontiguousarray(plan[self.progress[e] + 1 :])
             else:
                 pts = np.zeros((0, 2))
-            kernels.resample_polyline(
+            grid.resample_polyline(
                 pts, x, y, self.goal[e, 0], self.goal[e, 1], self.k, self.spacing, world
             )
             c, s = np.cos(yaw), np.sin(yaw)
@@ -312,7 +311,7 @@ class Proprioception:
         """
         f = self.replan
         gx, gy = f.to_grid(e, x, y)
-        pts = kernels.descend_path(f.ctg[e], gx, gy, self._max_pts)
+        pts = grid.descend_path(f.ctg[e], gx, gy, self._max_pts)
         if len(pts) == 0:
             return pts
         cell = np.floor(pts / RESOLUTION).astype(np.int64)

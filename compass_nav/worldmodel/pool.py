@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from compass_nav.policies import check_names
+from compass_nav.episodes import check_names
 from compass_nav.utils.atomic import atomic_write_json
 from compass_nav.utils.config import dump_yaml
 from compass_nav.worldmodel.config import WorldModelPipelineConfig

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
+from compass_nav.planner import grid
+from compass_nav.policies import make_policy
 from compass_nav.utils.atomic import atomic_open
 from compass_nav.utils.errors import DataError
 
@@ -202,11 +204,9 @@ def load_rollouts(path: str | Path) -> Rollouts:
 
 
 def _plan_in_start_frame(env, e: int) -> tuple[np.ndarray, int]:
-    from compass_nav.sim import kernels
-
     p = env.privileged()
     x, y, yaw = p["pose"][e]
-    pts = kernels.descend_path(p["cost_to_go"][e], float(x), float(y), MAX_PLAN)
+    pts = grid.descend_path(p["cost_to_go"][e], float(x), float(y), MAX_PLAN)
     c, s = np.cos(yaw), np.sin(yaw)
     d = pts - np.array([x, y])
     local = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], 1)
@@ -336,8 +336,6 @@ def record_rollouts(
     Returns:
         The episodes, in slot order (block by block).
     """
-    from compass_nav.policies import make_policy
-
     policy = make_policy(spec)
     parts = []
     done = 0

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from compass_nav.contract.body import get_embodiment
+from compass_nav.learning.common import CheckpointManager
 from compass_nav.utils.atomic import atomic_save_torch
 from compass_nav.utils.errors import DataError, ModelError
 from compass_nav.utils.finite import check_loss, check_weights
@@ -234,8 +236,6 @@ def train_world_model(
         The training summary (also stored in the checkpoint): wall time, final losses, IDM
         error statistics.
     """
-    from compass_nav.sim.embodiment import get_embodiment
-
     tc = cfg.train
     torch.manual_seed(tc.seed)
     torch.set_num_threads(tc.threads)
@@ -398,8 +398,6 @@ def _load_partial(path: Path, cfg: WorldModelPipelineConfig) -> dict:
     Raises:
         ModelError: unreadable file, or a run with other settings (names the file).
     """
-    from compass_nav.training.common import CheckpointManager
-
     state = CheckpointManager.load(path)  # a named ModelError for a corrupt file
     if not isinstance(state, dict) or state.get("config") != to_dict(cfg):
         raise ModelError(

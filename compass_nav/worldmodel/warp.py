@@ -59,7 +59,7 @@ class FrameWarper:
     """Warps frames of one body's camera between robot poses.
 
     Args:
-        body: The :class:`~compass_nav.sim.embodiment.EmbodimentSpec`.
+        body: The :class:`~compass_nav.contract.body.EmbodimentSpec`.
         size: Image side, px (square frames).
     """
 
@@ -242,7 +242,7 @@ class EgoWarp:
     """Composes imagined frames from warped real (and remembered) pixels and predictions.
 
     Args:
-        body: The :class:`~compass_nav.sim.embodiment.EmbodimentSpec`.
+        body: The :class:`~compass_nav.contract.body.EmbodimentSpec`.
         mode: One of :data:`EGO_WARP_MODES`.
         frames: (B, 4, S, S) the real reference frames (tensor layout of
             :func:`~compass_nav.worldmodel.model.frames_to_tensor`).

@@ -198,7 +198,9 @@ def test_resume_after_hard_kill(tmp_path: Path, small_cfg):
     root = tmp_path / "ds"
     code = (
         "from compass_nav.data import record_episodes\n"
+        "from compass_nav.plugins import register_all\n"
         "from compass_nav.sim.config import SimConfig\n"
+        "register_all()\n"
         f"cfg = SimConfig(**{_plain(small_cfg)!r})\n"
         f"record_episodes('teacher', {str(root)!r}, cfg, 500, seed=2, progress=False)\n"
     )

@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 import torch
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.distill.algorithm import Distillation, FeatureBuffer, action_mask, gaussian_kl
 from compass_nav.distill.config import distill_preset
+from compass_nav.distill.runner import train_distill
 from compass_nav.models.xmobility import processing as P
 from compass_nav.rl.artifact import load_residual
 from compass_nav.rl.config import HeadConfig, rl_preset
 from compass_nav.rl.modules import ResidualHead, ResidualPolicy, head_inputs
 from compass_nav.rl.record import EXTRA_KEYS, record_specialist
+from compass_nav.rl.runner import train_rl
 from compass_nav.sim.config import EpisodeSpec, SimConfig
-from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.sim.env import NavVectorEnv
-from compass_nav.training.distill import train_distill
-from compass_nav.training.rl import train_rl
 from compass_nav.utils.errors import ConfigError
 
 
@@ -188,7 +188,7 @@ def test_diverging_distillation_stops_by_name_and_writes_no_generalist(
 ):
     """A learning rate that blows the generalist's head up ends the run with a named error
     before a checkpoint or generalist holding NaN is written."""
-    from compass_nav.training.common import CheckpointManager
+    from compass_nav.learning.common import CheckpointManager
     from compass_nav.utils.errors import NonFiniteError
 
     _, specs, data = two_specialists

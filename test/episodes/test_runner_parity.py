@@ -131,9 +131,9 @@ def _json_default(o):
 def dagger() -> list:
     import torch
 
+    from compass_nav.il.dagger import DaggerConfig, collect_round
     from compass_nav.models.xmobility import XMobility, preset
     from compass_nav.sim.config import EpisodeSpec
-    from compass_nav.training.dagger import DaggerConfig, collect_round
 
     out = []
     cfg = DaggerConfig(

@@ -152,6 +152,18 @@ def test_workers_match_single_process(wall):
 
 
 @pytest.mark.slow
+def test_workers_know_what_the_parent_registered():
+    # "teacher" is registered by compass_nav.teacher, which the harness never imports: the
+    # spawned workers know it only through the parent's registry snapshot.
+    episode = EpisodeSpec(families=("hall",), max_episode_steps=5, image_height=32, image_width=32)
+    cfg = EvalConfig(
+        embodiments=("carter", "spot"), episode=episode, episodes=1, gifs=0, workers=2
+    )
+    result = evaluate("teacher", cfg, progress=False)
+    assert sorted(r["embodiment"] for r in result.records) == ["carter", "spot"]
+
+
+@pytest.mark.slow
 def test_worker_errors_reach_the_caller():
     episode = EpisodeSpec(split="heldout", families=("hall",))
     cfg = EvalConfig(embodiments=("carter", "spot"), episode=episode, episodes=1, workers=2)
@@ -193,6 +205,7 @@ def test_cli_evaluate_and_compare(tmp_path, capsys):
         args = parser.parse_args(
             [
                 "evaluate",
+                "run",
                 policy,
                 "--families",
                 "hall",
@@ -217,7 +230,7 @@ def test_cli_evaluate_and_compare(tmp_path, capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("policy=wall episodes=3 sr=0.0000")
     md = tmp_path / "cmp.md"
-    args = parser.parse_args(["evaluate", "--compare", *map(str, outs), "--out", str(md)])
+    args = parser.parse_args(["evaluate", "run", "--compare", *map(str, outs), "--out", str(md)])
     assert args.func(args) == 0
     text = md.read_text()
     assert "standstill SR [95% CI]" in text and "wall SR [95% CI]" in text

@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from compass_nav.cli import main
+from compass_nav.contract.body import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.export.onnx_export import OPSET, export_onnx
 from compass_nav.export.parity import record, replay
-from compass_nav.export.sources import load_exportable
 from compass_nav.runtime.errors import ModelFileError
 from compass_nav.runtime.loader import RuntimePolicy
 from compass_nav.runtime.metadata import PROVENANCE_KEYS
 from compass_nav.runtime.onnx_runtime import OnnxRuntime, read_onnx_metadata
+from compass_nav.runtime.sources import load_exportable
 from compass_nav.runtime.torch_runtime import TorchRuntime
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.utils.errors import ConfigError, ModelError
 
 
@@ -177,7 +177,6 @@ def test_cli_exports_a_run_folder_and_checks_parity(tmp_path, example_export, ca
     code = main(
         [
             "export",
-            "--format",
             "onnx",
             "--checkpoint",
             str(ckpt.parent),
@@ -196,17 +195,17 @@ def test_cli_exports_a_run_folder_and_checks_parity(tmp_path, example_export, ca
     assert "onnx.checker passed" in text and "-> OK" in text
     meta = read_onnx_metadata(out)
     assert meta.extra["command"] == (
-        f"compass-nav export --format onnx --checkpoint {ckpt.parent} --out {out} --opset {OPSET}"
+        f"compass-nav export onnx --checkpoint {ckpt.parent} --out {out} --opset {OPSET}"
     )
     assert report.is_file()
-    assert main(["export", "--show", str(out)]) == 0
+    assert main(["export", "show", str(out)]) == 0
     assert "compass_nav.model_kind" in capsys.readouterr().out
 
 
 def test_cli_usage_errors_exit_2(tmp_path, capsys):
-    assert main(["export", "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
+    assert main(["export", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
     assert "--checkpoint" in capsys.readouterr().err
-    assert main(["export", "--format", "tensorrt"]) == 2
+    assert main(["export", "tensorrt"]) == 2
     assert "--onnx" in capsys.readouterr().err
 
 
@@ -239,7 +238,7 @@ def test_cli_export_of_a_nan_checkpoint_fails(tmp_path, example_export, capsys):
     payload["model"][name].view(-1)[0] = float("nan")
     torch.save(payload, tmp_path / "nan.pt")
     out = tmp_path / "nan.onnx"
-    code = main(["export", "--checkpoint", str(tmp_path / "nan.pt"), "--out", str(out)])
+    code = main(["export", "onnx", "--checkpoint", str(tmp_path / "nan.pt"), "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 2, captured.out
     assert "compass-nav: error:" in captured.err and "not finite" in captured.err

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from compass_nav.contract.body import get_embodiment, list_embodiments
+from compass_nav.il.dagger import DaggerConfig, collect_round
+from compass_nav.learning.sequences import SequenceBuffer
 from compass_nav.models.xmobility import RSSMState, XMobility, preset
 from compass_nav.models.xmobility import processing as P
 from compass_nav.sim.config import EpisodeSpec
-from compass_nav.sim.embodiment import get_embodiment, list_embodiments
-from compass_nav.training.dagger import DaggerConfig, collect_round
-from compass_nav.training.sequences import SequenceBuffer
 from compass_nav.utils.errors import ConfigError
 
 

@@ -13,14 +13,14 @@ from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
 from compass_nav.cli import main
+from compass_nav.learning.common import CheckpointManager
 from compass_nav.rl.artifact import load_residual
 from compass_nav.rl.config import HeadConfig, PPOConfig, rl_preset
 from compass_nav.rl.env import PRIVILEGED_DIM, ResidualNavEnv
 from compass_nav.rl.modules import ResidualHead
 from compass_nav.rl.ppo import build_ppo
+from compass_nav.rl.runner import train_rl
 from compass_nav.sim.config import SimConfig
-from compass_nav.training.common import CheckpointManager
-from compass_nav.training.rl import train_rl
 from compass_nav.utils.errors import ModelError
 
 
@@ -154,7 +154,8 @@ def test_train_rl_cli(tmp_path, capsys):
     out = str(tmp_path / "cli")
     code = main(
         [
-            "train-rl",
+            "rl",
+            "train",
             "--preset",
             "debug",
             "--embodiment",
@@ -168,11 +169,12 @@ def test_train_rl_cli(tmp_path, capsys):
         ]
     )
     assert code == 0 and "specialist.pt" in capsys.readouterr().out
-    assert main(["train-rl", "--out", out, "--resume", "--preset", "debug"]) == 2
+    assert main(["rl", "train", "--out", out, "--resume", "--preset", "debug"]) == 2
     assert "--resume" in capsys.readouterr().err
     code = main(
         [
-            "train-rl",
+            "rl",
+            "train",
             "--preset",
             "debug",
             "--out",
@@ -184,7 +186,8 @@ def test_train_rl_cli(tmp_path, capsys):
     assert code == 2 and "ppo.clip_param=2" in capsys.readouterr().err
     # make_policy reaches the run folder through the registry (fresh interpreter, as the CLI).
     probe = (
-        "import compass_nav.rl.registry; from compass_nav.policies import make_policy; "
+        "from compass_nav.plugins import register_all; from compass_nav.policies import "
+        "make_policy; register_all(); "
         f"print(type(make_policy({out!r})).__name__)"
     )
     res = subprocess.run(

@@ -17,15 +17,15 @@ from compass_nav.utils.errors import ConfigError
 
 def test_shaped_reward_stays_bounded_when_the_body_enters_a_forbidden_cell(debug_base):
     """The simulator's own progress term carries the shaping: in a cell the planner forbids
-    the cost-to-go is ``kernels.INF`` and progress is 0 there, not minus a huge cost."""
+    the cost-to-go is ``grid.INF`` and progress is 0 there, not minus a huge cost."""
     import math
 
+    from compass_nav.planner import grid
+    from compass_nav.planner.cost import planner_radii
     from compass_nav.rl.config import rl_preset
     from compass_nav.rl.env import ResidualNavEnv
-    from compass_nav.sim import kernels
-    from compass_nav.sim.env import planner_radii
+    from compass_nav.rl.runner import rl_sim_config
     from compass_nav.sim.scenes import RESOLUTION
-    from compass_nav.training.rl import rl_sim_config
 
     cfg = rl_preset("debug", embodiment="g1", num_envs=1)
     env = ResidualNavEnv(rl_sim_config(cfg, debug_base.cfg), debug_base, seed=0)
@@ -38,7 +38,7 @@ def test_shaped_reward_stays_bounded_when_the_body_enters_a_forbidden_cell(debug
         np.argwhere((clearance > 0.0) & (clearance < r_in + 0.02)),
         key=lambda c: math.hypot((c[1] + 0.5) * RESOLUTION - x, (c[0] + 0.5) * RESOLUTION - y),
     )
-    assert sim.cost_to_go[0, i, j] >= kernels.INF
+    assert sim.cost_to_go[0, i, j] >= grid.INF
     sim.pose[0, :2] = ((j + 0.5) * RESOLUTION, (i + 0.5) * RESOLUTION)
     for _ in range(3):
         _, reward, _, _ = env.step(torch.zeros(1, 3))

@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from compass_nav.contract.body import DESCRIPTOR_FIELDS, get_embodiment
+from compass_nav.contract.policy import PolicyRuntime
+from compass_nav.contract.spec import InputSpec, RuntimeOutput
+from compass_nav.planner import grid
 from compass_nav.ros.navigator_core import (
     CommandLimiter,
     NavigatorCore,
@@ -13,9 +17,6 @@ from compass_nav.ros.navigator_core import (
 )
 from compass_nav.ros.observation import goal_in_robot_frame, planned_route, straight_route
 from compass_nav.ros.params import check_value, navigator_params, sim_bridge_params
-from compass_nav.runtime.base import InputSpec, PolicyRuntime, RuntimeOutput
-from compass_nav.sim import kernels
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.sim.scenes import GRID_CELLS
 from compass_nav.utils.errors import ConfigError, ModelError
@@ -190,7 +191,7 @@ def test_route_and_goal_match_the_simulator(mode):
         if mode == "mapless":
             route = straight_route(pose, goal, k, spacing)
         else:  # what the sim bridge publishes on 'route'
-            plan = kernels.descend_path(env.cost_to_go[e], pose[0], pose[1], 4 * GRID_CELLS)
+            plan = grid.descend_path(env.cost_to_go[e], pose[0], pose[1], 4 * GRID_CELLS)
             pts = np.vstack([pose[None, :2], plan[1:], goal[None, :2]])
             route, _ = planned_route(pts, pose, goal, k, spacing)
         np.testing.assert_allclose(route, obs["route"][e], atol=1e-4)

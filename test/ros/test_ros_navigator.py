@@ -18,7 +18,7 @@ from ros_harness import Harness
 from sensor_msgs.msg import CompressedImage
 from std_srvs.srv import Trigger
 
-from compass_nav.sim.embodiment import get_embodiment
+from compass_nav.contract.body import get_embodiment
 
 pytestmark = pytest.mark.ros
 

@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
+from compass_nav.contract.body import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.policies import make_policy
 from compass_nav.runtime import load_runtime
 from compass_nav.runtime.errors import (
@@ -28,7 +29,6 @@ from compass_nav.runtime.tensorrt_runtime import (
     tensorrt_missing,
 )
 from compass_nav.runtime.torch_runtime import TorchRuntime
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.utils.errors import ConfigError
 
 
@@ -328,7 +328,7 @@ def test_tensorrt_missing_says_what_is_missing(tmp_path, il_onnx, capsys):
     with pytest.raises(BackendUnavailableError, match="needs TensorRT and a CUDA GPU: "):
         build_engine(path, cache=tmp_path)
     msg = "; ".join(tensorrt_missing())
-    assert main(["export", "--format", "tensorrt", "--onnx", str(path)]) == 2
+    assert main(["export", "tensorrt", "--onnx", str(path)]) == 2
     assert msg in capsys.readouterr().err
     with pytest.raises(BackendUnavailableError):
         open_runtime(path, backend="tensorrt")
@@ -422,8 +422,8 @@ def test_non_finite_model_output_is_an_error_and_keeps_the_state(il_onnx):
     """A model whose outputs turn non-finite raises by name; the previous state stays."""
     import torch
 
-    from compass_nav.export.sources import load_exportable
     from compass_nav.runtime.errors import NonFiniteOutputError
+    from compass_nav.runtime.sources import load_exportable
 
     ckpt, _ = il_onnx
     module = load_exportable(ckpt)

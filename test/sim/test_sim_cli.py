@@ -8,7 +8,7 @@ import imageio.v3 as iio
 import pytest
 
 from compass_nav import cli
-from compass_nav.sim.embodiment import list_embodiments
+from compass_nav.contract.body import list_embodiments
 from compass_nav.sim.scenes import list_families
 
 

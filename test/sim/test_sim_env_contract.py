@@ -12,10 +12,11 @@ import math
 import numpy as np
 import pytest
 
+from compass_nav.contract.body import DESCRIPTOR_DIM, list_embodiments
+from compass_nav.planner import grid
 from compass_nav.policies import make_policy
 from compass_nav.sim import kernels
 from compass_nav.sim.config import SimConfig
-from compass_nav.sim.embodiment import DESCRIPTOR_DIM, list_embodiments
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.sim.scenes import RESOLUTION, list_families
 from compass_nav.teacher import Teacher
@@ -137,7 +138,7 @@ def test_start_and_goal_reachable_and_collision_free(sweep):
         ctg = start["cost_to_go"][e]
         si, sj = int(y / RESOLUTION), int(x / RESOLUTION)
         gi, gj = int(gy / RESOLUTION), int(gx / RESOLUTION)
-        assert ctg[si, sj] < kernels.INF, (body.name, env.env_family[e])
+        assert ctg[si, sj] < grid.INF, (body.name, env.env_family[e])
         assert ctg[gi, gj] == 0.0
         assert not kernels.footprint_collides(
             start["height"][e], x, y, yaw, body.length, body.width
@@ -145,7 +146,7 @@ def test_start_and_goal_reachable_and_collision_free(sweep):
         clearance = start["clearance"][e]
         need = body.circumscribed_radius
         assert clearance[si, sj] >= need and clearance[gi, gj] >= need
-        path = kernels.descend_path(ctg, x, y, 10_000)
+        path = grid.descend_path(ctg, x, y, 10_000)
         assert math.hypot(path[-1, 0] - gx, path[-1, 1] - gy) < 2 * RESOLUTION
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import imageio.v3 as iio
 import numpy as np
 
-from compass_nav.sim.embodiment import get_embodiment
+from compass_nav.contract.body import get_embodiment
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.sim.scenes.base import GRID_CELLS
 from compass_nav.sim.viz import (

@@ -179,7 +179,7 @@ def test_every_stage_has_its_presets_in_a_data_file():
 def test_cli_reports_bad_values_as_user_errors(tmp_path, args, shown):
     out = tmp_path / "run"
     res = subprocess.run(
-        [sys.executable, "-m", "compass_nav.cli", "train", "il", "--out", str(out)]
+        [sys.executable, "-m", "compass_nav.cli", "il", "train", "--out", str(out)]
         + ["--data", str(tmp_path / "no_demos"), "--preset", "debug", *args],
         capture_output=True,
         text=True,
@@ -205,9 +205,9 @@ def test_cli_reports_bad_values_as_user_errors(tmp_path, args, shown):
 )
 def test_old_episode_keys_are_refused_naming_their_new_place(stage, override, moved):
     from compass_nav.distill.config import DistillConfig
+    from compass_nav.il.runner import ILConfig
+    from compass_nav.pipeline.runner import PipelineConfig
     from compass_nav.rl.config import RLConfig
-    from compass_nav.training.il import ILConfig
-    from compass_nav.training.pipeline import PipelineConfig
 
     cls = {"rl": RLConfig, "distill": DistillConfig, "il": ILConfig, "pipeline": PipelineConfig}
     preset = "tiny" if stage == "pipeline" else "debug"
@@ -236,7 +236,7 @@ def test_episode_spec_builds_the_stage_sim_config():
 
 
 def test_a_preset_added_to_the_data_file_is_usable_without_code(tmp_path, monkeypatch):
-    from compass_nav.training.cli import build_il_config
+    from compass_nav.il.cli import build_il_config
     from compass_nav.utils import paths
 
     presets = tmp_path / "presets"

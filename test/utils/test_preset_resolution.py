@@ -15,15 +15,16 @@ from typing import Any
 import pytest
 import yaml
 
+from compass_nav.distill.cli import build_distill_config
+from compass_nav.distill.runner import _dagger_sim
 from compass_nav.evaluation import EvalConfig
+from compass_nav.il.cli import build_il_config
+from compass_nav.il.dagger import dagger_sim_config
 from compass_nav.models.xmobility.configuration import preset as model_preset
-from compass_nav.rl.cli import build_distill_config, build_rl_config
+from compass_nav.pipeline.runner import pipeline_preset
+from compass_nav.rl.cli import build_rl_config
+from compass_nav.rl.runner import rl_sim_config
 from compass_nav.sim.config import EPISODE_KEYS
-from compass_nav.training.cli import build_il_config
-from compass_nav.training.dagger import dagger_sim_config
-from compass_nav.training.distill import _dagger_sim
-from compass_nav.training.pipeline import pipeline_preset
-from compass_nav.training.rl import rl_sim_config
 from compass_nav.utils.config import config_to_dict
 from compass_nav.worldmodel.cli import resolve_config as resolve_worldmodel
 from compass_nav.worldmodel.rollouts import rollout_sim_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compass_nav.sim.embodiment import get_embodiment
+from compass_nav.contract.body import get_embodiment
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.sim.scenes import RESOLUTION, list_families
 from compass_nav.worldmodel.geometry import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from compass_nav.contract.body import get_embodiment
 from compass_nav.sim import kernels
-from compass_nav.sim.embodiment import get_embodiment
 from compass_nav.worldmodel.imagine import Imagined, NeedsSimulator, imagine_episodes, outcomes
 from compass_nav.worldmodel.kinematics import (
     ActuatorModel,

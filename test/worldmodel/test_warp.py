@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from compass_nav.sim.embodiment import get_embodiment
+from compass_nav.contract.body import get_embodiment
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.sim.scenes import list_families
 from compass_nav.worldmodel.model import frames_to_tensor

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from compass_nav.sim.embodiment import DESCRIPTOR_DIM
+from compass_nav.contract.body import DESCRIPTOR_DIM
 from compass_nav.utils.config import check
 from compass_nav.utils.errors import ConfigError
 

@@ -12,7 +12,7 @@ Conventions:
     * Actions: the network's tanh output ``u`` in [-1, 1] is a *fraction of the body's limits*:
       ``vx = u * max_vx`` forwards and ``u * |min_vx|`` backwards, ``vy = u * max_vy``,
       ``wz = u * max_wz``, the limits read from the embodiment descriptor (fields of
-      :data:`compass_nav.sim.embodiment.DESCRIPTOR_FIELDS`), then clipped to the limits. The
+      :data:`compass_nav.contract.body.DESCRIPTOR_FIELDS`), then clipped to the limits. The
       same network output thus means the same thing on every body.
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from compass_nav.contract.body import DESCRIPTOR_FIELDS
 from compass_nav.models.xmobility.configuration import XMobilityConfig
-from compass_nav.sim.embodiment import DESCRIPTOR_FIELDS
 
 __all__ = [
     "action_limits",

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def wrap_angle(a: np.ndarray) -> np.ndarray:
-    """Wrap angles to [-pi, pi)."""
-    return (a + np.pi) % (2 * np.pi) - np.pi
+from compass_nav.contract.geometry import wrap_angle
 
 
 def goal_reached(pose, vel, goal, cfg) -> np.ndarray:

@@ -1,10 +1,10 @@
 """Scene data and the helpers family generators draw with.
 
-Grid convention: cell ``[i, j]`` covers world ``x in [j*res, (j+1)*res)``,
-``y in [i*res, (i+1)*res)``; world frame REP-103 (x forward/east, y left/north, z up).
-A cell with height 0 is free floor; any other cell is an obstacle extruded from the floor to
-its height. Every grid has the fixed size :data:`GRID_CELLS` so that a batch of scenes packs
-into one array; the room occupies part of it and the rest is solid.
+Grid convention (:mod:`compass_nav.contract.geometry`): cell ``[i, j]`` covers world ``x in [j*res,
+(j+1)*res)``, ``y in [i*res, (i+1)*res)``; world frame REP-103 (x forward/east, y left/north, z
+up). A cell with height 0 is free floor; any other cell is an obstacle extruded from the floor to
+its height. Every grid has the fixed size :data:`GRID_CELLS` so that a batch of scenes packs into
+one array; the room occupies part of it and the rest is solid.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import dataclasses
 
 import numpy as np
 
-RESOLUTION = 0.1  # metres per cell
-GRID_CELLS = 240  # grid side, cells (24 m)
+from compass_nav.contract.geometry import GRID_CELLS, RESOLUTION
+
 N_MATERIALS = 8
 
 # Material slots (colours and textures are drawn per scene).

@@ -1,0 +1,80 @@
+"""``compass-nav distill train``: distil the specialists into one generalist.
+
+Registered through :data:`compass_nav.cli.COMMAND_MODULES`; follows the trainers' pattern
+(:mod:`compass_nav.learning.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compass_nav.distill.config import DistillConfig
+from compass_nav.learning.cli import add_trainer_flags
+from compass_nav.utils.cli import add_stage
+from compass_nav.utils.config import resolve_run_config
+from compass_nav.utils.files import ensure_output_dir
+
+__all__ = ["build_distill_config", "register"]
+
+
+def build_distill_config(
+    out: str,
+    preset: str | None = None,
+    config: str | None = None,
+    specialists: list[str] | None = None,
+    data: list[str] | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    resume: bool = False,
+):
+    """Resolve a :class:`~compass_nav.distill.config.DistillConfig` as ``distill train`` does."""
+    # Here, not at the top: learning.common imports torch, which command start-up should not.
+    from compass_nav.learning.common import CONFIG_FILE
+
+    return resolve_run_config(
+        DistillConfig,
+        "distill",
+        preset=preset,
+        config_file=config,
+        values={"specialists": specialists or None, "data": data or None},
+        overrides=overrides,
+        resume_from=Path(out) / CONFIG_FILE if resume else None,
+    )
+
+
+def _run_distill(args: argparse.Namespace) -> int:
+    from compass_nav.distill.runner import train_distill
+
+    ensure_output_dir(args.out, "--out")
+    cfg = build_distill_config(
+        args.out, args.preset, args.config, args.specialist, args.data, args.set, args.resume
+    )
+    path = train_distill(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    print(f"generalist: {path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``distill`` with its ``train`` verb."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    stage = add_stage(
+        subparsers,
+        "distill",
+        help="distil specialists into one descriptor-conditioned generalist",
+        description="Distillation of the residual specialists into one generalist.",
+    )
+    dis = stage.add_parser(
+        "train",
+        help="distil specialists into one descriptor-conditioned generalist",
+        formatter_class=fmt,
+        description="KL distillation of every specialist's action distribution into one "
+        "generalist head conditioned on the embodiment descriptor, offline on "
+        "recorded rollouts then with DAgger rounds in the simulator. Writes "
+        "OUT/config.yaml, OUT/checkpoints/, OUT/dagger/, OUT/generalist.pt.",
+        epilog="example:\n  compass-nav distill train --specialist runs/rl_carter runs/rl_spot "
+        "--data runs/rollouts_carter runs/rollouts_spot --out runs/generalist",
+    )
+    dis.add_argument("--specialist", nargs="+", help="specialist files or run folders")
+    dis.add_argument("--data", nargs="+", help="recorded specialist rollouts")
+    add_trainer_flags(dis, "distill")
+    dis.set_defaults(func=_run_distill)

@@ -1,0 +1,89 @@
+"""``compass-nav il train``: imitation learning of the world-model policy.
+
+Registered through :data:`compass_nav.cli.COMMAND_MODULES`. Options follow the trainers'
+pattern: ``--out`` run folder, ``--preset``, ``--config`` YAML file, ``--set key=value``
+overrides (applied last), ``--resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from compass_nav.learning.cli import add_trainer_flags
+from compass_nav.utils.cli import add_stage
+from compass_nav.utils.config import resolve_run_config
+from compass_nav.utils.files import ensure_output_dir
+
+__all__ = ["build_il_config", "register"]
+
+
+def build_il_config(
+    out: str,
+    preset: str | None = "default",
+    config: str | None = None,
+    data: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    resume: bool = False,
+):
+    """Resolve an :class:`~compass_nav.il.runner.ILConfig` the way the CLI does.
+
+    A new run starts from ``preset`` (``configs/presets/il.yaml``), merges the YAML file
+    ``config`` over it, then ``data`` and ``overrides``
+    (:func:`~compass_nav.utils.config.resolve_config`). A resumed run starts from the run's
+    own ``config.yaml`` (so a resumed run trains what it started training) and applies
+    ``data`` and ``overrides`` only.
+
+    Raises:
+        ConfigError: For ``preset``/``config`` given with ``resume``, or any bad value.
+    """
+    # Here, not at the top: the config lives with the trainer, which imports torch.
+    from compass_nav.il.runner import ILConfig
+    from compass_nav.learning.common import CONFIG_FILE
+
+    return resolve_run_config(
+        ILConfig,
+        "il",
+        preset=preset,
+        config_file=config,
+        values={"data": data},
+        overrides=overrides,
+        resume_from=Path(out) / CONFIG_FILE if resume else None,
+    )
+
+
+def _run_il(args: argparse.Namespace) -> int:
+    # Here, not at the top: the trainer imports torch, which `compass-nav --help` should not.
+    from compass_nav.il.runner import train_il
+
+    ensure_output_dir(args.out, "--out")
+    cfg = build_il_config(args.out, args.preset, args.config, args.data, args.set, args.resume)
+    final = train_il(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    print(f"model: {final}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``il`` with its ``train`` verb to the ``compass-nav`` parser."""
+    stage = add_stage(
+        subparsers,
+        "il",
+        help="imitation learning of the world-model policy from demonstrations",
+        description="Imitation learning: the run folder holds config.yaml, checkpoints, "
+        "TensorBoard logs and the final model.",
+    )
+    il = stage.add_parser(
+        "train",
+        help="imitation learning of the world-model policy from demonstrations",
+        description="Behaviour cloning of the X-Mobility-style world-model policy on teacher "
+        "demonstrations, with DAgger rounds in the simulator. Writes "
+        "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/model.pt.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  compass-nav il train --data runs/demos_carter --out runs/il_carter\n"
+        "  compass-nav il train --out runs/il_carter --resume\n"
+        "  compass-nav il train --data D --out O --preset debug --set steps=50",
+    )
+    il.add_argument("--data", help="demonstrations folder (default: the preset's)")
+    add_trainer_flags(il, "il", "--set steps=2000 --set model.kl_balance=0.8")
+    il.set_defaults(func=_run_il)

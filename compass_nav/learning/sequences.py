@@ -1,0 +1,162 @@
+"""An in-memory stream of episodes that yields random training windows, and grows.
+
+Imitation learning samples many short windows per second and DAgger appends on-policy
+episodes between training phases, so episodes are stored concatenated in flat arrays (one
+per field, leading axis = total steps) with ``is_first`` marking each episode's first step.
+A window may run across an episode boundary: the model resets its recurrent state wherever
+``is_first`` is set (the first step of every window is marked too, since the state before it
+is not known), so no padding or masking is needed and every step can be sampled.
+
+Demonstrations come in through :func:`episodes_from_dataset` (a folder written by
+:mod:`compass_nav.data.recorder`); DAgger episodes from :mod:`compass_nav.il.dagger`.
+Both are dicts of per-step arrays with the keys of :data:`FIELDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from compass_nav.data import DemoDataset
+from compass_nav.data.routes import mapless_route
+from compass_nav.utils.errors import DataError
+
+__all__ = ["FIELDS", "SequenceBuffer", "episodes_from_dataset"]
+
+#: Per-step fields of a buffered episode: (dtype, what it holds).
+FIELDS: dict[str, tuple[np.dtype, str]] = {
+    "rgb": (np.dtype(np.uint8), "(H,W,3) camera image"),
+    "depth": (np.dtype(np.float16), "(H,W) depth, m"),
+    "speed": (np.dtype(np.float32), "(3,) body (vx, vy, wz)"),
+    "route": (np.dtype(np.float32), "(K,2) PLANNED route, robot frame"),
+    "route_mapless": (np.dtype(np.float32), "(K,2) straight-line route to the goal"),
+    "goal": (np.dtype(np.float32), "(3,) robot-frame goal (x, y, yaw)"),
+    "embodiment": (np.dtype(np.float32), "(D,) body descriptor"),
+    "action": (np.dtype(np.float32), "(3,) teacher action (the label), SI"),
+    "prev_action": (np.dtype(np.float32), "(3,) previously EXECUTED command, SI"),
+}
+
+
+def episodes_from_dataset(
+    path: str | Path, embodiments: Iterable[str] | None = None, progress: bool = True
+) -> Iterator[dict[str, np.ndarray]]:
+    """Yield the episodes of a demonstrations folder as buffer episodes.
+
+    The dataset must have been recorded in ``planned`` route mode (its ``route`` is the
+    planned route, the path head's target); ``route_mapless`` is read, or derived from the
+    goal when an older recording lacks it.
+
+    Raises:
+        DataError: Wrong route mode, no camera images, or no episodes (after filtering).
+    """
+    from tqdm import tqdm
+
+    ds = DemoDataset(path, embodiments=tuple(embodiments) if embodiments else None, cache_size=0)
+    meta = ds.meta
+    if meta.get("route_mode") != "planned":
+        raise DataError(
+            f"{path}: route_mode={meta.get('route_mode')!r}; imitation needs a "
+            "dataset recorded with planned routes (the path head's target)"
+        )
+    if len(ds) == 0:
+        raise DataError(
+            f"{path}: no episodes" + (f" of {sorted(embodiments)}" if embodiments else "")
+        )
+    for i in tqdm(
+        range(len(ds)), desc="loading demos", unit="ep", disable=not progress, leave=False
+    ):
+        ep = ds[i]
+        if "rgb" not in ep or "depth" not in ep:
+            raise DataError(f"{ds.paths[i]}: the episode has no rgb/depth images")
+        if "route_mapless" not in ep:
+            ep["route_mapless"] = mapless_route(
+                ep["goal"], meta["route_points"], meta["route_spacing"]
+            )
+        n = len(ep["action"])
+        ep["embodiment"] = np.broadcast_to(ep["embodiment"], (n, len(ep["embodiment"])))
+        yield {k: ep[k] for k in FIELDS}
+
+
+class SequenceBuffer:
+    """Concatenated episodes with random-window sampling (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, np.ndarray] | None = None
+        self._pending: list[dict[str, np.ndarray]] = []
+        self.num_episodes = 0
+
+    def add(self, episodes: Iterable[dict[str, np.ndarray]]) -> int:
+        """Append episodes (dicts with every key of :data:`FIELDS`); returns how many.
+
+        Raises:
+            DataError: A missing key or per-step arrays of different lengths.
+        """
+        count = 0
+        for ep in episodes:
+            missing = [k for k in FIELDS if k not in ep]
+            if missing:
+                raise DataError(f"episode lacks fields {missing}")
+            n = len(ep["action"])
+            bad = {k: len(ep[k]) for k in FIELDS if len(ep[k]) != n}
+            if bad or n == 0:
+                raise DataError(f"episode fields disagree on the length {n}: {bad}")
+            chunk = {k: np.asarray(ep[k], dtype=FIELDS[k][0]) for k in FIELDS}
+            first = np.zeros(n, bool)
+            first[0] = True
+            chunk["is_first"] = first
+            self._pending.append(chunk)
+            count += 1
+        self.num_episodes += count
+        return count
+
+    def _consolidate(self) -> dict[str, np.ndarray]:
+        if self._pending:
+            parts = ([self._data] if self._data is not None else []) + self._pending
+            self._data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            self._pending = []
+        if self._data is None:
+            raise DataError("the sequence buffer is empty")
+        return self._data
+
+    def __len__(self) -> int:
+        """Total buffered steps."""
+        return (0 if self._data is None else len(self._data["action"])) + sum(
+            len(p["action"]) for p in self._pending
+        )
+
+    def sample(
+        self, rng: np.random.Generator, batch_size: int, seq_len: int, mapless_prob: float
+    ) -> dict[str, torch.Tensor]:
+        """A batch of random windows as tensors for :meth:`XMobility.loss`.
+
+        Each window sees the mapless route with probability ``mapless_prob`` and the planned
+        one otherwise (one mode per window, as one episode runs in one mode); the ``path``
+        target is always the planned route.
+
+        Returns:
+            Tensors (B, L, ...): ``rgb`` uint8, ``depth`` float32, ``speed``, ``route`` (the
+            input route), ``path`` (planned), ``goal``, ``embodiment``, ``action``,
+            ``prev_action``, ``is_first`` bool.
+        """
+        data = self._consolidate()
+        total = len(data["action"])
+        if total < seq_len:
+            raise DataError(f"the buffer holds {total} steps, fewer than seq_len={seq_len}")
+        starts = rng.integers(0, total - seq_len + 1, size=batch_size)
+        mapless = rng.random(batch_size) < mapless_prob
+        idx = starts[:, None] + np.arange(seq_len)[None, :]
+        out = {
+            k: torch.from_numpy(data[k][idx])
+            for k in ("rgb", "speed", "goal", "embodiment", "action", "prev_action", "is_first")
+        }
+        out["depth"] = torch.from_numpy(data["depth"][idx].astype(np.float32))
+        planned = data["route"][idx]
+        out["path"] = torch.from_numpy(planned)
+        out["route"] = torch.from_numpy(
+            np.where(mapless[:, None, None, None], data["route_mapless"][idx], planned)
+        )
+        out["is_first"][:, 0] = True
+        return out
