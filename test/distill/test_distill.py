@@ -182,15 +182,18 @@ def test_train_distill_offline_then_dagger_and_resume(two_specialists, tmp_path)
         )
 
 
-@pytest.mark.parametrize("lr", [1e30, float("inf")])
-def test_diverging_distillation_stops_by_name_and_writes_no_generalist(
-    two_specialists, tmp_path, lr
-):
+def test_an_infinite_learning_rate_is_refused_by_the_config():
+    with pytest.raises(ConfigError, match="lr=inf: expected a finite number"):
+        distill_preset("debug", lr=float("inf"))
+
+
+def test_diverging_distillation_stops_by_name_and_writes_no_generalist(two_specialists, tmp_path):
     """A learning rate that blows the generalist's head up ends the run with a named error
     before a checkpoint or generalist holding NaN is written."""
     from compass_nav.learning.common import CheckpointManager
     from compass_nav.utils.errors import NonFiniteError
 
+    lr = 1e30
     _, specs, data = two_specialists
     cfg = distill_preset("debug", specialists=specs, data=data, dagger_rounds=0, lr=lr)
     with pytest.raises(NonFiniteError, match="distillation training diverged at step"):
