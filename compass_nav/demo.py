@@ -147,7 +147,7 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
     from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
     from compass_nav.policies import make_policy
     from compass_nav.sim.env import NavVectorEnv
-    from compass_nav.sim.viz import EpisodeRecorder
+    from compass_nav.sim.viz import EpisodeDrawer
 
     pairs = len(cfg.embodiments) * len(cfg.families)
     n_env = pairs * cfg.envs_per_pair
@@ -167,7 +167,7 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
     names = [b.name for b in env.env_bodies]
     filmed = {e: (names[e], str(env.env_family[e])) for e in range(pairs)}
     result = RolloutResult([], {k: [] for k in filmed.values()}, {}, {})
-    rec = EpisodeRecorder(env)
+    rec = EpisodeDrawer(env)
 
     class Film(EpisodeHook):
         """Films the first episode of each pair's first slot; keeps every counted record."""

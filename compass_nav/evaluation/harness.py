@@ -7,7 +7,7 @@ whose slots cover every cell evenly (slot ``e`` drives family ``e % F`` and embo
 (:class:`compass_nav.episodes.EpisodeRunner`, quota :class:`compass_nav.episodes.CellQueue`),
 and turns the finished episodes into :class:`EvalResult` (metrics from
 :mod:`compass_nav.evaluation.metrics`, files from :mod:`compass_nav.evaluation.report`,
-GIFs from :mod:`compass_nav.evaluation.recorder`).
+GIFs from :mod:`compass_nav.evaluation.failure_clips`).
 
 Episode identity. Episode ``i`` of cell (embodiment, family) is reset from the generator
 seeded ``[seed, crc32(embodiment), crc32(family), i]``, whichever slot runs it. A cell's
@@ -32,7 +32,7 @@ import numpy as np
 from compass_nav.contract.policy import install_registry, registry_snapshot
 from compass_nav.episodes import CellQueue, Episode, EpisodeHook, EpisodeRunner
 from compass_nav.evaluation.config import EvalConfig
-from compass_nav.evaluation.recorder import FailureClip, FailureRecorder, merge_clips
+from compass_nav.evaluation.failure_clips import FailureClip, FailureRecorder, merge_clips
 from compass_nav.policies import Policy, make_policy
 from compass_nav.utils.errors import CompassNavError, ConfigError
 

@@ -9,7 +9,8 @@ preset, an optional YAML file and ``--set key=value`` overrides, and calls
 * :class:`ILRunner` owns the loop: data (a :class:`SequenceBuffer` of demonstrations that
   DAgger rounds grow), the learning-rate schedule, TensorBoard logs, the progress bar,
   checkpoints (with every RNG, so ``--resume`` repeats exactly the step an uninterrupted run
-  would have taken) and the final ``model.pt`` that :mod:`compass_nav.models.loader` opens.
+  would have taken) and the final ``model.pt`` that
+  :mod:`compass_nav.models.checkpoint_policy` opens.
 
 Run folder: ``config.yaml``, ``checkpoints/step_*.pt``, ``dagger/round_*.npz``, ``tb/``,
 ``model.pt``, ``summary.json``.
@@ -168,7 +169,10 @@ class ILAlgorithm:
 
 
 def model_payload(model: XMobility, step: int, cfg: ILConfig | None = None) -> dict[str, Any]:
-    """What :mod:`compass_nav.models.loader` needs to rebuild ``model`` (no training state)."""
+    """What :mod:`~compass_nav.models.checkpoint_policy` needs to rebuild ``model``.
+
+    No training state: optimiser and RNG states stay in the run's checkpoints.
+    """
     payload = {
         "kind": MODEL_KIND,
         "model_config": config_to_dict(model.cfg),

@@ -48,10 +48,10 @@ from compass_nav.distill.runner import train_distill
 from compass_nav.evaluation import EvalConfig, evaluate
 from compass_nav.il.runner import ILConfig, train_il
 from compass_nav.learning.common import CheckpointManager
-from compass_nav.models.loader import XMobilityPolicy, load_model, resolve_checkpoint
+from compass_nav.models.checkpoint_policy import XMobilityPolicy, load_model, resolve_checkpoint
+from compass_nav.rl.agent import load_agent
 from compass_nav.rl.artifact import resolve_artifact
 from compass_nav.rl.config import RLConfig
-from compass_nav.rl.loader import load_agent
 from compass_nav.rl.record import record_specialist
 from compass_nav.rl.runner import train_rl
 from compass_nav.sim.config import EpisodeSpec, SimConfig

@@ -75,11 +75,11 @@ def open_runtime(model: str, embodiment: str) -> PolicyRuntime:
     except CompassNavError as exc:
         raise ModelError(f"model={model!r}: {exc}") from None
     except ModuleNotFoundError as exc:
-        if exc.name != "compass_nav.runtime.loader":
+        if exc.name != "compass_nav.runtime.factory":
             raise
         if not scripted:
             raise ModelError(
-                f"model={model!r}: the model loader (compass_nav.runtime.loader) is not "
+                f"model={model!r}: the model loader (compass_nav.runtime.factory) is not "
                 "installed, so only scripted models run (e.g. model:=scripted:goal_seeker)"
             ) from None
 

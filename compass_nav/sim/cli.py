@@ -137,7 +137,7 @@ def view_episode(
     from compass_nav.policies import make_policy
     from compass_nav.sim.env import NavVectorEnv
     from compass_nav.sim.viz import (
-        EpisodeRecorder,
+        EpisodeDrawer,
         compose_frame,
         depth_to_rgb,
         write_gif,
@@ -158,7 +158,7 @@ def view_episode(
     pol = make_policy(policy)
     pol.bind(env)
     obs, _ = env.reset(seed=seed)
-    rec = EpisodeRecorder(env)
+    rec = EpisodeDrawer(env)
     start = np.ones(1, bool)
     outcome, spl = "running", 0.0
     frames: list[np.ndarray] = []

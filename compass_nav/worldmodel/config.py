@@ -2,7 +2,8 @@
 
 One :class:`WorldModelPipelineConfig` holds the four parts the ``compass-nav worldmodel``
 commands use: the policy pool and its ground truth (:class:`PoolConfig`), the network
-(:class:`ModelConfig`), training (:class:`TrainConfig`) and evaluation (:class:`EvalConfig`).
+(:class:`ModelConfig`), training (:class:`TrainConfig`) and offline evaluation
+(:class:`OfflineEvalConfig`; the ``evaluate`` section).
 The named starting points (``default``: the benchmark run; ``tiny``: seconds-long, for tests)
 live in ``configs/presets/worldmodel.yaml``; presets, YAML files and ``key=value`` overrides
 are layered by :func:`compass_nav.utils.config.resolve_config`. The resolved config is saved
@@ -18,8 +19,8 @@ from compass_nav.utils.errors import ConfigError
 
 __all__ = [
     "DEFAULT_POOL",
-    "EvalConfig",
     "ModelConfig",
+    "OfflineEvalConfig",
     "PoolConfig",
     "PoolPolicy",
     "TrainConfig",
@@ -274,7 +275,7 @@ class TrainConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class EvalConfig:
+class OfflineEvalConfig:
     """Offline evaluation (see :mod:`compass_nav.worldmodel.evaluate`)."""
 
     horizons: tuple[int, ...] = (1, 8, 16, 32)
@@ -374,7 +375,7 @@ class WorldModelPipelineConfig:
     pool: PoolConfig = dataclasses.field(default_factory=PoolConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    evaluate: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    evaluate: OfflineEvalConfig = dataclasses.field(default_factory=OfflineEvalConfig)
 
     def __post_init__(self) -> None:
         check(

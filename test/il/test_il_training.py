@@ -9,7 +9,7 @@ import torch
 from compass_nav.cli import main
 from compass_nav.il.cli import build_il_config
 from compass_nav.il.runner import ILRunner
-from compass_nav.models.loader import XMobilityPolicy, load_model
+from compass_nav.models.checkpoint_policy import XMobilityPolicy, load_model
 from compass_nav.policies import make_policy
 from compass_nav.sim.env import NavVectorEnv
 
