@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
-from compass_nav.utils.config import check
+from compass_nav.utils.config import check, check_at_least, check_names, check_within
 from compass_nav.utils.files import ensure_output_dir
 
 __all__ = [
@@ -76,31 +76,14 @@ class DemoConfig:
     out: str = "out/demo"
 
     def __post_init__(self) -> None:
-        check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
-        check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        check(
-            len(set(self.embodiments)) == len(self.embodiments),
-            "embodiments",
-            self.embodiments,
-            "must not repeat a name",
-        )
-        check(
-            len(set(self.families)) == len(self.families),
-            "families",
-            self.families,
-            "must not repeat a name",
-        )
-        check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
-        check(
-            1 <= self.envs_per_pair <= 64,
-            "envs_per_pair",
-            self.envs_per_pair,
-            "must be within [1, 64]",
-        )
+        check_names("embodiments", self.embodiments)
+        check_names("families", self.families)
+        check_at_least("episodes", self.episodes, 1)
+        check_within("envs_per_pair", self.envs_per_pair, 1, 64)
         check(
             self.split in ("train", "heldout"), "split", self.split, "must be 'train' or 'heldout'"
         )
-        check(self.gif_stride >= 1, "gif_stride", self.gif_stride, "must be >= 1")
+        check_at_least("gif_stride", self.gif_stride, 1)
 
 
 @dataclasses.dataclass(frozen=True)

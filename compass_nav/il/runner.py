@@ -42,7 +42,14 @@ from compass_nav.learning.sequences import SequenceBuffer, episodes_from_dataset
 from compass_nav.models.xmobility import XMobility, XMobilityConfig, count_parameters
 from compass_nav.models.xmobility.processing import resize_frames
 from compass_nav.utils.atomic import atomic_save_torch, atomic_write_json
-from compass_nav.utils.config import check, config_to_dict, resolve_config
+from compass_nav.utils.config import (
+    check,
+    check_at_least,
+    check_positive,
+    check_within,
+    config_to_dict,
+    resolve_config,
+)
 from compass_nav.utils.errors import DataError
 from compass_nav.utils.finite import WEIGHT_CHECK_EVERY, check_loss, check_weights
 
@@ -104,24 +111,20 @@ class ILConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "embodiments", tuple(self.embodiments))
         check(bool(self.data), "data", self.data, "must name a demonstrations folder")
-        check(self.seed >= 0, "seed", self.seed, "must be >= 0")
-        check(self.steps >= 1, "steps", self.steps, "must be >= 1")
-        check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
-        check(self.seq_len >= 1, "seq_len", self.seq_len, "must be >= 1")
-        check(self.lr > 0, "lr", self.lr, "must be > 0")
+        check_at_least("seed", self.seed, 0)
+        check_at_least("steps", self.steps, 1)
+        check_at_least("batch_size", self.batch_size, 1)
+        check_at_least("seq_len", self.seq_len, 1)
+        check_positive("lr", self.lr)
         check(0 < self.lr_final <= 1, "lr_final", self.lr_final, "must be in (0, 1]")
-        check(self.warmup >= 0, "warmup", self.warmup, "must be >= 0")
-        check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
-        check(self.grad_clip > 0, "grad_clip", self.grad_clip, "must be > 0")
-        check(0 <= self.mapless_prob <= 1, "mapless_prob", self.mapless_prob, "must be in [0, 1]")
-        check(self.num_threads >= 0, "num_threads", self.num_threads, "must be >= 0")
-        check(self.log_every >= 1, "log_every", self.log_every, "must be >= 1")
-        check(
-            self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "must be >= 1"
-        )
-        check(
-            self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "must be >= 1"
-        )
+        check_at_least("warmup", self.warmup, 0)
+        check_at_least("weight_decay", self.weight_decay, 0)
+        check_positive("grad_clip", self.grad_clip)
+        check_within("mapless_prob", self.mapless_prob, 0, 1)
+        check_at_least("num_threads", self.num_threads, 0)
+        check_at_least("log_every", self.log_every, 1)
+        check_at_least("checkpoint_every", self.checkpoint_every, 1)
+        check_at_least("keep_checkpoints", self.keep_checkpoints, 1)
 
 
 def il_preset(name: str, **overrides) -> ILConfig:
