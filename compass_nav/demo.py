@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
+from compass_nav.utils.cli import add_names, add_route_mode
 from compass_nav.utils.config import check, check_at_least, check_names, check_within
 from compass_nav.utils.files import ensure_output_dir
 
@@ -468,23 +469,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="ros mode: navigator model ('' = shipped default, scripted:<name>)",
     )
     p.add_argument("--domain-id", type=int, default=40, help="ros mode: ROS_DOMAIN_ID")
-    p.add_argument(
-        "--route-mode",
-        choices=("planned", "mapless"),
-        default="planned",
-        help="ros mode: publish the global plan on `route`, or go mapless",
+    add_route_mode(p, help="ros mode: publish the global plan on `route`, or go mapless")
+    add_names(
+        p, "--embodiments", d.embodiments, "bodies to drive (registered names or YAML paths)"
     )
-    p.add_argument(
-        "--embodiments",
-        nargs="+",
-        default=list(d.embodiments),
-        help="bodies to drive (registered names or YAML paths)",
-    )
-    p.add_argument(
-        "--families",
-        nargs="+",
-        default=list(d.families),
-        help="scene families (ros mode uses the first)",
+    add_names(
+        p, "--families", d.families, "scene families (ros mode uses the first)", metavar="FAMILY"
     )
     p.add_argument(
         "--episodes",

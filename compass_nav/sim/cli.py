@@ -19,7 +19,7 @@ import argparse
 import importlib
 from pathlib import Path
 
-from compass_nav.utils.cli import add_stage
+from compass_nav.utils.cli import add_route_mode, add_stage
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir
 
@@ -264,7 +264,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="policy spec: teacher, standstill, wall, goal_seeker or a model path",
     )
     p.add_argument("--steps", type=int, default=150, help="most steps to drive")
-    p.add_argument("--route-mode", default="planned", choices=("planned", "mapless"))
+    add_route_mode(p)
     p.add_argument(
         "--split",
         default="train",
