@@ -26,7 +26,13 @@ from compass_nav.models.xmobility.processing import obs_to_tensors
 from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ModelError
 
-__all__ = ["XMobilityPolicy", "load_checkpoint", "load_model", "resolve_checkpoint"]
+__all__ = [
+    "XMobilityPolicy",
+    "load_checkpoint",
+    "load_model",
+    "read_tagged",
+    "resolve_checkpoint",
+]
 
 MODEL_KIND = "xmobility"
 
@@ -57,14 +63,26 @@ def load_checkpoint(spec: str | Path) -> dict[str, Any]:
         ModelError: Missing, unreadable, or not an X-Mobility checkpoint.
     """
     path = resolve_checkpoint(spec)
+    payload = read_tagged(path, MODEL_KIND, "checkpoint")
+    payload["path"] = str(path)
+    return payload
+
+
+def read_tagged(path: Path, kind: str, what: str) -> dict[str, Any]:
+    """The dict saved at ``path`` whose ``kind`` entry is ``kind`` (tensors on the CPU).
+
+    Only tensors and plain data are unpickled (``weights_only``).
+
+    Raises:
+        ModelError: An unreadable file (the message calls it a ``what``), or another kind.
+    """
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ModelError(f"{path}: not a readable checkpoint ({exc})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != MODEL_KIND:
-        kind = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
-        raise ModelError(f"{path}: kind={kind!r}, expected {MODEL_KIND!r}")
-    payload["path"] = str(path)
+        raise ModelError(f"{path}: not a readable {what} ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("kind") != kind:
+        found = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
+        raise ModelError(f"{path}: kind={found!r}, expected {kind!r}")
     return payload
 
 

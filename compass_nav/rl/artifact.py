@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from compass_nav.models.checkpoint_policy import read_tagged
 from compass_nav.models.xmobility import XMobility, XMobilityConfig
 from compass_nav.rl.base import freeze
 from compass_nav.rl.config import HeadConfig
@@ -106,13 +105,7 @@ def load_residual(spec: str | Path) -> ResidualPolicy:
             match their config.
     """
     path = resolve_artifact(spec)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ModelError(f"{path}: not a readable policy file ({exc})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != ARTIFACT_KIND:
-        kind = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
-        raise ModelError(f"{path}: kind={kind!r}, expected {ARTIFACT_KIND!r}")
+    payload = read_tagged(path, ARTIFACT_KIND, "policy file")
     if payload.get("version") != ARTIFACT_VERSION:
         raise ModelError(
             f"{path}: version={payload.get('version')!r}, this code reads "

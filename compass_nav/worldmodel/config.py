@@ -40,6 +40,20 @@ ROLES = ("train", "heldout")
 #: How imagination uses the ego-motion warp (``evaluate.ego_warp``; see
 #: :mod:`compass_nav.worldmodel.warp`).
 EGO_WARP_MODES = ("off", "warp", "reanchor", "memory")
+#: How an imagined episode is judged to end in a contact (``evaluate.judge``, besides
+#: ``auto``; see :class:`OfflineEvalConfig` and :func:`compass_nav.worldmodel.imagine.outcomes`).
+JUDGE_MODES = (
+    "hazard",
+    "max",
+    "threshold",
+    "sweep",
+    "depth",
+    "map",
+    "map_max",
+    "map_first",
+    "map_prior",
+    "map_prior_band",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,19 +326,7 @@ class OfflineEvalConfig:
             "must be >= 2 (the shuffled-action baseline permutes windows)",
         )
         check_at_least("evaluate.bootstrap", self.bootstrap, 10)
-        modes = (
-            "auto",
-            "hazard",
-            "max",
-            "threshold",
-            "sweep",
-            "depth",
-            "map",
-            "map_max",
-            "map_first",
-            "map_prior",
-            "map_prior_band",
-        )
+        modes = ("auto", *JUDGE_MODES)
         check(self.judge in modes, "evaluate.judge", self.judge, f"must be one of {modes}")
         check(
             self.judge_rule in ("episode_brier", "sr_mse"),
