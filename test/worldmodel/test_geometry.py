@@ -31,18 +31,24 @@ def _scene_cells(env, e, px, py):
     return occ[e, np.clip(i, 0, g), np.clip(j, 0, g)], near
 
 
-@pytest.mark.parametrize("body_name", ["carter", "h1"])  # h1: camera pitched down, high
-def test_back_projection_lands_on_obstacle_cells(body_name):
-    """Obstacle points from rendered depth fall on (or next to) the scene's obstacle cells."""
+def _two_per_family(body_name: str, size: int, seed: int):
+    """Two envs of ``body_name`` per scene family, ``size`` px square, reset with ``seed``."""
     fams = tuple(list_families())
     env = NavVectorEnv(
         num_envs=2 * len(fams),
         embodiments=(body_name,),
         families=fams,
-        image_height=32,
-        image_width=32,
+        image_height=size,
+        image_width=size,
     )
-    obs, _ = env.reset(seed=3)
+    obs, _ = env.reset(seed=seed)
+    return env, obs
+
+
+@pytest.mark.parametrize("body_name", ["carter", "h1"])  # h1: camera pitched down, high
+def test_back_projection_lands_on_obstacle_cells(body_name):
+    """Obstacle points from rendered depth fall on (or next to) the scene's obstacle cells."""
+    env, obs = _two_per_family(body_name, 32, seed=3)
     proj = DepthProjector(get_embodiment(body_name), 32)
     e, px, py = proj.obstacle_points(obs["depth"])
     assert e.size > 100  # every scene shows obstacles within 4 m somewhere
@@ -106,16 +112,8 @@ def test_clearance_to_one_obstacle_cell():
 def test_measured_free_cells_are_free(body_name):
     """Cells a real frame marks as seen free hold no obstacle in the scene, and most are not
     even next to one (their obstacle cells: the back-projection test above)."""
-    fams = tuple(list_families())
     body = get_embodiment(body_name)
-    env = NavVectorEnv(
-        num_envs=2 * len(fams),
-        embodiments=(body_name,),
-        families=fams,
-        image_height=32,
-        image_width=32,
-    )
-    obs, _ = env.reset(seed=4)
+    env, obs = _two_per_family(body_name, 32, seed=4)
     n = env.num_envs
     m = ObstacleMap(n, DepthProjector(body, 32), body.length, body.width)
     m.add_real(np.zeros((n, 3)), obs["depth"], start=True)
@@ -216,12 +214,8 @@ def test_measured_depth_reproduces_the_real_frame():
     """Depth that a real frame's measured cells determine matches that frame where they
     determine it; elsewhere the given (predicted) depth is kept unless it is nearer than the
     free stretch measured along its ray."""
-    fams = tuple(list_families())
     body = get_embodiment("h1")
-    env = NavVectorEnv(
-        num_envs=2 * len(fams), embodiments=("h1",), families=fams, image_height=32, image_width=32
-    )
-    obs, _ = env.reset(seed=4)
+    env, obs = _two_per_family("h1", 32, seed=4)
     n = env.num_envs
     m = ObstacleMap(n, DepthProjector(body, 32), body.length, body.width)
     m.add_real(np.zeros((n, 3)), obs["depth"], start=True)
@@ -241,16 +235,8 @@ def test_plan_corridor_is_free(body_name):
     """The disc of the inscribed radius along each start plan holds no obstacle cell."""
     from compass_nav.worldmodel.rollouts import _plan_in_start_frame
 
-    fams = tuple(list_families())
     body = get_embodiment(body_name)
-    env = NavVectorEnv(
-        num_envs=2 * len(fams),
-        embodiments=(body_name,),
-        families=fams,
-        image_height=16,
-        image_width=16,
-    )
-    env.reset(seed=6)
+    env, _ = _two_per_family(body_name, 16, seed=6)
     n = env.num_envs
     plans = [_plan_in_start_frame(env, e) for e in range(n)]
     m = ObstacleMap(n, DepthProjector(body, 16), body.length, body.width)
