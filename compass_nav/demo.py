@@ -113,12 +113,6 @@ class RolloutResult:
     outcomes: dict[tuple[str, str], str]  # outcome of the recorded episode
 
 
-def _outcome(info: dict, e: int) -> str:
-    if info["success"][e]:
-        return "success"
-    return "collision" if info["collision"][e] else "timeout"
-
-
 def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
     """Drive ``cfg.policy`` until every pair has ``cfg.episodes`` finished episodes.
 
@@ -131,6 +125,7 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
     from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
     from compass_nav.policies import make_policy
     from compass_nav.sim.env import NavVectorEnv
+    from compass_nav.sim.mdp.terminations import episode_outcome
     from compass_nav.sim.viz import EpisodeDrawer
 
     pairs = len(cfg.embodiments) * len(cfg.families)
@@ -168,9 +163,9 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
                 if key in result.outcomes:
                     continue
                 if runner.ended[e]:
-                    outcome = _outcome(info, e)
-                    result.outcomes[key] = outcome
-                    result.frames[key].append(rec.frame(obs, e, extra=outcome))
+                    ended = episode_outcome(info, e)
+                    result.outcomes[key] = ended
+                    result.frames[key].append(rec.frame(obs, e, extra=ended))
                     result.final_maps[key] = rec.topdown(obs, e)
                 elif runner.steps % cfg.gif_stride == 0:
                     result.frames[key].append(rec.frame(obs, e))

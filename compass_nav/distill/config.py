@@ -105,12 +105,7 @@ class DistillConfig:
             self.num_envs,
             "must be >= the number of specialists (one slot per body at least)",
         )
-        check(
-            self.episode.split == "train",
-            "episode.split",
-            self.episode.split,
-            "must be 'train' (held-out and validation scenes are never trained on)",
-        )
+        self.episode.check_trainable()
         check_at_least("seed", self.seed, 0)
         check_at_least("torch_threads", self.torch_threads, 1)
         check(

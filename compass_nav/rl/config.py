@@ -181,12 +181,7 @@ class RLConfig:
             self.base,
             "must name the IL checkpoint or run folder (or random:<preset> for tests)",
         )
-        check(
-            self.episode.split == "train",
-            "episode.split",
-            self.episode.split,
-            "must be 'train' (held-out and validation scenes are never trained on)",
-        )
+        self.episode.check_trainable()
         check_at_least("num_envs", self.num_envs, 1)
         check_at_least("steps_per_env", self.steps_per_env, 2)
         check(

@@ -240,10 +240,7 @@ class Navigator(LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop control and the robot."""
-        self._active = False
-        self._stop_timers()
-        self.stop_robot("deactivated")
-        return TransitionCallbackReturn.SUCCESS
+        return self._halt("deactivated")
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release the model, subscriptions and services."""
@@ -260,9 +257,12 @@ class Navigator(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop the robot before going away."""
+        return self._halt("shutdown")
+
+    def _halt(self, reason: str) -> TransitionCallbackReturn:
         self._active = False
         self._stop_timers()
-        self.stop_robot("shutdown")
+        self.stop_robot(reason)
         return TransitionCallbackReturn.SUCCESS
 
     def _start_timers(self) -> None:

@@ -136,6 +136,7 @@ def view_episode(
 
     from compass_nav.policies import make_policy
     from compass_nav.sim.env import NavVectorEnv
+    from compass_nav.sim.mdp.terminations import episode_outcome
     from compass_nav.sim.viz import (
         EpisodeDrawer,
         compose_frame,
@@ -169,13 +170,7 @@ def view_episode(
             start = np.zeros(1, bool)
             obs, _, term, trunc, info = env.step(action)
             if info["_episode"][0]:
-                outcome = (
-                    "success"
-                    if info["success"][0]
-                    else "collision"
-                    if info["collision"][0]
-                    else "timeout"
-                )
+                outcome = episode_outcome(info, 0)
                 spl = float(info["episode"]["spl"][0])
         rec.observe(obs, start)
         topdown = rec.topdown(obs, 0)

@@ -100,9 +100,8 @@ class SimConfig:
             "must be 'train', 'heldout' or 'validation'",
         )
         check_at_least("scene_pool", self.scene_pool, 1)
-        for f in ("image_height", "image_width"):
-            v = getattr(self, f)
-            check(16 <= v <= 480, f, v, "must be within [16, 480] pixels")
+        check_within("image_height", self.image_height, 16, 480, "pixels")
+        check_within("image_width", self.image_width, 16, 480, "pixels")
         check(
             self.render_rgb or self.render_depth,
             "render_rgb",
@@ -195,6 +194,19 @@ class EpisodeSpec:
                 v,
                 "must be 0 (the model's input size) or within [16, 480] pixels",
             )
+
+    def check_trainable(self) -> None:
+        """Refuse any split but ``train`` for a stage that trains on these episodes.
+
+        Raises:
+            ConfigError: ``episode.split`` is ``heldout`` or ``validation``.
+        """
+        check(
+            self.split == "train",
+            "episode.split",
+            self.split,
+            "must be 'train' (held-out and validation scenes are never trained on)",
+        )
 
     def sim_config(
         self,

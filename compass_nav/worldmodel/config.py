@@ -174,26 +174,20 @@ class ModelConfig:
             self.channels,
             "needs at least two conv stages",
         )
-        size = self.image_size
-        for _ in self.channels:
-            check(
-                size % 2 == 0,
-                "model.image_size",
-                self.image_size,
-                f"must be divisible by 2**{len(self.channels)}",
-            )
-            size //= 2
+        check(
+            self.image_size % 2 ** len(self.channels) == 0,
+            "model.image_size",
+            self.image_size,
+            f"must be divisible by 2**{len(self.channels)}",
+        )
         check_at_least("model.latent_dim", self.latent_dim, 8)
         check_at_least("model.hidden_dim", self.hidden_dim, 8)
-        size = self.image_size
-        for _ in self.idm_channels:
-            check(
-                size % 2 == 0,
-                "model.image_size",
-                self.image_size,
-                f"must be divisible by 2**{len(self.idm_channels)} (idm_channels)",
-            )
-            size //= 2
+        check(
+            self.image_size % 2 ** len(self.idm_channels) == 0,
+            "model.image_size",
+            self.image_size,
+            f"must be divisible by 2**{len(self.idm_channels)} (idm_channels)",
+        )
         check_at_least("model.blend_channels", self.blend_channels, 1)
         check_within("model.fourier_bands", self.fourier_bands, 0, 12)
 
