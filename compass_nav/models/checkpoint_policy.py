@@ -25,6 +25,7 @@ from compass_nav.models.xmobility import XMobility, XMobilityConfig
 from compass_nav.models.xmobility.processing import obs_to_tensors
 from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ModelError
+from compass_nav.utils.files import resolve_run_file
 
 __all__ = [
     "XMobilityPolicy",
@@ -43,17 +44,7 @@ def resolve_checkpoint(spec: str | Path) -> Path:
     Raises:
         ModelError: Nothing loadable there.
     """
-    p = Path(spec)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        if (p / "model.pt").is_file():
-            return p / "model.pt"
-        ckpts = sorted((p / "checkpoints").glob("step_*.pt"))
-        if ckpts:
-            return ckpts[-1]
-        raise ModelError(f"{p}: a folder without model.pt or checkpoints/step_*.pt")
-    raise ModelError(f"model {p} does not exist")
+    return resolve_run_file(spec, ("model.pt",), "model")
 
 
 def load_checkpoint(spec: str | Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from compass_nav.rl.registry import ARTIFACT_FILES
 from compass_nav.utils.atomic import atomic_save_torch
 from compass_nav.utils.config import config_from_dict, config_to_dict
 from compass_nav.utils.errors import ModelError
+from compass_nav.utils.files import resolve_run_file
 
 __all__ = ["ARTIFACT_KIND", "ARTIFACT_NAMES", "load_residual", "resolve_artifact", "save_residual"]
 
@@ -81,18 +82,9 @@ def resolve_artifact(spec: str | Path) -> Path:
     Raises:
         ModelError: Nothing of the kind there.
     """
-    p = Path(spec)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        for name in ARTIFACT_NAMES.values():
-            if (p / name).is_file():
-                return p / name
-        raise ModelError(
-            f"{p}: a folder without {' or '.join(ARTIFACT_NAMES.values())} "
-            "(training not finished?)"
-        )
-    raise ModelError(f"residual policy {p} does not exist")
+    return resolve_run_file(
+        spec, tuple(ARTIFACT_NAMES.values()), "residual policy", checkpoints=False
+    )
 
 
 def load_residual(spec: str | Path) -> ResidualPolicy:

@@ -19,7 +19,7 @@ from compass_nav.contract.spec import CONTROL_HZ
 from compass_nav.runtime.errors import ModelFileError
 from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ModelError
-from compass_nav.utils.files import file_sha256
+from compass_nav.utils.files import file_sha256, resolve_run_file
 
 if TYPE_CHECKING:  # the exportable modules are torch modules: imported by the builders
     from compass_nav.runtime.exportable import ExportablePolicy
@@ -57,21 +57,7 @@ def resolve_checkpoint(spec: str | Path) -> Path:
     Raises:
         ModelFileError: Nothing loadable there.
     """
-    p = Path(spec)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        for name in RUN_ARTEFACTS:
-            if (p / name).is_file():
-                return p / name
-        ckpts = sorted((p / "checkpoints").glob("step_*.pt"))
-        if ckpts:
-            return ckpts[-1]
-        raise ModelFileError(
-            f"{p}: a folder without {', '.join(RUN_ARTEFACTS)} or "
-            "checkpoints/step_*.pt (training not finished?)"
-        )
-    raise ModelFileError(f"checkpoint {p} does not exist")
+    return resolve_run_file(spec, RUN_ARTEFACTS, "checkpoint", error=ModelFileError)
 
 
 def _read_payload(spec: str | Path) -> dict[str, Any]:
