@@ -31,6 +31,7 @@ __all__ = [
     "XMobilityPolicy",
     "load_checkpoint",
     "load_model",
+    "model_from_payload",
     "read_tagged",
     "resolve_checkpoint",
 ]
@@ -83,14 +84,21 @@ def load_model(spec: str | Path) -> XMobility:
     Raises:
         ModelError: As :func:`load_checkpoint`, or weights that do not fit the config.
     """
-    payload = load_checkpoint(spec)
-    cfg = config_from_dict(XMobilityConfig, payload["model_config"])
-    model = XMobility(cfg)
+    return model_from_payload(load_checkpoint(spec)).eval()
+
+
+def model_from_payload(payload: dict[str, Any]) -> XMobility:
+    """The model a loaded checkpoint describes (its config and weights).
+
+    Raises:
+        ModelError: Weights that do not fit the config.
+    """
+    model = XMobility(config_from_dict(XMobilityConfig, payload["model_config"]))
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as exc:
         raise ModelError(f"{payload['path']}: weights do not match its config ({exc})") from None
-    return model.eval()
+    return model
 
 
 class XMobilityPolicy(Policy):

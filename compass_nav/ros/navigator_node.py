@@ -293,17 +293,15 @@ class Navigator(LifecycleNode):
             self._control(time.perf_counter(), None)
 
     def _on_image(self, msg: Image) -> None:
-        t0 = time.perf_counter()
-        try:
-            rgb = conv.image_to_rgb(msg)
-        except conv.InputError as exc:
-            return self._bad("image", str(exc))
-        self._image_arrived(rgb, msg.header.stamp, t0)
+        self._decode_image(msg, conv.image_to_rgb)
 
     def _on_compressed(self, msg: CompressedImage) -> None:
+        self._decode_image(msg, conv.compressed_to_rgb)
+
+    def _decode_image(self, msg: Image | CompressedImage, decode) -> None:
         t0 = time.perf_counter()
         try:
-            rgb = conv.compressed_to_rgb(msg)
+            rgb = decode(msg)
         except conv.InputError as exc:
             return self._bad("image", str(exc))
         self._image_arrived(rgb, msg.header.stamp, t0)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from compass_nav.contract.spec import CONTROL_HZ
 from compass_nav.runtime.errors import ModelFileError
-from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ModelError
 from compass_nav.utils.files import file_sha256, resolve_run_file
 
@@ -119,19 +118,14 @@ def source_record(payload: dict[str, Any]) -> dict[str, Any]:
 def _build_xmobility(payload: dict[str, Any]) -> ExportablePolicy:
     """IL base checkpoints (``compass_nav.il.runner``: ``model.pt``, ``step_*.pt``)."""
     # Here, not at the top: the adapters and the model import torch (seconds).
-    from compass_nav.models.xmobility import XMobility, XMobilityConfig
+    from compass_nav.models.checkpoint_policy import model_from_payload
     from compass_nav.runtime.adapters import StepExport
 
-    cfg = config_from_dict(XMobilityConfig, payload["model_config"])
-    model = XMobility(cfg)
-    try:
-        model.load_state_dict(payload["model"])
-    except RuntimeError as exc:
-        raise ModelError(f"{payload['path']}: weights do not match its config ({exc})") from None
+    model = model_from_payload(payload)
     train = payload.get("train_config") or {}
     return StepExport(
         model,
-        cfg,
+        model.cfg,
         kind="il_base",
         control_hz=control_hz_of(train, CONTROL_HZ),
         train_config={"kind": "xmobility", "model": payload["model_config"], "train": train},
