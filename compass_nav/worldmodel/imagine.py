@@ -412,11 +412,8 @@ def imagine_episodes(
         seconds=seconds,
         frames={i: np.stack(v) for i, v in kept.items()},
         depth_min=depth_min,
-        clearance=maps.clearance,
-        clearance_first=maps.clearance_first,
         sweep=sweep,
-        unknown=maps.unknown,
-        unknown_band=maps.unknown_band,
+        **maps.judged(),
     )
 
 
@@ -477,3 +474,12 @@ class GeometryJudge:
         self.clearance[:, t] = self.map.clearance(pose)
         self.clearance_first[:, t] = self.map.clearance(pose, predicted=False)
         self.unknown[:, t], self.unknown_band[:, t] = self.map.enter(pose, rows)
+
+    def judged(self) -> dict[str, np.ndarray]:
+        """The per-step arrays the map judges read, as :class:`Imagined` fields."""
+        return {
+            "clearance": self.clearance,
+            "clearance_first": self.clearance_first,
+            "unknown": self.unknown,
+            "unknown_band": self.unknown_band,
+        }
