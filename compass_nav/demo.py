@@ -120,13 +120,12 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
     episodes are not over-represented. The first env of every (embodiment, family) pair is
     filmed for its first episode.
     """
-    from tqdm import tqdm
-
     from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
     from compass_nav.policies import make_policy
     from compass_nav.sim.env import NavVectorEnv
     from compass_nav.sim.mdp.terminations import episode_outcome
     from compass_nav.sim.viz import EpisodeDrawer
+    from compass_nav.utils.progress import progress_bar
 
     pairs = len(cfg.embodiments) * len(cfg.families)
     n_env = pairs * cfg.envs_per_pair
@@ -187,12 +186,7 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
             )
             bar.update(1)
 
-    with tqdm(
-        total=int(quota.counts.sum()),
-        desc=f"demo ({cfg.policy})",
-        unit="ep",
-        disable=not progress,
-    ) as bar:
+    with progress_bar(int(quota.counts.sum()), f"demo ({cfg.policy})", "ep", progress) as bar:
         EpisodeRunner(env, policy.act, quota, [Film()]).run()
     return result
 

@@ -268,7 +268,7 @@ def evaluate(
         ConfigError: for bad settings, an unknown policy spec, or ``workers > 1`` with a
             policy object (workers rebuild the policy from its spec).
     """
-    from tqdm import tqdm
+    from compass_nav.utils.progress import progress_bar
 
     cfg = cfg or EvalConfig()
     workers = cfg.resolved_workers(policy_is_spec=isinstance(policy, str))
@@ -289,12 +289,11 @@ def evaluate(
     total = len(cfg.cells) * cfg.episodes
     import sys
 
-    bar = tqdm(
-        total=total,
-        unit="ep",
-        desc=f"evaluate {spec}",
-        disable=not progress,
-        dynamic_ncols=True,
+    bar = progress_bar(
+        total,
+        f"evaluate {spec}",
+        "ep",
+        progress,
         mininterval=0.1 if sys.stderr.isatty() else 5.0,
     )
     tally = {"done": 0, "success": 0, "collision": 0}

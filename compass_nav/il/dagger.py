@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from compass_nav.data.routes import mapless_route
 from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
@@ -31,6 +30,7 @@ from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec, SimConfig
 from compass_nav.utils.atomic import atomic_open
 from compass_nav.utils.config import check, check_at_least, check_within
 from compass_nav.utils.errors import DataError
+from compass_nav.utils.progress import progress_bar
 
 __all__ = ["DaggerConfig", "collect_round", "dagger_sim_config", "load_round", "save_round"]
 
@@ -168,12 +168,8 @@ def collect_round(
     bufs: list[dict[str, list]] = [{k: [] for k in FIELDS} for _ in range(n)]
     episodes: list[dict[str, np.ndarray]] = []
     outcome = {True: [], False: []}
-    bar = tqdm(
-        total=int(quota.counts.sum()),
-        desc=f"dagger round {round_index}",
-        unit="ep",
-        disable=not progress,
-        leave=False,
+    bar = progress_bar(
+        int(quota.counts.sum()), f"dagger round {round_index}", "ep", progress, leave=False
     )
 
     def act(obs, first) -> np.ndarray:

@@ -52,6 +52,7 @@ from compass_nav.utils.config import (
 )
 from compass_nav.utils.errors import DataError
 from compass_nav.utils.finite import WEIGHT_CHECK_EVERY, check_loss, check_weights
+from compass_nav.utils.progress import progress_bar
 
 __all__ = ["ILAlgorithm", "ILConfig", "ILRunner", "MODEL_KIND", "il_preset", "train_il"]
 
@@ -333,14 +334,7 @@ class ILRunner:
             if self.resume:
                 self._restore()
             elapsed_before = float(self.summary.get("train_seconds", 0.0))
-            bar = tqdm(
-                total=cfg.steps,
-                initial=self.step,
-                desc="train il",
-                unit="step",
-                disable=not self.progress,
-                dynamic_ncols=True,
-            )
+            bar = progress_bar(cfg.steps, "train il", "step", self.progress, initial=self.step)
             last_terms: dict[str, float] = {}
             while self.step < cfg.steps:
                 if self.stop_after is not None and self.step >= self.stop_after:
