@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from compass_nav.contract.body import get_embodiment
-from compass_nav.models.loader import load_model
+from compass_nav.models.checkpoint_policy import load_model
 from compass_nav.models.xmobility import XMobility, count_parameters, preset
 
 

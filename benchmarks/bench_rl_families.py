@@ -30,9 +30,9 @@ def main() -> None:
     import torch
 
     from compass_nav.evaluation import evaluate
-    from compass_nav.models.loader import XMobilityPolicy, load_model
+    from compass_nav.models.checkpoint_policy import XMobilityPolicy, load_model
     from compass_nav.pipeline.runner import pipeline_preset
-    from compass_nav.rl.loader import load_agent
+    from compass_nav.rl.agent import load_agent
 
     torch.set_num_threads(1)
     cfg = pipeline_preset(args.preset, {})

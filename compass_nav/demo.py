@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
-from compass_nav.utils.config import check
+from compass_nav.utils.cli import add_names, add_route_mode
+from compass_nav.utils.config import check, check_at_least, check_names, check_within
 from compass_nav.utils.files import ensure_output_dir
 
 __all__ = [
@@ -76,31 +77,14 @@ class DemoConfig:
     out: str = "out/demo"
 
     def __post_init__(self) -> None:
-        check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
-        check(len(self.families) >= 1, "families", self.families, "must not be empty")
-        check(
-            len(set(self.embodiments)) == len(self.embodiments),
-            "embodiments",
-            self.embodiments,
-            "must not repeat a name",
-        )
-        check(
-            len(set(self.families)) == len(self.families),
-            "families",
-            self.families,
-            "must not repeat a name",
-        )
-        check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
-        check(
-            1 <= self.envs_per_pair <= 64,
-            "envs_per_pair",
-            self.envs_per_pair,
-            "must be within [1, 64]",
-        )
+        check_names("embodiments", self.embodiments)
+        check_names("families", self.families)
+        check_at_least("episodes", self.episodes, 1)
+        check_within("envs_per_pair", self.envs_per_pair, 1, 64)
         check(
             self.split in ("train", "heldout"), "split", self.split, "must be 'train' or 'heldout'"
         )
-        check(self.gif_stride >= 1, "gif_stride", self.gif_stride, "must be >= 1")
+        check_at_least("gif_stride", self.gif_stride, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,12 +113,6 @@ class RolloutResult:
     outcomes: dict[tuple[str, str], str]  # outcome of the recorded episode
 
 
-def _outcome(info: dict, e: int) -> str:
-    if info["success"][e]:
-        return "success"
-    return "collision" if info["collision"][e] else "timeout"
-
-
 def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
     """Drive ``cfg.policy`` until every pair has ``cfg.episodes`` finished episodes.
 
@@ -142,12 +120,12 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
     episodes are not over-represented. The first env of every (embodiment, family) pair is
     filmed for its first episode.
     """
-    from tqdm import tqdm
-
     from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
     from compass_nav.policies import make_policy
     from compass_nav.sim.env import NavVectorEnv
-    from compass_nav.sim.viz import EpisodeRecorder
+    from compass_nav.sim.mdp.terminations import episode_outcome
+    from compass_nav.sim.viz import EpisodeDrawer
+    from compass_nav.utils.progress import progress_bar
 
     pairs = len(cfg.embodiments) * len(cfg.families)
     n_env = pairs * cfg.envs_per_pair
@@ -167,7 +145,7 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
     names = [b.name for b in env.env_bodies]
     filmed = {e: (names[e], str(env.env_family[e])) for e in range(pairs)}
     result = RolloutResult([], {k: [] for k in filmed.values()}, {}, {})
-    rec = EpisodeRecorder(env)
+    rec = EpisodeDrawer(env)
 
     class Film(EpisodeHook):
         """Films the first episode of each pair's first slot; keeps every counted record."""
@@ -184,9 +162,9 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
                 if key in result.outcomes:
                     continue
                 if runner.ended[e]:
-                    outcome = _outcome(info, e)
-                    result.outcomes[key] = outcome
-                    result.frames[key].append(rec.frame(obs, e, extra=outcome))
+                    ended = episode_outcome(info, e)
+                    result.outcomes[key] = ended
+                    result.frames[key].append(rec.frame(obs, e, extra=ended))
                     result.final_maps[key] = rec.topdown(obs, e)
                 elif runner.steps % cfg.gif_stride == 0:
                     result.frames[key].append(rec.frame(obs, e))
@@ -208,12 +186,7 @@ def rollout(cfg: DemoConfig, progress: bool = True) -> RolloutResult:
             )
             bar.update(1)
 
-    with tqdm(
-        total=int(quota.counts.sum()),
-        desc=f"demo ({cfg.policy})",
-        unit="ep",
-        disable=not progress,
-    ) as bar:
+    with progress_bar(int(quota.counts.sum()), f"demo ({cfg.policy})", "ep", progress) as bar:
         EpisodeRunner(env, policy.act, quota, [Film()]).run()
     return result
 
@@ -485,23 +458,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="ros mode: navigator model ('' = shipped default, scripted:<name>)",
     )
     p.add_argument("--domain-id", type=int, default=40, help="ros mode: ROS_DOMAIN_ID")
-    p.add_argument(
-        "--route-mode",
-        choices=("planned", "mapless"),
-        default="planned",
-        help="ros mode: publish the global plan on `route`, or go mapless",
+    add_route_mode(p, help="ros mode: publish the global plan on `route`, or go mapless")
+    add_names(
+        p, "--embodiments", d.embodiments, "bodies to drive (registered names or YAML paths)"
     )
-    p.add_argument(
-        "--embodiments",
-        nargs="+",
-        default=list(d.embodiments),
-        help="bodies to drive (registered names or YAML paths)",
-    )
-    p.add_argument(
-        "--families",
-        nargs="+",
-        default=list(d.families),
-        help="scene families (ros mode uses the first)",
+    add_names(
+        p, "--families", d.families, "scene families (ros mode uses the first)", metavar="FAMILY"
     )
     p.add_argument(
         "--episodes",

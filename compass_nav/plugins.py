@@ -5,14 +5,14 @@ tree, not inside the low-level registry (:mod:`compass_nav.contract.policy`): sc
 behaviours (:mod:`compass_nav.policies`), the privileged teacher (:mod:`compass_nav.teacher`)
 and the loaders of learned policies, in the order they are tried:
 
-==================  ================================================  =======================
+==================  ================================================  ========================
 kind                spec                                              loader
-==================  ================================================  =======================
+==================  ================================================  ========================
 degraded wrapper    ``degraded:<base>?k=v``                           policies.degraded
-IL checkpoint       ``*.pt`` tagged ``xmobility``, or its run folder  models.loader
+IL checkpoint       ``*.pt`` tagged ``xmobility``, or its run folder  models.checkpoint_policy
 residual agent      ``specialist.pt`` / ``generalist.pt`` or folder   rl.registry
-exported model      ``*.onnx``, ``*.engine``, ``*.plan``              runtime.loader
-==================  ================================================  =======================
+exported model      ``*.onnx``, ``*.engine``, ``*.plan``              runtime.factory
+==================  ================================================  ========================
 
 :func:`register_all` is called by the command line's ``main`` and by the test setup; worker
 processes started with ``spawn`` receive the parent's registrations with their arguments
@@ -25,7 +25,7 @@ from __future__ import annotations
 from compass_nav import policies, teacher
 from compass_nav.contract.policy import Policy, register_loader
 from compass_nav.rl import registry as rl_registry
-from compass_nav.runtime import loader as runtime_loader
+from compass_nav.runtime import factory as runtime_factory
 from compass_nav.runtime.sources import register_source
 
 __all__ = ["register_all"]
@@ -36,17 +36,17 @@ _SCRIPTED_PACKAGES = (policies, teacher)
 
 
 def _matches_checkpoint(spec: str) -> bool:
-    # Here, not at the top: models.loader imports torch (seconds), which only a process that
-    # loads a checkpoint needs.
-    from compass_nav.models import loader
+    # Here, not at the top: models.checkpoint_policy imports torch (seconds), which only a
+    # process that loads a checkpoint needs.
+    from compass_nav.models import checkpoint_policy
 
-    return loader.matches(spec)
+    return checkpoint_policy.matches(spec)
 
 
 def _load_checkpoint(spec: str, **kwargs) -> Policy:
-    from compass_nav.models import loader  # torch, as above
+    from compass_nav.models import checkpoint_policy  # torch, as above
 
-    return loader.load(spec, **kwargs)
+    return checkpoint_policy.load(spec, **kwargs)
 
 
 def _build_residual_exportable(payload: dict):
@@ -60,5 +60,5 @@ def register_all() -> None:
     """Register every learned-policy loader, and the checkpoint kinds export can trace."""
     register_loader(_matches_checkpoint, _load_checkpoint)
     register_loader(rl_registry.matches, rl_registry.load)
-    register_loader(runtime_loader.matches, runtime_loader.load)
+    register_loader(runtime_factory.matches, runtime_factory.load)
     register_source("residual_policy", _build_residual_exportable)

@@ -9,12 +9,9 @@ Parameters come from ``params_file`` (default: ``navigator_params.yaml`` next to
 tools (launch, launch_ros); the compass_nav package itself never imports this file.
 """
 
-from launch.actions import DeclareLaunchArgument
 from launch.launch_description import LaunchDescription
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
-from launch_ros.substitutions import FindPackageShare
+
+from compass_nav.ros.launch_args import compass_node, declare, shared_file, typed
 
 ARGUMENTS = [
     (
@@ -31,7 +28,7 @@ ARGUMENTS = [
     ),
     (
         "params_file",
-        PathJoinSubstitution([FindPackageShare("compass_nav"), "launch", "navigator_params.yaml"]),
+        shared_file("navigator_params.yaml"),
         "Navigator parameter YAML (tolerances, timeouts, QoS, frames, limits).",
     ),
     ("namespace", "", "Namespace for the node and its relative topics."),
@@ -54,26 +51,13 @@ ARGUMENTS = [
 
 def generate_launch_description() -> LaunchDescription:
     """The navigator node with remaps and parameters from the arguments above."""
-    args = [
-        DeclareLaunchArgument(name, default_value=default, description=text)
-        for name, default, text in ARGUMENTS
-    ]
-    cfg = {name: LaunchConfiguration(name) for name, _, _ in ARGUMENTS}
-    navigator = Node(
-        package="compass_nav",
-        executable="navigator",
+    args, cfg = declare(ARGUMENTS)
+    navigator = compass_node(
+        "navigator",
+        cfg,
+        cfg["params_file"],
+        typed(cfg, model=str, embodiment=str, use_sim_time=bool),
         name=cfg["node_name"],
-        namespace=cfg["namespace"],
-        output="screen",
-        emulate_tty=True,
-        parameters=[
-            cfg["params_file"],
-            {
-                "model": ParameterValue(cfg["model"], value_type=str),
-                "embodiment": ParameterValue(cfg["embodiment"], value_type=str),
-                "use_sim_time": ParameterValue(cfg["use_sim_time"], value_type=bool),
-            },
-        ],
         remappings=[
             ("image", cfg["image_topic"]),
             ("image/compressed", cfg["compressed_image_topic"]),
@@ -83,6 +67,5 @@ def generate_launch_description() -> LaunchDescription:
             ("route", cfg["route_topic"]),
             ("cmd_vel", cfg["cmd_vel_topic"]),
         ],
-        arguments=["--ros-args", "--log-level", cfg["log_level"]],
     )
     return LaunchDescription([*args, navigator])

@@ -10,17 +10,13 @@ Every argument is described (``--show-args``). Run it inside a private network n
 machines where DDS must not reach the network.
 """
 
-from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
+from launch.actions import EmitEvent, RegisterEventHandler
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.launch_description import LaunchDescription
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
-from launch_ros.substitutions import FindPackageShare
 
-SHARE = FindPackageShare("compass_nav")
+from compass_nav.ros.launch_args import compass_node, declare, shared_file, typed
 
 ARGUMENTS = [
     (
@@ -57,72 +53,47 @@ ARGUMENTS = [
     ),
     ("use_sim_time", "true", "Navigator on simulation time (/clock from the bridge)."),
     ("namespace", "", "Namespace for both nodes and their topics."),
-    (
-        "sim_params_file",
-        PathJoinSubstitution([SHARE, "launch", "sim_params.yaml"]),
-        "Sim bridge parameter YAML.",
-    ),
-    (
-        "nav_params_file",
-        PathJoinSubstitution([SHARE, "launch", "navigator_params.yaml"]),
-        "Navigator parameter YAML.",
-    ),
+    ("sim_params_file", shared_file("sim_params.yaml"), "Sim bridge parameter YAML."),
+    ("nav_params_file", shared_file("navigator_params.yaml"), "Navigator parameter YAML."),
     ("log_level", "info", "Logging level of both nodes."),
 ]
 
 
 def generate_launch_description() -> LaunchDescription:
     """Sim bridge + navigator, and a shutdown when the bridge has run its episodes."""
-    args = [
-        DeclareLaunchArgument(name, default_value=default, description=text)
-        for name, default, text in ARGUMENTS
-    ]
-    cfg = {name: LaunchConfiguration(name) for name, _, _ in ARGUMENTS}
-    log = ["--ros-args", "--log-level", cfg["log_level"]]
-    bridge = Node(
-        package="compass_nav",
-        executable="sim_bridge",
-        name="sim_bridge",
-        namespace=cfg["namespace"],
-        output="screen",
-        emulate_tty=True,
-        parameters=[
-            cfg["sim_params_file"],
-            {
-                "embodiment": ParameterValue(cfg["embodiment"], value_type=str),
-                "family": ParameterValue(cfg["family"], value_type=str),
-                "split": ParameterValue(cfg["split"], value_type=str),
-                "seed": ParameterValue(cfg["seed"], value_type=int),
-                "episodes": ParameterValue(cfg["episodes"], value_type=int),
-                "exit_when_done": ParameterValue(cfg["shutdown_when_done"], value_type=bool),
-                "realtime_factor": ParameterValue(cfg["realtime_factor"], value_type=float),
-                "lockstep": ParameterValue(cfg["lockstep"], value_type=bool),
-                "cmd_vel_stamped": ParameterValue(cfg["lockstep"], value_type=bool),
-                "image_width": ParameterValue(cfg["image_width"], value_type=int),
-                "image_height": ParameterValue(cfg["image_height"], value_type=int),
-                "route_mode": ParameterValue(cfg["route_mode"], value_type=str),
-            },
-        ],
-        arguments=log,
+    args, cfg = declare(ARGUMENTS)
+    bridge = compass_node(
+        "sim_bridge",
+        cfg,
+        cfg["sim_params_file"],
+        typed(
+            cfg,
+            embodiment=str,
+            family=str,
+            split=str,
+            seed=int,
+            episodes=int,
+            exit_when_done=("shutdown_when_done", bool),
+            realtime_factor=float,
+            lockstep=bool,
+            cmd_vel_stamped=("lockstep", bool),
+            image_width=int,
+            image_height=int,
+            route_mode=str,
+        ),
     )
-    navigator = Node(
-        package="compass_nav",
-        executable="navigator",
-        name="navigator",
-        namespace=cfg["namespace"],
-        output="screen",
-        emulate_tty=True,
-        parameters=[
-            cfg["nav_params_file"],
-            {
-                "model": ParameterValue(cfg["model"], value_type=str),
-                "embodiment": ParameterValue(cfg["embodiment"], value_type=str),
-                "use_sim_time": ParameterValue(cfg["use_sim_time"], value_type=bool),
-                "cmd_vel_stamped": ParameterValue(cfg["lockstep"], value_type=bool),
-                "sync_stamps": ParameterValue(cfg["lockstep"], value_type=bool),
-            },
-        ],
-        arguments=log,
+    navigator = compass_node(
+        "navigator",
+        cfg,
+        cfg["nav_params_file"],
+        typed(
+            cfg,
+            model=str,
+            embodiment=str,
+            use_sim_time=bool,
+            cmd_vel_stamped=("lockstep", bool),
+            sync_stamps=("lockstep", bool),
+        ),
     )
     done = RegisterEventHandler(
         OnProcessExit(

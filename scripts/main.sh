@@ -7,10 +7,4 @@
 # inside a private network namespace (scripts/netns_run.sh) with the venv first on PATH.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
-"$ROOT/scripts/setup_env.sh"
-export VIRTUAL_ENV="$ROOT/.venv"
-export PATH="$VIRTUAL_ENV/bin:$PATH"
-exec "$ROOT/scripts/netns_run.sh" compass-nav demo "$@"
+exec "$(dirname "${BASH_SOURCE[0]}")/in_env.sh" compass-nav demo "$@"

@@ -7,10 +7,4 @@
 # as `-k name` still run over the whole suite while an explicit file runs only that file.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
-"$ROOT/scripts/setup_env.sh"
-export VIRTUAL_ENV="$ROOT/.venv"
-export PATH="$VIRTUAL_ENV/bin:$PATH"
-exec "$ROOT/scripts/netns_run.sh" python -m pytest -q "$@"
+exec "$(dirname "${BASH_SOURCE[0]}")/in_env.sh" python -m pytest -q "$@"

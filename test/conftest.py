@@ -6,6 +6,8 @@ with a one-line autouse fixture that requests it (e.g. ``one_torch_thread``).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +18,24 @@ from compass_nav.plugins import register_all
 
 # What the command line does at start-up: make every policy kind known to make_policy.
 register_all()
+
+
+@pytest.fixture
+def fresh_python() -> Callable[..., str]:
+    """``fresh_python(code, *argv)``: run ``code`` in a new interpreter, return its stdout.
+
+    For what a fresh process sees (registrations, modules it loads); a non-zero exit fails
+    the test with the process's stderr.
+    """
+
+    def run(code: str, *argv: str, timeout: float = 120) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=timeout
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    return run
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def _crafted(tmp_path: Path) -> tuple[Path, Path]:
 
 def _loaders():
     from compass_nav.learning.common import CheckpointManager
-    from compass_nav.models.loader import load_checkpoint as load_il
+    from compass_nav.models.checkpoint_policy import load_checkpoint as load_il
     from compass_nav.rl.artifact import load_residual
     from compass_nav.runtime.sources import _read_payload
     from compass_nav.worldmodel.train import load_checkpoint as load_wm

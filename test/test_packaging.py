@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = [
     "scripts/setup_env.sh",
     "scripts/netns_run.sh",
+    "scripts/in_env.sh",
     "scripts/main.sh",
     "scripts/test.sh",
     ".ci/run",

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from compass_nav.contract.body import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.contract.policy import install_registry, registry_snapshot
@@ -47,6 +46,7 @@ from compass_nav.policies import Policy, make_policy
 from compass_nav.sim.config import SimConfig
 from compass_nav.utils.config import config_to_dict
 from compass_nav.utils.errors import CompassNavError, ConfigError, DataError
+from compass_nav.utils.progress import progress_bar
 
 __all__ = ["ExtraFn", "RecordResult", "build_meta", "record_episodes"]
 
@@ -562,14 +562,7 @@ def record_episodes(
         )
         for off, size in parts
     ]
-    bar = tqdm(
-        total=num_episodes,
-        initial=existing,
-        unit="ep",
-        desc="demos",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
+    bar = progress_bar(num_episodes, "demos", "ep", progress, initial=existing)
     stats = {"written": 0, "successes": 0, "recorded": 0, "env_steps": 0}
     t0 = time.perf_counter()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

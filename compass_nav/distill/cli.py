@@ -7,13 +7,10 @@ Registered through :data:`compass_nav.cli.COMMAND_MODULES`; follows the trainers
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from compass_nav.distill.config import DistillConfig
-from compass_nav.learning.cli import add_trainer_flags
-from compass_nav.utils.cli import add_stage
-from compass_nav.utils.config import resolve_run_config
-from compass_nav.utils.files import ensure_output_dir
+from compass_nav.learning.cli import add_trainer_flags, resolve_trainer_config, run_trainer
+from compass_nav.utils.cli import add_stage, add_verb
 
 __all__ = ["build_distill_config", "register"]
 
@@ -28,45 +25,37 @@ def build_distill_config(
     resume: bool = False,
 ):
     """Resolve a :class:`~compass_nav.distill.config.DistillConfig` as ``distill train`` does."""
-    # Here, not at the top: learning.common imports torch, which command start-up should not.
-    from compass_nav.learning.common import CONFIG_FILE
-
-    return resolve_run_config(
-        DistillConfig,
-        "distill",
-        preset=preset,
-        config_file=config,
-        values={"specialists": specialists or None, "data": data or None},
-        overrides=overrides,
-        resume_from=Path(out) / CONFIG_FILE if resume else None,
+    values = {"specialists": specialists or None, "data": data or None}
+    return resolve_trainer_config(
+        DistillConfig, "distill", out, preset, config, values, overrides, resume
     )
 
 
 def _run_distill(args: argparse.Namespace) -> int:
     from compass_nav.distill.runner import train_distill
 
-    ensure_output_dir(args.out, "--out")
-    cfg = build_distill_config(
-        args.out, args.preset, args.config, args.specialist, args.data, args.set, args.resume
+    return run_trainer(
+        args,
+        lambda: build_distill_config(
+            args.out, args.preset, args.config, args.specialist, args.data, args.set, args.resume
+        ),
+        train_distill,
+        "generalist",
     )
-    path = train_distill(cfg, args.out, resume=args.resume, progress=not args.no_progress)
-    print(f"generalist: {path}")
-    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``distill`` with its ``train`` verb."""
-    fmt = argparse.RawDescriptionHelpFormatter
     stage = add_stage(
         subparsers,
         "distill",
         help="distil specialists into one descriptor-conditioned generalist",
         description="Distillation of the residual specialists into one generalist.",
     )
-    dis = stage.add_parser(
+    dis = add_verb(
+        stage,
         "train",
         help="distil specialists into one descriptor-conditioned generalist",
-        formatter_class=fmt,
         description="KL distillation of every specialist's action distribution into one "
         "generalist head conditioned on the embodiment descriptor, offline on "
         "recorded rollouts then with DAgger rounds in the simulator. Writes "

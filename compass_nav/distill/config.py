@@ -12,7 +12,7 @@ import dataclasses
 
 from compass_nav.rl.config import HeadConfig
 from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec
-from compass_nav.utils.config import check, resolve_config
+from compass_nav.utils.config import check, check_at_least, check_positive, resolve_config
 
 __all__ = ["DistillConfig", "distill_preset"]
 
@@ -82,22 +82,20 @@ class DistillConfig:
     def __post_init__(self) -> None:
         for f in ("specialists", "data"):
             object.__setattr__(self, f, tuple(str(v) for v in getattr(self, f)))
-        check(self.steps >= 0, "steps", self.steps, "must be >= 0")
-        check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
-        check(self.lr > 0, "lr", self.lr, "must be > 0")
-        check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
-        check(
-            self.descriptor_noise >= 0, "descriptor_noise", self.descriptor_noise, "must be >= 0"
-        )
-        check(self.dagger_rounds >= 0, "dagger_rounds", self.dagger_rounds, "must be >= 0")
+        check_at_least("steps", self.steps, 0)
+        check_at_least("batch_size", self.batch_size, 1)
+        check_positive("lr", self.lr)
+        check_at_least("weight_decay", self.weight_decay, 0)
+        check_at_least("descriptor_noise", self.descriptor_noise, 0)
+        check_at_least("dagger_rounds", self.dagger_rounds, 0)
         check(
             self.dagger_rounds >= 1 or self.steps >= 1,
             "dagger_rounds",
             self.dagger_rounds,
             "with steps=0 at least one round is needed",
         )
-        check(self.dagger_steps >= 1, "dagger_steps", self.dagger_steps, "must be >= 1")
-        check(self.dagger_updates >= 1, "dagger_updates", self.dagger_updates, "must be >= 1")
+        check_at_least("dagger_steps", self.dagger_steps, 1)
+        check_at_least("dagger_updates", self.dagger_updates, 1)
         for f in ("beta_start", "beta_end"):
             v = getattr(self, f)
             check(0 <= v <= 1, f, v, "must be in [0, 1]")
@@ -107,14 +105,9 @@ class DistillConfig:
             self.num_envs,
             "must be >= the number of specialists (one slot per body at least)",
         )
-        check(
-            self.episode.split == "train",
-            "episode.split",
-            self.episode.split,
-            "must be 'train' (held-out and validation scenes are never trained on)",
-        )
-        check(self.seed >= 0, "seed", self.seed, "must be >= 0")
-        check(self.torch_threads >= 1, "torch_threads", self.torch_threads, "must be >= 1")
+        self.episode.check_trainable()
+        check_at_least("seed", self.seed, 0)
+        check_at_least("torch_threads", self.torch_threads, 1)
         check(
             self.head.heteroscedastic,
             "head.heteroscedastic",

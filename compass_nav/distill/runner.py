@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from compass_nav.distill.algorithm import Distillation, FeatureBuffer
 from compass_nav.distill.config import DistillConfig
@@ -44,6 +43,7 @@ from compass_nav.sim.config import SimConfig
 from compass_nav.utils.atomic import atomic_save_torch, atomic_write_json
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.finite import WEIGHT_CHECK_EVERY, check_loss, check_weights
+from compass_nav.utils.progress import progress_bar
 
 __all__ = ["load_specialists", "train_distill"]
 
@@ -131,14 +131,7 @@ def train_distill(
             buffer.extend(CheckpointManager.load(run / "dagger" / f"round_{r:02d}.pt"))
     logger = TrainLogger(run, enabled=cfg.tensorboard)
     total = cfg.steps + cfg.dagger_rounds * cfg.dagger_updates
-    bar = tqdm(
-        total=total,
-        initial=step,
-        unit="step",
-        desc="distill",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
+    bar = progress_bar(total, "distill", "step", progress, initial=step)
     t_start = time.perf_counter() - elapsed
 
     def train(n: int) -> dict[str, float]:

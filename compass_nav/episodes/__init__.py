@@ -13,7 +13,6 @@ from compass_nav.episodes.runner import (
     OpenQuota,
     Quota,
     SlotQuota,
-    run_episodes,
 )
 
 __all__ = [
@@ -25,5 +24,4 @@ __all__ = [
     "Quota",
     "SlotQuota",
     "check_names",
-    "run_episodes",
 ]

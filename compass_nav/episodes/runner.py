@@ -40,7 +40,6 @@ __all__ = [
     "OpenQuota",
     "Quota",
     "SlotQuota",
-    "run_episodes",
 ]
 
 #: ``act(obs, episode_start) -> (N, 3) action`` (a :class:`Policy`'s ``act`` fits).
@@ -390,15 +389,3 @@ class EpisodeRunner:
             self.start = self.pending
             self.pending = self.ended
         return episodes
-
-
-def run_episodes(
-    env,
-    act: ActFn,
-    quota: Quota,
-    hooks: Sequence[EpisodeHook] = (),
-    keep: Sequence[str] = (),
-    should_stop: Callable[[], bool] | None = None,
-) -> list[Episode]:
-    """``EpisodeRunner(...).run()`` in one call (see :class:`EpisodeRunner`)."""
-    return EpisodeRunner(env, act, quota, hooks, keep, should_stop).run()

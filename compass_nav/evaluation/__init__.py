@@ -2,7 +2,7 @@
 
 Modules: :mod:`.config` (:class:`EvalConfig`), :mod:`.harness` (:func:`evaluate`,
 :class:`EvalResult`), :mod:`.metrics` (pure metric functions), :mod:`.report` (json/csv/md,
-plots, comparisons), :mod:`.recorder` (failure GIFs), :mod:`.cli` (the subcommand, listed in
+plots, comparisons), :mod:`.failure_clips` (failure GIFs), :mod:`.cli` (the subcommand, listed in
 ``compass_nav.cli.COMMAND_MODULES``). See docs/EVALUATION.md.
 """
 

@@ -11,7 +11,7 @@ import argparse
 import re
 from pathlib import Path
 
-from compass_nav.utils.cli import add_stage
+from compass_nav.utils.cli import add_names, add_route_mode, add_stage
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir, ensure_output_file
 
@@ -76,27 +76,16 @@ def register(subparsers) -> None:
         metavar="RESULTS",
         help="compare results.json files (or folders) instead of evaluating",
     )
-    p.add_argument(
-        "--embodiments",
-        nargs="+",
-        default=["carter"],
-        metavar="NAME",
-        help="bodies, or all/train/heldout (default: carter)",
-    )
-    p.add_argument(
+    add_names(p, "--embodiments", ["carter"], "bodies, or all/train/heldout (default: carter)")
+    add_names(
+        p,
         "--families",
-        nargs="+",
-        default=["warehouse", "office", "hall"],
+        ["warehouse", "office", "hall"],
+        "scene families (default: all three)",
         metavar="FAMILY",
-        help="scene families (default: all three)",
     )
     p.add_argument("--episodes", type=int, default=200, help="episodes per cell (200)")
-    p.add_argument(
-        "--route-mode",
-        choices=("planned", "mapless"),
-        default="planned",
-        help="route observation: planned path or straight line (planned)",
-    )
+    add_route_mode(p, help="route observation: planned path or straight line (planned)")
     p.add_argument(
         "--split",
         choices=("heldout", "validation", "train"),

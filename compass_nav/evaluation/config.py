@@ -12,7 +12,7 @@ import math
 
 from compass_nav.contract.body import get_embodiment
 from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec
-from compass_nav.utils.config import check
+from compass_nav.utils.config import check, check_at_least, check_names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,18 +58,11 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         # Accept lists (YAML, JSON) but store tuples so the config stays hashable.
-        object.__setattr__(self, "embodiments", tuple(self.embodiments))
-        check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
-        check(
-            len(set(self.embodiments)) == len(self.embodiments),
-            "embodiments",
-            self.embodiments,
-            "must not repeat a name",
-        )
+        object.__setattr__(self, "embodiments", check_names("embodiments", self.embodiments))
         for name in self.embodiments:
             get_embodiment(name)  # raises ConfigError naming the known bodies
-        check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
-        check(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        check_at_least("episodes", self.episodes, 1)
+        check_at_least("seed", self.seed, 0)
         cells = len(self.embodiments) * len(self.episode.families)
         check(
             self.num_envs >= 0 and self.num_envs % cells == 0,
@@ -87,9 +80,9 @@ class EvalConfig:
             self.workers,
             f"must be within [0, max(embodiments, families) = {most}]",
         )
-        check(self.gifs >= 0, "gifs", self.gifs, "must be >= 0")
-        check(self.clip_memory_mb >= 1, "clip_memory_mb", self.clip_memory_mb, "must be >= 1")
-        check(self.bootstrap >= 100, "bootstrap", self.bootstrap, "must be >= 100")
+        check_at_least("gifs", self.gifs, 0)
+        check_at_least("clip_memory_mb", self.clip_memory_mb, 1)
+        check_at_least("bootstrap", self.bootstrap, 100)
 
     @property
     def cells(self) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ whose slots cover every cell evenly (slot ``e`` drives family ``e % F`` and embo
 (:class:`compass_nav.episodes.EpisodeRunner`, quota :class:`compass_nav.episodes.CellQueue`),
 and turns the finished episodes into :class:`EvalResult` (metrics from
 :mod:`compass_nav.evaluation.metrics`, files from :mod:`compass_nav.evaluation.report`,
-GIFs from :mod:`compass_nav.evaluation.recorder`).
+GIFs from :mod:`compass_nav.evaluation.failure_clips`).
 
 Episode identity. Episode ``i`` of cell (embodiment, family) is reset from the generator
 seeded ``[seed, crc32(embodiment), crc32(family), i]``, whichever slot runs it. A cell's
@@ -32,7 +32,7 @@ import numpy as np
 from compass_nav.contract.policy import install_registry, registry_snapshot
 from compass_nav.episodes import CellQueue, Episode, EpisodeHook, EpisodeRunner
 from compass_nav.evaluation.config import EvalConfig
-from compass_nav.evaluation.recorder import FailureClip, FailureRecorder, merge_clips
+from compass_nav.evaluation.failure_clips import FailureClip, FailureRecorder, merge_clips
 from compass_nav.policies import Policy, make_policy
 from compass_nav.utils.errors import CompassNavError, ConfigError
 
@@ -268,7 +268,7 @@ def evaluate(
         ConfigError: for bad settings, an unknown policy spec, or ``workers > 1`` with a
             policy object (workers rebuild the policy from its spec).
     """
-    from tqdm import tqdm
+    from compass_nav.utils.progress import progress_bar
 
     cfg = cfg or EvalConfig()
     workers = cfg.resolved_workers(policy_is_spec=isinstance(policy, str))
@@ -289,12 +289,11 @@ def evaluate(
     total = len(cfg.cells) * cfg.episodes
     import sys
 
-    bar = tqdm(
-        total=total,
-        unit="ep",
-        desc=f"evaluate {spec}",
-        disable=not progress,
-        dynamic_ncols=True,
+    bar = progress_bar(
+        total,
+        f"evaluate {spec}",
+        "ep",
+        progress,
         mininterval=0.1 if sys.stderr.isatty() else 5.0,
     )
     tally = {"done": 0, "success": 0, "collision": 0}

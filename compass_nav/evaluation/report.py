@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from compass_nav.evaluation.recorder import write_gif
+from compass_nav.evaluation.failure_clips import write_gif
 from compass_nav.utils.atomic import (
     atomic_save_png,
     atomic_write_json,

@@ -162,7 +162,7 @@ def _export_onnx(args: argparse.Namespace) -> int:
     code = 0
     if args.parity_steps > 0:
         from compass_nav.export.parity import record, replay
-        from compass_nav.runtime.loader import RuntimePolicy
+        from compass_nav.runtime.factory import RuntimePolicy
         from compass_nav.runtime.onnx_runtime import OnnxRuntime
         from compass_nav.runtime.torch_runtime import TorchRuntime
         from compass_nav.sim.config import SimConfig

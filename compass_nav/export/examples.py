@@ -5,7 +5,7 @@
 save_residual`` for specialists and the generalist), with the models' ``debug`` preset, so
 the exporter, the runtimes and their tests run end to end in seconds without a trained
 model. Residual heads get random (non-zero) last layers so that residual composition is
-actually exercised. These are never shipped: :mod:`compass_nav.runtime.loader` only ships
+actually exercised. These are never shipped: :mod:`compass_nav.runtime.factory` only ships
 what ``models/`` holds.
 """
 

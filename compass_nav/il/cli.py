@@ -8,12 +8,9 @@ overrides (applied last), ``--resume``.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from compass_nav.learning.cli import add_trainer_flags
-from compass_nav.utils.cli import add_stage
-from compass_nav.utils.config import resolve_run_config
-from compass_nav.utils.files import ensure_output_dir
+from compass_nav.learning.cli import add_trainer_flags, resolve_trainer_config, run_trainer
+from compass_nav.utils.cli import add_stage, add_verb
 
 __all__ = ["build_il_config", "register"]
 
@@ -39,16 +36,9 @@ def build_il_config(
     """
     # Here, not at the top: the config lives with the trainer, which imports torch.
     from compass_nav.il.runner import ILConfig
-    from compass_nav.learning.common import CONFIG_FILE
 
-    return resolve_run_config(
-        ILConfig,
-        "il",
-        preset=preset,
-        config_file=config,
-        values={"data": data},
-        overrides=overrides,
-        resume_from=Path(out) / CONFIG_FILE if resume else None,
+    return resolve_trainer_config(
+        ILConfig, "il", out, preset, config, {"data": data}, overrides, resume
     )
 
 
@@ -56,11 +46,14 @@ def _run_il(args: argparse.Namespace) -> int:
     # Here, not at the top: the trainer imports torch, which `compass-nav --help` should not.
     from compass_nav.il.runner import train_il
 
-    ensure_output_dir(args.out, "--out")
-    cfg = build_il_config(args.out, args.preset, args.config, args.data, args.set, args.resume)
-    final = train_il(cfg, args.out, resume=args.resume, progress=not args.no_progress)
-    print(f"model: {final}")
-    return 0
+    return run_trainer(
+        args,
+        lambda: build_il_config(
+            args.out, args.preset, args.config, args.data, args.set, args.resume
+        ),
+        train_il,
+        "model",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,13 +65,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Imitation learning: the run folder holds config.yaml, checkpoints, "
         "TensorBoard logs and the final model.",
     )
-    il = stage.add_parser(
+    il = add_verb(
+        stage,
         "train",
         help="imitation learning of the world-model policy from demonstrations",
         description="Behaviour cloning of the X-Mobility-style world-model policy on teacher "
         "demonstrations, with DAgger rounds in the simulator. Writes "
         "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/model.pt.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  compass-nav il train --data runs/demos_carter --out runs/il_carter\n"
         "  compass-nav il train --out runs/il_carter --resume\n"

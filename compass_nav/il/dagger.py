@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from compass_nav.data.routes import mapless_route
 from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
@@ -29,8 +28,9 @@ from compass_nav.models.xmobility import XMobility
 from compass_nav.models.xmobility.processing import obs_to_tensors
 from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec, SimConfig
 from compass_nav.utils.atomic import atomic_open
-from compass_nav.utils.config import check
+from compass_nav.utils.config import check, check_at_least, check_within
 from compass_nav.utils.errors import DataError
+from compass_nav.utils.progress import progress_bar
 
 __all__ = ["DaggerConfig", "collect_round", "dagger_sim_config", "load_round", "save_round"]
 
@@ -67,30 +67,15 @@ class DaggerConfig:
     )
 
     def __post_init__(self) -> None:
-        check(self.rounds >= 0, "dagger.rounds", self.rounds, "must be >= 0")
+        check_at_least("dagger.rounds", self.rounds, 0)
         check(0.0 <= self.start < 1.0, "dagger.start", self.start, "must be in [0, 1)")
-        check(self.episodes >= 1, "dagger.episodes", self.episodes, "must be >= 1")
-        check(self.num_envs >= 1, "dagger.num_envs", self.num_envs, "must be >= 1")
-        check(0.0 <= self.beta <= 1.0, "dagger.beta", self.beta, "must be in [0, 1]")
-        check(
-            0.0 <= self.beta_decay <= 1.0,
-            "dagger.beta_decay",
-            self.beta_decay,
-            "must be in [0, 1]",
-        )
-        check(
-            0.0 <= self.mapless_prob <= 1.0,
-            "dagger.mapless_prob",
-            self.mapless_prob,
-            "must be in [0, 1]",
-        )
+        check_at_least("dagger.episodes", self.episodes, 1)
+        check_at_least("dagger.num_envs", self.num_envs, 1)
+        check_within("dagger.beta", self.beta, 0, 1)
+        check_within("dagger.beta_decay", self.beta_decay, 0, 1)
+        check_within("dagger.mapless_prob", self.mapless_prob, 0, 1)
         ep = self.episode
-        check(
-            ep.max_episode_steps >= 2,
-            "dagger.episode.max_episode_steps",
-            ep.max_episode_steps,
-            "must be >= 2",
-        )
+        check_at_least("dagger.episode.max_episode_steps", ep.max_episode_steps, 2)
         check(ep.split == "train", "dagger.episode.split", ep.split, "must be 'train'")
         check(
             ep.route_mode == "planned",
@@ -183,12 +168,8 @@ def collect_round(
     bufs: list[dict[str, list]] = [{k: [] for k in FIELDS} for _ in range(n)]
     episodes: list[dict[str, np.ndarray]] = []
     outcome = {True: [], False: []}
-    bar = tqdm(
-        total=int(quota.counts.sum()),
-        desc=f"dagger round {round_index}",
-        unit="ep",
-        disable=not progress,
-        leave=False,
+    bar = progress_bar(
+        int(quota.counts.sum()), f"dagger round {round_index}", "ep", progress, leave=False
     )
 
     def act(obs, first) -> np.ndarray:

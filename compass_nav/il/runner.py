@@ -9,7 +9,8 @@ preset, an optional YAML file and ``--set key=value`` overrides, and calls
 * :class:`ILRunner` owns the loop: data (a :class:`SequenceBuffer` of demonstrations that
   DAgger rounds grow), the learning-rate schedule, TensorBoard logs, the progress bar,
   checkpoints (with every RNG, so ``--resume`` repeats exactly the step an uninterrupted run
-  would have taken) and the final ``model.pt`` that :mod:`compass_nav.models.loader` opens.
+  would have taken) and the final ``model.pt`` that
+  :mod:`compass_nav.models.checkpoint_policy` opens.
 
 Run folder: ``config.yaml``, ``checkpoints/step_*.pt``, ``dagger/round_*.npz``, ``tb/``,
 ``model.pt``, ``summary.json``.
@@ -41,9 +42,17 @@ from compass_nav.learning.sequences import SequenceBuffer, episodes_from_dataset
 from compass_nav.models.xmobility import XMobility, XMobilityConfig, count_parameters
 from compass_nav.models.xmobility.processing import resize_frames
 from compass_nav.utils.atomic import atomic_save_torch, atomic_write_json
-from compass_nav.utils.config import check, config_to_dict, resolve_config
+from compass_nav.utils.config import (
+    check,
+    check_at_least,
+    check_positive,
+    check_within,
+    config_to_dict,
+    resolve_config,
+)
 from compass_nav.utils.errors import DataError
 from compass_nav.utils.finite import WEIGHT_CHECK_EVERY, check_loss, check_weights
+from compass_nav.utils.progress import progress_bar
 
 __all__ = ["ILAlgorithm", "ILConfig", "ILRunner", "MODEL_KIND", "il_preset", "train_il"]
 
@@ -103,24 +112,20 @@ class ILConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "embodiments", tuple(self.embodiments))
         check(bool(self.data), "data", self.data, "must name a demonstrations folder")
-        check(self.seed >= 0, "seed", self.seed, "must be >= 0")
-        check(self.steps >= 1, "steps", self.steps, "must be >= 1")
-        check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
-        check(self.seq_len >= 1, "seq_len", self.seq_len, "must be >= 1")
-        check(self.lr > 0, "lr", self.lr, "must be > 0")
+        check_at_least("seed", self.seed, 0)
+        check_at_least("steps", self.steps, 1)
+        check_at_least("batch_size", self.batch_size, 1)
+        check_at_least("seq_len", self.seq_len, 1)
+        check_positive("lr", self.lr)
         check(0 < self.lr_final <= 1, "lr_final", self.lr_final, "must be in (0, 1]")
-        check(self.warmup >= 0, "warmup", self.warmup, "must be >= 0")
-        check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
-        check(self.grad_clip > 0, "grad_clip", self.grad_clip, "must be > 0")
-        check(0 <= self.mapless_prob <= 1, "mapless_prob", self.mapless_prob, "must be in [0, 1]")
-        check(self.num_threads >= 0, "num_threads", self.num_threads, "must be >= 0")
-        check(self.log_every >= 1, "log_every", self.log_every, "must be >= 1")
-        check(
-            self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "must be >= 1"
-        )
-        check(
-            self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "must be >= 1"
-        )
+        check_at_least("warmup", self.warmup, 0)
+        check_at_least("weight_decay", self.weight_decay, 0)
+        check_positive("grad_clip", self.grad_clip)
+        check_within("mapless_prob", self.mapless_prob, 0, 1)
+        check_at_least("num_threads", self.num_threads, 0)
+        check_at_least("log_every", self.log_every, 1)
+        check_at_least("checkpoint_every", self.checkpoint_every, 1)
+        check_at_least("keep_checkpoints", self.keep_checkpoints, 1)
 
 
 def il_preset(name: str, **overrides) -> ILConfig:
@@ -168,7 +173,10 @@ class ILAlgorithm:
 
 
 def model_payload(model: XMobility, step: int, cfg: ILConfig | None = None) -> dict[str, Any]:
-    """What :mod:`compass_nav.models.loader` needs to rebuild ``model`` (no training state)."""
+    """What :mod:`~compass_nav.models.checkpoint_policy` needs to rebuild ``model``.
+
+    No training state: optimiser and RNG states stay in the run's checkpoints.
+    """
     payload = {
         "kind": MODEL_KIND,
         "model_config": config_to_dict(model.cfg),
@@ -326,14 +334,7 @@ class ILRunner:
             if self.resume:
                 self._restore()
             elapsed_before = float(self.summary.get("train_seconds", 0.0))
-            bar = tqdm(
-                total=cfg.steps,
-                initial=self.step,
-                desc="train il",
-                unit="step",
-                disable=not self.progress,
-                dynamic_ncols=True,
-            )
+            bar = progress_bar(cfg.steps, "train il", "step", self.progress, initial=self.step)
             last_terms: dict[str, float] = {}
             while self.step < cfg.steps:
                 if self.stop_after is not None and self.step >= self.stop_after:

@@ -1,16 +1,26 @@
-"""What every trainer's command shares: the common flags.
+"""What every trainer's command shares: the common flags and the handler's steps.
 
 The stage commands (``il train``, ``rl train``, ``distill train``) follow one pattern:
 ``--out`` run folder, ``--preset`` (of ``configs/presets/<stage>.yaml``), ``--config`` YAML
 file, ``--set key=value`` overrides (applied last), ``--resume`` (the run's own
-``config.yaml``); :func:`compass_nav.utils.config.resolve_run_config` resolves them.
+``config.yaml``); :func:`resolve_trainer_config` resolves them and :func:`run_trainer` checks
+the output folder, resolves and trains.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["add_trainer_flags"]
+from compass_nav.utils.cli import add_overrides
+from compass_nav.utils.config import resolve_run_config
+from compass_nav.utils.files import ensure_output_dir
+
+__all__ = ["add_trainer_flags", "resolve_trainer_config", "run_trainer"]
+
+T = TypeVar("T")
 
 
 def add_trainer_flags(
@@ -25,16 +35,58 @@ def add_trainer_flags(
         "(default: default; not with --resume)",
     )
     p.add_argument("--config", help="YAML file merged over the preset")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"override a config value, e.g. {set_example}",
-    )
+    add_overrides(p, set_example)
     p.add_argument(
         "--resume",
         action="store_true",
         help="continue the run in --out from its newest checkpoint",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def resolve_trainer_config(
+    cls: type[T],
+    stage: str,
+    out: str,
+    preset: str | None,
+    config: str | None,
+    values: Mapping[str, Any],
+    overrides: Sequence[str],
+    resume: bool,
+) -> T:
+    """``cls`` as the trainer flags ask for it; a resumed run starts from ``out``'s config.
+
+    See :func:`compass_nav.utils.config.resolve_run_config`.
+    """
+    # Here, not at the top: learning.common imports torch, which command start-up should not.
+    from compass_nav.learning.common import CONFIG_FILE
+
+    return resolve_run_config(
+        cls,
+        stage,
+        preset=preset,
+        config_file=config,
+        values=values,
+        overrides=overrides,
+        resume_from=Path(out) / CONFIG_FILE if resume else None,
+    )
+
+
+def run_trainer(
+    args: argparse.Namespace,
+    make_config: Callable[[], Any],
+    train: Callable[..., Path],
+    label: str,
+    **train_kwargs: Any,
+) -> int:
+    """A trainer command's handler: check ``--out``, resolve, train, print the result's path."""
+    ensure_output_dir(args.out, "--out")
+    path = train(
+        make_config(),
+        args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        **train_kwargs,
+    )
+    print(f"{label}: {path}")
+    return 0

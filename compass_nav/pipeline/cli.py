@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from compass_nav.utils.cli import add_stage
+from compass_nav.utils.cli import add_overrides, add_stage, add_verb
 from compass_nav.utils.config import resolve_config
 from compass_nav.utils.files import ensure_output_dir
 
@@ -34,17 +34,16 @@ def _run_pipeline(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``pipeline`` with its ``run`` verb."""
-    fmt = argparse.RawDescriptionHelpFormatter
     stage = add_stage(
         subparsers,
         "pipeline",
         help="demos -> IL -> specialists -> generalist -> evaluation table",
         description="The one-command chain of every training stage.",
     )
-    pipe = stage.add_parser(
+    pipe = add_verb(
+        stage,
         "run",
         help="demos -> IL -> specialists -> generalist -> evaluation table",
-        formatter_class=fmt,
         description="Run the whole chain from a preset into OUT, skipping finished stages "
         "and resuming interrupted ones; prints the evaluation table "
         "(OUT/eval/table.md). Each stage records its settings in OUT/fingerprints/; a "
@@ -59,13 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     pipe.add_argument("--out", required=True, help="output folder")
     pipe.add_argument("--config", help="YAML file merged over the preset")
-    pipe.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a value, e.g. --set rl.iterations=100",
-    )
+    add_overrides(pipe, "--set rl.iterations=100")
     pipe.add_argument(
         "--redo-changed",
         action="store_true",

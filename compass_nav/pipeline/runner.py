@@ -48,20 +48,15 @@ from compass_nav.distill.runner import train_distill
 from compass_nav.evaluation import EvalConfig, evaluate
 from compass_nav.il.runner import ILConfig, train_il
 from compass_nav.learning.common import CheckpointManager
-from compass_nav.models.loader import XMobilityPolicy, load_model, resolve_checkpoint
+from compass_nav.models.checkpoint_policy import XMobilityPolicy, load_model, resolve_checkpoint
+from compass_nav.rl.agent import load_agent
 from compass_nav.rl.artifact import resolve_artifact
 from compass_nav.rl.config import RLConfig
-from compass_nav.rl.loader import load_agent
 from compass_nav.rl.record import record_specialist
 from compass_nav.rl.runner import train_rl
 from compass_nav.sim.config import EpisodeSpec, SimConfig
 from compass_nav.utils.atomic import atomic_save_png, atomic_write_json, atomic_write_text
-from compass_nav.utils.config import (
-    check,
-    config_to_dict,
-    dump_yaml,
-    resolve_config,
-)
+from compass_nav.utils.config import check, check_names, config_to_dict, dump_yaml, resolve_config
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import file_sha256
 
@@ -125,13 +120,7 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         for f in ("bodies", "heldout", "demo_embodiments"):
             object.__setattr__(self, f, tuple(getattr(self, f)))
-        check(len(self.bodies) >= 1, "bodies", self.bodies, "must not be empty")
-        check(
-            len(set(self.bodies)) == len(self.bodies),
-            "bodies",
-            self.bodies,
-            "must not repeat a name",
-        )
+        check_names("bodies", self.bodies)
         check(
             not set(self.bodies) & set(self.heldout),
             "heldout",

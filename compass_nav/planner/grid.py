@@ -117,6 +117,23 @@ def dijkstra(cost, gi, gj):
 
 
 @nb.njit(cache=True)
+def _cheapest_near(ctg, i, j, r, best):
+    """The cheapest cell within ``r`` cells of (i, j) that costs less than ``best``.
+
+    Returns (its cost, i, j), or (``best``, i, j) when none does.
+    """
+    g = ctg.shape[0]
+    bi, bj = i, j
+    for a in range(-r, r + 1):
+        for b in range(-r, r + 1):
+            ni, nj = i + a, j + b
+            if 0 <= ni < g and 0 <= nj < g and ctg[ni, nj] < best:
+                best = ctg[ni, nj]
+                bi, bj = ni, nj
+    return best, bi, bj
+
+
+@nb.njit(cache=True)
 def descend_path(ctg, x, y, max_points):
     """Follow the cost-to-go downhill from (x, y); returns (M, 2) cell-centre points (world).
 
@@ -130,14 +147,7 @@ def descend_path(ctg, x, y, max_points):
     i = min(max(i, 0), g - 1)
     j = min(max(j, 0), g - 1)
     if ctg[i, j] >= INF:
-        best = INF
-        bi, bj = i, j
-        for a in range(-5, 6):
-            for b in range(-5, 6):
-                ni, nj = i + a, j + b
-                if 0 <= ni < g and 0 <= nj < g and ctg[ni, nj] < best:
-                    best = ctg[ni, nj]
-                    bi, bj = ni, nj
+        best, bi, bj = _cheapest_near(ctg, i, j, 5, INF)
         if best >= INF:
             return out[:0]
         i, j = bi, bj
@@ -146,14 +156,7 @@ def descend_path(ctg, x, y, max_points):
     out[n, 1] = (i + 0.5) * RESOLUTION
     n += 1
     while n < max_points and ctg[i, j] > 0.0:
-        bi, bj = i, j
-        best = ctg[i, j]
-        for a in range(-1, 2):
-            for b in range(-1, 2):
-                ni, nj = i + a, j + b
-                if 0 <= ni < g and 0 <= nj < g and ctg[ni, nj] < best:
-                    best = ctg[ni, nj]
-                    bi, bj = ni, nj
+        _best, bi, bj = _cheapest_near(ctg, i, j, 1, ctg[i, j])
         if bi == i and bj == j:
             break
         i, j = bi, bj

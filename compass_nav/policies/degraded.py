@@ -43,7 +43,7 @@ import numpy as np
 from compass_nav.contract.body import get_embodiment
 from compass_nav.contract.policy import Policy, make_policy, register_loader, register_scripted
 from compass_nav.policies.scripted import GoalSeeker
-from compass_nav.utils.config import check
+from compass_nav.utils.config import check, check_within
 from compass_nav.utils.errors import ConfigError
 
 __all__ = [
@@ -77,7 +77,7 @@ class DegradeSpec:
     def __post_init__(self) -> None:
         check(bool(self.base), "base", self.base, "must name a policy")
         check(self.noise >= 0.0, "noise", self.noise, "must be >= 0")
-        check(0 <= self.delay <= 50, "delay", self.delay, "must be within [0, 50] steps")
+        check_within("delay", self.delay, 0, 50, "steps")
         check(
             self.route in ("observed", "straight"),
             "route",

@@ -11,7 +11,7 @@ Modules (the tree follows the concepts; nothing heavy is imported here):
 * :mod:`.base` -- loads and freezes the IL base.
 * :mod:`.env` -- rsl-rl ``VecEnv`` running the base inside the simulator loop.
 * :mod:`.actor`, :mod:`.ppo` -- rsl-rl model adapters and PPO wiring.
-* :mod:`.artifact` -- ``specialist.pt`` / ``generalist.pt`` files; :mod:`.loader` -- them as
+* :mod:`.artifact` -- ``specialist.pt`` / ``generalist.pt`` files; :mod:`.agent` -- them as
   :class:`~compass_nav.policies.Policy`; :mod:`.registry` -- hooks them into ``make_policy``.
 * :mod:`.record` -- specialist rollouts for distillation; :mod:`.cli` -- the commands.
 

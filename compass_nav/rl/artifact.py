@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from compass_nav.models.checkpoint_policy import read_tagged
 from compass_nav.models.xmobility import XMobility, XMobilityConfig
 from compass_nav.rl.base import freeze
 from compass_nav.rl.config import HeadConfig
@@ -23,6 +22,7 @@ from compass_nav.rl.registry import ARTIFACT_FILES
 from compass_nav.utils.atomic import atomic_save_torch
 from compass_nav.utils.config import config_from_dict, config_to_dict
 from compass_nav.utils.errors import ModelError
+from compass_nav.utils.files import resolve_run_file
 
 __all__ = ["ARTIFACT_KIND", "ARTIFACT_NAMES", "load_residual", "resolve_artifact", "save_residual"]
 
@@ -82,18 +82,9 @@ def resolve_artifact(spec: str | Path) -> Path:
     Raises:
         ModelError: Nothing of the kind there.
     """
-    p = Path(spec)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        for name in ARTIFACT_NAMES.values():
-            if (p / name).is_file():
-                return p / name
-        raise ModelError(
-            f"{p}: a folder without {' or '.join(ARTIFACT_NAMES.values())} "
-            "(training not finished?)"
-        )
-    raise ModelError(f"residual policy {p} does not exist")
+    return resolve_run_file(
+        spec, tuple(ARTIFACT_NAMES.values()), "residual policy", checkpoints=False
+    )
 
 
 def load_residual(spec: str | Path) -> ResidualPolicy:
@@ -106,13 +97,7 @@ def load_residual(spec: str | Path) -> ResidualPolicy:
             match their config.
     """
     path = resolve_artifact(spec)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ModelError(f"{path}: not a readable policy file ({exc})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != ARTIFACT_KIND:
-        kind = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
-        raise ModelError(f"{path}: kind={kind!r}, expected {ARTIFACT_KIND!r}")
+    payload = read_tagged(path, ARTIFACT_KIND, "policy file")
     if payload.get("version") != ARTIFACT_VERSION:
         raise ModelError(
             f"{path}: version={payload.get('version')!r}, this code reads "

@@ -1,8 +1,8 @@
 """The frozen IL base of the residual stage: loaded from an IL run, or untrained for tests.
 
 Adapter between this stage and the imitation stage's model code: it only calls
-:func:`compass_nav.models.loader.load_model` (an IL checkpoint or run folder) or builds an
-untrained :class:`~compass_nav.models.xmobility.XMobility` from a named preset
+:func:`compass_nav.models.checkpoint_policy.load_model` (an IL checkpoint or run folder) or
+builds an untrained :class:`~compass_nav.models.xmobility.XMobility` from a named preset
 (``random:<preset>``, seeded, so tests and the tiny pipeline preset need no IL run). The
 result is frozen: eval mode and ``requires_grad=False`` everywhere.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from compass_nav.models.loader import load_model
+from compass_nav.models.checkpoint_policy import load_model
 from compass_nav.models.xmobility import XMobility, preset
 from compass_nav.utils.errors import ModelError
 

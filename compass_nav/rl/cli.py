@@ -8,12 +8,11 @@ rollouts in the demonstrations format for ``distill train``.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from compass_nav.learning.cli import add_trainer_flags
+from compass_nav.learning.cli import add_trainer_flags, resolve_trainer_config, run_trainer
 from compass_nav.sim.config import EpisodeSpec
-from compass_nav.utils.cli import add_stage
-from compass_nav.utils.config import config_to_dict, resolve_config, resolve_run_config
+from compass_nav.utils.cli import add_route_mode, add_stage, add_verb
+from compass_nav.utils.config import config_to_dict, resolve_config
 from compass_nav.utils.files import ensure_output_dir
 
 __all__ = ["build_rl_config", "register"]
@@ -29,36 +28,24 @@ def build_rl_config(
     resume: bool = False,
 ):
     """Resolve an :class:`~compass_nav.rl.config.RLConfig` the way ``rl train`` does."""
-    from compass_nav.learning.common import CONFIG_FILE
     from compass_nav.rl.config import RLConfig
 
-    return resolve_run_config(
-        RLConfig,
-        "rl",
-        preset=preset,
-        config_file=config,
-        values={"embodiment": embodiment, "base": base},
-        overrides=overrides,
-        resume_from=Path(out) / CONFIG_FILE if resume else None,
-    )
+    values = {"embodiment": embodiment, "base": base}
+    return resolve_trainer_config(RLConfig, "rl", out, preset, config, values, overrides, resume)
 
 
 def _run_rl(args: argparse.Namespace) -> int:
     from compass_nav.rl.runner import train_rl
 
-    ensure_output_dir(args.out, "--out")
-    cfg = build_rl_config(
-        args.out, args.preset, args.config, args.embodiment, args.base, args.set, args.resume
-    )
-    path = train_rl(
-        cfg,
-        args.out,
-        resume=args.resume,
-        progress=not args.no_progress,
+    return run_trainer(
+        args,
+        lambda: build_rl_config(
+            args.out, args.preset, args.config, args.embodiment, args.base, args.set, args.resume
+        ),
+        train_rl,
+        "specialist",
         tensorboard=not args.no_tensorboard,
     )
-    print(f"specialist: {path}")
-    return 0
 
 
 def _run_record(args: argparse.Namespace) -> int:
@@ -90,7 +77,6 @@ def _run_record(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``rl`` with its ``train`` and ``record`` verbs."""
-    fmt = argparse.RawDescriptionHelpFormatter
     stage = add_stage(
         subparsers,
         "rl",
@@ -98,10 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Residual RL: train one specialist per embodiment (rl train) and record "
         "its rollouts for distillation (rl record).",
     )
-    rl = stage.add_parser(
+    rl = add_verb(
+        stage,
         "train",
         help="residual PPO specialist for one embodiment on the frozen IL base",
-        formatter_class=fmt,
         description="Residual PPO (rsl-rl) on top of the frozen X-Mobility base: the actor "
         "adds a zero-initialised residual to the base's action, clipped to the "
         "body's limits; the critic sees privileged simulator state. Writes "
@@ -119,10 +105,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rl.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
     rl.set_defaults(func=_run_rl)
 
-    rec = stage.add_parser(
+    rec = add_verb(
+        stage,
         "record",
         help="record a specialist's rollouts for distillation",
-        formatter_class=fmt,
         description="Record episodes of a specialist on its own body in the demonstrations "
         "format, with per-step policy_state, action_mean, action_std and "
         "base_action (fractions of the body's limits). Resumable.",
@@ -135,7 +121,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--seed", type=int, default=0, help="recorder seed")
     rec.add_argument("--num-envs", type=int, default=24, help="parallel env slots")
     rec.add_argument("--families", help="comma-separated scene families (default: all)")
-    rec.add_argument("--route-mode", choices=("mapless", "planned"), default="mapless")
+    add_route_mode(rec, default="mapless")
     rec.add_argument("--max-episode-steps", type=int, default=300)
     rec.add_argument(
         "--stochastic",

@@ -14,7 +14,13 @@ import dataclasses
 from compass_nav.contract.body import get_embodiment
 from compass_nav.rl.rewards import RLRewardConfig
 from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec
-from compass_nav.utils.config import check, resolve_config
+from compass_nav.utils.config import (
+    check,
+    check_at_least,
+    check_positive,
+    check_within,
+    resolve_config,
+)
 
 __all__ = ["HeadConfig", "PPOConfig", "RLConfig", "rl_preset"]
 
@@ -64,7 +70,7 @@ class HeadConfig:
             self.init_std,
             "must satisfy 0 < min_std <= init_std <= max_std",
         )
-        check(self.input_clip > 0, "head.input_clip", self.input_clip, "must be > 0")
+        check_positive("head.input_clip", self.input_clip)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,32 +107,22 @@ class PPOConfig:
         object.__setattr__(
             self, "critic_hidden_dims", tuple(int(v) for v in self.critic_hidden_dims)
         )
-        check(self.learning_rate > 0, "ppo.learning_rate", self.learning_rate, "must be > 0")
+        check_positive("ppo.learning_rate", self.learning_rate)
         check(
             self.schedule in ("adaptive", "fixed"),
             "ppo.schedule",
             self.schedule,
             "must be 'adaptive' or 'fixed'",
         )
-        check(self.desired_kl > 0, "ppo.desired_kl", self.desired_kl, "must be > 0")
+        check_positive("ppo.desired_kl", self.desired_kl)
         check(0 < self.clip_param < 1, "ppo.clip_param", self.clip_param, "must be in (0, 1)")
-        check(
-            self.num_learning_epochs >= 1,
-            "ppo.num_learning_epochs",
-            self.num_learning_epochs,
-            "must be >= 1",
-        )
-        check(
-            self.num_mini_batches >= 1,
-            "ppo.num_mini_batches",
-            self.num_mini_batches,
-            "must be >= 1",
-        )
+        check_at_least("ppo.num_learning_epochs", self.num_learning_epochs, 1)
+        check_at_least("ppo.num_mini_batches", self.num_mini_batches, 1)
         check(0 < self.gamma <= 1, "ppo.gamma", self.gamma, "must be in (0, 1]")
-        check(0 <= self.lam <= 1, "ppo.lam", self.lam, "must be in [0, 1]")
-        check(self.entropy_coef >= 0, "ppo.entropy_coef", self.entropy_coef, "must be >= 0")
-        check(self.value_loss_coef > 0, "ppo.value_loss_coef", self.value_loss_coef, "must be > 0")
-        check(self.max_grad_norm > 0, "ppo.max_grad_norm", self.max_grad_norm, "must be > 0")
+        check_within("ppo.lam", self.lam, 0, 1)
+        check_at_least("ppo.entropy_coef", self.entropy_coef, 0)
+        check_positive("ppo.value_loss_coef", self.value_loss_coef)
+        check_positive("ppo.max_grad_norm", self.max_grad_norm)
         check(
             len(self.critic_hidden_dims) >= 1 and min(self.critic_hidden_dims) >= 1,
             "ppo.critic_hidden_dims",
@@ -185,24 +181,19 @@ class RLConfig:
             self.base,
             "must name the IL checkpoint or run folder (or random:<preset> for tests)",
         )
-        check(
-            self.episode.split == "train",
-            "episode.split",
-            self.episode.split,
-            "must be 'train' (held-out and validation scenes are never trained on)",
-        )
-        check(self.num_envs >= 1, "num_envs", self.num_envs, "must be >= 1")
-        check(self.steps_per_env >= 2, "steps_per_env", self.steps_per_env, "must be >= 2")
+        self.episode.check_trainable()
+        check_at_least("num_envs", self.num_envs, 1)
+        check_at_least("steps_per_env", self.steps_per_env, 2)
         check(
             self.num_envs * self.steps_per_env >= self.ppo.num_mini_batches,
             "num_envs",
             self.num_envs,
             "num_envs x steps_per_env must be >= ppo.num_mini_batches",
         )
-        check(self.iterations >= 1, "iterations", self.iterations, "must be >= 1")
-        check(self.seed >= 0, "seed", self.seed, "must be >= 0")
-        check(self.save_interval >= 1, "save_interval", self.save_interval, "must be >= 1")
-        check(self.torch_threads >= 1, "torch_threads", self.torch_threads, "must be >= 1")
+        check_at_least("iterations", self.iterations, 1)
+        check_at_least("seed", self.seed, 0)
+        check_at_least("save_interval", self.save_interval, 1)
+        check_at_least("torch_threads", self.torch_threads, 1)
         check(
             self.time_budget_min >= 0,
             "time_budget_min",

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from compass_nav.data import record_episodes
-from compass_nav.rl.loader import ResidualAgent, load_agent
+from compass_nav.rl.agent import ResidualAgent, load_agent
 from compass_nav.sim.config import EpisodeSpec
 from compass_nav.utils.errors import ConfigError
 

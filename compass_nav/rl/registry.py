@@ -1,7 +1,7 @@
 """The policy-registry entry for specialist/generalist files (torch-free import).
 
 :func:`matches` accepts ``specialist.pt`` / ``generalist.pt`` files and run folders holding
-one; :func:`load` imports :mod:`compass_nav.rl.loader` (and torch) only when such a policy is
+one; :func:`load` imports :mod:`compass_nav.rl.agent` (and torch) only when such a policy is
 actually loaded. :func:`compass_nav.plugins.register_all` registers the pair, and spawned
 worker processes inherit it (:func:`compass_nav.contract.policy.registry_snapshot`).
 """
@@ -30,7 +30,7 @@ def matches(spec: str) -> bool:
 def load(spec: str, **kwargs) -> Policy:
     """The residual agent of a specialist/generalist file or run folder."""
     # Here, not at the top: the loader imports torch, which most processes never need.
-    from compass_nav.rl.loader import load_agent
+    from compass_nav.rl.agent import load_agent
 
     unknown = set(kwargs) - {"stochastic"}
     if unknown:

@@ -27,7 +27,7 @@ import dataclasses
 import numpy as np
 
 from compass_nav.sim.config import RewardConfig
-from compass_nav.utils.config import check
+from compass_nav.utils.config import check, check_at_least, check_positive
 from compass_nav.utils.errors import ConfigError
 
 __all__ = [
@@ -67,7 +67,7 @@ class RLRewardConfig:
     proximity_margin: float = 0.3
 
     def __post_init__(self) -> None:
-        check(self.success >= 0, "reward.success", self.success, "must be >= 0")
+        check_at_least("reward.success", self.success, 0)
         check(self.collision <= 0, "reward.collision", self.collision, "must be <= 0")
         check(
             self.distance <= 0,
@@ -77,12 +77,7 @@ class RLRewardConfig:
         )
         check(self.smoothness <= 0, "reward.smoothness", self.smoothness, "must be <= 0")
         check(self.proximity <= 0, "reward.proximity", self.proximity, "must be <= 0")
-        check(
-            self.proximity_margin > 0,
-            "reward.proximity_margin",
-            self.proximity_margin,
-            "must be > 0 m",
-        )
+        check_positive("reward.proximity_margin", self.proximity_margin, "m")
 
     def sim_reward(self) -> RewardConfig:
         """The simulator's reward config: these weights (the env adds the proximity term)."""

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from compass_nav.learning.common import (
     CheckpointManager,
@@ -41,6 +40,7 @@ from compass_nav.rl.ppo import build_ppo
 from compass_nav.sim.config import SimConfig
 from compass_nav.utils.atomic import atomic_write_json
 from compass_nav.utils.finite import check_loss, check_weights
+from compass_nav.utils.progress import progress_bar
 
 __all__ = ["EpisodeStats", "rl_sim_config", "train_rl"]
 
@@ -141,14 +141,7 @@ def train_rl(
         restore_rng(payload["rng"])
     logger = TrainLogger(run, enabled=tensorboard)
     stats = EpisodeStats()
-    bar = tqdm(
-        total=cfg.iterations,
-        initial=start,
-        unit="it",
-        desc=f"rl {cfg.embodiment}",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
+    bar = progress_bar(cfg.iterations, f"rl {cfg.embodiment}", "it", progress, initial=start)
     obs = env.get_observations()
     alg.train_mode()
     t_start = time.perf_counter() - elapsed

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compass_nav.utils.cli import add_stage
+from compass_nav.utils.cli import add_names, add_route_mode, add_stage
 
 _EPILOG = """\
 examples:
@@ -39,12 +39,8 @@ def register(subparsers) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--embodiments",
-        nargs="+",
-        default=["carter", "spot", "h1"],
-        metavar="NAME",
-        help="bodies to drive (default: carter spot h1)",
+    add_names(
+        p, "--embodiments", ["carter", "spot", "h1"], "bodies to drive (default: carter spot h1)"
     )
     p.add_argument("--episodes", type=int, default=3, help="episodes per embodiment")
     p.add_argument(
@@ -66,7 +62,7 @@ def register(subparsers) -> None:
         default=0.0,
         help="0 = lockstep, as fast as the navigator answers (default)",
     )
-    p.add_argument("--route-mode", default="planned", choices=("planned", "mapless"))
+    add_route_mode(p)
     p.add_argument("--domain-id", type=int, default=40, help="ROS_DOMAIN_ID to use")
     p.add_argument(
         "--timeout", type=float, default=300.0, help="wall-clock budget per embodiment, s"

@@ -37,7 +37,7 @@ from compass_nav.ros.observation import (
 )
 from compass_nav.runtime import load_runtime
 from compass_nav.runtime.scripted import ScriptedRuntime
-from compass_nav.utils.config import check
+from compass_nav.utils.config import check, check_positive, check_within
 from compass_nav.utils.errors import CompassNavError, ModelError
 
 __all__ = [
@@ -75,11 +75,11 @@ def open_runtime(model: str, embodiment: str) -> PolicyRuntime:
     except CompassNavError as exc:
         raise ModelError(f"model={model!r}: {exc}") from None
     except ModuleNotFoundError as exc:
-        if exc.name != "compass_nav.runtime.loader":
+        if exc.name != "compass_nav.runtime.factory":
             raise
         if not scripted:
             raise ModelError(
-                f"model={model!r}: the model loader (compass_nav.runtime.loader) is not "
+                f"model={model!r}: the model loader (compass_nav.runtime.factory) is not "
                 "installed, so only scripted models run (e.g. model:=scripted:goal_seeker)"
             ) from None
 
@@ -138,19 +138,12 @@ class NavigatorSettings:
                 self.accel[i],
                 "must be finite and >= 0",
             )
-        check(
-            0.1 <= self.control_hz <= 1000.0,
-            "control_hz",
-            self.control_hz,
-            "must be within [0.1, 1000] Hz",
-        )
-        check(self.goal_tolerance > 0, "goal_tolerance", self.goal_tolerance, "must be > 0")
-        check(
-            self.heading_tolerance > 0, "heading_tolerance", self.heading_tolerance, "must be > 0"
-        )
-        check(self.stale_timeout > 0, "stale_timeout", self.stale_timeout, "must be > 0")
-        check(self.route_spacing > 0, "route_spacing", self.route_spacing, "must be > 0")
-        check(self.route_goal_match > 0, "route_goal_match", self.route_goal_match, "must be > 0")
+        check_within("control_hz", self.control_hz, 0.1, 1000, "Hz")
+        check_positive("goal_tolerance", self.goal_tolerance)
+        check_positive("heading_tolerance", self.heading_tolerance)
+        check_positive("stale_timeout", self.stale_timeout)
+        check_positive("route_spacing", self.route_spacing)
+        check_positive("route_goal_match", self.route_goal_match)
 
 
 class CommandLimiter:

@@ -240,10 +240,7 @@ class Navigator(LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop control and the robot."""
-        self._active = False
-        self._stop_timers()
-        self.stop_robot("deactivated")
-        return TransitionCallbackReturn.SUCCESS
+        return self._halt("deactivated")
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release the model, subscriptions and services."""
@@ -260,9 +257,12 @@ class Navigator(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop the robot before going away."""
+        return self._halt("shutdown")
+
+    def _halt(self, reason: str) -> TransitionCallbackReturn:
         self._active = False
         self._stop_timers()
-        self.stop_robot("shutdown")
+        self.stop_robot(reason)
         return TransitionCallbackReturn.SUCCESS
 
     def _start_timers(self) -> None:
@@ -293,17 +293,15 @@ class Navigator(LifecycleNode):
             self._control(time.perf_counter(), None)
 
     def _on_image(self, msg: Image) -> None:
-        t0 = time.perf_counter()
-        try:
-            rgb = conv.image_to_rgb(msg)
-        except conv.InputError as exc:
-            return self._bad("image", str(exc))
-        self._image_arrived(rgb, msg.header.stamp, t0)
+        self._decode_image(msg, conv.image_to_rgb)
 
     def _on_compressed(self, msg: CompressedImage) -> None:
+        self._decode_image(msg, conv.compressed_to_rgb)
+
+    def _decode_image(self, msg: Image | CompressedImage, decode) -> None:
         t0 = time.perf_counter()
         try:
-            rgb = conv.compressed_to_rgb(msg)
+            rgb = decode(msg)
         except conv.InputError as exc:
             return self._bad("image", str(exc))
         self._image_arrived(rgb, msg.header.stamp, t0)

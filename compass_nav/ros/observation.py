@@ -49,17 +49,13 @@ def robot_to_world(pose: np.ndarray, xyyaw: np.ndarray) -> np.ndarray:
     )
 
 
-def _to_robot(pose: np.ndarray, world: np.ndarray) -> np.ndarray:
-    c, s = math.cos(pose[2]), math.sin(pose[2])
-    wx, wy = world[:, 0] - pose[0], world[:, 1] - pose[1]
-    return np.stack([c * wx + s * wy, -s * wx + c * wy], 1).astype(np.float32)
-
-
-def straight_route(pose: np.ndarray, goal: np.ndarray, k: int, spacing: float) -> np.ndarray:
-    """Mapless route: ``k`` points every ``spacing`` m on the line to the goal, robot frame."""
+def _route(
+    plan: np.ndarray, pose: np.ndarray, goal: np.ndarray, k: int, spacing: float
+) -> np.ndarray:
+    """``k`` points every ``spacing`` m along robot -> ``plan`` (world) -> goal, robot frame."""
     world = np.empty((k, 2))
     resample_polyline(
-        np.empty((0, 2)),
+        np.ascontiguousarray(plan, np.float64),
         float(pose[0]),
         float(pose[1]),
         float(goal[0]),
@@ -68,7 +64,14 @@ def straight_route(pose: np.ndarray, goal: np.ndarray, k: int, spacing: float) -
         spacing,
         world,
     )
-    return _to_robot(pose, world)
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    wx, wy = world[:, 0] - pose[0], world[:, 1] - pose[1]
+    return np.stack([c * wx + s * wy, -s * wx + c * wy], 1).astype(np.float32)
+
+
+def straight_route(pose: np.ndarray, goal: np.ndarray, k: int, spacing: float) -> np.ndarray:
+    """Mapless route: ``k`` points every ``spacing`` m on the line to the goal, robot frame."""
+    return _route(np.empty((0, 2)), pose, goal, k, spacing)
 
 
 def trim_route(points: np.ndarray, xy: np.ndarray, start: int = 0) -> int:
@@ -99,18 +102,7 @@ def planned_route(
     remaining plan -> goal. Returns the route and the progress index to pass next time.
     """
     idx = trim_route(points, pose[:2], start)
-    world = np.empty((k, 2))
-    resample_polyline(
-        np.ascontiguousarray(points[idx:], np.float64),
-        float(pose[0]),
-        float(pose[1]),
-        float(goal[0]),
-        float(goal[1]),
-        k,
-        spacing,
-        world,
-    )
-    return _to_robot(pose, world), max(idx - 1, 0)
+    return _route(points[idx:], pose, goal, k, spacing), max(idx - 1, 0)
 
 
 def build_observation(

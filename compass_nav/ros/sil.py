@@ -27,7 +27,7 @@ import numpy as np
 from compass_nav.ros import qos
 from compass_nav.ros.conversions import image_to_rgb
 from compass_nav.ros.netns import require_private_network
-from compass_nav.utils.config import check
+from compass_nav.utils.config import check, check_at_least, check_positive, check_within
 
 __all__ = ["SilConfig", "node_command", "run_sim_in_the_loop", "stop_process", "summary_table"]
 
@@ -67,10 +67,10 @@ class SilConfig:
 
     def __post_init__(self) -> None:
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
-        check(self.episodes >= 1, "episodes", self.episodes, "must be >= 1")
-        check(self.realtime_factor >= 0, "realtime_factor", self.realtime_factor, "must be >= 0")
-        check(self.timeout_s > 0, "timeout_s", self.timeout_s, "must be > 0")
-        check(0 <= self.domain_id <= 232, "domain_id", self.domain_id, "must be within [0, 232]")
+        check_at_least("episodes", self.episodes, 1)
+        check_at_least("realtime_factor", self.realtime_factor, 0)
+        check_positive("timeout_s", self.timeout_s)
+        check_within("domain_id", self.domain_id, 0, 232)
         check(
             self.route_mode in ("planned", "mapless"),
             "route_mode",

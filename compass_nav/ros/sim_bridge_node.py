@@ -57,6 +57,7 @@ from compass_nav.ros import conversions as conv
 from compass_nav.ros import qos
 from compass_nav.ros.params import check_value, declare, sim_bridge_params
 from compass_nav.sim.env import NavVectorEnv
+from compass_nav.sim.mdp.terminations import episode_outcome
 from compass_nav.sim.scenes import GRID_CELLS
 from compass_nav.utils import jsonsafe
 
@@ -212,13 +213,7 @@ class SimBridge(Node):
     def _finish_episode(self, info: dict, outcome: str | None = None) -> None:
         ep = info["episode"] if info else None
         if outcome is None:
-            outcome = (
-                "success"
-                if info["success"][0]
-                else "collision"
-                if info["collision"][0]
-                else "timeout"
-            )
+            outcome = episode_outcome(info, 0)
         g, p = self.env.goal[0], self.env.pose[0]
         record = {
             "episode": self.episode,

@@ -13,11 +13,11 @@ __all__ = ["InputSpec", "PolicyRuntime", "RuntimeOutput", "ScriptedRuntime", "lo
 
 
 def load_runtime(model: str | None = None, embodiment: str = "carter", **kwargs) -> PolicyRuntime:
-    """Open a runtime (see :func:`compass_nav.runtime.loader.open_runtime`).
+    """Open a runtime (see :func:`compass_nav.runtime.factory.open_runtime`).
 
     ``model`` is a path (.onnx, .engine, .pt, run folder), a scripted policy name
     (``goal_seeker``), or None for the shipped default model.
     """
-    from compass_nav.runtime.loader import open_runtime
+    from compass_nav.runtime.factory import open_runtime
 
     return open_runtime(model, embodiment, **kwargs)

@@ -1,6 +1,6 @@
 """Policy runtime over onnxruntime: the default way robots and the evaluator run a policy.
 
-Opened by :func:`compass_nav.runtime.loader.open_runtime` for ``*.onnx`` paths (and for the
+Opened by :func:`compass_nav.runtime.factory.open_runtime` for ``*.onnx`` paths (and for the
 shipped default model). Execution providers are chosen by availability, TensorRT -> CUDA ->
 CPU (:data:`PROVIDER_PREFERENCE`), or given explicitly with ``providers=``; an explicit
 provider this onnxruntime build lacks is a :class:`ProviderUnavailableError` listing the

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from compass_nav.contract.spec import CONTROL_HZ
 from compass_nav.runtime.errors import ModelFileError
-from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ModelError
-from compass_nav.utils.files import file_sha256
+from compass_nav.utils.files import file_sha256, resolve_run_file
 
 if TYPE_CHECKING:  # the exportable modules are torch modules: imported by the builders
     from compass_nav.runtime.exportable import ExportablePolicy
@@ -57,21 +56,7 @@ def resolve_checkpoint(spec: str | Path) -> Path:
     Raises:
         ModelFileError: Nothing loadable there.
     """
-    p = Path(spec)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        for name in RUN_ARTEFACTS:
-            if (p / name).is_file():
-                return p / name
-        ckpts = sorted((p / "checkpoints").glob("step_*.pt"))
-        if ckpts:
-            return ckpts[-1]
-        raise ModelFileError(
-            f"{p}: a folder without {', '.join(RUN_ARTEFACTS)} or "
-            "checkpoints/step_*.pt (training not finished?)"
-        )
-    raise ModelFileError(f"checkpoint {p} does not exist")
+    return resolve_run_file(spec, RUN_ARTEFACTS, "checkpoint", error=ModelFileError)
 
 
 def _read_payload(spec: str | Path) -> dict[str, Any]:
@@ -133,19 +118,14 @@ def source_record(payload: dict[str, Any]) -> dict[str, Any]:
 def _build_xmobility(payload: dict[str, Any]) -> ExportablePolicy:
     """IL base checkpoints (``compass_nav.il.runner``: ``model.pt``, ``step_*.pt``)."""
     # Here, not at the top: the adapters and the model import torch (seconds).
-    from compass_nav.models.xmobility import XMobility, XMobilityConfig
+    from compass_nav.models.checkpoint_policy import model_from_payload
     from compass_nav.runtime.adapters import StepExport
 
-    cfg = config_from_dict(XMobilityConfig, payload["model_config"])
-    model = XMobility(cfg)
-    try:
-        model.load_state_dict(payload["model"])
-    except RuntimeError as exc:
-        raise ModelError(f"{payload['path']}: weights do not match its config ({exc})") from None
+    model = model_from_payload(payload)
     train = payload.get("train_config") or {}
     return StepExport(
         model,
-        cfg,
+        model.cfg,
         kind="il_base",
         control_hz=control_hz_of(train, CONTROL_HZ),
         train_config={"kind": "xmobility", "model": payload["model_config"], "train": train},

@@ -1,7 +1,7 @@
 """TensorRT engines: building them from an exported ONNX file (cached) and running them.
 
 ``compass-nav export tensorrt`` calls :func:`build_engine`;
-:func:`compass_nav.runtime.loader.open_runtime` opens ``*.engine`` / ``*.plan`` files with
+:func:`compass_nav.runtime.factory.open_runtime` opens ``*.engine`` / ``*.plan`` files with
 :class:`TensorRTRuntime`. An engine is specific to a GPU model and a TensorRT version, so:
 
 * Engines are cached under :func:`cache_dir` keyed by GPU name + TensorRT version + the ONNX

@@ -1,6 +1,6 @@
 """Policy runtime over a torch checkpoint: the reference the exported graphs are checked against.
 
-Opened by :func:`compass_nav.runtime.loader.open_runtime` for ``*.pt`` files and run folders.
+Opened by :func:`compass_nav.runtime.factory.open_runtime` for ``*.pt`` files and run folders.
 It runs the very module the exporter traces (:func:`compass_nav.runtime.sources.
 load_exportable`), behind the same :class:`GraphRuntime` (same input checks, same resize,
 same state handling), so the ONNX and torch runtimes differ only in the graph executor.

@@ -19,7 +19,7 @@ import argparse
 import importlib
 from pathlib import Path
 
-from compass_nav.utils.cli import add_stage
+from compass_nav.utils.cli import add_route_mode, add_stage
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir
 
@@ -136,8 +136,9 @@ def view_episode(
 
     from compass_nav.policies import make_policy
     from compass_nav.sim.env import NavVectorEnv
+    from compass_nav.sim.mdp.terminations import episode_outcome
     from compass_nav.sim.viz import (
-        EpisodeRecorder,
+        EpisodeDrawer,
         compose_frame,
         depth_to_rgb,
         write_gif,
@@ -158,7 +159,7 @@ def view_episode(
     pol = make_policy(policy)
     pol.bind(env)
     obs, _ = env.reset(seed=seed)
-    rec = EpisodeRecorder(env)
+    rec = EpisodeDrawer(env)
     start = np.ones(1, bool)
     outcome, spl = "running", 0.0
     frames: list[np.ndarray] = []
@@ -169,13 +170,7 @@ def view_episode(
             start = np.zeros(1, bool)
             obs, _, term, trunc, info = env.step(action)
             if info["_episode"][0]:
-                outcome = (
-                    "success"
-                    if info["success"][0]
-                    else "collision"
-                    if info["collision"][0]
-                    else "timeout"
-                )
+                outcome = episode_outcome(info, 0)
                 spl = float(info["episode"]["spl"][0])
         rec.observe(obs, start)
         topdown = rec.topdown(obs, 0)
@@ -264,7 +259,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="policy spec: teacher, standstill, wall, goal_seeker or a model path",
     )
     p.add_argument("--steps", type=int, default=150, help="most steps to drive")
-    p.add_argument("--route-mode", default="planned", choices=("planned", "mapless"))
+    add_route_mode(p)
     p.add_argument(
         "--split",
         default="train",

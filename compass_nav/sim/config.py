@@ -14,7 +14,13 @@ from typing import Any
 
 from compass_nav.contract import spec
 from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS
-from compass_nav.utils.config import check
+from compass_nav.utils.config import (
+    check,
+    check_at_least,
+    check_names,
+    check_positive,
+    check_within,
+)
 from compass_nav.utils.errors import ConfigError
 
 #: The episode fields that used to sit at the top of the stage configs; an old config that
@@ -46,7 +52,7 @@ class RewardConfig:
     smoothness: float = -0.02  # per unit change of the normalised action
 
     def __post_init__(self) -> None:
-        check(self.success >= 0, "reward.success", self.success, "must be >= 0")
+        check_at_least("reward.success", self.success, 0)
         check(self.collision <= 0, "reward.collision", self.collision, "must be <= 0")
 
 
@@ -83,7 +89,7 @@ class SimConfig:
     reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)
 
     def __post_init__(self) -> None:
-        check(self.num_envs >= 1, "num_envs", self.num_envs, "must be >= 1")
+        check_at_least("num_envs", self.num_envs, 1)
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
         check(len(self.families) >= 1, "families", self.families, "must not be empty")
 
@@ -93,10 +99,9 @@ class SimConfig:
             self.split,
             "must be 'train', 'heldout' or 'validation'",
         )
-        check(self.scene_pool >= 1, "scene_pool", self.scene_pool, "must be >= 1")
-        for f in ("image_height", "image_width"):
-            v = getattr(self, f)
-            check(16 <= v <= 480, f, v, "must be within [16, 480] pixels")
+        check_at_least("scene_pool", self.scene_pool, 1)
+        check_within("image_height", self.image_height, 16, 480, "pixels")
+        check_within("image_width", self.image_width, 16, 480, "pixels")
         check(
             self.render_rgb or self.render_depth,
             "render_rgb",
@@ -109,38 +114,18 @@ class SimConfig:
             self.route_mode,
             "must be 'planned' or 'mapless'",
         )
-        check(
-            1 <= self.route_points <= 64,
-            "route_points",
-            self.route_points,
-            "must be within [1, 64]",
-        )
-        check(
-            0.05 <= self.route_spacing <= 2.0,
-            "route_spacing",
-            self.route_spacing,
-            "must be within [0.05, 2.0] m",
-        )
-        check(
-            1.0 <= self.control_hz <= 100.0,
-            "control_hz",
-            self.control_hz,
-            "must be within [1, 100] Hz",
-        )
-        check(1 <= self.substeps <= 20, "substeps", self.substeps, "must be within [1, 20]")
-        check(
-            self.max_episode_steps >= 1,
-            "max_episode_steps",
-            self.max_episode_steps,
-            "must be >= 1",
-        )
+        check_within("route_points", self.route_points, 1, 64)
+        check_within("route_spacing", self.route_spacing, 0.05, 2.0, "m")
+        check_within("control_hz", self.control_hz, 1, 100, "Hz")
+        check_within("substeps", self.substeps, 1, 20)
+        check_at_least("max_episode_steps", self.max_episode_steps, 1)
         check(
             0.5 <= self.goal_distance_min < self.goal_distance_max,
             "goal_distance_min",
             self.goal_distance_min,
             "must be >= 0.5 and below goal_distance_max",
         )
-        check(self.goal_tolerance > 0, "goal_tolerance", self.goal_tolerance, "must be > 0")
+        check_positive("goal_tolerance", self.goal_tolerance)
         check(
             self.heading_tolerance > 0,
             "heading_tolerance",
@@ -182,14 +167,7 @@ class EpisodeSpec:
     def __post_init__(self) -> None:
         from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS, list_families
 
-        object.__setattr__(self, "families", tuple(self.families))
-        check(len(self.families) >= 1, "episode.families", self.families, "must not be empty")
-        check(
-            len(set(self.families)) == len(self.families),
-            "episode.families",
-            self.families,
-            "must not repeat a name",
-        )
+        object.__setattr__(self, "families", check_names("episode.families", self.families))
         known = list_families()
         for fam in self.families:
             check(
@@ -207,12 +185,7 @@ class EpisodeSpec:
             self.route_mode,
             "must be 'planned' or 'mapless'",
         )
-        check(
-            self.max_episode_steps >= 1,
-            "episode.max_episode_steps",
-            self.max_episode_steps,
-            "must be >= 1",
-        )
+        check_at_least("episode.max_episode_steps", self.max_episode_steps, 1)
         for f in ("image_height", "image_width"):
             v = getattr(self, f)
             check(
@@ -221,6 +194,19 @@ class EpisodeSpec:
                 v,
                 "must be 0 (the model's input size) or within [16, 480] pixels",
             )
+
+    def check_trainable(self) -> None:
+        """Refuse any split but ``train`` for a stage that trains on these episodes.
+
+        Raises:
+            ConfigError: ``episode.split`` is ``heldout`` or ``validation``.
+        """
+        check(
+            self.split == "train",
+            "episode.split",
+            self.split,
+            "must be 'train' (held-out and validation scenes are never trained on)",
+        )
 
     def sim_config(
         self,

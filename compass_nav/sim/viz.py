@@ -3,7 +3,7 @@
 Pure numpy + OpenCV (headless), no matplotlib: a frame costs about a millisecond, so the demo
 and ``compass-nav sim view`` can draw every step. Used by :mod:`compass_nav.sim.cli`
 (``sim view``), :mod:`compass_nav.demo` and the README pictures; later stages (evaluation
-GIFs of failures, the ROS sim bridge) reuse :class:`EpisodeRecorder` and :func:`write_gif`.
+GIFs of failures, the ROS sim bridge) reuse :class:`EpisodeDrawer` and :func:`write_gif`.
 
 Conventions: images are RGB uint8 (H, W, 3). World frame REP-103 (x right on the map, y up);
 the grid convention of :mod:`compass_nav.sim.scenes.base` (cell [i, j] covers
@@ -25,7 +25,7 @@ from compass_nav.planner import grid
 from compass_nav.sim.scenes.base import RESOLUTION
 
 __all__ = [
-    "EpisodeRecorder",
+    "EpisodeDrawer",
     "MapView",
     "caption_bar",
     "compose_frame",
@@ -363,7 +363,7 @@ def write_png(image: np.ndarray, path: str | Path) -> Path:
     return path
 
 
-class EpisodeRecorder:
+class EpisodeDrawer:
     """Keeps each env's trajectory and draws frames of any env of a :class:`NavVectorEnv`.
 
     Call :meth:`observe` after ``reset`` and after every ``step`` with the returned
@@ -372,7 +372,7 @@ class EpisodeRecorder:
 
     Usage::
 
-        rec = EpisodeRecorder(env)
+        rec = EpisodeDrawer(env)
         obs, _ = env.reset(seed=0)
         rec.observe(obs, np.ones(env.num_envs, bool))
         frames = [rec.frame(obs, 0)]

@@ -19,7 +19,7 @@ import shlex
 import sys
 
 from compass_nav.utils import jsonsafe
-from compass_nav.utils.cli import add_stage
+from compass_nav.utils.cli import add_route_mode, add_stage
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir
 
@@ -190,11 +190,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demos.add_argument("--num-envs", type=int, default=16, help="parallel env slots")
     demos.add_argument("--seed", type=int, default=0, help="base seed")
     demos.add_argument("--image-size", default="64x64", help="camera HEIGHTxWIDTH")
-    demos.add_argument(
-        "--route-mode",
-        choices=("planned", "mapless"),
-        default="planned",
-        help="route observation stored as 'route' (route_mapless is always stored too)",
+    add_route_mode(
+        demos, help="route observation stored as 'route' (route_mapless is always stored too)"
     )
     demos.add_argument(
         "--split", choices=("train", "heldout"), default="train", help="scene seeds to draw from"

@@ -35,6 +35,10 @@ __all__ = [
     "ALLOW_INF",
     "apply_overrides",
     "check",
+    "check_at_least",
+    "check_names",
+    "check_positive",
+    "check_within",
     "config_from_dict",
     "config_to_dict",
     "deep_merge",
@@ -75,6 +79,37 @@ def check(condition: bool, field: str, value: Any, why: str) -> None:
     """
     if not condition:
         raise ConfigError(f"{field}={value!r}: {why}")
+
+
+def check_at_least(field: str, value: Any, minimum: float) -> None:
+    """:func:`check` that ``value >= minimum`` (``"must be >= {minimum}"``)."""
+    check(value >= minimum, field, value, f"must be >= {minimum}")
+
+
+def check_positive(field: str, value: Any, unit: str = "") -> None:
+    """:func:`check` that ``value > 0`` (``"must be > 0"``, then `` unit`` if given)."""
+    check(value > 0, field, value, f"must be > 0{' ' + unit if unit else ''}")
+
+
+def check_within(field: str, value: Any, low: float, high: float, unit: str = "") -> None:
+    """:func:`check` that ``low <= value <= high`` (``"must be within [low, high]"``)."""
+    check(
+        low <= value <= high,
+        field,
+        value,
+        f"must be within [{low}, {high}]{' ' + unit if unit else ''}",
+    )
+
+
+def check_names(field: str, names: Any) -> tuple[str, ...]:
+    """Return ``names`` as a tuple after checking that it is non-empty and repeats no name.
+
+    Lists (YAML, JSON) are accepted; the tuple keeps a frozen config hashable.
+    """
+    names = tuple(names)
+    check(len(names) >= 1, field, names, "must not be empty")
+    check(len(set(names)) == len(names), field, names, "must not repeat a name")
+    return names
 
 
 def config_to_dict(cfg: Any) -> Any:

@@ -13,15 +13,17 @@ import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from compass_nav.utils.errors import OutputError
+from compass_nav.utils.errors import ModelError, OutputError
 
 __all__ = [
     "WRITE_ERRNOS",
     "ensure_output_dir",
     "ensure_output_file",
     "file_sha256",
+    "resolve_run_file",
     "write_error_message",
 ]
 
@@ -113,3 +115,33 @@ def ensure_output_file(path: str | os.PathLike[str], what: str = "output file") 
         raise OutputError(f"cannot write {what} {path}: it is a folder, not a file")
     _check_writable(_existing_ancestor(p.parent, path, what), Path(path), what)
     return Path(path)
+
+
+def resolve_run_file(
+    spec: str | os.PathLike[str],
+    finals: Sequence[str],
+    what: str,
+    checkpoints: bool = True,
+    error: type[ModelError] = ModelError,
+) -> Path:
+    """The file a spec names: the file itself, or a run folder's result.
+
+    In a folder: the first of ``finals`` (file names) that exists, else (with
+    ``checkpoints``) the newest ``checkpoints/step_*.pt``.
+
+    Raises:
+        ModelError: ``error``, naming ``what`` when nothing loadable is there.
+    """
+    p = Path(spec)
+    if p.is_file():
+        return p
+    if not p.is_dir():
+        raise error(f"{what} {p} does not exist")
+    for name in finals:
+        if (p / name).is_file():
+            return p / name
+    ckpts = sorted((p / "checkpoints").glob("step_*.pt")) if checkpoints else []
+    if ckpts:
+        return ckpts[-1]
+    wanted = [*finals, "checkpoints/step_*.pt"] if checkpoints else list(finals)
+    raise error(f"{p}: a folder without {' or '.join(wanted)} (training not finished?)")

@@ -91,6 +91,14 @@ def share_dirs() -> list[Path]:
 
 
 def _find_data_dir(name: str, env_var: str) -> Path:
+    """Return the data folder ``name/``, looked up where every data folder is.
+
+    Search order: ``$<env_var>`` (must exist if set), the source checkout's ``name/``, then
+    installed ``share/compass_nav/<name>`` (see :func:`share_dirs`).
+
+    Raises:
+        DataError: If no candidate exists; the message lists what was tried.
+    """
     override = os.environ.get(env_var)
     if override:
         path = Path(override).expanduser()
@@ -115,36 +123,15 @@ def _find_data_dir(name: str, env_var: str) -> Path:
 
 
 def sim_data_dir() -> Path:
-    """Return the top-level ``sim/`` data folder (scene and embodiment definitions).
-
-    Search order: ``$COMPASS_NAV_SIM_DIR`` (must exist if set), the source checkout's
-    ``sim/``, then installed ``share/compass_nav/sim`` (see :func:`share_dirs`).
-
-    Raises:
-        DataError: If no candidate exists; the message lists what was tried.
-    """
+    """The top-level ``sim/`` data folder (scenes, embodiments): :func:`_find_data_dir`."""
     return _find_data_dir("sim", SIM_DIR_ENV)
 
 
 def models_dir() -> Path:
-    """Return the shipped ``models/`` folder (exported models with their model cards).
-
-    Search order: ``$COMPASS_NAV_MODELS_DIR`` (must exist if set), the source checkout's
-    ``models/``, then installed ``share/compass_nav/models`` (see :func:`share_dirs`).
-
-    Raises:
-        DataError: If no candidate exists; the message lists what was tried.
-    """
+    """The shipped ``models/`` folder (exported models, model cards): :func:`_find_data_dir`."""
     return _find_data_dir("models", MODELS_DIR_ENV)
 
 
 def configs_dir() -> Path:
-    """Return the ``configs/`` folder (stage presets in ``presets/``, example YAML files).
-
-    Search order: ``$COMPASS_NAV_CONFIGS_DIR`` (must exist if set), the source checkout's
-    ``configs/``, then installed ``share/compass_nav/configs`` (see :func:`share_dirs`).
-
-    Raises:
-        DataError: If no candidate exists; the message lists what was tried.
-    """
+    """The ``configs/`` folder (stage presets in ``presets/``): :func:`_find_data_dir`."""
     return _find_data_dir("configs", CONFIGS_DIR_ENV)

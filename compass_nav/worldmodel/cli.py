@@ -21,6 +21,7 @@ import logging
 import time
 from pathlib import Path
 
+from compass_nav.utils.cli import add_overrides
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir, ensure_output_file
 
@@ -88,14 +89,7 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     p.add_argument("--config", help="YAML file merged over the preset")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one field, e.g. --set train.steps=2000 (repeatable)",
-    )
+    add_overrides(p, "--set train.steps=2000", dest="overrides")
     p.add_argument(
         "--add-policy",
         action="append",
@@ -215,13 +209,8 @@ def register(subparsers) -> None:
     p.add_argument("--model", default=str(DEFAULT_WORKDIR / "model.pt"), help="checkpoint")
     p.add_argument("--data", default=str(DEFAULT_WORKDIR / "data"), help="collected data")
     p.add_argument("--out", default=str(DEFAULT_WORKDIR / "report"), help="report folder")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="evaluate.KEY=VALUE",
-        help="override an evaluate.* field",
+    add_overrides(
+        p, "--set evaluate.bootstrap=500", dest="overrides", metavar="evaluate.KEY=VALUE"
     )
     p.add_argument(
         "--add-policy",

@@ -2,7 +2,8 @@
 
 One :class:`WorldModelPipelineConfig` holds the four parts the ``compass-nav worldmodel``
 commands use: the policy pool and its ground truth (:class:`PoolConfig`), the network
-(:class:`ModelConfig`), training (:class:`TrainConfig`) and evaluation (:class:`EvalConfig`).
+(:class:`ModelConfig`), training (:class:`TrainConfig`) and offline evaluation
+(:class:`OfflineEvalConfig`; the ``evaluate`` section).
 The named starting points (``default``: the benchmark run; ``tiny``: seconds-long, for tests)
 live in ``configs/presets/worldmodel.yaml``; presets, YAML files and ``key=value`` overrides
 are layered by :func:`compass_nav.utils.config.resolve_config`. The resolved config is saved
@@ -13,13 +14,21 @@ from __future__ import annotations
 
 import dataclasses
 
-from compass_nav.utils.config import check, config_from_dict, config_to_dict, resolve_config
+from compass_nav.utils.config import (
+    check,
+    check_at_least,
+    check_positive,
+    check_within,
+    config_from_dict,
+    config_to_dict,
+    resolve_config,
+)
 from compass_nav.utils.errors import ConfigError
 
 __all__ = [
     "DEFAULT_POOL",
-    "EvalConfig",
     "ModelConfig",
+    "OfflineEvalConfig",
     "PoolConfig",
     "PoolPolicy",
     "TrainConfig",
@@ -31,6 +40,20 @@ ROLES = ("train", "heldout")
 #: How imagination uses the ego-motion warp (``evaluate.ego_warp``; see
 #: :mod:`compass_nav.worldmodel.warp`).
 EGO_WARP_MODES = ("off", "warp", "reanchor", "memory")
+#: How an imagined episode is judged to end in a contact (``evaluate.judge``, besides
+#: ``auto``; see :class:`OfflineEvalConfig` and :func:`compass_nav.worldmodel.imagine.outcomes`).
+JUDGE_MODES = (
+    "hazard",
+    "max",
+    "threshold",
+    "sweep",
+    "depth",
+    "map",
+    "map_max",
+    "map_first",
+    "map_prior",
+    "map_prior_band",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,21 +138,11 @@ class PoolConfig:
             specs,
             "at least one policy must have role 'train'",
         )
-        check(
-            16 <= self.image_size <= 128,
-            "pool.image_size",
-            self.image_size,
-            "must be within [16, 128] px",
-        )
-        check(self.eval_episodes >= 1, "pool.eval_episodes", self.eval_episodes, "must be >= 1")
-        check(self.train_episodes >= 1, "pool.train_episodes", self.train_episodes, "must be >= 1")
-        check(self.block >= 1, "pool.block", self.block, "must be >= 1")
-        check(
-            self.max_episode_steps >= 2,
-            "pool.max_episode_steps",
-            self.max_episode_steps,
-            "must be >= 2",
-        )
+        check_within("pool.image_size", self.image_size, 16, 128, "px")
+        check_at_least("pool.eval_episodes", self.eval_episodes, 1)
+        check_at_least("pool.train_episodes", self.train_episodes, 1)
+        check_at_least("pool.block", self.block, 1)
+        check_at_least("pool.max_episode_steps", self.max_episode_steps, 2)
         check(len(self.families) >= 1, "pool.families", self.families, "must not be empty")
 
     def role_of(self, spec: str) -> str:
@@ -161,35 +174,22 @@ class ModelConfig:
             self.channels,
             "needs at least two conv stages",
         )
-        size = self.image_size
-        for _ in self.channels:
-            check(
-                size % 2 == 0,
-                "model.image_size",
-                self.image_size,
-                f"must be divisible by 2**{len(self.channels)}",
-            )
-            size //= 2
-        check(self.latent_dim >= 8, "model.latent_dim", self.latent_dim, "must be >= 8")
-        check(self.hidden_dim >= 8, "model.hidden_dim", self.hidden_dim, "must be >= 8")
-        size = self.image_size
-        for _ in self.idm_channels:
-            check(
-                size % 2 == 0,
-                "model.image_size",
-                self.image_size,
-                f"must be divisible by 2**{len(self.idm_channels)} (idm_channels)",
-            )
-            size //= 2
         check(
-            self.blend_channels >= 1, "model.blend_channels", self.blend_channels, "must be >= 1"
+            self.image_size % 2 ** len(self.channels) == 0,
+            "model.image_size",
+            self.image_size,
+            f"must be divisible by 2**{len(self.channels)}",
         )
+        check_at_least("model.latent_dim", self.latent_dim, 8)
+        check_at_least("model.hidden_dim", self.hidden_dim, 8)
         check(
-            0 <= self.fourier_bands <= 12,
-            "model.fourier_bands",
-            self.fourier_bands,
-            "must be within [0, 12]",
+            self.image_size % 2 ** len(self.idm_channels) == 0,
+            "model.image_size",
+            self.image_size,
+            f"must be divisible by 2**{len(self.idm_channels)} (idm_channels)",
         )
+        check_at_least("model.blend_channels", self.blend_channels, 1)
+        check_within("model.fourier_bands", self.fourier_bands, 0, 12)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,48 +233,33 @@ class TrainConfig:
     # it lacks, such as a newly enabled skip path, start fresh). Empty: from scratch
 
     def __post_init__(self) -> None:
-        check(self.steps >= 1, "train.steps", self.steps, "must be >= 1")
-        check(self.batch >= 2, "train.batch", self.batch, "must be >= 2")
-        check(1 <= self.rollout <= 64, "train.rollout", self.rollout, "must be within [1, 64]")
-        check(
-            0.0 <= self.teacher_forcing_until <= 1.0,
-            "train.teacher_forcing_until",
-            self.teacher_forcing_until,
-            "must be within [0, 1]",
-        )
+        check_at_least("train.steps", self.steps, 1)
+        check_at_least("train.batch", self.batch, 2)
+        check_within("train.rollout", self.rollout, 1, 64)
+        check_within("train.teacher_forcing_until", self.teacher_forcing_until, 0, 1)
         check(
             0.0 <= self.teacher_forcing_floor < 1.0,
             "train.teacher_forcing_floor",
             self.teacher_forcing_floor,
             "must be within [0, 1)",
         )
-        check(self.pred_frames >= 0, "train.pred_frames", self.pred_frames, "must be >= 0")
-        check(self.lr > 0, "train.lr", self.lr, "must be > 0")
-        check(
-            self.max_cpu_minutes >= 0,
-            "train.max_cpu_minutes",
-            self.max_cpu_minutes,
-            "must be >= 0",
-        )
+        check_at_least("train.pred_frames", self.pred_frames, 0)
+        check_positive("train.lr", self.lr)
+        check_at_least("train.max_cpu_minutes", self.max_cpu_minutes, 0)
         check(
             0.0 <= self.collision_windows < 1.0,
             "train.collision_windows",
             self.collision_windows,
             "must be within [0, 1)",
         )
-        check(self.idm_steps >= 0, "train.idm_steps", self.idm_steps, "must be >= 0")
-        check(self.depth_l1 >= 0, "train.depth_l1", self.depth_l1, "must be >= 0")
-        check(self.threads >= 1, "train.threads", self.threads, "must be >= 1")
-        check(
-            self.checkpoint_every >= 0,
-            "train.checkpoint_every",
-            self.checkpoint_every,
-            "must be >= 0",
-        )
+        check_at_least("train.idm_steps", self.idm_steps, 0)
+        check_at_least("train.depth_l1", self.depth_l1, 0)
+        check_at_least("train.threads", self.threads, 1)
+        check_at_least("train.checkpoint_every", self.checkpoint_every, 0)
 
 
 @dataclasses.dataclass(frozen=True)
-class EvalConfig:
+class OfflineEvalConfig:
     """Offline evaluation (see :mod:`compass_nav.worldmodel.evaluate`)."""
 
     horizons: tuple[int, ...] = (1, 8, 16, 32)
@@ -334,20 +319,8 @@ class EvalConfig:
             self.video_windows,
             "must be >= 2 (the shuffled-action baseline permutes windows)",
         )
-        check(self.bootstrap >= 10, "evaluate.bootstrap", self.bootstrap, "must be >= 10")
-        modes = (
-            "auto",
-            "hazard",
-            "max",
-            "threshold",
-            "sweep",
-            "depth",
-            "map",
-            "map_max",
-            "map_first",
-            "map_prior",
-            "map_prior_band",
-        )
+        check_at_least("evaluate.bootstrap", self.bootstrap, 10)
+        modes = ("auto", *JUDGE_MODES)
         check(self.judge in modes, "evaluate.judge", self.judge, f"must be one of {modes}")
         check(
             self.judge_rule in ("episode_brier", "sr_mse"),
@@ -358,7 +331,7 @@ class EvalConfig:
         check(
             0.0 < self.threshold < 1.0, "evaluate.threshold", self.threshold, "must be in (0, 1)"
         )
-        check(self.gifs >= 0, "evaluate.gifs", self.gifs, "must be >= 0")
+        check_at_least("evaluate.gifs", self.gifs, 0)
         check(
             self.ego_warp in EGO_WARP_MODES,
             "evaluate.ego_warp",
@@ -374,7 +347,7 @@ class WorldModelPipelineConfig:
     pool: PoolConfig = dataclasses.field(default_factory=PoolConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    evaluate: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    evaluate: OfflineEvalConfig = dataclasses.field(default_factory=OfflineEvalConfig)
 
     def __post_init__(self) -> None:
         check(

@@ -302,11 +302,8 @@ def judge_on_real(
             seconds=0.0,
             frames={},
             depth_min=depth_min,
-            clearance=geo.clearance,
-            clearance_first=geo.clearance_first,
             sweep=sweep,
-            unknown=geo.unknown,
-            unknown_band=geo.unknown_band,
+            **geo.judged(),
         )
         o = outcomes(im, offset, mode, threshold)
         p_coll.append(o["collision"])

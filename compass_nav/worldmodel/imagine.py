@@ -31,6 +31,7 @@ import torch
 from compass_nav.contract.body import get_embodiment
 from compass_nav.planner.cost import planner_radii
 from compass_nav.utils.errors import ModelError
+from compass_nav.worldmodel.config import JUDGE_MODES
 from compass_nav.worldmodel.geometry import DepthProjector, ObstacleMap
 from compass_nav.worldmodel.kinematics import ActuatorModel, Proprioception, plan_cost_to_go
 from compass_nav.worldmodel.model import action_features, frames_to_tensor, tensor_to_frames
@@ -49,31 +50,10 @@ __all__ = [
     "swept_distance",
 ]
 
-JUDGE_MODES = (
-    "hazard",
-    "max",
-    "threshold",
-    "sweep",
-    "depth",
-    "map",
-    "map_max",
-    "map_first",
-    "map_prior",
-    "map_prior_band",
-)
-#: The modes ``judge='auto'`` chooses among. ``map_first`` (the obstacle map of the real first
-#: frame alone, no predicted frame) is an ablation: it shows what the predicted frames add.
-AUTO_MODES = (
-    "hazard",
-    "max",
-    "threshold",
-    "sweep",
-    "depth",
-    "map",
-    "map_max",
-    "map_prior",
-    "map_prior_band",
-)
+#: The modes ``judge='auto'`` chooses among (:data:`JUDGE_MODES` is defined with the config).
+#: ``map_first`` (the obstacle map of the real first frame alone, no predicted frame) is an
+#: ablation: it shows what the predicted frames add.
+AUTO_MODES = tuple(m for m in JUDGE_MODES if m != "map_first")
 
 #: ``depth`` judge: contact when the nearest depth in the centre of the camera image falls
 #: below ``DEPTH_CONTACT_M + offset * DEPTH_SCALE_M`` (the offset is calibrated like the
@@ -432,11 +412,8 @@ def imagine_episodes(
         seconds=seconds,
         frames={i: np.stack(v) for i, v in kept.items()},
         depth_min=depth_min,
-        clearance=maps.clearance,
-        clearance_first=maps.clearance_first,
         sweep=sweep,
-        unknown=maps.unknown,
-        unknown_band=maps.unknown_band,
+        **maps.judged(),
     )
 
 
@@ -497,3 +474,12 @@ class GeometryJudge:
         self.clearance[:, t] = self.map.clearance(pose)
         self.clearance_first[:, t] = self.map.clearance(pose, predicted=False)
         self.unknown[:, t], self.unknown_band[:, t] = self.map.enter(pose, rows)
+
+    def judged(self) -> dict[str, np.ndarray]:
+        """The per-step arrays the map judges read, as :class:`Imagined` fields."""
+        return {
+            "clearance": self.clearance,
+            "clearance_first": self.clearance_first,
+            "unknown": self.unknown,
+            "unknown_band": self.unknown_band,
+        }

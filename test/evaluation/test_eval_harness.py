@@ -239,7 +239,7 @@ def test_cli_evaluate_and_compare(tmp_path, capsys):
 
 def test_failure_gif_depth_panel_shows_range():
     """The quantised depth of a clip is turned back into metres: near and far walls differ."""
-    from compass_nav.evaluation.recorder import DEPTH_RANGE, FailureClip, clip_frames
+    from compass_nav.evaluation.failure_clips import DEPTH_RANGE, FailureClip, clip_frames
     from compass_nav.sim.env import scene_with_clearance
 
     scene, _ = scene_with_clearance("hall", 3)

@@ -12,7 +12,7 @@ from compass_nav.contract.body import DESCRIPTOR_FIELDS, get_embodiment
 from compass_nav.export.onnx_export import OPSET, export_onnx
 from compass_nav.export.parity import record, replay
 from compass_nav.runtime.errors import ModelFileError
-from compass_nav.runtime.loader import RuntimePolicy
+from compass_nav.runtime.factory import RuntimePolicy
 from compass_nav.runtime.metadata import PROVENANCE_KEYS
 from compass_nav.runtime.onnx_runtime import OnnxRuntime, read_onnx_metadata
 from compass_nav.runtime.sources import load_exportable

@@ -9,7 +9,7 @@ import torch
 from compass_nav.cli import main
 from compass_nav.il.cli import build_il_config
 from compass_nav.il.runner import ILRunner
-from compass_nav.models.loader import XMobilityPolicy, load_model
+from compass_nav.models.checkpoint_policy import XMobilityPolicy, load_model
 from compass_nav.policies import make_policy
 from compass_nav.sim.env import NavVectorEnv
 
@@ -64,59 +64,17 @@ def test_resume_after_interruption_repeats_the_same_steps(tmp_path, tiny_demos):
 
 def test_cli_trains_and_refuses_a_preset_on_resume(tmp_path, tiny_demos, capsys):
     out = tmp_path / "cli"
-    code = main(
-        [
-            "il",
-            "train",
-            "--data",
-            str(tiny_demos),
-            "--out",
-            str(out),
-            "--preset",
-            "debug",
-            "--set",
-            "steps=3",
-            "--set",
-            "dagger.rounds=0",
-            "--no-progress",
-        ]
-    )
-    assert code == 0
+
+    def il_train(out, *extra: str) -> int:
+        return main(["il", "train", "--data", str(tiny_demos), "--out", str(out), *extra])
+
+    steps = ["--set", "steps=3", "--set", "dagger.rounds=0"]
+    assert il_train(out, "--preset", "debug", *steps, "--no-progress") == 0
     assert (out / "model.pt").is_file()
     assert main(["il", "train", "--out", str(out), "--preset", "debug", "--resume"]) == 2
-    assert (
-        main(
-            [
-                "il",
-                "train",
-                "--data",
-                str(tiny_demos),
-                "--out",
-                str(out),
-                "--preset",
-                "debug",
-                "--no-progress",
-            ]
-        )
-        == 2
-    )  # the folder already holds a run
-    assert (
-        main(
-            [
-                "il",
-                "train",
-                "--data",
-                str(tiny_demos),
-                "--out",
-                str(tmp_path / "x"),
-                "--preset",
-                "debug",
-                "--set",
-                "seq_len=0",
-            ]
-        )
-        == 2
-    )
+    # the folder already holds a run
+    assert il_train(out, "--preset", "debug", "--no-progress") == 2
+    assert il_train(tmp_path / "x", "--preset", "debug", "--set", "seq_len=0") == 2
     err = capsys.readouterr().err
     assert "--resume" in err and "seq_len=0" in err
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from compass_nav.export.examples import example_checkpoint
@@ -12,7 +9,7 @@ from compass_nav.export.examples import example_checkpoint
 
 @pytest.mark.slow
 @pytest.mark.parametrize("role", ["specialist", "generalist"])
-def test_make_policy_loads_residual_in_fresh_process(tmp_path, role):
+def test_make_policy_loads_residual_in_fresh_process(tmp_path, role, fresh_python):
     """A fresh interpreter that registers the application's loaders resolves file and folder."""
     ckpt = example_checkpoint(role, tmp_path)
     code = (
@@ -24,19 +21,12 @@ def test_make_policy_loads_residual_in_fresh_process(tmp_path, role):
         "    p = make_policy(spec)\n"
         "    print(type(p).__name__, p.name)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(ckpt), str(ckpt.parent)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
+    lines = fresh_python(code, str(ckpt), str(ckpt.parent)).strip().splitlines()
     assert len(lines) == 2
     assert all(line.startswith(f"ResidualAgent {role}:") for line in lines)
 
 
-def test_fresh_process_without_registrations_names_the_fix():
+def test_fresh_process_without_registrations_names_the_fix(fresh_python):
     """Without the application's registrations, the error says how to register loaders."""
     code = (
         "from compass_nav.contract.policy import make_policy\n"
@@ -46,9 +36,7 @@ def test_fresh_process_without_registrations_names_the_fix():
         "except ConfigError as exc:\n"
         "    print(exc)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert "compass_nav.plugins.register_all()" in out.stdout
+    assert "compass_nav.plugins.register_all()" in fresh_python(code)
 
 
 def test_missing_residual_file_gets_clear_error(tmp_path):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -150,7 +148,7 @@ def test_train_rl_resume_and_artifact(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_rl_cli(tmp_path, capsys):
+def test_train_rl_cli(tmp_path, capsys, fresh_python):
     out = str(tmp_path / "cli")
     code = main(
         [
@@ -190,10 +188,7 @@ def test_train_rl_cli(tmp_path, capsys):
         "make_policy; register_all(); "
         f"print(type(make_policy({out!r})).__name__)"
     )
-    res = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
-    )
-    assert res.stdout.strip() == "ResidualAgent", res.stderr
+    assert fresh_python(probe).strip() == "ResidualAgent"
 
 
 def test_time_budget_stops_training_and_still_writes_the_specialist(tmp_path):

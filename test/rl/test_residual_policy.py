@@ -6,10 +6,10 @@ import numpy as np
 import torch
 
 from compass_nav.contract.body import list_embodiments
-from compass_nav.models.loader import XMobilityPolicy
+from compass_nav.models.checkpoint_policy import XMobilityPolicy
 from compass_nav.models.xmobility import processing as P
+from compass_nav.rl.agent import ResidualAgent
 from compass_nav.rl.config import HeadConfig
-from compass_nav.rl.loader import ResidualAgent
 from compass_nav.rl.modules import ResidualHead, ResidualPolicy
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.env import NavVectorEnv

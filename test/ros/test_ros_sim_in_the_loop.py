@@ -116,21 +116,23 @@ def test_bridge_topics_and_services(launch, domain_id):
         rclpy.try_shutdown(context=ctx)
 
 
+def _sil(domain_id: int, log_dir, embodiments: tuple[str, ...], episodes: int, **kw):
+    """Sim-in-the-loop episodes on held-out scenes, node logs in ``log_dir``."""
+    cfg = SilConfig(
+        embodiments=embodiments,
+        episodes=episodes,
+        split="heldout",
+        domain_id=domain_id,
+        log_dir=str(log_dir),
+        timeout_s=90.0,
+        **kw,
+    )
+    return run_sim_in_the_loop(cfg, progress=False)
+
+
 @pytest.mark.slow
 def test_reaches_goals_on_each_embodiment(domain_id, tmp_path):
-    records = run_sim_in_the_loop(
-        SilConfig(
-            embodiments=BODIES,
-            episodes=2,
-            model="scripted:goal_seeker",
-            family="office",
-            split="heldout",
-            domain_id=domain_id,
-            log_dir=str(tmp_path),
-            timeout_s=90.0,
-        ),
-        progress=False,
-    )
+    records = _sil(domain_id, tmp_path, BODIES, 2, model="scripted:goal_seeker", family="office")
     table = summary_table(records)
     logs = "\n".join(f"--- {p.name}\n{p.read_text()}" for p in sorted(tmp_path.glob("*.log")))
     assert len(records) == 2 * len(BODIES), table
@@ -142,19 +144,7 @@ def test_reaches_goals_on_each_embodiment(domain_id, tmp_path):
 def test_shipped_model_drives_over_dds(domain_id, tmp_path):
     """model '' = models/default.onnx: RGB + depth over DDS, a carter episode reaches its goal
     (the shipped IL base; 5/5 of these episodes succeeded when this test was written)."""
-    records = run_sim_in_the_loop(
-        SilConfig(
-            embodiments=("carter",),
-            episodes=1,
-            model="",
-            family="warehouse",
-            split="heldout",
-            domain_id=domain_id,
-            log_dir=str(tmp_path),
-            timeout_s=90.0,
-        ),
-        progress=False,
-    )
+    records = _sil(domain_id, tmp_path, ("carter",), 1, model="", family="warehouse")
     log = (tmp_path / "carter_navigator.log").read_text()
     assert "model onnx:default.onnx" in log and "rgb depth odom" in log, log
     assert records[0]["outcome"] == "success", f"{records}\n{log}"
@@ -170,19 +160,7 @@ def test_lockstep_runs_are_reproducible(domain_id, tmp_path):
     runs = []
     for k in range(2):
         log_dir = tmp_path / f"run{k}"
-        records = run_sim_in_the_loop(
-            SilConfig(
-                embodiments=("g1",),
-                episodes=3,
-                model="",
-                family="warehouse",
-                split="heldout",
-                domain_id=domain_id,
-                log_dir=str(log_dir),
-                timeout_s=90.0,
-            ),
-            progress=False,
-        )
+        records = _sil(domain_id, log_dir, ("g1",), 3, model="", family="warehouse")
         assert len(records) == 3, (log_dir / "g1_sim_bridge.log").read_text()
         runs.append(
             [(r["outcome"], r["steps"], r["path_length"], r["final_distance"]) for r in records]

@@ -18,7 +18,7 @@ from compass_nav.runtime.errors import (
     ModelFileError,
     ProviderUnavailableError,
 )
-from compass_nav.runtime.loader import RuntimePolicy, open_runtime
+from compass_nav.runtime.factory import RuntimePolicy, open_runtime
 from compass_nav.runtime.metadata import PREFIX, parse_metadata
 from compass_nav.runtime.onnx_runtime import OnnxRuntime, available_providers
 from compass_nav.runtime.preprocess import resize_image
@@ -351,7 +351,7 @@ def test_unknown_scripted_name_and_runtime_options(il_onnx):
 
 # ---------------------------------------------------------------------- shipped model
 def test_shipped_default_model_loads_steps_and_is_documented():
-    from compass_nav.runtime.loader import default_model
+    from compass_nav.runtime.factory import default_model
     from compass_nav.utils.paths import models_dir
 
     try:

@@ -9,7 +9,7 @@ from compass_nav.contract.body import get_embodiment
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.sim.scenes.base import GRID_CELLS
 from compass_nav.sim.viz import (
-    EpisodeRecorder,
+    EpisodeDrawer,
     MapView,
     compose_frame,
     depth_to_rgb,
@@ -100,7 +100,7 @@ def test_recorder_follows_episodes():
     )
     teacher = Teacher(env)
     obs, _ = env.reset(seed=2)
-    rec = EpisodeRecorder(env)
+    rec = EpisodeDrawer(env)
     start = np.ones(2, bool)
     rec.observe(obs, start)
     prev_ended = np.zeros(2, bool)

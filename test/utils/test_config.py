@@ -18,6 +18,10 @@ import pytest
 
 from compass_nav.utils.config import (
     ALLOW_INF,
+    check_at_least,
+    check_names,
+    check_positive,
+    check_within,
     config_from_dict,
     config_to_dict,
     resolve_config,
@@ -250,3 +254,19 @@ def test_a_preset_added_to_the_data_file_is_usable_without_code(tmp_path, monkey
     monkeypatch.setenv(paths.CONFIGS_DIR_ENV, str(tmp_path / "missing"))
     with pytest.raises(DataError, match=paths.CONFIGS_DIR_ENV):
         stage_presets("il")
+
+
+def test_check_helpers_name_the_field_the_value_and_the_bound():
+    check_at_least("steps", 1, 1)
+    check_within("beta", 0.5, 0, 1)
+    with pytest.raises(ConfigError, match=r"^steps=0: must be >= 1$"):
+        check_at_least("steps", 0, 1)
+    with pytest.raises(ConfigError, match=r"^lr=0\.0: must be > 0$"):
+        check_positive("lr", 0.0)
+    with pytest.raises(ConfigError, match=r"^fov=200: must be within \[20, 170\] degrees$"):
+        check_within("fov", 200, 20, 170, "degrees")
+    assert check_names("bodies", ["carter", "spot"]) == ("carter", "spot")
+    with pytest.raises(ConfigError, match=r"^bodies=\(\): must not be empty$"):
+        check_names("bodies", [])
+    with pytest.raises(ConfigError, match=r"must not repeat a name"):
+        check_names("bodies", ["spot", "spot"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from compass_nav.cli import main
@@ -28,3 +29,27 @@ def tiny_model(tiny_run: Path):
     from compass_nav.worldmodel.train import load_checkpoint
 
     return load_checkpoint(tiny_run / "model.pt")
+
+
+@pytest.fixture
+def imagined():
+    """Builds an ``Imagined`` result from what the judge rules read (no model needed).
+
+    ``imagined(logits, end, reached, **maps)``: ``maps`` are the optional per-transition
+    arrays (``clearance``, ``depth_min``, ``sweep``, ``unknown`` ...).
+    """
+    from compass_nav.worldmodel.imagine import Imagined
+
+    def build(logits, end, reached, **maps) -> Imagined:
+        return Imagined(
+            logits=np.asarray(logits, np.float32),
+            end=np.asarray(end),
+            reached=np.asarray(reached),
+            idm_error=np.zeros(len(end)),
+            steps=0,
+            seconds=0.0,
+            frames={},
+            **maps,
+        )
+
+    return build

@@ -31,18 +31,24 @@ def _scene_cells(env, e, px, py):
     return occ[e, np.clip(i, 0, g), np.clip(j, 0, g)], near
 
 
-@pytest.mark.parametrize("body_name", ["carter", "h1"])  # h1: camera pitched down, high
-def test_back_projection_lands_on_obstacle_cells(body_name):
-    """Obstacle points from rendered depth fall on (or next to) the scene's obstacle cells."""
+def _two_per_family(body_name: str, size: int, seed: int):
+    """Two envs of ``body_name`` per scene family, ``size`` px square, reset with ``seed``."""
     fams = tuple(list_families())
     env = NavVectorEnv(
         num_envs=2 * len(fams),
         embodiments=(body_name,),
         families=fams,
-        image_height=32,
-        image_width=32,
+        image_height=size,
+        image_width=size,
     )
-    obs, _ = env.reset(seed=3)
+    obs, _ = env.reset(seed=seed)
+    return env, obs
+
+
+@pytest.mark.parametrize("body_name", ["carter", "h1"])  # h1: camera pitched down, high
+def test_back_projection_lands_on_obstacle_cells(body_name):
+    """Obstacle points from rendered depth fall on (or next to) the scene's obstacle cells."""
+    env, obs = _two_per_family(body_name, 32, seed=3)
     proj = DepthProjector(get_embodiment(body_name), 32)
     e, px, py = proj.obstacle_points(obs["depth"])
     assert e.size > 100  # every scene shows obstacles within 4 m somewhere
@@ -106,16 +112,8 @@ def test_clearance_to_one_obstacle_cell():
 def test_measured_free_cells_are_free(body_name):
     """Cells a real frame marks as seen free hold no obstacle in the scene, and most are not
     even next to one (their obstacle cells: the back-projection test above)."""
-    fams = tuple(list_families())
     body = get_embodiment(body_name)
-    env = NavVectorEnv(
-        num_envs=2 * len(fams),
-        embodiments=(body_name,),
-        families=fams,
-        image_height=32,
-        image_width=32,
-    )
-    obs, _ = env.reset(seed=4)
+    env, obs = _two_per_family(body_name, 32, seed=4)
     n = env.num_envs
     m = ObstacleMap(n, DepthProjector(body, 32), body.length, body.width)
     m.add_real(np.zeros((n, 3)), obs["depth"], start=True)
@@ -131,19 +129,15 @@ def test_measured_free_cells_are_free(body_name):
     assert hit.mean() < 0.2, hit.mean()  # and mostly not even next to an obstacle
 
 
-def test_map_judge_rule():
+def test_map_judge_rule(imagined):
     """``map`` mode: a contact once clearance falls below the calibrated distance."""
-    from compass_nav.worldmodel.imagine import MAP_CONTACT_M, MAP_SCALE_M, Imagined, outcomes
+    from compass_nav.worldmodel.imagine import MAP_CONTACT_M, MAP_SCALE_M, outcomes
 
     clr = np.array([[0.3, -0.02, 0.3], [0.3, 0.05, -0.1], [0.4, 0.4, 0.4]], np.float32)
-    im = Imagined(
-        logits=np.zeros((3, 3), np.float32),
-        end=np.array([3, 2, 3]),
-        reached=np.array([True, True, False]),
-        idm_error=np.zeros(3),
-        steps=0,
-        seconds=0.0,
-        frames={},
+    im = imagined(
+        np.zeros((3, 3)),
+        [3, 2, 3],
+        [True, True, False],
         clearance=clr,
         clearance_first=np.full_like(clr, 1),
     )
@@ -163,19 +157,7 @@ def test_map_judge_rule():
     )
     np.testing.assert_allclose(outcomes(im, 0.0, "map_max")["collision"], [1.0, 0.5, 0.3])
     with pytest.raises(ValueError):
-        outcomes(
-            Imagined(
-                logits=np.zeros((1, 1), np.float32),
-                end=np.array([1]),
-                reached=np.array([True]),
-                idm_error=np.zeros(1),
-                steps=0,
-                seconds=0.0,
-                frames={},
-            ),
-            0.0,
-            "map",
-        )
+        outcomes(imagined(np.zeros((1, 1)), [1], [True]), 0.0, "map")
 
 
 def test_recorded_scene_seed_is_the_episodes_own():
@@ -210,22 +192,18 @@ def test_recorded_scene_seed_is_the_episodes_own():
     np.testing.assert_array_equal(r.depth[r.start], obs["depth"].astype(np.float16))
 
 
-def test_sweep_judge_weights_hazard_by_ground_covered():
+def test_sweep_judge_weights_hazard_by_ground_covered(imagined):
     """``sweep``: a step's hazard counts per ground swept, so a slow body is not penalised for
     taking more steps and a turning one is charged for its corners' sweep."""
-    from compass_nav.worldmodel.imagine import SWEEP_REF_M, Imagined, outcomes, swept_distance
+    from compass_nav.worldmodel.imagine import SWEEP_REF_M, outcomes, swept_distance
 
     v = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.3, 0.4, 0.0]])
     np.testing.assert_allclose(swept_distance(v, v, radius=0.5), [0.1, 0.05, 0.05])
     lg = np.log(0.1 / 0.9)
-    im = Imagined(
-        logits=np.full((2, 2), lg, np.float32),
-        end=np.array([2, 2]),
-        reached=np.array([True, True]),
-        idm_error=np.zeros(2),
-        steps=0,
-        seconds=0.0,
-        frames={},
+    im = imagined(
+        np.full((2, 2), lg),
+        [2, 2],
+        [True, True],
         sweep=np.array([[1.0, 1.0], [0.5, 0.5]], np.float32) * SWEEP_REF_M,
     )
     np.testing.assert_allclose(outcomes(im, 0.0, "sweep")["success"], [0.81, 0.9], rtol=1e-6)
@@ -236,12 +214,8 @@ def test_measured_depth_reproduces_the_real_frame():
     """Depth that a real frame's measured cells determine matches that frame where they
     determine it; elsewhere the given (predicted) depth is kept unless it is nearer than the
     free stretch measured along its ray."""
-    fams = tuple(list_families())
     body = get_embodiment("h1")
-    env = NavVectorEnv(
-        num_envs=2 * len(fams), embodiments=("h1",), families=fams, image_height=32, image_width=32
-    )
-    obs, _ = env.reset(seed=4)
+    env, obs = _two_per_family("h1", 32, seed=4)
     n = env.num_envs
     m = ObstacleMap(n, DepthProjector(body, 32), body.length, body.width)
     m.add_real(np.zeros((n, 3)), obs["depth"], start=True)
@@ -261,16 +235,8 @@ def test_plan_corridor_is_free(body_name):
     """The disc of the inscribed radius along each start plan holds no obstacle cell."""
     from compass_nav.worldmodel.rollouts import _plan_in_start_frame
 
-    fams = tuple(list_families())
     body = get_embodiment(body_name)
-    env = NavVectorEnv(
-        num_envs=2 * len(fams),
-        embodiments=(body_name,),
-        families=fams,
-        image_height=16,
-        image_width=16,
-    )
-    env.reset(seed=6)
+    env, _ = _two_per_family(body_name, 16, seed=6)
     n = env.num_envs
     plans = [_plan_in_start_frame(env, e) for e in range(n)]
     m = ObstacleMap(n, DepthProjector(body, 16), body.length, body.width)
@@ -328,22 +294,18 @@ def test_unknown_cells_entered_count_once():
     assert m2.enter(np.array([[1.5, 0.0, 0.0]]))[0][0] <= 3
 
 
-def test_map_prior_judge_rule():
+def test_map_prior_judge_rule(imagined):
     """``map_prior``: measured contact, else survival exp(-exp(offset) * unknown cells)."""
-    from compass_nav.worldmodel.imagine import Imagined, outcomes
+    from compass_nav.worldmodel.imagine import outcomes
 
     clr = np.array(
         [[0.3, -0.05, 0.3], [0.3, 0.3, 0.3], [0.4, 0.4, 0.4], [0.3, 0.3, -0.1]], np.float32
     )
     unknown = np.array([[0, 5, 9], [0, 10, 20], [3, 30, 60], [0, 0, 0]], np.float32)
-    im = Imagined(
-        logits=np.zeros((4, 3), np.float32),
-        end=np.array([3, 2, 3, 2]),
-        reached=np.array([True, True, False, True]),
-        idm_error=np.zeros(4),
-        steps=0,
-        seconds=0.0,
-        frames={},
+    im = imagined(
+        np.zeros((4, 3)),
+        [3, 2, 3, 2],
+        [True, True, False, True],
         clearance_first=clr,
         unknown=unknown,
     )
@@ -359,16 +321,7 @@ def test_map_prior_judge_rule():
     np.testing.assert_allclose(o["timeout"], [0.0, 0.0, np.exp(-0.6), 0.0])
     with pytest.raises(ValueError, match="unknown"):
         outcomes(
-            Imagined(
-                logits=np.zeros((1, 1), np.float32),
-                end=np.array([1]),
-                reached=np.array([True]),
-                idm_error=np.zeros(1),
-                steps=0,
-                seconds=0.0,
-                frames={},
-                clearance_first=np.ones((1, 1)),
-            ),
+            imagined(np.zeros((1, 1)), [1], [True], clearance_first=np.ones((1, 1))),
             0.0,
             "map_prior",
         )

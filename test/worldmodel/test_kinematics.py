@@ -7,7 +7,7 @@ import pytest
 
 from compass_nav.contract.body import get_embodiment
 from compass_nav.sim import kernels
-from compass_nav.worldmodel.imagine import Imagined, NeedsSimulator, imagine_episodes, outcomes
+from compass_nav.worldmodel.imagine import NeedsSimulator, imagine_episodes, outcomes
 from compass_nav.worldmodel.kinematics import (
     ActuatorModel,
     Proprioception,
@@ -50,20 +50,27 @@ def test_actuator_model_matches_the_simulator_kernel_without_obstacles():
     np.testing.assert_allclose(pose_m[:, :2] + 12.0, pose_k[:, :2], atol=1e-9)
 
 
-def test_replayed_commands_reproduce_goal_and_route():
-    r = record_rollouts(
-        "goal_seeker",
+CARTER = get_embodiment("carter")
+
+
+def _carter_rollouts(spec: str, families: tuple[str, str], episodes: int, seed: int, steps: int):
+    """Held-out episodes of ``spec`` on carter at 16 px, all in one block."""
+    return record_rollouts(
+        spec,
         "carter",
-        ("hall", "office"),
+        families,
         "heldout",
-        6,
-        seed=1,
+        episodes,
+        seed=seed,
         image_size=16,
-        max_episode_steps=150,
-        block=6,
+        max_episode_steps=steps,
+        block=episodes,
     )
-    body = get_embodiment("carter")
-    act = ActuatorModel(body, seed=0)
+
+
+def test_replayed_commands_reproduce_goal_and_route():
+    r = _carter_rollouts("goal_seeker", ("hall", "office"), 6, seed=1, steps=150)
+    act = ActuatorModel(CARTER, seed=0)
     first = r.first_obs()
     pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"])
     np.testing.assert_allclose(pro.route_obs(), first["route"], atol=1e-4)
@@ -84,20 +91,9 @@ def test_replayed_commands_reproduce_goal_and_route():
 
 
 def test_replanning_grid_lies_over_the_simulators_and_starts_on_the_plan():
-    r = record_rollouts(
-        "goal_seeker",
-        "carter",
-        ("warehouse", "office"),
-        "heldout",
-        6,
-        seed=3,
-        image_size=16,
-        max_episode_steps=5,
-        block=6,
-    )
-    body = get_embodiment("carter")
+    r = _carter_rollouts("goal_seeker", ("warehouse", "office"), 6, seed=3, steps=5)
     first = r.first_obs()
-    fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], body)
+    fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], CARTER)
     for e in range(r.num_episodes):
         # The simulator's grid is world-aligned: in the start frame its axes lie at -yaw0.
         yaw0 = float(r.pose[r.start[e], 2])
@@ -113,21 +109,12 @@ def test_replanning_grid_lies_over_the_simulators_and_starts_on_the_plan():
 
 
 def test_replanned_routes_follow_the_simulator_where_the_body_strays():
-    r = record_rollouts(
-        "degraded:goal_seeker?noise=0.8",
-        "carter",
-        ("warehouse", "office"),
-        "heldout",
-        8,
-        seed=5,
-        image_size=16,
-        max_episode_steps=120,
-        block=8,
+    r = _carter_rollouts(
+        "degraded:goal_seeker?noise=0.8", ("warehouse", "office"), 8, seed=5, steps=120
     )
-    body = get_embodiment("carter")
     first = r.first_obs()
     rel, valid = r.start_frame_poses()
-    fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], body)
+    fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], CARTER)
     pros = {
         "project": Proprioception(first["goal"], r.plan, r.plan_len, first["speed"]),
         "replan": Proprioception(
@@ -170,23 +157,10 @@ def test_imagination_runs_with_replanned_routes(tiny_model, tiny_run):
     assert (a.end > 0).all() and (b.end > 0).all()
 
 
-def _imagined(logits, end, reached):
-    logits = np.asarray(logits, np.float32)
-    return Imagined(
-        logits=logits,
-        end=np.asarray(end),
-        reached=np.asarray(reached),
-        idm_error=np.zeros(len(end)),
-        steps=0,
-        seconds=1.0,
-        frames={},
-    )
-
-
-def test_outcomes_hazard_and_threshold_rules():
+def test_outcomes_hazard_and_threshold_rules(imagined):
     p = 0.1
     lg = np.log(p / (1 - p))
-    im = _imagined(
+    im = imagined(
         [[lg, lg, lg, 9.0], [-30, -30, -30, -30], [lg, 3.0, lg, lg]],
         end=[3, 4, 2],
         reached=[True, False, False],
@@ -223,12 +197,11 @@ def test_privileged_policies_cannot_act_in_imagination(tiny_model, tiny_run):
         imagine_episodes(tiny_model, make_policy("teacher"), real, 5)
 
 
-def test_depth_judge_rule():
+def test_depth_judge_rule(imagined):
     """``depth`` mode: a contact once the central depth falls below the calibrated distance."""
     from compass_nav.worldmodel.imagine import (
         DEPTH_CONTACT_M,
         DEPTH_SCALE_M,
-        Imagined,
         central_min_depth,
         outcomes,
     )
@@ -238,16 +211,7 @@ def test_depth_judge_rule():
     frame[1, 0, 0] = 0.1  # at the border: not in front of the body
     assert np.allclose(central_min_depth(frame), [0.3, 5.0])
     dmin = np.array([[2.0, 0.45, 3.0], [2.0, 0.6, 0.3], [2.0, 1.0, 1.0]], np.float32)
-    im = Imagined(
-        logits=np.zeros((3, 3), np.float32),
-        end=np.array([3, 2, 3]),
-        reached=np.array([True, True, False]),
-        idm_error=np.zeros(3),
-        steps=0,
-        seconds=0.0,
-        frames={},
-        depth_min=dmin,
-    )
+    im = imagined(np.zeros((3, 3)), [3, 2, 3], [True, True, False], depth_min=dmin)
     o = outcomes(im, 0.0, "depth")  # contact below 0.5 m
     assert o["collision"].tolist() == [1.0, 0.0, 0.0]  # episode 1 ended before its 0.3 m
     assert o["success"].tolist() == [0.0, 1.0, 0.0] and o["timeout"].tolist() == [0, 0, 1.0]
@@ -255,7 +219,7 @@ def test_depth_judge_rule():
     assert outcomes(im, off, "depth")["collision"].tolist() == [1.0, 1.0, 0.0]
 
 
-def test_episode_brier_scores_each_paired_episode():
+def test_episode_brier_scores_each_paired_episode(imagined):
     """The judge-selection score: per-episode squared error, pooled over policies."""
     from types import SimpleNamespace
 
@@ -264,9 +228,9 @@ def test_episode_brier_scores_each_paired_episode():
     p = 0.1
     lg = np.log(p / (1 - p))
     # Policy A: two episodes reaching the goal, one with a hazard of 0.1 on its one step.
-    a = _imagined([[lg], [-40.0]], end=[1, 1], reached=[True, True])
+    a = imagined([[lg], [-40.0]], end=[1, 1], reached=[True, True])
     # Policy B: one episode that never reached the goal.
-    b = _imagined([[-40.0]], end=[1], reached=[False])
+    b = imagined([[-40.0]], end=[1], reached=[False])
     real_a = SimpleNamespace(success=np.array([True, False]))
     real_b = SimpleNamespace(success=np.array([False]))
     # Predicted success: 0.9, ~1.0, 0.0 against 1, 0, 0.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from compass_nav.contract.body import DESCRIPTOR_DIM
-from compass_nav.utils.config import check
+from compass_nav.utils.config import check, check_at_least, check_positive, check_within
 from compass_nav.utils.errors import ConfigError
 
 __all__ = ["LossWeights", "XMobilityConfig", "PRESETS", "preset"]
@@ -39,7 +39,7 @@ class LossWeights:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            check(v >= 0, f"loss.{f.name}", v, "must be >= 0")
+            check_at_least(f"loss.{f.name}", v, 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +117,7 @@ class XMobilityConfig:
             self.use_rgb,
             "at least one of use_rgb / use_depth must be on",
         )
-        check(self.max_depth > 0, "max_depth", self.max_depth, "must be > 0 m")
+        check_positive("max_depth", self.max_depth, "m")
         check(
             len(self.encoder_channels) >= 1 and min(self.encoder_channels) >= 1,
             "encoder_channels",
@@ -136,12 +136,7 @@ class XMobilityConfig:
             v = getattr(self, f)
             check(isinstance(v, int) and v >= 1, f, v, "must be an int >= 1")
         check(0 < self.min_std < 1, "min_std", self.min_std, "must be in (0, 1)")
-        check(
-            1 <= self.route_points <= 64,
-            "route_points",
-            self.route_points,
-            "must be within [1, 64]",
-        )
+        check_within("route_points", self.route_points, 1, 64)
         check(
             1 <= self.path_points <= self.route_points,
             "path_points",
@@ -167,16 +162,16 @@ class XMobilityConfig:
             self.recon_size,
             "must not exceed the input image size",
         )
-        check(0 <= self.kl_balance <= 1, "kl_balance", self.kl_balance, "must be in [0, 1]")
-        check(self.free_nats >= 0, "free_nats", self.free_nats, "must be >= 0")
+        check_within("kl_balance", self.kl_balance, 0, 1)
+        check_at_least("free_nats", self.free_nats, 0)
         check(
             len(self.speed_scale) == 3 and min(self.speed_scale) > 0,
             "speed_scale",
             self.speed_scale,
             "must be three positive numbers (vx, vy, wz)",
         )
-        check(self.route_scale > 0, "route_scale", self.route_scale, "must be > 0 m")
-        check(self.goal_scale > 0, "goal_scale", self.goal_scale, "must be > 0 m")
+        check_positive("route_scale", self.route_scale, "m")
+        check_positive("goal_scale", self.goal_scale, "m")
         check(
             self.descriptor_dim >= 4,
             "descriptor_dim",

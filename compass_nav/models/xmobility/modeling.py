@@ -17,7 +17,7 @@ The narrow API (shared with the later video world model): :meth:`XMobility.initi
 :meth:`XMobility.observe` (one step, control), :meth:`XMobility.imagine` (latent rollout with
 the prior), :meth:`XMobility.loss` (sequences). :meth:`XMobility.step` is the export-friendly
 single step with explicit recurrent tensors; the checkpoint loader
-(:mod:`compass_nav.models.loader`) and the ONNX export call it.
+(:mod:`compass_nav.models.checkpoint_policy`) and the ONNX export call it.
 """
 
 from __future__ import annotations

@@ -23,3 +23,13 @@ def goal_reached(pose, vel, goal, cfg) -> np.ndarray:
 def timed_out(steps, cfg) -> np.ndarray:
     """Episode step budget used up (a truncation, not a termination)."""
     return steps >= cfg.max_episode_steps
+
+
+def episode_outcome(info: dict, e: int) -> str:
+    """How slot ``e``'s finished episode ended, from a step's ``info``.
+
+    ``success``, ``collision`` or ``timeout`` (a truncation).
+    """
+    if info["success"][e]:
+        return "success"
+    return "collision" if info["collision"][e] else "timeout"

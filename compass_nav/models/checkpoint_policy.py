@@ -25,8 +25,16 @@ from compass_nav.models.xmobility import XMobility, XMobilityConfig
 from compass_nav.models.xmobility.processing import obs_to_tensors
 from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ModelError
+from compass_nav.utils.files import resolve_run_file
 
-__all__ = ["XMobilityPolicy", "load_checkpoint", "load_model", "resolve_checkpoint"]
+__all__ = [
+    "XMobilityPolicy",
+    "load_checkpoint",
+    "load_model",
+    "model_from_payload",
+    "read_tagged",
+    "resolve_checkpoint",
+]
 
 MODEL_KIND = "xmobility"
 
@@ -37,17 +45,7 @@ def resolve_checkpoint(spec: str | Path) -> Path:
     Raises:
         ModelError: Nothing loadable there.
     """
-    p = Path(spec)
-    if p.is_file():
-        return p
-    if p.is_dir():
-        if (p / "model.pt").is_file():
-            return p / "model.pt"
-        ckpts = sorted((p / "checkpoints").glob("step_*.pt"))
-        if ckpts:
-            return ckpts[-1]
-        raise ModelError(f"{p}: a folder without model.pt or checkpoints/step_*.pt")
-    raise ModelError(f"model {p} does not exist")
+    return resolve_run_file(spec, ("model.pt",), "model")
 
 
 def load_checkpoint(spec: str | Path) -> dict[str, Any]:
@@ -57,14 +55,26 @@ def load_checkpoint(spec: str | Path) -> dict[str, Any]:
         ModelError: Missing, unreadable, or not an X-Mobility checkpoint.
     """
     path = resolve_checkpoint(spec)
+    payload = read_tagged(path, MODEL_KIND, "checkpoint")
+    payload["path"] = str(path)
+    return payload
+
+
+def read_tagged(path: Path, kind: str, what: str) -> dict[str, Any]:
+    """The dict saved at ``path`` whose ``kind`` entry is ``kind`` (tensors on the CPU).
+
+    Only tensors and plain data are unpickled (``weights_only``).
+
+    Raises:
+        ModelError: An unreadable file (the message calls it a ``what``), or another kind.
+    """
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ModelError(f"{path}: not a readable checkpoint ({exc})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != MODEL_KIND:
-        kind = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
-        raise ModelError(f"{path}: kind={kind!r}, expected {MODEL_KIND!r}")
-    payload["path"] = str(path)
+        raise ModelError(f"{path}: not a readable {what} ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("kind") != kind:
+        found = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
+        raise ModelError(f"{path}: kind={found!r}, expected {kind!r}")
     return payload
 
 
@@ -74,14 +84,21 @@ def load_model(spec: str | Path) -> XMobility:
     Raises:
         ModelError: As :func:`load_checkpoint`, or weights that do not fit the config.
     """
-    payload = load_checkpoint(spec)
-    cfg = config_from_dict(XMobilityConfig, payload["model_config"])
-    model = XMobility(cfg)
+    return model_from_payload(load_checkpoint(spec)).eval()
+
+
+def model_from_payload(payload: dict[str, Any]) -> XMobility:
+    """The model a loaded checkpoint describes (its config and weights).
+
+    Raises:
+        ModelError: Weights that do not fit the config.
+    """
+    model = XMobility(config_from_dict(XMobilityConfig, payload["model_config"]))
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as exc:
         raise ModelError(f"{payload['path']}: weights do not match its config ({exc})") from None
-    return model.eval()
+    return model
 
 
 class XMobilityPolicy(Policy):
