@@ -109,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
     cells = expand(spec)
     out.mkdir(parents=True, exist_ok=True)
     dump_yaml(spec, out / "sweep.yaml")
-    atomic_write_json(out / PLAN, [c.cell_id for c in cells])
+    title = f"Evaluation sweep {args.spec.name}"
+    atomic_write_json(out / PLAN, {"title": title, "cells": [c.cell_id for c in cells]})
     outcome = run_cells(cells, out, engine=args.engine, address=args.address, workers=args.workers)
-    paths = write_report(out, outcome.results, title=f"Evaluation sweep {args.spec.name}")
+    paths = write_report(out, outcome.results, title=title)
     print(
         f"sweep: {len(cells)} cells ({len(outcome.computed)} evaluated, "
         f"{len(outcome.reused)} reused) engine={outcome.engine} wall_s={outcome.wall_s:.1f}; "
@@ -129,7 +130,8 @@ def report(args: argparse.Namespace) -> int:
     if not plan.is_file():
         raise ConfigError(f"OUT={args.out}: not a sweep results folder (no {PLAN})")
     records, missing = [], []
-    for cid in json.loads(plan.read_text()):
+    data = json.loads(plan.read_text())
+    for cid in data["cells"]:
         path = args.out / CELLS / f"{cid}.json"
         if path.is_file():
             records.append(json.loads(path.read_text()))
@@ -137,7 +139,7 @@ def report(args: argparse.Namespace) -> int:
             missing.append(cid)
     if not records:
         raise ConfigError(f"OUT={args.out}: no finished cells yet")
-    paths = write_report(args.out, records, title=f"Evaluation sweep {args.out.name}")
+    paths = write_report(args.out, records, title=data["title"])
     note = f" ({len(missing)} cells not finished: run the sweep again)" if missing else ""
     print(f"wrote {paths['csv']} and {paths['report']}{note}")
     return 0

@@ -195,7 +195,11 @@ def run_cells(
         def done(i: int, result: dict[str, Any]) -> None:
             cell = cells[i]
             rec = _record(cell, fps[i], result)
-            atomic_write_json(folder / f"{cell.cell_id}.json", rec)
+            path = folder / f"{cell.cell_id}.json"
+            atomic_write_json(path, rec)
+            # As stored (non-finite numbers are written as null): a resumed sweep reports
+            # from the files, so this one does too.
+            rec = json.loads(path.read_text())
             with open(out / TIMING, "a") as fh:
                 fh.write(json.dumps({"cell_id": cell.cell_id, "wall_s": result["wall_s"]}) + "\n")
             results[i] = rec

@@ -53,6 +53,8 @@ _STEP = re.compile(r"step_?(\d+)")
 
 
 def _fmt(v: Any) -> str:
+    if v is None:  # stored JSON writes NaN (no successes: no travel time) as null
+        return "nan"
     if isinstance(v, float):
         return "nan" if math.isnan(v) else f"{v:.4f}"
     return str(v)
