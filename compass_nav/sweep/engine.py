@@ -50,6 +50,7 @@ class SweepOutcome:
         reused: Ids of the cells whose stored result was kept.
         engine: The engine that ran (``ray``, ``local``, or ``none`` when all were reused).
         wall_s: Seconds this call took.
+        wall: Rollout seconds of each computed cell, by id.
     """
 
     results: list[dict[str, Any]]
@@ -57,6 +58,7 @@ class SweepOutcome:
     reused: list[str]
     engine: str
     wall_s: float
+    wall: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def _limit_threads() -> None:
@@ -183,6 +185,7 @@ def run_cells(
     reused = [c.cell_id for c, r in zip(cells, results, strict=True) if r is not None]
     pending = [i for i, r in enumerate(results) if r is None]
     computed: list[str] = []
+    wall: dict[str, float] = {}
     used = "none"
     if pending:
         used = _resolve_engine(engine, address)
@@ -204,6 +207,7 @@ def run_cells(
                 fh.write(json.dumps({"cell_id": cell.cell_id, "wall_s": result["wall_s"]}) + "\n")
             results[i] = rec
             computed.append(cell.cell_id)
+            wall[cell.cell_id] = result["wall_s"]
             m = rec["metrics"]
             log(
                 f"  [{len(computed)}/{len(pending)}] {cell.cell_id}: sr={m['sr']:.3f} "
@@ -220,6 +224,7 @@ def run_cells(
         reused=reused,
         engine=used,
         wall_s=time.perf_counter() - t0,
+        wall=wall,
     )
 
 
