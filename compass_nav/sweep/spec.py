@@ -44,6 +44,7 @@ BACKENDS = ("embedded",)
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _RANDOM = re.compile(r"^random:(\d+)$")
+_SCHEME = re.compile(r"^[a-z_]+:")
 #: Files whose content identifies a policy given as a folder.
 _MODEL_SUFFIXES = (".pt", ".onnx", ".engine", ".plan")
 
@@ -277,7 +278,8 @@ def _policies(entries: tuple[str, ...]) -> list[tuple[str, str]]:
 
     out: list[tuple[str, str]] = []
     for entry in entries:
-        if _GLOB_CHARS.search(entry):
+        # ``scheme:...`` specs (``degraded:teacher?noise=0.3``) are not file patterns.
+        if _GLOB_CHARS.search(entry) and not _SCHEME.match(entry):
             matches = sorted(glob.glob(entry))
             check(bool(matches), "policies", entry, "the pattern matches no file")
         else:

@@ -98,6 +98,9 @@ def test_a_policy_file_is_keyed_by_its_content(tmp_path):
     assert [x.policy for x in (a, b, c)] == [str(tmp_path / f"{n}.onnx") for n in "abc"]
     assert a.policy_key == b.policy_key != c.policy_key
     assert a.policy_key.startswith("sha256:")
+    # A spec with a query is a spec, not a pattern.
+    (d,) = expand(small(policies=("degraded:teacher?noise=0.3&delay=2",)))
+    assert d.policy_key == "spec:degraded:teacher?noise=0.3&delay=2"
 
 
 def test_cells_match_one_evaluate_call(tmp_path):
