@@ -265,10 +265,11 @@ def write_report(out: str | Path, records: Sequence[dict[str, Any]], title: str 
     best_rows = []
     for b in bodies:
         cands = [(p, by_pb[(p, b)]) for p in policies if (p, b) in by_pb]
-        # Highest SR; ties go to the higher lower bound (more episodes), then the name.
-        p, q = min(cands, key=lambda pq: (-pq[1]["sr"], -pq[1]["ci"][0], pq[0]))
-        best_rows.append([b, p, _sr(q)])
-    md.append(_md_table(["body", "best policy", "SR [95% CI]"], best_rows))
+        # Highest SR, then the higher lower bound (more episodes); exact ties are all named.
+        best = max((q["sr"], q["ci"][0]) for _, q in cands)
+        tied = [(p, q) for p, q in cands if (q["sr"], q["ci"][0]) == best]
+        best_rows.append([b, ", ".join(p for p, _ in tied), _sr(tied[0][1])])
+    md.append(_md_table(["body", "best policy (ties: all)", "SR [95% CI]"], best_rows))
     md += ["## Strata: success per scene family (all bodies)", "", "![strata](strata.png)", ""]
     md.append(
         _md_table(

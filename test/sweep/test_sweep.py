@@ -173,6 +173,8 @@ def test_report_lists_checkpoint_series_and_best_policy(tmp_path):
     assert "| carter | ck/step_00000200.pt | 0.75 [" in md
     assert "## Checkpoint series" in md and (tmp_path / "steps.png").is_file()
     assert paths["csv"].read_text().splitlines()[1].startswith("ck/step_00000100.pt,carter,hall")
+    tie = write_report(tmp_path, [rec("a", "spot", 2), rec("b", "spot", 2), rec("c", "spot", 1)])
+    assert "| spot | a, b | 0.50 [" in tie["report"].read_text()
 
 
 @pytest.mark.parametrize(
