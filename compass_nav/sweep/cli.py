@@ -94,7 +94,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``compass-nav sweep run``."""
-    from compass_nav.sweep.engine import run_cells
+    from compass_nav.sweep.engine import resolve_engine, run_cells
     from compass_nav.sweep.report import write_report
     from compass_nav.sweep.spec import SweepSpec, expand
     from compass_nav.utils.atomic import atomic_write_json
@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"SPEC={args.spec}: no such file")
     spec = resolve_config(SweepSpec, config_file=args.spec, overrides=args.set)
     out = ensure_output_dir(args.out, "--out")
+    resolve_engine(args.engine, args.address)
     cells = expand(spec)
     out.mkdir(parents=True, exist_ok=True)
     dump_yaml(spec, out / "sweep.yaml")

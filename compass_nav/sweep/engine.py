@@ -33,7 +33,7 @@ from compass_nav.sweep.spec import Cell, code_version
 from compass_nav.utils.atomic import atomic_write_json
 from compass_nav.utils.errors import ConfigError
 
-__all__ = ["ENGINES", "SweepOutcome", "load_cell", "run_cell", "run_cells"]
+__all__ = ["ENGINES", "SweepOutcome", "load_cell", "resolve_engine", "run_cell", "run_cells"]
 
 ENGINES = ("auto", "ray", "local")
 CELLS = "cells"
@@ -127,7 +127,12 @@ def _record(cell: Cell, fingerprint: str, result: dict[str, Any]) -> dict[str, A
     }
 
 
-def _resolve_engine(engine: str, address: str | None) -> str:
+def resolve_engine(engine: str, address: str | None) -> str:
+    """The engine that will run: ``ray`` or ``local`` (``auto`` resolved).
+
+    Raises:
+        ConfigError: Unknown engine, ``address`` without Ray, or Ray asked for but missing.
+    """
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine!r}: unknown; choose one of {', '.join(ENGINES)}")
     if engine == "local":
@@ -188,7 +193,7 @@ def run_cells(
     wall: dict[str, float] = {}
     used = "none"
     if pending:
-        used = _resolve_engine(engine, address)
+        used = resolve_engine(engine, address)
         n = workers if workers > 0 else (os.cpu_count() or 1)
         log(
             f"sweep: {len(cells)} cells, {len(reused)} stored, {len(pending)} to evaluate "
@@ -261,7 +266,10 @@ def _run_ray(cells, index, done, *, address, workers) -> None:
 
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address:
-        ray.init(address=address, **quiet)
+        try:
+            ray.init(address=address, **quiet)
+        except ConnectionError as exc:
+            raise ConfigError(f"--address={address}: no Ray cluster there ({exc})") from None
     else:
         ray.init(
             num_cpus=workers,

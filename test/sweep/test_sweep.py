@@ -210,3 +210,12 @@ def test_cli_runs_a_sweep_and_rewrites_its_report(tmp_path, capsys):
     assert cli.main(["sweep", "report", str(out)]) == 0
     assert (out / "report.md").read_bytes() == md
     assert np.isfinite(float((out / "cells.csv").read_text().splitlines()[1].split(",")[7]))
+
+
+def test_address_needs_the_ray_engine(tmp_path, capsys):
+    path = tmp_path / "spec.yaml"
+    path.write_text(json.dumps({**SMALL, "policies": ["goal_seeker"]}))
+    args = ["sweep", "run", str(path), "--out", str(tmp_path / "o"), "--engine", "local"]
+    assert cli.main([*args, "--address", "auto"]) == 2
+    assert "only the ray engine joins a cluster" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
