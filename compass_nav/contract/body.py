@@ -249,8 +249,8 @@ def register_embodiment(spec: EmbodimentSpec) -> None:
     """Make a generated body known by name in this process (e.g. a sweep's random bodies).
 
     The body is data, like a YAML file; registering it lets the simulator and the episode
-    seeds refer to it by its name rather than by a file path. A registered file of the same
-    name cannot be replaced.
+    seeds refer to it by its name rather than by a file path. It replaces an earlier
+    generated body of the same name; a registered file of the same name cannot be replaced.
 
     Raises:
         ConfigError: ``spec.name`` is the name of a body from ``sim/embodiments/``.

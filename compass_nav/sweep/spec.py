@@ -196,10 +196,9 @@ class Cell:
     def register_body(self) -> None:
         """Make a generated body known in this process (before evaluating the cell)."""
         if self.generated_body:
-            from compass_nav.contract.body import _GENERATED, register_embodiment
+            from compass_nav.contract.body import register_embodiment
 
-            if _GENERATED.get(self.body) != EmbodimentSpec(**self.body_spec):
-                register_embodiment(EmbodimentSpec(**self.body_spec))
+            register_embodiment(EmbodimentSpec(**self.body_spec))
 
 
 @functools.lru_cache(maxsize=1)
@@ -312,7 +311,14 @@ def _bodies(entries: tuple[str, ...], seed: int) -> list[tuple[EmbodimentSpec, b
         else:
             spec = get_embodiment(entry)  # ConfigError naming the known bodies
             if "/" in entry or entry.endswith((".yaml", ".yml")):
-                add(spec, True)  # a user's file travels as data, named by its stem
+                # A user's file travels as data, named by its stem.
+                check(
+                    spec.name not in list_embodiments(),
+                    "bodies",
+                    entry,
+                    f"a registered body is named {spec.name!r}: rename the file",
+                )
+                add(spec, True)
             else:
                 add(spec, False)
     return out

@@ -137,6 +137,13 @@ def test_random_bodies_are_deterministic_and_inside_the_envelope():
     cells = expand(small(bodies=("random:2",)))
     assert {c.body for c in cells} == {"random_000", "random_001"}
     assert all(c.generated_body for c in cells)
+    # Registered by name where the cell runs; a later sweep's body of that name replaces it.
+    cells[0].register_body()
+    assert get_embodiment("random_000").to_dict() == cells[0].body_spec
+    other = expand(small(bodies=("random:1",), body_seed=9))[0]
+    other.register_body()
+    assert get_embodiment("random_000").to_dict() == other.body_spec != cells[0].body_spec
+    assert "random_000" not in list_embodiments()
 
 
 def test_report_lists_checkpoint_series_and_best_policy(tmp_path):
