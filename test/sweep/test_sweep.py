@@ -115,7 +115,6 @@ def test_cells_match_one_evaluate_call(tmp_path):
 
 @pytest.mark.slow
 def test_ray_local_instance_runs_the_cells(tmp_path):
-    pytest.importorskip("ray", reason="ray is in requirements/base.txt")
     cells = expand(small(bodies=("carter", "random:1"), policies=("goal_seeker",)))
     out = run_cells(cells, tmp_path, engine="ray", workers=2, log=_quiet)
     assert out.engine == "ray"
@@ -226,3 +225,14 @@ def test_address_needs_the_ray_engine(tmp_path, capsys):
     assert cli.main([*args, "--address", "auto"]) == 2
     assert "only the ray engine joins a cluster" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_without_ray_auto_falls_back_to_the_process_pool(monkeypatch):
+    from compass_nav.sweep.engine import resolve_engine
+    from compass_nav.utils.errors import ConfigError
+
+    assert resolve_engine("auto", None) == "ray"  # installed (requirements/base.txt)
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray -> ImportError
+    assert resolve_engine("auto", None) == "local"
+    with pytest.raises(ConfigError, match="'ray' package is not installed"):
+        resolve_engine("ray", None)
