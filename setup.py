@@ -118,6 +118,8 @@ setup(
     extras_require={
         "gpu": ["onnxruntime-gpu", "tensorrt"],
         "ros": _requirements("ros"),
+        # compass-nav sweep uses Ray when installed, else a local process pool.
+        "ray": ["ray"],
         "dev": ["pytest", "pytest-timeout", "ruff", "colcon-common-extensions", "colcon-ros"],
     },
     entry_points={

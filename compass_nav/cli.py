@@ -37,6 +37,7 @@ COMMAND_MODULES: list[str] = [
     "compass_nav.distill.cli",
     "compass_nav.pipeline.cli",
     "compass_nav.evaluation.cli",
+    "compass_nav.sweep.cli",
     "compass_nav.export.cli",
     "compass_nav.worldmodel.cli",
     "compass_nav.ros.cli",

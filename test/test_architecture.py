@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "worldmodel": 6,
     "export": 6,
     "pipeline": 7,
+    "sweep": 7,
     "ros": 7,
     "demo": 7,
     "plugins": 7,

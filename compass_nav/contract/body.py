@@ -227,6 +227,10 @@ def load_embodiment_file(path: str | Path) -> EmbodimentSpec:
     return _from_mapping(data, str(path))
 
 
+#: Bodies made in this process (:func:`register_embodiment`), looked up after the files.
+_GENERATED: dict[str, EmbodimentSpec] = {}
+
+
 @functools.lru_cache(maxsize=1)
 def _registry() -> dict[str, EmbodimentSpec]:
     folder = embodiments_dir()
@@ -239,6 +243,21 @@ def _registry() -> dict[str, EmbodimentSpec]:
     if not specs:
         raise ConfigError(f"no embodiment files found in {folder}")
     return specs
+
+
+def register_embodiment(spec: EmbodimentSpec) -> None:
+    """Make a generated body known by name in this process (e.g. a sweep's random bodies).
+
+    The body is data, like a YAML file; registering it lets the simulator and the episode
+    seeds refer to it by its name rather than by a file path. It replaces an earlier
+    generated body of the same name; a registered file of the same name cannot be replaced.
+
+    Raises:
+        ConfigError: ``spec.name`` is the name of a body from ``sim/embodiments/``.
+    """
+    if spec.name in _registry():
+        raise ConfigError(f"embodiment {spec.name!r}: a registered body has this name")
+    _GENERATED[spec.name] = spec
 
 
 def list_embodiments(split: str | None = None) -> list[str]:
@@ -258,6 +277,8 @@ def get_embodiment(name_or_path: str | EmbodimentSpec) -> EmbodimentSpec:
     reg = _registry()
     if key in reg:
         return reg[key]
+    if key in _GENERATED:
+        return _GENERATED[key]
     if key.endswith((".yaml", ".yml")) or "/" in key:
         return load_embodiment_file(key)
     raise ConfigError(

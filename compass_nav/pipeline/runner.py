@@ -12,8 +12,9 @@ holds checkpoints but no final artefact is resumed):
 4. ``rollouts_<body>/``: specialist rollouts with policy state and action distribution
    (:func:`compass_nav.rl.record.record_specialist`).
 5. ``generalist/``: the distilled generalist (:func:`compass_nav.distill.runner.train_distill`).
-6. ``eval/``: closed-loop evaluation on held-out scene seeds, mapless route
-   (:func:`compass_nav.evaluation.evaluate`): the IL base and the generalist on every body
+6. ``eval/``: closed-loop evaluation on held-out scene seeds, mapless route, run as an
+   evaluation sweep on the local cores (:func:`compass_nav.sweep.run_cells`, cells in
+   ``eval/sweep/``): the IL base and the generalist on every body
    (training and held-out), each specialist on its own body; ``eval/table.md`` and
    ``eval/summary.json`` hold the table (success, collision rate, travel time), and
    ``eval/table.png`` plots it.
@@ -45,11 +46,11 @@ from compass_nav.contract.body import get_embodiment
 from compass_nav.data import record_episodes
 from compass_nav.distill.config import DistillConfig
 from compass_nav.distill.runner import train_distill
-from compass_nav.evaluation import EvalConfig, evaluate
+from compass_nav.evaluation import EvalConfig
+from compass_nav.evaluation.harness import compute_metrics
 from compass_nav.il.runner import ILConfig, train_il
 from compass_nav.learning.common import CheckpointManager
-from compass_nav.models.checkpoint_policy import XMobilityPolicy, load_model, resolve_checkpoint
-from compass_nav.rl.agent import load_agent
+from compass_nav.models.checkpoint_policy import resolve_checkpoint
 from compass_nav.rl.artifact import resolve_artifact
 from compass_nav.rl.config import RLConfig
 from compass_nav.rl.record import record_specialist
@@ -498,19 +499,29 @@ def evaluate_chain(
     or is evaluated with other settings. Bodies without a specialist, or ``generalist=None``,
     leave those columns empty (for a chain that is still being trained).
 
+    The evaluations to do run as one evaluation sweep on the local cores
+    (:func:`compass_nav.sweep.run_cells`, one cell per policy x body x family, stored in
+    ``out/sweep/cells/``): an evaluation interrupted half-way keeps its finished cells. A
+    row pools its families' episodes as one ``evaluate`` call over all of them would.
+
     Returns:
         ``{"rows": [...], "table": markdown}``; a row per body: its kind (``train`` or
         ``heldout``) and, for each policy that ran on it, SR with 95% CI, collision rate and
         mean travel time of successful episodes.
     """
+    from compass_nav.plugins import register_all
+    from compass_nav.sweep import Cell, run_cells
+
+    register_all()  # the sweep's workers load the policies by spec
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
     digests: dict[Path, str] = {}  # each file is hashed once, not once per body
-
     stage_fps = fingerprints or {}
+    rows: list[dict[str, Any]] = []
+    todo: list[tuple[dict[str, Any], str, str, Path, str, str, list[Cell]]] = []
 
-    def run(tag: str, make, body: str, source: Path, stage: str) -> dict[str, Any]:
+    def plan(row: dict[str, Any], tag: str, body: str, source: Path, stage: str) -> None:
         path = out / f"{tag}_{body}.json"
         if source not in digests:
             digests[source] = file_sha256(source)
@@ -526,51 +537,69 @@ def evaluate_chain(
         if path.is_file():
             cached = json.loads(path.read_text())
             if cached.get("fingerprint") == key:
-                return cached
+                row[tag] = cached
+                return
             _log(
                 f"  {path.name}: {source} or the evaluation settings changed since it was "
                 "evaluated; evaluating again"
             )
-        res = evaluate(make(), ecfg, progress=progress)
-        cell = res.cell(body)
-        row = {
-            k: cell[k] for k in ("n", "sr", "sr_ci", "collision_rate", "travel_time", "wtt", "spl")
-        }
-        row["wall_s"] = round(res.wall_time, 1)
-        row["source"], row["source_sha256"], row["fingerprint"] = str(source), digest, key
-        atomic_write_json(path, row)
-        return row
+        ep = ecfg.episode
+        cells = [
+            Cell(
+                policy=tag,
+                load=str(source.resolve()),
+                policy_key=f"sha256:{digest}",
+                body=body,
+                body_spec=get_embodiment(body).to_dict(),
+                family=family,
+                route_mode=ep.route_mode,
+                seed=ecfg.seed,
+                episodes=ecfg.episodes,
+                split=ep.split,
+                image_height=ep.image_height,
+                image_width=ep.image_width,
+                max_steps=ep.max_episode_steps,
+            )
+            for family in ep.families
+        ]
+        todo.append((row, tag, body, source, digest, key, cells))
 
-    rows = []
     for body in (*cfg.bodies, *cfg.heldout):
         row: dict[str, Any] = {
             "embodiment": body,
             "kind": "train" if body in cfg.bodies else "heldout",
         }
-        row["il"] = run(
-            "il",
-            lambda: XMobilityPolicy(load_model(il_run), name="il"),
-            body,
-            resolve_checkpoint(il_run),
-            "il",
-        )
+        plan(row, "il", body, resolve_checkpoint(il_run), "il")
         if body in specialists:
-            row["specialist"] = run(
-                "specialist",
-                lambda b=body: load_agent(specialists[b]),
-                body,
-                resolve_artifact(specialists[body]),
-                f"rl_{body}",
-            )
+            plan(row, "specialist", body, resolve_artifact(specialists[body]), f"rl_{body}")
         if generalist is not None:
-            row["generalist"] = run(
-                "generalist",
-                lambda: load_agent(generalist),
-                body,
-                resolve_artifact(generalist),
-                "generalist",
-            )
+            plan(row, "generalist", body, resolve_artifact(generalist), "generalist")
         rows.append(row)
+
+    if todo:
+        done = run_cells(
+            [c for *_, cells in todo for c in cells],
+            out / "sweep",
+            engine="local",
+            log=_log if progress else (lambda _msg: None),
+        )
+        by_id = {r["cell_id"]: r for r in done.results}
+        for row, tag, body, source, digest, key, cells in todo:
+            ecfg = cfg.eval_config(body)
+            records = [rec for c in cells for rec in by_id[c.cell_id]["records"]]
+            cell = compute_metrics(ecfg, records)["embodiments"][0]
+            res = {
+                k: cell[k]
+                for k in ("n", "sr", "sr_ci", "collision_rate", "travel_time", "wtt", "spl")
+            }
+            res["wall_s"] = round(sum(done.wall.get(c.cell_id, 0.0) for c in cells), 1)
+            res["source"], res["source_sha256"], res["fingerprint"] = str(source), digest, key
+            atomic_write_json(out / f"{tag}_{body}.json", res)
+            row[tag] = json.loads((out / f"{tag}_{body}.json").read_text())  # as cached
+
+    # Columns in a fixed order, whichever of them came from the cache.
+    order = ("embodiment", "kind", "il", "specialist", "generalist")
+    rows = [{k: r[k] for k in order if k in r} for r in rows]
     table = chain_table(rows)
     atomic_write_text(out / "table.md", table)
     chain_plot(rows, out / "table.png")
