@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
-from compass_nav.utils.cli import add_names, add_route_mode
+from compass_nav.utils.cli import add_names, add_route_mode, add_split
 from compass_nav.utils.config import check, check_at_least, check_names, check_within
 from compass_nav.utils.files import ensure_output_dir
 
@@ -478,7 +478,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="parallel envs per embodiment x family",
     )
     p.add_argument("--policy", default=d.policy, help="policy spec")
-    p.add_argument("--split", default=d.split, choices=("train", "heldout"), help="scene seeds")
+    add_split(p, default=d.split, help="scene seeds")
     p.add_argument("--seed", type=int, default=d.seed, help="reset seed")
     p.add_argument(
         "--size", default=f"{d.image_height}x{d.image_width}", help="ego camera HEIGHTxWIDTH"
