@@ -34,14 +34,8 @@ def build_distill_config(
 def _run_distill(args: argparse.Namespace) -> int:
     from compass_nav.distill.runner import train_distill
 
-    return run_trainer(
-        args,
-        lambda: build_distill_config(
-            args.out, args.preset, args.config, args.specialist, args.data, args.set, args.resume
-        ),
-        train_distill,
-        "generalist",
-    )
+    values = {"specialists": args.specialist, "data": args.data}
+    return run_trainer(args, build_distill_config, train_distill, "generalist", values=values)
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:

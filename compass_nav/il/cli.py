@@ -46,14 +46,7 @@ def _run_il(args: argparse.Namespace) -> int:
     # Here, not at the top: the trainer imports torch, which `compass-nav --help` should not.
     from compass_nav.il.runner import train_il
 
-    return run_trainer(
-        args,
-        lambda: build_il_config(
-            args.out, args.preset, args.config, args.data, args.set, args.resume
-        ),
-        train_il,
-        "model",
-    )
+    return run_trainer(args, build_il_config, train_il, "model", values={"data": args.data})
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:

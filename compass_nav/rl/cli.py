@@ -39,11 +39,10 @@ def _run_rl(args: argparse.Namespace) -> int:
 
     return run_trainer(
         args,
-        lambda: build_rl_config(
-            args.out, args.preset, args.config, args.embodiment, args.base, args.set, args.resume
-        ),
+        build_rl_config,
         train_rl,
         "specialist",
+        values={"embodiment": args.embodiment, "base": args.base},
         tensorboard=not args.no_tensorboard,
     )
 
