@@ -373,7 +373,7 @@ def run_demo(cfg: DemoConfig, progress: bool = True) -> list[dict]:
 def run_ros_demo(args: argparse.Namespace) -> int:
     """Sim-in-the-loop over DDS with the shipped model; prints and writes the table."""
     from compass_nav.episodes import check_names
-    from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, summary_table
+    from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, success_line, summary_table
 
     check_names(families=args.families, embodiments=args.embodiments)  # before writing
     out = Path(args.out)
@@ -399,11 +399,10 @@ def run_ros_demo(args: argparse.Namespace) -> int:
     records = run_sim_in_the_loop(cfg)
     table = summary_table(records)
     print(table)
-    wins = sum(r["outcome"] == "success" for r in records)
     atomic_write_json(out / "summary.json", {"mode": "ros", "model": model, "episodes": records})
     atomic_write_text(out / "summary.md", f"# Sim-in-the-loop over ROS 2 ({model})\n\n{table}\n")
     print(f"wrote {out}/summary.json, summary.md, logs/ and <embodiment>.gif")
-    print(f"episodes={len(records)} success={wins} success_rate={wins / len(records):.3f}")
+    print(success_line(records))
     return 0
 
 

@@ -56,7 +56,7 @@ def _sil_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, summary_table
+    from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, success_line, summary_table
     from compass_nav.utils.atomic import atomic_write_json
 
     out = args.out
@@ -79,8 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     if out:
         atomic_write_json(out / "summary.json", {"episodes": records})
         print(f"wrote {out}/summary.json, logs/ and <embodiment>.gif")
-    wins = sum(r["outcome"] == "success" for r in records)
-    print(f"episodes={len(records)} success={wins} success_rate={wins / len(records):.3f}")
+    print(success_line(records))
     return 0
 
 
