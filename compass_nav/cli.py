@@ -1,8 +1,10 @@
 """The ``compass-nav`` command line: one entry point, subcommands contributed by each stage.
 
-Each stage module listed in :data:`COMMAND_MODULES` exposes ``register(subparsers) -> None``,
-which adds its parser(s) with ``subparsers.add_parser(...)`` and sets
-``set_defaults(func=handler)``; ``handler(args)`` returns an exit code or ``None`` (= 0).
+Each stage module listed in :data:`COMMAND_MODULES` declares its command as data,
+``STAGE = compass_nav.utils.cli.Stage(...)`` (its verbs, their options and handlers), which
+:func:`compass_nav.utils.cli.add_stage` turns into parsers; a command without verbs (``demo``)
+exposes ``register(subparsers) -> None`` instead, which adds its parser and sets
+``set_defaults(func=handler)``. ``handler(args)`` returns an exit code or ``None`` (= 0).
 A listed module that does not exist yet is skipped; any other import failure surfaces.
 
 Errors of type :class:`compass_nav.utils.errors.CompassNavError` are printed as
@@ -22,6 +24,7 @@ from types import ModuleType
 
 from compass_nav import __version__
 from compass_nav.plugins import register_all
+from compass_nav.utils.cli import Stage, add_stage
 from compass_nav.utils.errors import CompassNavError
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
@@ -111,10 +114,16 @@ def build_parser(modules: Sequence[str] | None = None) -> argparse.ArgumentParse
     )
     subparsers = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
     for module in _load_command_modules(COMMAND_MODULES if modules is None else modules):
+        stage = getattr(module, "STAGE", None)
         register = getattr(module, "register", None)
-        if not callable(register):
-            raise TypeError(f"{module.__name__} is in COMMAND_MODULES but has no register()")
-        register(subparsers)
+        if isinstance(stage, Stage):
+            add_stage(subparsers, stage)
+        elif callable(register):
+            register(subparsers)
+        else:
+            raise TypeError(
+                f"{module.__name__} is in COMMAND_MODULES but has neither STAGE nor register()"
+            )
     if "demo" not in subparsers.choices:
         demo = subparsers.add_parser(
             "demo",

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
-from compass_nav.utils.cli import add_names, add_route_mode
+from compass_nav.utils.cli import add_names, add_route_mode, add_split
 from compass_nav.utils.config import check, check_at_least, check_names, check_within
 from compass_nav.utils.files import ensure_output_dir
 
@@ -373,7 +373,7 @@ def run_demo(cfg: DemoConfig, progress: bool = True) -> list[dict]:
 def run_ros_demo(args: argparse.Namespace) -> int:
     """Sim-in-the-loop over DDS with the shipped model; prints and writes the table."""
     from compass_nav.episodes import check_names
-    from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, summary_table
+    from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, success_line, summary_table
 
     check_names(families=args.families, embodiments=args.embodiments)  # before writing
     out = Path(args.out)
@@ -399,11 +399,10 @@ def run_ros_demo(args: argparse.Namespace) -> int:
     records = run_sim_in_the_loop(cfg)
     table = summary_table(records)
     print(table)
-    wins = sum(r["outcome"] == "success" for r in records)
     atomic_write_json(out / "summary.json", {"mode": "ros", "model": model, "episodes": records})
     atomic_write_text(out / "summary.md", f"# Sim-in-the-loop over ROS 2 ({model})\n\n{table}\n")
     print(f"wrote {out}/summary.json, summary.md, logs/ and <embodiment>.gif")
-    print(f"episodes={len(records)} success={wins} success_rate={wins / len(records):.3f}")
+    print(success_line(records))
     return 0
 
 
@@ -478,7 +477,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="parallel envs per embodiment x family",
     )
     p.add_argument("--policy", default=d.policy, help="policy spec")
-    p.add_argument("--split", default=d.split, choices=("train", "heldout"), help="scene seeds")
+    add_split(p, default=d.split, help="scene seeds")
     p.add_argument("--seed", type=int, default=d.seed, help="reset seed")
     p.add_argument(
         "--size", default=f"{d.image_height}x{d.image_width}", help="ego camera HEIGHTxWIDTH"

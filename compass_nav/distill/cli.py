@@ -10,9 +10,9 @@ import argparse
 
 from compass_nav.distill.config import DistillConfig
 from compass_nav.learning.cli import add_trainer_flags, resolve_trainer_config, run_trainer
-from compass_nav.utils.cli import add_stage, add_verb
+from compass_nav.utils.cli import Stage, Verb
 
-__all__ = ["build_distill_config", "register"]
+__all__ = ["STAGE", "build_distill_config"]
 
 
 def build_distill_config(
@@ -34,36 +34,33 @@ def build_distill_config(
 def _run_distill(args: argparse.Namespace) -> int:
     from compass_nav.distill.runner import train_distill
 
-    return run_trainer(
-        args,
-        lambda: build_distill_config(
-            args.out, args.preset, args.config, args.specialist, args.data, args.set, args.resume
+    values = {"specialists": args.specialist, "data": args.data}
+    return run_trainer(args, build_distill_config, train_distill, "generalist", values=values)
+
+
+def _train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--specialist", nargs="+", help="specialist files or run folders")
+    p.add_argument("--data", nargs="+", help="recorded specialist rollouts")
+    add_trainer_flags(p, "distill")
+
+
+#: ``compass-nav distill train``.
+STAGE = Stage(
+    "distill",
+    help="distil specialists into one descriptor-conditioned generalist",
+    description="Distillation of the residual specialists into one generalist.",
+    verbs=(
+        Verb(
+            "train",
+            help="distil specialists into one descriptor-conditioned generalist",
+            description="KL distillation of every specialist's action distribution into one "
+            "generalist head conditioned on the embodiment descriptor, offline on "
+            "recorded rollouts then with DAgger rounds in the simulator. Writes "
+            "OUT/config.yaml, OUT/checkpoints/, OUT/dagger/, OUT/generalist.pt.",
+            epilog="example:\n  compass-nav distill train --specialist runs/rl_carter "
+            "runs/rl_spot --data runs/rollouts_carter runs/rollouts_spot --out runs/generalist",
+            handler=_run_distill,
+            options=_train_options,
         ),
-        train_distill,
-        "generalist",
-    )
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``distill`` with its ``train`` verb."""
-    stage = add_stage(
-        subparsers,
-        "distill",
-        help="distil specialists into one descriptor-conditioned generalist",
-        description="Distillation of the residual specialists into one generalist.",
-    )
-    dis = add_verb(
-        stage,
-        "train",
-        help="distil specialists into one descriptor-conditioned generalist",
-        description="KL distillation of every specialist's action distribution into one "
-        "generalist head conditioned on the embodiment descriptor, offline on "
-        "recorded rollouts then with DAgger rounds in the simulator. Writes "
-        "OUT/config.yaml, OUT/checkpoints/, OUT/dagger/, OUT/generalist.pt.",
-        epilog="example:\n  compass-nav distill train --specialist runs/rl_carter runs/rl_spot "
-        "--data runs/rollouts_carter runs/rollouts_spot --out runs/generalist",
-    )
-    dis.add_argument("--specialist", nargs="+", help="specialist files or run folders")
-    dis.add_argument("--data", nargs="+", help="recorded specialist rollouts")
-    add_trainer_flags(dis, "distill")
-    dis.set_defaults(func=_run_distill)
+    ),
+)

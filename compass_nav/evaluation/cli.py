@@ -11,7 +11,7 @@ import argparse
 import re
 from pathlib import Path
 
-from compass_nav.utils.cli import add_names, add_route_mode, add_stage
+from compass_nav.utils.cli import Stage, Verb, add_names, add_route_mode, add_split
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir, ensure_output_file
 
@@ -46,24 +46,7 @@ def _default_out(policy: str) -> Path:
     return Path("runs") / "eval" / re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
 
 
-def register(subparsers) -> None:
-    """Add ``evaluate`` with its ``run`` verb to the ``compass-nav`` parser."""
-    stage = add_stage(
-        subparsers,
-        "evaluate",
-        help="closed-loop evaluation: SR, collisions, SPL, WTT per embodiment x family",
-        description="Closed-loop evaluation in the embedded simulator.",
-    )
-    p = stage.add_parser(
-        "run",
-        help="evaluate a policy (or compare results files)",
-        description="Run a policy closed-loop in the embedded simulator on every embodiment x "
-        "scene family and report success rate, collision rate, SPL and success-weighted "
-        "travel time with 95%% confidence intervals (results.json/.csv, table.md, plots, "
-        "GIFs of the worst failures).",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "policy",
         nargs="?",
@@ -86,12 +69,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("--episodes", type=int, default=200, help="episodes per cell (200)")
     add_route_mode(p, help="route observation: planned path or straight line (planned)")
-    p.add_argument(
-        "--split",
-        choices=("heldout", "validation", "train"),
+    add_split(
+        p,
         default="heldout",
         help="scene seeds: heldout (reported figures), validation (for choosing "
         "settings), train (heldout)",
+        choices=("heldout", "validation", "train"),
     )
     p.add_argument("--seed", type=int, default=0, help="episode-set seed (0)")
     p.add_argument(
@@ -125,7 +108,6 @@ def register(subparsers) -> None:
         "file for the table",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,3 +188,24 @@ def _compare(args: argparse.Namespace, console) -> int:
         atomic_write_text(args.out, text)
         console.print(f"wrote {args.out}")
     return 0
+
+
+#: ``compass-nav evaluate run``.
+STAGE = Stage(
+    "evaluate",
+    help="closed-loop evaluation: SR, collisions, SPL, WTT per embodiment x family",
+    description="Closed-loop evaluation in the embedded simulator.",
+    verbs=(
+        Verb(
+            "run",
+            help="evaluate a policy (or compare results files)",
+            description="Run a policy closed-loop in the embedded simulator on every "
+            "embodiment x scene family and report success rate, collision rate, SPL and "
+            "success-weighted travel time with 95%% confidence intervals (results.json/.csv, "
+            "table.md, plots, GIFs of the worst failures).",
+            epilog=_EPILOG,
+            handler=run,
+            options=_run_options,
+        ),
+    ),
+)

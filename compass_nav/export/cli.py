@@ -16,7 +16,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from compass_nav.utils.cli import add_stage
+from compass_nav.utils.cli import Stage, Verb
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_file
 
@@ -77,38 +77,11 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def register(subparsers) -> None:
-    """Add ``export`` with its ``onnx``, ``tensorrt`` and ``show`` verbs."""
-    stage = add_stage(
-        subparsers,
-        "export",
-        help="export a trained policy to ONNX, or build a TensorRT engine from one",
-        description="Export a checkpoint to ONNX (pinned opset, named tensors, dynamic batch, "
-        "metadata, onnx.checker, parity against torch), or build a TensorRT engine from an "
-        "exported ONNX file where TensorRT and a CUDA GPU exist.",
-    )
-    for verb, text in (
-        ("onnx", "export a checkpoint or run folder to ONNX and check parity"),
-        ("tensorrt", "build a cached TensorRT engine from an exported ONNX file"),
-    ):
-        p = stage.add_parser(
-            verb,
-            help=text,
-            description=text + ".",
-            epilog=_EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        _add_options(p)
-        p.set_defaults(func=_run, format=verb, show=None)
-    show = stage.add_parser("show", help="print an exported model's metadata")
-    show.add_argument("show", metavar="MODEL", help="an exported .onnx or engine file")
-    show.set_defaults(func=_run)
-
-
-def _show(path: str) -> int:
+def _show(args: argparse.Namespace) -> int:
     from compass_nav.runtime.onnx_runtime import read_onnx_metadata
     from compass_nav.runtime.tensorrt_runtime import read_engine_sidecar
 
+    path = args.model
     if Path(path).suffix == ".onnx":
         meta = read_onnx_metadata(path)
     else:
@@ -128,6 +101,7 @@ def _export_onnx(args: argparse.Namespace) -> int:
 
     if not args.checkpoint or not args.out:
         raise ConfigError("export onnx needs --checkpoint RUN_OR_PT and --out FILE.onnx")
+    _check_outputs(args)
     module = load_exportable(args.checkpoint)
     opset = args.opset or OPSET
     # Recorded in the file: the options that determine its content, spelled as a command
@@ -220,20 +194,52 @@ def _export_tensorrt(args: argparse.Namespace) -> int:
 
     if not args.onnx:
         raise ConfigError("export tensorrt needs --onnx FILE.onnx (an exported model)")
+    _check_outputs(args)
     engine = build_engine(args.onnx, fp16=args.fp16, out=args.out, max_batch=args.max_batch)
     print(f"wrote {engine} ({'fp16' if args.fp16 else 'fp32'}, batch 1..{args.max_batch})")
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.show:
-        return _show(args.show)
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unwritable ``--out``/``--report`` files before any work."""
     for flag, path in (("--out", args.out), ("--report", args.report)):
         if path:
             ensure_output_file(path, flag)
-    if args.format == "onnx":
-        return _export_onnx(args)
-    return _export_tensorrt(args)
 
 
-__all__ = ["PARITY_TOL", "register"]
+def _show_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="an exported .onnx or engine file")
+
+
+#: ``compass-nav export {onnx,tensorrt,show}``.
+STAGE = Stage(
+    "export",
+    help="export a trained policy to ONNX, or build a TensorRT engine from one",
+    description="Export a checkpoint to ONNX (pinned opset, named tensors, dynamic batch, "
+    "metadata, onnx.checker, parity against torch), or build a TensorRT engine from an "
+    "exported ONNX file where TensorRT and a CUDA GPU exist.",
+    verbs=(
+        Verb(
+            "onnx",
+            help="export a checkpoint or run folder to ONNX and check parity",
+            description="Export a checkpoint or run folder to ONNX and check parity.",
+            epilog=_EPILOG,
+            handler=_export_onnx,
+            options=_add_options,
+        ),
+        Verb(
+            "tensorrt",
+            help="build a cached TensorRT engine from an exported ONNX file",
+            description="Build a cached TensorRT engine from an exported ONNX file.",
+            epilog=_EPILOG,
+            handler=_export_tensorrt,
+            options=_add_options,
+        ),
+        Verb(
+            "show", help="print an exported model's metadata", handler=_show, options=_show_options
+        ),
+    ),
+)
+
+
+__all__ = ["PARITY_TOL", "STAGE"]

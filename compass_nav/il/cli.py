@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 
 from compass_nav.learning.cli import add_trainer_flags, resolve_trainer_config, run_trainer
-from compass_nav.utils.cli import add_stage, add_verb
+from compass_nav.utils.cli import Stage, Verb
 
-__all__ = ["build_il_config", "register"]
+__all__ = ["STAGE", "build_il_config"]
 
 
 def build_il_config(
@@ -46,37 +46,33 @@ def _run_il(args: argparse.Namespace) -> int:
     # Here, not at the top: the trainer imports torch, which `compass-nav --help` should not.
     from compass_nav.il.runner import train_il
 
-    return run_trainer(
-        args,
-        lambda: build_il_config(
-            args.out, args.preset, args.config, args.data, args.set, args.resume
+    return run_trainer(args, build_il_config, train_il, "model", values={"data": args.data})
+
+
+def _train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="demonstrations folder (default: the preset's)")
+    add_trainer_flags(p, "il", "--set steps=2000 --set model.kl_balance=0.8")
+
+
+#: ``compass-nav il train``.
+STAGE = Stage(
+    "il",
+    help="imitation learning of the world-model policy from demonstrations",
+    description="Imitation learning: the run folder holds config.yaml, checkpoints, "
+    "TensorBoard logs and the final model.",
+    verbs=(
+        Verb(
+            "train",
+            help="imitation learning of the world-model policy from demonstrations",
+            description="Behaviour cloning of the X-Mobility-style world-model policy on "
+            "teacher demonstrations, with DAgger rounds in the simulator. Writes "
+            "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/model.pt.",
+            epilog="examples:\n"
+            "  compass-nav il train --data runs/demos_carter --out runs/il_carter\n"
+            "  compass-nav il train --out runs/il_carter --resume\n"
+            "  compass-nav il train --data D --out O --preset debug --set steps=50",
+            handler=_run_il,
+            options=_train_options,
         ),
-        train_il,
-        "model",
-    )
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``il`` with its ``train`` verb to the ``compass-nav`` parser."""
-    stage = add_stage(
-        subparsers,
-        "il",
-        help="imitation learning of the world-model policy from demonstrations",
-        description="Imitation learning: the run folder holds config.yaml, checkpoints, "
-        "TensorBoard logs and the final model.",
-    )
-    il = add_verb(
-        stage,
-        "train",
-        help="imitation learning of the world-model policy from demonstrations",
-        description="Behaviour cloning of the X-Mobility-style world-model policy on teacher "
-        "demonstrations, with DAgger rounds in the simulator. Writes "
-        "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/model.pt.",
-        epilog="examples:\n"
-        "  compass-nav il train --data runs/demos_carter --out runs/il_carter\n"
-        "  compass-nav il train --out runs/il_carter --resume\n"
-        "  compass-nav il train --data D --out O --preset debug --set steps=50",
-    )
-    il.add_argument("--data", help="demonstrations folder (default: the preset's)")
-    add_trainer_flags(il, "il", "--set steps=2000 --set model.kl_balance=0.8")
-    il.set_defaults(func=_run_il)
+    ),
+)

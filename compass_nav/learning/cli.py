@@ -74,15 +74,34 @@ def resolve_trainer_config(
 
 def run_trainer(
     args: argparse.Namespace,
-    make_config: Callable[[], Any],
+    build_config: Callable[..., Any],
     train: Callable[..., Path],
     label: str,
+    values: Mapping[str, Any] | None = None,
     **train_kwargs: Any,
 ) -> int:
-    """A trainer command's handler: check ``--out``, resolve, train, print the result's path."""
+    """A trainer command's handler: check ``--out``, resolve, train, print the result's path.
+
+    Args:
+        args: The parsed trainer flags (:func:`add_trainer_flags`).
+        build_config: The stage's ``build_<stage>_config(out, preset, config, ...,
+            overrides=..., resume=...)``.
+        train: The stage's trainer, ``train(config, out, resume=, progress=, ...)``.
+        label: What the printed path is (``model``, ``specialist``, ...).
+        values: The stage's own options, passed to ``build_config`` by name.
+        **train_kwargs: Passed on to ``train``.
+    """
     ensure_output_dir(args.out, "--out")
+    cfg = build_config(
+        args.out,
+        args.preset,
+        args.config,
+        overrides=args.set,
+        resume=args.resume,
+        **(values or {}),
+    )
     path = train(
-        make_config(),
+        cfg,
         args.out,
         resume=args.resume,
         progress=not args.no_progress,

@@ -11,11 +11,11 @@ import argparse
 
 from compass_nav.learning.cli import add_trainer_flags, resolve_trainer_config, run_trainer
 from compass_nav.sim.config import EpisodeSpec
-from compass_nav.utils.cli import add_route_mode, add_stage, add_verb
+from compass_nav.utils.cli import Stage, Verb, add_route_mode
 from compass_nav.utils.config import config_to_dict, resolve_config
 from compass_nav.utils.files import ensure_output_dir
 
-__all__ = ["build_rl_config", "register"]
+__all__ = ["STAGE", "build_rl_config"]
 
 
 def build_rl_config(
@@ -39,11 +39,10 @@ def _run_rl(args: argparse.Namespace) -> int:
 
     return run_trainer(
         args,
-        lambda: build_rl_config(
-            args.out, args.preset, args.config, args.embodiment, args.base, args.set, args.resume
-        ),
+        build_rl_config,
         train_rl,
         "specialist",
+        values={"embodiment": args.embodiment, "base": args.base},
         tensorboard=not args.no_tensorboard,
     )
 
@@ -75,58 +74,62 @@ def _run_record(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``rl`` with its ``train`` and ``record`` verbs."""
-    stage = add_stage(
-        subparsers,
-        "rl",
-        help="residual PPO specialists on the frozen IL base, and their rollouts",
-        description="Residual RL: train one specialist per embodiment (rl train) and record "
-        "its rollouts for distillation (rl record).",
-    )
-    rl = add_verb(
-        stage,
-        "train",
-        help="residual PPO specialist for one embodiment on the frozen IL base",
-        description="Residual PPO (rsl-rl) on top of the frozen X-Mobility base: the actor "
-        "adds a zero-initialised residual to the base's action, clipped to the "
-        "body's limits; the critic sees privileged simulator state. Writes "
-        "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/specialist.pt.",
-        epilog="examples:\n"
-        "  compass-nav rl train --embodiment spot --base runs/il_carter "
-        "--out runs/rl_spot\n"
-        "  compass-nav rl train --out runs/rl_spot --resume\n"
-        "  compass-nav rl train --embodiment g1 --base runs/il_carter --out O "
-        "--config configs/rl/compass_reward.yaml",
-    )
-    rl.add_argument("--embodiment", help="body to specialise for (registered name or YAML)")
-    rl.add_argument("--base", help="IL checkpoint or run folder (random:<preset> for tests)")
-    add_trainer_flags(rl, "rl")
-    rl.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
-    rl.set_defaults(func=_run_rl)
+def _train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embodiment", help="body to specialise for (registered name or YAML)")
+    p.add_argument("--base", help="IL checkpoint or run folder (random:<preset> for tests)")
+    add_trainer_flags(p, "rl")
+    p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
 
-    rec = add_verb(
-        stage,
-        "record",
-        help="record a specialist's rollouts for distillation",
-        description="Record episodes of a specialist on its own body in the demonstrations "
-        "format, with per-step policy_state, action_mean, action_std and "
-        "base_action (fractions of the body's limits). Resumable.",
-        epilog="example:\n  compass-nav rl record runs/rl_spot --out "
-        "runs/rollouts_spot --episodes 120",
-    )
-    rec.add_argument("specialist", help="specialist.pt or its run folder")
-    rec.add_argument("--out", required=True, help="dataset folder")
-    rec.add_argument("--episodes", type=int, default=120, help="episodes (default 120)")
-    rec.add_argument("--seed", type=int, default=0, help="recorder seed")
-    rec.add_argument("--num-envs", type=int, default=24, help="parallel env slots")
-    rec.add_argument("--families", help="comma-separated scene families (default: all)")
-    add_route_mode(rec, default="mapless")
-    rec.add_argument("--max-episode-steps", type=int, default=300)
-    rec.add_argument(
+
+def _record_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("specialist", help="specialist.pt or its run folder")
+    p.add_argument("--out", required=True, help="dataset folder")
+    p.add_argument("--episodes", type=int, default=120, help="episodes (default 120)")
+    p.add_argument("--seed", type=int, default=0, help="recorder seed")
+    p.add_argument("--num-envs", type=int, default=24, help="parallel env slots")
+    p.add_argument("--families", help="comma-separated scene families (default: all)")
+    add_route_mode(p, default="mapless")
+    p.add_argument("--max-episode-steps", type=int, default=300)
+    p.add_argument(
         "--stochastic",
         action="store_true",
         help="sample the Gaussian instead of acting with its mean",
     )
-    rec.add_argument("--no-progress", action="store_true", help="no progress bar")
-    rec.set_defaults(func=_run_record)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+#: ``compass-nav rl {train,record}``.
+STAGE = Stage(
+    "rl",
+    help="residual PPO specialists on the frozen IL base, and their rollouts",
+    description="Residual RL: train one specialist per embodiment (rl train) and record "
+    "its rollouts for distillation (rl record).",
+    verbs=(
+        Verb(
+            "train",
+            help="residual PPO specialist for one embodiment on the frozen IL base",
+            description="Residual PPO (rsl-rl) on top of the frozen X-Mobility base: the "
+            "actor adds a zero-initialised residual to the base's action, clipped to the "
+            "body's limits; the critic sees privileged simulator state. Writes "
+            "OUT/config.yaml, OUT/checkpoints/, OUT/tb/, OUT/specialist.pt.",
+            epilog="examples:\n"
+            "  compass-nav rl train --embodiment spot --base runs/il_carter --out runs/rl_spot\n"
+            "  compass-nav rl train --out runs/rl_spot --resume\n"
+            "  compass-nav rl train --embodiment g1 --base runs/il_carter --out O "
+            "--config configs/rl/compass_reward.yaml",
+            handler=_run_rl,
+            options=_train_options,
+        ),
+        Verb(
+            "record",
+            help="record a specialist's rollouts for distillation",
+            description="Record episodes of a specialist on its own body in the "
+            "demonstrations format, with per-step policy_state, action_mean, action_std and "
+            "base_action (fractions of the body's limits). Resumable.",
+            epilog="example:\n"
+            "  compass-nav rl record runs/rl_spot --out runs/rollouts_spot --episodes 120",
+            handler=_run_record,
+            options=_record_options,
+        ),
+    ),
+)

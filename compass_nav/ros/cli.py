@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compass_nav.utils.cli import add_names, add_route_mode, add_stage
+from compass_nav.utils.cli import Stage, Verb, add_names, add_route_mode, add_split
 
 _EPILOG = """\
 examples:
@@ -23,22 +23,7 @@ The same nodes run under `ros2 launch compass_nav sim.launch.py` where ROS 2's l
 are installed; this command needs only rclpy."""
 
 
-def register(subparsers) -> None:
-    """Add ``ros`` with its ``sil`` verb to the ``compass-nav`` parser."""
-    stage = add_stage(
-        subparsers,
-        "ros",
-        help="ROS 2: sim-in-the-loop over real DDS",
-        description="The ROS 2 side of the stack (the nodes themselves run with ros2 run/launch).",
-    )
-    p = stage.add_parser(
-        "sil",
-        help="sim-in-the-loop over ROS 2: sim bridge + navigator processes per embodiment",
-        description="Drive the embedded simulator through the ROS 2 navigator node, one sim "
-        "bridge/navigator process pair per embodiment over real DDS, and report outcomes.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _sil_options(p: argparse.ArgumentParser) -> None:
     add_names(
         p, "--embodiments", ["carter", "spot", "h1"], "bodies to drive (default: carter spot h1)"
     )
@@ -49,12 +34,7 @@ def register(subparsers) -> None:
         help="navigator model: path, scripted:<name>, or '' for the shipped default (default)",
     )
     p.add_argument("--family", default="warehouse", help="scene family")
-    p.add_argument(
-        "--split",
-        default="heldout",
-        choices=("train", "heldout"),
-        help="scene seeds (default: heldout)",
-    )
+    add_split(p, default="heldout", help="scene seeds (default: heldout)")
     p.add_argument("--seed", type=int, default=0, help="episode-sequence seed")
     p.add_argument(
         "--realtime-factor",
@@ -73,11 +53,10 @@ def register(subparsers) -> None:
         default=None,
         help="folder for summary.json, node logs and one GIF per embodiment",
     )
-    p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, summary_table
+    from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, success_line, summary_table
     from compass_nav.utils.atomic import atomic_write_json
 
     out = args.out
@@ -100,6 +79,25 @@ def _run(args: argparse.Namespace) -> int:
     if out:
         atomic_write_json(out / "summary.json", {"episodes": records})
         print(f"wrote {out}/summary.json, logs/ and <embodiment>.gif")
-    wins = sum(r["outcome"] == "success" for r in records)
-    print(f"episodes={len(records)} success={wins} success_rate={wins / len(records):.3f}")
+    print(success_line(records))
     return 0
+
+
+#: ``compass-nav ros sil``.
+STAGE = Stage(
+    "ros",
+    help="ROS 2: sim-in-the-loop over real DDS",
+    description="The ROS 2 side of the stack (the nodes themselves run with ros2 run/launch).",
+    verbs=(
+        Verb(
+            "sil",
+            help="sim-in-the-loop over ROS 2: sim bridge + navigator processes per embodiment",
+            description="Drive the embedded simulator through the ROS 2 navigator node, one "
+            "sim bridge/navigator process pair per embodiment over real DDS, and report "
+            "outcomes.",
+            epilog=_EPILOG,
+            handler=_run,
+            options=_sil_options,
+        ),
+    ),
+)

@@ -29,7 +29,14 @@ from compass_nav.ros.conversions import image_to_rgb
 from compass_nav.ros.netns import require_private_network
 from compass_nav.utils.config import check, check_at_least, check_positive, check_within
 
-__all__ = ["SilConfig", "node_command", "run_sim_in_the_loop", "stop_process", "summary_table"]
+__all__ = [
+    "SilConfig",
+    "node_command",
+    "run_sim_in_the_loop",
+    "stop_process",
+    "success_line",
+    "summary_table",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,3 +288,9 @@ def summary_table(records: list[dict]) -> str:
             f"{count['timeout']:>8} {count['no result']:>10}  {spl:.3f}"
         )
     return "\n".join(rows)
+
+
+def success_line(records: list[dict]) -> str:
+    """``episodes=N success=K success_rate=R``: the machine-readable last line of a run."""
+    wins = sum(r["outcome"] == "success" for r in records)
+    return f"episodes={len(records)} success={wins} success_rate={wins / len(records):.3f}"

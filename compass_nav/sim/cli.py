@@ -19,11 +19,11 @@ import argparse
 import importlib
 from pathlib import Path
 
-from compass_nav.utils.cli import add_route_mode, add_stage
+from compass_nav.utils.cli import Stage, Verb, add_route_mode, add_split
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir
 
-__all__ = ["parse_size", "register", "view_episode"]
+__all__ = ["STAGE", "parse_size", "view_episode"]
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -223,33 +223,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``compass-nav sim {list,view}``."""
-    sub = add_stage(
-        subparsers,
-        "sim",
-        help="embedded simulator: list bodies and scenes, view an episode",
-        description="Look at the embedded simulator: registered embodiments and scene "
-        "families, and pictures/GIFs of an episode driven by a policy.",
-    )
-
-    p = sub.add_parser(
-        "list",
-        help="registered embodiments and scene families",
-        description="Print the registered embodiments (split, kind, velocity "
-        "and acceleration limits, footprint, camera) and the "
-        "scene families.",
-    )
-    p.set_defaults(func=_cmd_list)
-
-    p = sub.add_parser(
-        "view",
-        help="drive one episode and write PNGs and a GIF",
-        description="Drive one episode with a policy and write ego_rgb.png, ego_depth.png, "
-        "topdown.png (robot footprint, camera view, route, plan, trajectory, "
-        "goal), frame.png (all three) and episode.gif into --out.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+def _view_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embodiment", default="carter", help="registered name or YAML path")
     p.add_argument("--family", default="warehouse", help="scene family")
     p.add_argument("--seed", type=int, default=0, help="reset seed (scene and task)")
@@ -260,16 +234,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--steps", type=int, default=150, help="most steps to drive")
     add_route_mode(p)
-    p.add_argument(
-        "--split",
-        default="train",
-        choices=("train", "heldout"),
-        help="scene seeds: training or held-out",
-    )
+    add_split(p)
     p.add_argument("--size", default="96x160", help="ego image HEIGHTxWIDTH")
     p.add_argument(
         "--snapshot-step", type=int, default=-1, help="step shown in the PNGs (-1: the last one)"
     )
     p.add_argument("--fps", type=float, default=10.0, help="GIF frame rate")
     p.add_argument("--out", default="out/sim_view", help="output folder")
-    p.set_defaults(func=_cmd_view)
+
+
+#: ``compass-nav sim {list,view}``.
+STAGE = Stage(
+    "sim",
+    help="embedded simulator: list bodies and scenes, view an episode",
+    description="Look at the embedded simulator: registered embodiments and scene "
+    "families, and pictures/GIFs of an episode driven by a policy.",
+    verbs=(
+        Verb(
+            "list",
+            help="registered embodiments and scene families",
+            description="Print the registered embodiments (split, kind, velocity and "
+            "acceleration limits, footprint, camera) and the scene families.",
+            handler=_cmd_list,
+        ),
+        Verb(
+            "view",
+            help="drive one episode and write PNGs and a GIF",
+            description="Drive one episode with a policy and write ego_rgb.png, ego_depth.png, "
+            "topdown.png (robot footprint, camera view, route, plan, trajectory, "
+            "goal), frame.png (all three) and episode.gif into --out.",
+            handler=_cmd_view,
+            options=_view_options,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        ),
+    ),
+)

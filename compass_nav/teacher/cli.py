@@ -19,11 +19,11 @@ import shlex
 import sys
 
 from compass_nav.utils import jsonsafe
-from compass_nav.utils.cli import add_route_mode, add_stage
+from compass_nav.utils.cli import Stage, Verb, add_route_mode, add_split
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir
 
-__all__ = ["parse_image_size", "parse_names", "register"]
+__all__ = ["STAGE", "parse_image_size", "parse_names"]
 
 
 def parse_image_size(text: str) -> tuple[int, int]:
@@ -159,80 +159,82 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``compass-nav teacher`` with its ``demos`` and ``info`` subcommands."""
-    sub = add_stage(
-        subparsers,
-        "teacher",
-        help="record planner-teacher demonstrations and inspect them",
-        description="Record demonstrations of the privileged planner teacher (or any policy) "
-        "in the embedded simulator, and inspect recorded datasets.",
-    )
-
-    demos = sub.add_parser(
-        "demos",
-        help="record demonstrations (resumable)",
-        description="Record finished episodes into a demonstrations folder (format: "
-        "docs/DATASET.md). Re-running with the same --out and settings resumes; "
-        "Ctrl-C keeps every finished episode.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    demos.add_argument("--out", required=True, help="dataset folder (created or resumed)")
-    demos.add_argument(
+def _demos_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="dataset folder (created or resumed)")
+    p.add_argument(
         "--episodes", type=int, required=True, help="finished episodes the folder should hold"
     )
-    demos.add_argument(
+    p.add_argument(
         "--embodiments", default="carter", help="comma-separated embodiment names or YAML paths"
     )
-    demos.add_argument(
+    p.add_argument(
         "--families", default="warehouse,office,hall", help="comma-separated scene families"
     )
-    demos.add_argument("--num-envs", type=int, default=16, help="parallel env slots")
-    demos.add_argument("--seed", type=int, default=0, help="base seed")
-    demos.add_argument("--image-size", default="64x64", help="camera HEIGHTxWIDTH")
+    p.add_argument("--num-envs", type=int, default=16, help="parallel env slots")
+    p.add_argument("--seed", type=int, default=0, help="base seed")
+    p.add_argument("--image-size", default="64x64", help="camera HEIGHTxWIDTH")
     add_route_mode(
-        demos, help="route observation stored as 'route' (route_mapless is always stored too)"
+        p, help="route observation stored as 'route' (route_mapless is always stored too)"
     )
-    demos.add_argument(
-        "--split", choices=("train", "heldout"), default="train", help="scene seeds to draw from"
-    )
-    demos.add_argument(
+    add_split(p, help="scene seeds to draw from")
+    p.add_argument(
         "--max-episode-steps", type=int, default=300, help="steps before an episode times out"
     )
-    demos.add_argument(
+    p.add_argument(
         "--policy",
         default="teacher",
         help="policy spec: teacher, goal_seeker, a checkpoint or model path",
     )
-    demos.add_argument(
-        "--only-success", action="store_true", help="write only successful episodes"
-    )
-    demos.add_argument(
+    p.add_argument("--only-success", action="store_true", help="write only successful episodes")
+    p.add_argument(
         "--no-compress",
         action="store_true",
         help="store episodes uncompressed (about twice the size)",
     )
-    demos.add_argument(
+    p.add_argument(
         "--workers",
         type=int,
         default=2,
         help="recorder processes sharing the env slots (1: deterministic file "
         "order, all in this process)",
     )
-    demos.add_argument(
+    p.add_argument(
         "--writer-threads",
         type=int,
         default=1,
         help="background threads compressing and writing episodes (0: inline)",
     )
-    demos.add_argument("--quiet", action="store_true", help="no progress bar")
-    demos.set_defaults(func=_cmd_demos)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    info = sub.add_parser(
-        "info",
-        help="summarise a demonstrations folder",
-        description="Print counts, steps and outcome rates per embodiment and scene family.",
-    )
-    info.add_argument("path", help="dataset folder")
-    info.add_argument("--json", action="store_true", help="print the summary as JSON")
-    info.set_defaults(func=_cmd_info)
+
+def _info_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="dataset folder")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+#: ``compass-nav teacher {demos,info}``.
+STAGE = Stage(
+    "teacher",
+    help="record planner-teacher demonstrations and inspect them",
+    description="Record demonstrations of the privileged planner teacher (or any policy) "
+    "in the embedded simulator, and inspect recorded datasets.",
+    verbs=(
+        Verb(
+            "demos",
+            help="record demonstrations (resumable)",
+            description="Record finished episodes into a demonstrations folder (format: "
+            "docs/DATASET.md). Re-running with the same --out and settings resumes; "
+            "Ctrl-C keeps every finished episode.",
+            handler=_cmd_demos,
+            options=_demos_options,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        ),
+        Verb(
+            "info",
+            help="summarise a demonstrations folder",
+            description="Print counts, steps and outcome rates per embodiment and scene family.",
+            handler=_cmd_info,
+            options=_info_options,
+        ),
+    ),
+)

@@ -1,51 +1,95 @@
 """The command-line grammar every stage shares: ``compass-nav <stage> <verb> [options]``.
 
-Each stage's ``cli.py`` calls :func:`add_stage` from its ``register(subparsers)`` and adds its
-verbs with :func:`add_verb` (listed in :data:`compass_nav.cli.COMMAND_MODULES`); the options
-several commands share (``--set``, ``--route-mode``, name lists) are added here so that they
-read and behave the same everywhere.
+Each stage's ``cli.py`` declares its command as data, ``STAGE = Stage(name, help, verbs)``
+with one :class:`Verb` per subcommand (its texts, a function adding its options, its
+handler), and :func:`add_stage` builds the parsers from it (called by
+:func:`compass_nav.cli.build_parser` for every module of
+:data:`compass_nav.cli.COMMAND_MODULES`). The options several commands share (``--set``,
+``--route-mode``, name lists, the episode settings) are added here so that they read and
+behave the same everywhere.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["ROUTE_MODES", "add_names", "add_overrides", "add_route_mode", "add_stage", "add_verb"]
+__all__ = [
+    "ROUTE_MODES",
+    "Stage",
+    "Verb",
+    "add_names",
+    "add_overrides",
+    "add_route_mode",
+    "add_split",
+    "add_stage",
+]
 
 #: What the ``route`` observation holds: the planner's path or the straight line to the goal.
 ROUTE_MODES = ("planned", "mapless")
 
 
-def add_stage(
-    subparsers: argparse._SubParsersAction, name: str, help: str, description: str | None = None
-) -> argparse._SubParsersAction:
-    """Add the stage command ``name``; returns the sub-parsers its verbs are added to.
+@dataclass(frozen=True)
+class Verb:
+    """One ``compass-nav <stage> <verb>`` subcommand.
+
+    Attributes:
+        name: The verb as typed.
+        help: One line for the stage's list of verbs.
+        handler: ``handler(args)`` runs the command; returns an exit code or ``None`` (= 0).
+        options: Adds the verb's arguments to its parser (``None``: it takes none). Heavy
+            imports stay in the handler, so that building the parser (``--help``) is fast.
+        description: The verb's ``--help`` text (default: ``help``).
+        epilog: Examples printed after the options; its line breaks are kept.
+        defaults: Extra values set on the parsed arguments (e.g. which verb ran).
+        formatter_class: How ``--help`` is laid out; the default keeps the description's and
+            the epilog's line breaks.
+    """
+
+    name: str
+    help: str
+    handler: Callable[[argparse.Namespace], int | None]
+    options: Callable[[argparse.ArgumentParser], None] | None = None
+    description: str | None = None
+    epilog: str | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    formatter_class: type[argparse.HelpFormatter] = argparse.RawDescriptionHelpFormatter
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One ``compass-nav <stage>`` command and its verbs (see :func:`add_stage`)."""
+
+    name: str
+    help: str
+    verbs: tuple[Verb, ...]
+    description: str | None = None
+
+
+def add_stage(subparsers: argparse._SubParsersAction, stage: Stage) -> None:
+    """Add the command ``stage.name`` and a parser for each of its verbs.
 
     The stage without a verb prints its help (listing the verbs) and exits with 2.
     """
-    stage = subparsers.add_parser(name, help=help, description=description or help)
-    verbs = stage.add_subparsers(dest=f"{name}_command", metavar="<verb>", title="verbs")
-    stage.set_defaults(func=lambda _args: stage.print_help(sys.stderr) or 2)
-    return verbs
-
-
-def add_verb(
-    verbs: argparse._SubParsersAction,
-    name: str,
-    help: str,
-    description: str,
-    epilog: str | None = None,
-) -> argparse.ArgumentParser:
-    """Add the verb ``name`` to a stage; its description and examples keep their line breaks."""
-    return verbs.add_parser(
-        name,
-        help=help,
-        description=description,
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = subparsers.add_parser(
+        stage.name, help=stage.help, description=stage.description or stage.help
     )
+    verbs = parser.add_subparsers(dest=f"{stage.name}_command", metavar="<verb>", title="verbs")
+    parser.set_defaults(func=lambda _args: parser.print_help(sys.stderr) or 2)
+    for verb in stage.verbs:
+        p = verbs.add_parser(
+            verb.name,
+            help=verb.help,
+            description=verb.description or verb.help,
+            epilog=verb.epilog,
+            formatter_class=verb.formatter_class,
+        )
+        if verb.options is not None:
+            verb.options(p)
+        p.set_defaults(func=verb.handler, **verb.defaults)
 
 
 def add_overrides(
@@ -76,3 +120,13 @@ def add_names(
 ) -> None:
     """A list of names given as separate words, e.g. ``--embodiments carter spot``."""
     p.add_argument(flag, nargs="+", default=list(default), metavar=metavar, help=help)
+
+
+def add_split(
+    p: argparse.ArgumentParser,
+    default: str = "train",
+    help: str = "scene seeds: training or held-out",
+    choices: Sequence[str] = ("train", "heldout"),
+) -> None:
+    """``--split train|heldout`` (some commands also take ``validation``): which scene seeds."""
+    p.add_argument("--split", choices=tuple(choices), default=default, help=help)

@@ -21,7 +21,7 @@ import logging
 import time
 from pathlib import Path
 
-from compass_nav.utils.cli import add_overrides
+from compass_nav.utils.cli import Stage, Verb, add_overrides
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir, ensure_output_file
 
@@ -180,32 +180,22 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 
-def register(subparsers) -> None:
-    """Add ``worldmodel`` and its subcommands to the ``compass-nav`` parser."""
-    wm = subparsers.add_parser(
-        "worldmodel",
-        help="offline policy evaluation with an action-conditioned video model",
-        description=__doc__.split("\n\n")[0].replace("``", ""),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = wm.add_subparsers(dest="wm_command", metavar="<subcommand>", required=True)
-
-    p = sub.add_parser("collect", help="record the pool's ground truth and training rollouts")
+def _collect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         default=str(DEFAULT_WORKDIR / "data"),
         help="output folder (default: %(default)s); finished files are reused",
     )
     _add_config_args(p)
-    p.set_defaults(func=_collect)
 
-    p = sub.add_parser("train", help="train the world model on the collected rollouts")
+
+def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=str(DEFAULT_WORKDIR / "data"), help="collected data")
     p.add_argument("--out", default=str(DEFAULT_WORKDIR / "model.pt"), help="checkpoint path")
     _add_config_args(p)
-    p.set_defaults(func=_train)
 
-    p = sub.add_parser("evaluate", help="imagine the pool, compare with the ground truth")
+
+def _evaluate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=str(DEFAULT_WORKDIR / "model.pt"), help="checkpoint")
     p.add_argument("--data", default=str(DEFAULT_WORKDIR / "data"), help="collected data")
     p.add_argument("--out", default=str(DEFAULT_WORKDIR / "report"), help="report folder")
@@ -222,13 +212,46 @@ def register(subparsers) -> None:
         "have been in the training pool, so extras are normally heldout",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("run", help="collect, train and evaluate in one go")
+
+def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workdir",
         default=str(DEFAULT_WORKDIR),
         help="folder for data/, model.pt and report/ (default: %(default)s)",
     )
     _add_config_args(p)
-    p.set_defaults(func=_run)
+
+
+#: ``compass-nav worldmodel {collect,train,evaluate,run}``.
+STAGE = Stage(
+    "worldmodel",
+    help="offline policy evaluation with an action-conditioned video model",
+    description=__doc__.split("\n\n")[0].replace("``", ""),
+    verbs=(
+        Verb(
+            "collect",
+            help="record the pool's ground truth and training rollouts",
+            handler=_collect,
+            options=_collect_options,
+        ),
+        Verb(
+            "train",
+            help="train the world model on the collected rollouts",
+            handler=_train,
+            options=_train_options,
+        ),
+        Verb(
+            "evaluate",
+            help="imagine the pool, compare with the ground truth",
+            handler=_evaluate,
+            options=_evaluate_options,
+        ),
+        Verb(
+            "run",
+            help="collect, train and evaluate in one go",
+            handler=_run,
+            options=_run_options,
+        ),
+    ),
+)

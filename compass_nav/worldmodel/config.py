@@ -174,20 +174,16 @@ class ModelConfig:
             self.channels,
             "needs at least two conv stages",
         )
-        check(
-            self.image_size % 2 ** len(self.channels) == 0,
-            "model.image_size",
-            self.image_size,
-            f"must be divisible by 2**{len(self.channels)}",
-        )
+        # Each conv stage of the encoder and of the inverse-dynamics net halves the size.
+        for name, stages in (("channels", self.channels), ("idm_channels", self.idm_channels)):
+            check(
+                self.image_size % 2 ** len(stages) == 0,
+                "model.image_size",
+                self.image_size,
+                f"must be divisible by 2**{len(stages)} ({name})",
+            )
         check_at_least("model.latent_dim", self.latent_dim, 8)
         check_at_least("model.hidden_dim", self.hidden_dim, 8)
-        check(
-            self.image_size % 2 ** len(self.idm_channels) == 0,
-            "model.image_size",
-            self.image_size,
-            f"must be divisible by 2**{len(self.idm_channels)} (idm_channels)",
-        )
         check_at_least("model.blend_channels", self.blend_channels, 1)
         check_within("model.fourier_bands", self.fourier_bands, 0, 12)
 

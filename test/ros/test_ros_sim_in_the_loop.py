@@ -21,7 +21,7 @@ from std_srvs.srv import Trigger
 
 from compass_nav.ros import conversions as conv
 from compass_nav.ros import qos
-from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, summary_table
+from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, success_line, summary_table
 
 pytestmark = pytest.mark.ros
 
@@ -166,3 +166,8 @@ def test_lockstep_runs_are_reproducible(domain_id, tmp_path):
             [(r["outcome"], r["steps"], r["path_length"], r["final_distance"]) for r in records]
         )
     assert runs[0] == runs[1]
+
+
+def test_success_line_counts_the_successes():
+    records = [{"outcome": "success"}, {"outcome": "collision"}, {"outcome": "success"}]
+    assert success_line(records) == "episodes=3 success=2 success_rate=0.667"

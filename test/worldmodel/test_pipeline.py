@@ -360,3 +360,19 @@ def test_depth_l1_loss_hand_case():
     _, l1 = model.loss(frames, feats, coll, 0.0, dict(w, depth_l1=0.15))
     assert mse["pred"] == pytest.approx(0.01, rel=1e-5)
     assert l1["pred"] == pytest.approx(0.0075, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({"image_size": 36, "channels": (8, 16, 32)}, r"2\*\*3 \(channels\)"),
+        ({"image_size": 36, "channels": (8, 16), "idm_channels": (8, 8, 8)}, "idm_channels"),
+    ],
+)
+def test_image_size_must_halve_through_every_conv_stage(fields, needle):
+    from compass_nav.utils.errors import ConfigError
+    from compass_nav.worldmodel.config import ModelConfig
+
+    with pytest.raises(ConfigError, match=f"model.image_size.*{needle}"):
+        ModelConfig(**fields)
+    ModelConfig(image_size=32, channels=(8, 16), idm_channels=(8, 8, 8))  # 32 halves 3 times
