@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from compass_nav.utils.cli import add_stage
+from compass_nav.utils.cli import Stage, Verb, add_overrides
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir
 
@@ -42,32 +42,10 @@ A re-run skips the cells stored in --out whose fingerprint (policy file hash, bo
 settings, code version, backend) is unchanged, so an interrupted sweep resumes."""
 
 
-def register(subparsers) -> None:
-    """Add ``sweep`` with its ``run`` and ``report`` verbs to the ``compass-nav`` parser."""
-    stage = add_stage(
-        subparsers,
-        "sweep",
-        help="evaluation sweeps: policies x bodies x families x seeds, on Ray or local cores",
-        description="Evaluation sweeps, resumable, with a report.",
-    )
-    p = stage.add_parser(
-        "run",
-        help="run (or resume) a sweep and write its report",
-        description="Expand SPEC into cells (policy x body x family x route mode x seed), "
-        "evaluate those not stored in OUT with the same fingerprint, one task per core, and "
-        "write OUT/cells.csv, OUT/report.md and plots.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", type=Path, metavar="SPEC", help="sweep spec (YAML)")
     p.add_argument("--out", type=Path, required=True, help="results folder")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a spec value, e.g. --set episodes=50",
-    )
+    add_overrides(p, "--set episodes=50")
     p.add_argument(
         "--engine",
         choices=("auto", "ray", "local"),
@@ -82,14 +60,10 @@ def register(subparsers) -> None:
     p.add_argument(
         "--workers", type=int, default=0, help="cells at a time on this machine (0 = cores)"
     )
-    p.set_defaults(func=run)
-    r = stage.add_parser(
-        "report",
-        help="write the report of a results folder again",
-        description="Write OUT/cells.csv, OUT/report.md and the plots from the stored cells.",
-    )
-    r.add_argument("out", type=Path, metavar="OUT", help="results folder of a sweep")
-    r.set_defaults(func=report)
+
+
+def _report_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", type=Path, metavar="OUT", help="results folder of a sweep")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,3 +118,29 @@ def report(args: argparse.Namespace) -> int:
     note = f" ({len(missing)} cells not finished: run the sweep again)" if missing else ""
     print(f"wrote {paths['csv']} and {paths['report']}{note}")
     return 0
+
+
+STAGE = Stage(
+    "sweep",
+    help="evaluation sweeps: policies x bodies x families x seeds, on Ray or local cores",
+    description="Evaluation sweeps, resumable, with a report.",
+    verbs=(
+        Verb(
+            "run",
+            help="run (or resume) a sweep and write its report",
+            description="Expand SPEC into cells (policy x body x family x route mode x seed), "
+            "evaluate those not stored in OUT with the same fingerprint, one task per core, and "
+            "write OUT/cells.csv, OUT/report.md and plots.",
+            epilog=_EPILOG,
+            handler=run,
+            options=_run_options,
+        ),
+        Verb(
+            "report",
+            help="write the report of a results folder again",
+            description="Write OUT/cells.csv, OUT/report.md and the plots from the stored cells.",
+            handler=report,
+            options=_report_options,
+        ),
+    ),
+)
