@@ -53,6 +53,7 @@ RECORD_FIELDS = (
     "ref_length",
     "final_distance",
     "return",
+    "line_blocked",
 )
 
 
@@ -154,6 +155,7 @@ def _rollout(
             "ref_length": episode.ref_length,
             "final_distance": episode.final_distance,
             "return": episode.episode_return,
+            "line_blocked": episode.line_blocked,
         }
 
     class Hook(EpisodeHook):
