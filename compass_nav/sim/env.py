@@ -65,6 +65,20 @@ _SCENE_CACHE: OrderedDict = OrderedDict()
 _SCENE_CACHE_SIZE = 128
 
 
+def clearance_field(occupancy: np.ndarray) -> np.ndarray:
+    """(G, G) float32 m from each free cell's centre to the nearest obstacle surface; 0 inside.
+
+    Args:
+        occupancy: (G, G) bool, True where a cell is an obstacle.
+    """
+    free = ~np.asarray(occupancy, bool)
+    clearance = (ndimage.distance_transform_edt(free) * RESOLUTION - 0.5 * RESOLUTION).astype(
+        np.float32
+    )
+    clearance[~free] = 0.0
+    return clearance
+
+
 def scene_with_clearance(family: str, seed: int) -> tuple[Scene, np.ndarray]:
     """Scene and its clearance field (m to the nearest obstacle surface), cached."""
     key = (family, seed)
@@ -72,11 +86,7 @@ def scene_with_clearance(family: str, seed: int) -> tuple[Scene, np.ndarray]:
         _SCENE_CACHE.move_to_end(key)
         return _SCENE_CACHE[key]
     scene = generate_scene(family, seed)
-    free = ~scene.occupancy
-    clearance = (ndimage.distance_transform_edt(free) * RESOLUTION - 0.5 * RESOLUTION).astype(
-        np.float32
-    )
-    clearance[~free] = 0.0
+    clearance = clearance_field(scene.occupancy)
     _SCENE_CACHE[key] = (scene, clearance)
     while len(_SCENE_CACHE) > _SCENE_CACHE_SIZE:
         _SCENE_CACHE.popitem(last=False)
@@ -99,7 +109,8 @@ def line_blocked(
 
     Args:
         clearance: (G, G) clearance field, m (:func:`scene_with_clearance`).
-        start, goal: World (x, y) of the two ends, m.
+        start: World (x, y) of the start, m (a pose's further entries are ignored).
+        goal: World (x, y) of the goal, m.
         radius: Radius of the swept disc, m.
         step: Sample spacing, m.
 
