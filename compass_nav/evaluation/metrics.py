@@ -18,8 +18,8 @@ Definitions (COMPASS / Anderson et al. 2018):
 
 Strata (:func:`line_strata`): the same SR and Wilson interval over the episodes whose straight
 line start -> goal is blocked for the body (``line_blocked``, computed by the simulator at
-reset) and over those where it is clear; the blocked ones are the episodes a policy that
-drives straight at the goal cannot succeed in.
+reset) and over those where it is clear; the blocked ones are the hard episodes, where
+driving straight at the goal is not enough.
 """
 
 from __future__ import annotations

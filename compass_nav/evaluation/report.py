@@ -287,8 +287,8 @@ def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[st
             "\n## Strata: straight line to the goal blocked / clear\n\n"
             "An episode is *blocked* when the body's circumscribed disc swept along the "
             "straight segment from the start to the goal would touch an obstacle "
-            "(`line_blocked` in the episode records); there a policy that drives straight at "
-            "the goal cannot succeed. SR: Wilson 95% intervals.\n\n"
+            "(`line_blocked` in the episode records): the hard episodes, where driving "
+            "straight at the goal is not enough. SR: Wilson 95% intervals.\n\n"
             + markdown_table(STRATA_HEADER, strata)
         )
     paths["table"] = out / "table.md"
