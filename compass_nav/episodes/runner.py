@@ -64,6 +64,9 @@ class Episode:
         ref_length: Planned path length at the start, m.
         final_distance: Distance to the goal at the end, m.
         episode_return: Sum of rewards.
+        line_blocked: The body's circumscribed disc swept along the straight segment from
+            the start to the goal would touch an obstacle (simulator metadata, see
+            :func:`compass_nav.sim.env.line_blocked`; no policy sees it).
         arrays: Per-step observation arrays when the runner was asked to keep them
             (``keep``): ``key`` (T, ...) for the observations the actions were computed from,
             ``final_<key>`` the observation the episode ended on; ``None`` otherwise.
@@ -84,6 +87,7 @@ class Episode:
     ref_length: float
     final_distance: float
     episode_return: float
+    line_blocked: bool = False
     arrays: dict[str, np.ndarray] | None = None
 
     @property
@@ -337,6 +341,7 @@ class EpisodeRunner:
             ref_length=float(ep["ref_length"][e]),
             final_distance=float(np.hypot(*obs["goal"][e, :2])),
             episode_return=float(ep["r"][e]),
+            line_blocked=bool(info["line_blocked"][e]),
             arrays=arrays,
         )
 

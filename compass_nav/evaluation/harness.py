@@ -53,6 +53,7 @@ RECORD_FIELDS = (
     "ref_length",
     "final_distance",
     "return",
+    "line_blocked",
 )
 
 
@@ -70,8 +71,9 @@ class EvalResult:
         policy: The policy spec (or the policy object's ``name``).
         records: One dict per episode (:data:`RECORD_FIELDS`), sorted by cell then episode.
         metrics: ``{"cells": [...], "embodiments": [...], "overall": {...}}``; each entry
-            holds ``embodiment``, ``family`` (``"all"`` when pooled) and the metrics of
-            :func:`compass_nav.evaluation.metrics.summarize`.
+            holds ``embodiment``, ``family`` (``"all"`` when pooled), the metrics of
+            :func:`compass_nav.evaluation.metrics.summarize` and the blocked / clear strata
+            of :func:`compass_nav.evaluation.metrics.line_strata`.
         clips: The worst failures (at most ``config.gifs``), worst first.
         wall_time: Seconds spent rolling out.
         env_steps: Env steps simulated (all slots, including idle ones).
@@ -154,6 +156,7 @@ def _rollout(
             "ref_length": episode.ref_length,
             "final_distance": episode.final_distance,
             "return": episode.episode_return,
+            "line_blocked": episode.line_blocked,
         }
 
     class Hook(EpisodeHook):
@@ -213,7 +216,10 @@ def _worker(spec: str, cfg: EvalConfig, share: tuple, threads: int, queue, regis
 
 
 def _pooled(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
-    from compass_nav.evaluation.metrics import summarize
+    from compass_nav.evaluation.metrics import line_strata, summarize
+
+    # Records stored before episodes carried the flag get no strata (and no made-up ones).
+    flagged = all("line_blocked" in r for r in records)
 
     def group(rows: list[dict[str, Any]], emb: str, fam: str) -> dict[str, Any]:
         a = {
@@ -233,6 +239,11 @@ def _pooled(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
                 n_boot=cfg.bootstrap,
                 seed=seed,
             ),
+            **(
+                line_strata(a["success"], np.array([r["line_blocked"] for r in rows], bool))
+                if flagged
+                else {}
+            ),
         }
 
     cells = [
@@ -246,7 +257,11 @@ def _pooled(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def compute_metrics(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-cell, per-embodiment (pooled over families) and overall metrics of ``records``."""
+    """Per-cell, per-embodiment (pooled over families) and overall metrics of ``records``.
+
+    The blocked / clear strata (:func:`compass_nav.evaluation.metrics.line_strata`) are
+    added when every record carries ``line_blocked``.
+    """
     return _pooled(cfg, records)
 
 

@@ -15,6 +15,11 @@ Definitions (COMPASS / Anderson et al. 2018):
             policy is slow and when it fails often (at SR = 0.5 it is twice the travel time);
             undefined (NaN) when nothing succeeds. Percentile bootstrap interval over episodes
             (resamples with no success give +inf, so the upper bound can be +inf).
+
+Strata (:func:`line_strata`): the same SR and Wilson interval over the episodes whose straight
+line start -> goal is blocked for the body (``line_blocked``, computed by the simulator at
+reset) and over those where it is clear; the blocked ones are the hard episodes, where
+driving straight at the goal is not enough.
 """
 
 from __future__ import annotations
@@ -204,4 +209,31 @@ def summarize(
             list(bootstrap_ci(pairs, _wtt, n_boot, seed + 2)) if k else [math.nan, math.nan]
         ),
     }
+    return out
+
+
+def line_strata(success: np.ndarray, line_blocked: np.ndarray) -> dict[str, int | float | list]:
+    """Success on the episodes whose straight line to the goal is blocked, and on the rest.
+
+    Args:
+        success: (n,) bool, episode reached the goal.
+        line_blocked: (n,) bool, the body could not drive the straight segment start -> goal
+            without touching an obstacle.
+
+    Returns:
+        Plain dict (JSON-ready; NaN SR for an empty stratum): ``blocked_n``,
+        ``blocked_successes``, ``blocked_sr``, ``blocked_sr_ci`` and the same four keys with
+        ``clear_``. ``blocked_n + clear_n`` is the number of episodes.
+    """
+    s = np.asarray(success, bool)
+    b = np.asarray(line_blocked, bool)
+    if s.shape != b.shape:
+        raise ValueError(f"success {s.shape} and line_blocked {b.shape} differ in shape")
+    out: dict[str, int | float | list] = {}
+    for name, mask in (("blocked", b), ("clear", ~b)):
+        n, k = int(mask.sum()), int(s[mask].sum())
+        out[f"{name}_n"] = n
+        out[f"{name}_successes"] = k
+        out[f"{name}_sr"] = k / n if n else math.nan
+        out[f"{name}_sr_ci"] = list(wilson_interval(k, n))
     return out

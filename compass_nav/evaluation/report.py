@@ -12,6 +12,10 @@ evaluation never leaves a half-written table.
      "metrics": {"cells": [...], "embodiments": [...], "overall": {...}},
      "episodes": [{RECORD_FIELDS...}, ...], "gifs": [file names]}
 
+Each metrics entry also holds the blocked / clear strata (``blocked_n``, ``blocked_sr``,
+``blocked_sr_ci``, ``clear_...``; :func:`compass_nav.evaluation.metrics.line_strata`), which
+``table.md`` lists after the main table and ``results.csv`` as extra columns.
+
 NaN (undefined, e.g. WTT with no success) is written as ``null``; +inf as the string "inf".
 """
 
@@ -103,6 +107,48 @@ def table_rows(metrics: dict[str, Any]) -> list[list[str]]:
             ["**all**", "**pooled**", *(fmt_metric(m, *c[1:]) for c in COLUMNS), str(m["n"])]
         )
     return rows
+
+
+def strata_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """Rows of the blocked / clear strata, in :func:`table_rows` order; [] without the flag.
+
+    Each row: embodiment, family, episodes, blocked episodes (share), SR [95% CI] on the
+    blocked ones, SR [95% CI] on the clear ones.
+    """
+    if "blocked_n" not in metrics["overall"]:
+        return []
+    rows = []
+    groups = [[m for m in metrics["cells"] if m["embodiment"] == e["embodiment"]] + [e]
+              for e in metrics["embodiments"]]  # fmt: skip
+    if len(metrics["embodiments"]) > 1:
+        groups.append([metrics["overall"]])
+    for group in groups:
+        for m in group:
+            emb = m["embodiment"] if m["embodiment"] != "all" else "**all**"
+            fam = m["family"] if m["family"] != "all" else "**pooled**"
+            share = m["blocked_n"] / m["n"] if m["n"] else math.nan
+            rows.append(
+                [
+                    emb,
+                    fam,
+                    str(m["n"]),
+                    f"{m['blocked_n']} ({fmt_value(share, 'rate')})",
+                    fmt_metric(m, "blocked_sr", "blocked_sr_ci", "rate"),
+                    fmt_metric(m, "clear_sr", "clear_sr_ci", "rate"),
+                ]
+            )
+    return rows
+
+
+#: Column titles of :func:`strata_rows`.
+STRATA_HEADER = [
+    "embodiment",
+    "family",
+    "n",
+    "line blocked (share)",
+    "SR blocked [95% CI]",
+    "SR clear [95% CI]",
+]
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -234,10 +280,19 @@ def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[st
         "SR/collision: Wilson 95% intervals; SPL, WTT: bootstrap 95% intervals; "
         "TT: mean travel time of successes; WTT = TT / SR.\n\n"
     )
+    table = title + markdown_table(results_header(), table_rows(result.metrics))
+    strata = strata_rows(result.metrics)
+    if strata:
+        table += (
+            "\n## Strata: straight line to the goal blocked / clear\n\n"
+            "An episode is *blocked* when the body's circumscribed disc swept along the "
+            "straight segment from the start to the goal would touch an obstacle "
+            "(`line_blocked` in the episode records): the hard episodes, where driving "
+            "straight at the goal is not enough. SR: Wilson 95% intervals.\n\n"
+            + markdown_table(STRATA_HEADER, strata)
+        )
     paths["table"] = out / "table.md"
-    atomic_write_text(
-        paths["table"], title + markdown_table(results_header(), table_rows(result.metrics))
-    )
+    atomic_write_text(paths["table"], table)
     if plots:
         paths.update(_plots(result, out))
     paths["gifs"] = gifs

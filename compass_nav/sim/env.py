@@ -20,6 +20,11 @@ ignore vy; NaN/inf rows are zeroed with a warning.
 
 :meth:`NavVectorEnv.privileged` gives teachers and critics the ground truth (occupancy,
 distance field, cost-to-go, poses).
+
+Evaluation metadata, computed once per reset and never observed by a policy:
+``NavVectorEnv.line_blocked`` (N,) bool, whether the body's circumscribed disc swept along
+the straight segment from the start to the goal would touch an obstacle (:func:`line_blocked`);
+step ``info["line_blocked"]`` carries it for the episodes that end on that step.
 """
 
 from __future__ import annotations
@@ -60,6 +65,20 @@ _SCENE_CACHE: OrderedDict = OrderedDict()
 _SCENE_CACHE_SIZE = 128
 
 
+def clearance_field(occupancy: np.ndarray) -> np.ndarray:
+    """(G, G) float32 m from each free cell's centre to the nearest obstacle surface; 0 inside.
+
+    Args:
+        occupancy: (G, G) bool, True where a cell is an obstacle.
+    """
+    free = ~np.asarray(occupancy, bool)
+    clearance = (ndimage.distance_transform_edt(free) * RESOLUTION - 0.5 * RESOLUTION).astype(
+        np.float32
+    )
+    clearance[~free] = 0.0
+    return clearance
+
+
 def scene_with_clearance(family: str, seed: int) -> tuple[Scene, np.ndarray]:
     """Scene and its clearance field (m to the nearest obstacle surface), cached."""
     key = (family, seed)
@@ -67,15 +86,43 @@ def scene_with_clearance(family: str, seed: int) -> tuple[Scene, np.ndarray]:
         _SCENE_CACHE.move_to_end(key)
         return _SCENE_CACHE[key]
     scene = generate_scene(family, seed)
-    free = ~scene.occupancy
-    clearance = (ndimage.distance_transform_edt(free) * RESOLUTION - 0.5 * RESOLUTION).astype(
-        np.float32
-    )
-    clearance[~free] = 0.0
+    clearance = clearance_field(scene.occupancy)
     _SCENE_CACHE[key] = (scene, clearance)
     while len(_SCENE_CACHE) > _SCENE_CACHE_SIZE:
         _SCENE_CACHE.popitem(last=False)
     return scene, clearance
+
+
+#: Spacing (m) of the samples along the start -> goal segment of :func:`line_blocked`.
+LINE_STEP = 0.05
+
+
+def line_blocked(
+    clearance: np.ndarray, start, goal, radius: float, step: float = LINE_STEP
+) -> bool:
+    """Whether a disc of ``radius`` swept along the straight segment start -> goal hits anything.
+
+    Evaluation metadata (no policy sees it): the segment is sampled every ``step`` metres,
+    ends included, and a sample is blocked when the clearance of its cell (m from the cell
+    centre to the nearest obstacle surface) is below ``radius``, the body's circumscribed
+    radius -- the same test the simulator applies to the planned route when it samples a task.
+
+    Args:
+        clearance: (G, G) clearance field, m (:func:`scene_with_clearance`).
+        start: World (x, y) of the start, m (a pose's further entries are ignored).
+        goal: World (x, y) of the goal, m.
+        radius: Radius of the swept disc, m.
+        step: Sample spacing, m.
+
+    Returns:
+        True when some sample along the segment is closer than ``radius`` to an obstacle.
+    """
+    a = np.asarray(start, np.float64)[:2]
+    b = np.asarray(goal, np.float64)[:2]
+    count = max(2, int(np.ceil(np.hypot(*(b - a)) / step)) + 1)
+    t = np.linspace(0.0, 1.0, count)[:, None]
+    points = a + t * (b - a)
+    return bool(grid.min_clearance_along(clearance, points) < radius)
 
 
 class NavVectorEnv(gym.vector.VectorEnv):
@@ -169,6 +216,8 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.travelled = np.zeros(n)
         self.ep_return = np.zeros(n)
         self.scene_seed = np.zeros(n, np.int64)
+        # Evaluation metadata of the current episode (see line_blocked); no policy sees it.
+        self.line_blocked = np.zeros(n, bool)
         self._needs_reset = np.zeros(n, bool)
         self._rngs = [np.random.default_rng(e) for e in range(n)]
         self._rgb = np.zeros((n, H, W, 3), np.uint8)
@@ -208,6 +257,9 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.clearance[e] = clearance
         self.appearance[e] = scene.appearance_vector()
         self.scene_seed[e] = seed
+        self.line_blocked[e] = line_blocked(
+            clearance, self.pose[e], self.goal[e], body.circumscribed_radius
+        )
         self.vel[e] = 0.0
         self.prev_action[e] = 0.0
         self.steps[e] = 0
@@ -358,6 +410,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
             },
             "_episode": ended.copy(),
             "scene_seed": self.scene_seed.copy(),
+            "line_blocked": self.line_blocked.copy(),
             "family": self.env_family.copy(),
             "embodiment_index": self.env_body_index.copy(),
         }

@@ -5,12 +5,17 @@ stored cell records of :mod:`compass_nav.sweep.engine`, in the order of the spec
 expansion. It writes into the results folder:
 
 * ``cells.csv`` (and ``cells.parquet`` when pyarrow is installed): one row per cell with
-  SR and its 95% Wilson interval, collision and timeout rates, SPL and travel times;
+  SR and its 95% Wilson interval, collision and timeout rates, SPL and travel times, and
+  the blocked / clear strata (episodes, successes, SR and interval on the episodes whose
+  straight line start -> goal is blocked for the body, ``line_blocked`` in the episode
+  records, and on the others; empty for cells stored before records carried the flag);
 * ``report.md``: success per policy x body (pooled over families, route modes and seeds,
-  with Wilson intervals from the pooled counts), the best policy per body, success per
-  family (the strata the episode records carry), and checkpoint series;
-* ``heatmap.png``, ``strata.png`` and ``steps.png`` (when some policies are checkpoints
-  with a step in their name, e.g. ``step_00001000.pt``).
+  with Wilson intervals from the pooled counts), the best policy per body, the strata
+  blocked / clear per policy x body (when every cell carries them), success per family,
+  and checkpoint series;
+* ``heatmap.png``, ``strata_line.png`` (blocked / clear), ``strata.png`` (per family) and
+  ``steps.png`` (when some policies are checkpoints with a step in their name, e.g.
+  ``step_00001000.pt``).
 
 Nothing time-dependent is written into the CSV or the markdown, so a sweep that was
 interrupted and resumed reports byte for byte what an uninterrupted one reports.
@@ -48,7 +53,19 @@ CSV_FIELDS = (
     "travel_time",
     "wtt",
     "cell_id",
+    "blocked_n",
+    "blocked_successes",
+    "blocked_sr",
+    "blocked_sr_lo",
+    "blocked_sr_hi",
+    "clear_n",
+    "clear_successes",
+    "clear_sr",
+    "clear_sr_lo",
+    "clear_sr_hi",
 )
+#: The blocked / clear strata (``line_blocked`` in the episode records).
+STRATA = ("blocked", "clear")
 _STEP = re.compile(r"step_?(\d+)")
 
 
@@ -84,19 +101,50 @@ def _rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "cell_id": rec["cell_id"],
             }
         )
+        flagged = "blocked_n" in m  # absent: stored before the records carried the flag
+        for k in STRATA:
+            ci = m[f"{k}_sr_ci"] if flagged else (None, None)
+            rows[-1].update(
+                {
+                    f"{k}_n": m[f"{k}_n"] if flagged else None,
+                    f"{k}_successes": m[f"{k}_successes"] if flagged else None,
+                    f"{k}_sr": m[f"{k}_sr"] if flagged else None,
+                    f"{k}_sr_lo": ci[0],
+                    f"{k}_sr_hi": ci[1],
+                }
+            )
     return rows
 
 
-def pooled(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[tuple, dict[str, Any]]:
-    """Success counts pooled by ``keys`` (first-seen order) with Wilson intervals."""
+def _csv_value(row: dict[str, Any], field: str) -> str:
+    if field.startswith(STRATA) and row["blocked_n"] is None:
+        return ""  # no strata for this cell (not "nan": nothing was measured)
+    return _fmt(row[field])
+
+
+def pooled(
+    rows: Sequence[dict[str, Any]], keys: Sequence[str], stratum: str = ""
+) -> dict[tuple, dict[str, Any]]:
+    """Success counts pooled by ``keys`` (first-seen order) with Wilson intervals.
+
+    Args:
+        rows: Cell rows.
+        keys: Row fields to group by.
+        stratum: ``""`` for all episodes, ``"blocked"`` or ``"clear"`` for one stratum of
+            the straight line to the goal (rows must carry it).
+
+    Returns:
+        ``{key tuple: {"successes", "n", "sr" (NaN when n is 0), "ci"}}``.
+    """
+    pre = f"{stratum}_" if stratum else ""
     acc: dict[tuple, list[int]] = {}
     for r in rows:
         k = tuple(r[key] for key in keys)
         a = acc.setdefault(k, [0, 0])
-        a[0] += r["successes"]
-        a[1] += r["n"]
+        a[0] += r[f"{pre}successes"]
+        a[1] += r[f"{pre}n"]
     return {
-        k: {"successes": s, "n": n, "sr": s / n, "ci": wilson_interval(s, n)}
+        k: {"successes": s, "n": n, "sr": s / n if n else math.nan, "ci": wilson_interval(s, n)}
         for k, (s, n) in acc.items()
     }
 
@@ -112,7 +160,7 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _sr(p: dict[str, Any] | None) -> str:
-    if p is None:
+    if p is None or p["n"] == 0:
         return "-"
     return f"{p['sr']:.2f} [{p['ci'][0]:.2f}, {p['ci'][1]:.2f}]"
 
@@ -129,7 +177,40 @@ def _series(policies: Sequence[str]) -> dict[str, list[tuple[int, str]]]:
     return {k: sorted(v) for k, v in groups.items() if len(v) >= 2}
 
 
-def _plots(out: Path, rows, policies, bodies, families, by_pb, by_pf, series) -> list[str]:
+def _line_plot(out: Path, policies, bodies, line) -> str:
+    """``strata_line.png``: SR per body and policy, on blocked and on clear episodes."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(
+        1, 2, figsize=(max(7.0, 2.0 * len(bodies) + 4), 3.6), dpi=110, sharey=True
+    )
+    width = 0.8 / len(policies)
+    x = np.arange(len(bodies))
+    for ax, k in zip(axes, STRATA, strict=True):
+        for i, p in enumerate(policies):
+            qs = [line[k].get((p, b)) for b in bodies]
+            # An empty stratum has no SR: no bar (NaN), no whisker.
+            ys = [q["sr"] if q and q["n"] else np.nan for q in qs]
+            lo = [q["sr"] - q["ci"][0] if q and q["n"] else 0.0 for q in qs]
+            hi = [q["ci"][1] - q["sr"] if q and q["n"] else 0.0 for q in qs]
+            ax.bar(x + (i - (len(policies) - 1) / 2) * width, ys, width, yerr=[lo, hi],
+                   capsize=2, label=_short(p))  # fmt: skip
+        n = sum(q["n"] for (p, _), q in line[k].items() if p == policies[0])
+        ax.set_title(f"straight line {k} ({n} episodes per policy)", fontsize=9)
+        ax.set_xticks(x, bodies, rotation=30 if len(bodies) > 4 else 0, fontsize=8)
+        ax.set_ylim(0.0, 1.18)  # headroom for the legend above the bars
+        ax.set_yticks(np.linspace(0, 1, 6))
+    axes[0].set_ylabel("success rate (95% CI)")
+    axes[1].legend(fontsize=7, loc="upper center", ncol=min(len(policies), 3), frameon=False)
+    fig.tight_layout()
+    atomic_save_png(fig, out / "strata_line.png")
+    return "strata_line.png"
+
+
+def _plots(
+    out: Path, rows, policies, bodies, families, by_pb, by_pf, series, line=None
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -155,6 +236,9 @@ def _plots(out: Path, rows, policies, bodies, families, by_pb, by_pf, series) ->
     fig.tight_layout()
     atomic_save_png(fig, out / "heatmap.png")
     made.append("heatmap.png")
+
+    if line is not None:
+        made.append(_line_plot(out, policies, bodies, line))
 
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(families) + 3), 3.5), dpi=110)
     width = 0.8 / len(policies)
@@ -220,7 +304,7 @@ def write_report(out: str | Path, records: Sequence[dict[str, Any]], title: str 
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_FIELDS)
     for r in rows:
-        w.writerow([_fmt(r[f]) for f in CSV_FIELDS])
+        w.writerow([_csv_value(r, f) for f in CSV_FIELDS])
     atomic_write_text(out / "cells.csv", buf.getvalue())
     paths: dict[str, Path] = {"csv": out / "cells.csv"}
     try:
@@ -241,7 +325,12 @@ def write_report(out: str | Path, records: Sequence[dict[str, Any]], title: str 
     by_pf = pooled(rows, ("policy", "family"))
     by_p = pooled(rows, ("policy",))
     series = _series(policies)
-    plots = _plots(out, rows, policies, bodies, families, by_pb, by_pf, series)
+    # The blocked / clear strata when every cell carries them; else the per-family view only.
+    line = None
+    if rows and all(r["blocked_n"] is not None for r in rows):
+        line = {k: pooled(rows, ("policy", "body"), k) for k in STRATA}
+        line_p = {k: pooled(rows, ("policy",), k) for k in STRATA}
+    plots = _plots(out, rows, policies, bodies, families, by_pb, by_pf, series, line)
 
     n_eps = sum(r["n"] for r in rows)
     modes = _unique(r["route_mode"] for r in rows)
@@ -270,7 +359,52 @@ def write_report(out: str | Path, records: Sequence[dict[str, Any]], title: str 
         tied = [(p, q) for p, q in cands if (q["sr"], q["ci"][0]) == best]
         best_rows.append([b, ", ".join(p for p, _ in tied), _sr(tied[0][1])])
     md.append(_md_table(["body", "best policy (ties: all)", "SR [95% CI]"], best_rows))
-    md += ["## Strata: success per scene family (all bodies)", "", "![strata](strata.png)", ""]
+    if line is not None:
+        md += [
+            "## Strata: straight line to the goal blocked / clear",
+            "",
+            "An episode is *blocked* when the body's circumscribed disc swept along the "
+            "straight segment from the start to the goal would touch an obstacle "
+            "(`line_blocked`, computed by the simulator at reset): the hard episodes, where "
+            "driving straight at the goal is not enough. Policies evaluated on the same cells "
+            "see the same episodes, hence the same blocked share.",
+            "",
+            "![strata: line blocked / clear](strata_line.png)",
+            "",
+        ]
+        strata_rows = []
+        for p in policies:
+            for b in [*bodies, None]:
+                key, group = ((p, b), line) if b else ((p,), line_p)
+                if key not in group["blocked"]:
+                    continue
+                q_b, q_c = group["blocked"][key], group["clear"][key]
+                n = q_b["n"] + q_c["n"]
+                share = f"{q_b['n']} / {n} ({q_b['n'] / n:.2f})" if n else "-"
+                strata_rows.append([p, b or "all bodies", share, _sr(q_b), _sr(q_c)])
+        md.append(
+            _md_table(
+                [
+                    "policy",
+                    "body",
+                    "blocked / episodes",
+                    "SR blocked [95% CI]",
+                    "SR clear [95% CI]",
+                ],
+                strata_rows,
+            )
+        )
+        md += ["## Success per scene family (all bodies)", "", "![strata](strata.png)", ""]
+    else:
+        md += [
+            "## Strata: success per scene family (all bodies)",
+            "",
+            "(Some cells' episode records carry no `line_blocked` flag, stored by an older "
+            "version: no blocked / clear strata.)",
+            "",
+            "![strata](strata.png)",
+            "",
+        ]
     md.append(
         _md_table(
             ["policy", *families],

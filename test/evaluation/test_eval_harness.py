@@ -16,7 +16,9 @@ import pytest
 
 from compass_nav import cli
 from compass_nav.evaluation import EvalConfig, evaluate
-from compass_nav.evaluation.report import load_results
+from compass_nav.evaluation.harness import compute_metrics
+from compass_nav.evaluation.metrics import wilson_interval
+from compass_nav.evaluation.report import load_results, strata_rows
 from compass_nav.sim.config import EpisodeSpec
 from compass_nav.utils.config import config_from_dict
 from compass_nav.utils.errors import ConfigError
@@ -110,6 +112,81 @@ def test_episode_set_paired_across_policies(wall, standstill, teacher):
     s, w, t = starts(standstill), starts(wall), starts(teacher)
     assert all(s[k] == w[k] == t[k] for k in s)  # same start/goal/scene per episode key
     assert len({v[0] for v in t.values()}) > 1  # and the scenes do vary
+
+
+@pytest.fixture(scope="module")
+def straight():
+    """goal_seeker on mapless routes: drives the straight line at the goal."""
+    episode = dataclasses.replace(SMALL_EPISODE, route_mode="mapless")
+    cfg = EvalConfig(embodiments=("carter",), episode=episode, episodes=12, gifs=0, workers=1)
+    return evaluate("goal_seeker", cfg, progress=False)
+
+
+def _strict(text: str):
+    def refuse(name: str):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_records_carry_line_blocked_and_strata_add_up(straight, wall):
+    for result in (straight, wall):
+        assert all(type(r["line_blocked"]) is bool for r in result.records)
+        groups = result.metrics["cells"] + result.metrics["embodiments"]
+        for m in [*groups, result.metrics["overall"]]:
+            rows = [
+                r
+                for r in result.records
+                if m["embodiment"] in ("all", r["embodiment"])
+                and m["family"] in ("all", r["family"])
+            ]
+            blocked = [r for r in rows if r["line_blocked"]]
+            assert m["blocked_n"] == len(blocked)
+            assert m["blocked_n"] + m["clear_n"] == m["n"] == len(rows)
+            assert m["blocked_successes"] == sum(r["success"] for r in blocked)
+            assert m["blocked_successes"] + m["clear_successes"] == m["successes"]
+            for k in ("blocked", "clear"):
+                n, s = m[f"{k}_n"], m[f"{k}_successes"]
+                assert m[f"{k}_sr_ci"] == list(wilson_interval(s, n))
+                assert (np.isnan(m[f"{k}_sr"]) and n == 0) or m[f"{k}_sr"] == s / n
+    overall = straight.metrics["overall"]
+    # Both strata occur, and driving straight at the goal fails more where the line is blocked.
+    assert overall["blocked_n"] > 0 and overall["clear_n"] > 0
+    assert overall["blocked_sr"] < overall["clear_sr"]
+
+
+def test_line_blocked_is_a_property_of_the_episode(straight, standstill, teacher):
+    def flags(result):
+        return {
+            (r["embodiment"], r["family"], r["episode"]): r["line_blocked"] for r in result.records
+        }
+
+    s, g, t = flags(standstill), flags(straight), flags(teacher)
+    assert all(s[k] == g[k] == t[k] for k in s)  # same episode, same flag, any policy
+
+
+def test_strata_in_outputs_and_json_strict(straight, tmp_path):
+    paths = straight.save(tmp_path / "out", plots=False)
+    data = _strict(paths["json"].read_text())
+    assert all(isinstance(e["line_blocked"], bool) for e in data["episodes"])
+    assert data["metrics"]["overall"]["blocked_n"] == straight.metrics["overall"]["blocked_n"]
+    with paths["csv"].open() as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        assert int(r["blocked_n"]) + int(r["clear_n"]) == int(r["n"])
+        assert {"blocked_sr", "blocked_sr_ci_low", "clear_sr", "clear_sr_ci_high"} <= set(r)
+    table = paths["table"].read_text()
+    assert "## Strata: straight line to the goal blocked / clear" in table
+    assert table.count("| carter |") == 2 * (3 + 1)  # main table and strata table
+    m = straight.metrics["overall"]
+    assert f"| carter | **pooled** | {m['n']} | {m['blocked_n']} (" in table
+
+
+def test_records_without_the_flag_get_no_strata(straight):
+    old = [{k: v for k, v in r.items() if k != "line_blocked"} for r in straight.records]
+    metrics = compute_metrics(straight.config, old)
+    assert "blocked_n" not in metrics["overall"] and metrics["overall"]["n"] == len(old)
+    assert strata_rows(metrics) == []
 
 
 @pytest.mark.slow

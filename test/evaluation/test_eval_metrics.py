@@ -106,3 +106,23 @@ def test_summarize_without_success():
     assert m["sr"] == 0.0 and m["timeout_rate"] == 1.0
     assert math.isnan(m["wtt"]) and math.isnan(m["travel_time"])
     assert all(math.isnan(v) for v in m["wtt_ci"])
+
+
+def test_line_strata_counts_and_intervals():
+    success = np.array([1, 0, 1, 1, 0, 1], bool)
+    blocked = np.array([1, 1, 0, 0, 0, 1], bool)
+    m = M.line_strata(success, blocked)
+    assert (m["blocked_n"], m["blocked_successes"], m["clear_n"], m["clear_successes"]) == (
+        3,
+        2,
+        3,
+        2,
+    )
+    assert m["blocked_sr"] == pytest.approx(2 / 3)
+    assert m["blocked_sr_ci"] == list(M.wilson_interval(2, 3))
+    # An empty stratum: NaN SR, the uninformative interval.
+    none = M.line_strata(success, np.zeros(6, bool))
+    assert none["blocked_n"] == 0 and math.isnan(none["blocked_sr"])
+    assert none["blocked_sr_ci"] == [0.0, 1.0] and none["clear_n"] == 6
+    with pytest.raises(ValueError, match="shape"):
+        M.line_strata(success, blocked[:3])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 
@@ -10,8 +11,9 @@ import pytest
 
 from compass_nav import cli
 from compass_nav.contract.body import get_embodiment, list_embodiments
+from compass_nav.evaluation.metrics import wilson_interval
 from compass_nav.sweep import SweepSpec, expand, run_cells
-from compass_nav.sweep.report import write_report
+from compass_nav.sweep.report import CSV_FIELDS, write_report
 from compass_nav.sweep.spec import random_bodies
 
 # Two cheap cells: scripted policies, one body, one family, tiny images and short episodes.
@@ -181,6 +183,79 @@ def test_report_lists_checkpoint_series_and_best_policy(tmp_path):
     assert paths["csv"].read_text().splitlines()[1].startswith("ck/step_00000100.pt,carter,hall")
     tie = write_report(tmp_path, [rec("a", "spot", 2), rec("b", "spot", 2), rec("c", "spot", 1)])
     assert "| spot | a, b | 0.50 [" in tie["report"].read_text()
+    # Records stored before episodes carried line_blocked: per-family strata, empty columns.
+    text = tie["report"].read_text()
+    assert "## Strata: success per scene family" in text and "line blocked" not in text
+    assert not (tmp_path / "strata_line.png").exists()
+    row = dict(zip(CSV_FIELDS, tie["csv"].read_text().splitlines()[1].split(","), strict=True))
+    assert row["blocked_n"] == row["clear_sr"] == "" and row["sr"] == "0.5000"
+
+
+def _stratified(policy, body, family, blocked, clear):
+    """A stored cell record whose metrics carry the strata: (successes, n) per stratum."""
+    (kb, nb), (kc, nc) = blocked, clear
+    k, n = kb + kc, nb + nc
+    return {
+        "cell_id": f"{policy}-{body}-{family}",
+        "cell": {
+            "policy": policy,
+            "body": body,
+            "family": family,
+            "route_mode": "planned",
+            "seed": 0,
+        },  # fmt: skip
+        "metrics": {
+            "n": n,
+            "successes": k,
+            "sr": k / n,
+            "sr_ci": list(wilson_interval(k, n)),
+            "collision_rate": 0.0,
+            "timeout_rate": 1 - k / n,
+            "spl": k / n,
+            "travel_time": 8.0,
+            "wtt": 8.0 * n / k,
+            "blocked_n": nb,
+            "blocked_successes": kb,
+            "blocked_sr": kb / nb if nb else None,
+            "blocked_sr_ci": list(wilson_interval(kb, nb)),
+            "clear_n": nc,
+            "clear_successes": kc,
+            "clear_sr": kc / nc if nc else None,
+            "clear_sr_ci": list(wilson_interval(kc, nc)),
+        },  # fmt: skip
+    }
+
+
+def test_report_strata_blocked_and_clear(tmp_path):
+    # straight drives at the goal (fails where the line is blocked); planner does not care.
+    records = [
+        _stratified("straight", "carter", "hall", (1, 4), (6, 6)),
+        _stratified("straight", "carter", "office", (0, 6), (4, 4)),
+        _stratified("straight", "spot", "hall", (0, 0), (10, 10)),  # no blocked episode
+        _stratified("planner", "carter", "hall", (4, 4), (6, 6)),
+        _stratified("planner", "carter", "office", (5, 6), (4, 4)),
+        _stratified("planner", "spot", "hall", (0, 0), (9, 10)),
+    ]
+    paths = write_report(tmp_path, records)
+    md = paths["report"].read_text()
+    assert "## Strata: straight line to the goal blocked / clear" in md
+    assert "![strata: line blocked / clear](strata_line.png)" in md
+    lo, hi = wilson_interval(1, 10)
+    assert f"| straight | carter | 10 / 20 (0.50) | 0.10 [{lo:.2f}, {hi:.2f}] | 1.00 [" in md
+    assert "| straight | spot | 0 / 10 (0.00) | - | 1.00 [" in md  # empty stratum: no SR
+    assert "| planner | all bodies | 10 / 30 (0.33) | 0.90 [" in md
+    assert "## Success per scene family (all bodies)" in md  # the per-family view stays
+    assert paths["strata_line"].is_file() and paths["strata"].is_file()
+    rows = list(csv.DictReader(paths["csv"].open()))
+    assert [int(r["blocked_n"]) + int(r["clear_n"]) for r in rows] == [10, 10, 10, 10, 10, 10]
+    assert rows[0]["blocked_sr"] == "0.2500" and rows[2]["blocked_sr"] == "nan"
+    assert sum(int(r["blocked_successes"]) + int(r["clear_successes"]) for r in rows) == sum(
+        int(r["successes"]) for r in rows
+    )
+    # Deterministic: a second report is byte for byte the same, plots included.
+    before = {k: paths[k].read_bytes() for k in ("csv", "report", "strata_line", "strata")}
+    again = write_report(tmp_path, records)
+    assert {k: again[k].read_bytes() for k in before} == before
 
 
 @pytest.mark.parametrize(
@@ -216,6 +291,13 @@ def test_cli_runs_a_sweep_and_rewrites_its_report(tmp_path, capsys):
     assert cli.main(["sweep", "report", str(out)]) == 0
     assert (out / "report.md").read_bytes() == md
     assert np.isfinite(float((out / "cells.csv").read_text().splitlines()[1].split(",")[7]))
+    # A real sweep's cells carry the blocked / clear strata of their episode records.
+    assert "## Strata: straight line to the goal blocked / clear" in md.decode()
+    (stored,) = (out / "cells").glob("*.json")
+    data = json.loads(stored.read_text())
+    m = data["metrics"]
+    flags = [r["line_blocked"] for r in data["records"]]
+    assert m["blocked_n"] == sum(flags) and m["blocked_n"] + m["clear_n"] == m["n"] == 2
 
 
 def test_address_needs_the_ray_engine(tmp_path, capsys):
