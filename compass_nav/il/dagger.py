@@ -62,9 +62,7 @@ class DaggerConfig:
     beta: float = 0.3
     beta_decay: float = 0.5
     mapless_prob: float = 0.75
-    episode: EpisodeSpec = dataclasses.field(
-        default_factory=lambda: EpisodeSpec(image_height=0, image_width=0)
-    )
+    episode: EpisodeSpec = EpisodeSpec(image_height=0, image_width=0)
 
     def __post_init__(self) -> None:
         check_at_least("dagger.rounds", self.rounds, 0)

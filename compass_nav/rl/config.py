@@ -159,9 +159,7 @@ class RLConfig:
 
     embodiment: str = "carter"
     base: str = "random:debug"
-    episode: EpisodeSpec = dataclasses.field(
-        default_factory=lambda: EpisodeSpec(route_mode="mapless", image_height=0, image_width=0)
-    )
+    episode: EpisodeSpec = EpisodeSpec(route_mode="mapless", image_height=0, image_width=0)
     num_envs: int = 32
     steps_per_env: int = 64
     iterations: int = 300
