@@ -77,6 +77,8 @@ class HeadConfig:
 class PPOConfig:
     """PPO settings (rsl-rl's :class:`rsl_rl.algorithms.PPO`); COMPASS's values by default.
 
+    Every field but ``critic_hidden_dims`` is a keyword of that class, passed as is.
+
     Attributes:
         learning_rate: Initial Adam step size (adapted on the KL when ``schedule`` is
             ``adaptive``).
