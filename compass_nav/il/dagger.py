@@ -66,7 +66,7 @@ class DaggerConfig:
 
     def __post_init__(self) -> None:
         check_at_least("dagger.rounds", self.rounds, 0)
-        check(0.0 <= self.start < 1.0, "dagger.start", self.start, "must be in [0, 1)")
+        check_within("dagger.start", self.start, 0, 1, high_open=True)
         check_at_least("dagger.episodes", self.episodes, 1)
         check_at_least("dagger.num_envs", self.num_envs, 1)
         check_within("dagger.beta", self.beta, 0, 1)
