@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from compass_nav.utils.atomic import atomic_write_json, atomic_write_text
-from compass_nav.utils.cli import add_names, add_route_mode, add_split
+from compass_nav.utils.cli import add_names, add_route_mode, add_split, config_from_args
 from compass_nav.utils.config import check, check_at_least, check_names, check_within
 from compass_nav.utils.files import ensure_output_dir
 
@@ -378,17 +378,8 @@ def run_ros_demo(args: argparse.Namespace) -> int:
     check_names(families=args.families, embodiments=args.embodiments)  # before writing
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = SilConfig(
-        embodiments=tuple(args.embodiments),
-        episodes=args.episodes,
-        model=args.model,
-        family=args.families[0],
-        split=args.split,
-        seed=args.seed,
-        route_mode=args.route_mode,
-        gif_dir=str(out),
-        log_dir=str(out / "logs"),
-        domain_id=args.domain_id,
+    cfg = config_from_args(
+        SilConfig, args, family=args.families[0], gif_dir=str(out), log_dir=str(out / "logs")
     )
     model = args.model or "models/default.onnx (shipped)"
     print(
@@ -414,18 +405,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return run_ros_demo(args)
 
     size = parse_size(args.size)
-    cfg = DemoConfig(
-        embodiments=tuple(args.embodiments),
-        families=tuple(args.families),
-        episodes=args.episodes,
-        envs_per_pair=args.envs_per_pair,
-        policy=args.policy,
-        split=args.split,
-        seed=args.seed,
-        out=args.out,
-        image_height=size[0],
-        image_width=size[1],
-    )
+    cfg = config_from_args(DemoConfig, args, image_height=size[0], image_width=size[1])
     run_demo(cfg, progress=not args.no_progress)
     return 0
 

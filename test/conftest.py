@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -81,3 +82,60 @@ def debug_base():
     from compass_nav.rl.base import load_base
 
     return load_base("random:debug", seed=3)
+
+
+# The small simulator most tests run: two carter slots over hall and office.
+SMALL_SIM = {"num_envs": 2, "embodiments": ("carter",), "families": ("hall", "office")}
+
+
+@pytest.fixture(scope="session")
+def small_sim_config() -> Callable[..., Any]:
+    """``small_sim_config(hw=(32, 32), **fields)``: a :class:`SimConfig` for quick tests.
+
+    :data:`SMALL_SIM` with an ``hw`` (height, width) camera; ``fields`` override any field.
+    """
+    from compass_nav.sim.config import SimConfig
+
+    def make(hw: tuple[int, int] = (32, 32), **fields: Any) -> SimConfig:
+        return SimConfig(**{**SMALL_SIM, "image_height": hw[0], "image_width": hw[1], **fields})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def small_episode() -> Callable[..., Any]:
+    """``small_episode(hw=(32, 32), **fields)``: an :class:`EpisodeSpec` for quick tests.
+
+    Hall and office scenes with an ``hw`` (height, width) camera; ``fields`` override any field.
+    """
+    from compass_nav.sim.config import EpisodeSpec
+
+    def make(hw: tuple[int, int] = (32, 32), **fields: Any) -> EpisodeSpec:
+        fields.setdefault("families", SMALL_SIM["families"])
+        return EpisodeSpec(image_height=hw[0], image_width=hw[1], **fields)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def carter_rollouts() -> Callable[..., Any]:
+    """``carter_rollouts(spec, episodes, seed=, steps=, families=)``: held-out rollouts.
+
+    ``episodes`` paired episodes of ``spec`` on carter at 16 px, all in one block
+    (:func:`compass_nav.worldmodel.rollouts.record_rollouts`); hall and office by default.
+    """
+    from compass_nav.worldmodel.rollouts import record_rollouts
+
+    def record(
+        spec: str,
+        episodes: int,
+        *,
+        seed: int,
+        steps: int,
+        families: tuple[str, ...] = SMALL_SIM["families"],
+    ):
+        return record_rollouts(
+            spec, "carter", families, "heldout", episodes, seed, 16, steps, block=episodes
+        )
+
+    return record

@@ -69,9 +69,7 @@ class DistillConfig:
     beta_start: float = 0.5
     beta_end: float = 0.0
     num_envs: int = 36
-    episode: EpisodeSpec = dataclasses.field(
-        default_factory=lambda: EpisodeSpec(route_mode="mapless", image_height=0, image_width=0)
-    )
+    episode: EpisodeSpec = EpisodeSpec(route_mode="mapless", image_height=0, image_width=0)
     seed: int = 0
     torch_threads: int = 1
     tensorboard: bool = True

@@ -4,24 +4,8 @@ Layering: above :mod:`compass_nav.sim` and the policy interface, below data, eva
 the training stages (it imports none of them). See :mod:`compass_nav.episodes.runner`.
 """
 
+from compass_nav.episodes import runner
 from compass_nav.episodes.names import check_names
-from compass_nav.episodes.runner import (
-    CellQueue,
-    Episode,
-    EpisodeHook,
-    EpisodeRunner,
-    OpenQuota,
-    Quota,
-    SlotQuota,
-)
+from compass_nav.episodes.runner import *  # noqa: F403 (re-exports the names runner.__all__ lists)
 
-__all__ = [
-    "CellQueue",
-    "Episode",
-    "EpisodeHook",
-    "EpisodeRunner",
-    "OpenQuota",
-    "Quota",
-    "SlotQuota",
-    "check_names",
-]
+__all__ = [*runner.__all__, "check_names"]

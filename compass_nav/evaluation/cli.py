@@ -11,7 +11,14 @@ import argparse
 import re
 from pathlib import Path
 
-from compass_nav.utils.cli import Stage, Verb, add_names, add_route_mode, add_split
+from compass_nav.utils.cli import (
+    Stage,
+    Verb,
+    add_names,
+    add_route_mode,
+    add_split,
+    config_from_args,
+)
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir, ensure_output_file
 
@@ -125,22 +132,12 @@ def run(args: argparse.Namespace) -> int:
     from compass_nav.evaluation.report import results_header, rich_table, table_rows
     from compass_nav.sim.config import EpisodeSpec
 
-    episode = EpisodeSpec(
-        families=tuple(args.families),
-        split=args.split,
-        route_mode=args.route_mode,
-        max_episode_steps=args.max_steps,
-        image_height=args.image_size[0],
-        image_width=args.image_size[1],
+    h, w = args.image_size
+    episode = config_from_args(
+        EpisodeSpec, args, max_episode_steps=args.max_steps, image_height=h, image_width=w
     )
-    cfg = EvalConfig(
-        embodiments=_embodiments(args.embodiments),
-        episode=episode,
-        episodes=args.episodes,
-        seed=args.seed,
-        num_envs=args.num_envs,
-        workers=args.workers,
-        gifs=args.gifs,
+    cfg = config_from_args(
+        EvalConfig, args, embodiments=_embodiments(args.embodiments), episode=episode
     )
     out = ensure_output_dir(args.out or _default_out(args.policy), "--out")  # before the run
     result = evaluate(args.policy, cfg, progress=not args.no_progress)

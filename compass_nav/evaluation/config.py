@@ -12,7 +12,7 @@ import math
 
 from compass_nav.contract.body import get_embodiment
 from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec
-from compass_nav.utils.config import check, check_at_least, check_names
+from compass_nav.utils.config import check, check_at_least, check_names, check_within
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,12 +74,7 @@ class EvalConfig:
             v = getattr(self.episode, f)
             check(v != 0, f"episode.{f}", v, "must be set: the evaluation has no model size")
         most = max(len(self.embodiments), len(self.episode.families))
-        check(
-            0 <= self.workers <= most,
-            "workers",
-            self.workers,
-            f"must be within [0, max(embodiments, families) = {most}]",
-        )
+        check_within("workers", self.workers, 0, most, "(the larger of embodiments, families)")
         check_at_least("gifs", self.gifs, 0)
         check_at_least("clip_memory_mb", self.clip_memory_mb, 1)
         check_at_least("bootstrap", self.bootstrap, 100)

@@ -62,13 +62,11 @@ class DaggerConfig:
     beta: float = 0.3
     beta_decay: float = 0.5
     mapless_prob: float = 0.75
-    episode: EpisodeSpec = dataclasses.field(
-        default_factory=lambda: EpisodeSpec(image_height=0, image_width=0)
-    )
+    episode: EpisodeSpec = EpisodeSpec(image_height=0, image_width=0)
 
     def __post_init__(self) -> None:
         check_at_least("dagger.rounds", self.rounds, 0)
-        check(0.0 <= self.start < 1.0, "dagger.start", self.start, "must be in [0, 1)")
+        check_within("dagger.start", self.start, 0, 1, high_open=True)
         check_at_least("dagger.episodes", self.episodes, 1)
         check_at_least("dagger.num_envs", self.num_envs, 1)
         check_within("dagger.beta", self.beta, 0, 1)

@@ -107,10 +107,8 @@ class PipelineConfig:
     record_episodes: int = 120
     record_num_envs: int = 24
     eval_episodes: int = 200
-    eval_episode: EpisodeSpec = dataclasses.field(
-        default_factory=lambda: EpisodeSpec(
-            families=FAMILIES, split="heldout", route_mode="mapless", image_height=0, image_width=0
-        )
+    eval_episode: EpisodeSpec = EpisodeSpec(
+        families=FAMILIES, split="heldout", route_mode="mapless", image_height=0, image_width=0
     )
     seed: int = 0
     il: ILConfig = dataclasses.field(default_factory=ILConfig)

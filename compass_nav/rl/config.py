@@ -77,6 +77,8 @@ class HeadConfig:
 class PPOConfig:
     """PPO settings (rsl-rl's :class:`rsl_rl.algorithms.PPO`); COMPASS's values by default.
 
+    Every field but ``critic_hidden_dims`` is a keyword of that class, passed as is.
+
     Attributes:
         learning_rate: Initial Adam step size (adapted on the KL when ``schedule`` is
             ``adaptive``).
@@ -159,9 +161,7 @@ class RLConfig:
 
     embodiment: str = "carter"
     base: str = "random:debug"
-    episode: EpisodeSpec = dataclasses.field(
-        default_factory=lambda: EpisodeSpec(route_mode="mapless", image_height=0, image_width=0)
-    )
+    episode: EpisodeSpec = EpisodeSpec(route_mode="mapless", image_height=0, image_width=0)
     num_envs: int = 32
     steps_per_env: int = 64
     iterations: int = 300

@@ -10,6 +10,8 @@ writes checkpoints non-atomically, keeps no RNG state and has no progress bar.
 
 from __future__ import annotations
 
+import dataclasses
+
 from rsl_rl.algorithms import PPO
 from rsl_rl.env import VecEnv
 from rsl_rl.storage import RolloutStorage
@@ -43,20 +45,7 @@ def build_ppo(
     actor = ResidualActor.build(obs["head_input"].shape[1] - EXTRA_INPUT_DIM, head)
     critic = make_critic(obs, ppo)
     storage = RolloutStorage("rl", env.num_envs, steps_per_env, obs, [env.num_actions], device)
-    return PPO(
-        actor,
-        critic,
-        storage,
-        num_learning_epochs=ppo.num_learning_epochs,
-        num_mini_batches=ppo.num_mini_batches,
-        clip_param=ppo.clip_param,
-        gamma=ppo.gamma,
-        lam=ppo.lam,
-        value_loss_coef=ppo.value_loss_coef,
-        entropy_coef=ppo.entropy_coef,
-        learning_rate=ppo.learning_rate,
-        max_grad_norm=ppo.max_grad_norm,
-        schedule=ppo.schedule,
-        desired_kl=ppo.desired_kl,
-        device=device,
-    )
+    # Every PPOConfig field but the critic's widths (used above) is a keyword of rsl-rl's PPO.
+    settings = dataclasses.asdict(ppo)
+    del settings["critic_hidden_dims"]
+    return PPO(actor, critic, storage, **settings, device=device)

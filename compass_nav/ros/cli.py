@@ -11,7 +11,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compass_nav.utils.cli import Stage, Verb, add_names, add_route_mode, add_split
+from compass_nav.utils.cli import (
+    Stage,
+    Verb,
+    add_names,
+    add_route_mode,
+    add_split,
+    config_from_args,
+)
 
 _EPILOG = """\
 examples:
@@ -60,17 +67,10 @@ def _run(args: argparse.Namespace) -> int:
     from compass_nav.utils.atomic import atomic_write_json
 
     out = args.out
-    cfg = SilConfig(
-        embodiments=tuple(args.embodiments),
-        episodes=args.episodes,
-        model=args.model,
-        family=args.family,
-        split=args.split,
-        seed=args.seed,
-        realtime_factor=args.realtime_factor,
-        route_mode=args.route_mode,
+    cfg = config_from_args(
+        SilConfig,
+        args,
         timeout_s=args.timeout,
-        domain_id=args.domain_id,
         gif_dir=str(out) if out else None,
         log_dir=str(out / "logs") if out else None,
     )

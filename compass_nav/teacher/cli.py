@@ -19,7 +19,7 @@ import shlex
 import sys
 
 from compass_nav.utils import jsonsafe
-from compass_nav.utils.cli import Stage, Verb, add_route_mode, add_split
+from compass_nav.utils.cli import Stage, Verb, add_route_mode, add_split, config_from_args
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir
 
@@ -92,14 +92,8 @@ def _cmd_demos(args: argparse.Namespace) -> int:
     h, w = parse_image_size(args.image_size)
     if args.episodes < 1:
         raise ConfigError(f"--episodes={args.episodes!r}: must be >= 1")
-    episode = EpisodeSpec(
-        families=parse_names(args.families, "--families"),
-        split=args.split,
-        route_mode=args.route_mode,
-        max_episode_steps=args.max_episode_steps,
-        image_height=h,
-        image_width=w,
-    )
+    families = parse_names(args.families, "--families")
+    episode = config_from_args(EpisodeSpec, args, families=families, image_height=h, image_width=w)
     cfg = episode.sim_config(args.num_envs, parse_names(args.embodiments, "--embodiments"))
     command = _command_line(args, cfg)
     try:

@@ -12,10 +12,11 @@ behave the same everywhere.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "ROUTE_MODES",
@@ -26,7 +27,10 @@ __all__ = [
     "add_route_mode",
     "add_split",
     "add_stage",
+    "config_from_args",
 ]
+
+T = TypeVar("T")
 
 #: What the ``route`` observation holds: the planner's path or the straight line to the goal.
 ROUTE_MODES = ("planned", "mapless")
@@ -130,3 +134,20 @@ def add_split(
 ) -> None:
     """``--split train|heldout`` (some commands also take ``validation``): which scene seeds."""
     p.add_argument("--split", choices=tuple(choices), default=default, help=help)
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace, **values: Any) -> T:
+    """The dataclass ``cls`` from the options named like its fields, and ``values``.
+
+    Each field of ``cls`` that ``args`` holds under the same name takes that option's value
+    (a list, from ``nargs``, as a tuple); ``values`` give the rest (options named otherwise,
+    derived values) and win over a same-named option. Fields found in neither keep their
+    defaults.
+    """
+    given = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(cls)
+        if f.init and f.name not in values and hasattr(args, f.name)
+    }
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+    return cls(**given, **values)

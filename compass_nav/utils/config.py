@@ -91,13 +91,17 @@ def check_positive(field: str, value: Any, unit: str = "") -> None:
     check(value > 0, field, value, f"must be > 0{' ' + unit if unit else ''}")
 
 
-def check_within(field: str, value: Any, low: float, high: float, unit: str = "") -> None:
-    """:func:`check` that ``low <= value <= high`` (``"must be within [low, high]"``)."""
+def check_within(
+    field: str, value: Any, low: float, high: float, unit: str = "", *, high_open: bool = False
+) -> None:
+    """:func:`check` that ``low <= value <= high`` (``"must be within [low, high]"``).
+
+    With ``high_open``, ``low <= value < high`` (``"must be within [low, high)"``).
+    """
+    inside = low <= value < high if high_open else low <= value <= high
+    bracket = ")" if high_open else "]"
     check(
-        low <= value <= high,
-        field,
-        value,
-        f"must be within [{low}, {high}]{' ' + unit if unit else ''}",
+        inside, field, value, f"must be within [{low}, {high}{bracket}{' ' + unit if unit else ''}"
     )
 
 

@@ -233,21 +233,13 @@ class TrainConfig:
         check_at_least("train.batch", self.batch, 2)
         check_within("train.rollout", self.rollout, 1, 64)
         check_within("train.teacher_forcing_until", self.teacher_forcing_until, 0, 1)
-        check(
-            0.0 <= self.teacher_forcing_floor < 1.0,
-            "train.teacher_forcing_floor",
-            self.teacher_forcing_floor,
-            "must be within [0, 1)",
+        check_within(
+            "train.teacher_forcing_floor", self.teacher_forcing_floor, 0, 1, high_open=True
         )
         check_at_least("train.pred_frames", self.pred_frames, 0)
         check_positive("train.lr", self.lr)
         check_at_least("train.max_cpu_minutes", self.max_cpu_minutes, 0)
-        check(
-            0.0 <= self.collision_windows < 1.0,
-            "train.collision_windows",
-            self.collision_windows,
-            "must be within [0, 1)",
-        )
+        check_within("train.collision_windows", self.collision_windows, 0, 1, high_open=True)
         check_at_least("train.idm_steps", self.idm_steps, 0)
         check_at_least("train.depth_l1", self.depth_l1, 0)
         check_at_least("train.threads", self.threads, 1)

@@ -11,7 +11,6 @@ from compass_nav.il.dagger import DaggerConfig, collect_round
 from compass_nav.learning.sequences import SequenceBuffer
 from compass_nav.models.xmobility import RSSMState, XMobility, preset
 from compass_nav.models.xmobility import processing as P
-from compass_nav.sim.config import EpisodeSpec
 from compass_nav.utils.errors import ConfigError
 
 
@@ -116,9 +115,9 @@ def test_step_matches_observe_and_imagine_runs():
 
 
 @pytest.fixture(scope="module")
-def one_episode() -> dict[str, np.ndarray]:
+def one_episode(small_episode) -> dict[str, np.ndarray]:
     """One teacher episode, recorded in memory at 32x32."""
-    episode = EpisodeSpec(families=("hall",), max_episode_steps=120, image_height=0, image_width=0)
+    episode = small_episode((0, 0), families=("hall",), max_episode_steps=120)
     cfg = DaggerConfig(episodes=1, num_envs=1, episode=episode)
     episodes, stats = collect_round(
         None,

@@ -9,7 +9,6 @@ from compass_nav.contract.body import get_embodiment
 from compass_nav.policies import make_policy
 from compass_nav.policies.degraded import DegradedPolicy, parse_degraded, straight_route
 from compass_nav.utils.errors import ConfigError
-from compass_nav.worldmodel.rollouts import record_rollouts
 
 
 def _obs(n: int = 3) -> dict[str, np.ndarray]:
@@ -100,7 +99,7 @@ def test_straight_route_matches_the_simulators_mapless_route():
 
 
 @pytest.fixture(scope="module")
-def teacher_variants():
+def teacher_variants(carter_rollouts):
     out = {}
     for spec in (
         "teacher",
@@ -108,17 +107,7 @@ def teacher_variants():
         "degraded:teacher?delay=8",
         "degraded:teacher?limits=g1",
     ):
-        out[spec] = record_rollouts(
-            spec,
-            "carter",
-            ("hall", "office"),
-            "heldout",
-            8,
-            seed=5,
-            image_size=16,
-            max_episode_steps=150,
-            block=8,
-        )
+        out[spec] = carter_rollouts(spec, 8, seed=5, steps=150)
     return out
 
 

@@ -18,7 +18,6 @@ from compass_nav.rl.env import PRIVILEGED_DIM, ResidualNavEnv
 from compass_nav.rl.modules import ResidualHead
 from compass_nav.rl.ppo import build_ppo
 from compass_nav.rl.runner import train_rl
-from compass_nav.sim.config import SimConfig
 from compass_nav.utils.errors import ModelError
 
 
@@ -94,16 +93,8 @@ def test_ppo_update_raises_return():
     assert after > 0.5 * before  # returns are negative: the squared error at least halves
 
 
-def test_feature_env_autoreset_and_base_state(debug_base):
-    cfg = SimConfig(
-        num_envs=2,
-        embodiments=("carter",),
-        families=("hall", "office"),
-        image_height=16,
-        image_width=16,
-        route_mode="mapless",
-        max_episode_steps=3,
-    )
+def test_feature_env_autoreset_and_base_state(debug_base, small_sim_config):
+    cfg = small_sim_config((16, 16), route_mode="mapless", max_episode_steps=3)
     env = ResidualNavEnv(cfg, debug_base, seed=0)
     obs = env.get_observations()
     ps = debug_base.cfg.policy_state_dim
@@ -199,19 +190,13 @@ def test_time_budget_stops_training_and_still_writes_the_specialist(tmp_path):
     assert CheckpointManager(tmp_path / "run").list()[-1][0] == 1
 
 
-def test_feature_env_proximity_term_is_added_near_obstacles(debug_base):
+def test_feature_env_proximity_term_is_added_near_obstacles(debug_base, small_sim_config):
     """With only the proximity term on, each step's extra reward is -w x the penalty."""
     from compass_nav.rl.env import map_at_pose
     from compass_nav.rl.rewards import proximity_penalty
 
-    cfg = SimConfig(
-        num_envs=4,
-        embodiments=("carter",),
-        families=("warehouse",),
-        image_height=16,
-        image_width=16,
-        route_mode="mapless",
-        max_episode_steps=50,
+    cfg = small_sim_config(
+        (16, 16), num_envs=4, families=("warehouse",), route_mode="mapless", max_episode_steps=50
     )
     plain = ResidualNavEnv(cfg, debug_base, seed=3)
     near = ResidualNavEnv(cfg, debug_base, seed=3, proximity_weight=-2.0, proximity_margin=5.0)

@@ -154,22 +154,15 @@ def test_embodiment_descriptor_fills_observations_without_one(il_onnx):
         OnnxRuntime(path).step(obs)
 
 
-def test_onnx_path_is_a_policy_for_the_evaluator(il_onnx):
+def test_onnx_path_is_a_policy_for_the_evaluator(il_onnx, small_episode):
     from compass_nav.evaluation import EvalConfig, evaluate
-    from compass_nav.sim.config import EpisodeSpec
 
     _, path = il_onnx
     policy = make_policy(str(path))
     assert isinstance(policy, RuntimePolicy)
     cfg = EvalConfig(
         embodiments=("carter",),
-        episode=EpisodeSpec(
-            split="heldout",
-            families=("hall",),
-            max_episode_steps=15,
-            image_height=32,
-            image_width=32,
-        ),
+        episode=small_episode(split="heldout", families=("hall",), max_episode_steps=15),
         episodes=2,
         num_envs=2,
         gifs=0,

@@ -22,28 +22,8 @@ def test_sim_list(capsys):
 
 def test_sim_view_writes_pictures(tmp_path, capsys):
     out = tmp_path / "view"
-    code = cli.main(
-        [
-            "sim",
-            "view",
-            "--embodiment",
-            "h1",
-            "--family",
-            "office",
-            "--seed",
-            "1",
-            "--steps",
-            "6",
-            "--size",
-            "32x48",
-            "--route-mode",
-            "mapless",
-            "--snapshot-step",
-            "3",
-            "--out",
-            str(out),
-        ]
-    )
+    args = "--embodiment h1 --family office --seed 1 --steps 6 --size 32x48 --route-mode mapless"
+    code = cli.main(["sim", "view", *args.split(), "--snapshot-step", "3", "--out", str(out)])
     assert code == 0
     assert "h1 in office" in capsys.readouterr().out
     assert iio.imread(out / "ego_rgb.png").shape[:2] == (32, 48)
@@ -74,27 +54,8 @@ def test_sim_view_errors_surface_cleanly(tmp_path, capsys, args, needle):
 
 def test_demo_smoke(tmp_path, capsys):
     out = tmp_path / "demo"
-    code = cli.main(
-        [
-            "demo",
-            "--mode",
-            "sim",
-            "--embodiments",
-            "carter",
-            "scout",
-            "--families",
-            "hall",
-            "--episodes",
-            "2",
-            "--envs-per-pair",
-            "1",
-            "--no-progress",
-            "--size",
-            "32x48",
-            "--out",
-            str(out),
-        ]
-    )
+    args = "--mode sim --embodiments carter scout --families hall --episodes 2 --envs-per-pair 1"
+    code = cli.main(["demo", *args.split(), "--no-progress", "--size", "32x48", "--out", str(out)])
     assert code == 0
     assert "scout" in capsys.readouterr().out
     for name in ("carter.gif", "scout.gif", "grid.png", "summary.md", "summary.json"):

@@ -89,15 +89,8 @@ def test_write_gif_and_png(tmp_path):
     np.testing.assert_array_equal(iio.imread(png)[..., :3], frames[2])
 
 
-def test_recorder_follows_episodes():
-    env = NavVectorEnv(
-        num_envs=2,
-        embodiments=("spot",),
-        families=("hall", "office"),
-        image_height=32,
-        image_width=48,
-        max_episode_steps=6,
-    )
+def test_recorder_follows_episodes(small_sim_config):
+    env = NavVectorEnv(small_sim_config((32, 48), embodiments=("spot",), max_episode_steps=6))
     teacher = Teacher(env)
     obs, _ = env.reset(seed=2)
     rec = EpisodeDrawer(env)

@@ -265,6 +265,9 @@ def test_check_helpers_name_the_field_the_value_and_the_bound():
         check_positive("lr", 0.0)
     with pytest.raises(ConfigError, match=r"^fov=200: must be within \[20, 170\] degrees$"):
         check_within("fov", 200, 20, 170, "degrees")
+    check_within("start", 0.0, 0, 1, high_open=True)
+    with pytest.raises(ConfigError, match=r"^start=1\.0: must be within \[0, 1\)$"):
+        check_within("start", 1.0, 0, 1, high_open=True)
     assert check_names("bodies", ["carter", "spot"]) == ("carter", "spot")
     with pytest.raises(ConfigError, match=r"^bodies=\(\): must not be empty$"):
         check_names("bodies", [])

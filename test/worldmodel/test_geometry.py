@@ -160,32 +160,11 @@ def test_map_judge_rule(imagined):
         outcomes(imagined(np.zeros((1, 1)), [1], [True]), 0.0, "map")
 
 
-def test_recorded_scene_seed_is_the_episodes_own():
+def test_recorded_scene_seed_is_the_episodes_own(carter_rollouts, small_sim_config):
     """Slots that end early auto-reset into new scenes; each episode keeps its first scene."""
-    from compass_nav.sim.config import SimConfig
-    from compass_nav.worldmodel.rollouts import record_rollouts
-
-    r = record_rollouts(
-        "wall",
-        "carter",
-        ("hall", "office"),
-        "heldout",
-        num_episodes=4,
-        seed=5,
-        image_size=16,
-        max_episode_steps=30,
-        block=4,
-    )
+    r = carter_rollouts("wall", 4, seed=5, steps=30)
     env = NavVectorEnv(
-        SimConfig(
-            num_envs=4,
-            embodiments=("carter",),
-            families=("hall", "office"),
-            split="heldout",
-            image_height=16,
-            image_width=16,
-            max_episode_steps=30,
-        )
+        small_sim_config((16, 16), num_envs=4, split="heldout", max_episode_steps=30)
     )
     obs, _ = env.reset(seed=5 * 1000)
     assert r.scene_seed.tolist() == env.scene_seed.tolist()

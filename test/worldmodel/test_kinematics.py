@@ -14,7 +14,6 @@ from compass_nav.worldmodel.kinematics import (
     _grid_frame,
     plan_cost_to_go,
 )
-from compass_nav.worldmodel.rollouts import record_rollouts
 
 
 def test_actuator_model_matches_the_simulator_kernel_without_obstacles():
@@ -53,23 +52,8 @@ def test_actuator_model_matches_the_simulator_kernel_without_obstacles():
 CARTER = get_embodiment("carter")
 
 
-def _carter_rollouts(spec: str, families: tuple[str, str], episodes: int, seed: int, steps: int):
-    """Held-out episodes of ``spec`` on carter at 16 px, all in one block."""
-    return record_rollouts(
-        spec,
-        "carter",
-        families,
-        "heldout",
-        episodes,
-        seed=seed,
-        image_size=16,
-        max_episode_steps=steps,
-        block=episodes,
-    )
-
-
-def test_replayed_commands_reproduce_goal_and_route():
-    r = _carter_rollouts("goal_seeker", ("hall", "office"), 6, seed=1, steps=150)
+def test_replayed_commands_reproduce_goal_and_route(carter_rollouts):
+    r = carter_rollouts("goal_seeker", 6, seed=1, steps=150)
     act = ActuatorModel(CARTER, seed=0)
     first = r.first_obs()
     pro = Proprioception(first["goal"], r.plan, r.plan_len, first["speed"])
@@ -90,8 +74,8 @@ def test_replayed_commands_reproduce_goal_and_route():
     assert r.success.all()
 
 
-def test_replanning_grid_lies_over_the_simulators_and_starts_on_the_plan():
-    r = _carter_rollouts("goal_seeker", ("warehouse", "office"), 6, seed=3, steps=5)
+def test_replanning_grid_lies_over_the_simulators_and_starts_on_the_plan(carter_rollouts):
+    r = carter_rollouts("goal_seeker", 6, seed=3, steps=5, families=("warehouse", "office"))
     first = r.first_obs()
     fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], CARTER)
     for e in range(r.num_episodes):
@@ -108,10 +92,9 @@ def test_replanning_grid_lies_over_the_simulators_and_starts_on_the_plan():
     np.testing.assert_allclose(pro.route_obs(), first["route"], atol=1e-3)
 
 
-def test_replanned_routes_follow_the_simulator_where_the_body_strays():
-    r = _carter_rollouts(
-        "degraded:goal_seeker?noise=0.8", ("warehouse", "office"), 8, seed=5, steps=120
-    )
+def test_replanned_routes_follow_the_simulator_where_the_body_strays(carter_rollouts):
+    noisy = "degraded:goal_seeker?noise=0.8"
+    r = carter_rollouts(noisy, 8, seed=5, steps=120, families=("warehouse", "office"))
     first = r.first_obs()
     rel, valid = r.start_frame_poses()
     fields = plan_cost_to_go(r.plan, r.plan_len, first["goal"], CARTER)

@@ -100,7 +100,26 @@ class SceneBuilder:
         y0 = round((g * RESOLUTION - depth) / 2, 1)
         self.bounds = (x0, y0, x0 + width, y0 + depth)
         self.box(x0, y0, x0 + width, y0 + depth, 0.0, FLOOR)
+        self.width, self.depth = width, depth
         self.wall_height = wall_height
+
+    @classmethod
+    def random_size(
+        cls,
+        family: str,
+        seed: int,
+        width: tuple[float, float],
+        depth: tuple[float, float],
+        wall_height: tuple[float, float],
+    ) -> SceneBuilder:
+        """A builder for a room whose size is drawn uniformly from the (low, high) ranges.
+
+        Width, depth and wall height are the first draws of the scene's own stream; the
+        builder's :attr:`rng` starts that stream afresh for the room's contents.
+        """
+        rng = np.random.default_rng([seed, _family_salt(family)])
+        w, d = rng.uniform(*width), rng.uniform(*depth)
+        return cls(family, seed, width=w, depth=d, wall_height=float(rng.uniform(*wall_height)))
 
     def _cells(self, x0: float, y0: float, x1: float, y1: float) -> tuple[slice, slice]:
         j0 = int(np.floor(min(x0, x1) / RESOLUTION + 1e-6))

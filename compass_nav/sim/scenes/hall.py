@@ -20,11 +20,7 @@ from compass_nav.sim.scenes.base import (
 @register_family("hall")
 def generate(seed: int) -> Scene:
     """Open hall with 8-25 obstacles of mixed size and height."""
-    b0 = SceneBuilder("hall", seed, width=0.0, depth=0.0, wall_height=0.0)
-    width, depth = b0.rng.uniform(13, 21), b0.rng.uniform(11, 17)
-    b = SceneBuilder(
-        "hall", seed, width=width, depth=depth, wall_height=float(b0.rng.uniform(4.0, 8.0))
-    )
+    b = SceneBuilder.random_size("hall", seed, width=(13, 21), depth=(11, 17), wall_height=(4, 8))
     rng = b.rng
     x0, y0, x1, y1 = b.bounds
     n = int(rng.integers(8, 26))

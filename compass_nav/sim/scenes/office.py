@@ -19,15 +19,15 @@ from compass_nav.sim.scenes.base import (
 @register_family("office")
 def generate(seed: int) -> Scene:
     """Rooms of 3-6 m along one corridor, each with a wide door; desks and cabinets inside."""
-    b0 = SceneBuilder("office", seed, width=0.0, depth=0.0, wall_height=0.0)
-    width, depth = b0.rng.uniform(14, 20), b0.rng.uniform(11, 15)
-    wall_h = float(b0.rng.uniform(2.5, 3.2))
-    b = SceneBuilder("office", seed, width=width, depth=depth, wall_height=wall_h)
+    b = SceneBuilder.random_size(
+        "office", seed, width=(14, 20), depth=(11, 15), wall_height=(2.5, 3.2)
+    )
+    wall_h = b.wall_height
     rng = b.rng
     x0, y0, x1, y1 = b.bounds
     t = rng.uniform(0.1, 0.2)  # wall thickness
     corridor = rng.uniform(2.0, 2.8)
-    cy = y0 + depth / 2 + rng.uniform(-1.0, 1.0)
+    cy = y0 + b.depth / 2 + rng.uniform(-1.0, 1.0)
     c0, c1 = cy - corridor / 2, cy + corridor / 2
     for side, (ya, yb) in enumerate(((y0, c0), (c1, y1))):
         wall_y = c0 - t if side == 0 else c1

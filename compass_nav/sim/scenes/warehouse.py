@@ -20,13 +20,10 @@ from compass_nav.sim.scenes.base import (
 @register_family("warehouse")
 def generate(seed: int) -> Scene:
     """Warehouse aisles: 1-4 rack rows (single or multi rack), pallets in the aisles."""
-    b = SceneBuilder("warehouse", seed, width=0.0, depth=0.0, wall_height=0.0)
-    rng = b.rng
-    width, depth = rng.uniform(14, 21), rng.uniform(11, 17)
-    b = SceneBuilder(
-        "warehouse", seed, width=width, depth=depth, wall_height=rng.uniform(5.0, 7.0)
+    b = SceneBuilder.random_size(
+        "warehouse", seed, width=(14, 21), depth=(11, 17), wall_height=(5.0, 7.0)
     )
-    rng = b.rng
+    rng, depth = b.rng, b.depth
     x0, y0, x1, y1 = b.bounds
     rack_h = rng.uniform(2.0, 4.5)
     rack_d = rng.uniform(0.8, 1.2)
