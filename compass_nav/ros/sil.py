@@ -31,6 +31,7 @@ from compass_nav.utils.config import check, check_at_least, check_positive, chec
 
 __all__ = [
     "SilConfig",
+    "body_files",
     "node_command",
     "run_sim_in_the_loop",
     "stop_process",
@@ -96,6 +97,36 @@ def node_command(module: str, params: dict) -> list[str]:
             value = "''"  # rcl parses override values as YAML; a bare `name:=` is an error
         cmd += ["-p", f"{key}:={value}"]
     return cmd
+
+
+def body_files(
+    embodiments: tuple[str, ...], log_dir: Path, gif_dir: str | None, cwd: str | None = None
+) -> list[tuple[str, str, dict[str, Path], Path | None]]:
+    """Per embodiment: (node argument, label, node log paths, GIF path or None).
+
+    A registered name stays as it is; an embodiment YAML path is resolved against ``cwd``
+    (default: the caller's working directory) so the spawned nodes load the same file. The
+    label, a file-name-safe form (the YAML file's stem for a path, numbered when two bodies
+    share one), names the log files under ``log_dir`` and the GIF under ``gif_dir``, so
+    they never land beside the YAML file or in a folder that does not exist.
+    """
+    base = Path(cwd or os.getcwd())
+    out, taken = [], set()
+    for body in embodiments:
+        arg, stem = body, body
+        if body.endswith((".yaml", ".yml")) or "/" in body:
+            path = Path(body).expanduser()
+            arg = str(path if path.is_absolute() else base / path)
+            stem = path.stem
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem) or "body"
+        label, n = stem, 2
+        while label in taken:
+            label, n = f"{stem}_{n}", n + 1
+        taken.add(label)
+        logs = {name: log_dir / f"{label}_{name}.log" for name in ("navigator", "sim_bridge")}
+        gif = Path(gif_dir) / f"{label}.gif" if gif_dir else None
+        out.append((arg, label, logs, gif))
+    return out
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
@@ -188,7 +219,7 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
         PrivateNetworkError: outside a private network namespace.
     """
     require_private_network()
-    log_dir = Path(cfg.log_dir or tempfile.mkdtemp(prefix="compass_nav_sil_"))
+    log_dir = Path(cfg.log_dir or tempfile.mkdtemp(prefix="compass_nav_sil_")).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
     results: list[dict] = []
     bar = None
@@ -198,7 +229,9 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
         bar = tqdm(
             total=cfg.episodes * len(cfg.embodiments), desc="sim-in-the-loop", unit="episode"
         )
-    for body in cfg.embodiments:
+    for body, (arg, _label, log_paths, gif_path) in zip(
+        cfg.embodiments, body_files(cfg.embodiments, log_dir, cfg.gif_dir), strict=True
+    ):
         domain = cfg.domain_id
         env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
         lockstep = cfg.realtime_factor == 0.0
@@ -207,7 +240,7 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
             "compass_nav.ros.navigator_node",
             {
                 "model": cfg.model,
-                "embodiment": body,
+                "embodiment": arg,
                 "use_sim_time": True,
                 "cmd_vel_stamped": lockstep,
                 "sync_stamps": lockstep,
@@ -216,7 +249,7 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
         bridge = node_command(
             "compass_nav.ros.sim_bridge_node",
             {
-                "embodiment": body,
+                "embodiment": arg,
                 "family": cfg.family,
                 "split": cfg.split,
                 "seed": cfg.seed,
@@ -238,7 +271,7 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
         listener = _Listener(domain, frames)
         try:
             for name, cmd in (("navigator", nav), ("sim_bridge", bridge)):
-                logs.append(open(log_dir / f"{body}_{name}.log", "w"))
+                logs.append(open(log_paths[name], "w"))
                 procs.append(
                     subprocess.Popen(cmd, env=env, stdout=logs[-1], stderr=subprocess.STDOUT)
                 )
@@ -257,8 +290,8 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
         results += records[: cfg.episodes]
         if bar is not None:
             bar.update(cfg.episodes)
-        if frames:
-            _write_gif(Path(cfg.gif_dir) / f"{body}.gif", frames)
+        if frames and gif_path is not None:
+            _write_gif(gif_path, frames)
     if bar is not None:
         bar.close()
     return results
