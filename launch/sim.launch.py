@@ -86,14 +86,19 @@ def generate_launch_description() -> LaunchDescription:
         "navigator",
         cfg,
         cfg["nav_params_file"],
-        typed(
-            cfg,
-            model=str,
-            embodiment=str,
-            use_sim_time=bool,
-            cmd_vel_stamped=("lockstep", bool),
-            sync_stamps=("lockstep", bool),
-        ),
+        {
+            **typed(
+                cfg,
+                model=str,
+                embodiment=str,
+                use_sim_time=bool,
+                cmd_vel_stamped=("lockstep", bool),
+                sync_stamps=("lockstep", bool),
+            ),
+            # The bridge publishes reliable: lockstep must not lose an observation.
+            "image_qos": "reliable",
+            "odom_qos": "reliable",
+        },
     )
     done = RegisterEventHandler(
         OnProcessExit(

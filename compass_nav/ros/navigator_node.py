@@ -52,6 +52,14 @@ from compass_nav.utils.errors import CompassNavError
 __all__ = ["Navigator", "main"]
 
 _STATS_WINDOW = 500  # control steps kept for latency percentiles
+MISSING_AFTER_S = 3.0  # a needed input silent this long (since activation) counts as missing
+MISSING_WARN_PERIOD_S = 5.0  # at most one missing-input WARN per input per period
+#: What the model reads from each input, for the missing-input messages.
+_INPUT_WHAT = {
+    "image": "RGB camera images (sensor_msgs/Image or CompressedImage)",
+    "depth": "depth images (sensor_msgs/Image 32FC1 or 16UC1)",
+    "odom": "odometry (nav_msgs/Odometry)",
+}
 
 
 class Navigator(LifecycleNode):
@@ -65,6 +73,10 @@ class Navigator(LifecycleNode):
         self._active = False
         self._error = body_error
         self._subs: list = []
+        # Input kind -> its subscription (resolved topic names), and the wall clock
+        # (time.monotonic) of its last message, good or rejected, or of activation.
+        self._input_subs: dict[str, object] = {}
+        self._heard: dict[str, float] = {}
         self._srvs: list = []
         self._control_timers: list = []
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
@@ -202,19 +214,22 @@ class Navigator(LifecycleNode):
                 self.create_subscription(Path, "route", self._on_route, qos.reliable(2))
             )
         sensor = qos.sensor(values["image_qos"])
-        self._subs.append(
-            self.create_subscription(Odometry, "odom", self._on_odom, qos.sensor("reliable"))
+        self._input_subs["odom"] = self.create_subscription(
+            Odometry, "odom", self._on_odom, qos.sensor(values["odom_qos"])
         )
         if spec.uses_depth:
-            self._subs.append(self.create_subscription(Image, "depth", self._on_depth, sensor))
+            self._input_subs["depth"] = self.create_subscription(
+                Image, "depth", self._on_depth, sensor
+            )
         if values["image_transport"] == "compressed":
-            self._subs.append(
-                self.create_subscription(
-                    CompressedImage, "image/compressed", self._on_compressed, sensor
-                )
+            self._input_subs["image"] = self.create_subscription(
+                CompressedImage, "image/compressed", self._on_compressed, sensor
             )
         else:
-            self._subs.append(self.create_subscription(Image, "image", self._on_image, sensor))
+            self._input_subs["image"] = self.create_subscription(
+                Image, "image", self._on_image, sensor
+            )
+        self._subs += list(self._input_subs.values())
         self._srvs.append(self.create_service(Trigger, "~/cancel", self._on_cancel))
         self._error = ""
         self.get_logger().info(
@@ -235,6 +250,8 @@ class Navigator(LifecycleNode):
         """Start control."""
         self._active = True
         self._last_trigger_stamp = None
+        start = time.monotonic()
+        self._heard = {k: max(self._heard.get(k, start), start) for k in self._input_subs}
         self._start_timers()
         return TransitionCallbackReturn.SUCCESS
 
@@ -249,6 +266,7 @@ class Navigator(LifecycleNode):
         for srv in self._srvs:
             self.destroy_service(srv)
         self._subs, self._srvs = [], []
+        self._input_subs, self._heard = {}, {}
         self.core = self.runtime = None
         self._pending.clear()
         self._input_stamps.clear()
@@ -300,6 +318,7 @@ class Navigator(LifecycleNode):
 
     def _decode_image(self, msg: Image | CompressedImage, decode) -> None:
         t0 = time.perf_counter()
+        self._heard["image"] = time.monotonic()
         try:
             rgb = decode(msg)
         except conv.InputError as exc:
@@ -345,6 +364,7 @@ class Navigator(LifecycleNode):
         return True
 
     def _on_depth(self, msg: Image) -> None:
+        self._heard["depth"] = time.monotonic()
         try:
             depth = conv.depth_to_metres(msg)
         except conv.InputError as exc:
@@ -354,6 +374,7 @@ class Navigator(LifecycleNode):
         self._input_arrived("depth", msg.header.stamp)
 
     def _on_odom(self, msg: Odometry) -> None:
+        self._heard["odom"] = time.monotonic()
         try:
             pose, speed = conv.odometry_to_arrays(msg)
         except conv.InputError as exc:
@@ -457,14 +478,51 @@ class Navigator(LifecycleNode):
         policy's state at a moment that depends on the machine's load (the bridge's own
         timeouts cover a navigator that stops answering).
         """
+        now = time.monotonic()
+        self._warn_missing(now)
         if self._p("sync_stamps"):
             return
-        now = time.monotonic()
         if now - self._last_cmd_wall < 1.5 / self.core.settings.control_hz:
             return
         if self.core.goal is not None and not self.core.stop_reason(now):
             return
         self._control(time.perf_counter(), None)
+
+    def _needed_inputs(self) -> list[str]:
+        spec = self.runtime.spec
+        kinds = ["odom"] + (["image"] if spec.uses_rgb else [])
+        return kinds + (["depth"] if spec.uses_depth else [])
+
+    def missing_inputs(self, now: float) -> list[tuple[str, str]]:
+        """Inputs the model needs that are missing: (input kind, resolved topic) each.
+
+        Missing: no message at all (good or rejected) for ``MISSING_AFTER_S`` while active.
+        """
+        if not self._active or self.runtime is None:
+            return []
+        return [
+            (kind, self._input_subs[kind].topic_name)
+            for kind in self._needed_inputs()
+            if kind in self._input_subs and now - self._heard.get(kind, now) >= MISSING_AFTER_S
+        ]
+
+    def _missing_text(self, kind: str, topic: str, now: float) -> str:
+        silent = now - self._heard.get(kind, now)
+        return (
+            f"no message on {topic} for {silent:.0f} s: model {self.runtime.name} needs "
+            f"{kind}, {_INPUT_WHAT[kind]}"
+        )
+
+    def _warn_missing(self, now: float) -> None:
+        """A WARN per missing input, at most every ``MISSING_WARN_PERIOD_S``."""
+        for kind, topic in self.missing_inputs(now):
+            key = f"missing {kind}"
+            last = self._log_last.get(key)
+            if last is None or now - last[1] >= MISSING_WARN_PERIOD_S:
+                self.get_logger().warning(
+                    f"{self._missing_text(kind, topic, now)} (commanding zero velocity)"
+                )
+                self._log_last[key] = ("", now)
 
     def _control(self, t0: float, stamp, now: float | None = None) -> None:
         """Run one core step and publish its command, path and status.
@@ -550,6 +608,11 @@ class Navigator(LifecycleNode):
                 st.message = f"stopped: {why or status.reason}"
             else:
                 st.message = status.state + (f": {status.reason}" if status.reason else "")
+            missing = self.missing_inputs(now)
+            if missing:
+                st.level = DiagnosticStatus.ERROR
+                st.message = "; ".join(self._missing_text(k, t, now) for k, t in missing)
+            values["missing_inputs"] = " ".join(t for _, t in missing)
             window = [t for t in self._step_times if now - t <= 2.0]
             values.update(
                 {

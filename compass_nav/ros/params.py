@@ -235,9 +235,21 @@ def navigator_params(body: EmbodimentSpec) -> list[ParamSpec]:
         ),
         ParamSpec(
             "image_qos",
-            "reliable",
-            "QoS reliability of the image subscriptions.",
-            choices=("reliable", "best_effort"),
+            "best_effort",
+            "QoS reliability of the camera subscriptions (image and depth): 'best_effort' "
+            "(SensorDataQoS, what most camera drivers publish) matches best-effort and "
+            "reliable publishers alike; 'reliable' matches reliable publishers only, but "
+            "gets large frames from them without losses.",
+            choices=("best_effort", "reliable"),
+            read_only=True,
+        ),
+        ParamSpec(
+            "odom_qos",
+            "best_effort",
+            "QoS reliability of the odometry subscription: 'best_effort' (SensorDataQoS) "
+            "matches best-effort and reliable publishers alike; 'reliable' matches "
+            "reliable publishers only.",
+            choices=("best_effort", "reliable"),
             read_only=True,
         ),
         ParamSpec(

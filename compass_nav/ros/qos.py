@@ -3,8 +3,13 @@
 Compatibility rules that shaped these choices: a subscriber asking for TRANSIENT_LOCAL
 durability does not match a VOLATILE publisher, so the navigator subscribes VOLATILE to goals
 and routes (it must accept goals from any tool) while the sim bridge publishes them
-TRANSIENT_LOCAL (late joiners that ask for it still get the last one). Images default to
-RELIABLE: best-effort frames larger than ~512 KB are mostly dropped by Fast DDS here.
+TRANSIENT_LOCAL (late joiners that ask for it still get the last one). The navigator's
+camera and odometry subscriptions default to BEST_EFFORT (its ``image_qos``/``odom_qos``
+parameters): a best-effort subscription matches the best-effort publishers of most drivers
+(SensorDataQoS) and reliable ones alike, while a reliable subscription never matches a
+best-effort publisher. The price: from a reliable publisher the samples then travel
+best-effort, and frames larger than ~512 KB are mostly dropped by Fast DDS here, so large
+reliable cameras want ``image_qos:=reliable``. The sim bridge publishes everything reliable.
 """
 
 from __future__ import annotations

@@ -244,6 +244,9 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
                 "use_sim_time": True,
                 "cmd_vel_stamped": lockstep,
                 "sync_stamps": lockstep,
+                # The bridge publishes reliable: lockstep must not lose an observation.
+                "image_qos": "reliable",
+                "odom_qos": "reliable",
             },
         )
         bridge = node_command(
