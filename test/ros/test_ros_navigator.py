@@ -23,8 +23,16 @@ from compass_nav.contract.body import get_embodiment
 pytestmark = pytest.mark.ros
 
 NAV = "compass_nav.ros.navigator_node"
+# Reliable subscriptions to the harness's reliable publishers: each single message counts
+# here (best-effort ones, the default, may lose what is sent right after matching; see
+# test_ros_inputs.py for them).
 PARAMS = dict(
-    model="scripted:goal_seeker", embodiment="carter", cmd_vel_stamped=True, stale_timeout=0.3
+    model="scripted:goal_seeker",
+    embodiment="carter",
+    cmd_vel_stamped=True,
+    stale_timeout=0.3,
+    image_qos="reliable",
+    odom_qos="reliable",
 )
 CARTER = get_embodiment("carter")
 
