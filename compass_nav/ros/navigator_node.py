@@ -45,9 +45,10 @@ from compass_nav.ros import conversions as conv
 from compass_nav.ros import qos
 from compass_nav.ros.navigator_core import NavigatorCore, NavigatorSettings, open_runtime
 from compass_nav.ros.observation import robot_to_world
+from compass_nav.ros.output_stage import OutputStage, output_params
 from compass_nav.ros.params import check_value, declare, navigator_params
 from compass_nav.utils import jsonsafe
-from compass_nav.utils.errors import CompassNavError
+from compass_nav.utils.errors import CompassNavError, ConfigError
 
 __all__ = ["Navigator", "main"]
 
@@ -70,6 +71,7 @@ class Navigator(LifecycleNode):
         self.body, body_error = self._declare_parameters()
         self.core: NavigatorCore | None = None
         self.runtime = None
+        self.output: OutputStage | None = None
         self._active = False
         self._error = body_error
         self._subs: list = []
@@ -113,7 +115,7 @@ class Navigator(LifecycleNode):
     def _declare_parameters(self) -> tuple[EmbodimentSpec, str]:
         """Declare 'embodiment' first: the limit parameters take their defaults from it."""
         fallback = get_embodiment("carter")
-        specs = navigator_params(fallback)
+        specs = navigator_params(fallback) + output_params(fallback)
         first = [s for s in specs if s.name == "embodiment"]
         declare(self, first)
         name = self.get_parameter("embodiment").value
@@ -122,7 +124,7 @@ class Navigator(LifecycleNode):
             body = get_embodiment(name)
         except CompassNavError as exc:
             body, error = fallback, f"embodiment={name!r}: {exc}"
-        self._specs = {s.name: s for s in navigator_params(body)}
+        self._specs = {s.name: s for s in navigator_params(body) + output_params(body)}
         declare(self, [s for n, s in self._specs.items() if n != "embodiment"])
         return body, error
 
@@ -162,9 +164,32 @@ class Navigator(LifecycleNode):
         if self.runtime is not None:
             try:
                 self._settings(values)
+                self._check_safety(values)
             except CompassNavError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
         return SetParametersResult(successful=True)
+
+    def _check_safety(self, values: dict) -> None:
+        """The safety zones must be consistent (raises ConfigError naming the parameter)."""
+        from compass_nav.ros.safety import SafetySettings, parse_sources
+
+        try:
+            parse_sources(values["safety_sources"])
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        SafetySettings(
+            length=self.body.length,
+            width=self.body.width,
+            stop_distance=values["safety_stop_distance"],
+            slow_distance=values["safety_slow_distance"],
+            side_margin=values["safety_side_margin"],
+            min_height=values["safety_min_height"],
+            max_height=values["safety_max_height"],
+            creep_speed=values["safety_creep_speed"],
+            timeout=values["safety_timeout"],
+        )
+        if len(values["scan_mount"]) != 4:
+            raise ConfigError(f"scan_mount={list(values['scan_mount'])}: expected [x, y, z, yaw]")
 
     def _apply_parameters(self, params) -> None:
         names = {p.name for p in params}
@@ -175,6 +200,7 @@ class Navigator(LifecycleNode):
             )
         if self.core is not None:
             self.core.configure(self._settings(self._values()))
+            self.output.reconfigure(self.core.settings.control_hz)
             if self._active and "control_rate_hz" in names:
                 self._start_timers()
 
@@ -189,6 +215,7 @@ class Navigator(LifecycleNode):
             if why:
                 return self._fail(why)
         try:
+            self._check_safety(values)
             self.runtime = open_runtime(values["model"], values["embodiment"])
             settings = self._settings(values)
         except CompassNavError as exc:
@@ -214,10 +241,12 @@ class Navigator(LifecycleNode):
                 self.create_subscription(Path, "route", self._on_route, qos.reliable(2))
             )
         sensor = qos.sensor(values["image_qos"])
+        self.output = OutputStage(self, self.body, settings.control_hz, sensor)
+        self._subs += self.output.subs
         self._input_subs["odom"] = self.create_subscription(
             Odometry, "odom", self._on_odom, qos.sensor(values["odom_qos"])
         )
-        if spec.uses_depth:
+        if spec.uses_depth or self.output.wants_depth:
             self._input_subs["depth"] = self.create_subscription(
                 Image, "depth", self._on_depth, sensor
             )
@@ -267,7 +296,7 @@ class Navigator(LifecycleNode):
             self.destroy_service(srv)
         self._subs, self._srvs = [], []
         self._input_subs, self._heard = {}, {}
-        self.core = self.runtime = None
+        self.core = self.runtime = self.output = None
         self._pending.clear()
         self._input_stamps.clear()
         self._waiting_step = None
@@ -345,7 +374,8 @@ class Navigator(LifecycleNode):
         stamp, t0 = self._waiting_step
         key = (stamp.sec, stamp.nanosec)
         needed = ["odom", "depth"] if self.runtime.spec.uses_depth else ["odom"]
-        if all(self._input_stamps.get(k) == key for k in needed):
+        synced = needed + (["depth"] if self.output.wants_depth and "depth" not in needed else [])
+        if all(self._input_stamps.get(k) == key for k in synced):
             self._waiting_step = None
             # Staleness is judged when the step's first input arrived: in lockstep the
             # simulator's time stands still until the step completes.
@@ -370,7 +400,9 @@ class Navigator(LifecycleNode):
         except conv.InputError as exc:
             self._bad("depth", str(exc))
         else:
-            self.core.on_depth(depth, time.monotonic())
+            if self.runtime.spec.uses_depth:
+                self.core.on_depth(depth, time.monotonic())
+            self.output.on_depth(depth)
         self._input_arrived("depth", msg.header.stamp)
 
     def _on_odom(self, msg: Odometry) -> None:
@@ -398,8 +430,15 @@ class Navigator(LifecycleNode):
         self._run_synced_step()
 
     def _frame_names(self) -> tuple[str, str]:
-        """(odometry frame, base frame): parameters, else what odometry says."""
-        return (self._p("odom_frame") or self._frames[0], self._p("base_frame") or self._frames[1])
+        """(odometry frame, base frame): parameters (with ``frame_prefix``), else odometry's."""
+        prefix, odom, base = self._p("frame_prefix"), self._p("odom_frame"), self._p("base_frame")
+        return (
+            prefix + odom if odom else self._frames[0],
+            prefix + base if base else self._frames[1],
+        )
+
+    def _command_frame(self) -> str:
+        return self._frame_names()[1] or self._p("frame_prefix") + "base_link"
 
     def _to_world(self, frame: str, xyyaw: np.ndarray, what: str):
         """A pose in ``frame`` -> odometry frame, None if it must wait, else raise."""
@@ -530,7 +569,13 @@ class Navigator(LifecycleNode):
         ``now`` (wall clock) judges input staleness; default: this moment.
         """
         d = self.core.step(time.monotonic() if now is None else now)
-        self._publish_cmd(d.cmd, stamp)
+        sync = self._p("sync_stamps")
+        idle = d.status.state != "active" or self.core.goal is None
+        cmd = self.output.shape(d.cmd, idle, check_stale=not sync)
+        if cmd is not None:
+            self._publish_cmd(cmd, stamp)
+        elif sync and stamp is not None:
+            self._publish_cmd(np.zeros(3), stamp)  # lockstep: every observation is answered
         if d.stepped:
             t1 = time.perf_counter()
             self._step_s.append(t1 - t0)
@@ -538,9 +583,7 @@ class Navigator(LifecycleNode):
             self._step_times.append(time.monotonic())
             if d.path is not None:
                 self._path_pub.publish(
-                    conv.path_msg(
-                        d.path, self._stamp(stamp), self._frame_names()[1] or "base_link"
-                    )
+                    conv.path_msg(d.path, self._stamp(stamp), self._command_frame())
                 )
         self._publish_status(d.status)
 
@@ -557,7 +600,7 @@ class Navigator(LifecycleNode):
             cmd,
             stamped,
             self._stamp(stamp) if stamped else None,
-            self._frame_names()[1] or "base_link",
+            self._command_frame(),
         )
         self._cmd_pub.publish(msg)
         self._last_cmd_wall = time.monotonic()
@@ -567,6 +610,7 @@ class Navigator(LifecycleNode):
         """Publish a zero command now and wait (briefly) until subscribers have it."""
         if self.core is not None:
             self.core.limiter.reset()
+            self.output.stopped()
         self._publish_cmd(np.zeros(3), None)
         self._cmd_pub.wait_for_all_acked(Duration(seconds=0.5))
         self.get_logger().info(f"zero velocity published ({why})")
@@ -630,6 +674,7 @@ class Navigator(LifecycleNode):
                     "commands_published": str(self._commands),
                 }
             )
+            values.update(self.output.diagnostics(now, not self._p("sync_stamps")))
             for kind, inp in self.core.inputs.items():
                 age = now - inp.received
                 values[f"{kind}_age_s"] = f"{age:.3f}" if math.isfinite(age) else "never"
@@ -638,6 +683,23 @@ class Navigator(LifecycleNode):
         msg = DiagnosticArray(status=[st])
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diag_pub.publish(msg)
+
+    def log_bond_hint(self) -> None:
+        """Without autostart a lifecycle manager drives the node: say what bond needs."""
+        if self._p("autostart"):
+            return
+        try:
+            import bond  # noqa: F401 - only whether it is installed matters
+        except ImportError:
+            self.get_logger().info(
+                "bond heartbeats are not available (no 'bond' package): run "
+                "nav2_lifecycle_manager with bond_timeout: 0.0 for this node"
+            )
+        else:
+            self.get_logger().warning(
+                "the 'bond' package is installed but this node does not send bond "
+                "heartbeats: run nav2_lifecycle_manager with bond_timeout: 0.0"
+            )
 
     def _lifecycle_label(self) -> str:
         try:
@@ -686,6 +748,13 @@ def main(args: list[str] | None = None) -> int:
     if node.get_parameter("autostart").value:
         if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             node.trigger_activate()
+        elif node.get_parameter("exit_on_configure_failure").value:
+            # A launch system (on_exit / respawn rules) or a supervisor must notice.
+            node.get_logger().fatal(f"exiting with code 1: configure failed: {node._error}")
+            node.destroy_node()
+            rclpy.try_shutdown()
+            return 1
+    node.log_bond_hint()
 
     def on_exit() -> None:
         try:
