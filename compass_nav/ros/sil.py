@@ -57,6 +57,8 @@ class SilConfig:
         domain_id: ROS_DOMAIN_ID of every pair (they run one after the other).
         gif_dir: Write ``<embodiment>.gif`` of each first episode there (None = no GIFs).
         log_dir: Node logs (None = a temporary folder).
+        navigator_params: More navigator parameters (override the runner's).
+        bridge_params: More sim bridge parameters (e.g. ``max_episode_steps``).
     """
 
     embodiments: tuple[str, ...] = ("carter", "spot", "h1")
@@ -72,6 +74,8 @@ class SilConfig:
     domain_id: int = 40
     gif_dir: str | None = None
     log_dir: str | None = None
+    navigator_params: dict = dataclasses.field(default_factory=dict)
+    bridge_params: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
@@ -247,6 +251,7 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
                 # The bridge publishes reliable: lockstep must not lose an observation.
                 "image_qos": "reliable",
                 "odom_qos": "reliable",
+                **cfg.navigator_params,
             },
         )
         bridge = node_command(
@@ -267,6 +272,7 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
                 # The recorder's image subscription must be matched before the first frame, or
                 # a short episode on a fast machine ends before it sees one (no GIF).
                 "min_image_subscribers": 2 if cfg.gif_dir else 0,
+                **cfg.bridge_params,
             },
         )
         procs, logs = [], []
