@@ -374,7 +374,12 @@ class Navigator(LifecycleNode):
         stamp, t0 = self._waiting_step
         key = (stamp.sec, stamp.nanosec)
         needed = ["odom", "depth"] if self.runtime.spec.uses_depth else ["odom"]
-        synced = needed + (["depth"] if self.output.wants_depth and "depth" not in needed else [])
+        # The safety layer's depth joins the sync once a depth stream exists (a lockstep
+        # simulator without depth must not stall).
+        if "depth" not in needed and self.output.wants_depth and "depth" in self._input_stamps:
+            synced = [*needed, "depth"]
+        else:
+            synced = needed
         if all(self._input_stamps.get(k) == key for k in synced):
             self._waiting_step = None
             # Staleness is judged when the step's first input arrived: in lockstep the

@@ -91,8 +91,8 @@ class SilConfig:
         )
 
 
-def node_command(module: str, params: dict) -> list[str]:
-    """``python -m <module> --ros-args -p k:=v ...`` for this interpreter."""
+def node_command(module: str, params: dict, namespace: str = "") -> list[str]:
+    """``python -m <module> --ros-args -p k:=v ... [-r __ns:=NS]`` for this interpreter."""
     cmd = [sys.executable, "-m", module, "--ros-args"]
     for key, value in params.items():
         if isinstance(value, bool):
@@ -100,6 +100,8 @@ def node_command(module: str, params: dict) -> list[str]:
         elif value == "":
             value = "''"  # rcl parses override values as YAML; a bare `name:=` is an error
         cmd += ["-p", f"{key}:={value}"]
+    if namespace:
+        cmd += ["-r", f"__ns:={namespace}"]
     return cmd
 
 

@@ -42,19 +42,22 @@ def domain_id(private_network) -> int:
 
 @pytest.fixture
 def launch(domain_id, tmp_path):
-    """``launch(module, **params) -> Popen``: a node process on this test's domain.
+    """``launch(module, _namespace='', **params) -> Popen``: a node process on this test's domain.
 
     Output goes to ``tmp_path/<name>.log`` (printed if the test fails); every process is
     stopped with SIGINT (then SIGKILL) at teardown.
     """
     procs: list[tuple[subprocess.Popen, Path]] = []
 
-    def start(module: str, **params) -> subprocess.Popen:
+    def start(module: str, _namespace: str = "", **params) -> subprocess.Popen:
         env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), PYTHONUNBUFFERED="1")
         log = tmp_path / f"{module.rsplit('.', 1)[-1]}_{len(procs)}.log"
         with open(log, "w") as fh:
             proc = subprocess.Popen(
-                node_command(module, params), env=env, stdout=fh, stderr=subprocess.STDOUT
+                node_command(module, params, _namespace),
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
             )
         procs.append((proc, log))
         return proc

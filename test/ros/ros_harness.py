@@ -43,10 +43,10 @@ def encode(rgb: np.ndarray, encoding: str, pad: int = 0) -> tuple[bytes, int]:
 class Harness:
     """Publishers for the navigator's inputs and recorders for its outputs."""
 
-    def __init__(self, domain_id: int, stamped: bool = True) -> None:
+    def __init__(self, domain_id: int, stamped: bool = True, namespace: str = "") -> None:
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx, domain_id=domain_id)
-        self.node = rclpy.create_node("harness", context=self.ctx)
+        self.node = rclpy.create_node("harness", context=self.ctx, namespace=namespace)
         n = self.node
         self.image_pub = n.create_publisher(Image, "image", qos.sensor())
         self.compressed_pub = n.create_publisher(CompressedImage, "image/compressed", qos.sensor())
@@ -117,9 +117,11 @@ class Harness:
         self.stamp += 0.1
         return conv.sec_to_stamp(self.stamp)
 
-    def publish_odom(self, stamp=None, nan: bool = False) -> None:
+    def publish_odom(
+        self, stamp=None, nan: bool = False, frames: tuple[str, str] = ("odom", "base_link")
+    ) -> None:
         msg = conv.odometry_msg(
-            self.pose, self.speed, stamp or conv.sec_to_stamp(self.stamp), "odom", "base_link"
+            self.pose, self.speed, stamp or conv.sec_to_stamp(self.stamp), *frames
         )
         if nan:
             msg.pose.pose.position.x = math.nan
