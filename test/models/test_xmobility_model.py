@@ -158,3 +158,45 @@ def test_single_episode_can_be_overfit(one_episode):
     assert np.mean(losses[-20:]) < np.mean(losses[:20])
     assert end["action"] < 0.2 * start["action"], (start, end)
     assert end["action_mae"] < 0.5 * start["action_mae"], (start, end)
+
+
+def test_rgb_only_model_reads_no_depth_and_learns_depth_from_the_recording():
+    """use_depth=False: the encoder reads RGB alone (the action ignores depth), while the
+    reconstruction target is the recorded depth image (not the last RGB channel)."""
+    import dataclasses
+
+    cfg = dataclasses.replace(preset("debug"), use_depth=False)
+    assert cfg.image_channels == 3
+    torch.manual_seed(0)
+    model = XMobility(cfg)
+    b, n, hw = 2, 3, cfg.image_height
+    obs = _obs(b * n, hw)
+    batch = {k: v.unflatten(0, (b, n)) for k, v in obs.items()}
+    batch["prev_action"] = torch.zeros(b, n, 3)
+    batch["action"] = torch.zeros(b, n, 3)
+    batch["path"] = torch.zeros(b, n, cfg.path_points, 2)
+    batch["is_first"] = torch.zeros(b, n, dtype=torch.bool)
+    batch["is_first"][:, 0] = True
+    torch.manual_seed(1)
+    with torch.no_grad():
+        _, near = model.loss(batch)
+    far = dict(batch, depth=batch["depth"] + 5.0)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        _, far_terms = model.loss(far)
+    assert far_terms["recon"] != pytest.approx(near["recon"])
+    assert far_terms["action"] == pytest.approx(near["action"])  # depth is no input
+    # One step without any depth in the observation.
+    state = model.initial(2)
+    out = model.step(
+        obs["rgb"][:2],
+        None,
+        obs["speed"][:2],
+        obs["route"][:2],
+        obs["goal"][:2],
+        obs["embodiment"][:2],
+        torch.zeros(2, 3),
+        state.h,
+        state.z,
+    )
+    assert torch.isfinite(out[0]).all()

@@ -22,6 +22,8 @@ single step with explicit recurrent tensors; the checkpoint loader
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -148,6 +150,7 @@ class XMobility(nn.Module):
         self.action_head = _mlp(cfg.policy_state_dim, h, 3)
         self.path_head = _mlp(cfg.policy_state_dim, h, 2 * cfg.path_points)
         self.decoder = DepthDecoder(cfg)
+        self._depth_cfg = dataclasses.replace(cfg, use_rgb=False, use_depth=True)
 
     # ------------------------------------------------------------------ building blocks
     def initial(self, batch_size: int) -> RSSMState:
@@ -325,7 +328,12 @@ class XMobility(nn.Module):
         )
         # Summed over pixels (a Gaussian log-likelihood, as in Dreamer): a per-pixel mean is
         # so small next to the KL that the latent stops carrying what the camera sees.
-        err = self.decoder(latent) - P.depth_target(feats["image"], cfg)
+        # An RGB-only model still learns to predict depth (the demonstrations record it): the
+        # target is the recorded depth, processed as a depth-reading model would see it.
+        image = feats["image"]
+        if not cfg.use_depth:
+            image = P.image_input(None, flat["depth"], self._depth_cfg)
+        err = self.decoder(latent) - P.depth_target(image, cfg)
         recon_loss = err.square().sum((1, 2, 3)).mean()
         w = cfg.loss
         total = w.action * action_loss + w.path * path_loss + w.kl * kl_loss + w.recon * recon_loss
