@@ -89,3 +89,53 @@ def test_missing_depth_is_an_error_naming_the_topic(launch, harness):
     # Held at zero: one final zero, then quiet (publish_when_idle false), never a motion.
     assert harness.cmds, "no zero command at all"
     assert all(m.twist.linear.x == 0.0 and m.twist.angular.z == 0.0 for _, m in harness.cmds)
+
+
+@pytest.fixture(scope="module")
+def rgb_only_onnx(tmp_path_factory):
+    """A small untrained X-Mobility model with use_depth=False, exported to ONNX."""
+    import dataclasses
+
+    import torch
+
+    from compass_nav.export.onnx_export import export_onnx
+    from compass_nav.il.runner import model_payload
+    from compass_nav.models.xmobility import XMobility, preset
+    from compass_nav.runtime.sources import load_exportable
+    from compass_nav.utils.atomic import atomic_save_torch
+
+    out = tmp_path_factory.mktemp("rgb_only")
+    torch.manual_seed(0)
+    model = XMobility(dataclasses.replace(preset("debug"), use_depth=False))
+    atomic_save_torch(model_payload(model, step=0), out / "model.pt")
+    path = out / "rgb_only.onnx"
+    export_onnx(load_exportable(out / "model.pt"), path, command="test rgb_only_onnx")
+    return path
+
+
+@pytest.mark.slow
+def test_rgb_only_model_drives_with_only_an_rgb_camera(launch, harness, rgb_only_onnx):
+    """No depth publisher at all: the model declares no depth input, so the navigator
+    subscribes RGB and odometry only, reports nothing missing and commands motion."""
+    from compass_nav.runtime.onnx_runtime import read_onnx_metadata
+
+    meta = read_onnx_metadata(rgb_only_onnx)
+    assert meta.spec.uses_rgb and not meta.spec.uses_depth
+    assert "depth" not in [t.name for t in meta.inputs]
+    launch(
+        NAV,
+        model=str(rgb_only_onnx),
+        embodiment="carter",
+        cmd_vel_stamped=True,
+        image_qos="reliable",
+        odom_qos="reliable",
+    )
+    harness.wait_for_navigator(timeout=60.0)
+    harness.publish_odom()
+    harness.publish_goal(3.0, 0.0)
+    assert harness.spin_until(lambda: harness.last_status().get("state") == "active", 10.0)
+    cmds = [harness.drive_step() for _ in range(5)]
+    assert all(c is not None for c in cmds), harness.status
+    assert any(abs(c.twist.linear.x) > 1e-3 or abs(c.twist.angular.z) > 1e-3 for c in cmds)
+    assert harness.spin_until(lambda: harness.diag_values().get("missing_inputs") == "", 5.0)
+    assert "inputs rgb odom" in launch.logs()

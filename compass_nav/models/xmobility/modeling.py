@@ -23,7 +23,6 @@ single step with explicit recurrent tensors; the checkpoint loader
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable
 from typing import NamedTuple
 
