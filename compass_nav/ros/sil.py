@@ -59,6 +59,8 @@ class SilConfig:
         log_dir: Node logs (None = a temporary folder).
         navigator_params: More navigator parameters (override the runner's).
         bridge_params: More sim bridge parameters (e.g. ``max_episode_steps``).
+        record: Record every topic of each embodiment's run into the rosbag2 MCAP folder
+            ``<record>/<embodiment>`` (:mod:`compass_nav.ros.bag`); None = no recording.
     """
 
     embodiments: tuple[str, ...] = ("carter", "spot", "h1")
@@ -76,6 +78,7 @@ class SilConfig:
     log_dir: str | None = None
     navigator_params: dict = dataclasses.field(default_factory=dict)
     bridge_params: dict = dataclasses.field(default_factory=dict)
+    record: str | None = None
 
     def __post_init__(self) -> None:
         check(len(self.embodiments) >= 1, "embodiments", self.embodiments, "must not be empty")
@@ -199,6 +202,12 @@ class _Listener:
         self._executor = SingleThreadedExecutor(context=self._ctx)
         self._executor.add_node(self._node)
 
+    def wait_for_subscription(self, topic: str, deadline: float) -> bool:
+        """Spin until something subscribes to ``topic`` (or the deadline passes)."""
+        while self._node.count_subscribers(topic) < 1 and time.monotonic() < deadline:
+            self._executor.spin_once(timeout_sec=0.05)
+        return self._node.count_subscribers(topic) >= 1
+
     def collect(self, episodes: int, alive: Callable[[], bool], deadline: float) -> list[dict]:
         """Spin until ``episodes`` records arrived, the nodes ended or the deadline passed."""
         while len(self.records) < episodes and time.monotonic() < deadline and alive():
@@ -235,7 +244,7 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
         bar = tqdm(
             total=cfg.episodes * len(cfg.embodiments), desc="sim-in-the-loop", unit="episode"
         )
-    for body, (arg, _label, log_paths, gif_path) in zip(
+    for body, (arg, label, log_paths, gif_path) in zip(
         cfg.embodiments, body_files(cfg.embodiments, log_dir, cfg.gif_dir), strict=True
     ):
         domain = cfg.domain_id
@@ -273,24 +282,45 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
                 "route_mode": cfg.route_mode,
                 # The recorder's image subscription must be matched before the first frame, or
                 # a short episode on a fast machine ends before it sees one (no GIF).
-                "min_image_subscribers": 2 if cfg.gif_dir else 0,
+                # (and the bag recorder's, so the bag holds the first frame too).
+                "min_image_subscribers": (
+                    (1 + bool(cfg.gif_dir) + bool(cfg.record)) if cfg.gif_dir or cfg.record else 0
+                ),
                 **cfg.bridge_params,
             },
         )
         procs, logs = [], []
         frames: list | None = [] if cfg.gif_dir else None
         listener = _Listener(domain, frames)
+        recorder = None
+        deadline = time.monotonic() + cfg.timeout_s
         try:
             for name, cmd in (("navigator", nav), ("sim_bridge", bridge)):
+                if name == "sim_bridge" and cfg.record:
+                    # After the navigator subscribed (the bridge waits for ITS subscriptions,
+                    # which the recorder's must not stand in for), before the bridge (whose
+                    # first frame waits for the recorder's image subscription); stopped last,
+                    # so it has the navigator's final zero command.
+                    listener.wait_for_subscription("goal_pose", deadline)
+                    logs.append(open(log_dir / f"{label}_bag.log", "w"))
+                    bag = Path(cfg.record).resolve() / label
+                    recorder = subprocess.Popen(
+                        [sys.executable, "-m", "compass_nav.ros.bag", "record", "--out", str(bag)],
+                        env=env,
+                        stdout=logs[-1],
+                        stderr=subprocess.STDOUT,
+                    )
                 logs.append(open(log_paths[name], "w"))
                 procs.append(
                     subprocess.Popen(cmd, env=env, stdout=logs[-1], stderr=subprocess.STDOUT)
                 )
-            deadline = time.monotonic() + cfg.timeout_s
             records = listener.collect(cfg.episodes, _alive(procs), deadline)
         finally:
             for p in procs:
                 stop_process(p)
+            if recorder is not None:
+                time.sleep(0.3)  # the last messages in flight
+                stop_process(recorder)
             listener.close()
             for log in logs:
                 log.close()
