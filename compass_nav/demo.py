@@ -393,6 +393,8 @@ def run_ros_demo(args: argparse.Namespace) -> int:
     atomic_write_json(out / "summary.json", {"mode": "ros", "model": model, "episodes": records})
     atomic_write_text(out / "summary.md", f"# Sim-in-the-loop over ROS 2 ({model})\n\n{table}\n")
     print(f"wrote {out}/summary.json, summary.md, logs/ and <embodiment>.gif")
+    if cfg.record:
+        print(f"recorded rosbag2 (MCAP) runs under {cfg.record}/<embodiment>")
     print(success_line(records))
     return 0
 
@@ -437,6 +439,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="ros mode: navigator model ('' = shipped default, scripted:<name>)",
     )
     p.add_argument("--domain-id", type=int, default=40, help="ros mode: ROS_DOMAIN_ID")
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        default=None,
+        help="ros mode: record every topic into a rosbag2 MCAP per embodiment, DIR/<embodiment>",
+    )
     add_route_mode(p, help="ros mode: publish the global plan on `route`, or go mapless")
     add_names(
         p, "--embodiments", d.embodiments, "bodies to drive (registered names or YAML paths)"

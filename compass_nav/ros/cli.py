@@ -1,8 +1,10 @@
-"""The ``compass-nav ros sil`` subcommand (registered through ``compass_nav.cli``).
+"""The ``compass-nav ros sil|replay`` subcommands (registered through ``compass_nav.cli``).
 
 Runs :func:`compass_nav.ros.sil.run_sim_in_the_loop`: for each embodiment a sim bridge and
 a navigator process talk over DDS; prints a success table and optionally writes GIFs and a
-JSON summary. Must run inside a private network namespace
+JSON summary (``--record DIR``: a rosbag2 MCAP of every topic per embodiment); ``replay``
+feeds such a bag back (:func:`compass_nav.ros.bag.replay`). Both must run inside a private
+network namespace
 (``scripts/netns_run.sh compass-nav ros sil ...``).
 """
 
@@ -60,6 +62,13 @@ def _sil_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="folder for summary.json, node logs and one GIF per embodiment",
     )
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        default=None,
+        help="record every topic of each run into a rosbag2 MCAP folder DIR/<embodiment> "
+        "(ros2 bag info/play read it; compass-nav ros replay feeds it back)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -83,6 +92,48 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bag", type=Path, help="rosbag2 folder (MCAP or sqlite3)")
+    p.add_argument("--rate", type=float, default=1.0, help="playback speed factor (default 1)")
+    p.add_argument(
+        "--topics",
+        nargs="+",
+        default=None,
+        metavar="TOPIC",
+        help="topics to publish (default: camera, depth, odometry, goal and route topics "
+        "found in the bag: /image /image/compressed /depth /camera_info /odom /goal_pose "
+        "/route /scan /points)",
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the navigator's subscriptions before starting",
+    )
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from compass_nav.ros.bag import replay
+    from compass_nav.ros.netns import require_private_network
+    from compass_nav.utils.errors import ConfigError
+
+    require_private_network()
+    if not args.rate > 0:
+        raise ConfigError(f"--rate={args.rate}: must be > 0")
+    try:
+        counts = replay(
+            args.bag,
+            rate=args.rate,
+            topics=tuple(args.topics) if args.topics else None,
+            wait_s=args.wait,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    for topic, n in counts.items():
+        print(f"{topic}: {n} messages")
+    return 0
+
+
 #: ``compass-nav ros sil``.
 STAGE = Stage(
     "ros",
@@ -98,6 +149,18 @@ STAGE = Stage(
             epilog=_EPILOG,
             handler=_run,
             options=_sil_options,
+        ),
+        Verb(
+            "replay",
+            help="feed a recorded bag's camera/odometry/goal topics to a running navigator",
+            description="Publish the camera, depth, odometry, goal and route messages of a "
+            "rosbag2 (e.g. one written by 'compass-nav ros sil --record') with their "
+            "recorded timing, so a running navigator drives on them again. Run it inside "
+            "the navigator's private network namespace and ROS_DOMAIN_ID.",
+            epilog="examples:\n  scripts/netns_run.sh compass-nav ros replay runs/bags/carter "
+            "--rate 2",
+            handler=_replay,
+            options=_replay_options,
         ),
     ),
 )
