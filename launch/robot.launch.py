@@ -31,7 +31,12 @@ ARGUMENTS = [
         shared_file("navigator_params.yaml"),
         "Navigator parameter YAML (tolerances, timeouts, QoS, frames, limits).",
     ),
-    ("namespace", "", "Namespace for the node and its relative topics."),
+    ("namespace", "", "Namespace for the node and its relative topics (one per robot)."),
+    (
+        "frame_prefix",
+        "",
+        "Prefix of the frames the node names itself (e.g. 'robot1/'), for several robots.",
+    ),
     ("node_name", "navigator", "Name of the navigator node."),
     ("use_sim_time", "false", "Use /clock (simulation time) for stamps and the timer."),
     ("image_topic", "image", "Camera image (sensor_msgs/Image) topic to remap 'image' to."),
@@ -45,6 +50,8 @@ ARGUMENTS = [
     ("goal_topic", "goal_pose", "geometry_msgs/PoseStamped goal topic."),
     ("route_topic", "route", "Optional nav_msgs/Path global plan topic."),
     ("cmd_vel_topic", "cmd_vel", "Velocity command output topic."),
+    ("scan_topic", "scan", "sensor_msgs/LaserScan for the safety layer (safety_sources)."),
+    ("points_topic", "points", "sensor_msgs/PointCloud2 for the safety layer (safety_sources)."),
     ("log_level", "info", "Logging level of the node (debug, info, warn, error)."),
 ]
 
@@ -56,7 +63,7 @@ def generate_launch_description() -> LaunchDescription:
         "navigator",
         cfg,
         cfg["params_file"],
-        typed(cfg, model=str, embodiment=str, use_sim_time=bool),
+        typed(cfg, model=str, embodiment=str, use_sim_time=bool, frame_prefix=str),
         name=cfg["node_name"],
         remappings=[
             ("image", cfg["image_topic"]),
@@ -66,6 +73,8 @@ def generate_launch_description() -> LaunchDescription:
             ("goal_pose", cfg["goal_topic"]),
             ("route", cfg["route_topic"]),
             ("cmd_vel", cfg["cmd_vel_topic"]),
+            ("scan", cfg["scan_topic"]),
+            ("points", cfg["points_topic"]),
         ],
     )
     return LaunchDescription([*args, navigator])
