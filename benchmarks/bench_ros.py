@@ -1,6 +1,8 @@
 """Navigator latency, sustainable rate and CPU use over real DDS (run inside a netns).
 
     scripts/netns_run.sh .venv/bin/python benchmarks/bench_ros.py [--model scripted:goal_seeker]
+    scripts/netns_run.sh .venv/bin/python benchmarks/bench_ros.py --model '' --sizes 64x64 \
+        --sweep --busy          # quiet and with one competing busy process, shipped model
 
 For each run a fresh navigator process (image-triggered, TwistStamped commands carrying the
 stamp of the image that caused them) is fed odometry + camera images by this process at a
@@ -207,12 +209,18 @@ def main() -> int:
     )
     ap.add_argument(
         "--sweep",
-        nargs="+",
+        nargs="*",
         type=float,
         default=[50, 100, 200, 400, 800],
         help="rates for the sustainable-rate sweep, Hz",
     )
     ap.add_argument("--sweep-seconds", type=float, default=2.5, help="length of a sweep run")
+    ap.add_argument(
+        "--busy",
+        action="store_true",
+        help="also repeat the first control-rate run with one competing busy process "
+        "(a Python spin loop) and print both figures (quiet and contended)",
+    )
     ap.add_argument("--domain-id", type=int, default=77)
     ap.add_argument("--log-dir", type=Path, default=Path("/tmp/bench_ros_logs"))
     args = ap.parse_args()
@@ -226,6 +234,22 @@ def main() -> int:
         rows.append(
             run(args.model, rate, n, size, args.domain_id, args.log_dir / f"run{i}_{rate:g}hz.log")
         )
+    busy_row = None
+    if args.busy:
+        spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(1.0)
+            busy_row = run(
+                args.model,
+                10.0,
+                args.control_images,
+                sizes[0],
+                args.domain_id,
+                args.log_dir / "run_busy_10hz.log",
+            )
+        finally:
+            spin.kill()
+            spin.wait()
     head = (
         "rate_hz",
         "size",
@@ -259,6 +283,14 @@ def main() -> int:
         f"e2e_p99_ms={c['e2e_p99_ms']:.3f} cpu_pct_10hz={c['cpu_pct']:.1f} "
         f"max_sustained_hz={max(ok) if ok else 0:g}"
     )
+    if busy_row is not None:
+        b = busy_row
+        print(
+            f"model={args.model} size={b['size']} rate_hz=10 contended(1 busy process) "
+            f"node_p50_ms={b['node_p50_ms']:.3f} node_p99_ms={b['node_p99_ms']:.3f} "
+            f"e2e_p99_ms={b['e2e_p99_ms']:.3f} delivered={b['delivered']:.3f} "
+            f"quiet_node_p99_ms={c['node_p99_ms']:.3f}"
+        )
     return 0
 
 

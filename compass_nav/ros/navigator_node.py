@@ -42,7 +42,7 @@ from std_srvs.srv import Trigger
 
 from compass_nav.contract.body import EmbodimentSpec, get_embodiment
 from compass_nav.ros import conversions as conv
-from compass_nav.ros import qos
+from compass_nav.ros import qos, realtime
 from compass_nav.ros.navigator_core import NavigatorCore, NavigatorSettings, open_runtime
 from compass_nav.ros.observation import robot_to_world
 from compass_nav.ros.output_stage import OutputStage, output_params
@@ -268,6 +268,7 @@ class Navigator(LifecycleNode):
             f"warm-up {warm * 1e3:.0f} ms"
         )
         self._publish_status(force=True)
+        realtime.settle()
         return TransitionCallbackReturn.SUCCESS
 
     def _fail(self, reason: str) -> TransitionCallbackReturn:
