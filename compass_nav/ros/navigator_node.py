@@ -88,6 +88,7 @@ class Navigator(LifecycleNode):
         self._input_stamps: dict[str, tuple[int, int]] = {}
         self._waiting_step: tuple | None = None
         self._frames: tuple[str, str] = ("", "")
+        self._active_since = math.inf
         self._last_cmd_wall = -math.inf
         self._last_trigger_stamp: float | None = None
         self._last_status: tuple | None = None
@@ -280,7 +281,7 @@ class Navigator(LifecycleNode):
         """Start control."""
         self._active = True
         self._last_trigger_stamp = None
-        start = time.monotonic()
+        start = self._active_since = time.monotonic()
         self._heard = {k: max(self._heard.get(k, start), start) for k in self._input_subs}
         self._start_timers()
         return TransitionCallbackReturn.SUCCESS
@@ -525,6 +526,7 @@ class Navigator(LifecycleNode):
         """
         now = time.monotonic()
         self._warn_missing(now)
+        self.output.warn_silent(now - self._active_since)
         if self._p("sync_stamps"):
             return
         if now - self._last_cmd_wall < 1.5 / self.core.settings.control_hz:

@@ -191,6 +191,7 @@ class OutputStage:
             raise ValueError(f"scan_mount={list(self.scan_mount)}: expected [x, y, z, yaw]")
         self.subs = []
         self.rejected = 0
+        self._warned: dict[str, float] = {}
         self.reconfigure(control_hz)
         if "scan" in self.sources:
             self.subs.append(node.create_subscription(LaserScan, "scan", self.on_scan, sensor_qos))
@@ -258,6 +259,25 @@ class OutputStage:
             self._reject("cloud", str(exc))
             return
         self.layer.update("cloud", pts, time.monotonic())
+
+    def warn_silent(self, since_active: float) -> None:
+        """WARN (every 30 s) about each configured source that never published.
+
+        Only once the node has been active for 3 s: the safety layer is blind there.
+        """
+        if not self.enabled or since_active < 3.0:
+            return
+        topics = {"depth": "depth", "scan": "scan", "cloud": "points"}
+        now = time.monotonic()
+        for source in self.layer.unheard():
+            if now - self._warned.get(source, -math.inf) < 30.0:
+                continue
+            self._warned[source] = now
+            topic = self.node.resolve_topic_name(topics[source])
+            self.node.get_logger().warning(
+                f"safety source {source}: no message on {topic}: the safety layer does not "
+                f"see obstacles there (set safety_sources to the range sensors this robot has)"
+            )
 
     def _reject(self, source: str, why: str) -> None:
         self.rejected += 1

@@ -139,3 +139,8 @@ def test_rgb_only_model_drives_with_only_an_rgb_camera(launch, harness, rgb_only
     assert any(abs(c.twist.linear.x) > 1e-3 or abs(c.twist.angular.z) > 1e-3 for c in cmds)
     assert harness.spin_until(lambda: harness.diag_values().get("missing_inputs") == "", 5.0)
     assert "inputs rgb odom" in launch.logs()
+    # The default safety source (depth) never published: said once, loudly, with the topic.
+    assert harness.spin_until(
+        lambda: "safety source depth: no message on /depth" in launch.logs(), 5.0
+    )
+    assert harness.diag_values()["safety_sources_silent"] == "depth"
