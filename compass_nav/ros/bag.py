@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["REPLAY_TOPICS", "BagRecorder", "bag_summary", "main", "replay"]
+__all__ = ["REPLAY_TOPICS", "TIMINGS", "BagRecorder", "bag_summary", "main", "replay"]
 
 #: Topics :func:`replay` feeds back by default (absolute names as recorded at the root).
 REPLAY_TOPICS: tuple[str, ...] = (
@@ -180,12 +180,17 @@ def bag_summary(path: str | Path) -> dict[str, tuple[str, int]]:
         return {c.topic: (c.msgtype, c.msgcount) for c in reader.connections}
 
 
+#: How :func:`replay` paces messages.
+TIMINGS: tuple[str, ...] = ("bag", "stamps")
+
+
 def replay(
     path: str | Path,
     rate: float = 1.0,
     topics: tuple[str, ...] | None = None,
     domain_id: int | None = None,
     wait_s: float = 10.0,
+    timing: str = "bag",
     log=print,
 ) -> dict[str, int]:
     """Publish a bag's messages with their recorded timing (scaled by ``rate``).
@@ -193,6 +198,10 @@ def replay(
     Args:
         path: rosbag2 folder (MCAP or sqlite3).
         rate: Playback speed factor (2.0 = twice as fast).
+        timing: 'bag' paces by the bag's (receive) times, like ``ros2 bag play``; 'stamps'
+            paces by the messages' header stamps (a message without a header goes with the
+            previous one): the right choice for a lockstep sim-in-the-loop bag, whose
+            receive times follow how fast the machine stepped, not the simulated 10 Hz.
         topics: Topics to publish (default: those of :data:`REPLAY_TOPICS` in the bag).
         domain_id: ROS_DOMAIN_ID (None = the environment's).
         wait_s: Wait up to this long for a subscriber on each camera/odometry/goal topic before
@@ -212,6 +221,8 @@ def replay(
 
     if not rate > 0:
         raise ValueError(f"rate={rate}: must be > 0")
+    if timing not in TIMINGS:
+        raise ValueError(f"timing={timing!r}: must be one of {', '.join(TIMINGS)}")
     path = Path(path)
     if not (path / "metadata.yaml").is_file():
         raise FileNotFoundError(f"{path} is not a rosbag2 folder (no metadata.yaml)")
@@ -243,7 +254,13 @@ def replay(
             log(f"replaying {', '.join(chosen)} from {path} at {rate:g}x")
             start_wall, start_bag = time.monotonic(), None
             conns = [have[t] for t in chosen]
+            store = _typestore() if timing == "stamps" else None
+            last = None
             for conn, stamp, data in reader.messages(connections=conns):
+                if store is not None:
+                    stamp = last = _header_ns(store, data, conn.msgtype, last)
+                    if stamp is None:
+                        stamp = 0
                 if start_bag is None:
                     start_bag = stamp
                 due = start_wall + (stamp - start_bag) * 1e-9 / rate
@@ -256,6 +273,15 @@ def replay(
             node.destroy_node()
             rclpy.try_shutdown(context=ctx)
     return counts
+
+
+def _header_ns(store, data, msgtype: str, last: int | None) -> int | None:
+    """A message's header stamp in ns (``last`` when it has no header)."""
+    msg = store.deserialize_cdr(bytes(data), msgtype)
+    header = getattr(msg, "header", None)
+    if header is None:
+        return last
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 def _needed(topic: str) -> bool:

@@ -105,6 +105,14 @@ def _replay_options(p: argparse.ArgumentParser) -> None:
         "/route /scan /points)",
     )
     p.add_argument(
+        "--timing",
+        choices=("bag", "stamps"),
+        default="bag",
+        help="pace by the bag's receive times (bag, like ros2 bag play) or by the messages' "
+        "header stamps (stamps: for lockstep sim-in-the-loop bags, whose receive times "
+        "follow how fast the machine stepped)",
+    )
+    p.add_argument(
         "--wait",
         type=float,
         default=10.0,
@@ -126,6 +134,7 @@ def _replay(args: argparse.Namespace) -> int:
             rate=args.rate,
             topics=tuple(args.topics) if args.topics else None,
             wait_s=args.wait,
+            timing=args.timing,
         )
     except (FileNotFoundError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
@@ -158,7 +167,7 @@ STAGE = Stage(
             "recorded timing, so a running navigator drives on them again. Run it inside "
             "the navigator's private network namespace and ROS_DOMAIN_ID.",
             epilog="examples:\n  scripts/netns_run.sh compass-nav ros replay runs/bags/carter "
-            "--rate 2",
+            "--timing stamps",
             handler=_replay,
             options=_replay_options,
         ),

@@ -28,6 +28,7 @@ from compass_nav.ros import qos
 from compass_nav.ros.conversions import image_to_rgb
 from compass_nav.ros.netns import require_private_network
 from compass_nav.utils.config import check, check_at_least, check_positive, check_within
+from compass_nav.utils.errors import ConfigError
 
 __all__ = [
     "SilConfig",
@@ -236,6 +237,14 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
     require_private_network()
     log_dir = Path(cfg.log_dir or tempfile.mkdtemp(prefix="compass_nav_sil_")).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
+    files = body_files(cfg.embodiments, log_dir, cfg.gif_dir)
+    if cfg.record:
+        taken = [str(Path(cfg.record) / f[1]) for f in files if (Path(cfg.record) / f[1]).exists()]
+        if taken:
+            raise ConfigError(
+                f"record={cfg.record!r}: bag folder(s) {', '.join(taken)} already exist; "
+                "choose a new folder (a bag is never overwritten)"
+            )
     results: list[dict] = []
     bar = None
     if progress:
@@ -244,9 +253,7 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
         bar = tqdm(
             total=cfg.episodes * len(cfg.embodiments), desc="sim-in-the-loop", unit="episode"
         )
-    for body, (arg, label, log_paths, gif_path) in zip(
-        cfg.embodiments, body_files(cfg.embodiments, log_dir, cfg.gif_dir), strict=True
-    ):
+    for body, (arg, label, log_paths, gif_path) in zip(cfg.embodiments, files, strict=True):
         domain = cfg.domain_id
         env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
         lockstep = cfg.realtime_factor == 0.0
@@ -310,6 +317,9 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
                         stdout=logs[-1],
                         stderr=subprocess.STDOUT,
                     )
+                    # It has found the navigator's topics once it listens to its commands
+                    # (nothing else subscribes to cmd_vel before the bridge starts).
+                    listener.wait_for_subscription("cmd_vel", deadline)
                 logs.append(open(log_paths[name], "w"))
                 procs.append(
                     subprocess.Popen(cmd, env=env, stdout=logs[-1], stderr=subprocess.STDOUT)
@@ -321,6 +331,10 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
             if recorder is not None:
                 time.sleep(0.3)  # the last messages in flight
                 stop_process(recorder)
+        if recorder is not None and not (bag / "metadata.yaml").is_file():
+            raise RuntimeError(
+                f"the bag recorder did not finish {bag}: see {log_dir / f'{label}_bag.log'}"
+            )
             listener.close()
             for log in logs:
                 log.close()

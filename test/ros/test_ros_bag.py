@@ -11,7 +11,7 @@ from ros_harness import Harness
 from compass_nav.ros.bag import bag_summary, replay
 from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop
 
-pytestmark = [pytest.mark.ros, pytest.mark.slow]
+pytestmark = pytest.mark.ros
 
 STEPS = 30
 
@@ -34,6 +34,7 @@ def recorded(tmp_path_factory):
     return out / "bags" / "carter", record
 
 
+@pytest.mark.slow
 def test_sil_run_is_recorded_with_every_topic(recorded):
     bag, record = recorded
     assert record["outcome"] in ("timeout", "success"), record
@@ -61,6 +62,7 @@ def test_sil_run_is_recorded_with_every_topic(recorded):
     assert topics["/goal_pose"][1] == 1 and topics["/episode_status"][1] == 1
 
 
+@pytest.mark.slow
 def test_replay_feeds_a_running_navigator(recorded, launch, domain_id):
     bag, _ = recorded
     launch(
@@ -74,7 +76,9 @@ def test_replay_feeds_a_running_navigator(recorded, launch, domain_id):
         h.wait_for_navigator()
         result: dict = {}
         thread = threading.Thread(
-            target=lambda: result.update(replay(bag, rate=2.0, domain_id=domain_id, log=print))
+            target=lambda: result.update(
+                replay(bag, rate=2.0, domain_id=domain_id, timing="stamps", log=print)
+            )
         )
         thread.start()
         while thread.is_alive():
@@ -89,10 +93,22 @@ def test_replay_feeds_a_running_navigator(recorded, launch, domain_id):
         h.close()
 
 
+@pytest.mark.slow
 def test_replay_errors_name_the_problem(tmp_path, recorded):
     with pytest.raises(FileNotFoundError, match="metadata.yaml"):
         replay(tmp_path)
     with pytest.raises(ValueError, match="rate"):
         replay(recorded[0], rate=0.0)
+    with pytest.raises(ValueError, match="timing"):
+        replay(recorded[0], timing="wall")
     with pytest.raises(ValueError, match="/nothing"):
         replay(recorded[0], topics=("/nothing",))
+
+
+def test_recording_never_overwrites_a_bag(tmp_path, private_network):
+    from compass_nav.utils.errors import ConfigError
+
+    (tmp_path / "bags" / "carter").mkdir(parents=True)
+    cfg = SilConfig(embodiments=("carter",), record=str(tmp_path / "bags"))
+    with pytest.raises(ConfigError, match="already exist"):
+        run_sim_in_the_loop(cfg, progress=False)
