@@ -305,7 +305,8 @@ class OutputStage:
 
     def diagnostics(self, now: float, check_stale: bool) -> dict[str, str]:
         """Diagnostic values of the safety layer."""
-        c, stale = self.layer.state(now, check_stale)
+        _, stale = self.layer.state(now, check_stale)
+        c, _ = self.layer.state(now, check_stale=False)  # last seen, silent sources included
 
         def fmt(v: float) -> str:
             return f"{v:.2f}" if math.isfinite(v) else "clear"
