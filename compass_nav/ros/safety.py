@@ -146,7 +146,7 @@ def clearance(points: np.ndarray, s: SafetySettings) -> Clearance:
     Points outside the height band, non-finite ones and ones inside the footprint (the robot's
     own body, sensor noise) are ignored.
     """
-    p = np.asarray(points, np.float64).reshape(-1, 3)
+    p = np.asarray(points).reshape(-1, 3)
     keep = np.isfinite(p).all(1) & (p[:, 2] >= s.min_height) & (p[:, 2] <= s.max_height)
     x, y = p[keep, 0], p[keep, 1]
     hl, hw = 0.5 * s.length, 0.5 * s.width
@@ -197,7 +197,9 @@ def _rays(cam: DepthCamera, h: int, w: int):
         bb, aa = np.meshgrid(b, a, indexing="ij")
         fx = cp + bb * sp  # body x per metre of depth
         fz = -sp + bb * cp  # body z per metre of depth
-        _RAYS[key] = (fx, aa, fz, (slice(None, None, step), slice(None, None, step)))
+        f32 = np.float32
+        sl = (slice(None, None, step), slice(None, None, step))
+        _RAYS[key] = (fx.astype(f32), aa.astype(f32), fz.astype(f32), sl)
     return _RAYS[key]
 
 
@@ -209,9 +211,16 @@ def depth_points(depth: np.ndarray, cam: DepthCamera) -> np.ndarray:
     d = np.asarray(depth)
     fx, fy, fz, sl = _rays(cam, d.shape[0], d.shape[1])
     d = d[sl]
-    ok = np.isfinite(d) & (d > 0.0)
-    dd = d[ok].astype(np.float64)
-    return np.stack([cam.x + dd * fx[ok], dd * fy[ok], cam.height + dd * fz[ok]], 1)
+    ok = d > 0.0  # NaN compares False; +inf is caught below
+    ok &= d < np.inf
+    dd = d[ok].astype(np.float32, copy=False)
+    out = np.empty((dd.size, 3), np.float32)
+    np.multiply(dd, fx[ok], out=out[:, 0])
+    out[:, 0] += cam.x
+    np.multiply(dd, fy[ok], out=out[:, 1])
+    np.multiply(dd, fz[ok], out=out[:, 2])
+    out[:, 2] += cam.height
+    return out
 
 
 def scan_points(
