@@ -168,3 +168,46 @@ def test_safety_layer_stops_before_the_obstacle_a_straight_driver_hits(tmp_path,
     # It drove most of the way at speed, then stopped short and stayed (the episode times out).
     assert safe["outcome"] == "timeout", safe
     assert safe["path_length"] > 0.75 * blind["path_length"], (blind, safe)
+
+
+def test_point_cloud_fields_offsets_and_errors():
+    from sensor_msgs.msg import PointCloud2, PointField
+
+    from compass_nav.ros.output_stage import cloud_to_points
+
+    pts = np.array([[1.0, 0.0, 0.3], [np.nan, 0.0, 0.0], [0.5, -0.2, 1.0]], np.float32)
+    rows = np.zeros(3, np.dtype({"names": ["x", "y", "z", "i"], "formats": ["<f4"] * 4}))
+    rows["x"], rows["y"], rows["z"], rows["i"] = pts[:, 0], pts[:, 1], pts[:, 2], 7.0
+    msg = PointCloud2(height=1, width=3, point_step=16, row_step=48, is_dense=False)
+    msg.fields = [
+        PointField(name=n, offset=4 * k, datatype=7, count=1) for k, n in enumerate("xyzi")
+    ]
+    msg.data = rows.tobytes()
+    np.testing.assert_allclose(cloud_to_points(msg), pts[[0, 2]])  # NaN point dropped
+    msg.fields = msg.fields[:2]
+    with pytest.raises(ValueError, match="x, y, z"):
+        cloud_to_points(msg)
+    msg.fields = [
+        PointField(name=n, offset=4 * k, datatype=7, count=1) for k, n in enumerate("xyz")
+    ]
+    msg.data = rows.tobytes()[:20]
+    with pytest.raises(ValueError, match="expected 48"):
+        cloud_to_points(msg)
+
+
+def test_output_parameters_are_declared_once_described_and_documented():
+    from pathlib import Path
+
+    from compass_nav.ros.output_stage import output_params
+    from compass_nav.ros.params import navigator_params
+
+    specs = navigator_params(CARTER) + output_params(CARTER)
+    names = [s.name for s in specs]
+    assert len(names) == len(set(names))
+    docs = (Path(__file__).parents[2] / "docs" / "ROS.md").read_text()
+    yaml = (Path(__file__).parents[2] / "launch" / "navigator_params.yaml").read_text()
+    for s in output_params(CARTER):
+        assert s.description
+        assert f"| `{s.name}` |" in docs, s.name
+    for name in ("safety_enabled", "safety_sources", "smooth_stop", "publish_when_idle"):
+        assert f"    {name}:" in yaml, name
