@@ -105,6 +105,10 @@ def run(model: str, rate: float, n: int, size: tuple[int, int], domain: int, log
         control_rate_hz=float(rate),
         stale_timeout=2.0,
         diagnostics_period=0.25,
+        # This feeder publishes reliably and sends its first odometry once: a best-effort
+        # subscription (the node's default) could lose it before matching.
+        image_qos="reliable",
+        odom_qos="reliable",
     )
     with open(log, "w") as fh:
         proc = subprocess.Popen(
