@@ -50,8 +50,10 @@ def _importable(package: str) -> bool:
 
 
 def available(package: str) -> bool:
-    """True if ``package`` (a key of :data:`REQUIRED`) can be imported, using the fallback
-    build when the environment has no such package."""
+    """True if ``package`` (a key of :data:`REQUIRED`) can be imported.
+
+    The fallback build is used when the environment has no such package.
+    """
     if package not in REQUIRED:
         raise ValueError(f"unknown interface package {package!r}; known: {sorted(REQUIRED)}")
     if importlib.util.find_spec(package) is None:
