@@ -42,8 +42,7 @@ from std_srvs.srv import Trigger
 
 from compass_nav.contract.body import EmbodimentSpec, get_embodiment
 from compass_nav.ros import conversions as conv
-from compass_nav.ros import graph
-from compass_nav.ros import qos
+from compass_nav.ros import graph, qos
 from compass_nav.ros.navigator_core import NavigatorCore, NavigatorSettings, open_runtime
 from compass_nav.ros.observation import robot_to_world
 from compass_nav.ros.params import check_value, declare, navigator_params
