@@ -69,8 +69,20 @@ def sim_bridge_graph_params(spec_cls) -> list:
         spec_cls(
             "publish_map_to_odom",
             True,
-            "Publish a static identity map -> odom on /tf_static (the simulator's world is "
-            "both), so goals in 'map' resolve.",
+            "Publish a static map -> odom on /tf_static (identity unless map_odom_x/y/yaw "
+            "say otherwise), so goals in 'map' resolve.",
+            read_only=True,
+        ),
+        spec_cls("map_odom_x", 0.0, "x of odom in map, m.", range=(-1e4, 1e4), read_only=True),
+        spec_cls("map_odom_y", 0.0, "y of odom in map, m.", range=(-1e4, 1e4), read_only=True),
+        spec_cls(
+            "map_odom_yaw", 0.0, "Yaw of odom in map, rad.", range=(-3.2, 3.2), read_only=True
+        ),
+        spec_cls(
+            "goal_frame",
+            "",
+            "Frame the episode's goal and route are published in: '' = odom_frame, or "
+            "map_frame (converted through map -> odom, as a localised robot's goals are).",
             read_only=True,
         ),
         spec_cls(

@@ -175,8 +175,9 @@ class SimBridge(Node):
         return conv.sec_to_stamp(self.sim_time)
 
     def _publish_goal(self) -> None:
-        stamp, frame = self._stamp(), self.frames["odom"]
-        g = self.env.goal[0]
+        stamp = self._stamp()
+        frame, g = self.scene.goal_frame(self.env.goal[:1])
+        g = g[0]
         msg = PoseStamped()
         msg.header.stamp, msg.header.frame_id = stamp, frame
         msg.pose.position.x, msg.pose.position.y = float(g[0]), float(g[1])
@@ -186,7 +187,8 @@ class SimBridge(Node):
             pose = self.env.pose[0]
             plan = grid.descend_path(self.env.cost_to_go[0], pose[0], pose[1], 4 * GRID_CELLS)
             # Like the simulator's own route: skip the cell centre under the robot.
-            pts = np.vstack([pose[None, :2], plan[1:], g[None, :2]])
+            pts = np.vstack([pose[None, :2], plan[1:], self.env.goal[0][None, :2]])
+            pts = self.scene.goal_frame(pts)[1]
             self._route_pub.publish(conv.path_msg(pts, stamp, frame))
         if self._lockstep:
             self._goal_pub.wait_for_all_acked(Duration(seconds=1.0))

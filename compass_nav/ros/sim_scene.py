@@ -52,6 +52,14 @@ class SceneTopics:
         p = node.get_parameter
         self.publish_tf = p("publish_tf").value
         self.map_to_odom = p("publish_map_to_odom").value
+        self.map_odom = tuple(p(f"map_odom_{k}").value for k in ("x", "y", "yaw"))
+        goal_frame = p("goal_frame").value
+        if goal_frame not in ("", p("odom_frame").value, p("map_frame").value):
+            raise ValueError(
+                f"goal_frame={goal_frame!r}: must be '', odom_frame or map_frame "
+                f"({p('odom_frame').value!r} or {p('map_frame').value!r})"
+            )
+        self.goal_in_map = goal_frame == p("map_frame").value != p("odom_frame").value
         self.scene = p("publish_scene").value
         self.TFMessage = None
         if self.publish_tf or self.map_to_odom:
@@ -99,9 +107,25 @@ class SceneTopics:
                 )
             )
         if self.map_to_odom:
-            tfs.append(_tf(f["map"], f["odom"], stamp, (0.0, 0.0, 0.0)))
+            x, y, yaw = self.map_odom
+            tfs.append(_tf(f["map"], f["odom"], stamp, (x, y, 0.0), yaw))
         if tfs:
             self.static_pub.publish(self.TFMessage(transforms=tfs))
+
+    def goal_frame(self, points: np.ndarray) -> tuple[str, np.ndarray]:
+        """(frame, points) for a goal or route: (N, 2) or (N, 3) odometry-frame rows, in
+        ``goal_frame`` (the map frame: converted with map -> odom).
+        """
+        if not self.goal_in_map:
+            return self.frames["odom"], points
+        x, y, yaw = self.map_odom
+        c, s = math.cos(yaw), math.sin(yaw)
+        out = np.array(points, np.float64)
+        out[:, 0] = x + c * points[:, 0] - s * points[:, 1]
+        out[:, 1] = y + s * points[:, 0] + c * points[:, 1]
+        if out.shape[1] > 2:
+            out[:, 2] = (points[:, 2] + yaw + math.pi) % (2 * math.pi) - math.pi
+        return self.frames["map"], out
 
     def publish_pose(self, pose, stamp) -> None:
         """``odom -> base_link`` at ``stamp`` (each observation)."""
