@@ -10,6 +10,7 @@ real install always wins) when the package cannot be imported as things are. Set
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
 import os
@@ -26,6 +27,9 @@ REQUIRED = {
         "nav2_msgs.msg": ("SpeedLimit",),
     },
 }
+
+
+_LOADED: set[str] = set()
 
 
 def fallback_site() -> Path:
@@ -61,7 +65,35 @@ def available(package: str) -> bool:
         if (site / package).is_dir() and str(site) not in sys.path:
             sys.path.append(str(site))
             importlib.invalidate_caches()
-    return _importable(package)
+    if not _importable(package):
+        return False
+    _library_path(package)
+    return True
+
+
+def _library_path(package: str) -> None:
+    """A package from the fallback build: load its libraries now.
+
+    rmw loads a type's typesupport library by its bare name (dlopen of
+    ``lib<pkg>__rosidl_typesupport_fastrtps_c.so``) when a publisher, subscription or action
+    is created; the loader searches the ``LD_LIBRARY_PATH`` of the process start, which does
+    not name the build. A library already loaded matches by name, so they are loaded here
+    (and the folder is added to ``LD_LIBRARY_PATH`` for child processes).
+    """
+    spec = importlib.util.find_spec(package)
+    where = Path(next(iter(spec.submodule_search_locations or []), "")).resolve()
+    site = fallback_site().resolve()
+    if site not in where.parents:
+        return
+    lib = str(site.parents[1])  # <install>/lib/pythonX.Y/site-packages -> <install>/lib
+    paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
+    if lib not in paths:
+        os.environ["LD_LIBRARY_PATH"] = ":".join([*paths, lib])
+    if package in _LOADED:
+        return
+    for so in sorted(Path(lib).glob(f"lib{package}__*.so")):
+        ctypes.CDLL(str(so), mode=ctypes.RTLD_GLOBAL)
+    _LOADED.add(package)
 
 
 def missing_text(package: str) -> str:

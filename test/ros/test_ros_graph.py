@@ -202,6 +202,7 @@ class ActionClients:
     """NavigateToPose / FollowPath clients on the harness node."""
 
     def __init__(self, h) -> None:
+        assert interfaces.available("nav2_msgs"), interfaces.missing_text("nav2_msgs")
         from nav2_msgs.action import FollowPath, NavigateToPose
         from rclpy.action import ActionClient
 
