@@ -277,7 +277,7 @@ def test_navigate_to_pose_feedback_preemption_cancel_success(launch, harness):
     harness.pose = np.array([2.0, 1.0, 0.3])
     harness.publish_odom()
     _, third = ac.nav_goal(2.0, 1.0, 0.3)
-    res = ac.result(third, drive=harness.tick)
+    res = ac.result(third, drive=lambda: harness.drive_step(timeout=0.5))
     assert res.status == GoalStatus.STATUS_SUCCEEDED, res.result.error_msg
     assert res.result.error_code == 0
     # A goal in a frame without a transform: aborted with TF_ERROR and the reason.
@@ -316,15 +316,14 @@ def test_follow_path_on_cmd_vel_nav_with_speed_limit(launch, harness):
     _, fut = ac.send(ac.follow, goal)
     n_cmd_vel = len(harness.cmds)
     for _ in range(15):
-        harness.tick()
-        harness.spin(0.05)
+        harness.drive_step(timeout=0.5)
     assert nav_cmds, "no command on cmd_vel_nav"
     speeds = [m.twist.linear.x for m in nav_cmds]
     assert max(speeds) > 0.1 and max(speeds) <= 0.3 + 1e-6, speeds
     assert all(m.twist.linear.x == 0.0 for _, m in harness.cmds[n_cmd_vel:])
     assert harness.spin_until(lambda: any(f.feedback.distance_to_goal > 1.9 for f in ac.feedback))
     harness.pose = np.array([2.0, 0.0, 0.0])
-    res = ac.result(fut, drive=harness.tick)
+    res = ac.result(fut, drive=lambda: harness.drive_step(timeout=0.5))
     assert res.status == GoalStatus.STATUS_SUCCEEDED, res.result.error_msg
     # An empty path: aborted as INVALID_PATH.
     _, fut = ac.send(ac.follow, ac.FollowPath.Goal())
@@ -356,7 +355,7 @@ def test_goals_sent_before_configure_are_kept(launch, harness):
     assert cmd is not None and cmd.twist.linear.x > 0.05
     assert ac.feedback[-1].feedback.distance_remaining == pytest.approx(2.0, abs=0.05)
     harness.pose = np.array([2.0, 0.0, 0.0])
-    res = ac.result(fut, drive=harness.tick)
+    res = ac.result(fut, drive=lambda: harness.drive_step(timeout=0.5))
     assert res.result.error_code == 0 and res.status == 4  # STATUS_SUCCEEDED
 
 
