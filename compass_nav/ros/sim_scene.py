@@ -113,8 +113,9 @@ class SceneTopics:
             self.static_pub.publish(self.TFMessage(transforms=tfs))
 
     def goal_frame(self, points: np.ndarray) -> tuple[str, np.ndarray]:
-        """(frame, points) for a goal or route: (N, 2) or (N, 3) odometry-frame rows, in
-        ``goal_frame`` (the map frame: converted with map -> odom).
+        """(frame, points): odometry-frame rows (N, 2) or (N, 3) in ``goal_frame``.
+
+        In the map frame they are converted with map -> odom.
         """
         if not self.goal_in_map:
             return self.frames["odom"], points
