@@ -419,7 +419,8 @@ class Navigator(LifecycleNode):
             return graph.to_odom_frame(self, frame, odom_frame, xyyaw, what)
         raise conv.InputError(
             f"{what} frame {frame!r} is unknown: give it in the odometry frame "
-            f"{odom_frame!r} or the robot frame {base_frame!r} (no TF here: use_tf is off or tf2_msgs is missing)"
+            f"{odom_frame!r} or the robot frame {base_frame!r} "
+            "(no TF here: use_tf is off or tf2_msgs is missing)"
         )
 
     def _on_goal(self, msg: PoseStamped) -> str:
