@@ -7,7 +7,9 @@
 # CPU wheel instead of a multi-GB CUDA build); install requirements/*.txt; install this
 # package editable without dependencies. A stamp file (.venv/.compass_nav_stamp) holds a
 # sha256 of the requirement files and build inputs: when it matches, nothing is installed
-# and the script returns in about a second. --force ignores the stamp.
+# and the script returns in about a second. --force ignores the stamp. Last, the ROS 2
+# interface packages that are not installed (tf2_msgs, nav2_msgs) are built with colcon
+# (scripts/build_interfaces.sh, a no-op when up to date or when they are importable).
 # It changes nothing in the calling shell; activate with: . .venv/bin/activate
 set -euo pipefail
 
@@ -46,7 +48,7 @@ fi
 want="$(digest)"
 if [ "$FORCE" = 0 ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   say "environment up to date ($VENV); nothing to install"
-  exit 0
+  exec "$ROOT/scripts/build_interfaces.sh"
 fi
 
 PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check)
@@ -63,4 +65,5 @@ say "installing compass_nav in editable mode (no dependencies)"
 "${PIP[@]}" --no-deps -e .
 
 echo "$want" > "$STAMP"
+"$ROOT/scripts/build_interfaces.sh"
 say "done; activate with: . .venv/bin/activate"

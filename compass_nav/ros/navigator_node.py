@@ -42,7 +42,7 @@ from std_srvs.srv import Trigger
 
 from compass_nav.contract.body import EmbodimentSpec, get_embodiment
 from compass_nav.ros import conversions as conv
-from compass_nav.ros import qos, realtime
+from compass_nav.ros import graph, qos, realtime
 from compass_nav.ros.navigator_core import NavigatorCore, NavigatorSettings, open_runtime
 from compass_nav.ros.observation import robot_to_world
 from compass_nav.ros.output_stage import OutputStage, output_params
@@ -111,6 +111,12 @@ class Navigator(LifecycleNode):
         )
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
+        # Goal inputs exist from construction, so that goals sent while the node configures
+        # wait (in the reader queue, or queued by the action servers) instead of being lost.
+        self._goal_sub = self.create_subscription(
+            PoseStamped, "goal_pose", self._on_goal, qos.reliable()
+        )
+        self._tf, self._actions = graph.attach(self)
 
     # ------------------------------------------------------------------ parameters
     def _declare_parameters(self) -> tuple[EmbodimentSpec, str]:
@@ -234,9 +240,6 @@ class Navigator(LifecycleNode):
         # Subscription order is the executor's order for messages that are ready together:
         # goal and route first, so a new episode's first image is never steered to the old
         # goal; then odometry and depth, so an image-triggered step sees the matching pose.
-        self._subs.append(
-            self.create_subscription(PoseStamped, "goal_pose", self._on_goal, qos.reliable())
-        )
         if values["use_route"]:
             self._subs.append(
                 self.create_subscription(Path, "route", self._on_route, qos.reliable(2))
@@ -458,12 +461,19 @@ class Navigator(LifecycleNode):
             if self.core.pose is None:
                 return None
             return robot_to_world(self.core.pose, xyyaw)
+        if self._tf is not None and frame and odom_frame:
+            return graph.to_odom_frame(self, frame, odom_frame, xyyaw, what)
         raise conv.InputError(
             f"{what} frame {frame!r} is unknown: give it in the odometry frame "
-            f"{odom_frame!r} or the robot frame {base_frame!r} (no tf2 lookups here)"
+            f"{odom_frame!r} or the robot frame {base_frame!r} "
+            "(no TF here: use_tf is off or tf2_msgs is missing)"
         )
 
-    def _on_goal(self, msg: PoseStamped) -> None:
+    def _on_goal(self, msg: PoseStamped) -> str:
+        if self.core is None:  # not configured yet: applied with the first odometry
+            self._pending["goal"] = msg
+            return ""
+        self._tf_stamp = msg.header.stamp  # the time a TF lookup is made for
         try:
             goal = conv.pose_to_xyyaw(msg.pose, "goal pose")
             world = self._to_world(msg.header.frame_id, goal, "goal")
@@ -471,10 +481,10 @@ class Navigator(LifecycleNode):
             self.get_logger().error(f"goal rejected: {exc}")
             self.core.reject_goal(str(exc))
             self._after_event()
-            return
+            return str(exc)
         if world is None:
             self._pending["goal"] = msg
-            return
+            return ""
         self.core.set_goal(world)
         self._last_trigger_stamp = None
         self.get_logger().info(
@@ -482,8 +492,13 @@ class Navigator(LifecycleNode):
             f"{self._frame_names()[0]!r}"
         )
         self._after_event()
+        return ""
 
-    def _on_route(self, msg: Path) -> None:
+    def _on_route(self, msg: Path) -> str:
+        if self.core is None:
+            self._pending["route"] = msg
+            return ""
+        self._tf_stamp = msg.header.stamp
         try:
             pts = conv.path_to_points(msg)
             frame = msg.header.frame_id
@@ -491,13 +506,25 @@ class Navigator(LifecycleNode):
         except conv.InputError as exc:
             self.core.route_note = f"route rejected: {exc}"
             self.get_logger().warning(self.core.route_note)
-            return
+            return str(exc)
         if probe is None:
             self._pending["route"] = msg
-            return
-        if frame == self._frame_names()[1]:  # robot frame: fix it in the world now
+            return ""
+        odom_frame, base_frame = self._frame_names()
+        if frame == base_frame:  # robot frame: fix it in the world now
             pts = np.array([robot_to_world(self.core.pose, (x, y, 0.0))[:2] for x, y in pts])
+        elif frame and frame != odom_frame:  # through TF, with the route's own stamp
+            pts = np.array([self._to_world(frame, (x, y, 0.0), "route")[:2] for x, y in pts])
         self.core.on_route(pts)
+        return ""
+
+    # Hooks for the action servers (compass_nav.ros.actions).
+    submit_goal = _on_goal
+    submit_route = _on_route
+
+    def goal_pending(self) -> bool:
+        """A goal waits for the first odometry (or for the node to configure)."""
+        return "goal" in self._pending
 
     def _on_cancel(self, request, response):
         response.success = self.core.cancel()
@@ -579,7 +606,9 @@ class Navigator(LifecycleNode):
         d = self.core.step(time.monotonic() if now is None else now)
         sync = self._p("sync_stamps")
         idle = d.status.state != "active" or self.core.goal is None
-        cmd = self.output.shape(d.cmd, idle, check_stale=not sync)
+        # Policy -> speed limit (FollowPath) -> safety layer -> deceleration ramp.
+        limited = self._actions.limit(d.cmd) if self._actions else d.cmd
+        cmd = self.output.shape(limited, idle, check_stale=not sync)
         if cmd is not None:
             self._publish_cmd(cmd, stamp)
         elif sync and stamp is not None:
@@ -610,7 +639,7 @@ class Navigator(LifecycleNode):
             self._stamp(stamp) if stamped else None,
             self._command_frame(),
         )
-        self._cmd_pub.publish(msg)
+        ((self._actions and self._actions.command_publisher()) or self._cmd_pub).publish(msg)
         self._last_cmd_wall = time.monotonic()
         self._commands += 1
 

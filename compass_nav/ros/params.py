@@ -18,6 +18,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 from compass_nav.contract import spec as task
 from compass_nav.contract.body import EmbodimentSpec
+from compass_nav.ros.graph_params import navigator_graph_params, sim_bridge_graph_params
 
 __all__ = [
     "LIMIT_PARAMS",
@@ -282,6 +283,7 @@ def navigator_params(body: EmbodimentSpec) -> list[ParamSpec]:
         ParamSpec(
             "diagnostics_period", 1.0, "Seconds between diagnostics messages.", range=(0.05, 60.0)
         ),
+        *navigator_graph_params(ParamSpec),
     ]
 
 
@@ -407,4 +409,5 @@ def sim_bridge_params() -> list[ParamSpec]:
             "base_frame", "base_link", "Robot body frame (odometry child frame).", read_only=True
         ),
         ParamSpec("camera_frame", "camera", "Frame of the camera images.", read_only=True),
+        *sim_bridge_graph_params(ParamSpec),
     ]

@@ -25,7 +25,9 @@ return), ``odom`` (nav_msgs/Odometry: pose in ``odom_frame``, body twist), ``/cl
 latched, once per episode, planned mode) and ``episode_status`` (std_msgs/String JSON, one
 per finished episode, latched depth 100). Services: ``~/reset`` (new scene and goal) and
 ``~/publish_goal`` (publish the current goal and route again). The simulator's world frame is
-the odometry frame, so the navigator cannot tell the bridge from a robot.
+the odometry frame, so the navigator cannot tell the bridge from a robot. TF
+(``odom -> base_link -> camera``, static ``map -> odom``), the static map, the footprint and
+obstacle markers for RViz: :mod:`compass_nav.ros.sim_scene`.
 
 The env autoresets on the step *after* an episode ends (gymnasium NEXT_STEP); the bridge
 does not rely on that: it resets explicitly right away and publishes the new goal before the
@@ -56,6 +58,7 @@ from compass_nav.planner import grid
 from compass_nav.ros import conversions as conv
 from compass_nav.ros import qos
 from compass_nav.ros.params import check_value, declare, sim_bridge_params
+from compass_nav.ros.sim_scene import SceneTopics
 from compass_nav.sim.env import NavVectorEnv
 from compass_nav.sim.mdp.terminations import episode_outcome
 from compass_nav.sim.scenes import GRID_CELLS
@@ -120,6 +123,12 @@ class SimBridge(Node):
         self.create_subscription(
             TwistStamped if stamped else Twist, "cmd_vel", self._on_cmd, qos.command()
         )
+        prefix = self._p("frame_prefix")
+        self.frames = {
+            k: prefix + self._p(f"{k}_frame") for k in ("odom", "base", "camera", "map")
+        }
+        self.scene = SceneTopics(self, self.frames)
+        self.scene.publish_static(self.body, conv.sec_to_stamp(_T0))
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(Trigger, "~/publish_goal", self._on_publish_goal)
 
@@ -166,8 +175,9 @@ class SimBridge(Node):
         return conv.sec_to_stamp(self.sim_time)
 
     def _publish_goal(self) -> None:
-        stamp, frame = self._stamp(), self._p("odom_frame")
-        g = self.env.goal[0]
+        stamp = self._stamp()
+        frame, g = self.scene.goal_frame(self.env.goal[:1])
+        g = g[0]
         msg = PoseStamped()
         msg.header.stamp, msg.header.frame_id = stamp, frame
         msg.pose.position.x, msg.pose.position.y = float(g[0]), float(g[1])
@@ -177,7 +187,8 @@ class SimBridge(Node):
             pose = self.env.pose[0]
             plan = grid.descend_path(self.env.cost_to_go[0], pose[0], pose[1], 4 * GRID_CELLS)
             # Like the simulator's own route: skip the cell centre under the robot.
-            pts = np.vstack([pose[None, :2], plan[1:], g[None, :2]])
+            pts = np.vstack([pose[None, :2], plan[1:], self.env.goal[0][None, :2]])
+            pts = self.scene.goal_frame(pts)[1]
             self._route_pub.publish(conv.path_msg(pts, stamp, frame))
         if self._lockstep:
             self._goal_pub.wait_for_all_acked(Duration(seconds=1.0))
@@ -186,6 +197,7 @@ class SimBridge(Node):
     def _start_episode(self, obs: dict) -> None:
         self.episode += 1
         self._obs = obs
+        self.scene.publish_episode(self.env, self.body, self._stamp())
         self._publish_goal()
         self.get_logger().info(
             f"episode {self.episode}: {self.body.name} in {self.env.env_family[0]} scene "
@@ -194,7 +206,8 @@ class SimBridge(Node):
 
     def _publish_observation(self) -> None:
         stamp = self._stamp()
-        cam, base, odom = (self._p("camera_frame"), self._p("base_frame"), self._p("odom_frame"))
+        cam, base, odom = (self.frames["camera"], self.frames["base"], self.frames["odom"])
+        self.scene.publish_pose(self.env.pose[0], stamp)
         self._clock_pub.publish(Clock(clock=stamp))
         self._odom_pub.publish(
             conv.odometry_msg(self.env.pose[0], self.env.vel[0], stamp, odom, base)
