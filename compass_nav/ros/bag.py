@@ -34,14 +34,26 @@ REPLAY_TOPICS: tuple[str, ...] = (
     "/route",
     "/scan",
     "/points",
+    "/tf",
+    "/tf_static",
 )
+#: Replayed latched (transient-local), as tf2 listeners subscribe to them.
+_LATCHED = ("/tf_static",)
 #: Topics the recorder never subscribes to (DDS/ROS internals, not the run).
 _SKIP = ("/parameter_events", "/rosout")
 
 
 def _message_class(type_name: str):
-    """``sensor_msgs/msg/Image`` -> the Python message class."""
+    """``sensor_msgs/msg/Image`` -> the Python message class.
+
+    Interface packages built at set-up where PyPI lacks them (``tf2_msgs``, ``nav2_msgs``:
+    :mod:`compass_nav.ros.interfaces`) are made importable and their libraries loaded first.
+    """
+    from compass_nav.ros import interfaces
+
     pkg, kind, name = type_name.split("/")
+    if pkg in interfaces.REQUIRED:
+        interfaces.available(pkg)
     return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
 
 
@@ -125,26 +137,26 @@ class BagRecorder:
             type_name = types[0]
             try:
                 cls = _message_class(type_name)
+                # Subscribed first: a type rmw cannot load is skipped, never half-recorded.
+                self._node.create_subscription(
+                    cls,
+                    topic,
+                    lambda data, t=topic: self._write(t, data),
+                    _recording_qos(self._node, topic),
+                    raw=True,
+                )
                 with self._lock:
                     self._conns[topic] = self._writer.add_connection(
                         topic, type_name, typestore=self._store
                     )
-            except (ImportError, AttributeError, KeyError, ValueError) as exc:
+                    self.counts[topic] = 0
+            except Exception as exc:  # noqa: BLE001 - one odd topic must not end a recording
                 self._skipped.add(topic)
-                self._log(f"bag: not recording {topic} ({type_name}): {exc}")
-                continue
-            self.counts[topic] = 0
-            self._node.create_subscription(
-                cls,
-                topic,
-                lambda data, t=topic: self._write(t, data),
-                _recording_qos(self._node, topic),
-                raw=True,
-            )
+                self._log(f"bag: not recording {topic} ({type_name}): {type(exc).__name__}: {exc}")
 
     def _write(self, topic: str, data: bytes) -> None:
         with self._lock:
-            if self._closed:
+            if self._closed or topic not in self._conns:
                 return
             self._writer.write(self._conns[topic], time.time_ns(), data)
             self.counts[topic] += 1
@@ -238,12 +250,20 @@ def replay(
         kwargs = {} if domain_id is None else {"domain_id": domain_id}
         rclpy.init(context=ctx, **kwargs)
         node = rclpy.create_node("bag_replay", context=ctx, start_parameter_services=False)
-        qos = QoSProfile(
-            depth=10,
-            reliability=ReliabilityPolicy.RELIABLE,
-            durability=DurabilityPolicy.VOLATILE,
-        )
-        pubs = {t: node.create_publisher(_message_class(have[t].msgtype), t, qos) for t in chosen}
+
+        def qos(topic: str) -> QoSProfile:
+            durability = (
+                DurabilityPolicy.TRANSIENT_LOCAL
+                if topic in _LATCHED
+                else DurabilityPolicy.VOLATILE
+            )
+            return QoSProfile(
+                depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=durability
+            )
+
+        pubs = {
+            t: node.create_publisher(_message_class(have[t].msgtype), t, qos(t)) for t in chosen
+        }
         counts = dict.fromkeys(chosen, 0)
         try:
             end = time.monotonic() + wait_s

@@ -102,7 +102,7 @@ def _replay_options(p: argparse.ArgumentParser) -> None:
         metavar="TOPIC",
         help="topics to publish (default: camera, depth, odometry, goal and route topics "
         "found in the bag: /image /image/compressed /depth /camera_info /odom /goal_pose "
-        "/route /scan /points)",
+        "/route /scan /points /tf /tf_static)",
     )
     p.add_argument(
         "--timing",

@@ -54,6 +54,12 @@ def test_sil_run_is_recorded_with_every_topic(recorded):
     for topic, typ in types.items():
         assert topic in topics, sorted(topics)
         assert topics[topic][0] == typ
+    # The sim bridge's scene for RViz/Foxglove: the map, and TF where tf2_msgs exists.
+    assert topics["/map"][1] == 1
+    from compass_nav.ros import interfaces
+
+    if interfaces.available("tf2_msgs"):
+        assert topics["/tf"][1] == record["steps"] and topics["/tf_static"][1] >= 1
     steps = record["steps"]
     for topic in ("/image", "/depth", "/odom", "/clock"):  # one per simulated step
         assert topics[topic][1] == steps, (topic, topics[topic], steps)

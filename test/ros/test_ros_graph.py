@@ -33,6 +33,10 @@ PARAMS = dict(
     stale_timeout=0.3,
     image_qos="reliable",
     odom_qos="reliable",
+    # Immediate zeros, answered to every image (the decelerating, quiet-when-idle defaults
+    # are tested in test_ros_output.py).
+    smooth_stop=False,
+    publish_when_idle=True,
 )
 
 
