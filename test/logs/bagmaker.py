@@ -29,7 +29,9 @@ def header(t: float, frame: str) -> object:
 
 
 def quat(yaw: float):
-    return M["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))
+    return M["geometry_msgs/msg/Quaternion"](
+        x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2)
+    )
 
 
 def pose(x: float, y: float, yaw: float):
@@ -167,7 +169,9 @@ def write_nav_bag(
             for s in range(steps):
                 if k not in gap_steps:
                     put("/odom", odom_msg(t, p, v), recv0(t) + 0.003)
-                    put("/depth", depth_msg(t, np.full((16, 16), 2.0 + 0.01 * k)), recv0(t) + 0.004)
+                    put(
+                        "/depth", depth_msg(t, np.full((16, 16), 2.0 + 0.01 * k)), recv0(t) + 0.004
+                    )
                     put("/image", image_msg(t, frame_for(k)), recv0(t) + 0.005)
                 cmd = (0.1 * s, 0.0, 0.01 * k)
                 put("/cmd_vel", twist_msg(cmd), recv0(t) + 0.5 * dt * wall_scale)
