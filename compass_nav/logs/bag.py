@@ -68,6 +68,7 @@ _EPISODE_COUNTS = (
     "depth_held",
     "odom_exact",
     "odom_interpolated",
+    "odom_nearest",
     "cmd_vel_superseded",
     "cmd_vel_held",
     "cmd_vel_zero_before_first",
@@ -96,7 +97,7 @@ class BagTopics:
     collision: str = ""
 
     def resolved(self) -> dict[str, str]:
-        """role -> absolute topic name ('' when unused)."""
+        """Role -> absolute topic name ('' when unused)."""
         out = {}
         for f in dataclasses.fields(self):
             name = str(getattr(self, f.name)).strip()
@@ -188,7 +189,9 @@ def _open_reader(path: Path):
         reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_KILTED))
         reader.open()
     except Exception as exc:  # rosbags raises several unrelated types for unreadable bags
-        raise DataError(f"bag {path} cannot be read as rosbag2 ({type(exc).__name__}: {exc})")
+        raise DataError(
+            f"bag {path} cannot be read as rosbag2 ({type(exc).__name__}: {exc})"
+        ) from None
     return reader
 
 
@@ -324,9 +327,10 @@ def _to_odom(pose: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 
 def _interp_odometry(
-    t: float, odom_t: np.ndarray, pose: np.ndarray, twist: np.ndarray, max_gap: float
+    t: float, odom_t: np.ndarray, pose: np.ndarray, twist: np.ndarray, max_gap: float, tol: float
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Odometry at ``t``: exact, interpolated between neighbours, or '' kind = gap."""
+    """Odometry at ``t``: exact, interpolated between neighbours, the nearest one within
+    ``tol`` where ``t`` is not bracketed (the ends of the stream), or '' = a gap."""
     j = int(np.searchsorted(odom_t, t))
     if j < len(odom_t) and abs(odom_t[j] - t) < 1e-6:
         return pose[j], twist[j], "exact"
@@ -339,6 +343,9 @@ def _interp_odometry(
         p = np.array([p0[0] + a * (p1[0] - p0[0]), p0[1] + a * (p1[1] - p0[1]), yaw])
         p[2] = float(wrap_angle(np.float64(p[2])))
         return p, (1 - a) * twist[j - 1] + a * twist[j], "interpolated"
+    n = _nearest(odom_t, t)
+    if abs(odom_t[n] - t) <= tol and not (0 < j < len(odom_t)):
+        return pose[n], twist[n], "nearest"
     return pose[0], twist[0], ""
 
 
@@ -519,7 +526,7 @@ def read_bag_episodes(
         frame_idx, depth_idx = [], []
         poses, twists, actions, route_idx = [], [], [], []
         last_cmd, have_cmd = np.zeros(3), False
-        for k, tk in enumerate(ticks):
+        for tk in ticks:
             j = _nearest(image.stamp, tk)
             if abs(image.stamp[j] - tk) > tol:
                 prev = int(np.searchsorted(image.stamp, tk, side="right")) - 1
@@ -550,7 +557,7 @@ def read_bag_episodes(
                     d = prev
                     ec["depth_held"] += 1
                 depth_idx.append(d)
-            p, v, kind = _interp_odometry(ts, odom.stamp, odom_pose, odom_twist, cfg.max_gap)
+            p, v, kind = _interp_odometry(ts, odom.stamp, odom_pose, odom_twist, cfg.max_gap, tol)
             if not kind:
                 near = odom.stamp[_nearest(odom.stamp, ts)]
                 ep_problems.append(

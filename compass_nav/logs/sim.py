@@ -77,7 +77,8 @@ def import_sim(
     Args:
         policy: A policy spec for :func:`compass_nav.policies.make_policy`.
         out: Log dataset folder (created, or appended to).
-        embodiments, families: Bodies and scene families (slots cycle through them).
+        embodiments: Bodies (slots cycle through them).
+        families: Scene families (slots cycle through them).
         episodes: Episodes to write.
         split: Simulator scene split (``train``, ``validation``, ``heldout``); also the
             episodes' split label.

@@ -50,7 +50,8 @@ def build_start_bank(
         logs: One or more log dataset folders.
         out: The bank file (``.npz``; written atomically).
         frames: Context frames F per start (the first F steps).
-        splits, robots: Keep only episodes with these labels (empty: all).
+        splits: Keep only episodes with these split labels (empty: all).
+        robots: Keep only episodes of these robots (empty: all).
         max_starts: Keep at most this many starts (0: all), in folder order.
         progress: Show a progress bar.
 

@@ -1,4 +1,4 @@
-"""Writes small rosbag2 files with real serialised ROS 2 messages (``rosbags`` type store).
+"""Fixtures for the log tests: small rosbag2 files with real serialised ROS 2 messages.
 
 The bags look like what a recorder beside the navigator and the sim bridge writes: camera,
 depth and odometry stamped alike at the control rate, commands received shortly after each
@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -134,9 +135,12 @@ def write_nav_bag(
     storage: StoragePlugin = StoragePlugin.MCAP,
     time_offset: float = 100.0,
     wall_scale: float = 0.3,
+    odom_offset: float = 0.0,
+    depth_offset: float = 0.0,
 ) -> dict:
     """Write a bag of ``episodes`` ((steps, outcome), ...) driven at constant commands.
 
+    ``odom_offset``: odometry stamped this much after the frames (an unsynchronised clock).
     ``gap_steps``: global frame numbers whose image/depth/odom are not written (a gap).
     Receive times run ``wall_scale`` times as fast as the sensor clock (a lockstep run), so
     the importer must map them. Returns what was written, for the assertions.
@@ -168,9 +172,11 @@ def write_nav_bag(
             v = np.array([0.5, 0.0, 0.2])
             for s in range(steps):
                 if k not in gap_steps:
-                    put("/odom", odom_msg(t, p, v), recv0(t) + 0.003)
+                    put("/odom", odom_msg(t + odom_offset, p, v), recv0(t) + 0.003)
                     put(
-                        "/depth", depth_msg(t, np.full((16, 16), 2.0 + 0.01 * k)), recv0(t) + 0.004
+                        "/depth",
+                        depth_msg(t + depth_offset, np.full((16, 16), 2.0 + 0.01 * k)),
+                        recv0(t) + 0.004,
                     )
                     put("/image", image_msg(t, frame_for(k)), recv0(t) + 0.005)
                 cmd = (0.1 * s, 0.0, 0.01 * k)
@@ -186,3 +192,9 @@ def write_nav_bag(
             status = json.dumps({"episode": len(out["goals"]), "outcome": outcome, "steps": steps})
             put("/episode_status", string_msg(status), recv0(t - dt) + 0.8 * dt * wall_scale)
     return out
+
+
+@pytest.fixture
+def make_bag():
+    """``write_nav_bag`` (a fixture: test modules cannot import each other here)."""
+    return write_nav_bag
