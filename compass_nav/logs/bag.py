@@ -329,8 +329,11 @@ def _to_odom(pose: np.ndarray, xy: np.ndarray) -> np.ndarray:
 def _interp_odometry(
     t: float, odom_t: np.ndarray, pose: np.ndarray, twist: np.ndarray, max_gap: float, tol: float
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Odometry at ``t``: exact, interpolated between neighbours, the nearest one within
-    ``tol`` where ``t`` is not bracketed (the ends of the stream), or '' = a gap."""
+    """Odometry at ``t``: exact, interpolated, nearest, or '' = a gap.
+
+    Interpolated between neighbours at most ``max_gap`` apart; the nearest within ``tol``
+    where ``t`` is not bracketed (the ends of the stream).
+    """
     j = int(np.searchsorted(odom_t, t))
     if j < len(odom_t) and abs(odom_t[j] - t) < 1e-6:
         return pose[j], twist[j], "exact"
@@ -548,10 +551,17 @@ def read_bag_episodes(
                 if abs(depth.stamp[d] - ts) > tol:
                     prev = int(np.searchsorted(depth.stamp, ts, side="right")) - 1
                     later = depth.stamp[prev + 1] if prev + 1 < len(depth) else end
-                    if prev < 0 or later - depth.stamp[prev] > cfg.max_gap:
+                    if prev < 0:
                         ep_problems.append(
-                            f"{depth.topic}: no depth within {cfg.max_gap:g} s of the frame at "
-                            f"t={ts:.3f} (nearest at {depth.stamp[d]:.3f})"
+                            f"{depth.topic} and {image.topic} are not synchronised: no depth "
+                            f"within {tol:.3f} s of the frame at t={ts:.3f} (nearest "
+                            f"{depth.stamp[d] - ts:+.3f} s away) and none before it to hold"
+                        )
+                        break
+                    if later - depth.stamp[prev] > cfg.max_gap:
+                        ep_problems.append(
+                            f"{depth.topic}: gap of {later - depth.stamp[prev]:.3f} s at "
+                            f"t={depth.stamp[prev]:.3f} (max_gap {cfg.max_gap:g} s)"
                         )
                         break
                     d = prev

@@ -114,7 +114,9 @@ def test_wrong_types_are_listed(tmp_path, make_bag):
 
 def test_unsynchronised_depth_is_an_error(tmp_path, make_bag):
     make_bag(tmp_path / "bag", episodes=((10, "success"),), depth_offset=0.06)
-    with pytest.raises(DataError, match=r"/depth and /image are not synchronised \(median "):
+    with pytest.raises(
+        DataError, match=r"/depth and /image are not synchronised: no depth within 0.025 s"
+    ):
         read_bag_episodes(tmp_path / "bag", "carter")
 
 
