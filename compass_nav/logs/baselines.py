@@ -105,7 +105,7 @@ def reproject_first_frame(
     poses = odometry_poses(motion[None], dt)[0]  # (T+1, 3) from the first frame's pose
     warper = FrameWarper(body, rgb.shape[0])
     src = torch.as_tensor(rgb, dtype=torch.float32).permute(2, 0, 1)[None].expand(T, -1, -1, -1)
-    d0 = np.broadcast_to(depth, (T, *depth.shape))
+    d0 = np.repeat(depth[None], T, axis=0)
     warped, d_w, valid = warper.warp(
         src.contiguous(), d0, np.repeat(poses[:1], T, 0), poses[1:], fill=fill_rounds
     )

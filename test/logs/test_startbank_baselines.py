@@ -1,0 +1,139 @@
+"""Start bank and model-free predictors on the log format."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from compass_nav.cli import main
+from compass_nav.contract.body import get_embodiment
+from compass_nav.logs import LogDataset
+from compass_nav.logs.bag import import_bag
+from compass_nav.logs.baselines import (
+    copy_last_frame,
+    ego_motion,
+    reproject_first_frame,
+    shuffled_actions,
+)
+from compass_nav.logs.startbank import StartBank, build_start_bank
+from compass_nav.ros.observation import goal_in_robot_frame
+from compass_nav.utils.errors import ConfigError, DataError
+
+
+@pytest.fixture
+def logs(tmp_path, make_bag):
+    make_bag(tmp_path / "bag")
+    import_bag(tmp_path / "bag", "carter", tmp_path / "logs", progress=False)
+    return tmp_path / "logs"
+
+
+def test_start_bank_round_trip(tmp_path, logs):
+    summary = build_start_bank(logs, tmp_path / "bank.npz", frames=2, progress=False)
+    assert summary["starts"] == 2 and summary["depth"] and summary["image_size"] == [16, 16]
+    bank = StartBank(tmp_path / "bank.npz")
+    ds = LogDataset(logs)
+    assert len(bank) == 2
+    for i, ep in enumerate(ds):
+        np.testing.assert_array_equal(bank.arrays["rgb"][i], ep.rgb[:2])
+        np.testing.assert_array_equal(bank.arrays["depth"][i], ep.depth[:2])
+        np.testing.assert_allclose(bank.arrays["goal"][i], ep.goal)
+        np.testing.assert_allclose(bank.routes[i], ep.routes[0])
+        assert bank.meta["starts"][i]["logged_outcome"] == ep.outcome
+        assert bank.body(i) == ep.body
+        obs = bank.observation(i)
+        assert obs["rgb"].shape == (1, 16, 16, 3) and obs["route"].shape == (1, 10, 2)
+        np.testing.assert_allclose(obs["speed"][0], ep.odom_twist[1])
+        np.testing.assert_allclose(obs["goal"][0], goal_in_robot_frame(ep.odom_pose[1], ep.goal))
+        np.testing.assert_allclose(obs["embodiment"][0], ep.body.descriptor())
+
+
+def test_start_bank_filters_and_errors(tmp_path, logs):
+    with pytest.raises(DataError, match="no logged episode qualifies"):
+        build_start_bank(logs, tmp_path / "b.npz", splits=("train",), progress=False)
+    s = build_start_bank(logs, tmp_path / "b.npz", frames=10, progress=False)
+    assert s["starts"] == 1 and "8 < 10 steps" in s["skipped"][0]  # listed, not dropped quietly
+    with pytest.raises(ConfigError, match="frames=0"):
+        build_start_bank(logs, tmp_path / "b.npz", frames=0, progress=False)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="corrupt or not an npz"):
+        StartBank(tmp_path / "bad.npz")
+    assert main(["logs", "start-bank", str(logs), "--out", str(tmp_path / "c.npz"),
+                 "--quiet"]) == 0  # fmt: skip
+    assert len(StartBank(tmp_path / "c.npz")) == 2
+
+
+def test_copy_last_frame_and_shuffle():
+    frames = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    out = copy_last_frame(frames, 3)
+    assert out.shape == (3, 4, 4, 3) and all((o == frames[1]).all() for o in out)
+    a = np.arange(30, dtype=np.float32).reshape(10, 3)
+    s = shuffled_actions(a, seed=1)
+    assert sorted(map(tuple, s)) == sorted(map(tuple, a)) and not np.array_equal(s, a)
+    with pytest.raises(ConfigError, match="horizon=0"):
+        copy_last_frame(frames, 0)
+
+
+def test_ego_motion_sources():
+    twist = np.array([[0.0, 0, 0], [1.0, 0, 0.2], [1.0, 0, 0.4]])
+    act = np.array([[0.5, 0, 0], [0.6, 0, 0], [0.7, 0, 0]])
+    np.testing.assert_allclose(ego_motion(twist, act), [[0.5, 0, 0.1], [1.0, 0, 0.3]])
+    np.testing.assert_allclose(ego_motion(twist, act, "command"), act[:2])
+    with pytest.raises(ConfigError, match="source='x'"):
+        ego_motion(twist, act, "x")
+
+
+def _pattern(size: int) -> tuple[np.ndarray, np.ndarray]:
+    rgb = np.zeros((size, size, 3), np.uint8)
+    rgb[:, :, 0] = (np.arange(size) * 7)[None, :]  # column code
+    rgb[:, :, 1] = (np.arange(size) * 5)[:, None]  # row code
+    return rgb, np.full((size, size), 3.0, np.float32)
+
+
+def test_reprojection_pure_rotation_shifts_the_image():
+    # camera on the rotation axis: turning left by the angle of 4 pixels at the image centre
+    body = dataclasses.replace(get_embodiment("carter"), camera_x=0.0, camera_pitch=0.0)
+    S = 32
+    f = S / 2 / math.tan(math.radians(body.camera_hfov_deg) / 2)
+    angle = math.atan(4 / f)
+    rgb, depth = _pattern(S)
+    frames, d, covered = reproject_first_frame(
+        rgb, depth, body, np.array([[0.0, 0.0, angle / 0.1]]), 0.1, fill=(255, 0, 255)
+    )
+    out, cov = frames[0], covered[0]
+    # the centre moves 4 columns right
+    for u in range(14, 19):
+        rows = cov[:, u]
+        assert rows.sum() >= S - 4 and (out[rows, u, 0] == rgb[rows, u - 4, 0]).all()
+    # every covered pixel shows the source pixel the pinhole rotation predicts (+-1 px)
+    c = (S / 2 - (np.arange(S) + 0.5)) / f  # tan of the offset of each pixel centre
+    vv, uu = np.meshgrid(c, c, indexing="ij")
+    dx = np.cos(angle) - np.sin(angle) * uu  # the view direction rotated into the source
+    dy = np.sin(angle) + np.cos(angle) * uu
+    src_u = S / 2 - f * dy / dx - 0.5
+    src_v = S / 2 - f * vv / dx - 0.5
+    assert np.abs(out[:, :, 0] / 7 - src_u)[cov].max() <= 1.0
+    assert np.abs(out[:, :, 1] / 5 - src_v)[cov].max() <= 1.0
+    seen = (src_u > -0.5) & (src_u < S - 0.5) & (src_v > -0.5) & (src_v < S - 0.5)
+    assert cov.sum() >= 0.9 * seen.sum()  # the warp covers what the first frame saw
+    # what the first frame never saw (left edge after turning left) is the fixed fill
+    assert not cov[:, :4].any()
+    assert (out[:, :4] == np.array([255, 0, 255], np.uint8)).all()
+    assert (d[0][~cov] == 0).all() and (d[0][cov] > 0).all()
+
+
+def test_reprojection_no_motion_is_identity_and_forward_motion_magnifies():
+    body = get_embodiment("carter")
+    rgb, depth = _pattern(16)
+    frames, d, cov = reproject_first_frame(rgb, depth, body, np.zeros((2, 3)), 0.1)
+    assert cov.all() and (frames == rgb).all()
+    np.testing.assert_allclose(d, np.broadcast_to(depth, d.shape), atol=1e-4)
+    frames, d, cov = reproject_first_frame(rgb, depth, body, np.array([[1.0, 0, 0]]), 0.1)
+    # 0.1 m closer to a plane 3 m ahead: depth shrinks by 0.1 m where covered
+    near = d[0][cov[0] & (d[0] > 0)]
+    assert near.size > 0.5 * 16 * 16
+    np.testing.assert_allclose(near, 2.9, atol=0.05)
+    with pytest.raises(ConfigError, match="square"):
+        reproject_first_frame(rgb[:8], depth[:8], body, np.zeros((1, 3)), 0.1)
