@@ -428,6 +428,227 @@ def _nearest(times: np.ndarray, t: float) -> int:
     return j if times[j] - t < t - times[j - 1] else j - 1
 
 
+@dataclasses.dataclass
+class _Streams:
+    """A bag's streams on the sensor clock, decoded where it is cheap (everything but frames)."""
+
+    image: _Stream
+    depth: _Stream | None
+    odom: _Stream
+    odom_pose: np.ndarray  # (n, 3)
+    odom_twist: np.ndarray  # (n, 3)
+    cmd_topic: str
+    cmd_t: np.ndarray  # (m,) sensor clock
+    cmd_v: np.ndarray  # (m, 3)
+    cmd_answer: np.ndarray  # (m,) bool: a TwistStamped carrying a frame's stamp
+    routes: list[tuple[float, np.ndarray]]
+
+
+class _Resampler:
+    """Cuts one episode out of the streams at the control rate (see the module docstring).
+
+    Every problem of the episode is collected (a gap is reported once, however many ticks it
+    spans); the episode is imported only when there is none.
+    """
+
+    def __init__(self, s: _Streams, cfg: BagImportConfig) -> None:
+        self.s, self.cfg = s, cfg
+        self.tol, self.dt = cfg.tolerance, cfg.dt
+        self.used_frames = np.zeros(len(s.image), bool)
+        self.used_cmd = np.zeros(len(s.cmd_t), bool)
+
+    def ticks(self, start: float, end: float) -> np.ndarray:
+        """Control ticks from the first frame at or after ``start`` while before ``end``."""
+        stamps = self.s.image.stamp
+        first = int(np.searchsorted(stamps, start - 1e-9))
+        if first >= len(stamps) or stamps[first] >= end:
+            return np.zeros(0)
+        last = stamps[min(int(np.searchsorted(stamps, end)), len(stamps)) - 1]
+        n = int(math.floor((min(end - 1e-9, last + self.tol) - stamps[first]) / self.dt + 1e-9))
+        return stamps[first] + self.dt * np.arange(n + 1)
+
+    def _held(self, stamps: np.ndarray, t: float, end: float) -> tuple[int, float]:
+        """(index of the last sample at or before t, length of the gap it bridges) or -1."""
+        prev = int(np.searchsorted(stamps, t, side="right")) - 1
+        if prev < 0:
+            return -1, math.inf
+        later = stamps[prev + 1] if prev + 1 < len(stamps) else end
+        return prev, later - stamps[prev]
+
+    def cut(self, goal: _Event, end: float) -> tuple[dict | None, list[str]]:
+        s, cfg, tol, dt = self.s, self.cfg, self.tol, self.dt
+        ticks = self.ticks(goal.t, end)
+        problems: list[str] = []
+        reported: set = set()
+
+        def report(key, text: str) -> None:
+            if key not in reported:
+                reported.add(key)
+                problems.append(text)
+
+        ec = dict.fromkeys(_EPISODE_COUNTS, 0)
+        out: dict[str, list] = {k: [] for k in ("tick", "frame", "depth", "pose", "twist")}
+        out.update(action=[], route=[])
+        last_cmd, have_cmd = np.zeros(3), False
+        for tk in ticks:
+            j = _nearest(s.image.stamp, tk)
+            if abs(s.image.stamp[j] - tk) > tol:
+                j, gap = self._held(s.image.stamp, tk, end)
+                if gap > cfg.max_gap:
+                    t_gap = s.image.stamp[j] if j >= 0 else tk
+                    report(
+                        ("image", j),
+                        f"{s.image.topic}: gap of {gap:.3f} s at t={t_gap:.3f} "
+                        f"(max_gap {cfg.max_gap:g} s)",
+                    )
+                    continue
+                ec["image_held"] += 1
+            ts = s.image.stamp[j]
+            d = -1
+            if s.depth is not None:
+                d = _nearest(s.depth.stamp, ts)
+                if abs(s.depth.stamp[d] - ts) > tol:
+                    near = s.depth.stamp[d] - ts
+                    d, gap = self._held(s.depth.stamp, ts, end)
+                    if d < 0:
+                        report(
+                            ("depth", "sync"),
+                            f"{s.depth.topic} and {s.image.topic} are not synchronised: no "
+                            f"depth within {tol:.3f} s of the frame at t={ts:.3f} (nearest "
+                            f"{near:+.3f} s away) and none before it to hold",
+                        )
+                        continue
+                    if gap > cfg.max_gap:
+                        report(
+                            ("depth", d),
+                            f"{s.depth.topic}: gap of {gap:.3f} s at t={s.depth.stamp[d]:.3f} "
+                            f"(max_gap {cfg.max_gap:g} s)",
+                        )
+                        continue
+                    ec["depth_held"] += 1
+            p, v, kind = _interp_odometry(
+                ts, s.odom.stamp, s.odom_pose, s.odom_twist, cfg.max_gap, tol
+            )
+            if not kind:
+                k = _nearest(s.odom.stamp, ts)
+                report(
+                    ("odom", k),
+                    f"{s.odom.topic}: no odometry around the frame at t={ts:.3f} within "
+                    f"{cfg.max_gap:g} s (nearest at {s.odom.stamp[k]:.3f})",
+                )
+                continue
+            if len(s.cmd_t):
+                lo = int(np.searchsorted(s.cmd_t, tk - 1e-9))
+                hi = int(np.searchsorted(s.cmd_t, tk + dt - 1e-9))
+                if hi > lo:
+                    # the answer stamped with this frame wins, else the last one received
+                    answers = np.flatnonzero(s.cmd_answer[lo:hi])
+                    pick = lo + int(answers[0]) if answers.size else hi - 1
+                    last_cmd, have_cmd = s.cmd_v[pick], True
+                    self.used_cmd[lo:hi] = True
+                    ec["cmd_vel_superseded"] += hi - lo - 1
+                elif have_cmd:
+                    before = s.cmd_t[lo - 1] if lo > 0 else -math.inf
+                    if tk - before > cfg.max_gap:
+                        report(
+                            ("cmd", lo),
+                            f"{s.cmd_topic}: no command for {tk - before:.3f} s at t={tk:.3f} "
+                            f"(max_gap {cfg.max_gap:g} s)",
+                        )
+                        continue
+                    ec["cmd_vel_held"] += 1
+                else:
+                    ec["cmd_vel_zero_before_first"] += 1
+            ec[f"odom_{kind}"] += 1
+            self.used_frames[j] = True
+            out["tick"].append(tk)
+            out["frame"].append(j)
+            out["depth"].append(d)
+            out["pose"].append(p)
+            out["twist"].append(v)
+            out["action"].append(last_cmd.copy())
+            out["route"].append(self._route_index(goal, tk))
+        if problems:
+            return None, problems
+        if s.depth is not None and out["frame"]:
+            offs = np.abs(s.depth.stamp[out["depth"]] - s.image.stamp[out["frame"]])
+            if np.median(offs) > tol:
+                return None, [
+                    f"{s.depth.topic} and {s.image.topic} are not synchronised (median offset "
+                    f"{np.median(offs):.3f} s > tolerance {tol:.3f} s)"
+                ]
+        ec["steps"] = len(out["tick"])
+        out["counts"] = ec
+        return out, []
+
+    def _route_index(self, goal: _Event, tk: float) -> int:
+        """The route version in effect at tick ``tk`` (-1: none, mapless)."""
+        ri = -1
+        for r, (rt, pts) in enumerate(self.s.routes):
+            if rt <= tk + self.tol and (
+                rt >= goal.t - self.tol
+                or float(np.hypot(*(pts[-1] - goal.value[:2]))) <= self.cfg.route_goal_match
+            ):
+                ri = r
+        return ri
+
+
+def _decode_streams(
+    streams: dict[str, _Stream], clock, problems: list[str]
+) -> tuple[_Streams, str, str]:
+    """Sorted, decoded streams (odometry, commands, routes); (streams, odom frame, base frame)."""
+    image = _sort_by_stamp(streams["image"])
+    odom = _sort_by_stamp(streams["odom"])
+    depth = _sort_by_stamp(streams["depth"]) if "depth" in streams else None
+    # odometry decoded once (a NaN pose or bad quaternion is listed, never skipped quietly)
+    pose, twist = np.zeros((len(odom), 3)), np.zeros((len(odom), 3))
+    for i, msg in enumerate(odom.msgs):
+        try:
+            pose[i], twist[i] = decode.odometry(msg)
+        except CompassNavError as exc:
+            problems.append(f"{odom.topic} at t={odom.stamp[i]:.3f}: {exc}")
+    odom_frame = odom.msgs[0].header.frame_id if odom.msgs else ""
+    base_frame = odom.msgs[0].child_frame_id if odom.msgs else ""
+    cmd = streams.get("cmd_vel")
+    cmd_t, cmd_v, answer = np.zeros(0), np.zeros((0, 3)), np.zeros(0, bool)
+    if cmd is not None and len(cmd):
+        # a TwistStamped with a real stamp sits on the sensor clock; a zero stamp (an
+        # unsolicited stop) or a plain Twist is placed by its receive time
+        stamped = np.isfinite(cmd.stamp) & (cmd.stamp > 0)
+        t = np.where(stamped, cmd.stamp, clock(cmd.recv))
+        order = np.argsort(t, kind="stable")
+        cmd_t = t[order]
+        cmd_v = np.array([decode.twist(cmd.msgs[i]) for i in order]).reshape(-1, 3)
+        answer = stamped[order] & np.isin(cmd_t, image.stamp)
+    routes: list[tuple[float, np.ndarray]] = []
+    r = streams.get("route")
+    if r is not None:
+        for t, msg in zip(clock(r.recv), r.msgs, strict=True):
+            pts = decode.path_points(msg)
+            if pts.shape[0] == 0:
+                continue
+            at, err = _frame_pose(
+                msg.header.frame_id, odom_frame, base_frame, t, odom.stamp, pose, "route"
+            )
+            if err:
+                problems.append(f"{r.topic} at t={t:.3f}: {err}")
+                continue
+            routes.append((float(t), pts if at is None else _to_odom(at, pts)))
+    s = _Streams(
+        image,
+        depth,
+        odom,
+        pose,
+        twist,
+        cmd.topic if cmd is not None else "",
+        cmd_t,
+        cmd_v,
+        answer,
+        routes,
+    )
+    return s, odom_frame, base_frame
+
+
 def read_bag_episodes(
     bag: str | Path,
     body: str | EmbodimentSpec,
@@ -456,182 +677,52 @@ def read_bag_episodes(
     streams, info = _read_streams(path, cfg, problems, progress)
     if "image" not in streams or "odom" not in streams:
         raise DataError(_listing(path, problems))
-    image = streams["image"]
-    if not np.isfinite(image.stamp).all():
-        problems.append(f"{image.topic}: frames without header stamps")
+    if not np.isfinite(streams["image"].stamp).all():
+        problems.append(f"{streams['image'].topic}: frames without header stamps")
         raise DataError(_listing(path, problems))
-    clock = _clock_map(image)
-    image = _sort_by_stamp(image)
-    odom = _sort_by_stamp(streams["odom"])
-    depth = _sort_by_stamp(streams["depth"]) if "depth" in streams else None
-    # odometry decoded once (a NaN pose or bad quaternion is listed, never skipped quietly)
-    odom_pose = np.zeros((len(odom), 3))
-    odom_twist = np.zeros((len(odom), 3))
-    for i, msg in enumerate(odom.msgs):
-        try:
-            odom_pose[i], odom_twist[i] = decode.odometry(msg)
-        except CompassNavError as exc:
-            problems.append(f"{odom.topic} at t={odom.stamp[i]:.3f}: {exc}")
-    odom_frame = odom.msgs[0].header.frame_id if odom.msgs else ""
-    base_frame = odom.msgs[0].child_frame_id if odom.msgs else ""
-    cmd = streams.get("cmd_vel")
-    if cmd is not None:
-        cmd_t = np.where(np.isfinite(cmd.stamp) & (cmd.stamp > 0), cmd.stamp, clock(cmd.recv))
-        order = np.argsort(cmd_t, kind="stable")
-        cmd_t = cmd_t[order]
-        cmd_v = np.array([decode.twist(cmd.msgs[i]) for i in order]).reshape(-1, 3)
-    events = _goal_events(streams, clock, problems, odom_frame, base_frame, odom.stamp, odom_pose)
+    clock = _clock_map(streams["image"])
+    s, odom_frame, base_frame = _decode_streams(streams, clock, problems)
+    events = _goal_events(
+        streams, clock, problems, odom_frame, base_frame, s.odom.stamp, s.odom_pose
+    )
     has_status = "episode_status" in streams
-    route_versions: list[tuple[float, np.ndarray]] = []
-    if "route" in streams:
-        r = streams["route"]
-        for t, msg in zip(clock(r.recv), r.msgs, strict=True):
-            pts = decode.path_points(msg)
-            if pts.shape[0] == 0:
-                continue
-            pose, err = _frame_pose(
-                msg.header.frame_id, odom_frame, base_frame, t, odom.stamp, odom_pose, "route"
-            )
-            if err:
-                problems.append(f"{r.topic} at t={t:.3f}: {err}")
-                continue
-            route_versions.append((float(t), pts if pose is None else _to_odom(pose, pts)))
     goals = [e for e in events if e.kind == "goal"]
     if not goals and "goal" in streams:
         problems.append(f"{streams['goal'].topic}: no usable goal message")
     counts: dict[str, int] = {
-        "image_frames": len(image),
-        "depth_frames": len(depth) if depth else 0,
-        "odom_messages": len(odom),
-        "cmd_vel_messages": len(cmd) if cmd else 0,
-        "route_versions": len(route_versions),
+        "image_frames": len(s.image),
+        "depth_frames": len(s.depth) if s.depth else 0,
+        "odom_messages": len(s.odom),
+        "cmd_vel_messages": len(s.cmd_t),
+        "route_versions": len(s.routes),
         "goals": len(goals),
         **dict.fromkeys(_EPISODE_COUNTS, 0),
     }
-    tol, dt = cfg.tolerance, cfg.dt
+    cutter = _Resampler(s, cfg)
     episodes: list[LogEpisode] = []
     skipped: list[str] = []
-    used_cmd = np.zeros(len(cmd_t) if cmd is not None else 0, bool)
-    used_frames = np.zeros(len(image), bool)
     for gi, g in enumerate(goals):
         next_goal = goals[gi + 1].t if gi + 1 < len(goals) else math.inf
         end, outcome, outcome_source = _episode_end(events, g.t, next_goal, cfg, has_status)
-        first = int(np.searchsorted(image.stamp, g.t - 1e-9))
-        if first >= len(image) or image.stamp[first] >= end:
-            skipped.append(f"goal at t={g.t:.3f}: no camera frame before it ended ({outcome})")
-            continue
-        last_frame = image.stamp[min(int(np.searchsorted(image.stamp, end)), len(image)) - 1]
-        t0 = image.stamp[first]
-        n = int(math.floor((min(end - 1e-9, last_frame + tol) - t0) / dt + 1e-9)) + 1
-        ticks = t0 + dt * np.arange(max(n, 0))
-        ep_problems: list[str] = []
-        ec = dict.fromkeys(_EPISODE_COUNTS, 0)  # this episode's held/interpolated samples
-        frame_idx, depth_idx = [], []
-        poses, twists, actions, route_idx = [], [], [], []
-        last_cmd, have_cmd = np.zeros(3), False
-        for tk in ticks:
-            j = _nearest(image.stamp, tk)
-            if abs(image.stamp[j] - tk) > tol:
-                prev = int(np.searchsorted(image.stamp, tk, side="right")) - 1
-                nxt = prev + 1
-                gap = (image.stamp[nxt] if nxt < len(image) else end) - image.stamp[prev]
-                if gap > cfg.max_gap:
-                    ep_problems.append(
-                        f"{image.topic}: gap of {gap:.3f} s at t={image.stamp[prev]:.3f} "
-                        f"(max_gap {cfg.max_gap:g} s)"
-                    )
-                    break
-                j = prev
-                ec["image_held"] += 1
-            frame_idx.append(j)
-            used_frames[j] = True
-            ts = image.stamp[j]
-            if depth is not None:
-                d = _nearest(depth.stamp, ts)
-                if abs(depth.stamp[d] - ts) > tol:
-                    prev = int(np.searchsorted(depth.stamp, ts, side="right")) - 1
-                    later = depth.stamp[prev + 1] if prev + 1 < len(depth) else end
-                    if prev < 0:
-                        ep_problems.append(
-                            f"{depth.topic} and {image.topic} are not synchronised: no depth "
-                            f"within {tol:.3f} s of the frame at t={ts:.3f} (nearest "
-                            f"{depth.stamp[d] - ts:+.3f} s away) and none before it to hold"
-                        )
-                        break
-                    if later - depth.stamp[prev] > cfg.max_gap:
-                        ep_problems.append(
-                            f"{depth.topic}: gap of {later - depth.stamp[prev]:.3f} s at "
-                            f"t={depth.stamp[prev]:.3f} (max_gap {cfg.max_gap:g} s)"
-                        )
-                        break
-                    d = prev
-                    ec["depth_held"] += 1
-                depth_idx.append(d)
-            p, v, kind = _interp_odometry(ts, odom.stamp, odom_pose, odom_twist, cfg.max_gap, tol)
-            if not kind:
-                near = odom.stamp[_nearest(odom.stamp, ts)]
-                ep_problems.append(
-                    f"{odom.topic}: no odometry around the frame at t={ts:.3f} within "
-                    f"{cfg.max_gap:g} s (nearest at {near:.3f})"
-                )
-                break
-            ec[f"odom_{kind}"] += 1
-            poses.append(p)
-            twists.append(v)
-            if cmd is not None and len(cmd_t):
-                lo = int(np.searchsorted(cmd_t, tk - 1e-9))
-                hi = int(np.searchsorted(cmd_t, tk + dt - 1e-9))
-                if hi > lo:
-                    last_cmd, have_cmd = cmd_v[hi - 1], True
-                    used_cmd[hi - 1] = True
-                    ec["cmd_vel_superseded"] += hi - lo - 1
-                    used_cmd[lo : hi - 1] = True
-                elif have_cmd:
-                    before = cmd_t[lo - 1] if lo > 0 else -math.inf
-                    if tk - before > cfg.max_gap:
-                        ep_problems.append(
-                            f"{cmd.topic}: no command for {tk - before:.3f} s at t={tk:.3f} "
-                            f"(max_gap {cfg.max_gap:g} s)"
-                        )
-                        break
-                    ec["cmd_vel_held"] += 1
-                else:
-                    ec["cmd_vel_zero_before_first"] += 1
-            actions.append(last_cmd.copy())
-            ri = -1
-            for r, (rt, pts) in enumerate(route_versions):
-                if rt <= tk + tol and (
-                    rt >= g.t - tol
-                    or float(np.hypot(*(pts[-1] - g.value[:2]))) <= cfg.route_goal_match
-                ):
-                    ri = r
-            route_idx.append(ri)
+        cut, ep_problems = cutter.cut(g, end)
         if ep_problems:
             problems.extend(f"episode {gi} (goal at t={g.t:.3f}): {p}" for p in ep_problems)
             continue
-        T = len(frame_idx)
+        T = len(cut["tick"])
         if T < cfg.min_steps:
-            skipped.append(f"goal at t={g.t:.3f}: {T} step(s) < min_steps={cfg.min_steps}")
+            skipped.append(
+                f"goal at t={g.t:.3f}: {T} step(s) < min_steps={cfg.min_steps} ({outcome})"
+            )
             continue
-        if depth is not None:
-            offs = np.abs(depth.stamp[depth_idx] - image.stamp[frame_idx])
-            if np.median(offs) > tol:
-                problems.append(
-                    f"episode {gi}: {depth.topic} and {image.topic} are not synchronised "
-                    f"(median offset {np.median(offs):.3f} s > tolerance {tol:.3f} s)"
-                )
-                continue
-        used = sorted(set(route_idx) - {-1})
-        remap = {r: i for i, r in enumerate(used)}
         try:
-            rgb = np.stack([decode.rgb(image.msgs[j]) for j in frame_idx])
+            rgb = np.stack([decode.rgb(s.image.msgs[j]) for j in cut["frame"]])
             dep = (
-                np.stack([decode.depth_m(depth.msgs[d]) for d in depth_idx]).astype(np.float32)
-                if depth is not None
+                np.stack([decode.depth_m(s.depth.msgs[d]) for d in cut["depth"]])
+                if s.depth is not None
                 else None
             )
-        except (CompassNavError, ValueError) as exc:
-            problems.append(f"episode {gi}: {exc}")
+        except CompassNavError as exc:
+            problems.append(f"episode {gi} (goal at t={g.t:.3f}): {exc}")
             continue
         if dep is not None and dep.shape[1:] != rgb.shape[1:3]:
             problems.append(
@@ -639,21 +730,22 @@ def read_bag_episodes(
                 f"camera frames {rgb.shape[2]}x{rgb.shape[1]}"
             )
             continue
-        ec["steps"] = T
-        for key, v in ec.items():
+        for key, v in cut["counts"].items():
             counts[key] += v
+        used = sorted(set(cut["route"]) - {-1})
+        remap = {r: i for i, r in enumerate(used)}
         episodes.append(
             LogEpisode(
-                stamp=ticks[:T].astype(np.float64),
+                stamp=np.asarray(cut["tick"], np.float64),
                 rgb=rgb,
                 depth=dep,
-                odom_pose=np.asarray(poses, np.float64),
-                odom_twist=np.asarray(twists, np.float32),
-                action=np.asarray(actions, np.float32),
+                odom_pose=np.asarray(cut["pose"], np.float64),
+                odom_twist=np.asarray(cut["twist"], np.float32),
+                action=np.asarray(cut["action"], np.float32),
                 goal=np.asarray(g.value, np.float64),
-                routes=[route_versions[r][1] for r in used],
-                route_stamps=np.array([route_versions[r][0] for r in used], np.float64),
-                route_index=np.array([remap.get(r, -1) for r in route_idx], np.int32),
+                routes=[s.routes[r][1] for r in used],
+                route_stamps=np.array([s.routes[r][0] for r in used], np.float64),
+                route_index=np.array([remap.get(r, -1) for r in cut["route"]], np.int32),
                 body=spec,
                 attrs={
                     "source": "rosbag2",
@@ -665,18 +757,18 @@ def read_bag_episodes(
                     "origin": {
                         "bag": str(path),
                         "goal_index": gi,
-                        "start": float(ticks[0]),
+                        "start": float(cut["tick"][0]),
                         "end": float(end) if math.isfinite(end) else None,
                         "odom_frame": odom_frame,
                         "base_frame": base_frame,
                         "topics": {r: v["topic"] for r, v in info["topics"].items()},
                     },
-                    "import_counts": ec,
+                    "import_counts": cut["counts"],
                 },
             )
         )
-    counts["image_not_used"] = int((~used_frames).sum())
-    counts["cmd_vel_not_used"] = int((~used_cmd).sum()) if cmd is not None else 0
+    counts["image_not_used"] = int((~cutter.used_frames).sum())
+    counts["cmd_vel_not_used"] = int((~cutter.used_cmd).sum())
     if spec is None or problems:
         raise DataError(_listing(path, problems))
     summary = {
