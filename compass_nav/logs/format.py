@@ -216,8 +216,9 @@ def _episode_problems(ep: LogEpisode) -> list[str]:
     for key in ("origin", "import_counts"):
         if not isinstance(ep.attrs.get(key), dict):
             out.append(f"{key} must be a mapping")
-    desc = ep.body.descriptor()
-    return out if np.shape(desc) == (len(DESCRIPTOR_FIELDS),) else [*out, "bad body"]
+    if not isinstance(ep.body, EmbodimentSpec):
+        out.append(f"body must be an EmbodimentSpec, got {type(ep.body).__name__}")
+    return out
 
 
 def _new_meta(control_hz: float) -> dict[str, Any]:
