@@ -165,6 +165,19 @@ class BagImportConfig:
         return self.sync_tolerance if self.sync_tolerance > 0 else 0.25 * self.dt
 
 
+@dataclasses.dataclass(frozen=True)
+class _FrameRef:
+    """Where a camera or depth frame sits in the bag.
+
+    Its receive time and, among messages of its topic received in the same nanosecond, its
+    rank. Frames are decoded only when an episode is built (a second pass over the episode's
+    time range), so a long bag of large frames never sits in memory whole.
+    """
+
+    t_ns: int
+    rank: int
+
+
 @dataclasses.dataclass
 class _Stream:
     """One topic's messages in receive order: receive times, stamps (sensor clock), payloads."""
@@ -242,6 +255,8 @@ def _read_streams(
         bar = progress_bar(total, f"read {path.name}", "msg", progress)
         conns = [c for cs in chosen.values() for c in cs]
         bad: dict[str, int] = {}
+        frame_problems: dict[tuple[str, str], list] = {}  # (topic, reason) -> [count, t]
+        ranks: dict[tuple[str, int], int] = {}
         for conn, t_ns, data in reader.messages(connections=conns) if conns else ():
             bar.update(1)
             role = role_of[id(conn)]
@@ -257,10 +272,22 @@ def _read_streams(
             recv, stamps, msgs = raw[role]
             recv.append(t_ns * 1e-9)
             stamps.append(stamp)
-            msgs.append(msg)
+            if role in ("image", "depth"):
+                try:
+                    decode.check_frame(msg, role)
+                except DataError as exc:
+                    entry = frame_problems.setdefault((conn.topic, str(exc)), [0, stamp])
+                    entry[0] += 1
+                rank = ranks.get((conn.topic, t_ns), 0)
+                ranks[(conn.topic, t_ns)] = rank + 1
+                msgs.append(_FrameRef(int(t_ns), rank))
+            else:
+                msgs.append(msg)
         bar.close()
     finally:
         reader.close()
+    for (topic, reason), (n, t) in frame_problems.items():
+        problems.append(f"{topic}: {n} frame(s) unusable, first at t={t:.3f}: {reason}")
     streams = {}
     for role, (recv, stamps, msgs) in raw.items():
         order = np.argsort(np.asarray(recv), kind="stable")
@@ -273,6 +300,37 @@ def _read_streams(
             [msgs[i] for i in order],
         )
     return streams, info
+
+
+def _load_frames(path: Path, topic: str, refs: list[_FrameRef], role: str) -> list[np.ndarray]:
+    """Decode the frames ``refs`` of ``topic`` (one pass over their time range)."""
+    if not refs:
+        return []
+    where: dict[tuple[int, int], list[int]] = {}
+    for i, r in enumerate(refs):  # a held frame appears at several steps
+        where.setdefault((r.t_ns, r.rank), []).append(i)
+    out: list[np.ndarray | None] = [None] * len(refs)
+    reader = _open_reader(path)
+    try:
+        conns = [c for c in reader.connections if c.topic == topic]
+        lo, hi = min(r.t_ns for r in refs), max(r.t_ns for r in refs)
+        seen: dict[int, int] = {}
+        for conn, t_ns, data in reader.messages(connections=conns, start=lo, stop=hi + 1):
+            rank = seen.get(t_ns, 0)
+            seen[t_ns] = rank + 1
+            steps = where.get((t_ns, rank))
+            if not steps:
+                continue
+            msg = reader.deserialize(data, conn.msgtype)
+            frame = decode.rgb(msg) if role == "image" else decode.depth_m(msg)
+            for j in steps:
+                out[j] = frame
+    finally:
+        reader.close()
+    missing = sum(f is None for f in out)
+    if missing:
+        raise DataError(f"{topic}: {missing} frame(s) vanished between the bag's two passes")
+    return out  # type: ignore[return-value]
 
 
 def _clock_map(image: _Stream) -> Callable[[np.ndarray], np.ndarray]:
@@ -649,25 +707,24 @@ def _decode_streams(
     return s, odom_frame, base_frame
 
 
-def read_bag_episodes(
-    bag: str | Path,
-    body: str | EmbodimentSpec,
-    cfg: BagImportConfig | None = None,
-    progress: bool = False,
-) -> tuple[list[LogEpisode], dict[str, Any]]:
-    """Cut a bag into log episodes (nothing written).
+@dataclasses.dataclass
+class _Plan:
+    """One episode as cut from the bag: everything but the decoded frames."""
 
-    Returns:
-        ``(episodes, summary)``; the summary counts every message used, held, interpolated,
-        decimated or superseded, per stream, and lists episodes not imported and why.
+    cut: dict
+    goal: _Event
+    routes: list[tuple[float, np.ndarray]]
+    attrs: dict
+
+
+def _plan_bag(
+    path: Path, body: str | EmbodimentSpec, cfg: BagImportConfig, progress: bool
+) -> tuple[list[_Plan], _Streams, EmbodimentSpec, dict[str, Any]]:
+    """First pass: check the whole bag and cut its episodes (frames are not decoded).
 
     Raises:
-        DataError: Listing every problem found (missing or mistyped topics, an unknown
-            body, gaps longer than ``max_gap``, streams that never line up with the camera,
-            goals in unknown frames, undecodable messages).
+        DataError: Listing every problem found.
     """
-    cfg = cfg or BagImportConfig()
-    path = Path(bag)
     problems: list[str] = []
     spec = None
     try:
@@ -699,7 +756,7 @@ def read_bag_episodes(
         **dict.fromkeys(_EPISODE_COUNTS, 0),
     }
     cutter = _Resampler(s, cfg)
-    episodes: list[LogEpisode] = []
+    plans: list[_Plan] = []
     skipped: list[str] = []
     for gi, g in enumerate(goals):
         next_goal = goals[gi + 1].t if gi + 1 < len(goals) else math.inf
@@ -714,71 +771,45 @@ def read_bag_episodes(
                 f"goal at t={g.t:.3f}: {T} step(s) < min_steps={cfg.min_steps} ({outcome})"
             )
             continue
-        try:
-            rgb = np.stack([decode.rgb(s.image.msgs[j]) for j in cut["frame"]])
-            dep = (
-                np.stack([decode.depth_m(s.depth.msgs[d]) for d in cut["depth"]])
-                if s.depth is not None
-                else None
-            )
-        except CompassNavError as exc:
-            problems.append(f"episode {gi} (goal at t={g.t:.3f}): {exc}")
-            continue
-        if dep is not None and dep.shape[1:] != rgb.shape[1:3]:
-            problems.append(
-                f"episode {gi}: depth images {dep.shape[2]}x{dep.shape[1]} differ from "
-                f"camera frames {rgb.shape[2]}x{rgb.shape[1]}"
-            )
-            continue
         for key, v in cut["counts"].items():
             counts[key] += v
         used = sorted(set(cut["route"]) - {-1})
         remap = {r: i for i, r in enumerate(used)}
-        episodes.append(
-            LogEpisode(
-                stamp=np.asarray(cut["tick"], np.float64),
-                rgb=rgb,
-                depth=dep,
-                odom_pose=np.asarray(cut["pose"], np.float64),
-                odom_twist=np.asarray(cut["twist"], np.float32),
-                action=np.asarray(cut["action"], np.float32),
-                goal=np.asarray(g.value, np.float64),
-                routes=[s.routes[r][1] for r in used],
-                route_stamps=np.array([s.routes[r][0] for r in used], np.float64),
-                route_index=np.array([remap.get(r, -1) for r in cut["route"]], np.int32),
-                body=spec,
-                attrs={
-                    "source": "rosbag2",
-                    "robot": cfg.robot or (spec.name if spec else ""),
-                    "split": cfg.split,
-                    "control_hz": cfg.control_hz,
-                    "outcome": outcome,
-                    "outcome_source": outcome_source,
-                    "origin": {
-                        "bag": str(path),
-                        "goal_index": gi,
-                        "start": float(cut["tick"][0]),
-                        "end": float(end) if math.isfinite(end) else None,
-                        "odom_frame": odom_frame,
-                        "base_frame": base_frame,
-                        "topics": {r: v["topic"] for r, v in info["topics"].items()},
-                    },
-                    "import_counts": cut["counts"],
-                },
-            )
-        )
+        cut["route"] = [remap.get(r, -1) for r in cut["route"]]
+        attrs = {
+            "source": "rosbag2",
+            "robot": cfg.robot or (spec.name if spec else ""),
+            "split": cfg.split,
+            "control_hz": cfg.control_hz,
+            "outcome": outcome,
+            "outcome_source": outcome_source,
+            "origin": {
+                "bag": str(path),
+                "goal_index": gi,
+                "start": float(cut["tick"][0]),
+                "end": float(end) if math.isfinite(end) else None,
+                "odom_frame": odom_frame,
+                "base_frame": base_frame,
+                "topics": {r: v["topic"] for r, v in info["topics"].items()},
+            },
+            "import_counts": cut["counts"],
+        }
+        plans.append(_Plan(cut, g, [s.routes[r] for r in used], attrs))
     counts["image_not_used"] = int((~cutter.used_frames).sum())
     counts["cmd_vel_not_used"] = int((~cutter.used_cmd).sum())
     if spec is None or problems:
         raise DataError(_listing(path, problems))
+    outcomes: dict[str, int] = {}
+    for p in plans:
+        outcomes[p.attrs["outcome"]] = outcomes.get(p.attrs["outcome"], 0) + 1
     summary = {
         "bag": str(path),
         "body": spec.name,
         "topics": info["topics"],
         "absent_optional_topics": info["absent_optional"],
         "counts": counts,
-        "episodes": len(episodes),
-        "outcomes": {o: sum(e.outcome == o for e in episodes) for o in _outcomes(episodes)},
+        "episodes": len(plans),
+        "outcomes": outcomes,
         "skipped_episodes": skipped,
         "settings": {
             "control_hz": cfg.control_hz,
@@ -787,11 +818,61 @@ def read_bag_episodes(
             "timeout": cfg.timeout,
         },
     }
-    return episodes, summary
+    return plans, s, spec, summary
 
 
-def _outcomes(episodes: list[LogEpisode]) -> list[str]:
-    return sorted({e.outcome for e in episodes})
+def _build_episode(path: Path, plan: _Plan, s: _Streams, spec: EmbodimentSpec) -> LogEpisode:
+    """Second pass for one episode: decode its frames and assemble it."""
+    cut = plan.cut
+    rgb = np.stack(
+        _load_frames(path, s.image.topic, [s.image.msgs[j] for j in cut["frame"]], "image")
+    )
+    dep = None
+    if s.depth is not None:
+        refs = [s.depth.msgs[d] for d in cut["depth"]]
+        dep = np.stack(_load_frames(path, s.depth.topic, refs, "depth")).astype(np.float32)
+        if dep.shape[1:] != rgb.shape[1:3]:
+            raise DataError(
+                f"{path}: episode {plan.attrs['origin']['goal_index']}: depth images "
+                f"{dep.shape[2]}x{dep.shape[1]} differ from camera frames "
+                f"{rgb.shape[2]}x{rgb.shape[1]}"
+            )
+    return LogEpisode(
+        stamp=np.asarray(cut["tick"], np.float64),
+        rgb=rgb,
+        depth=dep,
+        odom_pose=np.asarray(cut["pose"], np.float64),
+        odom_twist=np.asarray(cut["twist"], np.float32),
+        action=np.asarray(cut["action"], np.float32),
+        goal=np.asarray(plan.goal.value, np.float64),
+        routes=[pts for _, pts in plan.routes],
+        route_stamps=np.array([t for t, _ in plan.routes], np.float64),
+        route_index=np.asarray(cut["route"], np.int32),
+        body=spec,
+        attrs=plan.attrs,
+    )
+
+
+def read_bag_episodes(
+    bag: str | Path,
+    body: str | EmbodimentSpec,
+    cfg: BagImportConfig | None = None,
+    progress: bool = False,
+) -> tuple[list[LogEpisode], dict[str, Any]]:
+    """Cut a bag into log episodes, all in memory (nothing written).
+
+    Returns:
+        ``(episodes, summary)``; the summary counts every message used, held, interpolated,
+        decimated or superseded, per stream, and lists episodes not imported and why.
+
+    Raises:
+        DataError: Listing every problem found (missing or mistyped topics, an unknown
+            body, gaps longer than ``max_gap``, streams that never line up with the camera,
+            goals in unknown frames, undecodable messages).
+    """
+    path = Path(bag)
+    plans, s, spec, summary = _plan_bag(path, body, cfg or BagImportConfig(), progress)
+    return [_build_episode(path, p, s, spec) for p in plans], summary
 
 
 def _listing(path: Path, problems: list[str]) -> str:
@@ -809,21 +890,29 @@ def import_bag(
 ) -> dict[str, Any]:
     """Import one bag into log dataset ``out`` (created, or appended to).
 
-    Nothing is written unless the whole bag imports: the episodes are checked first.
+    Nothing is kept unless the whole bag imports: the whole bag is checked first (a pass
+    that decodes everything but the frames), then each episode's frames are decoded and
+    written; a failure there (or Ctrl-C) removes the episodes this import wrote.
 
     Returns:
         The import summary (also appended to ``meta.json``'s ``imports``), with the indices
         of the written episodes under ``written``.
     """
     cfg = cfg or BagImportConfig()
-    episodes, summary = read_bag_episodes(bag, body, cfg, progress)
+    path = Path(bag)
+    plans, s, spec, summary = _plan_bag(path, body, cfg, progress)
     writer = LogWriter(out, cfg.control_hz)
-    bar = progress_bar(len(episodes), "write", "ep", progress)
-    written = []
-    for ep in episodes:
-        written.append(writer.write(ep))
-        bar.update(1)
-    bar.close()
+    bar = progress_bar(len(plans), "write", "ep", progress)
+    written: list[int] = []
+    try:
+        for plan in plans:  # one episode's frames in memory at a time
+            written.append(writer.write(_build_episode(path, plan, s, spec)))
+            bar.update(1)
+    except BaseException:
+        writer.remove(written)  # all of the bag or none of it
+        raise
+    finally:
+        bar.close()
     summary["written"] = written
     writer.finish({"source": "rosbag2", "command": command, **summary})
     return summary

@@ -132,3 +132,31 @@ def depth_m(msg) -> np.ndarray:
     if (d < 0).any():
         raise DataError("depth image: negative depth values")
     return d
+
+
+def check_frame(msg, role: str) -> None:
+    """Check a camera (``role='image'``) or depth frame without decoding its pixels.
+
+    Raises:
+        DataError: Unsupported encoding, impossible sizes, or a buffer that is too short.
+    """
+    if role == "image" and hasattr(msg, "format") and not hasattr(msg, "encoding"):
+        if len(msg.data) == 0:
+            raise DataError("compressed image: empty data")
+        return
+    enc = str(msg.encoding)
+    if role == "image":
+        if enc.lower() not in IMAGE_ENCODINGS:
+            raise DataError(f"image encoding {enc!r} not supported ({', '.join(IMAGE_ENCODINGS)})")
+        channels, size = IMAGE_ENCODINGS[enc.lower()], 1
+    else:
+        if enc.upper() not in ("32FC1", "16UC1"):
+            raise DataError(f"depth encoding {enc!r} not supported (32FC1 or 16UC1)")
+        channels, size = 1, 4 if enc.upper() == "32FC1" else 2
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    if h < 1 or w < 1:
+        raise DataError(f"image size {w}x{h} is empty")
+    if step < w * channels * size:
+        raise DataError(f"image step {step} < width*bytes per pixel = {w * channels * size}")
+    if len(msg.data) < step * (h - 1) + w * channels * size:
+        raise DataError(f"image data has {len(msg.data)} bytes; {w}x{h} {enc} needs more")

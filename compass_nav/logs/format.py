@@ -361,6 +361,15 @@ class LogWriter:
         self.next_index += 1
         return index
 
+    def remove(self, indices: list[int]) -> None:
+        """Delete episodes this writer wrote (an import that failed half-way)."""
+        for i in indices:
+            demo_fmt.episode_path(self.root, i).unlink(missing_ok=True)
+        files = demo_fmt.list_episode_files(self.root)
+        self.next_index = files[-1][0] + 1 if files else 0
+        self.meta["counts"] = LogDataset(self.root, meta=self.meta).summary()
+        atomic_write_json(self.root / META_FILE, self.meta)
+
     def finish(self, record: Mapping[str, Any]) -> None:
         """Append one import's summary to ``meta.imports`` and refresh ``meta.counts``."""
         self.meta["imports"].append(dict(record))

@@ -58,6 +58,17 @@ def image_msg(t: float, rgb: np.ndarray):
     )
 
 
+def compressed_msg(t: float, rgb: np.ndarray, garbage: bool = False):
+    import cv2
+
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    assert ok
+    data = np.frombuffer(b"not an image" if garbage else png.tobytes(), np.uint8).copy()
+    return M["sensor_msgs/msg/CompressedImage"](
+        header=header(t, "camera"), format="png", data=data
+    )
+
+
 def depth_msg(t: float, depth: np.ndarray):
     h, w = depth.shape
     d = np.where(depth > 0, depth, np.inf).astype("<f4")
@@ -137,26 +148,36 @@ def write_nav_bag(
     wall_scale: float = 0.3,
     odom_offset: float = 0.0,
     depth_offset: float = 0.0,
+    compressed: bool = False,
+    bad_frames=(),
+    encoding: str = "rgb8",
 ) -> dict:
     """Write a bag of ``episodes`` ((steps, outcome), ...) driven at constant commands.
 
     ``odom_offset``: odometry stamped this much after the frames (an unsynchronised clock).
+    ``compressed``: camera frames as PNG CompressedImage on ``/image/compressed``;
+    ``bad_frames``: global frame numbers written broken (garbage PNG, or the ``encoding``
+    given for raw frames).
     ``gap_steps``: global frame numbers whose image/depth/odom are not written (a gap).
     Receive times run ``wall_scale`` times as fast as the sensor clock (a lockstep run), so
     the importer must map them. Returns what was written, for the assertions.
     """
     dt = 1.0 / hz
     out = {"steps": [], "cmds": [], "goals": [], "poses": []}
+    types = dict(TYPES)
+    if compressed:
+        del types["/image"]
+        types["/image/compressed"] = "sensor_msgs/msg/CompressedImage"
     with Writer(path, version=9, storage_plugin=storage) as w:
         conns = {
             t: w.add_connection(t, ty, typestore=TS)
-            for t, ty in TYPES.items()
+            for t, ty in types.items()
             if t not in skip_topics
         }
 
         def put(topic, msg, recv):
             if topic in conns:
-                data = TS.serialize_cdr(msg, TYPES[topic])
+                data = TS.serialize_cdr(msg, types[topic])
                 w.write(conns[topic], int(recv * 1e9), data)
 
         t = time_offset
@@ -178,7 +199,14 @@ def write_nav_bag(
                         depth_msg(t + depth_offset, np.full((16, 16), 2.0 + 0.01 * k)),
                         recv0(t) + 0.004,
                     )
-                    put("/image", image_msg(t, frame_for(k)), recv0(t) + 0.005)
+                    if compressed:
+                        msg = compressed_msg(t, frame_for(k), garbage=k in bad_frames)
+                        put("/image/compressed", msg, recv0(t) + 0.005)
+                    else:
+                        msg = image_msg(t, frame_for(k))
+                        if k in bad_frames:
+                            msg.encoding = encoding
+                        put("/image", msg, recv0(t) + 0.005)
                 cmd = (0.1 * s, 0.0, 0.01 * k)
                 put("/cmd_vel", twist_msg(cmd), recv0(t) + 0.5 * dt * wall_scale)
                 out["steps"].append(t)

@@ -130,6 +130,36 @@ def test_without_status_topics_outcomes_come_from_goals_and_timeout(tmp_path, ma
     assert [e.length for e in eps] == [5, 5]
 
 
+def test_compressed_frames(tmp_path, make_bag):
+    make_bag(tmp_path / "bag", episodes=((6, "success"),), compressed=True)
+    cfg = BagImportConfig(topics=BagTopics(image="image/compressed"))
+    (ep,), _ = read_bag_episodes(tmp_path / "bag", "carter", cfg)
+    assert ep.rgb.shape == (6, 16, 16, 3) and ep.rgb[:, 0, 0, 0].tolist() == list(range(6))
+
+
+def test_unusable_frames_are_counted_in_the_error(tmp_path, make_bag):
+    make_bag(
+        tmp_path / "bag", episodes=((10, "success"),), bad_frames=(3, 4, 7), encoding="yuv422"
+    )
+    with pytest.raises(DataError, match=r"/image: 3 frame\(s\) unusable, first at t=100.300: "
+                       r"image encoding 'yuv422' not supported"):  # fmt: skip
+        read_bag_episodes(tmp_path / "bag", "carter")
+
+
+def test_a_frame_that_fails_to_decode_late_leaves_nothing_behind(tmp_path, make_bag):
+    # a PNG that does not decode passes the first pass (pixels are decoded only when an
+    # episode is written); the import then removes what it wrote, keeping earlier imports
+    make_bag(tmp_path / "good", episodes=((5, "success"),))
+    import_bag(tmp_path / "good", "carter", tmp_path / "logs", progress=False)
+    make_bag(tmp_path / "bag", episodes=((5, "success"), (5, "success")), compressed=True,
+             bad_frames=(7,))  # fmt: skip
+    cfg = BagImportConfig(topics=BagTopics(image="image/compressed"))
+    with pytest.raises(DataError, match="cannot be decoded"):
+        import_bag(tmp_path / "bag", "carter", tmp_path / "logs", cfg, progress=False)
+    ds = LogDataset(tmp_path / "logs")
+    assert len(ds) == 1 and read_log_meta(tmp_path / "logs")["counts"]["episodes"] == 1
+
+
 def test_config_validation_names_the_field():
     with pytest.raises(ConfigError, match="max_gap=0.01"):
         BagImportConfig(max_gap=0.01)
