@@ -52,7 +52,10 @@ TOPIC_TYPES: dict[str, tuple[str, ...]] = {
     "goal_status": ("std_msgs/msg/String",),
     "episode_status": ("std_msgs/msg/String",),
     "collision": ("std_msgs/msg/Bool",),
+    "camera_info": ("sensor_msgs/msg/CameraInfo",),
 }
+#: The body's field of view and the bag's camera_info may differ by this much, degrees.
+HFOV_TOLERANCE_DEG = 1.0
 REQUIRED_ROLES = ("image", "odom", "cmd_vel", "goal")
 #: episode_status outcomes of the sim bridge -> log outcomes.
 _EPISODE_OUTCOMES = {
@@ -82,8 +85,9 @@ class BagTopics:
     """Topic names (the navigator's defaults; a relative name gets a leading '/').
 
     An empty name means the bag has no such stream. ``depth``, ``route``, ``goal_status``,
-    ``episode_status`` and ``collision`` are optional: a missing one is reported in the
-    summary, not an error (``require_depth`` makes depth required).
+    ``episode_status``, ``collision`` and ``camera_info`` are optional: a missing one is
+    reported in the summary, not an error (``require_depth`` makes depth required). With
+    ``camera_info`` the camera's field of view and frame size are checked against the body.
     """
 
     image: str = "image"
@@ -95,6 +99,7 @@ class BagTopics:
     goal_status: str = "goal_status"
     episode_status: str = "episode_status"
     collision: str = ""
+    camera_info: str = "camera_info"
 
     def resolved(self) -> dict[str, str]:
         """Role -> absolute topic name ('' when unused)."""
@@ -278,6 +283,8 @@ def _read_streams(
                 except DataError as exc:
                     entry = frame_problems.setdefault((conn.topic, str(exc)), [0, stamp])
                     entry[0] += 1
+                size = (int(getattr(msg, "height", 0)), int(getattr(msg, "width", 0)))
+                info.setdefault("frame_sizes", {}).setdefault(role, set()).add(size)
                 rank = ranks.get((conn.topic, t_ns), 0)
                 ranks[(conn.topic, t_ns)] = rank + 1
                 msgs.append(_FrameRef(int(t_ns), rank))
@@ -288,6 +295,13 @@ def _read_streams(
         reader.close()
     for (topic, reason), (n, t) in frame_problems.items():
         problems.append(f"{topic}: {n} frame(s) unusable, first at t={t:.3f}: {reason}")
+    for role, sizes in info.pop("frame_sizes", {}).items():
+        sizes.discard((0, 0))  # compressed frames: sizes known only once decoded
+        if len(sizes) > 1:
+            listed = ", ".join(f"{w}x{h}" for h, w in sorted(sizes))
+            problems.append(f"{info['topics'][role]['topic']}: frame size changes ({listed})")
+        elif sizes:
+            info.setdefault("frame_size", {})[role] = next(iter(sizes))
     streams = {}
     for role, (recv, stamps, msgs) in raw.items():
         order = np.argsort(np.asarray(recv), kind="stable")
@@ -717,6 +731,27 @@ class _Plan:
     attrs: dict
 
 
+def _camera_problems(cam: _Stream, spec: EmbodimentSpec, info: dict) -> list[str]:
+    """The bag's camera_info against the body's camera (field of view, frame size)."""
+    msg = cam.msgs[0]
+    width, height, fx = int(msg.width), int(msg.height), float(msg.k[0])
+    out = []
+    if fx > 0 and width > 0:
+        hfov = math.degrees(2.0 * math.atan(0.5 * width / fx))
+        if abs(hfov - spec.camera_hfov_deg) > HFOV_TOLERANCE_DEG:
+            out.append(
+                f"{cam.topic}: the camera's horizontal field of view is {hfov:.1f} deg "
+                f"(fx={fx:g} px, width {width} px) but body {spec.name!r} says "
+                f"{spec.camera_hfov_deg:g} deg: give this robot's body (--body YAML)"
+            )
+    size = info.get("frame_size", {}).get("image")
+    if size is not None and width > 0 and size != (height, width):
+        out.append(
+            f"{cam.topic}: camera_info is {width}x{height} but the frames are {size[1]}x{size[0]}"
+        )
+    return out
+
+
 def _plan_bag(
     path: Path, body: str | EmbodimentSpec, cfg: BagImportConfig, progress: bool
 ) -> tuple[list[_Plan], _Streams, EmbodimentSpec, dict[str, Any]]:
@@ -738,6 +773,8 @@ def _plan_bag(
         problems.append(f"{streams['image'].topic}: frames without header stamps")
         raise DataError(_listing(path, problems))
     clock = _clock_map(streams["image"])
+    if spec is not None and "camera_info" in streams:
+        problems.extend(_camera_problems(streams["camera_info"], spec, info))
     s, odom_frame, base_frame = _decode_streams(streams, clock, problems)
     events = _goal_events(
         streams, clock, problems, odom_frame, base_frame, s.odom.stamp, s.odom_pose

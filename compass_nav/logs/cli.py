@@ -62,6 +62,7 @@ def _cmd_import_bag(args: argparse.Namespace) -> int:
         goal_status=args.goal_status_topic,
         episode_status=args.episode_status_topic,
         collision=args.collision_topic,
+        camera_info=args.camera_info_topic,
     )
     cfg = BagImportConfig(
         topics=topics,
@@ -167,6 +168,11 @@ def _bag_options(p: argparse.ArgumentParser) -> None:
         help="sim bridge's std_msgs/String JSON outcomes (optional)",
     )
     t.add_argument("--collision-topic", default="", help="std_msgs/Bool contact flag (optional)")
+    t.add_argument(
+        "--camera-info-topic",
+        default="camera_info",
+        help="sensor_msgs/CameraInfo, checked against the body's camera (optional)",
+    )
     p.add_argument("--control-hz", type=float, default=10.0, help="control rate of the log, Hz")
     p.add_argument(
         "--sync-tolerance",

@@ -151,6 +151,7 @@ def write_nav_bag(
     compressed: bool = False,
     bad_frames=(),
     encoding: str = "rgb8",
+    hfov_deg: float | None = None,
 ) -> dict:
     """Write a bag of ``episodes`` ((steps, outcome), ...) driven at constant commands.
 
@@ -158,6 +159,7 @@ def write_nav_bag(
     ``compressed``: camera frames as PNG CompressedImage on ``/image/compressed``;
     ``bad_frames``: global frame numbers written broken (garbage PNG, or the ``encoding``
     given for raw frames).
+    ``hfov_deg``: also write a ``/camera_info`` with this field of view.
     ``gap_steps``: global frame numbers whose image/depth/odom are not written (a gap).
     Receive times run ``wall_scale`` times as fast as the sensor clock (a lockstep run), so
     the importer must map them. Returns what was written, for the assertions.
@@ -165,6 +167,8 @@ def write_nav_bag(
     dt = 1.0 / hz
     out = {"steps": [], "cmds": [], "goals": [], "poses": []}
     types = dict(TYPES)
+    if hfov_deg is not None:
+        types["/camera_info"] = "sensor_msgs/msg/CameraInfo"
     if compressed:
         del types["/image"]
         types["/image/compressed"] = "sensor_msgs/msg/CompressedImage"
@@ -182,6 +186,18 @@ def write_nav_bag(
 
         t = time_offset
         k = 0
+        if hfov_deg is not None:
+            f = 8.0 / math.tan(math.radians(hfov_deg) / 2)
+            info = M["sensor_msgs/msg/CameraInfo"](
+                header=header(t, "camera"), height=16, width=16, distortion_model="plumb_bob",
+                d=np.zeros(5), k=np.array([f, 0, 8, 0, f, 8, 0, 0, 1.0]),
+                r=np.eye(3).reshape(-1), p=np.array([f, 0, 8, 0, 0, f, 8, 0, 0, 0, 1.0, 0]),
+                binning_x=0, binning_y=0,
+                roi=M["sensor_msgs/msg/RegionOfInterest"](
+                    x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
+                ),
+            )  # fmt: skip
+            put("/camera_info", info, 999.0)
         p = np.array([1.0, 2.0, 0.3])
         for steps, outcome in episodes:
             g = (p[0] + 3.0, p[1] + 1.0, 0.5)

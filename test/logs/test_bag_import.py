@@ -9,6 +9,7 @@ import pytest
 from rosbags.rosbag2 import StoragePlugin
 
 from compass_nav.cli import main
+from compass_nav.contract.body import get_embodiment
 from compass_nav.logs import LogDataset, read_log_meta
 from compass_nav.logs.bag import BagImportConfig, BagTopics, import_bag, read_bag_episodes
 from compass_nav.utils.errors import ConfigError, DataError
@@ -158,6 +159,15 @@ def test_a_frame_that_fails_to_decode_late_leaves_nothing_behind(tmp_path, make_
         import_bag(tmp_path / "bag", "carter", tmp_path / "logs", cfg, progress=False)
     ds = LogDataset(tmp_path / "logs")
     assert len(ds) == 1 and read_log_meta(tmp_path / "logs")["counts"]["episodes"] == 1
+
+
+def test_camera_info_is_checked_against_the_body(tmp_path, make_bag):
+    carter = get_embodiment("carter")
+    make_bag(tmp_path / "ok", episodes=((4, "success"),), hfov_deg=carter.camera_hfov_deg)
+    assert read_bag_episodes(tmp_path / "ok", "carter")[1]["episodes"] == 1
+    make_bag(tmp_path / "bad", episodes=((4, "success"),), hfov_deg=60.0)
+    with pytest.raises(DataError, match=r"field of view is 60.0 deg .* but body 'carter' says"):
+        read_bag_episodes(tmp_path / "bad", "carter")
 
 
 def test_config_validation_names_the_field():
