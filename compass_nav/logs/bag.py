@@ -752,6 +752,25 @@ def _camera_problems(cam: _Stream, spec: EmbodimentSpec, info: dict) -> list[str
     return out
 
 
+def _limit_problems(s: _Streams, spec: EmbodimentSpec) -> list[str]:
+    """Commands beyond the body's limits (the navigator never sends them): a wrong body."""
+    if not len(s.cmd_v):
+        return []
+    low, high = spec.action_low.astype(np.float64), spec.action_high.astype(np.float64)
+    slack = 0.01 * np.maximum(np.abs(low), np.abs(high)) + 1e-6
+    out = []
+    for i, name in enumerate(("vx", "vy", "wz")):
+        v = s.cmd_v[:, i]
+        n = int(((v < low[i] - slack[i]) | (v > high[i] + slack[i])).sum())
+        if n:
+            out.append(
+                f"{s.cmd_topic}: {n} command(s) with {name} in [{v.min():.3g}, {v.max():.3g}] "
+                f"beyond the limits [{low[i]:.3g}, {high[i]:.3g}] of body {spec.name!r}: is "
+                "this the robot's body?"
+            )
+    return out
+
+
 def _plan_bag(
     path: Path, body: str | EmbodimentSpec, cfg: BagImportConfig, progress: bool
 ) -> tuple[list[_Plan], _Streams, EmbodimentSpec, dict[str, Any]]:
@@ -776,6 +795,8 @@ def _plan_bag(
     if spec is not None and "camera_info" in streams:
         problems.extend(_camera_problems(streams["camera_info"], spec, info))
     s, odom_frame, base_frame = _decode_streams(streams, clock, problems)
+    if spec is not None:
+        problems.extend(_limit_problems(s, spec))
     events = _goal_events(
         streams, clock, problems, odom_frame, base_frame, s.odom.stamp, s.odom_pose
     )

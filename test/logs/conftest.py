@@ -223,7 +223,7 @@ def write_nav_bag(
                         if k in bad_frames:
                             msg.encoding = encoding
                         put("/image", msg, recv0(t) + 0.005)
-                cmd = (0.1 * s, 0.0, 0.01 * k)
+                cmd = (0.05 * s, 0.0, 0.01 * k)
                 put("/cmd_vel", twist_msg(cmd), recv0(t) + 0.5 * dt * wall_scale)
                 out["steps"].append(t)
                 out["cmds"].append(cmd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -57,7 +58,7 @@ def test_camera_faster_than_control_rate_is_decimated_and_counted(tmp_path, make
     assert summary["counts"]["image_not_used"] == 10
     assert summary["counts"]["cmd_vel_superseded"] == 10
     # the command in effect at tick t is the last one received before tick t + 1
-    assert ep.action[:, 0].tolist() == pytest.approx([0.1 * s for s in range(1, 20, 2)])
+    assert ep.action[:, 0].tolist() == pytest.approx([0.05 * s for s in range(1, 20, 2)])
 
 
 def test_short_gap_is_bridged_and_counted(tmp_path, make_bag):
@@ -168,6 +169,17 @@ def test_camera_info_is_checked_against_the_body(tmp_path, make_bag):
     make_bag(tmp_path / "bad", episodes=((4, "success"),), hfov_deg=60.0)
     with pytest.raises(DataError, match=r"field of view is 60.0 deg .* but body 'carter' says"):
         read_bag_episodes(tmp_path / "bad", "carter")
+
+
+def test_commands_beyond_the_body_limits_point_at_a_wrong_body(tmp_path, make_bag):
+    # the bag's commands reach vx 0.55 m/s and wz 0.11 rad/s; a slow body cannot send them
+    make_bag(tmp_path / "bag", episodes=((12, "success"),))
+    slow = dataclasses.replace(get_embodiment("carter"), name="slow", max_vx=0.3, max_wz=0.1)
+    with pytest.raises(DataError) as err:
+        read_bag_episodes(tmp_path / "bag", slow)
+    text = str(err.value)
+    assert "5 command(s) with vx in [0, 0.55] beyond the limits [-0.3, 0.3] of body 'slow'" in text
+    assert "1 command(s) with wz in [0, 0.11] beyond the limits [-0.1, 0.1]" in text
 
 
 def test_config_validation_names_the_field():
