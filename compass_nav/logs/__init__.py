@@ -3,11 +3,11 @@
 The offline evaluator is trained and run on logged episodes only: camera frames, odometry,
 commands, the goal, the route and the body. This package owns that format
 (:mod:`compass_nav.logs.format`), the importers from rosbag2 files (:mod:`compass_nav.logs.bag`)
-and from simulator rollouts (:mod:`compass_nav.logs.sim`), the start bank that lets a policy
-that was never run start in imagination (:mod:`compass_nav.logs.startbank`), and the
-model-free frame predictors every evaluation report sets beside a learned one
-(:mod:`compass_nav.logs.baselines`). Command line: ``compass-nav logs`` (:mod:`compass_nav.logs
-.cli`); format and rules: ``docs/LOGS.md``.
+and from simulator rollouts (:mod:`compass_nav.logs.sim`), and the start bank that lets a
+policy that was never run start in imagination (:mod:`compass_nav.logs.startbank`). The
+model-free frame predictors on these logs are the world model's baselines
+(:mod:`compass_nav.worldmodel.baselines`). Command line: ``compass-nav logs``
+(:mod:`compass_nav.logs.cli`); format and rules: ``docs/LOGS.md``.
 """
 
 from __future__ import annotations

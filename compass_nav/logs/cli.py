@@ -31,6 +31,17 @@ def _names(text: str, flag: str) -> tuple[str, ...]:
     return names
 
 
+def _image_size(text: str) -> tuple[int, int]:
+    """``HxW`` -> (H, W) pixels."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--image-size={text!r}: expected HxW, e.g. 64x64") from None
+    if not (16 <= h <= 480 and 16 <= w <= 480):
+        raise ConfigError(f"--image-size={text!r}: each side must be within [16, 480] pixels")
+    return h, w
+
+
 def _command() -> str:
     return " ".join(shlex.quote(a) for a in ["compass-nav", *sys.argv[1:]])
 
@@ -84,10 +95,7 @@ def _cmd_import_bag(args: argparse.Namespace) -> int:
 
 def _cmd_import_sim(args: argparse.Namespace) -> int:
     from compass_nav.logs.sim import import_sim
-    from compass_nav.plugins import register_all
-    from compass_nav.teacher.cli import parse_image_size
 
-    register_all()
     summary = import_sim(
         args.policy,
         args.out,
@@ -96,7 +104,7 @@ def _cmd_import_sim(args: argparse.Namespace) -> int:
         episodes=args.episodes,
         split=args.split,
         seed=args.seed,
-        image_size=parse_image_size(args.image_size),
+        image_size=_image_size(args.image_size),
         num_envs=args.num_envs,
         max_episode_steps=args.max_episode_steps,
         depth=not args.no_depth,

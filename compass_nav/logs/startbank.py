@@ -6,7 +6,7 @@ commands over them, the goal and the route (odometry frame) and the body. Nothin
 depends on the policy that drove the logged episode except those first frames. One ``.npz``
 file (documented in ``docs/LOGS.md``); :func:`build_start_bank` writes it,
 :class:`StartBank` reads and validates it and assembles the policy observation of each start
-with the navigator's own geometry (:mod:`compass_nav.ros.observation`). Wired in as
+with the navigator's own geometry (:mod:`compass_nav.contract.observation`). Wired in as
 ``compass-nav logs start-bank`` (:mod:`compass_nav.logs.cli`).
 """
 
@@ -22,6 +22,12 @@ import numpy as np
 
 from compass_nav.contract import spec as task
 from compass_nav.contract.body import DESCRIPTOR_FIELDS, EmbodimentSpec, _from_mapping
+from compass_nav.contract.observation import (
+    build_observation,
+    goal_in_robot_frame,
+    planned_route,
+    straight_route,
+)
 from compass_nav.logs.format import LogDataset, body_key
 from compass_nav.utils.atomic import atomic_open
 from compass_nav.utils.errors import ConfigError, DataError
@@ -257,13 +263,6 @@ class StartBank:
         Goal and route in the robot frame, computed from the logged odometry pose with the
         navigator's geometry (planned route when the start has one, else mapless).
         """
-        from compass_nav.ros.observation import (
-            build_observation,
-            goal_in_robot_frame,
-            planned_route,
-            straight_route,
-        )
-
         a = self.arrays
         pose, goal = a["odom_pose"][i, -1], a["goal"][i]
         route = self.routes[i]

@@ -1,4 +1,4 @@
-"""Model-free frame predictors on logs: what a learned video model must beat.
+"""Model-free frame predictors on robot logs: what a learned video model must beat.
 
 * :func:`copy_last_frame`: the future looks like the last frame seen.
 * :func:`reproject_first_frame`: the first frame re-projected through its own depth to each
@@ -10,7 +10,9 @@
   evaluator that ignores the actions.
 * :func:`ego_motion`: per-transition body velocities of a logged episode.
 
-Plain numpy in and out; used by the evaluation reports as baselines beside the learned model.
+Plain numpy in and out, on the arrays of :class:`compass_nav.logs.LogEpisode` (frames,
+depth, ``odom_twist``, ``action``); the offline evaluator's reports set them beside the
+learned model (docs/LOGS.md).
 """
 
 from __future__ import annotations
