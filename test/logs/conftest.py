@@ -100,8 +100,8 @@ def twist_msg(v):
     return M["geometry_msgs/msg/Twist"](linear=vec(v[0], v[1]), angular=vec(z=v[2]))
 
 
-def goal_msg(t: float, g):
-    return M["geometry_msgs/msg/PoseStamped"](header=header(t, "odom"), pose=pose(*g))
+def goal_msg(t: float, g, frame: str = "odom"):
+    return M["geometry_msgs/msg/PoseStamped"](header=header(t, frame), pose=pose(*g))
 
 
 def path_msg(t: float, pts):
@@ -126,6 +126,7 @@ TYPES = {
     "/goal_pose": "geometry_msgs/msg/PoseStamped",
     "/route": "nav_msgs/msg/Path",
     "/episode_status": "std_msgs/msg/String",
+    "/goal_status": "std_msgs/msg/String",
 }
 
 
@@ -152,6 +153,7 @@ def write_nav_bag(
     bad_frames=(),
     encoding: str = "rgb8",
     hfov_deg: float | None = None,
+    goal_in_robot_frame: bool = False,
 ) -> dict:
     """Write a bag of ``episodes`` ((steps, outcome), ...) driven at constant commands.
 
@@ -159,6 +161,9 @@ def write_nav_bag(
     ``compressed``: camera frames as PNG CompressedImage on ``/image/compressed``;
     ``bad_frames``: global frame numbers written broken (garbage PNG, or the ``encoding``
     given for raw frames).
+    ``goal_in_robot_frame``: goals in ``base_link`` (relative to the pose at the goal).
+    The navigator's ``goal_status`` says ``active`` at each goal and ``reached`` after a
+    successful episode.
     ``hfov_deg``: also write a ``/camera_info`` with this field of view.
     ``gap_steps``: global frame numbers whose image/depth/odom are not written (a gap).
     Receive times run ``wall_scale`` times as fast as the sensor clock (a lockstep run), so
@@ -202,7 +207,15 @@ def write_nav_bag(
         for steps, outcome in episodes:
             g = (p[0] + 3.0, p[1] + 1.0, 0.5)
             recv0 = lambda s: 1000.0 + (s - time_offset) * wall_scale  # noqa: E731
-            put("/goal_pose", goal_msg(t, g), recv0(t) + 0.001)
+            if goal_in_robot_frame:
+                c, s_ = math.cos(p[2]), math.sin(p[2])
+                dx, dy = g[0] - p[0], g[1] - p[1]
+                rel = (c * dx + s_ * dy, -s_ * dx + c * dy, g[2] - p[2])
+                put("/goal_pose", goal_msg(t, rel, "base_link"), recv0(t) + 0.001)
+            else:
+                put("/goal_pose", goal_msg(t, g), recv0(t) + 0.001)
+            active = json.dumps({"state": "active", "goal_id": len(out["goals"]) + 1})
+            put("/goal_status", string_msg(active), recv0(t) + 0.0015)
             route = [(p[0], p[1]), (p[0] + 1.5, p[1] + 0.2), (g[0], g[1])]
             put("/route", path_msg(t, route), recv0(t) + 0.002)
             out["goals"].append(g)
@@ -235,6 +248,9 @@ def write_nav_bag(
                 k += 1
             status = json.dumps({"episode": len(out["goals"]), "outcome": outcome, "steps": steps})
             put("/episode_status", string_msg(status), recv0(t - dt) + 0.8 * dt * wall_scale)
+            if outcome == "success":
+                reached = json.dumps({"state": "reached", "goal_id": len(out["goals"])})
+                put("/goal_status", string_msg(reached), recv0(t - dt) + 0.7 * dt * wall_scale)
     return out
 
 

@@ -11,6 +11,7 @@ from rosbags.rosbag2 import StoragePlugin
 
 from compass_nav.cli import main
 from compass_nav.contract.body import get_embodiment
+from compass_nav.contract.observation import goal_in_robot_frame, robot_to_world
 from compass_nav.logs import LogDataset, read_log_meta
 from compass_nav.logs.bag import BagImportConfig, BagTopics, import_bag, read_bag_episodes
 from compass_nav.utils.errors import ConfigError, DataError
@@ -122,8 +123,27 @@ def test_unsynchronised_depth_is_an_error(tmp_path, make_bag):
         read_bag_episodes(tmp_path / "bag", "carter")
 
 
-def test_without_status_topics_outcomes_come_from_goals_and_timeout(tmp_path, make_bag):
+def test_navigator_goal_status_ends_episodes_without_the_bridge(tmp_path, make_bag):
     make_bag(tmp_path / "bag", skip_topics=("/episode_status",))
+    eps, _ = read_bag_episodes(tmp_path / "bag", "carter")
+    assert [e.outcome for e in eps] == ["success", "unknown"]
+    assert eps[0].attrs["outcome_source"] == "navigator goal_status 'reached'"
+    assert [e.length for e in eps] == [12, 8]
+
+
+def test_goal_in_the_robot_frame_is_converted_with_odometry(tmp_path, make_bag):
+    # the navigator's rule: a robot-frame goal is converted once, with the odometry pose at
+    # its reception (the first odometry when none came yet); the log holds what it used
+    written = make_bag(tmp_path / "bag", goal_in_robot_frame=True)
+    first, second = read_bag_episodes(tmp_path / "bag", "carter")[0]
+    np.testing.assert_allclose(first.goal, written["goals"][0], atol=1e-9)
+    at_goal, received_with = written["poses"][12], written["poses"][11]
+    rel = goal_in_robot_frame(at_goal, np.asarray(written["goals"][1]))
+    np.testing.assert_allclose(second.goal, robot_to_world(received_with, rel), atol=1e-6)
+
+
+def test_without_status_topics_outcomes_come_from_goals_and_timeout(tmp_path, make_bag):
+    make_bag(tmp_path / "bag", skip_topics=("/episode_status", "/goal_status"))
     eps, summary = read_bag_episodes(tmp_path / "bag", "carter")
     assert [e.outcome for e in eps] == ["aborted", "unknown"]
     assert "new goal" in eps[0].attrs["outcome_source"]
