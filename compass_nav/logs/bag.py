@@ -468,27 +468,32 @@ def _goal_events(streams, clock, problems, odom_frame, base_frame, odom_t, odom_
 
 def _episode_end(
     events: list[_Event], start: float, next_goal: float, cfg: BagImportConfig, has_status: bool
-) -> tuple[float, str, str]:
-    """(end time, outcome, outcome_source) of an episode that starts at ``start``."""
-    end, outcome, source = next_goal, "aborted", "a new goal arrived before any outcome"
-    if not math.isfinite(next_goal):
-        outcome, source = "unknown", "the bag ends before any outcome"
+) -> tuple[float, str, str, int | None]:
+    """(end time, outcome, outcome_source, steps the simulator reported) of an episode.
+
+    The rules, in order, are those of docs/LOGS.md ("Episodes").
+    """
+    limit = min(next_goal, start + cfg.timeout) if cfg.timeout > 0 else next_goal
     for e in events:
-        if e.t < start or e.t >= end:
+        if e.t < start or e.t >= limit:
             continue
         if e.kind == "episode_status" and has_status:
             raw = str(e.value.get("outcome", ""))
             if raw in _EPISODE_OUTCOMES:
-                return e.t, _EPISODE_OUTCOMES[raw], f"episode_status outcome {raw!r}"
+                steps = e.value.get("steps")
+                steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+                return e.t, _EPISODE_OUTCOMES[raw], f"episode_status outcome {raw!r}", steps
         elif e.kind == "collision":
-            return e.t, "collision", "collision topic reported a contact"
+            return e.t, "collision", "collision topic reported a contact", None
         elif e.kind == "goal_status" and not has_status:
             state = str(e.value.get("state", ""))
             if state in _GOAL_STATES:
-                return e.t, _GOAL_STATES[state], f"navigator goal_status {state!r}"
-    if cfg.timeout > 0 and end - start > cfg.timeout:
-        return start + cfg.timeout, "timeout", f"no outcome within timeout={cfg.timeout:g} s"
-    return end, outcome, source
+                return e.t, _GOAL_STATES[state], f"navigator goal_status {state!r}", None
+    if limit < next_goal:
+        return limit, "timeout", f"no outcome within timeout={cfg.timeout:g} s", None
+    if math.isfinite(next_goal):
+        return next_goal, "aborted", "a new goal arrived before any outcome", None
+    return next_goal, "unknown", "the bag ends before any outcome", None
 
 
 def _nearest(times: np.ndarray, t: float) -> int:
@@ -816,9 +821,12 @@ def _plan_bag(
     cutter = _Resampler(s, cfg)
     plans: list[_Plan] = []
     skipped: list[str] = []
+    mismatches: list[str] = []  # a recorder that missed frames at an episode's ends
     for gi, g in enumerate(goals):
         next_goal = goals[gi + 1].t if gi + 1 < len(goals) else math.inf
-        end, outcome, outcome_source = _episode_end(events, g.t, next_goal, cfg, has_status)
+        end, outcome, outcome_source, reported = _episode_end(
+            events, g.t, next_goal, cfg, has_status
+        )
         cut, ep_problems = cutter.cut(g, end)
         if ep_problems:
             problems.extend(f"episode {gi} (goal at t={g.t:.3f}): {p}" for p in ep_problems)
@@ -831,6 +839,8 @@ def _plan_bag(
             continue
         for key, v in cut["counts"].items():
             counts[key] += v
+        if reported is not None and reported != T:
+            mismatches.append(f"episode {gi}: the simulator reported {reported} steps, {T} cut")
         used = sorted(set(cut["route"]) - {-1})
         remap = {r: i for i, r in enumerate(used)}
         cut["route"] = [remap.get(r, -1) for r in cut["route"]]
@@ -846,6 +856,7 @@ def _plan_bag(
                 "goal_index": gi,
                 "start": float(cut["tick"][0]),
                 "end": float(end) if math.isfinite(end) else None,
+                "reported_steps": reported,
                 "odom_frame": odom_frame,
                 "base_frame": base_frame,
                 "topics": {r: v["topic"] for r, v in info["topics"].items()},
@@ -869,6 +880,7 @@ def _plan_bag(
         "episodes": len(plans),
         "outcomes": outcomes,
         "skipped_episodes": skipped,
+        "step_count_mismatches": mismatches,
         "settings": {
             "control_hz": cfg.control_hz,
             "sync_tolerance": cfg.tolerance,

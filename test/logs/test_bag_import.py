@@ -32,6 +32,7 @@ def test_import_round_trip(tmp_path, make_bag, storage):
     assert (first.length, second.length) == (12, 8)
     assert first.outcome == "success" and second.outcome == "collision"
     assert "episode_status" in first.attrs["outcome_source"]
+    assert first.attrs["origin"]["reported_steps"] == 12 and not summary["step_count_mismatches"]
     # step t holds frame t (encoded in pixel [0, 0, 0]) and the command received after it
     assert first.rgb[:, 0, 0, 0].tolist() == list(range(12))
     assert second.rgb[:, 0, 0, 0].tolist() == list(range(12, 20))
@@ -73,6 +74,15 @@ def test_short_gap_is_bridged_and_counted(tmp_path, make_bag):
     np.testing.assert_array_equal(ep.odom_pose[5], ep.odom_pose[4])
     np.testing.assert_array_equal(ep.depth[5], ep.depth[4])
     assert ep.stamp[5] - ep.stamp[4] == pytest.approx(0.1)  # the tick still advances
+
+
+def test_frames_missing_at_an_episode_start_are_reported(tmp_path, make_bag):
+    make_bag(tmp_path / "bag", episodes=((12, "success"),), gap_steps=(0, 1))
+    (ep,), summary = read_bag_episodes(tmp_path / "bag", "carter")
+    assert ep.length == 10 and ep.rgb[0, 0, 0, 0] == 2
+    assert summary["step_count_mismatches"] == [
+        "episode 0: the simulator reported 12 steps, 10 cut"
+    ]
 
 
 def test_odometry_on_its_own_clock_is_interpolated_and_counted(tmp_path, make_bag):
