@@ -22,62 +22,33 @@ up with the camera is an error, and all errors of a bag are listed together.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from compass_nav.contract.body import EmbodimentSpec, get_embodiment
-from compass_nav.contract.geometry import wrap_angle
-from compass_nav.logs import decode
+from compass_nav.logs.bag_resample import EPISODE_COUNTS, Resampler, episode_end
+from compass_nav.logs.bag_streams import (
+    TOPIC_TYPES,
+    Event,
+    Stream,
+    Streams,
+    clock_map,
+    decode_streams,
+    goal_events,
+    load_frames,
+    read_streams,
+)
 from compass_nav.logs.format import SPLITS, LogEpisode, LogWriter
-from compass_nav.utils.errors import CompassNavError, ConfigError, DataError
+from compass_nav.utils.errors import ConfigError, DataError
 from compass_nav.utils.progress import progress_bar
 
-__all__ = ["BagImportConfig", "BagTopics", "import_bag", "read_bag_episodes"]
+__all__ = ["TOPIC_TYPES", "BagImportConfig", "BagTopics", "import_bag", "read_bag_episodes"]
 
-IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
-TWIST_TYPES = ("geometry_msgs/msg/Twist", "geometry_msgs/msg/TwistStamped")
-#: role -> accepted message types.
-TOPIC_TYPES: dict[str, tuple[str, ...]] = {
-    "image": IMAGE_TYPES,
-    "depth": ("sensor_msgs/msg/Image",),
-    "odom": ("nav_msgs/msg/Odometry",),
-    "cmd_vel": TWIST_TYPES,
-    "goal": ("geometry_msgs/msg/PoseStamped",),
-    "route": ("nav_msgs/msg/Path",),
-    "goal_status": ("std_msgs/msg/String",),
-    "episode_status": ("std_msgs/msg/String",),
-    "collision": ("std_msgs/msg/Bool",),
-    "camera_info": ("sensor_msgs/msg/CameraInfo",),
-}
 #: The body's field of view and the bag's camera_info may differ by this much, degrees.
 HFOV_TOLERANCE_DEG = 1.0
-REQUIRED_ROLES = ("image", "odom", "cmd_vel", "goal")
-#: episode_status outcomes of the sim bridge -> log outcomes.
-_EPISODE_OUTCOMES = {
-    "success": "success",
-    "collision": "collision",
-    "timeout": "timeout",
-    "reset": "aborted",
-}
-#: Per-episode counters of samples not taken as they were (summed in the import summary).
-_EPISODE_COUNTS = (
-    "steps",
-    "image_held",
-    "depth_held",
-    "odom_exact",
-    "odom_interpolated",
-    "odom_nearest",
-    "cmd_vel_superseded",
-    "cmd_vel_held",
-    "cmd_vel_zero_before_first",
-)
-#: goal_status states of the navigator that end an episode -> log outcomes.
-_GOAL_STATES = {"reached": "success", "cancelled": "aborted"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,573 +141,17 @@ class BagImportConfig:
         return self.sync_tolerance if self.sync_tolerance > 0 else 0.25 * self.dt
 
 
-@dataclasses.dataclass(frozen=True)
-class _FrameRef:
-    """Where a camera or depth frame sits in the bag.
-
-    Its receive time and, among messages of its topic received in the same nanosecond, its
-    rank. Frames are decoded only when an episode is built (a second pass over the episode's
-    time range), so a long bag of large frames never sits in memory whole.
-    """
-
-    t_ns: int
-    rank: int
-
-
-@dataclasses.dataclass
-class _Stream:
-    """One topic's messages in receive order: receive times, stamps (sensor clock), payloads."""
-
-    topic: str
-    msgtype: str
-    recv: np.ndarray  # (n,) float64 s, receive (log) time
-    stamp: np.ndarray  # (n,) float64 s, header stamp, or receive time mapped to the clock
-    msgs: list
-
-    def __len__(self) -> int:
-        return len(self.msgs)
-
-
-def _open_reader(path: Path):
-    from rosbags.highlevel import AnyReader
-    from rosbags.typesys import Stores, get_typestore
-
-    if not path.exists():
-        raise DataError(f"bag {path} does not exist")
-    try:
-        reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_KILTED))
-        reader.open()
-    except Exception as exc:  # rosbags raises several unrelated types for unreadable bags
-        raise DataError(
-            f"bag {path} cannot be read as rosbag2 ({type(exc).__name__}: {exc})"
-        ) from None
-    return reader
-
-
-def _read_streams(
-    path: Path, cfg: BagImportConfig, problems: list[str], progress: bool
-) -> tuple[dict[str, _Stream], dict[str, Any]]:
-    """Every used topic's messages; appends missing/mistyped topics to ``problems``."""
-    reader = _open_reader(path)
-    try:
-        by_topic: dict[str, list] = {}
-        for c in reader.connections:
-            by_topic.setdefault(c.topic, []).append(c)
-        available = {t: cs[0].msgtype for t, cs in by_topic.items()}
-        listing = ", ".join(f"{t} ({m})" for t, m in sorted(available.items())) or "none"
-        chosen: dict[str, list] = {}
-        info: dict[str, Any] = {"topics": {}, "absent_optional": []}
-        for role, topic in cfg.topics.resolved().items():
-            required = role in REQUIRED_ROLES or (role == "depth" and cfg.require_depth)
-            if not topic:
-                if required:
-                    problems.append(f"no topic given for the required {role} stream")
-                continue
-            if topic not in by_topic:
-                if required:
-                    problems.append(
-                        f"topic {topic} ({role}, {' or '.join(TOPIC_TYPES[role])}) is missing; "
-                        f"the bag has: {listing}"
-                    )
-                else:
-                    info["absent_optional"].append(f"{topic} ({role})")
-                continue
-            msgtype = available[topic]
-            if msgtype not in TOPIC_TYPES[role]:
-                problems.append(
-                    f"topic {topic} ({role}) has type {msgtype}, expected "
-                    f"{' or '.join(TOPIC_TYPES[role])}"
-                )
-                continue
-            count = sum(c.msgcount for c in by_topic[topic])
-            if count == 0 and required:
-                problems.append(f"topic {topic} ({role}) has no messages")
-                continue
-            chosen[role] = by_topic[topic]
-            info["topics"][role] = {"topic": topic, "type": msgtype, "messages": count}
-        raw: dict[str, tuple[list, list, list]] = {r: ([], [], []) for r in chosen}
-        role_of = {id(c): r for r, cs in chosen.items() for c in cs}
-        total = sum(c.msgcount for cs in chosen.values() for c in cs)
-        bar = progress_bar(total, f"read {path.name}", "msg", progress)
-        conns = [c for cs in chosen.values() for c in cs]
-        bad: dict[str, int] = {}
-        frame_problems: dict[tuple[str, str], list] = {}  # (topic, reason) -> [count, t]
-        ranks: dict[tuple[str, int], int] = {}
-        for conn, t_ns, data in reader.messages(connections=conns) if conns else ():
-            bar.update(1)
-            role = role_of[id(conn)]
-            try:
-                msg = reader.deserialize(data, conn.msgtype)
-            except Exception as exc:  # a corrupt record: counted and reported, never skipped
-                bad[role] = bad.get(role, 0) + 1
-                if bad[role] == 1:
-                    problems.append(f"topic {conn.topic}: a message cannot be decoded ({exc})")
-                continue
-            header = getattr(msg, "header", None)
-            stamp = decode.stamp_sec(header.stamp) if header is not None else math.nan
-            recv, stamps, msgs = raw[role]
-            recv.append(t_ns * 1e-9)
-            stamps.append(stamp)
-            if role in ("image", "depth"):
-                try:
-                    decode.check_frame(msg, role)
-                except DataError as exc:
-                    entry = frame_problems.setdefault((conn.topic, str(exc)), [0, stamp])
-                    entry[0] += 1
-                size = (int(getattr(msg, "height", 0)), int(getattr(msg, "width", 0)))
-                info.setdefault("frame_sizes", {}).setdefault(role, set()).add(size)
-                rank = ranks.get((conn.topic, t_ns), 0)
-                ranks[(conn.topic, t_ns)] = rank + 1
-                msgs.append(_FrameRef(int(t_ns), rank))
-            else:
-                msgs.append(msg)
-        bar.close()
-    finally:
-        reader.close()
-    for (topic, reason), (n, t) in frame_problems.items():
-        problems.append(f"{topic}: {n} frame(s) unusable, first at t={t:.3f}: {reason}")
-    for role, sizes in info.pop("frame_sizes", {}).items():
-        sizes.discard((0, 0))  # compressed frames: sizes known only once decoded
-        if len(sizes) > 1:
-            listed = ", ".join(f"{w}x{h}" for h, w in sorted(sizes))
-            problems.append(f"{info['topics'][role]['topic']}: frame size changes ({listed})")
-        elif sizes:
-            info.setdefault("frame_size", {})[role] = next(iter(sizes))
-    streams = {}
-    for role, (recv, stamps, msgs) in raw.items():
-        order = np.argsort(np.asarray(recv), kind="stable")
-        topic = info["topics"][role]["topic"]
-        streams[role] = _Stream(
-            topic,
-            info["topics"][role]["type"],
-            np.asarray(recv, np.float64)[order],
-            np.asarray(stamps, np.float64)[order],
-            [msgs[i] for i in order],
-        )
-    return streams, info
-
-
-def _load_frames(path: Path, topic: str, refs: list[_FrameRef], role: str) -> list[np.ndarray]:
-    """Decode the frames ``refs`` of ``topic`` (one pass over their time range)."""
-    if not refs:
-        return []
-    where: dict[tuple[int, int], list[int]] = {}
-    for i, r in enumerate(refs):  # a held frame appears at several steps
-        where.setdefault((r.t_ns, r.rank), []).append(i)
-    out: list[np.ndarray | None] = [None] * len(refs)
-    reader = _open_reader(path)
-    try:
-        conns = [c for c in reader.connections if c.topic == topic]
-        lo, hi = min(r.t_ns for r in refs), max(r.t_ns for r in refs)
-        seen: dict[int, int] = {}
-        for conn, t_ns, data in reader.messages(connections=conns, start=lo, stop=hi + 1):
-            rank = seen.get(t_ns, 0)
-            seen[t_ns] = rank + 1
-            steps = where.get((t_ns, rank))
-            if not steps:
-                continue
-            msg = reader.deserialize(data, conn.msgtype)
-            frame = decode.rgb(msg) if role == "image" else decode.depth_m(msg)
-            for j in steps:
-                out[j] = frame
-    finally:
-        reader.close()
-    missing = sum(f is None for f in out)
-    if missing:
-        raise DataError(f"{topic}: {missing} frame(s) vanished between the bag's two passes")
-    return out  # type: ignore[return-value]
-
-
-def _clock_map(image: _Stream) -> Callable[[np.ndarray], np.ndarray]:
-    """Receive time -> sensor clock, from the camera frames' (receive, stamp) pairs."""
-    recv, stamp = image.recv, image.stamp
-    keep = np.isfinite(stamp)
-    recv, stamp = recv[keep], stamp[keep]
-    # receive times are sorted; a later frame never maps earlier than a previous one
-    stamp = np.maximum.accumulate(stamp)
-
-    def f(t: np.ndarray) -> np.ndarray:
-        t = np.asarray(t, np.float64)
-        out = np.interp(t, recv, stamp)
-        out = np.where(t < recv[0], stamp[0] + (t - recv[0]), out)
-        return np.where(t > recv[-1], stamp[-1] + (t - recv[-1]), out)
-
-    return f
-
-
-def _sort_by_stamp(s: _Stream) -> _Stream:
-    order = np.argsort(s.stamp, kind="stable")
-    return _Stream(s.topic, s.msgtype, s.recv[order], s.stamp[order], [s.msgs[i] for i in order])
-
-
-@dataclasses.dataclass
-class _Event:
-    t: float  # sensor clock
-    kind: str  # goal | episode_status | goal_status | collision
-    value: Any
-
-
-def _frame_pose(
-    frame: str, odom_frame: str, base_frame: str, at: float, odom_t, odom_pose, what: str
-) -> tuple[np.ndarray | None, str]:
-    """Robot pose to convert a robot-frame message with ('' when the odometry frame)."""
-    if frame in ("", odom_frame):
-        return None, ""
-    if frame == base_frame:
-        i = int(np.clip(np.searchsorted(odom_t, at, side="right") - 1, 0, len(odom_t) - 1))
-        return odom_pose[i], ""
-    return None, (
-        f"{what} frame {frame!r} is neither the odometry frame {odom_frame!r} nor the robot "
-        f"frame {base_frame!r}"
-    )
-
-
-def _to_odom(pose: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    c, s = math.cos(pose[2]), math.sin(pose[2])
-    return np.stack(
-        [pose[0] + c * xy[:, 0] - s * xy[:, 1], pose[1] + s * xy[:, 0] + c * xy[:, 1]], 1
-    )
-
-
-def _interp_odometry(
-    t: float, odom_t: np.ndarray, pose: np.ndarray, twist: np.ndarray, max_gap: float, tol: float
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Odometry at ``t``: exact, interpolated, nearest, or '' = a gap.
-
-    Interpolated between neighbours at most ``max_gap`` apart; the nearest within ``tol``
-    where ``t`` is not bracketed (the ends of the stream).
-    """
-    j = int(np.searchsorted(odom_t, t))
-    if j < len(odom_t) and abs(odom_t[j] - t) < 1e-6:
-        return pose[j], twist[j], "exact"
-    if j > 0 and abs(odom_t[j - 1] - t) < 1e-6:
-        return pose[j - 1], twist[j - 1], "exact"
-    if 0 < j < len(odom_t) and odom_t[j] - odom_t[j - 1] <= max_gap:
-        a = (t - odom_t[j - 1]) / (odom_t[j] - odom_t[j - 1])
-        p0, p1 = pose[j - 1], pose[j]
-        yaw = p0[2] + a * float(wrap_angle(np.float64(p1[2] - p0[2])))
-        p = np.array([p0[0] + a * (p1[0] - p0[0]), p0[1] + a * (p1[1] - p0[1]), yaw])
-        p[2] = float(wrap_angle(np.float64(p[2])))
-        return p, (1 - a) * twist[j - 1] + a * twist[j], "interpolated"
-    n = _nearest(odom_t, t)
-    if abs(odom_t[n] - t) <= tol and not (0 < j < len(odom_t)):
-        return pose[n], twist[n], "nearest"
-    return pose[0], twist[0], ""
-
-
-def _goal_events(streams, clock, problems, odom_frame, base_frame, odom_t, odom_pose):
-    events: list[_Event] = []
-    g = streams.get("goal")
-    if g is not None:
-        t_goal = clock(g.recv)
-        for t, msg in zip(t_goal, g.msgs, strict=True):
-            try:
-                xyyaw = decode.pose_xyyaw(msg.pose, "goal pose")
-            except CompassNavError as exc:
-                problems.append(f"{g.topic} at t={t:.3f}: {exc}")
-                continue
-            pose, err = _frame_pose(
-                msg.header.frame_id, odom_frame, base_frame, t, odom_t, odom_pose, "goal"
-            )
-            if err:
-                problems.append(f"{g.topic} at t={t:.3f}: {err} (no tf lookups here)")
-                continue
-            if pose is not None:
-                xy = _to_odom(pose, xyyaw[None, :2])[0]
-                xyyaw = np.array([xy[0], xy[1], float(wrap_angle(np.float64(pose[2] + xyyaw[2])))])
-            events.append(_Event(float(t), "goal", xyyaw))
-    for role in ("episode_status", "goal_status"):
-        s = streams.get(role)
-        if s is None:
-            continue
-        for t, msg in zip(clock(s.recv), s.msgs, strict=True):
-            try:
-                data = json.loads(msg.data)
-            except (TypeError, ValueError):
-                problems.append(f"{s.topic} at t={t:.3f}: not JSON: {str(msg.data)[:60]!r}")
-                continue
-            events.append(_Event(float(t), role, data if isinstance(data, dict) else {}))
-    s = streams.get("collision")
-    if s is not None:
-        t_c = np.where(np.isfinite(s.stamp), s.stamp, clock(s.recv))
-        for t, msg in zip(t_c, s.msgs, strict=True):
-            if bool(msg.data):
-                events.append(_Event(float(t), "collision", True))
-    events.sort(key=lambda e: e.t)
-    return events
-
-
-def _episode_end(
-    events: list[_Event], start: float, next_goal: float, cfg: BagImportConfig, has_status: bool
-) -> tuple[float, str, str, int | None]:
-    """(end time, outcome, outcome_source, steps the simulator reported) of an episode.
-
-    The rules, in order, are those of docs/LOGS.md ("Episodes").
-    """
-    limit = min(next_goal, start + cfg.timeout) if cfg.timeout > 0 else next_goal
-    for e in events:
-        if e.t < start or e.t >= limit:
-            continue
-        if e.kind == "episode_status" and has_status:
-            raw = str(e.value.get("outcome", ""))
-            if raw in _EPISODE_OUTCOMES:
-                steps = e.value.get("steps")
-                steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else None
-                return e.t, _EPISODE_OUTCOMES[raw], f"episode_status outcome {raw!r}", steps
-        elif e.kind == "collision":
-            return e.t, "collision", "collision topic reported a contact", None
-        elif e.kind == "goal_status" and not has_status:
-            state = str(e.value.get("state", ""))
-            if state in _GOAL_STATES:
-                return e.t, _GOAL_STATES[state], f"navigator goal_status {state!r}", None
-    if limit < next_goal:
-        return limit, "timeout", f"no outcome within timeout={cfg.timeout:g} s", None
-    if math.isfinite(next_goal):
-        return next_goal, "aborted", "a new goal arrived before any outcome", None
-    return next_goal, "unknown", "the bag ends before any outcome", None
-
-
-def _nearest(times: np.ndarray, t: float) -> int:
-    j = int(np.searchsorted(times, t))
-    if j == 0:
-        return 0
-    if j >= len(times):
-        return len(times) - 1
-    return j if times[j] - t < t - times[j - 1] else j - 1
-
-
-@dataclasses.dataclass
-class _Streams:
-    """A bag's streams on the sensor clock, decoded where it is cheap (everything but frames)."""
-
-    image: _Stream
-    depth: _Stream | None
-    odom: _Stream
-    odom_pose: np.ndarray  # (n, 3)
-    odom_twist: np.ndarray  # (n, 3)
-    cmd_topic: str
-    cmd_t: np.ndarray  # (m,) sensor clock
-    cmd_v: np.ndarray  # (m, 3)
-    cmd_answer: np.ndarray  # (m,) bool: a TwistStamped carrying a frame's stamp
-    routes: list[tuple[float, np.ndarray]]
-
-
-class _Resampler:
-    """Cuts one episode out of the streams at the control rate (see the module docstring).
-
-    Every problem of the episode is collected (a gap is reported once, however many ticks it
-    spans); the episode is imported only when there is none.
-    """
-
-    def __init__(self, s: _Streams, cfg: BagImportConfig) -> None:
-        self.s, self.cfg = s, cfg
-        self.tol, self.dt = cfg.tolerance, cfg.dt
-        self.used_frames = np.zeros(len(s.image), bool)
-        self.used_cmd = np.zeros(len(s.cmd_t), bool)
-
-    def ticks(self, start: float, end: float) -> np.ndarray:
-        """Control ticks from the first frame at or after ``start`` while before ``end``."""
-        stamps = self.s.image.stamp
-        first = int(np.searchsorted(stamps, start - 1e-9))
-        if first >= len(stamps) or stamps[first] >= end:
-            return np.zeros(0)
-        last = stamps[min(int(np.searchsorted(stamps, end)), len(stamps)) - 1]
-        n = int(math.floor((min(end - 1e-9, last + self.tol) - stamps[first]) / self.dt + 1e-9))
-        return stamps[first] + self.dt * np.arange(n + 1)
-
-    def _held(self, stamps: np.ndarray, t: float, end: float) -> tuple[int, float]:
-        """(index of the last sample at or before t, length of the gap it bridges) or -1."""
-        prev = int(np.searchsorted(stamps, t, side="right")) - 1
-        if prev < 0:
-            return -1, math.inf
-        later = stamps[prev + 1] if prev + 1 < len(stamps) else end
-        return prev, later - stamps[prev]
-
-    def cut(self, goal: _Event, end: float) -> tuple[dict | None, list[str]]:
-        s, cfg, tol, dt = self.s, self.cfg, self.tol, self.dt
-        ticks = self.ticks(goal.t, end)
-        problems: list[str] = []
-        reported: set = set()
-
-        def report(key, text: str) -> None:
-            if key not in reported:
-                reported.add(key)
-                problems.append(text)
-
-        ec = dict.fromkeys(_EPISODE_COUNTS, 0)
-        out: dict[str, list] = {k: [] for k in ("tick", "frame", "depth", "pose", "twist")}
-        out.update(action=[], route=[])
-        last_cmd, have_cmd = np.zeros(3), False
-        for tk in ticks:
-            j = _nearest(s.image.stamp, tk)
-            if abs(s.image.stamp[j] - tk) > tol:
-                j, gap = self._held(s.image.stamp, tk, end)
-                if gap > cfg.max_gap:
-                    t_gap = s.image.stamp[j] if j >= 0 else tk
-                    report(
-                        ("image", j),
-                        f"{s.image.topic}: gap of {gap:.3f} s at t={t_gap:.3f} "
-                        f"(max_gap {cfg.max_gap:g} s)",
-                    )
-                    continue
-                ec["image_held"] += 1
-            ts = s.image.stamp[j]
-            d = -1
-            if s.depth is not None:
-                d = _nearest(s.depth.stamp, ts)
-                if abs(s.depth.stamp[d] - ts) > tol:
-                    near = s.depth.stamp[d] - ts
-                    d, gap = self._held(s.depth.stamp, ts, end)
-                    if d < 0:
-                        report(
-                            ("depth", "sync"),
-                            f"{s.depth.topic} and {s.image.topic} are not synchronised: no "
-                            f"depth within {tol:.3f} s of the frame at t={ts:.3f} (nearest "
-                            f"{near:+.3f} s away) and none before it to hold",
-                        )
-                        continue
-                    if gap > cfg.max_gap:
-                        report(
-                            ("depth", d),
-                            f"{s.depth.topic}: gap of {gap:.3f} s at t={s.depth.stamp[d]:.3f} "
-                            f"(max_gap {cfg.max_gap:g} s)",
-                        )
-                        continue
-                    ec["depth_held"] += 1
-            p, v, kind = _interp_odometry(
-                ts, s.odom.stamp, s.odom_pose, s.odom_twist, cfg.max_gap, tol
-            )
-            if not kind:
-                k = _nearest(s.odom.stamp, ts)
-                report(
-                    ("odom", k),
-                    f"{s.odom.topic}: no odometry around the frame at t={ts:.3f} within "
-                    f"{cfg.max_gap:g} s (nearest at {s.odom.stamp[k]:.3f})",
-                )
-                continue
-            if len(s.cmd_t):
-                lo = int(np.searchsorted(s.cmd_t, tk - 1e-9))
-                hi = int(np.searchsorted(s.cmd_t, tk + dt - 1e-9))
-                if hi > lo:
-                    # the answer stamped with this frame wins, else the last one received
-                    answers = np.flatnonzero(s.cmd_answer[lo:hi])
-                    pick = lo + int(answers[0]) if answers.size else hi - 1
-                    last_cmd, have_cmd = s.cmd_v[pick], True
-                    self.used_cmd[lo:hi] = True
-                    ec["cmd_vel_superseded"] += hi - lo - 1
-                elif have_cmd:
-                    before = s.cmd_t[lo - 1] if lo > 0 else -math.inf
-                    if tk - before > cfg.max_gap:
-                        report(
-                            ("cmd", lo),
-                            f"{s.cmd_topic}: no command for {tk - before:.3f} s at t={tk:.3f} "
-                            f"(max_gap {cfg.max_gap:g} s)",
-                        )
-                        continue
-                    ec["cmd_vel_held"] += 1
-                else:
-                    ec["cmd_vel_zero_before_first"] += 1
-            ec[f"odom_{kind}"] += 1
-            self.used_frames[j] = True
-            out["tick"].append(tk)
-            out["frame"].append(j)
-            out["depth"].append(d)
-            out["pose"].append(p)
-            out["twist"].append(v)
-            out["action"].append(last_cmd.copy())
-            out["route"].append(self._route_index(goal, tk))
-        if problems:
-            return None, problems
-        if s.depth is not None and out["frame"]:
-            offs = np.abs(s.depth.stamp[out["depth"]] - s.image.stamp[out["frame"]])
-            if np.median(offs) > tol:
-                return None, [
-                    f"{s.depth.topic} and {s.image.topic} are not synchronised (median offset "
-                    f"{np.median(offs):.3f} s > tolerance {tol:.3f} s)"
-                ]
-        ec["steps"] = len(out["tick"])
-        out["counts"] = ec
-        return out, []
-
-    def _route_index(self, goal: _Event, tk: float) -> int:
-        """The route version in effect at tick ``tk`` (-1: none, mapless)."""
-        ri = -1
-        for r, (rt, pts) in enumerate(self.s.routes):
-            if rt <= tk + self.tol and (
-                rt >= goal.t - self.tol
-                or float(np.hypot(*(pts[-1] - goal.value[:2]))) <= self.cfg.route_goal_match
-            ):
-                ri = r
-        return ri
-
-
-def _decode_streams(
-    streams: dict[str, _Stream], clock, problems: list[str]
-) -> tuple[_Streams, str, str]:
-    """Sorted, decoded streams (odometry, commands, routes); (streams, odom frame, base frame)."""
-    image = _sort_by_stamp(streams["image"])
-    odom = _sort_by_stamp(streams["odom"])
-    depth = _sort_by_stamp(streams["depth"]) if "depth" in streams else None
-    # odometry decoded once (a NaN pose or bad quaternion is listed, never skipped quietly)
-    pose, twist = np.zeros((len(odom), 3)), np.zeros((len(odom), 3))
-    for i, msg in enumerate(odom.msgs):
-        try:
-            pose[i], twist[i] = decode.odometry(msg)
-        except CompassNavError as exc:
-            problems.append(f"{odom.topic} at t={odom.stamp[i]:.3f}: {exc}")
-    odom_frame = odom.msgs[0].header.frame_id if odom.msgs else ""
-    base_frame = odom.msgs[0].child_frame_id if odom.msgs else ""
-    cmd = streams.get("cmd_vel")
-    cmd_t, cmd_v, answer = np.zeros(0), np.zeros((0, 3)), np.zeros(0, bool)
-    if cmd is not None and len(cmd):
-        # a TwistStamped with a real stamp sits on the sensor clock; a zero stamp (an
-        # unsolicited stop) or a plain Twist is placed by its receive time
-        stamped = np.isfinite(cmd.stamp) & (cmd.stamp > 0)
-        t = np.where(stamped, cmd.stamp, clock(cmd.recv))
-        order = np.argsort(t, kind="stable")
-        cmd_t = t[order]
-        cmd_v = np.array([decode.twist(cmd.msgs[i]) for i in order]).reshape(-1, 3)
-        answer = stamped[order] & np.isin(cmd_t, image.stamp)
-    routes: list[tuple[float, np.ndarray]] = []
-    r = streams.get("route")
-    if r is not None:
-        for t, msg in zip(clock(r.recv), r.msgs, strict=True):
-            pts = decode.path_points(msg)
-            if pts.shape[0] == 0:
-                continue
-            at, err = _frame_pose(
-                msg.header.frame_id, odom_frame, base_frame, t, odom.stamp, pose, "route"
-            )
-            if err:
-                problems.append(f"{r.topic} at t={t:.3f}: {err}")
-                continue
-            routes.append((float(t), pts if at is None else _to_odom(at, pts)))
-    s = _Streams(
-        image,
-        depth,
-        odom,
-        pose,
-        twist,
-        cmd.topic if cmd is not None else "",
-        cmd_t,
-        cmd_v,
-        answer,
-        routes,
-    )
-    return s, odom_frame, base_frame
-
-
 @dataclasses.dataclass
 class _Plan:
     """One episode as cut from the bag: everything but the decoded frames."""
 
     cut: dict
-    goal: _Event
+    goal: Event
     routes: list[tuple[float, np.ndarray]]
     attrs: dict
 
 
-def _camera_problems(cam: _Stream, spec: EmbodimentSpec, info: dict) -> list[str]:
+def _camera_problems(cam: Stream, spec: EmbodimentSpec, info: dict) -> list[str]:
     """The bag's camera_info against the body's camera (field of view, frame size)."""
     msg = cam.msgs[0]
     width, height, fx = int(msg.width), int(msg.height), float(msg.k[0])
@@ -757,7 +172,7 @@ def _camera_problems(cam: _Stream, spec: EmbodimentSpec, info: dict) -> list[str
     return out
 
 
-def _limit_problems(s: _Streams, spec: EmbodimentSpec) -> list[str]:
+def _limit_problems(s: Streams, spec: EmbodimentSpec) -> list[str]:
     """Commands beyond the body's limits (the navigator never sends them): a wrong body."""
     if not len(s.cmd_v):
         return []
@@ -778,7 +193,7 @@ def _limit_problems(s: _Streams, spec: EmbodimentSpec) -> list[str]:
 
 def _plan_bag(
     path: Path, body: str | EmbodimentSpec, cfg: BagImportConfig, progress: bool
-) -> tuple[list[_Plan], _Streams, EmbodimentSpec, dict[str, Any]]:
+) -> tuple[list[_Plan], Streams, EmbodimentSpec, dict[str, Any]]:
     """First pass: check the whole bag and cut its episodes (frames are not decoded).
 
     Raises:
@@ -790,19 +205,19 @@ def _plan_bag(
         spec = get_embodiment(body)
     except ConfigError as exc:
         problems.append(f"body: {exc}")
-    streams, info = _read_streams(path, cfg, problems, progress)
+    streams, info = read_streams(path, cfg, problems, progress)
     if "image" not in streams or "odom" not in streams:
         raise DataError(_listing(path, problems))
     if not np.isfinite(streams["image"].stamp).all():
         problems.append(f"{streams['image'].topic}: frames without header stamps")
         raise DataError(_listing(path, problems))
-    clock = _clock_map(streams["image"])
+    clock = clock_map(streams["image"])
     if spec is not None and "camera_info" in streams:
         problems.extend(_camera_problems(streams["camera_info"], spec, info))
-    s, odom_frame, base_frame = _decode_streams(streams, clock, problems)
+    s, odom_frame, base_frame = decode_streams(streams, clock, problems)
     if spec is not None:
         problems.extend(_limit_problems(s, spec))
-    events = _goal_events(
+    events = goal_events(
         streams, clock, problems, odom_frame, base_frame, s.odom.stamp, s.odom_pose
     )
     has_status = "episode_status" in streams
@@ -816,15 +231,15 @@ def _plan_bag(
         "cmd_vel_messages": len(s.cmd_t),
         "route_versions": len(s.routes),
         "goals": len(goals),
-        **dict.fromkeys(_EPISODE_COUNTS, 0),
+        **dict.fromkeys(EPISODE_COUNTS, 0),
     }
-    cutter = _Resampler(s, cfg)
+    cutter = Resampler(s, cfg)
     plans: list[_Plan] = []
     skipped: list[str] = []
     mismatches: list[str] = []  # a recorder that missed frames at an episode's ends
     for gi, g in enumerate(goals):
         next_goal = goals[gi + 1].t if gi + 1 < len(goals) else math.inf
-        end, outcome, outcome_source, reported = _episode_end(
+        end, outcome, outcome_source, reported = episode_end(
             events, g.t, next_goal, cfg, has_status
         )
         cut, ep_problems = cutter.cut(g, end)
@@ -891,16 +306,16 @@ def _plan_bag(
     return plans, s, spec, summary
 
 
-def _build_episode(path: Path, plan: _Plan, s: _Streams, spec: EmbodimentSpec) -> LogEpisode:
+def _build_episode(path: Path, plan: _Plan, s: Streams, spec: EmbodimentSpec) -> LogEpisode:
     """Second pass for one episode: decode its frames and assemble it."""
     cut = plan.cut
     rgb = np.stack(
-        _load_frames(path, s.image.topic, [s.image.msgs[j] for j in cut["frame"]], "image")
+        load_frames(path, s.image.topic, [s.image.msgs[j] for j in cut["frame"]], "image")
     )
     dep = None
     if s.depth is not None:
         refs = [s.depth.msgs[d] for d in cut["depth"]]
-        dep = np.stack(_load_frames(path, s.depth.topic, refs, "depth")).astype(np.float32)
+        dep = np.stack(load_frames(path, s.depth.topic, refs, "depth")).astype(np.float32)
         if dep.shape[1:] != rgb.shape[1:3]:
             raise DataError(
                 f"{path}: episode {plan.attrs['origin']['goal_index']}: depth images "
