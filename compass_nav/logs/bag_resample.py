@@ -142,6 +142,14 @@ class Resampler:
         return prev, later - stamps[prev]
 
     def cut(self, goal: Event, end: float) -> tuple[dict | None, list[str]]:
+        """The episode from ``goal`` to ``end``: per-tick lists, or None and its problems.
+
+        Returns:
+            ``(cut, problems)``: ``cut`` holds per tick ``tick`` (sensor clock), ``frame``
+            and ``depth`` (indices into the sorted streams), ``pose``, ``twist``,
+            ``action``, ``route`` (version index) and ``counts`` (:data:`EPISODE_COUNTS`);
+            None when ``problems`` is not empty.
+        """
         s, cfg, tol, dt = self.s, self.cfg, self.tol, self.dt
         ticks = self.ticks(goal.t, end)
         problems: list[str] = []
