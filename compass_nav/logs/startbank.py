@@ -128,13 +128,11 @@ def build_start_bank(
     routes = []
     for _, _, ep in picked:
         # the route the robot held at the last context frame, else the first it was given
+        # for this goal (a planner's answer may come a little after the goal)
         r = ep.route_at(F - 1)
-        if r is None and ep.routes:
-            r = (
-                ep.routes[int(ep.route_index[ep.route_index >= 0][0])]
-                if (ep.route_index >= 0).any()
-                else None
-            )
+        given = ep.route_index[ep.route_index >= 0]
+        if r is None and given.size:
+            r = ep.routes[int(given[0])]
         routes.append(np.zeros((0, 2)) if r is None else np.asarray(r, np.float64))
     arrays["route_points"] = (
         np.concatenate(routes) if any(len(r) for r in routes) else np.zeros((0, 2))
