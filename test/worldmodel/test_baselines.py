@@ -11,6 +11,7 @@ import pytest
 from compass_nav.contract.body import get_embodiment
 from compass_nav.utils.errors import ConfigError
 from compass_nav.worldmodel.baselines import (
+    baseline_psnr,
     copy_last_frame,
     ego_motion,
     reproject_first_frame,
@@ -90,3 +91,34 @@ def test_reprojection_no_motion_is_identity_and_forward_motion_magnifies():
     np.testing.assert_allclose(near, 2.9, atol=0.05)
     with pytest.raises(ConfigError, match="square"):
         reproject_first_frame(rgb[:8], depth[:8], body, np.zeros((1, 3)), 0.1)
+
+
+def _static_episode(T: int, depth: bool = True):
+    from compass_nav.logs import LogEpisode
+
+    rgb, d = _pattern(16)
+    return LogEpisode(
+        stamp=np.arange(T) * 0.1,
+        rgb=np.repeat(rgb[None], T, 0),
+        depth=np.repeat(d[None], T, 0) if depth else None,
+        odom_pose=np.zeros((T, 3)),
+        odom_twist=np.zeros((T, 3), np.float32),
+        action=np.zeros((T, 3), np.float32),
+        goal=np.zeros(3),
+        routes=[],
+        route_stamps=np.zeros(0),
+        route_index=np.full(T, -1, np.int32),
+        body=get_embodiment("carter"),
+        attrs={"control_hz": 10.0},
+    )
+
+
+def test_baseline_psnr_on_a_still_robot():
+    out = baseline_psnr([_static_episode(12), _static_episode(3)], horizon=4, stride=4)
+    assert out["windows"] == 2  # starts 0 and 4 of the first episode; the second is too short
+    # nothing moves: both predictors reproduce the logged frames exactly
+    np.testing.assert_array_equal(out["copy_last_frame"], 100.0)
+    np.testing.assert_array_equal(out["reproject_first_frame"], 100.0)
+    np.testing.assert_array_equal(out["coverage"], 1.0)
+    with pytest.raises(ConfigError, match="no logged episode with depth"):
+        baseline_psnr([_static_episode(12, depth=False)], horizon=4)
