@@ -277,3 +277,19 @@ class StartBank:
             goal_in_robot_frame(pose, goal),
             a["embodiment"][i],
         )
+
+    def observations(
+        self,
+        indices: Sequence[int] | None = None,
+        route_points: int = task.ROUTE_POINTS,
+        route_spacing: float = task.ROUTE_SPACING_M,
+    ) -> dict[str, np.ndarray]:
+        """The observations of several starts as one batch (N, ...), in ``indices`` order.
+
+        A policy's first step from the bank: ``policy.act(bank.observations(ix), start)``.
+        """
+        ix = range(len(self)) if indices is None else indices
+        rows = [self.observation(int(i), route_points, route_spacing) for i in ix]
+        if not rows:
+            raise ConfigError("observations: no start indices given")
+        return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}

@@ -40,6 +40,16 @@ def test_start_bank_round_trip(tmp_path, logs):
         np.testing.assert_allclose(obs["embodiment"][0], ep.body.descriptor())
 
 
+def test_start_bank_batch_of_observations(tmp_path, logs):
+    build_start_bank(logs, tmp_path / "bank.npz", progress=False)
+    bank = StartBank(tmp_path / "bank.npz")
+    batch = bank.observations([1, 0])
+    assert batch["rgb"].shape == (2, 16, 16, 3) and batch["route"].shape == (2, 10, 2)
+    for row, i in enumerate([1, 0]):
+        for key, value in bank.observation(i).items():
+            np.testing.assert_array_equal(batch[key][row], value[0])
+
+
 def test_start_bank_filters_and_errors(tmp_path, logs):
     with pytest.raises(DataError, match="no logged episode qualifies"):
         build_start_bank(logs, tmp_path / "b.npz", splits=("train",), progress=False)
