@@ -208,8 +208,17 @@ def _plan_bag(
     streams, info = read_streams(path, cfg, problems, progress)
     if "image" not in streams or "odom" not in streams:
         raise DataError(_listing(path, problems))
-    if not np.isfinite(streams["image"].stamp).all():
-        problems.append(f"{streams['image'].topic}: frames without header stamps")
+    image = streams["image"]
+    if not np.isfinite(image.stamp).all():
+        problems.append(f"{image.topic}: frames without header stamps")
+        raise DataError(_listing(path, problems))
+    repeats = int((np.diff(image.stamp) <= 0).sum())
+    if repeats:
+        # the sensor clock comes from the frames' stamps: they must advance
+        problems.append(
+            f"{image.topic}: {repeats} frame(s) stamped no later than the frame received "
+            "before them (a driver that leaves stamps zero or repeats them?)"
+        )
         raise DataError(_listing(path, problems))
     clock = clock_map(streams["image"])
     if spec is not None and "camera_info" in streams:

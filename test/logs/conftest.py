@@ -154,6 +154,7 @@ def write_nav_bag(
     encoding: str = "rgb8",
     hfov_deg: float | None = None,
     goal_in_robot_frame: bool = False,
+    frozen_stamps: bool = False,
 ) -> dict:
     """Write a bag of ``episodes`` ((steps, outcome), ...) driven at constant commands.
 
@@ -161,6 +162,7 @@ def write_nav_bag(
     ``compressed``: camera frames as PNG CompressedImage on ``/image/compressed``;
     ``bad_frames``: global frame numbers written broken (garbage PNG, or the ``encoding``
     given for raw frames).
+    ``frozen_stamps``: every camera frame stamped zero (a broken driver).
     ``goal_in_robot_frame``: goals in ``base_link`` (relative to the pose at the goal).
     The navigator's ``goal_status`` says ``active`` at each goal and ``reached`` after a
     successful episode.
@@ -232,7 +234,7 @@ def write_nav_bag(
                         msg = compressed_msg(t, frame_for(k), garbage=k in bad_frames)
                         put("/image/compressed", msg, recv0(t) + 0.005)
                     else:
-                        msg = image_msg(t, frame_for(k))
+                        msg = image_msg(0.0 if frozen_stamps else t, frame_for(k))
                         if k in bad_frames:
                             msg.encoding = encoding
                         put("/image", msg, recv0(t) + 0.005)

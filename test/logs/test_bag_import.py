@@ -212,6 +212,12 @@ def test_commands_beyond_the_body_limits_point_at_a_wrong_body(tmp_path, make_ba
     assert "1 command(s) with wz in [0, 0.11] beyond the limits [-0.1, 0.1]" in text
 
 
+def test_frames_whose_stamps_do_not_advance(tmp_path, make_bag):
+    make_bag(tmp_path / "bag", episodes=((5, "success"),), frozen_stamps=True)
+    with pytest.raises(DataError, match=r"/image: 4 frame\(s\) stamped no later than"):
+        read_bag_episodes(tmp_path / "bag", "carter")
+
+
 def test_config_validation_names_the_field():
     with pytest.raises(ConfigError, match="max_gap=0.01"):
         BagImportConfig(max_gap=0.01)
