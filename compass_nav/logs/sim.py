@@ -183,7 +183,10 @@ def import_sim(
             bar.update(1)
             return None
 
-    quota = SlotQuota.spread(episodes, env.num_envs, seed=[seed, writer.next_index])
+    # slot e's stream is [seed, first file index, e]: another import into the folder (a higher
+    # first index) never replays the episodes already in it
+    slot_seeds = [[seed, writer.next_index, e] for e in range(env.num_envs)]
+    quota = SlotQuota.spread(episodes, env.num_envs, seed=slot_seeds)
     runner = EpisodeRunner(env, act, quota, [Keep()])
     try:
         eps = runner.run()

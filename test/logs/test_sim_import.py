@@ -22,7 +22,7 @@ def test_sim_import_round_trip(tmp_path):
         out,
         families=("hall",),
         episodes=3,
-        num_envs=2,
+        num_envs=3,
         image_size=(16, 16),
         max_episode_steps=25,
         progress=False,
@@ -48,6 +48,8 @@ def test_sim_import_round_trip(tmp_path):
         assert np.all(np.abs(ep.action) <= get_embodiment("carter").action_high + 1e-6)
         assert ep.attrs["body"] == body_key(get_embodiment("carter"))
     assert outcomes == summary["outcomes"]
+    starts = {tuple(np.round(ep.odom_pose[0], 3)) for ep in ds}
+    assert len(starts) == 3  # every slot runs its own random stream
     meta = read_log_meta(out)
     # nothing of the simulator's map, planner or actuator model is in the files
     np_keys = set(np.load(ds.paths[0]).files)
