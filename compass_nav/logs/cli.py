@@ -207,7 +207,9 @@ def _sim_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the episode sequence")
     p.add_argument("--image-size", default="64x64", help="HxW camera frames")
-    p.add_argument("--num-envs", type=int, default=4, help="simulator slots")
+    p.add_argument(
+        "--num-envs", type=int, default=0, help="simulator slots (0: one per family x body)"
+    )
     p.add_argument("--max-episode-steps", type=int, default=300, help="steps before a timeout")
     p.add_argument("--no-depth", action="store_true", help="log no depth (an RGB-only robot)")
     p.add_argument("--out", required=True, help="log dataset folder (created or appended to)")

@@ -12,6 +12,7 @@ import-sim`` (:mod:`compass_nav.logs.cli`).
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.progress import progress_bar
 
 __all__ = ["import_sim", "start_plan"]
+
+_log = logging.getLogger(__name__)
 
 #: Simulator splits a log may be labelled with.
 _SIM_SPLITS = ("train", "validation", "heldout")
@@ -66,7 +69,7 @@ def import_sim(
     split: str = "train",
     seed: int = 0,
     image_size: tuple[int, int] = (64, 64),
-    num_envs: int = 4,
+    num_envs: int = 0,
     max_episode_steps: int = 300,
     depth: bool = True,
     progress: bool = True,
@@ -84,7 +87,9 @@ def import_sim(
             episodes' split label.
         seed: Seed of the episode sequence.
         image_size: (H, W) camera frames.
-        num_envs: Simulator slots.
+        num_envs: Simulator slots (0: one per family x body pair, at most ``episodes``).
+            Slot e drives family ``e % F`` and body ``(e // F) % E``; a count that is not a
+            multiple of F x E over-represents some pairs (a warning says which).
         max_episode_steps: Steps before a timeout.
         depth: Log depth frames (False: an RGB-only robot).
         progress: Show a progress bar.
@@ -102,7 +107,10 @@ def import_sim(
     if split not in _SIM_SPLITS or split not in SPLITS:
         raise ConfigError(f"split={split!r}: must be one of {', '.join(_SIM_SPLITS)}")
     check_names([policy], families, embodiments)
-    num_envs = max(1, min(num_envs, episodes))
+    pairs = len(families) * len(embodiments)
+    if num_envs < 0:
+        raise ConfigError(f"num_envs={num_envs!r}: must be >= 0 (0: one slot per pair)")
+    num_envs = max(1, min(num_envs or pairs, episodes))
     cfg = SimConfig(
         num_envs=num_envs,
         embodiments=tuple(embodiments),
@@ -115,6 +123,18 @@ def import_sim(
         max_episode_steps=max_episode_steps,
     )
     env = NavVectorEnv(cfg)
+    counts = SlotQuota.spread(episodes, env.num_envs).counts  # episodes per slot
+    per_pair: dict[str, int] = {}
+    for e in range(env.num_envs):
+        key = f"{env.env_family[e]}/{env.env_bodies[e].name}"
+        per_pair[key] = per_pair.get(key, 0) + int(counts[e])
+    if len(set(per_pair.values())) > 1 or len(per_pair) < pairs:
+        _log.warning(
+            "episodes per family/body are uneven: %s (give --episodes and --num-envs as "
+            "multiples of families x bodies = %d)",
+            ", ".join(f"{k}={v}" for k, v in sorted(per_pair.items())),
+            pairs,
+        )
     pol = make_policy(policy)
     pol.bind(env)
     dt = 1.0 / cfg.control_hz
@@ -185,8 +205,7 @@ def import_sim(
 
     # slot e's stream is [seed, first file index, e]: another import into the folder (a higher
     # first index) never replays the episodes already in it
-    slot_seeds = [[seed, writer.next_index, e] for e in range(env.num_envs)]
-    quota = SlotQuota.spread(episodes, env.num_envs, seed=slot_seeds)
+    quota = SlotQuota(counts, seed=[[seed, writer.next_index, e] for e in range(env.num_envs)])
     runner = EpisodeRunner(env, act, quota, [Keep()])
     try:
         eps = runner.run()
@@ -209,6 +228,7 @@ def import_sim(
         "outcomes": outcomes,
         "success_rate": round(outcomes.get("success", 0) / max(len(eps), 1), 4),
         "written": written,
+        "episodes_per_pair": per_pair,
     }
     if not math.isfinite(summary["success_rate"]):
         summary["success_rate"] = 0.0

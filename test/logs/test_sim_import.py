@@ -28,6 +28,7 @@ def test_sim_import_round_trip(tmp_path):
         progress=False,
     )
     assert summary["episodes"] == 3 and summary["written"] == [0, 1, 2]
+    assert summary["episodes_per_pair"] == {"hall/carter": 3}
     ds = LogDataset(out)
     assert len(ds) == 3
     outcomes = {}
