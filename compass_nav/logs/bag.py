@@ -36,6 +36,7 @@ from compass_nav.logs.bag_streams import (
     Stream,
     Streams,
     clock_map,
+    clock_problems,
     decode_streams,
     goal_events,
     load_frames,
@@ -98,6 +99,9 @@ class BagImportConfig:
         route_goal_match: A route received before the goal is the episode's route only if it
             ends within this distance of the goal, m (the navigator's rule).
         min_steps: Episodes shorter than this are not imported (listed in the summary).
+        clock_tolerance: A stamped stream (depth, odometry, TwistStamped) whose stamps differ
+            from the camera's clock, read through receive times, by more than this (median)
+            is on another clock: an error, s. Latency between sensors stays well below it.
         split: Split label written into every episode.
         robot: Robot name for the metadata ('' = the body's name).
     """
@@ -110,6 +114,7 @@ class BagImportConfig:
     require_depth: bool = False
     route_goal_match: float = 1.0
     min_steps: int = 2
+    clock_tolerance: float = 1.0
     split: str = "unlabelled"
     robot: str = ""
 
@@ -125,6 +130,8 @@ class BagImportConfig:
             raise ConfigError(f"max_gap={self.max_gap!r}: must be >= one period {self.dt:g} s")
         if not (math.isfinite(self.timeout) and self.timeout >= 0):
             raise ConfigError(f"timeout={self.timeout!r}: must be >= 0")
+        if not (math.isfinite(self.clock_tolerance) and self.clock_tolerance > 0):
+            raise ConfigError(f"clock_tolerance={self.clock_tolerance!r}: must be > 0")
         if self.min_steps < 1:
             raise ConfigError(f"min_steps={self.min_steps!r}: must be >= 1")
         if self.split not in SPLITS:
@@ -221,6 +228,7 @@ def _plan_bag(
         )
         raise DataError(_listing(path, problems))
     clock = clock_map(streams["image"])
+    problems.extend(clock_problems(streams, clock, cfg.clock_tolerance))
     if spec is not None and "camera_info" in streams:
         problems.extend(_camera_problems(streams["camera_info"], spec, info))
     s, odom_frame, base_frame = decode_streams(streams, clock, problems)

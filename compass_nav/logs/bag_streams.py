@@ -34,6 +34,7 @@ __all__ = [
     "Stream",
     "Streams",
     "clock_map",
+    "clock_problems",
     "decode_streams",
     "goal_events",
     "load_frames",
@@ -345,6 +346,26 @@ class Streams:
     cmd_v: np.ndarray  # (m, 3)
     cmd_answer: np.ndarray  # (m,) bool: a TwistStamped carrying a frame's stamp
     routes: list[tuple[float, np.ndarray]]
+
+
+def clock_problems(streams: dict[str, Stream], clock, tolerance: float) -> list[str]:
+    """Stamped streams on another clock than the camera's (compared through receive times)."""
+    out = []
+    for role in ("depth", "odom", "cmd_vel"):
+        s = streams.get(role)
+        if s is None:
+            continue
+        stamped = np.isfinite(s.stamp) & (s.stamp > 0)  # zero: a TwistStamped stop
+        if not stamped.any():
+            continue
+        offset = float(np.median(s.stamp[stamped] - clock(s.recv[stamped])))
+        if abs(offset) > tolerance:
+            out.append(
+                f"{s.topic}: stamps differ from {streams['image'].topic}'s by a median of "
+                f"{offset:+.3f} s (received together, stamped apart): another clock? "
+                f"(clock_tolerance {tolerance:g} s)"
+            )
+    return out
 
 
 def decode_streams(

@@ -83,6 +83,7 @@ def _cmd_import_bag(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         require_depth=args.require_depth,
         min_steps=args.min_steps,
+        clock_tolerance=args.clock_tolerance,
         split=args.split,
         robot=args.robot,
     )
@@ -192,6 +193,12 @@ def _bag_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=0.0, help="episode timeout, s (0: none)")
     p.add_argument("--require-depth", action="store_true", help="a bag without depth is an error")
     p.add_argument("--min-steps", type=int, default=2, help="shortest episode imported")
+    p.add_argument(
+        "--clock-tolerance",
+        type=float,
+        default=1.0,
+        help="largest median offset of a stamped stream from the camera's clock, s",
+    )
     p.add_argument("--split", default="unlabelled", help="split label of the episodes")
     p.add_argument("--robot", default="", help="robot name (default: the body's name)")
     _common(p)

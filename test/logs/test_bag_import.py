@@ -125,6 +125,15 @@ def test_wrong_types_are_listed(tmp_path, make_bag):
     assert "/image (route) has type sensor_msgs/msg/Image, expected nav_msgs/msg/Path" in text
 
 
+def test_odometry_on_another_clock_is_an_error(tmp_path, make_bag):
+    make_bag(tmp_path / "bag", episodes=((10, "success"),), odom_offset=-5.0)
+    with pytest.raises(DataError) as err:
+        read_bag_episodes(tmp_path / "bag", "carter")
+    text = str(err.value)
+    assert "/odom: stamps differ from /image's by a median of -4.99" in text
+    assert "/odom: no odometry around the frame at t=100.000" in text  # and what it causes
+
+
 def test_unsynchronised_depth_is_an_error(tmp_path, make_bag):
     make_bag(tmp_path / "bag", episodes=((10, "success"),), depth_offset=0.06)
     with pytest.raises(
