@@ -207,6 +207,13 @@ def _episode_problems(ep: LogEpisode) -> list[str]:
     hz = ep.attrs.get("control_hz")
     if not isinstance(hz, (int, float)) or not math.isfinite(hz) or hz <= 0:
         out.append(f"control_hz={hz!r}: must be a positive number")
+    elif T > 1 and np.asarray(ep.stamp).shape == (T,):
+        step = np.diff(np.asarray(ep.stamp, np.float64))
+        if not np.allclose(step, 1.0 / hz, rtol=0.0, atol=1e-6):
+            out.append(
+                f"stamp steps range over [{step.min():.6g}, {step.max():.6g}] s, expected "
+                f"one control period 1/control_hz = {1.0 / hz:.6g} s"
+            )
     for key, allowed in (("outcome", OUTCOMES), ("source", SOURCES), ("split", SPLITS)):
         if ep.attrs.get(key) not in allowed:
             out.append(f"{key}={ep.attrs.get(key)!r}: must be one of {', '.join(allowed)}")

@@ -63,6 +63,7 @@ def test_writer_lists_every_problem(tmp_path):
         "depth holds negative values",
         "action has shape (4, 2), expected (4, 3)",
         "stamp is not strictly increasing",
+        "stamp steps range over [0, 0.2] s, expected one control period",
         "route_index has values outside [-1, 0]",
         "outcome='crashed'",
     ):
