@@ -430,15 +430,35 @@ class LogDataset:
     ``len(ds)``, ``ds[i]`` (a validated :class:`LogEpisode`), iteration, ``ds.attrs(i)``
     (attributes only), ``ds.summary()``.
 
+    Args:
+        root: The folder.
+        meta: Its already-read ``meta.json`` (read and validated when None).
+        where: Keep only episodes whose attributes take one of the given values, e.g.
+            ``{"split": ["train"], "source": ["rosbag2"]}`` (reads each file's attributes).
+
     Raises:
         DataError: On a missing/corrupt folder or episode file, naming it and listing every
             problem found in it.
     """
 
-    def __init__(self, root: str | Path, meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        meta: dict[str, Any] | None = None,
+        where: Mapping[str, Any] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.meta = meta if meta is not None else read_log_meta(self.root)
         self.paths = [p for _, p in demo_fmt.list_episode_files(self.root)]
+        if where:
+            unknown = sorted(set(where) - set(ATTR_KEYS))
+            if unknown:
+                raise ConfigError(f"where: unknown attribute(s) {unknown}; known: {ATTR_KEYS}")
+            self.paths = [
+                p
+                for p in self.paths
+                if all(demo_fmt.read_episode_attrs(p).get(k) in list(v) for k, v in where.items())
+            ]
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -10,7 +10,7 @@ import pytest
 
 from compass_nav.contract.body import get_embodiment
 from compass_nav.logs import LogDataset, LogEpisode, LogWriter, body_key, read_log_meta
-from compass_nav.utils.errors import DataError
+from compass_nav.utils.errors import ConfigError, DataError
 
 
 def _episode(T: int = 4, **over) -> LogEpisode:
@@ -79,6 +79,10 @@ def test_reader_refuses_bad_files_by_name(tmp_path):
     w.finish({"source": "sim"})
     ds = LogDataset(root)
     assert ds[1].depth is None and ds.summary()["with_depth"] == 1
+    assert len(LogDataset(root, where={"split": ["train"]})) == 2
+    assert len(LogDataset(root, where={"split": ["heldout"], "source": ["sim"]})) == 0
+    with pytest.raises(ConfigError, match="unknown attribute"):
+        LogDataset(root, where={"colour": ["red"]})
     # a truncated file
     data = ds.paths[0].read_bytes()
     ds.paths[0].write_bytes(data[: len(data) // 2])
