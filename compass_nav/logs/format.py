@@ -454,11 +454,13 @@ class LogDataset:
             unknown = sorted(set(where) - set(ATTR_KEYS))
             if unknown:
                 raise ConfigError(f"where: unknown attribute(s) {unknown}; known: {ATTR_KEYS}")
-            self.paths = [
-                p
-                for p in self.paths
-                if all(demo_fmt.read_episode_attrs(p).get(k) in list(v) for k, v in where.items())
-            ]
+            keep = {k: list(v) for k, v in where.items()}
+
+            def wanted(path: Path) -> bool:
+                attrs = demo_fmt.read_episode_attrs(path)
+                return all(attrs.get(k) in v for k, v in keep.items())
+
+            self.paths = [p for p in self.paths if wanted(p)]
 
     def __len__(self) -> int:
         return len(self.paths)
