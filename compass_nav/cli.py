@@ -43,6 +43,7 @@ COMMAND_MODULES: list[str] = [
     "compass_nav.sweep.cli",
     "compass_nav.export.cli",
     "compass_nav.worldmodel.cli",
+    "compass_nav.logs.cli",
     "compass_nav.ros.cli",
     "compass_nav.demo",
 ]

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "data": 4,
     "evaluation": 4,
     "learning": 5,
+    "logs": 5,
     "teacher": 6,
     "il": 6,
     "rl": 6,
