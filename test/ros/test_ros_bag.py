@@ -118,3 +118,16 @@ def test_recording_never_overwrites_a_bag(tmp_path, private_network):
     cfg = SilConfig(embodiments=("carter",), record=str(tmp_path / "bags"))
     with pytest.raises(ConfigError, match="already exist"):
         run_sim_in_the_loop(cfg, progress=False)
+
+
+@pytest.mark.slow
+def test_recorded_run_imports_as_a_robot_log(recorded):
+    """The bag is a robot log: the log importer cuts it into the episode the bridge ran, one
+    step per simulated step, every odometry exact to its image."""
+    from compass_nav.logs.bag import read_bag_episodes
+
+    bag, record = recorded
+    episodes, summary = read_bag_episodes(bag, "carter")
+    assert len(episodes) == 1
+    counts = summary["counts"]
+    assert counts["steps"] == record["steps"] and counts["odom_exact"] == record["steps"]
