@@ -187,6 +187,10 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self._bob = np.array([x.camera_bob for x in b], np.float64)
         self._planned = np.full(n, cfg.route_mode in ("planned", "stale_map"))
         self.suite = get_suite(cfg.suite)
+        # Clearance a path needs where the suite admits tight passages: half the body's width
+        # (what passes through a gap driving forward) plus the suite's margin.
+        margin = self.suite.fit_margin or 0.0
+        self._fit = np.array([max(0.5 * x.width, x.inscribed_radius) + margin for x in b])
 
         H, W, K = cfg.image_height, cfg.image_width, cfg.route_points
         spaces = {}
@@ -289,6 +293,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
                 self.goal[e],
                 body,
                 suite.block_probability,
+                self._fit[e],
             )
             if true is not None:
                 height, material, clearance = true.height, true.material, true.clearance
@@ -335,16 +340,12 @@ class NavVectorEnv(gym.vector.VectorEnv):
         cfg = self.cfg
         suite = self.suite
         lo, hi = suite.route_length or (cfg.goal_distance_min, cfg.goal_distance_max)
-        fit = (
-            body.circumscribed_radius
-            if suite.fit_margin is None
-            else body.inscribed_radius + suite.fit_margin
-        )
+        fit = body.circumscribed_radius if suite.fit_margin is None else self._fit[e]
         need = body.circumscribed_radius + cfg.clearance_margin
         cand = np.flatnonzero(clearance.ravel() >= need)
         if cand.size < 10:
             return False
-        cost = planner_cost(clearance, body)
+        cost = planner_cost(clearance, body, None if suite.fit_margin is None else fit)
         G = GRID_CELLS
         for _ in range(4):
             gidx = int(cand[rng.integers(cand.size)])

@@ -162,7 +162,7 @@ def _place(rng, kind, height, material, p, d, body: EmbodimentSpec, on_route: bo
     # A gate: boxes across the aisle, one gap of 1.15-1.6 body widths off the route.
     left = _free_extent(height, p[0], p[1], nx, ny)
     right = _free_extent(height, p[0], p[1], -nx, -ny)
-    gap = max(body.width * rng.uniform(1.15, 1.6), 2 * body.inscribed_radius + 0.12)
+    gap = max(body.width * rng.uniform(1.15, 1.6), body.width + 0.1)
     room = left + right
     if room < gap + 0.6 or room > 7.5:
         return np.zeros(height.shape, bool)
@@ -202,6 +202,7 @@ def add_unmapped_obstacles(
     goal,
     body: EmbodimentSpec,
     block_probability: float,
+    fit: float,
 ) -> TrueMap | None:
     """Add obstacles that are not on the static map, mostly on the stale route.
 
@@ -214,6 +215,7 @@ def add_unmapped_obstacles(
         goal: World (x, y) of the goal.
         body: The body (its width sizes the gates, its radius the margins).
         block_probability: Chance that the obstacles go on the route (else beside it).
+        fit: Clearance (m) the body needs; the true-map plan forbids cells with less.
 
     Returns:
         The true map, or None when no obstacle could be placed with the episode solvable.
@@ -263,7 +265,7 @@ def add_unmapped_obstacles(
             if near.min() < need_end:
                 continue
             clearance = _clearance(trial_h)
-            cost = planner_cost(clearance, body)
+            cost = planner_cost(clearance, body, fit)
             trial_ctg = grid.dijkstra(cost, gi, gj)
             if trial_ctg[si, sj] >= grid.INF:
                 continue

@@ -7,7 +7,13 @@ every cell, re-planning from wherever the body is costs nothing: the tracker re-
 every step. The local tracker is a pure-pursuit controller with a look-ahead that shrinks near
 obstacles, rotates in place when the path turns sharply, brakes within its body's acceleration
 limits before the goal, compensates for the body's response lag, and finally turns on the spot
-to the goal heading and stops (COMPASS's success needs all of that).
+to the goal heading and stops (COMPASS's success needs all of that). A footprint guard
+(:mod:`compass_nav.teacher.guard`, ``TeacherConfig.guard``) replaces a command whose short
+rollout on the true height grid would touch an obstacle, which matters in doors and gaps
+barely wider than the body.
+
+The teacher plans on the true map: ``privileged()["cost_to_go"]`` includes the obstacles a
+stale-map scenario left off the scene's map (``cost_to_go_stale`` is the policy's route).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
+from compass_nav.teacher.guard import guard_batch
 from compass_nav.utils.config import check
 
 
@@ -34,6 +41,7 @@ class TeacherConfig:
     final_radius: float = 0.25  # m: inside it, only align to the goal heading
     speed_scale: float = 0.9  # fraction of the body's speed limit used
     brake_margin: float = 0.6  # fraction of the deceleration limit used to stop at the goal
+    guard: bool = True  # replace commands whose short rollout touches an obstacle
 
     def __post_init__(self) -> None:
         check(
@@ -164,6 +172,7 @@ class Teacher:
         self._tau = np.array([b.lag_tau for b in bodies], np.float64)
         self._radius = np.array([b.circumscribed_radius for b in bodies], np.float64)
         self._holo = np.array([b.holonomic for b in bodies])
+        self._dims = np.array([[b.length, b.width] for b in bodies], np.float64)
         c = self.cfg
         self._params = np.array(
             [
@@ -197,4 +206,21 @@ class Teacher:
             self._params,
             out,
         )
+        if self.cfg.guard:
+            safe = np.empty_like(out)
+            guard_batch(
+                p["height"],
+                p["cost_to_go"],
+                p["pose"],
+                p["velocity"],
+                out,
+                self._low,
+                self._high,
+                self._acc,
+                self._tau,
+                self._dims,
+                self._holo,
+                safe,
+            )
+            out = safe
         return out.astype(np.float32)
