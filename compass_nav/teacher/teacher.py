@@ -8,9 +8,9 @@ every step. The local tracker is a pure-pursuit controller with a look-ahead tha
 obstacles, rotates in place when the path turns sharply, brakes within its body's acceleration
 limits before the goal, compensates for the body's response lag, and finally turns on the spot
 to the goal heading and stops (COMPASS's success needs all of that). A footprint guard
-(:mod:`compass_nav.teacher.guard`, ``TeacherConfig.guard``) replaces a command whose short
-rollout on the true height grid would touch an obstacle, which matters in doors and gaps
-barely wider than the body.
+(:mod:`compass_nav.teacher.guard`, ``TeacherConfig.guard``, on by default in the scenario
+suites with tight passages) replaces a command whose short rollout on the true height grid
+would touch an obstacle, which matters in doors and gaps barely wider than the body.
 
 The teacher plans on the true map: ``privileged()["cost_to_go"]`` includes the obstacles a
 stale-map scenario left off the scene's map (``cost_to_go_stale`` is the policy's route).
@@ -41,7 +41,9 @@ class TeacherConfig:
     final_radius: float = 0.25  # m: inside it, only align to the goal heading
     speed_scale: float = 0.9  # fraction of the body's speed limit used
     brake_margin: float = 0.6  # fraction of the deceleration limit used to stop at the goal
-    guard: bool = True  # replace commands whose short rollout touches an obstacle
+    # Replace commands whose short rollout touches an obstacle (None: where the env's
+    # scenario suite admits passages tighter than the circumscribed radius, i.e. v2).
+    guard: bool | None = None
 
     def __post_init__(self) -> None:
         check(
@@ -173,6 +175,9 @@ class Teacher:
         self._radius = np.array([b.circumscribed_radius for b in bodies], np.float64)
         self._holo = np.array([b.holonomic for b in bodies])
         self._dims = np.array([[b.length, b.width] for b in bodies], np.float64)
+        suite = getattr(env, "suite", None)
+        tight = suite is not None and suite.fit_margin is not None
+        self._guard = tight if self.cfg.guard is None else self.cfg.guard
         c = self.cfg
         self._params = np.array(
             [
@@ -206,7 +211,7 @@ class Teacher:
             self._params,
             out,
         )
-        if self.cfg.guard:
+        if self._guard:
             safe = np.empty_like(out)
             guard_batch(
                 p["height"],
