@@ -242,6 +242,14 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.route_length = np.zeros(n)
         self.tortuosity = np.ones(n)
         self.step_limit = np.full(n, cfg.max_episode_steps, np.int64)
+        #: No episode lasts longer than this (steps): the time limit of the longest route the
+        #: suite can give (a detour round unmapped obstacles included) for the slowest body.
+        longest = max((self.suite.route_length or (0.0, cfg.goal_distance_max))[1], 0.0)
+        if self.suite.unmapped:
+            longest = max(longest, scenarios.MAX_DETOUR_M)
+        self.max_step_limit = self.suite.step_limit(
+            cfg.max_episode_steps, longest, min(x.max_vx for x in b), cfg.control_hz
+        )
         self._needs_reset = np.zeros(n, bool)
         self._rngs = [np.random.default_rng(e) for e in range(n)]
         self._rgb = np.zeros((n, H, W, 3), np.uint8)

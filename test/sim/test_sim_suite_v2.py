@@ -257,3 +257,19 @@ def test_difficulty_command_refuses_bad_input(capsys):
     assert "jungle" in capsys.readouterr().err
     assert cli.main("sim difficulty --episodes 0".split()) == 2
     assert "episodes" in capsys.readouterr().err
+
+
+def test_failure_clips_keep_the_true_map_and_the_whole_long_episode():
+    from compass_nav.evaluation.failure_clips import FailureRecorder
+
+    env = _v2(n=2, bodies=("carter",), families=("warehouse",))
+    env.reset(seed=4)
+    assert env.max_step_limit >= env.step_limit.max()
+    rec = FailureRecorder(2, 16, 16, env.max_step_limit, keep=1, memory_mb=1)
+    p = env.privileged()
+    rec.begin(np.arange(2), p["goal"], p["height"])
+    rec.push({"depth": np.zeros((2, 16, 16), np.float32)}, p["pose"])
+    record = {"success": False, "collision": True, "final_distance": 1.0, "cell": 0, "episode": 0}
+    rec.finish(1, record)
+    (clip,) = rec.clips
+    np.testing.assert_array_equal(clip.height, env.height[1])
