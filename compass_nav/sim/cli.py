@@ -66,7 +66,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from compass_nav.contract.body import get_embodiment, list_embodiments
-    from compass_nav.sim.scenes import list_families
+    from compass_nav.sim.scenes import heldout_families, list_families
 
     # A pipe or a log file gets rich's 80 columns by default: too narrow for this table.
     probe = Console()
@@ -104,9 +104,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     console.print(table)
     fam = Table(title="Scene families (compass_nav/sim/scenes/)", title_justify="left")
     fam.add_column("family")
+    fam.add_column("split")
     fam.add_column("what it generates")
+    held = set(heldout_families())
     for name in list_families():
-        fam.add_row(name, _family_summary(name))
+        split = "heldout (evaluation only)" if name in held else "train"
+        fam.add_row(name, split, _family_summary(name))
     console.print(fam)
     return 0
 
