@@ -2,8 +2,8 @@
 
 :func:`add_unmapped_obstacles` is called by :class:`compass_nav.sim.env.NavVectorEnv` after it
 planned an episode's route on the scene's static map: it stamps pallets, box stacks, carts,
-standing people and *gates* (a row of boxes across an aisle that leaves one gap 1.15-1.6x the
-body's width, away from the route) into a copy of the height grid, mostly on the planned
+standing people and *gates* (a row of boxes across an aisle or corridor that leaves one gap
+1.15-1.6x the body's width, off the route) into a copy of the height grid, mostly on the planned
 route, each with its own material so the camera sees what it is. It then plans on the true
 map; when the body can no longer reach the goal (or only by a detour too long for the suite)
 it takes the last obstacle out again, so every episode stays solvable on the true map.
@@ -164,11 +164,13 @@ def _place(rng, kind, height, material, p, d, body: EmbodimentSpec, on_route: bo
     right = _free_extent(height, p[0], p[1], -nx, -ny)
     gap = max(body.width * rng.uniform(1.15, 1.6), body.width + 0.1)
     room = left + right
-    if room < gap + 0.6 or room > 7.5:
+    if room < gap + 0.3 or room > 7.5:
         return np.zeros(height.shape, bool)
-    # Gap centre (m along the normal from p): at least half a gap plus a body off the route.
+    # Gap centre (m along the normal from p): far enough off the route that a body driving
+    # along the route hits the barrier -- in a corridor, the gap is at one side.
     lo, hi = -right + 0.5 * gap, left - 0.5 * gap
-    off = [o for o in np.linspace(lo, hi, 16) if abs(o) >= 0.5 * gap + 0.35]
+    need = 0.5 * (gap - body.width) + 0.1
+    off = [o for o in np.linspace(lo, hi, 16) if abs(o) >= need]
     if not off:
         return np.zeros(height.shape, bool)
     g_c = float(off[int(rng.integers(len(off)))])
