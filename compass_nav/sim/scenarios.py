@@ -33,6 +33,11 @@ KIND_WEIGHTS = np.array([0.25, 0.15, 0.2, 0.2, 0.2])
 #: Unmapped obstacles keep this far (m, beyond the body's circumscribed radius) from the
 #: start and the goal, so that the body can always start and stop.
 END_MARGIN = 0.35
+#: Tries per obstacle (each a plan on the true map).
+TRIES = 5
+#: Where the free width across the route is below the body's width plus this (m), a
+#: corridor, most obstacles on the route are gates (anything else would close it).
+NARROW_ROOM_M = 1.2
 #: A detour may be at most this many times the stale route's length (and this many metres).
 MAX_DETOUR_RATIO = 2.5
 MAX_DETOUR_M = 45.0
@@ -253,8 +258,12 @@ def add_unmapped_obstacles(
         if norm < 1e-9:
             continue
         d = d / norm
-        for _try in range(3):
+        nx, ny = -d[1], d[0]
+        room = _free_extent(height, *path[q], nx, ny) + _free_extent(height, *path[q], -nx, -ny)
+        for _try in range(TRIES):
             kind = KINDS[int(rng.choice(len(KINDS), p=KIND_WEIGHTS))]
+            if on_route and room < body.width + NARROW_ROOM_M and rng.random() < 0.7:
+                kind = "gate"  # a corridor: anything else would close it
             trial_h, trial_m = h.copy(), mat.copy()
             mask = _place(rng, kind, trial_h, trial_m, path[q], d, body, on_route)
             if not mask.any():
