@@ -33,8 +33,10 @@ KIND_WEIGHTS = np.array([0.25, 0.15, 0.2, 0.2, 0.2])
 #: Unmapped obstacles keep this far (m, beyond the body's circumscribed radius) from the
 #: start and the goal, so that the body can always start and stop.
 END_MARGIN = 0.35
-#: Tries per obstacle (each a plan on the true map).
-TRIES = 5
+#: Tries per obstacle (each a plan on the true map), and further spots along the route
+#: tried when an obstacle could not be placed at its own.
+TRIES = 4
+SPARE_SPOTS = 2
 #: Where the free width across the route is below the body's width plus this (m), a
 #: corridor, most obstacles on the route are gates (anything else would close it).
 NARROW_ROOM_M = 1.2
@@ -114,8 +116,12 @@ def _free_extent(height, x, y, nx, ny, limit=4.0) -> float:
     return limit
 
 
-def _place(rng, kind, height, material, p, d, body: EmbodimentSpec, on_route: bool):
-    """Stamp one obstacle of ``kind`` at path point ``p`` with path direction ``d``."""
+def _place(rng, kind, height, material, p, d, body: EmbodimentSpec, on_route: bool, fit: float):
+    """Stamp one obstacle of ``kind`` at path point ``p`` with path direction ``d``.
+
+    ``fit`` is the clearance the body's plan needs (m): a gate's gap is at least twice that
+    plus a cell and a half, so that it survives the rasterisation and stays plannable.
+    """
     nx, ny = -d[1], d[0]
     yaw = math.atan2(d[1], d[0])
     side = rng.choice([-1.0, 1.0])
@@ -167,7 +173,7 @@ def _place(rng, kind, height, material, p, d, body: EmbodimentSpec, on_route: bo
     # A gate: boxes across the aisle, one gap of 1.15-1.6 body widths off the route.
     left = _free_extent(height, p[0], p[1], nx, ny)
     right = _free_extent(height, p[0], p[1], -nx, -ny)
-    gap = max(body.width * rng.uniform(1.15, 1.6), body.width + 0.1)
+    gap = max(body.width * rng.uniform(1.15, 1.6), 2 * fit + 1.5 * RESOLUTION)
     room = left + right
     if room < gap + 0.3 or room > 7.5:
         return np.zeros(height.shape, bool)
@@ -246,11 +252,14 @@ def add_unmapped_obstacles(
     need_end = body.circumscribed_radius + END_MARGIN
     ends = np.array([[start[0], start[1]], [goal[0], goal[1]]])
     # Unmapped obstacles spread over the route: one per stretch of the middle part.
-    spots = np.sort(rng.uniform(keep, total - keep, n_obj))
+    spots = list(np.sort(rng.uniform(keep, total - keep, n_obj)))
+    spots += list(rng.uniform(keep, total - keep, SPARE_SPOTS))  # used while some failed
     limit = min(MAX_DETOUR_RATIO * total, MAX_DETOUR_M)
     ctg = None
     count = 0
     for target in spots:
+        if count >= n_obj:
+            break
         q = int(np.searchsorted(s, target))
         q = min(max(q, 1), path.shape[0] - 2)
         d = path[q + 1] - path[q - 1]
@@ -262,10 +271,10 @@ def add_unmapped_obstacles(
         room = _free_extent(height, *path[q], nx, ny) + _free_extent(height, *path[q], -nx, -ny)
         for _try in range(TRIES):
             kind = KINDS[int(rng.choice(len(KINDS), p=KIND_WEIGHTS))]
-            if on_route and room < body.width + NARROW_ROOM_M and rng.random() < 0.7:
+            if on_route and room < body.width + NARROW_ROOM_M:
                 kind = "gate"  # a corridor: anything else would close it
             trial_h, trial_m = h.copy(), mat.copy()
-            mask = _place(rng, kind, trial_h, trial_m, path[q], d, body, on_route)
+            mask = _place(rng, kind, trial_h, trial_m, path[q], d, body, on_route, fit)
             if not mask.any():
                 continue
             cells = np.argwhere(mask)
