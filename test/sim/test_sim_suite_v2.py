@@ -273,3 +273,32 @@ def test_failure_clips_keep_the_true_map_and_the_whole_long_episode():
     rec.finish(1, record)
     (clip,) = rec.clips
     np.testing.assert_array_equal(clip.height, env.height[1])
+
+
+def test_gate_leaves_one_narrow_gap_off_the_route_in_a_corridor():
+    from compass_nav.sim import scenarios
+
+    body = get_embodiment("carter")
+    fit = 0.5 * body.width + get_suite("v2").fit_margin
+    g = 240
+    height = np.full((g, g), 3.0, np.float32)
+    height[100:117, 20:220] = 0.0  # a corridor 1.7 m wide along x, y in [10.0, 11.7)
+    material = np.zeros((g, g), np.uint8)
+    for seed in range(10):
+        h, m = height.copy(), material.copy()
+        p = np.array([12.0, 10.85])  # on the corridor's centre line
+        mask = scenarios._place(
+            np.random.default_rng(seed), "gate", h, m, p, np.array([1.0, 0.0]), body, True, fit
+        )
+        assert mask.any()
+        column = h[100:117, 120]  # across the corridor at x = 12.05
+        free = np.flatnonzero(column == 0)
+        assert free.size and np.all(np.diff(free) == 1)  # exactly one gap
+        gap = free.size * 0.1
+        assert 1.1 * body.width <= gap <= 1.6 * body.width + 0.2
+        # A body driving along the route (centre y = 10.85 m) would hit the barrier.
+        lo, hi = (
+            int((10.85 - body.width / 2) / 0.1) - 100,
+            int((10.85 + body.width / 2) / 0.1) - 100,
+        )
+        assert (column[lo : hi + 1] > 0).any()
