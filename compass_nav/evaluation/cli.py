@@ -11,6 +11,7 @@ import argparse
 import re
 from pathlib import Path
 
+from compass_nav.sim.suites import add_suite, resolve_suite_defaults
 from compass_nav.utils.cli import (
     SIM_ROUTE_MODES,
     Stage,
@@ -18,9 +19,7 @@ from compass_nav.utils.cli import (
     add_names,
     add_route_mode,
     add_split,
-    add_suite,
     config_from_args,
-    resolve_suite_defaults,
 )
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir, ensure_output_file

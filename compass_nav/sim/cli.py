@@ -22,6 +22,7 @@ import argparse
 import importlib
 from pathlib import Path
 
+from compass_nav.sim.suites import add_suite
 from compass_nav.utils.cli import (
     SIM_ROUTE_MODES,
     Stage,
@@ -29,7 +30,6 @@ from compass_nav.utils.cli import (
     add_names,
     add_route_mode,
     add_split,
-    add_suite,
 )
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir, ensure_output_file

@@ -25,6 +25,7 @@ A new suite is one more entry in :data:`SUITES`.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 
@@ -100,3 +101,30 @@ def get_suite(name: str) -> SuiteSpec:
     if name not in SUITES:
         raise ConfigError(f"suite={name!r}: unknown scenario suite; known: {', '.join(SUITES)}")
     return SUITES[name]
+
+
+# ---------------------------------------------------------------- command-line options
+def add_suite(p: argparse.ArgumentParser, default: str = "v1") -> None:
+    """``--suite v1|v2``: the simulator's scenario suite (:mod:`compass_nav.sim.suites`)."""
+    p.add_argument(
+        "--suite",
+        choices=tuple(SUITES),
+        default=default,
+        help=f"scenario suite: v1 (the original episodes) or v2 (unmapped obstacles on the "
+        f"route, 8-30 m routes, narrow passages, the held-out family) ({default})",
+    )
+
+
+def resolve_suite_defaults(args: argparse.Namespace) -> None:
+    """Fill ``--route-mode`` and ``--families`` left unset (None) from ``--suite``.
+
+    ``v2``: ``stale_map`` routes in every registered family (the held-out one too); ``v1``:
+    ``planned`` routes in the training families.
+    """
+    from compass_nav.sim.scenes import list_families, training_families
+
+    v2 = getattr(args, "suite", "v1") == "v2"
+    if getattr(args, "route_mode", "planned") is None:
+        args.route_mode = "stale_map" if v2 else "planned"
+    if getattr(args, "families", ()) is None:
+        args.families = list_families() if v2 else training_families()

@@ -28,8 +28,6 @@ __all__ = [
     "add_route_mode",
     "add_split",
     "add_stage",
-    "add_suite",
-    "resolve_suite_defaults",
     "config_from_args",
 ]
 
@@ -126,34 +124,6 @@ def add_route_mode(
     Simulator commands also take ``stale_map`` (the plan on the scene's static map).
     """
     p.add_argument("--route-mode", choices=tuple(choices), default=default, help=help)
-
-
-def add_suite(p: argparse.ArgumentParser, default: str = "v1") -> None:
-    """``--suite v1|v2``: the simulator's scenario suite (:mod:`compass_nav.sim.suites`)."""
-    from compass_nav.sim.suites import SUITES
-
-    p.add_argument(
-        "--suite",
-        choices=tuple(SUITES),
-        default=default,
-        help=f"scenario suite: v1 (the original episodes) or v2 (unmapped obstacles on the "
-        f"route, 8-30 m routes, narrow passages, the held-out family) ({default})",
-    )
-
-
-def resolve_suite_defaults(args: argparse.Namespace) -> None:
-    """Fill ``--route-mode`` and ``--families`` left unset (None) from ``--suite``.
-
-    ``v2``: ``stale_map`` routes in every registered family (the held-out one too); ``v1``:
-    ``planned`` routes in the training families.
-    """
-    from compass_nav.sim.scenes import list_families, training_families
-
-    v2 = getattr(args, "suite", "v1") == "v2"
-    if getattr(args, "route_mode", "planned") is None:
-        args.route_mode = "stale_map" if v2 else "planned"
-    if getattr(args, "families", ()) is None:
-        args.families = list_families() if v2 else training_families()
 
 
 def add_names(
