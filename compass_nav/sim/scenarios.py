@@ -36,7 +36,9 @@ END_MARGIN = 0.35
 #: Tries per obstacle (each a plan on the true map), and further spots along the route
 #: tried when an obstacle could not be placed at its own.
 TRIES = 4
-SPARE_SPOTS = 2
+SPARE_SPOTS = 4
+#: Unmapped obstacles stay this far (m) beyond a body length from the route's tight spots.
+DOOR_MARGIN_M = 0.6
 #: Where the free width across the route is below the body's width plus this (m), a
 #: corridor, most obstacles on the route are gates (anything else would close it).
 NARROW_ROOM_M = 1.2
@@ -116,6 +118,16 @@ def _free_extent(height, x, y, nx, ny, limit=4.0) -> float:
     return limit
 
 
+def _snap(yaw: float, within: float = 0.35) -> float:
+    """``yaw`` turned to the nearest multiple of 90 degrees when within ``within`` rad of it.
+
+    Obstacles across a route that runs along a wall or aisle stand square to it, as real
+    pallets and carts do; a slightly skewed one would be a jagged staircase of cells.
+    """
+    square = round(yaw / (math.pi / 2)) * (math.pi / 2)
+    return square if abs(yaw - square) <= within else yaw
+
+
 def _place(rng, kind, height, material, p, d, body: EmbodimentSpec, on_route: bool, fit: float):
     """Stamp one obstacle of ``kind`` at path point ``p`` with path direction ``d``.
 
@@ -123,7 +135,7 @@ def _place(rng, kind, height, material, p, d, body: EmbodimentSpec, on_route: bo
     plus a cell and a half, so that it survives the rasterisation and stays plannable.
     """
     nx, ny = -d[1], d[0]
-    yaw = math.atan2(d[1], d[0])
+    yaw = _snap(math.atan2(d[1], d[0]))
     side = rng.choice([-1.0, 1.0])
     shift = rng.uniform(-0.15, 0.15) if on_route else side * rng.uniform(0.9, 2.0)
     x, y = p[0] + nx * shift, p[1] + ny * shift
@@ -255,6 +267,13 @@ def add_unmapped_obstacles(
     spots = list(np.sort(rng.uniform(keep, total - keep, n_obj)))
     spots += list(rng.uniform(keep, total - keep, SPARE_SPOTS))  # used while some failed
     limit = min(MAX_DETOUR_RATIO * total, MAX_DETOUR_M)
+    # The route's tight spots on the static map (doors, gaps): no obstacle within a body
+    # length of one, where a long body would have no room to turn into or out of it.
+    static = _clearance(height)
+    ii = np.clip((path[:, 1] / RESOLUTION).astype(int), 0, h.shape[0] - 1)
+    jj = np.clip((path[:, 0] / RESOLUTION).astype(int), 0, h.shape[1] - 1)
+    tight = path[static[ii, jj] < body.circumscribed_radius]
+    keep_off = body.length + DOOR_MARGIN_M
     ctg = None
     count = 0
     for target in spots:
@@ -262,6 +281,8 @@ def add_unmapped_obstacles(
             break
         q = int(np.searchsorted(s, target))
         q = min(max(q, 1), path.shape[0] - 2)
+        if tight.size and np.hypot(*(tight - path[q]).T).min() < keep_off:
+            continue
         d = path[q + 1] - path[q - 1]
         norm = math.hypot(d[0], d[1])
         if norm < 1e-9:

@@ -87,7 +87,7 @@ SUITES: dict[str, SuiteSpec] = {
         unmapped=True,
         block_probability=0.9,
         time_factor=2.5,
-        time_extra=20.0,
+        time_extra=30.0,
     ),
 }
 

@@ -44,6 +44,15 @@ class TeacherConfig:
     # Replace commands whose short rollout touches an obstacle (None: where the env's
     # scenario suite admits passages tighter than the circumscribed radius, i.e. v2).
     guard: bool | None = None
+    # Precise tracking where the path ahead is tighter than the circumscribed radius (None:
+    # with the guard): look-ahead, turn-on-the-spot threshold, how far ahead to look, m.
+    precise: bool | None = None
+    precise_lookahead: float = 0.25
+    precise_turn: float = 0.3
+    precise_horizon: float = 1.2
+    # Steps without progress before backing up (guarded), and how long to back up.
+    stall_steps: int = 30
+    backup_steps: int = 12
 
     def __post_init__(self) -> None:
         check(
@@ -109,6 +118,20 @@ def _teacher_batch(
             clr = clearance[e, i, j]
             room = min(max((clr - radius[e]) / 0.6, 0.0), 1.0)
             look = look_min + (look_max - look_min) * room
+            thr = turn_thr
+            if params[7] > 0.0:
+                # Precise mode: where the path ahead is too tight to turn the body round
+                # (clearance below its circumscribed radius), follow it closely and turn on
+                # the spot early, so the body enters a door or gap aligned with it.
+                ahead = grid.descend_path(ctg[e], x, y, int(params[10] / RESOLUTION) + 2)
+                least = clr
+                for q in range(ahead.shape[0]):
+                    qi = min(max(int(math.floor(ahead[q, 1] / RESOLUTION)), 0), g - 1)
+                    qj = min(max(int(math.floor(ahead[q, 0] / RESOLUTION)), 0), g - 1)
+                    least = min(least, clearance[e, qi, qj])
+                tight = min(max((least - radius[e]) / 0.3, 0.0), 1.0)
+                look = params[8] + (look - params[8]) * tight
+                thr = params[9] + (turn_thr - params[9]) * tight
             pts = grid.descend_path(ctg[e], x, y, int(look / RESOLUTION * 2) + 6)
             # Look-ahead point: first path point at least `look` away (else the goal).
             tx, ty = gx, gy
@@ -134,7 +157,7 @@ def _teacher_batch(
                 face = alpha if dist > 1.0 else _wrap(gyaw - yaw)
                 wz = kh * face
             else:
-                if abs(alpha) > turn_thr:
+                if abs(alpha) > thr:
                     vx = 0.0
                 else:
                     vx = v_cap * max(math.cos(alpha), 0.0) ** 2
@@ -178,6 +201,7 @@ class Teacher:
         suite = getattr(env, "suite", None)
         tight = suite is not None and suite.fit_margin is not None
         self._guard = tight if self.cfg.guard is None else self.cfg.guard
+        self._precise = self._guard if self.cfg.precise is None else self.cfg.precise
         c = self.cfg
         self._params = np.array(
             [
@@ -188,9 +212,17 @@ class Teacher:
                 c.final_radius,
                 c.speed_scale,
                 c.brake_margin,
+                1.0 if self._precise else 0.0,
+                c.precise_lookahead,
+                c.precise_turn,
+                c.precise_horizon,
             ],
             np.float64,
         )
+        n = env.num_envs
+        self._best_geo = np.full(n, np.inf)
+        self._stall = np.zeros(n, np.int64)
+        self._backup = np.zeros(n, np.int64)
 
     def act(self, obs: dict | None = None) -> np.ndarray:
         """Commands (N, 3) for the env's current state (``obs`` is not needed: privileged)."""
@@ -212,6 +244,7 @@ class Teacher:
             out,
         )
         if self._guard:
+            self._unstick(p, out)
             safe = np.empty_like(out)
             guard_batch(
                 p["height"],
@@ -229,3 +262,31 @@ class Teacher:
             )
             out = safe
         return out.astype(np.float32)
+
+    def _unstick(self, p: dict, out: np.ndarray) -> None:
+        """Back up (straight, guarded) where a body made no progress for ``stall_steps``.
+
+        A long body can wedge itself at a door's jamb where every forward or turning command
+        would touch it; the guard then holds it still. Backing up a little frees it for
+        another, better aligned approach.
+        """
+        c = self.cfg
+        geo = np.asarray(getattr(self.env, "geo", np.zeros(len(out))))
+        fresh = np.asarray(getattr(self.env, "steps", np.ones(len(out)))) == 0
+        self._best_geo[fresh] = np.inf
+        self._stall[fresh] = 0
+        self._backup[fresh] = 0
+        better = geo < self._best_geo - 0.1
+        self._best_geo = np.where(better, geo, self._best_geo)
+        self._stall = np.where(better, 0, self._stall + 1)
+        start = (self._stall >= c.stall_steps) & (self._backup == 0)
+        self._backup[start] = c.backup_steps
+        self._stall[start] = 0
+        backing = self._backup > 0
+        if backing.any():
+            out[backing, 0] = 0.6 * self._low[backing, 0]
+            out[backing, 1] = 0.0
+            out[backing, 2] = 0.0
+            self._backup[backing] -= 1
+            # The next approach counts as progress from where the backing ends.
+            self._best_geo[backing] = np.inf

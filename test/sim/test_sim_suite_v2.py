@@ -130,7 +130,7 @@ def test_v1_is_unchanged_by_the_suite_machinery():
 
 def test_time_limit_scales_with_route_length_and_speed(v2_env):
     suite = get_suite("v2")
-    assert suite.step_limit(300, 10.0, 1.0, 10.0) == math.ceil((2.5 * 10 + 20) * 10)
+    assert suite.step_limit(300, 10.0, 1.0, 10.0) == math.ceil((2.5 * 10 + 30) * 10)
     assert suite.step_limit(300, 20.0, 1.0, 10.0) > suite.step_limit(300, 10.0, 1.0, 10.0)
     assert suite.step_limit(300, 10.0, 0.5, 10.0) > suite.step_limit(300, 10.0, 1.0, 10.0)
     assert suite.step_limit(2000, 1.0, 1.0, 10.0) == 2000  # never below the base

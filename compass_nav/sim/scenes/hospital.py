@@ -5,7 +5,7 @@ Registered with ``heldout=True``: no training stage samples it (see
 corridors that turn corners all the way round a central core (nurses' station and
 storerooms), narrow doors into patient rooms along the outer wall, beds and carts, pale
 walls. Layout ``v1`` has wider doors (1.2-1.6 m) and corridors (1.8-2.4 m) than ``v2``
-(0.75-1.05 m doors, 1.3-1.9 m corridors).
+(0.75-1.05 m doors, 1.6-2.1 m corridors).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def generate(seed: int, layout: str = "v1") -> Scene:
     wall_h = b.wall_height
     x0, y0, x1, y1 = b.bounds
     t = rng.uniform(0.12, 0.2)
-    corridor = rng.uniform(1.3, 1.9) if v2 else rng.uniform(1.8, 2.4)
+    corridor = rng.uniform(1.6, 2.1) if v2 else rng.uniform(1.8, 2.4)
     door = (0.75, 1.05) if v2 else (1.2, 1.6)
     room_d = rng.uniform(2.8, 3.8)  # depth of the patient rooms along the outer wall
     # Ring corridor: inner edge of the room band, outer edge of the core.

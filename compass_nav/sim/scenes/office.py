@@ -20,7 +20,7 @@ from compass_nav.sim.scenes.base import (
 def generate(seed: int, layout: str = "v1") -> Scene:
     """Rooms of 3-6 m along one corridor, each with a wide door; desks and cabinets inside.
 
-    Layout ``v2``: a larger floor (19-23 x 14-21 m), a narrower corridor (1.3-2.0 m), narrow
+    Layout ``v2``: a larger floor (19-23 x 14-21 m), a narrower corridor (1.6-2.2 m), narrow
     doors (0.75-1.05 m) and more furniture.
     """
     v2 = layout == "v2"
@@ -30,7 +30,7 @@ def generate(seed: int, layout: str = "v1") -> Scene:
     rng = b.rng
     x0, y0, x1, y1 = b.bounds
     t = rng.uniform(0.1, 0.2)  # wall thickness
-    corridor = rng.uniform(1.3, 2.0) if v2 else rng.uniform(2.0, 2.8)
+    corridor = rng.uniform(1.6, 2.2) if v2 else rng.uniform(2.0, 2.8)
     cy = y0 + b.depth / 2 + rng.uniform(-1.0, 1.0)
     c0, c1 = cy - corridor / 2, cy + corridor / 2
     for side, (ya, yb) in enumerate(((y0, c0), (c1, y1))):
