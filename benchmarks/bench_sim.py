@@ -127,10 +127,13 @@ def child(job: dict) -> None:
     for driver in job["drivers"]:
         for h, w in job["sizes"]:
             for n in job["envs"]:
+                v2 = job.get("suite", "v1") == "v2"
                 env = NavVectorEnv(
                     num_envs=n,
                     embodiments=tuple(job["embodiments"]),
-                    families=("warehouse", "office", "hall"),
+                    families=("warehouse", "office", "hall") + (("hospital",) if v2 else ()),
+                    suite=job.get("suite", "v1"),
+                    route_mode="stale_map" if v2 else "planned",
                     image_height=h,
                     image_width=w,
                     render_rgb=True,
@@ -181,6 +184,7 @@ def run_config(spec: str, args, sizes) -> dict:
         "repeats": args.repeats,
         "busy": args.busy,
         "embodiments": args.embodiments,
+        "suite": args.suite,
     }
     proc = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--child", json.dumps(job)],
@@ -247,6 +251,13 @@ def main() -> None:
         type=int,
         default=1,
         help="competing busy processes during the contended measurement (0: quiet only)",
+    )
+    parser.add_argument(
+        "--suite",
+        default="v1",
+        choices=("v1", "v2"),
+        help="scenario suite (v2: stale-map routes, unmapped obstacles, long routes, the "
+        "held-out family too; default v1)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()

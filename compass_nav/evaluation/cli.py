@@ -11,7 +11,9 @@ import argparse
 import re
 from pathlib import Path
 
+from compass_nav.sim.suites import add_suite, resolve_suite_defaults
 from compass_nav.utils.cli import (
+    SIM_ROUTE_MODES,
     Stage,
     Verb,
     add_names,
@@ -67,15 +69,23 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         help="compare results.json files (or folders) instead of evaluating",
     )
     add_names(p, "--embodiments", ["carter"], "bodies, or all/train/heldout (default: carter)")
-    add_names(
-        p,
+    p.add_argument(
         "--families",
-        ["warehouse", "office", "hall"],
-        "scene families (default: all three)",
+        nargs="+",
+        default=None,
         metavar="FAMILY",
+        help="scene families (default: v2 every family, the held-out one too; v1 the "
+        "training families)",
     )
     p.add_argument("--episodes", type=int, default=200, help="episodes per cell (200)")
-    add_route_mode(p, help="route observation: planned path or straight line (planned)")
+    add_suite(p, default="v2")
+    add_route_mode(
+        p,
+        default=None,
+        choices=SIM_ROUTE_MODES,
+        help="route observation: the plan on the true map, the plan on the stale static "
+        "map, or the straight line (default: v2 stale_map, v1 planned)",
+    )
     add_split(
         p,
         default="heldout",
@@ -132,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from compass_nav.evaluation.report import results_header, rich_table, table_rows
     from compass_nav.sim.config import EpisodeSpec
 
+    resolve_suite_defaults(args)
     h, w = args.image_size
     episode = config_from_args(
         EpisodeSpec, args, max_episode_steps=args.max_steps, image_height=h, image_width=w
@@ -146,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         rich_table(
             results_header(),
             table_rows(result.metrics),
-            title=f"{args.policy} ({episode.route_mode}, {episode.split})",
+            title=f"{args.policy} ({episode.suite}, {episode.route_mode}, {episode.split})",
         )
     )
     console.print(

@@ -131,7 +131,7 @@ def _rollout(
         n_env,
         cfg.episode.image_height,
         cfg.episode.image_width,
-        cfg.episode.max_episode_steps,
+        env.max_step_limit,
         cfg.gifs,
         cfg.clip_memory_mb,
     )
@@ -162,13 +162,13 @@ def _rollout(
     class Hook(EpisodeHook):
         def on_reset(self, runner, obs):
             priv = env.privileged()
-            recorder.begin(np.arange(n_env), priv["goal"])
+            recorder.begin(np.arange(n_env), priv["goal"], priv["height"])
             recorder.push(obs, priv["pose"])
 
         def after_step(self, runner, obs, reward, terminated, truncated, info):
             priv = env.privileged()
             if runner.pending.any():  # reset by this step: a new episode starts
-                recorder.begin(np.flatnonzero(runner.pending), priv["goal"])
+                recorder.begin(np.flatnonzero(runner.pending), priv["goal"], priv["height"])
             recorder.push(obs, priv["pose"])
 
         def on_episode(self, runner, episode):

@@ -27,6 +27,7 @@ from compass_nav.learning.sequences import FIELDS
 from compass_nav.models.xmobility import XMobility
 from compass_nav.models.xmobility.processing import obs_to_tensors
 from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec, SimConfig
+from compass_nav.sim.scenes import check_training_families
 from compass_nav.utils.atomic import atomic_open
 from compass_nav.utils.config import check, check_at_least, check_within
 from compass_nav.utils.errors import DataError
@@ -75,6 +76,7 @@ class DaggerConfig:
         ep = self.episode
         check_at_least("dagger.episode.max_episode_steps", ep.max_episode_steps, 2)
         check(ep.split == "train", "dagger.episode.split", ep.split, "must be 'train'")
+        check_training_families("dagger.episode.families", ep.families)
         check(
             ep.route_mode == "planned",
             "dagger.episode.route_mode",

@@ -75,7 +75,7 @@ def privileged_features(sim) -> np.ndarray:
     cl = np.clip(clear[rows, gi, gj], 0.0, 2.0)
     d_geo = np.clip((geo[:, 1:] - geo[:, :1]) / _RING_RADIUS, -2.0, 2.0)
     vel = p["velocity"] / np.array([1.5, 1.0, 2.0])
-    budget = (sim.steps / sim.cfg.max_episode_steps)[:, None]
+    budget = (sim.steps / sim.step_limit)[:, None]  # the episode's own time limit
     out = np.concatenate([geo[:, :1] / 10.0, cl[:, :1], d_geo, cl[:, 1:], vel, budget], 1)
     return out.astype(np.float32)
 

@@ -7,6 +7,9 @@ Registered by :mod:`compass_nav.cli` (listed in ``COMMAND_MODULES``):
 * ``compass-nav sim view`` — drive one episode with any policy (``teacher`` by default) and
   write ``ego_rgb.png``, ``ego_depth.png``, ``topdown.png``, ``frame.png`` (the three side by
   side) and ``episode.gif`` into ``--out``.
+* ``compass-nav sim difficulty`` — how hard a scenario suite is per body and family
+  (:mod:`compass_nav.sim.difficulty`): straight line / stale route clear, route length and
+  tortuosity, moving-obstacle encounters, the blind route follower's success.
 
 Unknown embodiment, family or policy names raise :class:`~compass_nav.utils.errors.ConfigError`
 in the simulator/policy registries; the top-level CLI prints them as
@@ -19,9 +22,17 @@ import argparse
 import importlib
 from pathlib import Path
 
-from compass_nav.utils.cli import Stage, Verb, add_route_mode, add_split
+from compass_nav.sim.suites import add_suite
+from compass_nav.utils.cli import (
+    SIM_ROUTE_MODES,
+    Stage,
+    Verb,
+    add_names,
+    add_route_mode,
+    add_split,
+)
 from compass_nav.utils.errors import ConfigError
-from compass_nav.utils.files import ensure_output_dir
+from compass_nav.utils.files import ensure_output_dir, ensure_output_file
 
 __all__ = ["STAGE", "parse_size", "view_episode"]
 
@@ -55,7 +66,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from compass_nav.contract.body import get_embodiment, list_embodiments
-    from compass_nav.sim.scenes import list_families
+    from compass_nav.sim.scenes import heldout_families, list_families
 
     # A pipe or a log file gets rich's 80 columns by default: too narrow for this table.
     probe = Console()
@@ -93,9 +104,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     console.print(table)
     fam = Table(title="Scene families (compass_nav/sim/scenes/)", title_justify="left")
     fam.add_column("family")
+    fam.add_column("split")
     fam.add_column("what it generates")
+    held = set(heldout_families())
     for name in list_families():
-        fam.add_row(name, _family_summary(name))
+        split = "heldout (evaluation only)" if name in held else "train"
+        fam.add_row(name, split, _family_summary(name))
     console.print(fam)
     return 0
 
@@ -108,6 +122,7 @@ def view_episode(
     steps: int = 150,
     route_mode: str = "planned",
     size: tuple[int, int] = (96, 160),
+    suite: str = "v1",
     split: str = "train",
     out: str | Path = "out/sim_view",
     snapshot_step: int = -1,
@@ -121,8 +136,9 @@ def view_episode(
         seed: Env reset seed (selects the scene and the start/goal task).
         policy: Policy spec for :func:`compass_nav.policies.make_policy`.
         steps: Most steps to drive; the episode may end earlier.
-        route_mode: ``planned`` or ``mapless``.
+        route_mode: ``planned``, ``stale_map`` or ``mapless``.
         size: Ego image (height, width).
+        suite: Scenario suite (``v1`` or ``v2``).
         split: ``train`` or ``heldout`` scene seeds.
         out: Output folder.
         snapshot_step: Step whose images become the PNGs (-1 or past the end: the last one).
@@ -153,6 +169,7 @@ def view_episode(
         families=(family,),
         split=split,
         route_mode=route_mode,
+        suite=suite,
         image_height=size[0],
         image_width=size[1],
     )
@@ -209,6 +226,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
         steps=args.steps,
         route_mode=args.route_mode,
         size=parse_size(args.size),
+        suite=args.suite,
         split=args.split,
         out=args.out,
         snapshot_step=args.snapshot_step,
@@ -233,8 +251,9 @@ def _view_options(p: argparse.ArgumentParser) -> None:
         help="policy spec: teacher, standstill, wall, goal_seeker or a model path",
     )
     p.add_argument("--steps", type=int, default=150, help="most steps to drive")
-    add_route_mode(p)
-    add_split(p)
+    add_route_mode(p, choices=SIM_ROUTE_MODES)
+    add_suite(p)
+    add_split(p, choices=("train", "heldout", "validation"))
     p.add_argument("--size", default="96x160", help="ego image HEIGHTxWIDTH")
     p.add_argument(
         "--snapshot-step", type=int, default=-1, help="step shown in the PNGs (-1: the last one)"
@@ -243,10 +262,92 @@ def _view_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/sim_view", help="output folder")
 
 
-#: ``compass-nav sim {list,view}``.
+def _cmd_difficulty(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from compass_nav.sim.difficulty import DifficultyConfig, format_rows, measure
+    from compass_nav.sim.scenes import list_families
+    from compass_nav.utils.atomic import atomic_write_text
+
+    if args.json:
+        ensure_output_file(args.json, "--json")
+    embodiments = _embodiment_names(args.embodiments)
+    cfg = DifficultyConfig(
+        embodiments=embodiments,
+        families=tuple(args.families or list_families()),
+        split=args.split,
+        suite=args.suite,
+        route_mode=args.route_mode,
+        episodes=args.episodes,
+        slots=args.slots,
+        seed=args.seed,
+    )
+    result = measure(cfg)
+    header, rows = format_rows(result)
+    probe = Console()
+    console = probe if probe.is_terminal else Console(width=160)
+    table = Table(
+        title=f"Difficulty: suite {cfg.suite}, {cfg.route_mode} routes, {cfg.split} scenes, "
+        f"{cfg.episodes} episodes per cell (targets: line clear <= 0.30, stale route clear "
+        f"<= 0.40, follower SR <= 0.40)",
+        title_justify="left",
+    )
+    for col in header:
+        table.add_column(col, justify="left" if col in ("embodiment", "family") else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result, indent=1, allow_nan=False) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _embodiment_names(values: list[str]) -> tuple[str, ...]:
+    from compass_nav.contract.body import list_embodiments
+
+    out: list[str] = []
+    for v in values:
+        names = (
+            list_embodiments(None if v == "all" else v)
+            if v in ("all", "train", "heldout")
+            else [v]
+        )
+        out += [n for n in names if n not in out]
+    return tuple(out)
+
+
+def _difficulty_options(p: argparse.ArgumentParser) -> None:
+    add_names(p, "--embodiments", ["all"], "bodies, or all/train/heldout (all)")
+    p.add_argument(
+        "--families", nargs="+", default=None, metavar="FAMILY", help="scene families (all)"
+    )
+    add_split(
+        p,
+        default="heldout",
+        help="scene seeds: heldout (report once), validation (for tuning), train",
+        choices=("heldout", "validation", "train"),
+    )
+    add_suite(p, default="v2")
+    add_route_mode(
+        p,
+        default="stale_map",
+        choices=SIM_ROUTE_MODES,
+        help="the route the blind follower drives (stale_map)",
+    )
+    p.add_argument("--episodes", type=int, default=100, help="episodes per body x family")
+    p.add_argument("--slots", type=int, default=8, help="env slots per body x family")
+    p.add_argument("--seed", type=int, default=0, help="reset seed")
+    p.add_argument("--json", default=None, help="also write the result (and records) here")
+
+
+#: ``compass-nav sim {list,view,difficulty}``.
 STAGE = Stage(
     "sim",
-    help="embedded simulator: list bodies and scenes, view an episode",
+    help="embedded simulator: list bodies and scenes, view an episode, measure difficulty",
     description="Look at the embedded simulator: registered embodiments and scene "
     "families, and pictures/GIFs of an episode driven by a policy.",
     verbs=(
@@ -266,6 +367,16 @@ STAGE = Stage(
             handler=_cmd_view,
             options=_view_options,
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        ),
+        Verb(
+            "difficulty",
+            help="how hard a scenario suite is, per body and family",
+            description="Run the blind route follower (goal_seeker) on every body x family "
+            "and print the share of episodes whose straight line and stale route are clear, "
+            "the median route length and tortuosity, moving-obstacle encounters and the "
+            "follower's success, with the stale-map suite's targets.",
+            handler=_cmd_difficulty,
+            options=_difficulty_options,
         ),
     ),
 )

@@ -14,6 +14,7 @@ from typing import Any
 
 from compass_nav.contract import spec
 from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS
+from compass_nav.sim.suites import SUITES
 from compass_nav.utils.config import (
     check,
     check_at_least,
@@ -29,11 +30,14 @@ EPISODE_KEYS = (
     "families",
     "split",
     "route_mode",
+    "suite",
     "max_episode_steps",
     "image_height",
     "image_width",
 )
 MOVED_TO_EPISODE = {k: f"episode.{k}" for k in EPISODE_KEYS}
+#: What the policy's route follows: the true map's plan, the static map's plan, or nothing.
+ROUTE_MODES = ("planned", "stale_map", "mapless")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,13 +77,16 @@ class SimConfig:
     image_width: int = spec.IMAGE_WIDTH
     render_rgb: bool = True
     render_depth: bool = True
-    route_mode: str = "planned"  # "planned" (global plan) or "mapless" (straight line)
+    # "planned" (global plan on the true map), "stale_map" (plan on the scene's static map,
+    # blind to the suite's unmapped obstacles) or "mapless" (straight line)
+    route_mode: str = "planned"
+    suite: str = "v1"  # scenario suite (compass_nav.sim.suites): "v1" or "v2"
     route_points: int = spec.ROUTE_POINTS
     route_spacing: float = spec.ROUTE_SPACING_M  # m between waypoints
     control_hz: float = spec.CONTROL_HZ
     substeps: int = 2
-    max_episode_steps: int = 300
-    goal_distance_min: float = 2.5  # m of planned path
+    max_episode_steps: int = 300  # time limit (v2: the floor of a limit that grows with the route)
+    goal_distance_min: float = 2.5  # m of planned path (suite v1; v2 has its own range)
     goal_distance_max: float = 6.0
     goal_tolerance: float = spec.GOAL_TOLERANCE_M  # m (COMPASS: 0.5)
     stop_speed: float = 0.1  # m/s (COMPASS: 0.1)
@@ -109,11 +116,12 @@ class SimConfig:
             "at least one of render_rgb / render_depth must be on",
         )
         check(
-            self.route_mode in ("planned", "mapless"),
+            self.route_mode in ROUTE_MODES,
             "route_mode",
             self.route_mode,
-            "must be 'planned' or 'mapless'",
+            "must be 'planned', 'stale_map' or 'mapless'",
         )
+        check(self.suite in SUITES, "suite", self.suite, f"must be one of {', '.join(SUITES)}")
         check_within("route_points", self.route_points, 1, 64)
         check_within("route_spacing", self.route_spacing, 0.05, 2.0, "m")
         check_within("control_hz", self.control_hz, 1, 100, "Hz")
@@ -151,8 +159,13 @@ class EpisodeSpec:
     Attributes:
         families: Scene families; env slot ``e`` uses ``families[e % F]``.
         split: Scene seeds: ``train``, ``heldout`` or ``validation`` (never trained on).
-        route_mode: ``planned`` (global plan) or ``mapless`` (straight line to the goal).
-        max_episode_steps: Time limit, control steps at ``control_hz``.
+        route_mode: ``planned`` (global plan on the true map), ``stale_map`` (plan on the
+            scene's static map, blind to the suite's unmapped obstacles) or ``mapless``
+            (straight line to the goal).
+        suite: Scenario suite (:mod:`compass_nav.sim.suites`): ``v1`` (the original
+            episodes) or ``v2`` (unmapped obstacles, long routes, narrow passages).
+        max_episode_steps: Time limit, control steps at ``control_hz`` (in ``v2`` the floor
+            of a limit that grows with the route length and the body's speed).
         image_height, image_width: Camera size, px; 0 takes the policy model's input size
             (see ``model`` in :meth:`sim_config`).
     """
@@ -160,6 +173,7 @@ class EpisodeSpec:
     families: tuple[str, ...] = ("warehouse", "office", "hall")
     split: str = "train"
     route_mode: str = "planned"
+    suite: str = "v1"
     max_episode_steps: int = 300
     image_height: int = 64
     image_width: int = 64
@@ -180,10 +194,16 @@ class EpisodeSpec:
             "must be 'train', 'heldout' or 'validation'",
         )
         check(
-            self.route_mode in ("planned", "mapless"),
+            self.route_mode in ROUTE_MODES,
             "episode.route_mode",
             self.route_mode,
-            "must be 'planned' or 'mapless'",
+            "must be 'planned', 'stale_map' or 'mapless'",
+        )
+        check(
+            self.suite in SUITES,
+            "episode.suite",
+            self.suite,
+            f"must be one of {', '.join(SUITES)}",
         )
         check_at_least("episode.max_episode_steps", self.max_episode_steps, 1)
         for f in ("image_height", "image_width"):
@@ -196,17 +216,21 @@ class EpisodeSpec:
             )
 
     def check_trainable(self) -> None:
-        """Refuse any split but ``train`` for a stage that trains on these episodes.
+        """Refuse held-out scenes or families for a stage that trains on these episodes.
 
         Raises:
-            ConfigError: ``episode.split`` is ``heldout`` or ``validation``.
+            ConfigError: ``episode.split`` is ``heldout`` or ``validation``, or a family is
+                a held-out family (:func:`compass_nav.sim.scenes.heldout_families`).
         """
+        from compass_nav.sim.scenes import check_training_families
+
         check(
             self.split == "train",
             "episode.split",
             self.split,
             "must be 'train' (held-out and validation scenes are never trained on)",
         )
+        check_training_families("episode.families", self.families)
 
     def sim_config(
         self,
@@ -248,6 +272,7 @@ class EpisodeSpec:
             image_height=height,
             image_width=width,
             route_mode=self.route_mode,
+            suite=self.suite,
             max_episode_steps=self.max_episode_steps,
         )
         fields.update(overrides)

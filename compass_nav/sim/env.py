@@ -21,10 +21,21 @@ ignore vy; NaN/inf rows are zeroed with a warning.
 :meth:`NavVectorEnv.privileged` gives teachers and critics the ground truth (occupancy,
 distance field, cost-to-go, poses).
 
+Scenario suites (``SimConfig.suite``, :mod:`compass_nav.sim.suites`): ``v1`` is the original
+episode distribution; ``v2`` adds obstacles that are not on the scene's map after the route
+was planned on it (:mod:`compass_nav.sim.scenarios`), longer routes, narrow passages and a
+time limit that scales with the route. ``route_mode="stale_map"`` shows the policy the route
+planned on the static map; ``cost_to_go`` (the teacher's, the progress reward's) is always
+planned on the true map.
+
 Evaluation metadata, computed once per reset and never observed by a policy:
 ``NavVectorEnv.line_blocked`` (N,) bool, whether the body's circumscribed disc swept along
 the straight segment from the start to the goal would touch an obstacle (:func:`line_blocked`);
-step ``info["line_blocked"]`` carries it for the episodes that end on that step.
+``route_blocked`` (N,) bool, whether that disc swept along the route planned on the static
+map touches an unmapped obstacle; ``route_length`` (N,) m, the length of that route;
+``tortuosity`` (N,) its length over the straight start-goal distance. Step ``info`` carries
+them under the same keys, with ``step_limit`` (the episode's time limit, steps), for the
+episodes that end on that step.
 """
 
 from __future__ import annotations
@@ -41,7 +52,7 @@ from scipy import ndimage
 from compass_nav.contract.body import DESCRIPTOR_DIM, get_embodiment
 from compass_nav.planner import grid
 from compass_nav.planner.cost import planner_cost
-from compass_nav.sim import kernels
+from compass_nav.sim import kernels, scenarios
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.mdp import rewards, terminations
 from compass_nav.sim.render import render_batch
@@ -54,6 +65,7 @@ from compass_nav.sim.scenes import (
     list_families,
 )
 from compass_nav.sim.scenes.base import APPEARANCE_DIM
+from compass_nav.sim.suites import get_suite
 from compass_nav.utils.errors import ConfigError
 
 #: The parallel kernels run on numba's workqueue layer (see :mod:`compass_nav`), which aborts
@@ -79,13 +91,13 @@ def clearance_field(occupancy: np.ndarray) -> np.ndarray:
     return clearance
 
 
-def scene_with_clearance(family: str, seed: int) -> tuple[Scene, np.ndarray]:
-    """Scene and its clearance field (m to the nearest obstacle surface), cached."""
-    key = (family, seed)
+def scene_with_clearance(family: str, seed: int, layout: str = "v1") -> tuple[Scene, np.ndarray]:
+    """Scene (in ``layout``) and its clearance field (m to the nearest obstacle), cached."""
+    key = (family, seed, layout)
     if key in _SCENE_CACHE:
         _SCENE_CACHE.move_to_end(key)
         return _SCENE_CACHE[key]
-    scene = generate_scene(family, seed)
+    scene = generate_scene(family, seed, layout)
     clearance = clearance_field(scene.occupancy)
     _SCENE_CACHE[key] = (scene, clearance)
     while len(_SCENE_CACHE) > _SCENE_CACHE_SIZE:
@@ -173,7 +185,12 @@ class NavVectorEnv(gym.vector.VectorEnv):
             np.float64,
         )
         self._bob = np.array([x.camera_bob for x in b], np.float64)
-        self._planned = np.full(n, cfg.route_mode == "planned")
+        self._planned = np.full(n, cfg.route_mode in ("planned", "stale_map"))
+        self.suite = get_suite(cfg.suite)
+        # Clearance a path needs where the suite admits tight passages: half the body's width
+        # (what passes through a gap driving forward) plus the suite's margin.
+        margin = self.suite.fit_margin or 0.0
+        self._fit = np.array([max(0.5 * x.width, x.inscribed_radius) + margin for x in b])
 
         H, W, K = cfg.image_height, cfg.image_width, cfg.route_points
         spaces = {}
@@ -201,7 +218,10 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.height = np.zeros((n, G, G), np.float32)
         self.material = np.zeros((n, G, G), np.uint8)
         self.clearance = np.zeros((n, G, G), np.float32)
-        self.cost_to_go = np.full((n, G, G), grid.INF)
+        self.cost_to_go = np.full((n, G, G), grid.INF)  # planned on the true map
+        # Routes read the static map's plan in stale_map mode, else the true one.
+        stale = cfg.route_mode == "stale_map"
+        self.route_cost_to_go = np.full((n, G, G), grid.INF) if stale else self.cost_to_go
         self.appearance = np.zeros((n, APPEARANCE_DIM), np.float32)
         self.pose = np.zeros((n, 3))
         self.vel = np.zeros((n, 3))
@@ -218,6 +238,18 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.scene_seed = np.zeros(n, np.int64)
         # Evaluation metadata of the current episode (see line_blocked); no policy sees it.
         self.line_blocked = np.zeros(n, bool)
+        self.route_blocked = np.zeros(n, bool)
+        self.route_length = np.zeros(n)
+        self.tortuosity = np.ones(n)
+        self.step_limit = np.full(n, cfg.max_episode_steps, np.int64)
+        #: No episode lasts longer than this (steps): the time limit of the longest route the
+        #: suite can give (a detour round unmapped obstacles included) for the slowest body.
+        longest = max((self.suite.route_length or (0.0, cfg.goal_distance_max))[1], 0.0)
+        if self.suite.unmapped:
+            longest = max(longest, scenarios.MAX_DETOUR_M)
+        self.max_step_limit = self.suite.step_limit(
+            cfg.max_episode_steps, longest, min(x.max_vx for x in b), cfg.control_hz
+        )
         self._needs_reset = np.zeros(n, bool)
         self._rngs = [np.random.default_rng(e) for e in range(n)]
         self._rgb = np.zeros((n, H, W, 3), np.uint8)
@@ -240,25 +272,61 @@ class NavVectorEnv(gym.vector.VectorEnv):
         return self._observe(), {}
 
     def _reset_env(self, e: int) -> None:
+        G = GRID_CELLS
         rng = self._rngs[e]
         body = self.env_bodies[e]
         cfg = self.cfg
+        suite = self.suite
         for _attempt in range(50):
             k = int(rng.integers(cfg.scene_pool))
             seed = k + SPLIT_SEED_OFFSETS[cfg.split]
-            scene, clearance = scene_with_clearance(str(self.env_family[e]), seed)
+            scene, clearance = scene_with_clearance(str(self.env_family[e]), seed, suite.layout)
             ok = self._sample_task(e, rng, scene, clearance, body)
             if ok:
                 break
         else:
             raise RuntimeError(f"env {e}: could not sample a reachable goal in 50 scenes")
-        self.height[e] = scene.height
-        self.material[e] = scene.material
+        height, material = scene.height, scene.material
+        stale_path = grid.descend_path(self.cost_to_go[e], self.pose[e, 0], self.pose[e, 1], 8 * G)
+        added = None
+        if self.route_cost_to_go is not self.cost_to_go:
+            self.route_cost_to_go[e] = self.cost_to_go[e]
+        if suite.unmapped:
+            true = scenarios.add_unmapped_obstacles(
+                rng,
+                height,
+                material,
+                stale_path,
+                self.pose[e],
+                self.goal[e],
+                body,
+                suite.block_probability,
+                self._fit[e],
+            )
+            if true is not None:
+                height, material, clearance = true.height, true.material, true.clearance
+                added = true.added
+                self.cost_to_go[e] = true.cost_to_go
+                self.geo[e] = true.cost_to_go[
+                    int(self.pose[e, 1] / RESOLUTION), int(self.pose[e, 0] / RESOLUTION)
+                ]
+                true_path = grid.descend_path(
+                    true.cost_to_go, self.pose[e, 0], self.pose[e, 1], 8 * G
+                )
+                self.ref_length[e] = grid.path_length(true_path)
+        self.height[e] = height
+        self.material[e] = material
         self.clearance[e] = clearance
         self.appearance[e] = scene.appearance_vector()
         self.scene_seed[e] = seed
         self.line_blocked[e] = line_blocked(
             clearance, self.pose[e], self.goal[e], body.circumscribed_radius
+        )
+        self.route_blocked[e], self.route_length[e], self.tortuosity[e] = scenarios.route_metadata(
+            stale_path, self.pose[e], self.goal[e], body.circumscribed_radius, added
+        )
+        self.step_limit[e] = suite.step_limit(
+            cfg.max_episode_steps, self.ref_length[e], body.max_vx, cfg.control_hz
         )
         self.vel[e] = 0.0
         self.prev_action[e] = 0.0
@@ -269,33 +337,50 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.noise_seed[e] = int(rng.integers(2**31))
 
     def _sample_task(self, e, rng, scene, clearance, body) -> bool:
+        """Draw a start and goal on the static map (see :mod:`compass_nav.sim.suites`).
+
+        v1: a route of ``goal_distance_min``-``goal_distance_max`` m whose clearance is at
+        least the circumscribed radius. v2: the suite's route lengths (each try aims at a
+        length drawn uniformly in that range, so long routes are as common as the scenes
+        allow) and any route the body fits through: clearance of at least its half-width
+        plus ``fit_margin``.
+        """
         cfg = self.cfg
+        suite = self.suite
+        lo, hi = suite.route_length or (cfg.goal_distance_min, cfg.goal_distance_max)
+        fit = body.circumscribed_radius if suite.fit_margin is None else self._fit[e]
         need = body.circumscribed_radius + cfg.clearance_margin
         cand = np.flatnonzero(clearance.ravel() >= need)
         if cand.size < 10:
             return False
-        cost = planner_cost(clearance, body)
+        cost = planner_cost(clearance, body, None if suite.fit_margin is None else fit)
         G = GRID_CELLS
         for _ in range(4):
             gidx = int(cand[rng.integers(cand.size)])
             gi, gj = divmod(gidx, G)
             ctg = grid.dijkstra(cost, gi, gj)
             ctg_c = ctg.ravel()[cand]
-            ok = (ctg_c >= cfg.goal_distance_min) & (ctg_c <= cfg.goal_distance_max * 1.6)
+            ok = (ctg_c >= lo) & (ctg_c <= hi * 1.6)
             starts = cand[ok]
             if starts.size == 0:
                 continue
+            if suite.route_length is not None:
+                # Aim at a length drawn in [lo, hi]; keep the starts at or beyond it when any.
+                aim = rng.uniform(lo, hi)
+                far = starts[ctg.ravel()[starts] >= aim]
+                if far.size:
+                    starts = far
             for _ in range(6):
                 sidx = int(starts[rng.integers(starts.size)])
                 si, sj = divmod(sidx, G)
                 sx, sy = (sj + 0.5) * RESOLUTION, (si + 0.5) * RESOLUTION
-                path = grid.descend_path(ctg, sx, sy, 4 * G)
+                path = grid.descend_path(ctg, sx, sy, 8 * G)
                 if path.shape[0] < 2:
                     continue
                 length = grid.path_length(path)
-                if not cfg.goal_distance_min <= length <= cfg.goal_distance_max:
+                if not lo <= length <= hi:
                     continue
-                if grid.min_clearance_along(clearance, path) < body.circumscribed_radius:
+                if grid.min_clearance_along(clearance, path) < fit:
                     continue
                 yaw = rng.uniform(-np.pi, np.pi)
                 if kernels.footprint_collides(scene.height, sx, sy, yaw, body.length, body.width):
@@ -365,7 +450,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
         success = terminations.goal_reached(self.pose, self.vel, self.goal, self.cfg) & active
         success &= ~collision
         terminated = success | collision
-        truncated = terminations.timed_out(self.steps, self.cfg) & active & ~terminated
+        truncated = (self.steps >= self.step_limit) & active & ~terminated
         q = {
             "geo_before": geo_before,
             "geo_after": geo_after,
@@ -411,6 +496,10 @@ class NavVectorEnv(gym.vector.VectorEnv):
             "_episode": ended.copy(),
             "scene_seed": self.scene_seed.copy(),
             "line_blocked": self.line_blocked.copy(),
+            "route_blocked": self.route_blocked.copy(),
+            "route_length": self.route_length.copy(),
+            "tortuosity": self.tortuosity.copy(),
+            "step_limit": self.step_limit.copy(),
             "family": self.env_family.copy(),
             "embodiment_index": self.env_body_index.copy(),
         }
@@ -419,7 +508,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
     def _refresh_routes(self) -> None:
         with _PARALLEL_KERNELS:
             grid.routes_batch(
-                self.cost_to_go,
+                self.route_cost_to_go,
                 self.pose,
                 self.goal,
                 self._planned,
@@ -475,19 +564,24 @@ class NavVectorEnv(gym.vector.VectorEnv):
 
         Returns:
             occupancy (N,G,G) bool, clearance (N,G,G) m, cost_to_go (N,G,G) planner metres to
-            the goal, pose (N,3) world (x, y, yaw), velocity (N,3) body frame, goal (N,3)
-            world, resolution (m/cell), needs_reset (N,) bool.
+            the goal on the true map (every obstacle, the unmapped ones too: what the teacher
+            follows), cost_to_go_stale (N,G,G) the same on the scene's static map (what
+            ``stale_map`` routes follow; the true one in the other route modes), pose (N,3)
+            world (x, y, yaw), velocity (N,3) body frame, goal (N,3) world, resolution
+            (m/cell), needs_reset (N,) bool, step_limit (N,) the episodes' time limits.
         """
         return {
             "occupancy": self.height > 0,
             "height": self.height,
             "clearance": self.clearance,
             "cost_to_go": self.cost_to_go,
+            "cost_to_go_stale": self.route_cost_to_go,
             "pose": self.pose,
             "velocity": self.vel,
             "goal": self.goal,
             "resolution": RESOLUTION,
             "needs_reset": self._needs_reset,
+            "step_limit": self.step_limit,
         }
 
     def close_extras(self, **kwargs) -> None:  # noqa: D102 - nothing to release

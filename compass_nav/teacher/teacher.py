@@ -7,7 +7,13 @@ every cell, re-planning from wherever the body is costs nothing: the tracker re-
 every step. The local tracker is a pure-pursuit controller with a look-ahead that shrinks near
 obstacles, rotates in place when the path turns sharply, brakes within its body's acceleration
 limits before the goal, compensates for the body's response lag, and finally turns on the spot
-to the goal heading and stops (COMPASS's success needs all of that).
+to the goal heading and stops (COMPASS's success needs all of that). A footprint guard
+(:mod:`compass_nav.teacher.guard`, ``TeacherConfig.guard``, on by default in the scenario
+suites with tight passages) replaces a command whose short rollout on the true height grid
+would touch an obstacle, which matters in doors and gaps barely wider than the body.
+
+The teacher plans on the true map: ``privileged()["cost_to_go"]`` includes the obstacles a
+stale-map scenario left off the scene's map (``cost_to_go_stale`` is the policy's route).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
+from compass_nav.teacher.guard import guard_batch
 from compass_nav.utils.config import check
 
 
@@ -34,6 +41,18 @@ class TeacherConfig:
     final_radius: float = 0.25  # m: inside it, only align to the goal heading
     speed_scale: float = 0.9  # fraction of the body's speed limit used
     brake_margin: float = 0.6  # fraction of the deceleration limit used to stop at the goal
+    # Replace commands whose short rollout touches an obstacle (None: where the env's
+    # scenario suite admits passages tighter than the circumscribed radius, i.e. v2).
+    guard: bool | None = None
+    # Precise tracking where the path ahead is tighter than the circumscribed radius (None:
+    # with the guard): look-ahead, turn-on-the-spot threshold, how far ahead to look, m.
+    precise: bool | None = None
+    precise_lookahead: float = 0.25
+    precise_turn: float = 0.3
+    precise_horizon: float = 1.2
+    # Steps without progress before backing up (guarded), and how long to back up.
+    stall_steps: int = 30
+    backup_steps: int = 12
 
     def __post_init__(self) -> None:
         check(
@@ -99,6 +118,20 @@ def _teacher_batch(
             clr = clearance[e, i, j]
             room = min(max((clr - radius[e]) / 0.6, 0.0), 1.0)
             look = look_min + (look_max - look_min) * room
+            thr = turn_thr
+            if params[7] > 0.0:
+                # Precise mode: where the path ahead is too tight to turn the body round
+                # (clearance below its circumscribed radius), follow it closely and turn on
+                # the spot early, so the body enters a door or gap aligned with it.
+                ahead = grid.descend_path(ctg[e], x, y, int(params[10] / RESOLUTION) + 2)
+                least = clr
+                for q in range(ahead.shape[0]):
+                    qi = min(max(int(math.floor(ahead[q, 1] / RESOLUTION)), 0), g - 1)
+                    qj = min(max(int(math.floor(ahead[q, 0] / RESOLUTION)), 0), g - 1)
+                    least = min(least, clearance[e, qi, qj])
+                tight = min(max((least - radius[e]) / 0.3, 0.0), 1.0)
+                look = params[8] + (look - params[8]) * tight
+                thr = params[9] + (turn_thr - params[9]) * tight
             pts = grid.descend_path(ctg[e], x, y, int(look / RESOLUTION * 2) + 6)
             # Look-ahead point: first path point at least `look` away (else the goal).
             tx, ty = gx, gy
@@ -124,7 +157,7 @@ def _teacher_batch(
                 face = alpha if dist > 1.0 else _wrap(gyaw - yaw)
                 wz = kh * face
             else:
-                if abs(alpha) > turn_thr:
+                if abs(alpha) > thr:
                     vx = 0.0
                 else:
                     vx = v_cap * max(math.cos(alpha), 0.0) ** 2
@@ -164,6 +197,11 @@ class Teacher:
         self._tau = np.array([b.lag_tau for b in bodies], np.float64)
         self._radius = np.array([b.circumscribed_radius for b in bodies], np.float64)
         self._holo = np.array([b.holonomic for b in bodies])
+        self._dims = np.array([[b.length, b.width] for b in bodies], np.float64)
+        suite = getattr(env, "suite", None)
+        tight = suite is not None and suite.fit_margin is not None
+        self._guard = tight if self.cfg.guard is None else self.cfg.guard
+        self._precise = self._guard if self.cfg.precise is None else self.cfg.precise
         c = self.cfg
         self._params = np.array(
             [
@@ -174,9 +212,17 @@ class Teacher:
                 c.final_radius,
                 c.speed_scale,
                 c.brake_margin,
+                1.0 if self._precise else 0.0,
+                c.precise_lookahead,
+                c.precise_turn,
+                c.precise_horizon,
             ],
             np.float64,
         )
+        n = env.num_envs
+        self._best_geo = np.full(n, np.inf)
+        self._stall = np.zeros(n, np.int64)
+        self._backup = np.zeros(n, np.int64)
 
     def act(self, obs: dict | None = None) -> np.ndarray:
         """Commands (N, 3) for the env's current state (``obs`` is not needed: privileged)."""
@@ -197,4 +243,50 @@ class Teacher:
             self._params,
             out,
         )
+        if self._guard:
+            self._unstick(p, out)
+            safe = np.empty_like(out)
+            guard_batch(
+                p["height"],
+                p["cost_to_go"],
+                p["pose"],
+                p["velocity"],
+                out,
+                self._low,
+                self._high,
+                self._acc,
+                self._tau,
+                self._dims,
+                self._holo,
+                safe,
+            )
+            out = safe
         return out.astype(np.float32)
+
+    def _unstick(self, p: dict, out: np.ndarray) -> None:
+        """Back up (straight, guarded) where a body made no progress for ``stall_steps``.
+
+        A long body can wedge itself at a door's jamb where every forward or turning command
+        would touch it; the guard then holds it still. Backing up a little frees it for
+        another, better aligned approach.
+        """
+        c = self.cfg
+        geo = np.asarray(getattr(self.env, "geo", np.zeros(len(out))))
+        fresh = np.asarray(getattr(self.env, "steps", np.ones(len(out)))) == 0
+        self._best_geo[fresh] = np.inf
+        self._stall[fresh] = 0
+        self._backup[fresh] = 0
+        better = geo < self._best_geo - 0.1
+        self._best_geo = np.where(better, geo, self._best_geo)
+        self._stall = np.where(better, 0, self._stall + 1)
+        start = (self._stall >= c.stall_steps) & (self._backup == 0)
+        self._backup[start] = c.backup_steps
+        self._stall[start] = 0
+        backing = self._backup > 0
+        if backing.any():
+            out[backing, 0] = 0.6 * self._low[backing, 0]
+            out[backing, 1] = 0.0
+            out[backing, 2] = 0.0
+            self._backup[backing] -= 1
+            # The next approach counts as progress from where the backing ends.
+            self._best_geo[backing] = np.inf

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "ROUTE_MODES",
+    "SIM_ROUTE_MODES",
     "Stage",
     "Verb",
     "add_names",
@@ -34,6 +35,8 @@ T = TypeVar("T")
 
 #: What the ``route`` observation holds: the planner's path or the straight line to the goal.
 ROUTE_MODES = ("planned", "mapless")
+#: The simulator's route modes: also the plan on the scene's stale static map (suite v2).
+SIM_ROUTE_MODES = ("planned", "stale_map", "mapless")
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,15 @@ def add_overrides(
 
 def add_route_mode(
     p: argparse.ArgumentParser,
-    default: str = "planned",
+    default: str | None = "planned",
     help: str = "route observation: the planned path or the straight line to the goal",
+    choices: Sequence[str] = ROUTE_MODES,
 ) -> None:
-    """``--route-mode planned|mapless`` (:data:`ROUTE_MODES`)."""
-    p.add_argument("--route-mode", choices=ROUTE_MODES, default=default, help=help)
+    """``--route-mode``: :data:`ROUTE_MODES`, or :data:`SIM_ROUTE_MODES` for the simulator.
+
+    Simulator commands also take ``stale_map`` (the plan on the scene's static map).
+    """
+    p.add_argument("--route-mode", choices=tuple(choices), default=default, help=help)
 
 
 def add_names(

@@ -18,7 +18,12 @@ from compass_nav.policies import make_policy
 from compass_nav.sim import kernels
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.env import NavVectorEnv
-from compass_nav.sim.scenes import RESOLUTION, list_families
+from compass_nav.sim.scenes import (
+    RESOLUTION,
+    heldout_families,
+    list_families,
+    training_families,
+)
 from compass_nav.teacher import Teacher
 from compass_nav.utils.errors import ConfigError
 
@@ -60,7 +65,9 @@ def sweep():
 def test_registry_is_complete():
     assert {"carter", "omnibase", "spot", "h1", "g1", "digit"} <= set(list_embodiments("train"))
     assert len(list_embodiments("heldout")) >= 2
-    assert set(FAMILIES) == {"warehouse", "office", "hall"}
+    assert set(FAMILIES) == {"warehouse", "office", "hall", "hospital"}
+    assert set(training_families()) == {"warehouse", "office", "hall"}
+    assert heldout_families() == ["hospital"]
 
 
 def test_sweep_covers_every_pair(sweep):

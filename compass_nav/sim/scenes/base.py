@@ -15,10 +15,17 @@ import numpy as np
 
 from compass_nav.contract.geometry import GRID_CELLS, RESOLUTION
 
-N_MATERIALS = 8
+#: The first material slots, drawn first (the v1 scenes' appearance stream).
+N_BASE_MATERIALS = 8
+#: Every material slot; the later ones are drawn after everything else in :meth:`finish` so
+#: that adding them left the appearance of the earlier scenes unchanged.
+N_MATERIALS = 12
 
 # Material slots (colours and textures are drawn per scene).
-FLOOR, OUTER_WALL, INNER_WALL, RACK, BOX, FURNITURE, PILLAR, DOOR_FRAME = range(N_MATERIALS)
+FLOOR, OUTER_WALL, INNER_WALL, RACK, BOX, FURNITURE, PILLAR, DOOR_FRAME = range(N_BASE_MATERIALS)
+# Objects that are not on the scene's map (the stale-map suite adds them per episode) and the
+# held-out family's own furniture.
+PALLET, CART, PERSON, BED = range(N_BASE_MATERIALS, N_MATERIALS)
 
 # Texture kinds understood by the renderer.
 TEX_PLAIN, TEX_SHELVES, TEX_PANELS, TEX_GRAIN, TEX_BRICKS = range(5)
@@ -151,18 +158,20 @@ class SceneBuilder:
     def finish(self, textures: dict[int, int], ceiling_height: float) -> Scene:
         """Draw the random appearance and return the scene."""
         rng = self.rng
-        palette = rng.uniform(0.15, 0.9, (N_MATERIALS, 3)).astype(np.float32)
+        nb = N_BASE_MATERIALS
+        palette = rng.uniform(0.15, 0.9, (nb, 3)).astype(np.float32)
         # Keep materials in plausible families of colour: desaturate some.
         grey = palette.mean(axis=1, keepdims=True)
-        mix = rng.uniform(0.0, 0.7, (N_MATERIALS, 1))
+        mix = rng.uniform(0.0, 0.7, (nb, 1))
         palette = (mix * grey + (1 - mix) * palette).astype(np.float32)
-        texture = np.zeros(N_MATERIALS, np.int32)
+        texture = np.zeros(nb, np.int32)
         for slot, kind in textures.items():
-            texture[slot] = kind
+            if slot < nb:
+                texture[slot] = kind
         # Randomly swap in other textures so appearance does not identify the material.
-        swap = rng.random(N_MATERIALS) < 0.25
+        swap = rng.random(nb) < 0.25
         texture[swap] = rng.integers(0, 5, swap.sum())
-        texture_scale = rng.uniform(0.3, 1.2, N_MATERIALS).astype(np.float32)
+        texture_scale = rng.uniform(0.3, 1.2, nb).astype(np.float32)
         base = rng.uniform(0.25, 0.75, 3)
         floor_colors = np.stack([base, np.clip(base * rng.uniform(0.7, 1.3, 3), 0, 1)]).astype(
             np.float32
@@ -176,6 +185,11 @@ class SceneBuilder:
             ],
             np.float32,
         )
+        floor_tile = float(rng.uniform(0.4, 1.5))
+        ceiling_color = rng.uniform(0.55, 0.95, 3).astype(np.float32)
+        palette, texture, texture_scale = _extra_materials(
+            rng, palette, texture, texture_scale, textures
+        )
         return Scene(
             family=self.family,
             seed=self.seed,
@@ -185,12 +199,38 @@ class SceneBuilder:
             texture=texture,
             texture_scale=texture_scale,
             floor_colors=floor_colors,
-            floor_tile=float(rng.uniform(0.4, 1.5)),
-            ceiling_color=rng.uniform(0.55, 0.95, 3).astype(np.float32),
+            floor_tile=floor_tile,
+            ceiling_color=ceiling_color,
             ceiling_height=float(ceiling_height),
             light=light,
             bounds=self.bounds,
         )
+
+
+def _extra_materials(rng, palette, texture, texture_scale, textures):
+    """Append the slots past :data:`N_BASE_MATERIALS`, drawn after every earlier draw.
+
+    Pallets are wood-coloured, carts metallic grey, people in clothes of any colour, beds
+    pale; each with a little per-scene variation.
+    """
+    n = N_MATERIALS - N_BASE_MATERIALS
+    base = np.array(
+        [[0.62, 0.48, 0.30], [0.55, 0.57, 0.60], [0.45, 0.35, 0.40], [0.85, 0.86, 0.88]],
+        np.float32,
+    )
+    jitter = rng.uniform(-0.12, 0.12, (n, 3)).astype(np.float32)
+    jitter[2] = rng.uniform(-0.3, 0.4, 3)  # clothes vary most
+    extra = np.clip(base + jitter, 0.05, 0.95).astype(np.float32)
+    kinds = np.array([TEX_GRAIN, TEX_PANELS, TEX_PLAIN, TEX_PLAIN], np.int32)
+    for slot, kind in textures.items():
+        if slot >= N_BASE_MATERIALS:
+            kinds[slot - N_BASE_MATERIALS] = kind
+    scales = rng.uniform(0.2, 0.6, n).astype(np.float32)
+    return (
+        np.concatenate([palette, extra]).astype(np.float32),
+        np.concatenate([texture, kinds]).astype(np.int32),
+        np.concatenate([texture_scale, scales]).astype(np.float32),
+    )
 
 
 def _family_salt(family: str) -> int:

@@ -17,16 +17,20 @@ from compass_nav.sim.scenes.base import (
 
 
 @register_family("office")
-def generate(seed: int) -> Scene:
-    """Rooms of 3-6 m along one corridor, each with a wide door; desks and cabinets inside."""
-    b = SceneBuilder.random_size(
-        "office", seed, width=(14, 20), depth=(11, 15), wall_height=(2.5, 3.2)
-    )
+def generate(seed: int, layout: str = "v1") -> Scene:
+    """Rooms of 3-6 m along one corridor, each with a wide door; desks and cabinets inside.
+
+    Layout ``v2``: a larger floor (19-23 x 14-21 m), a narrower corridor (1.6-2.2 m), narrow
+    doors (0.75-1.05 m) and more furniture.
+    """
+    v2 = layout == "v2"
+    size = dict(width=(19, 23), depth=(14, 21)) if v2 else dict(width=(14, 20), depth=(11, 15))
+    b = SceneBuilder.random_size("office", seed, wall_height=(2.5, 3.2), **size)
     wall_h = b.wall_height
     rng = b.rng
     x0, y0, x1, y1 = b.bounds
     t = rng.uniform(0.1, 0.2)  # wall thickness
-    corridor = rng.uniform(2.0, 2.8)
+    corridor = rng.uniform(1.6, 2.2) if v2 else rng.uniform(2.0, 2.8)
     cy = y0 + b.depth / 2 + rng.uniform(-1.0, 1.0)
     c0, c1 = cy - corridor / 2, cy + corridor / 2
     for side, (ya, yb) in enumerate(((y0, c0), (c1, y1))):
@@ -40,7 +44,7 @@ def generate(seed: int) -> Scene:
             if xe < x1 - 0.5:
                 b.box(xe - t, ya, xe, yb, wall_h, INNER_WALL)  # partition
             # A door onto the corridor (wide enough for every registered body).
-            dw = rng.uniform(1.5, 1.9)
+            dw = rng.uniform(0.75, 1.05) if v2 else rng.uniform(1.5, 1.9)
             if room_w > dw + 0.8:
                 dx = rng.uniform(x + 0.3, xe - dw - 0.3)
                 b.box(dx, wall_y, dx + dw, wall_y + t, 0.0, 0)
@@ -51,10 +55,10 @@ def generate(seed: int) -> Scene:
             # Sometimes a door between neighbouring rooms.
             if xe < x1 - 0.5 and rng.random() < 0.4 and (yb - ya) > 2.6:
                 dy = rng.uniform(ya + 0.3, yb - 1.9)
-                b.box(xe - t, dy, xe, dy + 1.6, 0.0, 0)
+                b.box(xe - t, dy, xe, dy + (rng.uniform(0.75, 1.05) if v2 else 1.6), 0.0, 0)
             # Furniture against the room's back wall, away from the door band.
             back = ya if side == 0 else yb
-            for _ in range(int(rng.integers(0, 3))):
+            for _ in range(int(rng.integers(0, 5 if v2 else 3))):
                 fw, fd = rng.uniform(0.8, 1.6), rng.uniform(0.5, 0.8)
                 fx = rng.uniform(x + 0.2, max(x + 0.3, xe - fw - 0.3))
                 fy = back + 0.05 if side == 0 else back - fd - 0.05

@@ -18,17 +18,21 @@ from compass_nav.sim.scenes.base import (
 
 
 @register_family("warehouse")
-def generate(seed: int) -> Scene:
-    """Warehouse aisles: 1-4 rack rows (single or multi rack), pallets in the aisles."""
-    b = SceneBuilder.random_size(
-        "warehouse", seed, width=(14, 21), depth=(11, 17), wall_height=(5.0, 7.0)
-    )
+def generate(seed: int, layout: str = "v1") -> Scene:
+    """Warehouse aisles: 1-4 rack rows (single or multi rack), pallets in the aisles.
+
+    Layout ``v2``: a larger hall (19-23 x 15-23 m), 2-6 rows with narrower aisles
+    (1.4-2.6 m) and cross-aisles that are often a tight gap (0.75-1.1 m).
+    """
+    v2 = layout == "v2"
+    size = dict(width=(19, 23), depth=(15, 23)) if v2 else dict(width=(14, 21), depth=(11, 17))
+    b = SceneBuilder.random_size("warehouse", seed, wall_height=(5.0, 7.0), **size)
     rng, depth = b.rng, b.depth
     x0, y0, x1, y1 = b.bounds
     rack_h = rng.uniform(2.0, 4.5)
     rack_d = rng.uniform(0.8, 1.2)
-    aisle = rng.uniform(2.2, 3.2)
-    n_rows = int(rng.integers(1, 5))
+    aisle = rng.uniform(1.4, 2.6) if v2 else rng.uniform(2.2, 3.2)
+    n_rows = int(rng.integers(2, 7)) if v2 else int(rng.integers(1, 5))
     # Rows run along x; the block of rows is centred in y.
     block = n_rows * rack_d + (n_rows - 1) * aisle
     if block > depth - 2 * aisle:
@@ -43,7 +47,10 @@ def generate(seed: int) -> Scene:
             seg = rng.uniform(3.0, 7.0)
             xe = min(x + seg, x1 - margin_x)
             b.box(x, ry, xe, ry + rack_d, rack_h * rng.uniform(0.85, 1.0), RACK)
-            x = xe + rng.uniform(1.8, 2.8)  # cross-aisle
+            if v2 and rng.random() < 0.5:
+                x = xe + rng.uniform(0.75, 1.1)  # a tight gap between two racks
+            else:
+                x = xe + rng.uniform(1.8, 2.8)  # cross-aisle
     # Pallets and boxes scattered on the floor, kept off the walls.
     for _ in range(int(rng.integers(3, 12))):
         w, d = rng.uniform(0.6, 1.3), rng.uniform(0.6, 1.3)
