@@ -1,0 +1,537 @@
+"""A classical local planner on the depth camera: rolling costmap + dynamic window approach.
+
+The bar a learned policy must clear on a real robot. It reads only the policy observation
+(``depth``, ``speed``, ``route``, ``goal``, ``embodiment``), never the simulator's map, so it
+runs wherever a policy runs (evaluation, ROS runtime). Registered as ``classical``.
+
+Every control step, for every env of the batch (vectorised numpy; the local Dijkstra is a
+numba kernel parallel over envs, :mod:`compass_nav.planner.local`):
+
+1. **Depth to points.** Each pixel is back-projected with the renderer's camera model
+   (:mod:`compass_nav.sim.render`: column azimuth ``atan((W/2 - j - 0.5) / f)``, row
+   elevation ``-pitch + atan((H/2 - i - 0.5) / f)``, depth along the optical axis), using the
+   camera height, pitch and horizontal FOV of the ``embodiment`` descriptor. Points higher
+   than a floor threshold (and below ``max_obstacle_height``) are obstacles; per image column
+   the nearest one is kept, a virtual laser scan.
+2. **Rolling costmap.** Scan points live in a robot-centric ring buffer (``memory_steps``
+   control steps), moved every step by the ego-motion integrated from the ``speed``
+   observation (odometry). Old points decay out of the buffer; points inside the camera's
+   field of view that the current scan sees through are cleared (moving obstacles leave no
+   trails). The buffer is rasterised into a local grid (``grid_cells`` x 0.1 m).
+3. **Local plan.** A clearance field (Euclidean distance transform) inflates the obstacles
+   for the body's footprint; Dijkstra over the inflated costs gives the cost-to-go to a local
+   target: the farthest route waypoint inside the grid (the goal when it is closer).
+4. **Dynamic window.** Velocity commands (vx, wz, and vy for holonomic bodies) are sampled
+   inside the body's limits and forward-simulated for ``horizon`` seconds with the body's lag
+   and acceleration limits; the footprint is a row of discs along its long axis. A command is
+   admissible when no disc touches an obstacle before the body could stop; admissible
+   commands are scored by progress on the cost-to-go, alignment with its descent direction,
+   clearance and speed. With nothing admissible the robot backs off; when it makes no
+   progress for ``stuck_steps`` it turns in place towards the freer side for a while.
+5. **Goal.** Within ``final_radius`` of the goal the route follower's final approach aligns
+   the heading (the goal cell is free by construction of the task).
+
+Tuned on the ``validation`` split only (``compass-nav evaluate run classical --split
+validation``); the held-out figures are reported with these settings fixed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from scipy import ndimage
+
+from compass_nav.contract.geometry import RESOLUTION
+from compass_nav.contract.policy import Policy, register_scripted
+from compass_nav.contract.spec import CONTROL_HZ
+from compass_nav.planner.local import local_cost_to_go
+from compass_nav.policies.scripted import GoalSeeker
+from compass_nav.utils.config import check, check_within
+
+__all__ = ["ClassicalConfig", "ClassicalPlanner", "depth_scan", "footprint_discs"]
+
+# Descriptor indices (compass_nav.contract.body.DESCRIPTOR_FIELDS).
+_MAX_VX, _MIN_VX, _MAX_VY, _MAX_WZ = 0, 1, 2, 3
+_MAX_AX, _MAX_AY, _MAX_AWZ, _LAG = 4, 5, 6, 7
+_LENGTH, _WIDTH = 8, 9
+_CAM_H, _CAM_PITCH, _CAM_HFOV, _CAM_BOB = 10, 11, 12, 13
+_HOLONOMIC = 14
+
+_BIG = 1e3  # "no obstacle" clearance / range, m
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassicalConfig:
+    """Settings of the classical planner (defaults tuned on the validation split).
+
+    Attributes:
+        grid_cells: Side of the robot-centric local grid, cells of 0.1 m.
+        memory_steps: Control steps a scan point stays in the costmap (decay).
+        floor_margin: Height above the floor, m, above which a point is an obstacle (plus
+            twice the camera bob and ``floor_slope`` per metre of range).
+        floor_slope: Extra floor margin per metre of range (pitch error), m/m.
+        max_obstacle_height: Points higher than this are ignored (ceilings), m.
+        horizon: Forward-simulation time of a candidate command, s.
+        sim_dt: Integration step of the forward simulation, s.
+        vx_samples, wz_samples, vy_samples: Samples per velocity axis (vy only for
+            holonomic bodies).
+        safety_margin: Clearance kept between footprint and obstacles, m.
+        w_progress, w_align, w_clearance, w_speed: Score weights.
+        final_radius: Distance to the goal below which the final approach takes over, m.
+        stuck_steps: Steps without progress on the cost-to-go before recovery turns.
+        recovery_steps: Length of a recovery turn, steps.
+        dt: Control period, s (odometry integration).
+    """
+
+    grid_cells: int = 80
+    memory_steps: int = 50
+    floor_margin: float = 0.07
+    floor_slope: float = 0.01
+    max_obstacle_height: float = 2.0
+    horizon: float = 1.6
+    sim_dt: float = 0.2
+    vx_samples: int = 6
+    wz_samples: int = 11
+    vy_samples: int = 3
+    safety_margin: float = 0.04
+    w_progress: float = 1.0
+    w_align: float = 0.3
+    w_clearance: float = 0.3
+    w_speed: float = 0.1
+    final_radius: float = 0.45
+    stuck_steps: int = 30
+    recovery_steps: int = 12
+    dt: float = 1.0 / CONTROL_HZ
+
+    def __post_init__(self) -> None:
+        check_within("grid_cells", self.grid_cells, 20, 400, "cells")
+        check_within("memory_steps", self.memory_steps, 1, 600, "steps")
+        check(self.floor_margin > 0, "floor_margin", self.floor_margin, "must be > 0")
+        check(self.floor_slope >= 0, "floor_slope", self.floor_slope, "must be >= 0")
+        check(
+            self.max_obstacle_height > self.floor_margin,
+            "max_obstacle_height",
+            self.max_obstacle_height,
+            "must exceed floor_margin",
+        )
+        check(0 < self.sim_dt <= self.horizon, "sim_dt", self.sim_dt, "must be in (0, horizon]")
+        for f in ("vx_samples", "wz_samples", "vy_samples"):
+            check_within(f, getattr(self, f), 1 if f == "vy_samples" else 2, 41)
+        check(self.safety_margin >= 0, "safety_margin", self.safety_margin, "must be >= 0")
+        check(self.final_radius > 0, "final_radius", self.final_radius, "must be > 0")
+        check_within("stuck_steps", self.stuck_steps, 1, 1000, "steps")
+        check_within("recovery_steps", self.recovery_steps, 1, 1000, "steps")
+        check(self.dt > 0, "dt", self.dt, "must be > 0")
+
+
+def depth_scan(
+    depth: np.ndarray, descriptor: np.ndarray, cfg: ClassicalConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest obstacle per image column, in the robot frame (a virtual laser scan).
+
+    Args:
+        depth: (N, H, W) float32 depth along the optical axis, m (0: nothing in range).
+        descriptor: (N, D) body descriptors (camera height, pitch, hfov).
+        cfg: Floor and height thresholds.
+
+    Returns:
+        ``points`` (N, W, 2) robot-frame (x, y) of the nearest obstacle of each column (NaN
+        where none), ``ranges`` (N, W) its horizontal range (``inf`` where none: the column
+        sees free space up to its farthest valid pixel), ``azimuth`` (N, W) column angles
+        (rad, left positive) and ``blind`` (N, W) the horizontal range below which the column
+        sees nothing (the floor's nearest visible point).
+    """
+    d = np.asarray(depth, np.float64)
+    n, h, w = d.shape
+    cam_h = descriptor[:, _CAM_H].astype(np.float64)[:, None, None]
+    pitch = descriptor[:, _CAM_PITCH].astype(np.float64)[:, None, None]
+    hfov = descriptor[:, _CAM_HFOV].astype(np.float64)
+    bob = descriptor[:, _CAM_BOB].astype(np.float64)[:, None, None]
+    f = (0.5 * w) / np.tan(0.5 * hfov)  # (N,)
+    a = (0.5 * w - (np.arange(w) + 0.5))[None, :] / f[:, None]  # (N, W)
+    az = np.arctan(a)
+    cos_az = np.cos(az)[:, None, :]
+    b = (0.5 * h - (np.arange(h) + 0.5))[None, :] / f[:, None]  # (N, H)
+    elev = -pitch[:, :, 0] + np.arctan(b)  # (N, H)
+    s = np.tan(elev)[:, :, None] * cos_az  # (N, H, W) dz per metre of horizontal travel
+    denom = cos_az * np.cos(pitch) - s * np.sin(pitch)
+    t = d / np.maximum(denom, 1e-6)  # horizontal travel of the ray, m
+    z = cam_h + s * t
+    valid = d > 0
+    thresh = cfg.floor_margin + 2.0 * bob + cfg.floor_slope * t
+    obstacle = valid & (z > thresh) & (z < cfg.max_obstacle_height)
+    rng = np.where(obstacle, t, np.inf).min(axis=1)  # (N, W)
+    azw = az
+    pts = np.stack([rng * np.cos(azw), rng * np.sin(azw)], -1)
+    pts[~np.isfinite(rng)] = np.nan
+    # Nearest floor point a column can see: the lowest row's ray on the floor.
+    s_low = np.tan(elev[:, -1])[:, None] * np.cos(azw)
+    blind = np.where(s_low < -1e-6, cam_h[:, :, 0] / np.maximum(-s_low, 1e-6), _BIG)
+    return pts, rng, azw, blind
+
+
+def footprint_discs(descriptor: np.ndarray, count: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Discs covering each body's rectangular footprint, placed along its long axis.
+
+    Args:
+        descriptor: (N, D) body descriptors (length, width).
+        count: Discs per body (the row is spread over the long side).
+
+    Returns:
+        ``centres`` (N, count, 2) body-frame disc centres, m, and ``radius`` (N,) m.
+    """
+    length = descriptor[:, _LENGTH].astype(np.float64)
+    width = descriptor[:, _WIDTH].astype(np.float64)
+    long_side = np.maximum(length, width)
+    short = np.minimum(length, width)
+    seg = long_side / count
+    offsets = (np.arange(count) + 0.5) * seg[:, None] - 0.5 * long_side[:, None]  # (N, count)
+    along_x = length >= width
+    centres = np.zeros((descriptor.shape[0], count, 2))
+    centres[:, :, 0] = np.where(along_x[:, None], offsets, 0.0)
+    centres[:, :, 1] = np.where(along_x[:, None], 0.0, offsets)
+    radius = np.hypot(0.5 * short, 0.5 * seg)
+    return centres, radius
+
+
+@register_scripted("classical")
+class ClassicalPlanner(Policy):
+    """Depth-camera costmap + dynamic-window local planner (see the module docstring).
+
+    Args:
+        config: A :class:`ClassicalConfig`; keyword overrides of its fields are accepted too.
+    """
+
+    name = "classical"
+
+    def __init__(self, config: ClassicalConfig | None = None, **overrides) -> None:
+        cfg = config or ClassicalConfig()
+        if overrides:
+            cfg = dataclasses.replace(cfg, **overrides)
+        self.cfg = cfg
+        self._final = GoalSeeker()
+        self._n = -1
+
+    # ------------------------------------------------------------------ state
+    def _reset_state(self, n: int, w: int) -> None:
+        m = self.cfg.memory_steps
+        self._n, self._w = n, w
+        self._mem = np.full((n, m, w, 2), np.nan)
+        self._head = 0
+        self._prev_speed = np.zeros((n, 3))
+        self._best_ctg = np.full(n, np.inf)
+        self._since_progress = np.zeros(n, np.int64)
+        self._recovery = np.zeros(n, np.int64)
+        self._recovery_dir = np.ones(n)
+        self._prev_cmd = np.zeros((n, 3))
+
+    def _clear_rows(self, rows: np.ndarray) -> None:
+        self._mem[rows] = np.nan
+        self._prev_speed[rows] = 0.0
+        self._best_ctg[rows] = np.inf
+        self._since_progress[rows] = 0
+        self._recovery[rows] = 0
+        self._prev_cmd[rows] = 0.0
+
+    # ------------------------------------------------------------------ costmap
+    def _move_memory(self, speed: np.ndarray) -> None:
+        """Express the stored points in the robot's new frame (odometry from ``speed``)."""
+        v = 0.5 * (speed + self._prev_speed)  # trapezoid over the last control period
+        dt = self.cfg.dt
+        dth = v[:, 2] * dt
+        # Displacement in the old frame along an arc, approximated at the mid heading.
+        c, s = np.cos(0.5 * dth), np.sin(0.5 * dth)
+        dx = (c * v[:, 0] - s * v[:, 1]) * dt
+        dy = (s * v[:, 0] + c * v[:, 1]) * dt
+        cr, sr = np.cos(dth), np.sin(dth)
+        px = self._mem[..., 0] - dx[:, None, None]
+        py = self._mem[..., 1] - dy[:, None, None]
+        self._mem[..., 0] = cr[:, None, None] * px + sr[:, None, None] * py
+        self._mem[..., 1] = -sr[:, None, None] * px + cr[:, None, None] * py
+
+    def _clear_seen_through(self, ranges, azimuth, blind, hfov) -> None:
+        """Drop stored points the current scan sees through (free space in view)."""
+        mem = self._mem
+        r = np.hypot(mem[..., 0], mem[..., 1])
+        ang = np.arctan2(mem[..., 1], mem[..., 0])
+        n, w = ranges.shape
+        f = (0.5 * w) / np.tan(0.5 * hfov)
+        col = np.floor(0.5 * w - np.tan(np.clip(ang, -1.5, 1.5)) * f[:, None, None]).astype(
+            np.int64
+        )
+        inside = (np.abs(ang) < 0.5 * hfov[:, None, None]) & (col >= 0) & (col < w)
+        colc = np.clip(col, 0, w - 1)
+        rows = np.arange(n)[:, None, None]
+        scan_r = ranges[rows, colc]
+        blind_r = blind[rows, colc]
+        seen_through = inside & (r > blind_r + 0.1) & (r < scan_r - 0.25) & (r < 6.0)
+        mem[seen_through] = np.nan
+
+    def _occupancy(self) -> np.ndarray:
+        g = self.cfg.grid_cells
+        n = self._n
+        pts = self._mem.reshape(n, -1, 2)
+        j = np.floor(pts[..., 0] / RESOLUTION + 0.5 * g)
+        i = np.floor(pts[..., 1] / RESOLUTION + 0.5 * g)
+        ok = np.isfinite(j) & (i >= 0) & (i < g) & (j >= 0) & (j < g)
+        occ = np.zeros((n, g, g), bool)
+        e = np.broadcast_to(np.arange(n)[:, None], ok.shape)
+        occ[e[ok], i[ok].astype(np.int64), j[ok].astype(np.int64)] = True
+        return occ
+
+    # ------------------------------------------------------------------ act
+    def act(self, obs, episode_start):
+        """Commands (N, 3) from the depth image, odometry and route (module docstring)."""
+        cfg = self.cfg
+        depth = np.asarray(obs["depth"])
+        descr = np.asarray(obs["embodiment"], np.float64)
+        speed = np.asarray(obs["speed"], np.float64)
+        route = np.asarray(obs["route"], np.float64)
+        goal = np.asarray(obs["goal"], np.float64)
+        n, _, w = depth.shape
+        if n != self._n or w != self._w:
+            self._reset_state(n, w)
+            start = np.ones(n, bool)
+        else:
+            start = np.asarray(episode_start, bool)
+        if start.any():
+            self._clear_rows(np.flatnonzero(start))
+            self._prev_speed[start] = speed[start]
+
+        # 1-2. Costmap: move memory by odometry, clear what is seen through, add the scan.
+        self._move_memory(speed)
+        self._prev_speed = speed.copy()
+        pts, ranges, azimuth, blind = depth_scan(depth, descr, cfg)
+        hfov = descr[:, _CAM_HFOV]
+        self._clear_seen_through(ranges, azimuth, blind, hfov)
+        self._mem[:, self._head] = pts
+        self._head = (self._head + 1) % cfg.memory_steps
+        occ = self._occupancy()
+        g = cfg.grid_cells
+        clearance = self._clearance(occ)
+
+        # 3. Local plan: cost-to-go to the local target.
+        centres, radius = footprint_discs(descr)
+        target = self._local_target(route, goal)
+        ctg = self._cost_to_go(clearance, radius, target)
+
+        # 4. Dynamic window.
+        cmds = self._candidates(descr)  # (N, C, 3)
+        poses, valid_t = self._simulate(cmds, speed, descr)  # (N, C, T, 3), (T,)
+        score, admissible = self._score(
+            cmds, poses, valid_t, speed, descr, clearance, ctg, centres, radius
+        )
+        best = np.argmax(score, axis=1)
+        rows = np.arange(n)
+        action = cmds[rows, best].copy()
+        none_ok = ~admissible.any(axis=1)
+
+        # Progress watch and recovery turns.
+        here = self._ctg_at(ctg, np.zeros((n, 1, 2)))[:, 0]
+        improved = here < self._best_ctg - 0.2
+        self._best_ctg = np.where(improved, here, self._best_ctg)
+        self._since_progress = np.where(improved, 0, self._since_progress + 1)
+        start_rec = (self._since_progress >= cfg.stuck_steps) & (self._recovery == 0)
+        if start_rec.any():
+            # Turn towards the side with more room in the costmap.
+            left = occ[:, g // 2 :, :].sum(axis=(1, 2))
+            right = occ[:, : g // 2, :].sum(axis=(1, 2))
+            self._recovery_dir = np.where(start_rec, np.where(left <= right, 1.0, -1.0),
+                                          self._recovery_dir)  # fmt: skip
+            self._recovery[start_rec] = cfg.recovery_steps
+            self._since_progress[start_rec] = 0
+            self._best_ctg[start_rec] = np.inf
+        rec = self._recovery > 0
+        if rec.any():
+            turn = np.zeros((n, 3))
+            turn[:, 2] = self._recovery_dir * 0.7 * descr[:, _MAX_WZ]
+            # Only while turning in place is admissible (the rotation candidate's index).
+            rot_ok = admissible[rows, self._rotation_index(cmds, self._recovery_dir)]
+            use = rec & rot_ok
+            action[use] = turn[use]
+            self._recovery[rec] -= 1
+        back = np.zeros((n, 3))
+        back[:, 0] = 0.5 * descr[:, _MIN_VX]
+        action[none_ok] = back[none_ok]
+
+        # 5. Final approach.
+        dist = np.hypot(goal[:, 0], goal[:, 1])
+        final = dist < cfg.final_radius
+        if final.any():
+            fa = self._final.act(obs, episode_start).astype(np.float64)
+            action[final] = fa[final]
+        self._prev_cmd = action
+        return action.astype(np.float32)
+
+    # ------------------------------------------------------------------ pieces
+    def _clearance(self, occ: np.ndarray) -> np.ndarray:
+        """(N, G, G) m from each cell centre to the nearest obstacle surface (big if none)."""
+        n = occ.shape[0]
+        if not occ.any():
+            return np.full(occ.shape, _BIG)
+        # One call for the batch: a huge spacing along the env axis keeps envs apart.
+        dist = ndimage.distance_transform_edt(~occ, sampling=(1e6, RESOLUTION, RESOLUTION))
+        dist = np.where(dist > 1e5, _BIG, dist - 0.5 * RESOLUTION)
+        empty = ~occ.reshape(n, -1).any(axis=1)
+        dist[empty] = _BIG
+        return dist
+
+    def _local_target(self, route: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """(N, 2) farthest route waypoint inside the grid (the goal when it is inside)."""
+        half = 0.5 * self.cfg.grid_cells * RESOLUTION - 0.3
+        inside = (np.abs(route) < half).all(axis=2)  # (N, K)
+        k = route.shape[1]
+        last = np.where(inside.any(axis=1), k - 1 - np.argmax(inside[:, ::-1], axis=1), 0)
+        tgt = route[np.arange(route.shape[0]), last]
+        goal_in = (np.abs(goal[:, :2]) < half).all(axis=1)
+        gd = np.hypot(goal[:, 0], goal[:, 1])
+        td = np.hypot(tgt[:, 0], tgt[:, 1])
+        tgt = np.where((goal_in & (gd <= td + 1e-6))[:, None], goal[:, :2], tgt)
+        return np.clip(tgt, -half, half)
+
+    def _cost_to_go(self, clearance, radius, target) -> np.ndarray:
+        g = self.cfg.grid_cells
+        r = radius[:, None, None] + self.cfg.safety_margin
+        # Free: 1 per metre; rising to 4 near obstacles; touching: 60 (expensive, finite).
+        near = np.clip((r + 0.35 - clearance) / 0.35, 0.0, 1.0)
+        cost = 1.0 + 3.0 * near**2
+        cost = np.where(clearance < r, 60.0, cost)
+        ti = np.floor(target[:, 1] / RESOLUTION + 0.5 * g).astype(np.int64)
+        tj = np.floor(target[:, 0] / RESOLUTION + 0.5 * g).astype(np.int64)
+        out = np.empty(cost.shape)
+        local_cost_to_go(np.ascontiguousarray(cost), ti, tj, out)
+        return out
+
+    def _candidates(self, descr: np.ndarray) -> np.ndarray:
+        """(N, C, 3) commands sampled inside each body's limits (same count for all)."""
+        cfg = self.cfg
+        n = descr.shape[0]
+        u_vx = np.linspace(0.0, 1.0, cfg.vx_samples)
+        u_wz = np.linspace(-1.0, 1.0, cfg.wz_samples)
+        u_vy = np.linspace(-1.0, 1.0, cfg.vy_samples) if cfg.vy_samples > 1 else np.zeros(1)
+        vx, wz, vy = np.meshgrid(u_vx, u_wz, u_vy, indexing="ij")
+        base = np.stack([vx.ravel(), vy.ravel(), wz.ravel()], 1)  # (C, 3) unit commands
+        # Reverse: one slow straight-back candidate.
+        base = np.concatenate([base, [[-1.0, 0.0, 0.0]]], 0)
+        self._unit = base
+        scale = np.stack(
+            [
+                descr[:, _MAX_VX],
+                descr[:, _MAX_VY] * 0.7,
+                descr[:, _MAX_WZ],
+            ],
+            1,
+        )
+        cmds = base[None] * scale[:, None, :]
+        cmds[:, -1, 0] = 0.5 * descr[:, _MIN_VX]
+        return np.broadcast_to(cmds, (n, base.shape[0], 3)).copy()
+
+    def _rotation_index(self, cmds: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        """Index of the in-place turn candidate (vx = vy = 0, full wz) in ``direction``."""
+        u = self._unit
+        pos = int(np.flatnonzero((u[:, 0] == 0) & (u[:, 1] == 0) & (u[:, 2] == 1.0))[0])
+        neg = int(np.flatnonzero((u[:, 0] == 0) & (u[:, 1] == 0) & (u[:, 2] == -1.0))[0])
+        return np.where(direction > 0, pos, neg)
+
+    def _simulate(self, cmds, speed, descr):
+        """Forward-simulate commands with the body's lag and acceleration limits.
+
+        Returns:
+            ``poses`` (N, C, T, 3) robot-frame poses after each integration step, ``times``
+            (T,) their times, s.
+        """
+        cfg = self.cfg
+        steps = int(round(cfg.horizon / cfg.sim_dt))
+        dt = cfg.sim_dt
+        n, c, _ = cmds.shape
+        tau = np.maximum(descr[:, _LAG], 1e-3)[:, None, None]
+        acc = np.stack([descr[:, _MAX_AX], descr[:, _MAX_AY], descr[:, _MAX_AWZ]], 1)[:, None]
+        acc = np.maximum(acc, 1e-3)
+        v = np.broadcast_to(speed[:, None, :], (n, c, 3)).copy()
+        x = np.zeros((n, c))
+        y = np.zeros((n, c))
+        th = np.zeros((n, c))
+        alpha = 1.0 - np.exp(-dt / tau)
+        out = np.empty((n, c, steps, 3))
+        for k in range(steps):
+            dv = np.clip((cmds - v) * alpha, -acc * dt, acc * dt)
+            v = v + dv
+            thm = th + 0.5 * v[..., 2] * dt
+            cm, sm = np.cos(thm), np.sin(thm)
+            x = x + (cm * v[..., 0] - sm * v[..., 1]) * dt
+            y = y + (sm * v[..., 0] + cm * v[..., 1]) * dt
+            th = th + v[..., 2] * dt
+            out[:, :, k, 0], out[:, :, k, 1], out[:, :, k, 2] = x, y, th
+        return out, (np.arange(steps) + 1) * dt
+
+    def _lookup(self, field: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """Values of (N, G, G) ``field`` at robot-frame points (N, ..., 2) (nearest cell)."""
+        g = field.shape[1]
+        n = field.shape[0]
+        j = np.clip(np.floor(xy[..., 0] / RESOLUTION + 0.5 * g), 0, g - 1).astype(np.int64)
+        i = np.clip(np.floor(xy[..., 1] / RESOLUTION + 0.5 * g), 0, g - 1).astype(np.int64)
+        e = np.arange(n).reshape((n,) + (1,) * (xy.ndim - 2))
+        return field[e, i, j]
+
+    def _ctg_at(self, ctg: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        return self._lookup(ctg, xy)
+
+    def _score(self, cmds, poses, times, speed, descr, clearance, ctg, centres, radius):
+        cfg = self.cfg
+        n, c, t, _ = poses.shape
+        cth, sth = np.cos(poses[..., 2]), np.sin(poses[..., 2])
+        # Disc centres of every pose: (N, C, T, D, 2).
+        ox = centres[:, None, None, :, 0]
+        oy = centres[:, None, None, :, 1]
+        dx = poses[..., 0, None] + cth[..., None] * ox - sth[..., None] * oy
+        dy = poses[..., 1, None] + sth[..., None] * ox + cth[..., None] * oy
+        clr = self._lookup(clearance, np.stack([dx, dy], -1)).min(axis=-1)  # (N, C, T)
+        # Current pose too: a body already too close may only move away.
+        clr0 = self._lookup(clearance, centres[:, None, :, :]).min(axis=-1)[:, 0]  # (N,)
+        margin = clr - radius[:, None, None]
+        hit = margin < cfg.safety_margin
+        first_hit = np.where(hit.any(axis=2), np.argmax(hit, axis=2), t)  # (N, C)
+        # Admissible: no contact before the body could stop from the commanded speed.
+        v_cmd = np.hypot(cmds[..., 0], cmds[..., 1])
+        a = np.maximum(descr[:, _MAX_AX], 1e-3)[:, None]
+        t_stop = np.abs(v_cmd) / a + 2.0 * descr[:, _LAG][:, None] + 0.3
+        k_stop = np.clip(np.ceil(t_stop / cfg.sim_dt).astype(np.int64), 1, t)
+        admissible = first_hit >= k_stop
+        # A body already inside its margin may still take commands that increase clearance.
+        tight = (clr0 - radius) < cfg.safety_margin
+        if tight.any():
+            gain = clr[:, :, 0] > clr0[:, None] + 1e-3
+            admissible = np.where(tight[:, None], admissible | gain, admissible)
+        # Score at the last pose before contact.
+        last = np.clip(first_hit - 1, 0, t - 1)
+        rows = np.arange(n)[:, None]
+        cols = np.arange(c)[None, :]
+        end = poses[rows, cols, last]  # (N, C, 3)
+        ctg0 = self._lookup(ctg, np.zeros((n, 1, 2)))  # (N, 1)
+        ctg_end = self._lookup(ctg, end[..., :2])
+        reach = np.maximum(descr[:, _MAX_VX], 0.1)[:, None] * cfg.horizon
+        progress = np.clip((ctg0 - ctg_end) / reach, -2.0, 2.0)
+        # Alignment with the cost-to-go's descent direction at the end pose.
+        g = ctg.shape[1]
+        jj = np.clip(np.floor(end[..., 0] / RESOLUTION + 0.5 * g), 1, g - 2).astype(np.int64)
+        ii = np.clip(np.floor(end[..., 1] / RESOLUTION + 0.5 * g), 1, g - 2).astype(np.int64)
+        e = np.arange(n)[:, None]
+        gx = ctg[e, ii, jj + 1] - ctg[e, ii, jj - 1]
+        gy = ctg[e, ii + 1, jj] - ctg[e, ii - 1, jj]
+        desc = np.arctan2(-gy, -gx)
+        align = np.cos(end[..., 2] - desc)
+        flat = (np.abs(gx) + np.abs(gy)) < 1e-9
+        align = np.where(flat, 0.0, align)
+        clear_term = np.clip(margin.min(axis=2), 0.0, 0.5) / 0.5
+        speed_term = cmds[..., 0] / np.maximum(descr[:, _MAX_VX], 1e-3)[:, None]
+        score = (
+            cfg.w_progress * progress
+            + cfg.w_align * align
+            + cfg.w_clearance * clear_term
+            + cfg.w_speed * speed_term
+        )
+        score = np.where(admissible, score, -math.inf)
+        # With nothing admissible argmax picks index 0; the caller backs off instead.
+        return score, admissible
