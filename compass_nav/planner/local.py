@@ -10,7 +10,6 @@ parallel over envs with ``numba.prange``.
 from __future__ import annotations
 
 import numba as nb
-import numpy as np
 
 from compass_nav.planner.grid import dijkstra
 
@@ -25,7 +24,8 @@ def local_cost_to_go(cost, target_i, target_j, out):
         cost: (N, G, G) float64 per-metre traversal cost (finite everywhere: obstacles are
             expensive, not forbidden, so the field is defined even when the target lies
             behind an obstacle the robot has just seen).
-        target_i, target_j: (N,) int64 target cell of each env (clamped into the grid).
+        target_i: (N,) int64 target cell row of each env (clamped into the grid).
+        target_j: (N,) int64 target cell column of each env (clamped into the grid).
         out: (N, G, G) float64, written with the cost-to-go in cost-weighted metres.
     """
     n = cost.shape[0]

@@ -28,7 +28,6 @@ from compass_nav.contract.policy import (
     make_policy,
     register_loader,
 )
-from compass_nav.policies import classical  # noqa: F401 - registers classical
 from compass_nav.policies import degraded  # noqa: F401 - registers degraded:/random/depth_seeker
 from compass_nav.policies.classical import ClassicalPlanner
 from compass_nav.policies.scripted import GoalSeeker, StandStill, WallDriver
