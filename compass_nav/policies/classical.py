@@ -258,9 +258,8 @@ class ClassicalPlanner(Policy):
         ang = np.arctan2(mem[..., 1], mem[..., 0])
         n, w = ranges.shape
         f = (0.5 * w) / np.tan(0.5 * hfov)
-        col = np.floor(0.5 * w - np.tan(np.clip(ang, -1.5, 1.5)) * f[:, None, None]).astype(
-            np.int64
-        )
+        col = np.floor(0.5 * w - np.tan(np.clip(ang, -1.5, 1.5)) * f[:, None, None])
+        col = np.where(np.isfinite(col), col, -1).astype(np.int64)  # NaN: an empty slot
         inside = (np.abs(ang) < 0.5 * hfov[:, None, None]) & (col >= 0) & (col < w)
         colc = np.clip(col, 0, w - 1)
         rows = np.arange(n)[:, None, None]
