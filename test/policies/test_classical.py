@@ -1,4 +1,4 @@
-"""The classical local planner: camera model against the renderer, costmap, closed-loop avoidance."""
+"""The classical local planner: camera model vs the renderer, costmap, closed-loop avoidance."""
 
 from __future__ import annotations
 
