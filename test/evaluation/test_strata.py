@@ -172,7 +172,9 @@ def test_baseline_report_pairs_and_renders():
     ]
     rep = baseline_report(runs, cfg)
     o = rep["paired"]["goal_seeker"]["overall"]
-    want = np.mean([float(a["success"]) - float(b["success"]) for a, b in zip(pol, bas, strict=True)])
+    want = np.mean(
+        [float(a["success"]) - float(b["success"]) for a, b in zip(pol, bas, strict=True)]
+    )
     assert o["d_sr"] == pytest.approx(want) and o["d_sr_ci"][0] <= want <= o["d_sr_ci"][1]
     assert set(o["strata"]) == {"line_blocked", "route_blocked", "moving_encounter"}
     half = [p for p in zip(pol, bas, strict=True) if p[0]["route_blocked"]]
