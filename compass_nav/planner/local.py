@@ -2,18 +2,23 @@
 
 The classical planner keeps a robot-centric costmap per env (cell size
 :data:`compass_nav.contract.geometry.RESOLUTION`); every control step it needs, for each env,
-the cost-to-go from every local cell to a local target. :func:`local_cost_to_go` runs the
-global planner's Dijkstra (:func:`compass_nav.planner.grid.dijkstra`) on each env's local grid,
-parallel over envs with ``numba.prange``.
+the clearance of every local cell (:func:`clearance_stamp`) and the cost-to-go from every
+local cell to a local target (:func:`local_cost_to_go`, the global planner's Dijkstra,
+:func:`compass_nav.planner.grid.dijkstra`, on each env's local grid); both are parallel over
+envs with ``numba.prange``.
 """
 
 from __future__ import annotations
 
-import numba as nb
+import math
 
+import numba as nb
+import numpy as np
+
+from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner.grid import dijkstra
 
-__all__ = ["local_cost_to_go"]
+__all__ = ["clearance_stamp", "local_cost_to_go", "update_memory"]
 
 
 @nb.njit(parallel=True, cache=True)
@@ -34,3 +39,98 @@ def local_cost_to_go(cost, target_i, target_j, out):
         ti = min(max(target_i[e], 0), g - 1)
         tj = min(max(target_j[e], 0), g - 1)
         out[e] = dijkstra(cost[e], ti, tj)
+
+
+@nb.njit(parallel=True, cache=True)
+def clearance_stamp(occ, radius_cells, resolution, out):
+    """Distance from each cell centre to the nearest obstacle surface, up to a radius.
+
+    Exact Euclidean distance between cell centres (minus half a cell, the obstacle
+    surface) for obstacles within ``radius_cells``; cells farther from every obstacle keep
+    the value ``out`` held on entry (the caller's "far" value). Each obstacle stamps a disc,
+    which is cheaper than a full distance transform when only the near field matters (a
+    local planner needs clearances up to about a metre).
+
+    Args:
+        occ: (N, G, G) bool obstacle cells.
+        radius_cells: Stamp radius, cells.
+        resolution: Cell size, m.
+        out: (N, G, G) float64, preset to the far value; lowered in place (0 on obstacles).
+    """
+    n, g = occ.shape[0], occ.shape[1]
+    r = radius_cells
+    for e in nb.prange(n):
+        for i in range(g):
+            for j in range(g):
+                if not occ[e, i, j]:
+                    continue
+                out[e, i, j] = 0.0
+                for di in range(-r, r + 1):
+                    ii = i + di
+                    if ii < 0 or ii >= g:
+                        continue
+                    for dj in range(-r, r + 1):
+                        jj = j + dj
+                        if jj < 0 or jj >= g or occ[e, ii, jj]:
+                            continue
+                        d2 = di * di + dj * dj
+                        if d2 > r * r:
+                            continue
+                        d = math.sqrt(d2) * resolution - 0.5 * resolution
+                        if d < out[e, ii, jj]:
+                            out[e, ii, jj] = d
+
+
+@nb.njit(parallel=True, cache=True)
+def update_memory(mem, dx, dy, dth, ranges, blind, hfov, clear_range, occ):
+    """Move the stored scan points by the ego-motion, clear the seen-through ones, rasterise.
+
+    One pass over a robot-centric point memory (the classical planner's rolling costmap):
+    every point is expressed in the robot's new frame; a point inside the camera's field of
+    view that lies between the column's blind range and its current scan range (minus a
+    margin) is free space now and is dropped (NaN); the rest mark their cell of ``occ``.
+
+    Args:
+        mem: (N, M, 2) float64 robot-frame points (NaN: empty slot), updated in place.
+        dx: (N,) forward displacement since the last call, old robot frame, m.
+        dy: (N,) leftward displacement since the last call, old robot frame, m.
+        dth: (N,) rotation since the last call, rad (CCW positive).
+        ranges: (N, W) horizontal range of the nearest obstacle per image column (inf: none).
+        blind: (N, W) range below which a column sees nothing, m.
+        hfov: (N,) horizontal field of view, rad.
+        clear_range: Points farther than this are never cleared, m.
+        occ: (N, G, G) bool, written: the cells holding a point (cells of
+            :data:`compass_nav.contract.geometry.RESOLUTION`, robot at the centre).
+    """
+    n, m = mem.shape[0], mem.shape[1]
+    w = ranges.shape[1]
+    g = occ.shape[1]
+    for e in nb.prange(n):
+        c, s = math.cos(dth[e]), math.sin(dth[e])
+        f = 0.5 * w / math.tan(0.5 * hfov[e])
+        half = 0.5 * hfov[e]
+        for i in range(g):
+            for j in range(g):
+                occ[e, i, j] = False
+        for k in range(m):
+            px = mem[e, k, 0]
+            if px != px:  # NaN: empty
+                continue
+            px -= dx[e]
+            py = mem[e, k, 1] - dy[e]
+            x = c * px + s * py
+            y = -s * px + c * py
+            r = math.sqrt(x * x + y * y)
+            ang = math.atan2(y, x)
+            if abs(ang) < half and r < clear_range:
+                col = int(math.floor(0.5 * w - math.tan(ang) * f))
+                if 0 <= col < w and r > blind[e, col] + 0.1 and r < ranges[e, col] - 0.25:
+                    mem[e, k, 0] = np.nan
+                    mem[e, k, 1] = np.nan
+                    continue
+            mem[e, k, 0] = x
+            mem[e, k, 1] = y
+            gj = int(math.floor(x / RESOLUTION + 0.5 * g))
+            gi = int(math.floor(y / RESOLUTION + 0.5 * g))
+            if 0 <= gi < g and 0 <= gj < g:
+                occ[e, gi, gj] = True

@@ -41,12 +41,11 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy import ndimage
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.contract.policy import Policy, register_scripted
 from compass_nav.contract.spec import CONTROL_HZ
-from compass_nav.planner.local import local_cost_to_go
+from compass_nav.planner.local import clearance_stamp, local_cost_to_go, update_memory
 from compass_nav.policies.scripted import GoalSeeker
 from compass_nav.utils.config import check, check_within
 
@@ -60,6 +59,9 @@ _CAM_H, _CAM_PITCH, _CAM_HFOV, _CAM_BOB = 10, 11, 12, 13
 _HOLONOMIC = 14
 
 _BIG = 1e3  # "no obstacle" clearance / range, m
+_NEAR = 1.2  # clearances are exact up to this distance, m
+_COARSE = 2  # the cost-to-go grid's cell is this many costmap cells
+_CLEAR_RANGE = 6.0  # stored points farther than this are never cleared by the scan, m
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +109,7 @@ class ClassicalConfig:
 
     def __post_init__(self) -> None:
         check_within("grid_cells", self.grid_cells, 20, 400, "cells")
+        check(self.grid_cells % 2 == 0, "grid_cells", self.grid_cells, "must be even")
         check_within("memory_steps", self.memory_steps, 1, 600, "steps")
         check(self.floor_margin > 0, "floor_margin", self.floor_margin, "must be > 0")
         check(self.floor_slope >= 0, "floor_slope", self.floor_slope, "must be >= 0")
@@ -236,46 +239,39 @@ class ClassicalPlanner(Policy):
         self._prev_cmd[rows] = 0.0
 
     # ------------------------------------------------------------------ costmap
-    def _move_memory(self, speed: np.ndarray) -> None:
-        """Express the stored points in the robot's new frame (odometry from ``speed``)."""
-        v = 0.5 * (speed + self._prev_speed)  # trapezoid over the last control period
+    def _update_costmap(self, speed, pts, ranges, blind, hfov) -> np.ndarray:
+        """Advance the rolling costmap by one control step; return its occupancy (N, G, G).
+
+        The oldest scan leaves the ring buffer; the stored points move by the ego-motion
+        integrated from ``speed`` (trapezoid over the control period, arc at the mid
+        heading); points the current scan sees through are cleared; the new scan ``pts``
+        (N, W, 2) joins.
+        """
+        v = 0.5 * (speed + self._prev_speed)
         dt = self.cfg.dt
         dth = v[:, 2] * dt
-        # Displacement in the old frame along an arc, approximated at the mid heading.
         c, s = np.cos(0.5 * dth), np.sin(0.5 * dth)
         dx = (c * v[:, 0] - s * v[:, 1]) * dt
         dy = (s * v[:, 0] + c * v[:, 1]) * dt
-        cr, sr = np.cos(dth), np.sin(dth)
-        px = self._mem[..., 0] - dx[:, None, None]
-        py = self._mem[..., 1] - dy[:, None, None]
-        self._mem[..., 0] = cr[:, None, None] * px + sr[:, None, None] * py
-        self._mem[..., 1] = -sr[:, None, None] * px + cr[:, None, None] * py
-
-    def _clear_seen_through(self, ranges, azimuth, blind, hfov) -> None:
-        """Drop stored points the current scan sees through (free space in view)."""
-        mem = self._mem
-        r = np.hypot(mem[..., 0], mem[..., 1])
-        ang = np.arctan2(mem[..., 1], mem[..., 0])
-        n, w = ranges.shape
-        f = (0.5 * w) / np.tan(0.5 * hfov)
-        col = np.floor(0.5 * w - np.tan(np.clip(ang, -1.5, 1.5)) * f[:, None, None])
-        col = np.where(np.isfinite(col), col, -1).astype(np.int64)  # NaN: an empty slot
-        inside = (np.abs(ang) < 0.5 * hfov[:, None, None]) & (col >= 0) & (col < w)
-        colc = np.clip(col, 0, w - 1)
-        rows = np.arange(n)[:, None, None]
-        scan_r = ranges[rows, colc]
-        blind_r = blind[rows, colc]
-        seen_through = inside & (r > blind_r + 0.1) & (r < scan_r - 0.25) & (r < 6.0)
-        mem[seen_through] = np.nan
-
-    def _occupancy(self) -> np.ndarray:
-        g = self.cfg.grid_cells
-        n = self._n
-        pts = self._mem.reshape(n, -1, 2)
+        self._mem[:, self._head] = np.nan
+        n, g = self._n, self.cfg.grid_cells
+        occ = np.empty((n, g, g), bool)
+        update_memory(
+            self._mem.reshape(n, -1, 2),
+            dx,
+            dy,
+            dth,
+            np.ascontiguousarray(ranges, np.float64),
+            np.ascontiguousarray(blind, np.float64),
+            np.ascontiguousarray(hfov, np.float64),
+            _CLEAR_RANGE,
+            occ,
+        )
+        self._mem[:, self._head] = pts
+        self._head = (self._head + 1) % self.cfg.memory_steps
         j = np.floor(pts[..., 0] / RESOLUTION + 0.5 * g)
         i = np.floor(pts[..., 1] / RESOLUTION + 0.5 * g)
         ok = np.isfinite(j) & (i >= 0) & (i < g) & (j >= 0) & (j < g)
-        occ = np.zeros((n, g, g), bool)
         e = np.broadcast_to(np.arange(n)[:, None], ok.shape)
         occ[e[ok], i[ok].astype(np.int64), j[ok].astype(np.int64)] = True
         return occ
@@ -299,15 +295,10 @@ class ClassicalPlanner(Policy):
             self._clear_rows(np.flatnonzero(start))
             self._prev_speed[start] = speed[start]
 
-        # 1-2. Costmap: move memory by odometry, clear what is seen through, add the scan.
-        self._move_memory(speed)
+        # 1-2. Costmap: the scan, then memory moved by odometry, cleared, and the scan added.
+        pts, ranges, _, blind = depth_scan(depth, descr, cfg)
+        occ = self._update_costmap(speed, pts, ranges, blind, descr[:, _CAM_HFOV])
         self._prev_speed = speed.copy()
-        pts, ranges, azimuth, blind = depth_scan(depth, descr, cfg)
-        hfov = descr[:, _CAM_HFOV]
-        self._clear_seen_through(ranges, azimuth, blind, hfov)
-        self._mem[:, self._head] = pts
-        self._head = (self._head + 1) % cfg.memory_steps
-        occ = self._occupancy()
         g = cfg.grid_cells
         clearance = self._clearance(occ)
 
@@ -366,16 +357,13 @@ class ClassicalPlanner(Policy):
 
     # ------------------------------------------------------------------ pieces
     def _clearance(self, occ: np.ndarray) -> np.ndarray:
-        """(N, G, G) m from each cell centre to the nearest obstacle surface (big if none)."""
-        n = occ.shape[0]
-        if not occ.any():
-            return np.full(occ.shape, _BIG)
-        # One call for the batch: a huge spacing along the env axis keeps envs apart.
-        dist = ndimage.distance_transform_edt(~occ, sampling=(1e6, RESOLUTION, RESOLUTION))
-        dist = np.where(dist > 1e5, _BIG, dist - 0.5 * RESOLUTION)
-        empty = ~occ.reshape(n, -1).any(axis=1)
-        dist[empty] = _BIG
-        return dist
+        """(N, G, G) m from each cell centre to the nearest obstacle surface.
+
+        Exact up to :data:`_NEAR` m (all the planner weighs); ``_BIG`` beyond.
+        """
+        out = np.full(occ.shape, _BIG)
+        clearance_stamp(occ, int(round(_NEAR / RESOLUTION)), RESOLUTION, out)
+        return out
 
     def _local_target(self, route: np.ndarray, goal: np.ndarray) -> np.ndarray:
         """(N, 2) farthest route waypoint inside the grid (the goal when it is inside)."""
@@ -391,38 +379,44 @@ class ClassicalPlanner(Policy):
         return np.clip(tgt, -half, half)
 
     def _cost_to_go(self, clearance, radius, target) -> np.ndarray:
-        g = self.cfg.grid_cells
+        """(N, G/2, G/2) cost-to-go to ``target`` on a grid of 0.2 m cells, in metres.
+
+        Coarser than the costmap (the field only guides; collisions are checked on the
+        costmap), each coarse cell taking its smallest clearance.
+        """
+        n, g, _ = clearance.shape
+        k = _COARSE
+        gc = g // k
+        clr = clearance.reshape(n, gc, k, gc, k).min(axis=(2, 4))
         r = radius[:, None, None] + self.cfg.safety_margin
         # Free: 1 per metre; rising to 4 near obstacles; touching: 60 (expensive, finite).
-        near = np.clip((r + 0.35 - clearance) / 0.35, 0.0, 1.0)
+        near = np.clip((r + 0.35 - clr) / 0.35, 0.0, 1.0)
         cost = 1.0 + 3.0 * near**2
-        cost = np.where(clearance < r, 60.0, cost)
-        ti = np.floor(target[:, 1] / RESOLUTION + 0.5 * g).astype(np.int64)
-        tj = np.floor(target[:, 0] / RESOLUTION + 0.5 * g).astype(np.int64)
+        cost = np.where(clr < r, 60.0, cost)
+        res = RESOLUTION * k
+        ti = np.floor(target[:, 1] / res + 0.5 * gc).astype(np.int64)
+        tj = np.floor(target[:, 0] / res + 0.5 * gc).astype(np.int64)
         out = np.empty(cost.shape)
         local_cost_to_go(np.ascontiguousarray(cost), ti, tj, out)
-        return out
+        return out * k  # the kernel counts RESOLUTION per cell
 
     def _candidates(self, descr: np.ndarray) -> np.ndarray:
-        """(N, C, 3) commands sampled inside each body's limits (same count for all)."""
+        """(N, C, 3) commands sampled inside each body's limits (same count for all).
+
+        A (vx, wz) grid, sideways steps (vy, used by holonomic bodies; zero for the others)
+        and one slow straight reverse.
+        """
         cfg = self.cfg
         n = descr.shape[0]
         u_vx = np.linspace(0.0, 1.0, cfg.vx_samples)
         u_wz = np.linspace(-1.0, 1.0, cfg.wz_samples)
-        u_vy = np.linspace(-1.0, 1.0, cfg.vy_samples) if cfg.vy_samples > 1 else np.zeros(1)
-        vx, wz, vy = np.meshgrid(u_vx, u_wz, u_vy, indexing="ij")
-        base = np.stack([vx.ravel(), vy.ravel(), wz.ravel()], 1)  # (C, 3) unit commands
-        # Reverse: one slow straight-back candidate.
-        base = np.concatenate([base, [[-1.0, 0.0, 0.0]]], 0)
+        vx, wz = np.meshgrid(u_vx, u_wz, indexing="ij")
+        grid = np.stack([vx.ravel(), np.zeros(vx.size), wz.ravel()], 1)
+        u_vy = np.linspace(-1.0, 1.0, cfg.vy_samples) if cfg.vy_samples > 1 else np.zeros(0)
+        side = [(a, b, 0.0) for a in (0.0, 0.5) for b in u_vy if b != 0.0]
+        base = np.concatenate([grid, np.array(side).reshape(-1, 3), [[-1.0, 0.0, 0.0]]], 0)
         self._unit = base
-        scale = np.stack(
-            [
-                descr[:, _MAX_VX],
-                descr[:, _MAX_VY] * 0.7,
-                descr[:, _MAX_WZ],
-            ],
-            1,
-        )
+        scale = np.stack([descr[:, _MAX_VX], descr[:, _MAX_VY] * 0.7, descr[:, _MAX_WZ]], 1)
         cmds = base[None] * scale[:, None, :]
         cmds[:, -1, 0] = 0.5 * descr[:, _MIN_VX]
         return np.broadcast_to(cmds, (n, base.shape[0], 3)).copy()
@@ -465,17 +459,17 @@ class ClassicalPlanner(Policy):
             out[:, :, k, 0], out[:, :, k, 1], out[:, :, k, 2] = x, y, th
         return out, (np.arange(steps) + 1) * dt
 
-    def _lookup(self, field: np.ndarray, xy: np.ndarray) -> np.ndarray:
-        """Values of (N, G, G) ``field`` at robot-frame points (N, ..., 2) (nearest cell)."""
+    def _lookup(self, field: np.ndarray, xy: np.ndarray, res: float = RESOLUTION) -> np.ndarray:
+        """Values of (N, G, G) ``field`` (cells of ``res`` m) at robot-frame points (N, ..., 2)."""
         g = field.shape[1]
         n = field.shape[0]
-        j = np.clip(np.floor(xy[..., 0] / RESOLUTION + 0.5 * g), 0, g - 1).astype(np.int64)
-        i = np.clip(np.floor(xy[..., 1] / RESOLUTION + 0.5 * g), 0, g - 1).astype(np.int64)
+        j = np.clip(np.floor(xy[..., 0] / res + 0.5 * g), 0, g - 1).astype(np.int64)
+        i = np.clip(np.floor(xy[..., 1] / res + 0.5 * g), 0, g - 1).astype(np.int64)
         e = np.arange(n).reshape((n,) + (1,) * (xy.ndim - 2))
         return field[e, i, j]
 
     def _ctg_at(self, ctg: np.ndarray, xy: np.ndarray) -> np.ndarray:
-        return self._lookup(ctg, xy)
+        return self._lookup(ctg, xy, RESOLUTION * _COARSE)
 
     def _score(self, cmds, poses, times, speed, descr, clearance, ctg, centres, radius):
         cfg = self.cfg
@@ -508,14 +502,14 @@ class ClassicalPlanner(Policy):
         rows = np.arange(n)[:, None]
         cols = np.arange(c)[None, :]
         end = poses[rows, cols, last]  # (N, C, 3)
-        ctg0 = self._lookup(ctg, np.zeros((n, 1, 2)))  # (N, 1)
-        ctg_end = self._lookup(ctg, end[..., :2])
+        ctg0 = self._ctg_at(ctg, np.zeros((n, 1, 2)))  # (N, 1)
+        ctg_end = self._ctg_at(ctg, end[..., :2])
         reach = np.maximum(descr[:, _MAX_VX], 0.1)[:, None] * cfg.horizon
         progress = np.clip((ctg0 - ctg_end) / reach, -2.0, 2.0)
         # Alignment with the cost-to-go's descent direction at the end pose.
-        g = ctg.shape[1]
-        jj = np.clip(np.floor(end[..., 0] / RESOLUTION + 0.5 * g), 1, g - 2).astype(np.int64)
-        ii = np.clip(np.floor(end[..., 1] / RESOLUTION + 0.5 * g), 1, g - 2).astype(np.int64)
+        g, res = ctg.shape[1], RESOLUTION * _COARSE
+        jj = np.clip(np.floor(end[..., 0] / res + 0.5 * g), 1, g - 2).astype(np.int64)
+        ii = np.clip(np.floor(end[..., 1] / res + 0.5 * g), 1, g - 2).astype(np.int64)
         e = np.arange(n)[:, None]
         gx = ctg[e, ii, jj + 1] - ctg[e, ii, jj - 1]
         gy = ctg[e, ii + 1, jj] - ctg[e, ii - 1, jj]

@@ -141,15 +141,31 @@ def test_avoids_the_obstacle_the_blind_follower_hits():
     assert seen["success"] and not seen["collision"]
 
 
-def test_memory_follows_odometry():
-    """A point stored in the costmap moves opposite to the robot's own motion."""
+def test_costmap_follows_odometry_and_clears_what_it_sees_through():
+    """Stored points move opposite to the robot's motion; seen-through ones are dropped."""
     pol = ClassicalPlanner(memory_steps=5)
-    pol._reset_state(1, 4)
-    pol._mem[0, 0, 0] = (2.0, 0.0)
+    w = 4
+    pol._reset_state(1, w)
+    hfov = np.array([np.radians(90.0)])
+    none = np.full((1, w, 2), np.nan)
+    wall = np.zeros((1, w))  # every column sees an obstacle at once: nothing is cleared
+    blind = np.zeros((1, w))
+    pol._mem[0, 0, 0] = (-2.0, 0.0)  # behind the robot, out of view
+    pol._mem[0, 0, 1] = (0.0, 2.0)  # on its left, out of view
     pol._prev_speed[:] = (1.0, 0.0, 0.0)
-    pol._move_memory(np.array([[1.0, 0.0, 0.0]]))  # 0.1 s straight ahead at 1 m/s
-    assert np.allclose(pol._mem[0, 0, 0], (1.9, 0.0))
+    pol._head = 1
+    pol._update_costmap(np.array([[1.0, 0.0, 0.0]]), none, wall, blind, hfov)  # 0.1 s ahead
+    assert np.allclose(pol._mem[0, 0, 0], (-2.1, 0.0))
     pol._prev_speed[:] = (0.0, 0.0, np.pi / 2)
     for _ in range(10):  # a quarter turn left in place (1 s)
-        pol._move_memory(np.array([[0.0, 0.0, np.pi / 2]]))
-    assert np.allclose(pol._mem[0, 0, 0], (0.0, -1.9), atol=1e-6)
+        pol._head = 1
+        occ = pol._update_costmap(np.array([[0.0, 0.0, np.pi / 2]]), none, wall, blind, hfov)
+    assert np.allclose(pol._mem[0, 0, 0], (0.0, 2.1), atol=1e-6)
+    assert np.allclose(pol._mem[0, 0, 1], (2.0, 0.1), atol=1e-6)  # now ahead
+    g = pol.cfg.grid_cells
+    assert occ[0, g // 2 + 1, g // 2 + 20] and occ.sum() == 2
+    # The scan now sees nothing ahead (free to the horizon): the point ahead is cleared.
+    pol._prev_speed[:] = 0.0
+    pol._head = 1
+    occ = pol._update_costmap(np.zeros((1, 3)), none, np.full((1, w), np.inf), blind, hfov)
+    assert np.isnan(pol._mem[0, 0, 1]).all() and occ.sum() == 1
