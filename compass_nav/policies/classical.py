@@ -28,8 +28,10 @@ numba kernel parallel over envs, :mod:`compass_nav.planner.local`):
    commands are scored by progress on the cost-to-go, alignment with its descent direction,
    clearance and speed. With nothing admissible the robot backs off; when it makes no
    progress for ``stuck_steps`` it turns in place towards the freer side for a while.
-5. **Goal.** Within ``final_radius`` of the goal the route follower's final approach aligns
-   the heading (the goal cell is free by construction of the task).
+5. **Goal.** Near the goal the score also rewards arriving with the goal's heading; within
+   ``final_radius`` (inside the task's tolerance) the body turns in place to that heading,
+   or, where its footprint cannot turn there, takes the admissible command that best aligns
+   it while staying within reach.
 
 Tuned on the ``validation`` split only (``compass-nav evaluate run classical --split
 validation``); the held-out figures are reported with these settings fixed.
@@ -46,7 +48,6 @@ from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.contract.policy import Policy, register_scripted
 from compass_nav.contract.spec import CONTROL_HZ
 from compass_nav.planner.local import clearance_stamp, local_cost_to_go, update_memory
-from compass_nav.policies.scripted import GoalSeeker
 from compass_nav.utils.config import check, check_within
 
 __all__ = ["ClassicalConfig", "ClassicalPlanner", "depth_scan", "footprint_discs"]
@@ -80,8 +81,11 @@ class ClassicalConfig:
         vx_samples, wz_samples, vy_samples: Samples per velocity axis (vy only for
             holonomic bodies).
         safety_margin: Clearance kept between footprint and obstacles, m.
-        w_progress, w_align, w_clearance, w_speed: Score weights.
-        final_radius: Distance to the goal below which the final approach takes over, m.
+        w_progress, w_align, w_clearance, w_speed: Score weights: progress on the
+            cost-to-go, alignment with its descent, clearance, forward speed.
+        w_goal_heading: Weight of arriving with the goal's heading (within 1.5 m of it).
+        final_radius: Distance to the goal below which the final approach takes over, m
+            (inside the task's 0.5 m goal tolerance): turn in place to the goal heading.
         stuck_steps: Steps without progress on the cost-to-go before recovery turns.
         recovery_steps: Length of a recovery turn, steps.
         dt: Control period, s (odometry integration).
@@ -102,7 +106,8 @@ class ClassicalConfig:
     w_align: float = 0.3
     w_clearance: float = 0.3
     w_speed: float = 0.1
-    final_radius: float = 0.45
+    w_goal_heading: float = 0.2
+    final_radius: float = 0.47
     stuck_steps: int = 30
     recovery_steps: int = 12
     dt: float = 1.0 / CONTROL_HZ
@@ -127,6 +132,10 @@ class ClassicalConfig:
         check_within("stuck_steps", self.stuck_steps, 1, 1000, "steps")
         check_within("recovery_steps", self.recovery_steps, 1, 1000, "steps")
         check(self.dt > 0, "dt", self.dt, "must be > 0")
+
+
+def _wrap(a):
+    return (np.asarray(a) + np.pi) % (2.0 * np.pi) - np.pi
 
 
 def depth_scan(
@@ -214,7 +223,6 @@ class ClassicalPlanner(Policy):
         if overrides:
             cfg = dataclasses.replace(cfg, **overrides)
         self.cfg = cfg
-        self._final = GoalSeeker()
         self._n = -1
 
     # ------------------------------------------------------------------ state
@@ -310,17 +318,19 @@ class ClassicalPlanner(Policy):
         # 4. Dynamic window.
         cmds = self._candidates(descr)  # (N, C, 3)
         poses, valid_t = self._simulate(cmds, speed, descr)  # (N, C, T, 3), (T,)
-        score, admissible = self._score(
-            cmds, poses, valid_t, speed, descr, clearance, ctg, centres, radius
+        score, admissible, clear_term = self._score(
+            cmds, poses, valid_t, speed, descr, clearance, ctg, centres, radius, goal
         )
         best = np.argmax(score, axis=1)
         rows = np.arange(n)
         action = cmds[rows, best].copy()
         none_ok = ~admissible.any(axis=1)
 
-        # Progress watch and recovery turns.
+        # Progress watch and recovery turns (not at the goal, where the field is flat).
+        dist = np.hypot(goal[:, 0], goal[:, 1])
+        final = dist < cfg.final_radius
         here = self._ctg_at(ctg, np.zeros((n, 1, 2)))[:, 0]
-        improved = here < self._best_ctg - 0.2
+        improved = (here < self._best_ctg - 0.2) | final
         self._best_ctg = np.where(improved, here, self._best_ctg)
         self._since_progress = np.where(improved, 0, self._since_progress + 1)
         start_rec = (self._since_progress >= cfg.stuck_steps) & (self._recovery == 0)
@@ -346,16 +356,40 @@ class ClassicalPlanner(Policy):
         back[:, 0] = 0.5 * descr[:, _MIN_VX]
         action[none_ok] = back[none_ok]
 
-        # 5. Final approach.
-        dist = np.hypot(goal[:, 0], goal[:, 1])
-        final = dist < cfg.final_radius
+        # 5. Final approach: within tolerance, turn to the goal's heading in place, or, where
+        # the body cannot turn there, move (staying close) to where it can.
         if final.any():
-            fa = self._final.act(obs, episode_start).astype(np.float64)
-            action[final] = fa[final]
+            action[final] = self._final_approach(cmds, poses, admissible, clear_term, goal,
+                                                 descr)[final]  # fmt: skip
         self._prev_cmd = action
         return action.astype(np.float32)
 
     # ------------------------------------------------------------------ pieces
+    def _final_approach(self, cmds, poses, admissible, clear_term, goal, descr) -> np.ndarray:
+        """(N, 3) commands of the final approach (used where the goal is within reach)."""
+        n = cmds.shape[0]
+        rows = np.arange(n)
+        err = _wrap(goal[:, 2])
+        max_wz = descr[:, _MAX_WZ]
+        turn = np.zeros((n, 3))
+        turn[:, 2] = np.clip(1.2 * err, -max_wz, max_wz)
+        turn[np.abs(err) < 0.03, 2] = 0.0
+        # Can it turn in place that way? (the slowest in-place turn candidate, checked)
+        u = self._unit
+        still = (u[:, 0] == 0) & (u[:, 1] == 0)
+        idx_pos = int(np.argmin(np.where(still & (u[:, 2] > 0), u[:, 2], np.inf)))
+        idx_neg = int(np.argmin(np.where(still & (u[:, 2] < 0), -u[:, 2], np.inf)))
+        can_turn = admissible[rows, np.where(err >= 0, idx_pos, idx_neg)] | (np.abs(err) < 0.03)
+        # Otherwise: the admissible command whose pose after 0.4 s is best aligned and close.
+        k = min(1, poses.shape[2] - 1)
+        p = poses[:, :, k]
+        d_end = np.hypot(goal[:, 0, None] - p[..., 0], goal[:, 1, None] - p[..., 1])
+        e_end = np.abs(_wrap(goal[:, 2, None] - p[..., 2]))
+        fscore = -e_end - 3.0 * np.maximum(0.0, d_end - 0.4) + 0.5 * clear_term
+        fscore = np.where(admissible, fscore, -math.inf)
+        moved = cmds[rows, np.argmax(fscore, axis=1)]
+        return np.where(can_turn[:, None], turn, moved)
+
     def _clearance(self, occ: np.ndarray) -> np.ndarray:
         """(N, G, G) m from each cell centre to the nearest obstacle surface.
 
@@ -471,7 +505,7 @@ class ClassicalPlanner(Policy):
     def _ctg_at(self, ctg: np.ndarray, xy: np.ndarray) -> np.ndarray:
         return self._lookup(ctg, xy, RESOLUTION * _COARSE)
 
-    def _score(self, cmds, poses, times, speed, descr, clearance, ctg, centres, radius):
+    def _score(self, cmds, poses, times, speed, descr, clearance, ctg, centres, radius, goal):
         cfg = self.cfg
         n, c, t, _ = poses.shape
         cth, sth = np.cos(poses[..., 2]), np.sin(poses[..., 2])
@@ -519,12 +553,17 @@ class ClassicalPlanner(Policy):
         align = np.where(flat, 0.0, align)
         clear_term = np.clip(margin.min(axis=2), 0.0, 0.5) / 0.5
         speed_term = cmds[..., 0] / np.maximum(descr[:, _MAX_VX], 1e-3)[:, None]
+        # Near the goal, arrive facing the goal's heading (a long body may not turn there).
+        d_goal = np.hypot(goal[:, 0, None] - end[..., 0], goal[:, 1, None] - end[..., 1])
+        near_goal = np.clip(1.0 - d_goal / 1.5, 0.0, 1.0)
+        goal_heading = near_goal * np.cos(_wrap(goal[:, 2, None] - end[..., 2]))
         score = (
             cfg.w_progress * progress
             + cfg.w_align * align
             + cfg.w_clearance * clear_term
             + cfg.w_speed * speed_term
+            + cfg.w_goal_heading * goal_heading
         )
         score = np.where(admissible, score, -math.inf)
         # With nothing admissible argmax picks index 0; the caller backs off instead.
-        return score, admissible
+        return score, admissible, clear_term
