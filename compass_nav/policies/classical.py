@@ -359,36 +359,51 @@ class ClassicalPlanner(Policy):
         # 5. Final approach: within tolerance, turn to the goal's heading in place, or, where
         # the body cannot turn there, move (staying close) to where it can.
         if final.any():
-            action[final] = self._final_approach(cmds, poses, admissible, clear_term, goal,
-                                                 descr)[final]  # fmt: skip
+            action[final] = self._final_approach(
+                cmds, poses, admissible, clear_term, goal, descr, clearance, centres, radius
+            )[final]
         self._prev_cmd = action
         return action.astype(np.float32)
 
     # ------------------------------------------------------------------ pieces
-    def _final_approach(self, cmds, poses, admissible, clear_term, goal, descr) -> np.ndarray:
+    def _final_approach(
+        self, cmds, poses, admissible, clear_term, goal, descr, clearance, centres, radius
+    ) -> np.ndarray:
         """(N, 3) commands of the final approach (used where the goal is within reach)."""
         n = cmds.shape[0]
         rows = np.arange(n)
         err = _wrap(goal[:, 2])
         max_wz = descr[:, _MAX_WZ]
+        # Can the footprint turn in place through the angle it needs (either way round)?
+        short = self._turn_clear(clearance, centres, radius, err)
+        other = err - np.sign(err) * 2.0 * np.pi
+        long_way = ~short & self._turn_clear(clearance, centres, radius, other)
+        want = np.where(long_way, other, err)
         turn = np.zeros((n, 3))
-        turn[:, 2] = np.clip(1.2 * err, -max_wz, max_wz)
-        turn[np.abs(err) < 0.03, 2] = 0.0
-        # Can it turn in place that way? (the slowest in-place turn candidate, checked)
-        u = self._unit
-        still = (u[:, 0] == 0) & (u[:, 1] == 0)
-        idx_pos = int(np.argmin(np.where(still & (u[:, 2] > 0), u[:, 2], np.inf)))
-        idx_neg = int(np.argmin(np.where(still & (u[:, 2] < 0), -u[:, 2], np.inf)))
-        can_turn = admissible[rows, np.where(err >= 0, idx_pos, idx_neg)] | (np.abs(err) < 0.03)
+        turn[:, 2] = np.clip(1.2 * want, -max_wz, max_wz)
+        aligned = np.abs(err) < 0.03
+        turn[aligned, 2] = 0.0
+        can_turn = short | long_way | aligned
         # Otherwise: the admissible command whose pose after 0.4 s is best aligned and close.
         k = min(1, poses.shape[2] - 1)
         p = poses[:, :, k]
         d_end = np.hypot(goal[:, 0, None] - p[..., 0], goal[:, 1, None] - p[..., 1])
         e_end = np.abs(_wrap(goal[:, 2, None] - p[..., 2]))
-        fscore = -e_end - 3.0 * np.maximum(0.0, d_end - 0.4) + 0.5 * clear_term
+        # Towards the goal's own position too: the task puts the goal pose in free space, so
+        # the body can always turn there.
+        fscore = -e_end - d_end - 3.0 * np.maximum(0.0, d_end - 0.4) + 0.5 * clear_term
         fscore = np.where(admissible, fscore, -math.inf)
         moved = cmds[rows, np.argmax(fscore, axis=1)]
         return np.where(can_turn[:, None], turn, moved)
+
+    def _turn_clear(self, clearance, centres, radius, angle) -> np.ndarray:
+        """(N,) bool: turning in place by ``angle`` (N,) rad keeps every disc off obstacles."""
+        steps = np.linspace(0.0, 1.0, 9)[None, :] * angle[:, None]  # (N, S)
+        c, s = np.cos(steps)[..., None], np.sin(steps)[..., None]
+        ox, oy = centres[:, None, :, 0], centres[:, None, :, 1]
+        xy = np.stack([c * ox - s * oy, s * ox + c * oy], -1)  # (N, S, D, 2)
+        clr = self._lookup(clearance, xy).min(axis=(1, 2))
+        return clr - radius > 0.0
 
     def _clearance(self, occ: np.ndarray) -> np.ndarray:
         """(N, G, G) m from each cell centre to the nearest obstacle surface.
