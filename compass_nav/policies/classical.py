@@ -50,7 +50,13 @@ from compass_nav.contract.spec import CONTROL_HZ
 from compass_nav.planner.local import clearance_stamp, local_cost_to_go, update_memory
 from compass_nav.utils.config import check, check_within
 
-__all__ = ["ClassicalConfig", "ClassicalPlanner", "depth_scan", "footprint_discs"]
+__all__ = [
+    "ClassicalConfig",
+    "ClassicalPlanner",
+    "depth_scan",
+    "footprint_discs",
+    "optional_field",
+]
 
 # Descriptor indices (compass_nav.contract.body.DESCRIPTOR_FIELDS).
 _MAX_VX, _MIN_VX, _MAX_VY, _MAX_WZ = 0, 1, 2, 3
@@ -134,6 +140,22 @@ class ClassicalConfig:
         check(self.dt > 0, "dt", self.dt, "must be > 0")
 
 
+def optional_field(descriptor: np.ndarray, name: str) -> np.ndarray:
+    """(N,) descriptor field ``name`` where the descriptor schema has it, else zeros.
+
+    The first 15 fields (limits, footprint, camera) are always there; richer bodies append
+    fields (command latency, braking limit, minimum turning radius, gait camera pitch) that
+    the planner uses when present, looked up by name in
+    :data:`compass_nav.contract.body.DESCRIPTOR_FIELDS`.
+    """
+    from compass_nav.contract import body
+
+    fields = body.DESCRIPTOR_FIELDS
+    if name in fields and descriptor.shape[1] == len(fields):
+        return descriptor[:, fields.index(name)].astype(np.float64)
+    return np.zeros(descriptor.shape[0])
+
+
 def _wrap(a):
     return (np.asarray(a) + np.pi) % (2.0 * np.pi) - np.pi
 
@@ -172,7 +194,12 @@ def depth_scan(
     t = d / np.maximum(denom, 1e-6)  # horizontal travel of the ray, m
     z = cam_h + s * t
     valid = d > 0
-    thresh = cfg.floor_margin + 2.0 * bob + cfg.floor_slope * t
+    # Gait pitch/roll oscillation (where the body states it) tilts the floor by up to that angle.
+    osc = optional_field(descriptor, "camera_pitch_osc") + optional_field(
+        descriptor, "camera_roll_osc"
+    )
+    slope = cfg.floor_slope + np.tan(osc)[:, None, None]
+    thresh = cfg.floor_margin + 2.0 * bob + slope * t
     obstacle = valid & (z > thresh) & (z < cfg.max_obstacle_height)
     rng = np.where(obstacle, t, np.inf).min(axis=1)  # (N, W)
     azw = az
@@ -349,6 +376,7 @@ class ClassicalPlanner(Policy):
             turn[:, 2] = self._recovery_dir * 0.7 * descr[:, _MAX_WZ]
             # Only while turning in place is admissible (the rotation candidate's index).
             rot_ok = admissible[rows, self._rotation_index(cmds, self._recovery_dir)]
+            rot_ok &= optional_field(descr, "min_turn_radius") <= 0  # car-like: no turn in place
             use = rec & rot_ok
             action[use] = turn[use]
             self._recovery[rec] -= 1
@@ -383,7 +411,7 @@ class ClassicalPlanner(Policy):
         turn[:, 2] = np.clip(1.2 * want, -max_wz, max_wz)
         aligned = np.abs(err) < 0.03
         turn[aligned, 2] = 0.0
-        can_turn = short | long_way | aligned
+        can_turn = ((short | long_way) & (optional_field(descr, "min_turn_radius") <= 0)) | aligned
         # Otherwise: the admissible command whose pose after 0.4 s is best aligned and close.
         k = min(1, poses.shape[2] - 1)
         p = poses[:, :, k]
@@ -456,19 +484,25 @@ class ClassicalPlanner(Policy):
         and one slow straight reverse.
         """
         cfg = self.cfg
-        n = descr.shape[0]
         u_vx = np.linspace(0.0, 1.0, cfg.vx_samples)
         u_wz = np.linspace(-1.0, 1.0, cfg.wz_samples)
         vx, wz = np.meshgrid(u_vx, u_wz, indexing="ij")
         grid = np.stack([vx.ravel(), np.zeros(vx.size), wz.ravel()], 1)
         u_vy = np.linspace(-1.0, 1.0, cfg.vy_samples) if cfg.vy_samples > 1 else np.zeros(0)
         side = [(a, b, 0.0) for a in (0.0, 0.5) for b in u_vy if b != 0.0]
-        base = np.concatenate([grid, np.array(side).reshape(-1, 3), [[-1.0, 0.0, 0.0]]], 0)
+        back = [[-1.0, 0.0, 0.0], [-1.0, 0.0, 0.5], [-1.0, 0.0, -0.5]]
+        base = np.concatenate([grid, np.array(side).reshape(-1, 3), back], 0)
         self._unit = base
         scale = np.stack([descr[:, _MAX_VX], descr[:, _MAX_VY] * 0.7, descr[:, _MAX_WZ]], 1)
         cmds = base[None] * scale[:, None, :]
-        cmds[:, -1, 0] = 0.5 * descr[:, _MIN_VX]
-        return np.broadcast_to(cmds, (n, base.shape[0], 3)).copy()
+        cmds[:, -3:, 0] = 0.5 * descr[:, _MIN_VX, None]  # slow reverse, straight or arcing
+        # A car-like body turns no tighter than its minimum radius: |wz| <= |vx| / R.
+        radius = optional_field(descr, "min_turn_radius")
+        if (radius > 0).any():
+            cap = np.where(radius > 0, 1.0 / np.maximum(radius, 1e-6), np.inf)[:, None]
+            lim = np.abs(cmds[..., 0]) * cap
+            cmds[..., 2] = np.clip(cmds[..., 2], -lim, lim)
+        return cmds
 
     def _rotation_index(self, cmds: np.ndarray, direction: np.ndarray) -> np.ndarray:
         """Index of the in-place turn candidate (vx = vy = 0, full wz) in ``direction``."""
@@ -496,9 +530,12 @@ class ClassicalPlanner(Policy):
         y = np.zeros((n, c))
         th = np.zeros((n, c))
         alpha = 1.0 - np.exp(-dt / tau)
+        # Command latency (where the body states it): the current velocity holds meanwhile.
+        latency = optional_field(descr, "command_latency")[:, None, None]
         out = np.empty((n, c, steps, 3))
         for k in range(steps):
-            dv = np.clip((cmds - v) * alpha, -acc * dt, acc * dt)
+            held = (k * dt) < latency
+            dv = np.where(held, 0.0, np.clip((cmds - v) * alpha, -acc * dt, acc * dt))
             v = v + dv
             thm = th + 0.5 * v[..., 2] * dt
             cm, sm = np.cos(thm), np.sin(thm)
@@ -537,8 +574,10 @@ class ClassicalPlanner(Policy):
         first_hit = np.where(hit.any(axis=2), np.argmax(hit, axis=2), t)  # (N, C)
         # Admissible: no contact before the body could stop from the commanded speed.
         v_cmd = np.hypot(cmds[..., 0], cmds[..., 1])
-        a = np.maximum(descr[:, _MAX_AX], 1e-3)[:, None]
-        t_stop = np.abs(v_cmd) / a + 2.0 * descr[:, _LAG][:, None] + 0.3
+        decel = optional_field(descr, "max_decel")
+        a = np.maximum(np.where(decel > 0, decel, descr[:, _MAX_AX]), 1e-3)[:, None]
+        latency = optional_field(descr, "command_latency")[:, None]
+        t_stop = np.abs(v_cmd) / a + 2.0 * descr[:, _LAG][:, None] + latency + 0.3
         k_stop = np.clip(np.ceil(t_stop / cfg.sim_dt).astype(np.int64), 1, t)
         admissible = first_hit >= k_stop
         # A body already inside its margin may still take commands that increase clearance.

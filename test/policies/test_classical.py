@@ -169,3 +169,20 @@ def test_costmap_follows_odometry_and_clears_what_it_sees_through():
     pol._head = 1
     occ = pol._update_costmap(np.zeros((1, 3)), none, np.full((1, w), np.inf), blind, hfov)
     assert np.isnan(pol._mem[0, 0, 1]).all() and occ.sum() == 1
+
+
+def test_richer_descriptors_are_used_by_name(monkeypatch):
+    """Fields appended by richer body schemas (here: a car-like minimum turning radius)."""
+    from compass_nav.contract import body as body_mod
+    from compass_nav.policies.classical import optional_field
+
+    base = get_embodiment("carter").descriptor()
+    assert not optional_field(base[None], "min_turn_radius").any()  # absent: zeros
+    fields = (*body_mod.DESCRIPTOR_FIELDS, "command_latency", "min_turn_radius")
+    monkeypatch.setattr(body_mod, "DESCRIPTOR_FIELDS", fields)
+    descr = np.concatenate([base, [0.1, 1.5]])[None].astype(np.float64)
+    assert optional_field(descr, "min_turn_radius")[0] == pytest.approx(1.5)
+    cmds = ClassicalPlanner()._candidates(descr)
+    # No command turns tighter than the radius; nothing turns in place.
+    assert (np.abs(cmds[0, :, 2]) <= np.abs(cmds[0, :, 0]) / 1.5 + 1e-9).all()
+    assert (np.abs(cmds[0, :, 2]) > 0).any()
