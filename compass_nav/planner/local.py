@@ -42,20 +42,23 @@ def local_cost_to_go(cost, target_i, target_j, out):
 
 
 @nb.njit(parallel=True, cache=True)
-def clearance_stamp(occ, radius_cells, resolution, out):
-    """Distance from each cell centre to the nearest obstacle surface, up to a radius.
+def clearance_stamp(occ, points, radius_cells, resolution, out):
+    """Distance from each cell centre to the nearest observed obstacle point, up to a radius.
 
-    Exact Euclidean distance between cell centres (minus half a cell, the obstacle
-    surface) for obstacles within ``radius_cells``; cells farther from every obstacle keep
-    the value ``out`` held on entry (the caller's "far" value). Each obstacle stamps a disc,
-    which is cheaper than a full distance transform when only the near field matters (a
-    local planner needs clearances up to about a metre).
+    Every obstacle cell holds one observed surface point (``points``); each stamps a disc of
+    exact Euclidean distances from the cell centres around it to that point, so the field is
+    not rounded to the cell size (a door a few centimetres wider than the body stays open).
+    Cells farther than ``radius_cells`` from every obstacle keep the value ``out`` held on
+    entry (the caller's "far" value); obstacle cells get 0. Cheaper than a full distance
+    transform when only the near field matters (a local planner weighs about a metre).
 
     Args:
-        occ: (N, G, G) bool obstacle cells.
+        occ: (N, G, G) bool obstacle cells (robot at the grid centre).
+        points: (N, G, G, 2) float64 robot-frame (x, y) of an observed point in each
+            obstacle cell (read where ``occ``).
         radius_cells: Stamp radius, cells.
         resolution: Cell size, m.
-        out: (N, G, G) float64, preset to the far value; lowered in place (0 on obstacles).
+        out: (N, G, G) float64, preset to the far value; lowered in place.
     """
     n, g = occ.shape[0], occ.shape[1]
     r = radius_cells
@@ -65,24 +68,24 @@ def clearance_stamp(occ, radius_cells, resolution, out):
                 if not occ[e, i, j]:
                     continue
                 out[e, i, j] = 0.0
+                px, py = points[e, i, j, 0], points[e, i, j, 1]
                 for di in range(-r, r + 1):
                     ii = i + di
                     if ii < 0 or ii >= g:
                         continue
+                    cy = (ii - 0.5 * g + 0.5) * resolution
                     for dj in range(-r, r + 1):
                         jj = j + dj
-                        if jj < 0 or jj >= g or occ[e, ii, jj]:
+                        if jj < 0 or jj >= g or occ[e, ii, jj] or di * di + dj * dj > r * r:
                             continue
-                        d2 = di * di + dj * dj
-                        if d2 > r * r:
-                            continue
-                        d = math.sqrt(d2) * resolution - 0.5 * resolution
+                        cx = (jj - 0.5 * g + 0.5) * resolution
+                        d = math.sqrt((cx - px) ** 2 + (cy - py) ** 2)
                         if d < out[e, ii, jj]:
                             out[e, ii, jj] = d
 
 
 @nb.njit(parallel=True, cache=True)
-def update_memory(mem, dx, dy, dth, ranges, blind, hfov, clear_range, occ):
+def update_memory(mem, dx, dy, dth, ranges, blind, hfov, clear_range, occ, cell_points):
     """Move the stored scan points by the ego-motion, clear the seen-through ones, rasterise.
 
     One pass over a robot-centric point memory (the classical planner's rolling costmap):
@@ -101,6 +104,7 @@ def update_memory(mem, dx, dy, dth, ranges, blind, hfov, clear_range, occ):
         clear_range: Points farther than this are never cleared, m.
         occ: (N, G, G) bool, written: the cells holding a point (cells of
             :data:`compass_nav.contract.geometry.RESOLUTION`, robot at the centre).
+        cell_points: (N, G, G, 2) float64, written where ``occ``: one point of each cell.
     """
     n, m = mem.shape[0], mem.shape[1]
     w = ranges.shape[1]
@@ -134,3 +138,5 @@ def update_memory(mem, dx, dy, dth, ranges, blind, hfov, clear_range, occ):
             gi = int(math.floor(y / RESOLUTION + 0.5 * g))
             if 0 <= gi < g and 0 <= gj < g:
                 occ[e, gi, gj] = True
+                cell_points[e, gi, gj, 0] = x
+                cell_points[e, gi, gj, 1] = y

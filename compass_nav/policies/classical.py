@@ -87,6 +87,7 @@ class ClassicalConfig:
         vx_samples, wz_samples, vy_samples: Samples per velocity axis (vy only for
             holonomic bodies).
         safety_margin: Clearance kept between footprint and obstacles, m.
+        footprint_discs: Discs covering the footprint along its long side (more: tighter).
         w_progress, w_align, w_clearance, w_speed: Score weights: progress on the
             cost-to-go, alignment with its descent, clearance, forward speed.
         w_goal_heading: Weight of arriving with the goal's heading (within 1.5 m of it).
@@ -107,7 +108,8 @@ class ClassicalConfig:
     vx_samples: int = 6
     wz_samples: int = 11
     vy_samples: int = 3
-    safety_margin: float = 0.04
+    safety_margin: float = 0.03
+    footprint_discs: int = 4
     w_progress: float = 1.0
     w_align: float = 0.3
     w_clearance: float = 0.3
@@ -134,6 +136,7 @@ class ClassicalConfig:
         for f in ("vx_samples", "wz_samples", "vy_samples"):
             check_within(f, getattr(self, f), 1 if f == "vy_samples" else 2, 41)
         check(self.safety_margin >= 0, "safety_margin", self.safety_margin, "must be >= 0")
+        check_within("footprint_discs", self.footprint_discs, 1, 12)
         check(self.final_radius > 0, "final_radius", self.final_radius, "must be > 0")
         check_within("stuck_steps", self.stuck_steps, 1, 1000, "steps")
         check_within("recovery_steps", self.recovery_steps, 1, 1000, "steps")
@@ -291,6 +294,7 @@ class ClassicalPlanner(Policy):
         self._mem[:, self._head] = np.nan
         n, g = self._n, self.cfg.grid_cells
         occ = np.empty((n, g, g), bool)
+        cell_pts = np.empty((n, g, g, 2))
         update_memory(
             self._mem.reshape(n, -1, 2),
             dx,
@@ -301,6 +305,7 @@ class ClassicalPlanner(Policy):
             np.ascontiguousarray(hfov, np.float64),
             _CLEAR_RANGE,
             occ,
+            cell_pts,
         )
         self._mem[:, self._head] = pts
         self._head = (self._head + 1) % self.cfg.memory_steps
@@ -308,7 +313,10 @@ class ClassicalPlanner(Policy):
         i = np.floor(pts[..., 1] / RESOLUTION + 0.5 * g)
         ok = np.isfinite(j) & (i >= 0) & (i < g) & (j >= 0) & (j < g)
         e = np.broadcast_to(np.arange(n)[:, None], ok.shape)
-        occ[e[ok], i[ok].astype(np.int64), j[ok].astype(np.int64)] = True
+        ei, ii, jj = e[ok], i[ok].astype(np.int64), j[ok].astype(np.int64)
+        occ[ei, ii, jj] = True
+        cell_pts[ei, ii, jj] = pts[ok]
+        self._cell_pts = cell_pts
         return occ
 
     # ------------------------------------------------------------------ act
@@ -338,9 +346,10 @@ class ClassicalPlanner(Policy):
         clearance = self._clearance(occ)
 
         # 3. Local plan: cost-to-go to the local target.
-        centres, radius = footprint_discs(descr)
+        centres, radius = footprint_discs(descr, cfg.footprint_discs)
         target = self._local_target(route, goal)
-        ctg = self._cost_to_go(clearance, radius, target)
+        half_width = 0.5 * np.minimum(descr[:, _LENGTH], descr[:, _WIDTH])
+        ctg = self._cost_to_go(clearance, half_width, target)
 
         # 4. Dynamic window.
         cmds = self._candidates(descr)  # (N, C, 3)
@@ -430,7 +439,7 @@ class ClassicalPlanner(Policy):
         c, s = np.cos(steps)[..., None], np.sin(steps)[..., None]
         ox, oy = centres[:, None, :, 0], centres[:, None, :, 1]
         xy = np.stack([c * ox - s * oy, s * ox + c * oy], -1)  # (N, S, D, 2)
-        clr = self._lookup(clearance, xy).min(axis=(1, 2))
+        clr = self._interp(clearance, xy).min(axis=(1, 2))
         return clr - radius > 0.0
 
     def _clearance(self, occ: np.ndarray) -> np.ndarray:
@@ -439,7 +448,7 @@ class ClassicalPlanner(Policy):
         Exact up to :data:`_NEAR` m (all the planner weighs); ``_BIG`` beyond.
         """
         out = np.full(occ.shape, _BIG)
-        clearance_stamp(occ, int(round(_NEAR / RESOLUTION)), RESOLUTION, out)
+        clearance_stamp(occ, self._cell_pts, int(round(_NEAR / RESOLUTION)), RESOLUTION, out)
         return out
 
     def _local_target(self, route: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -459,12 +468,13 @@ class ClassicalPlanner(Policy):
         """(N, G/2, G/2) cost-to-go to ``target`` on a grid of 0.2 m cells, in metres.
 
         Coarser than the costmap (the field only guides; collisions are checked on the
-        costmap), each coarse cell taking its smallest clearance.
+        costmap), each coarse cell taking its largest clearance. ``radius`` is the body's
+        half width: a gap the body fits through when aligned with it stays passable.
         """
         n, g, _ = clearance.shape
         k = _COARSE
         gc = g // k
-        clr = clearance.reshape(n, gc, k, gc, k).min(axis=(2, 4))
+        clr = clearance.reshape(n, gc, k, gc, k).max(axis=(2, 4))
         r = radius[:, None, None] + self.cfg.safety_margin
         # Free: 1 per metre; rising to 4 near obstacles; touching: 60 (expensive, finite).
         near = np.clip((r + 0.35 - clr) / 0.35, 0.0, 1.0)
@@ -554,6 +564,20 @@ class ClassicalPlanner(Policy):
         e = np.arange(n).reshape((n,) + (1,) * (xy.ndim - 2))
         return field[e, i, j]
 
+    def _interp(self, field: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """Bilinear values of (N, G, G) ``field`` (costmap cells) at points (N, ..., 2)."""
+        n, g = field.shape[0], field.shape[1]
+        fx = np.clip(xy[..., 0] / RESOLUTION + 0.5 * g - 0.5, 0.0, g - 1.001)
+        fy = np.clip(xy[..., 1] / RESOLUTION + 0.5 * g - 0.5, 0.0, g - 1.001)
+        j0, i0 = fx.astype(np.int64), fy.astype(np.int64)
+        tx, ty = fx - j0, fy - i0
+        e = np.arange(n).reshape((n,) + (1,) * (xy.ndim - 2))
+        f00, f01 = field[e, i0, j0], field[e, i0, j0 + 1]
+        f10, f11 = field[e, i0 + 1, j0], field[e, i0 + 1, j0 + 1]
+        top = f00 + (f01 - f00) * tx
+        bottom = f10 + (f11 - f10) * tx
+        return top + (bottom - top) * ty
+
     def _ctg_at(self, ctg: np.ndarray, xy: np.ndarray) -> np.ndarray:
         return self._lookup(ctg, xy, RESOLUTION * _COARSE)
 
@@ -566,9 +590,9 @@ class ClassicalPlanner(Policy):
         oy = centres[:, None, None, :, 1]
         dx = poses[..., 0, None] + cth[..., None] * ox - sth[..., None] * oy
         dy = poses[..., 1, None] + sth[..., None] * ox + cth[..., None] * oy
-        clr = self._lookup(clearance, np.stack([dx, dy], -1)).min(axis=-1)  # (N, C, T)
+        clr = self._interp(clearance, np.stack([dx, dy], -1)).min(axis=-1)  # (N, C, T)
         # Current pose too: a body already too close may only move away.
-        clr0 = self._lookup(clearance, centres[:, None, :, :]).min(axis=-1)[:, 0]  # (N,)
+        clr0 = self._interp(clearance, centres[:, None, :, :]).min(axis=-1)[:, 0]  # (N,)
         margin = clr - radius[:, None, None]
         hit = margin < cfg.safety_margin
         first_hit = np.where(hit.any(axis=2), np.argmax(hit, axis=2), t)  # (N, C)
