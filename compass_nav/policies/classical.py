@@ -26,8 +26,9 @@ numba kernel parallel over envs, :mod:`compass_nav.planner.local`):
    and acceleration limits; the footprint is a row of discs along its long axis. A command is
    admissible when no disc touches an obstacle before the body could stop; admissible
    commands are scored by progress on the cost-to-go, alignment with its descent direction,
-   clearance and speed. With nothing admissible the robot backs off; when it makes no
-   progress for ``stuck_steps`` it turns in place towards the freer side for a while.
+   clearance and speed. With nothing admissible the robot brakes;
+   when it makes no progress for ``stuck_steps`` it turns in place towards the freer side
+   for a while, where that turn is admissible.
 5. **Goal.** Near the goal the score also rewards arriving with the goal's heading; within
    ``final_radius`` (inside the task's tolerance) the body turns in place to that heading,
    or, where its footprint cannot turn there, takes the admissible command that best aligns
@@ -88,6 +89,7 @@ class ClassicalConfig:
             holonomic bodies).
         safety_margin: Clearance kept between footprint and obstacles, m.
         footprint_discs: Discs covering the footprint along its long side (more: tighter).
+        speed_margin: Extra clearance per m/s of commanded speed, s.
         w_progress, w_align, w_clearance, w_speed: Score weights: progress on the
             cost-to-go, alignment with its descent, clearance, forward speed.
         w_goal_heading: Weight of arriving with the goal's heading (within 1.5 m of it).
@@ -104,12 +106,13 @@ class ClassicalConfig:
     floor_slope: float = 0.01
     max_obstacle_height: float = 2.0
     horizon: float = 1.6
-    sim_dt: float = 0.2
+    sim_dt: float = 0.1
     vx_samples: int = 6
     wz_samples: int = 11
     vy_samples: int = 3
     safety_margin: float = 0.03
     footprint_discs: int = 4
+    speed_margin: float = 0.06
     w_progress: float = 1.0
     w_align: float = 0.3
     w_clearance: float = 0.3
@@ -136,6 +139,7 @@ class ClassicalConfig:
         for f in ("vx_samples", "wz_samples", "vy_samples"):
             check_within(f, getattr(self, f), 1 if f == "vy_samples" else 2, 41)
         check(self.safety_margin >= 0, "safety_margin", self.safety_margin, "must be >= 0")
+        check(self.speed_margin >= 0, "speed_margin", self.speed_margin, "must be >= 0")
         check_within("footprint_discs", self.footprint_discs, 1, 12)
         check(self.final_radius > 0, "final_radius", self.final_radius, "must be > 0")
         check_within("stuck_steps", self.stuck_steps, 1, 1000, "steps")
@@ -389,9 +393,8 @@ class ClassicalPlanner(Policy):
             use = rec & rot_ok
             action[use] = turn[use]
             self._recovery[rec] -= 1
-        back = np.zeros((n, 3))
-        back[:, 0] = 0.5 * descr[:, _MIN_VX]
-        action[none_ok] = back[none_ok]
+        # Nothing admissible: brake and wait rather than touch.
+        action[none_ok] = 0.0
 
         # 5. Final approach: within tolerance, turn to the goal's heading in place, or, where
         # the body cannot turn there, move (staying close) to where it can.
@@ -422,7 +425,7 @@ class ClassicalPlanner(Policy):
         turn[aligned, 2] = 0.0
         can_turn = ((short | long_way) & (optional_field(descr, "min_turn_radius") <= 0)) | aligned
         # Otherwise: the admissible command whose pose after 0.4 s is best aligned and close.
-        k = min(1, poses.shape[2] - 1)
+        k = min(max(round(0.4 / self.cfg.sim_dt) - 1, 0), poses.shape[2] - 1)  # after 0.4 s
         p = poses[:, :, k]
         d_end = np.hypot(goal[:, 0, None] - p[..., 0], goal[:, 1, None] - p[..., 1])
         e_end = np.abs(_wrap(goal[:, 2, None] - p[..., 2]))
@@ -431,6 +434,7 @@ class ClassicalPlanner(Policy):
         fscore = -e_end - d_end - 3.0 * np.maximum(0.0, d_end - 0.4) + 0.5 * clear_term
         fscore = np.where(admissible, fscore, -math.inf)
         moved = cmds[rows, np.argmax(fscore, axis=1)]
+        moved[~admissible.any(axis=1)] = 0.0
         return np.where(can_turn[:, None], turn, moved)
 
     def _turn_clear(self, clearance, centres, radius, angle) -> np.ndarray:
@@ -445,9 +449,9 @@ class ClassicalPlanner(Policy):
     def _clearance(self, occ: np.ndarray) -> np.ndarray:
         """(N, G, G) m from each cell centre to the nearest obstacle surface.
 
-        Exact up to :data:`_NEAR` m (all the planner weighs); ``_BIG`` beyond.
+        Exact up to :data:`_NEAR` m (all the planner weighs); ``_NEAR`` + 0.1 beyond.
         """
-        out = np.full(occ.shape, _BIG)
+        out = np.full(occ.shape, _NEAR + RESOLUTION)  # "far": no obstacle within _NEAR
         clearance_stamp(occ, self._cell_pts, int(round(_NEAR / RESOLUTION)), RESOLUTION, out)
         return out
 
@@ -490,8 +494,8 @@ class ClassicalPlanner(Policy):
     def _candidates(self, descr: np.ndarray) -> np.ndarray:
         """(N, C, 3) commands sampled inside each body's limits (same count for all).
 
-        A (vx, wz) grid, sideways steps (vy, used by holonomic bodies; zero for the others)
-        and one slow straight reverse.
+        A (vx, wz) grid and sideways steps (vy, used by holonomic bodies; zero for the
+        others). No reversing: what is behind the camera is known only from memory.
         """
         cfg = self.cfg
         u_vx = np.linspace(0.0, 1.0, cfg.vx_samples)
@@ -500,12 +504,11 @@ class ClassicalPlanner(Policy):
         grid = np.stack([vx.ravel(), np.zeros(vx.size), wz.ravel()], 1)
         u_vy = np.linspace(-1.0, 1.0, cfg.vy_samples) if cfg.vy_samples > 1 else np.zeros(0)
         side = [(a, b, 0.0) for a in (0.0, 0.5) for b in u_vy if b != 0.0]
-        back = [[-1.0, 0.0, 0.0], [-1.0, 0.0, 0.5], [-1.0, 0.0, -0.5]]
-        base = np.concatenate([grid, np.array(side).reshape(-1, 3), back], 0)
+        # No reversing: the camera looks ahead, so what is behind is known only from memory.
+        base = np.concatenate([grid, np.array(side).reshape(-1, 3)], 0)
         self._unit = base
         scale = np.stack([descr[:, _MAX_VX], descr[:, _MAX_VY] * 0.7, descr[:, _MAX_WZ]], 1)
         cmds = base[None] * scale[:, None, :]
-        cmds[:, -3:, 0] = 0.5 * descr[:, _MIN_VX, None]  # slow reverse, straight or arcing
         # A car-like body turns no tighter than its minimum radius: |wz| <= |vx| / R.
         radius = optional_field(descr, "min_turn_radius")
         if (radius > 0).any():
@@ -594,10 +597,11 @@ class ClassicalPlanner(Policy):
         # Current pose too: a body already too close may only move away.
         clr0 = self._interp(clearance, centres[:, None, :, :]).min(axis=-1)[:, 0]  # (N,)
         margin = clr - radius[:, None, None]
-        hit = margin < cfg.safety_margin
+        # Faster commands keep more room (tracking noise, lag, a corner met between samples).
+        v_cmd = np.hypot(cmds[..., 0], cmds[..., 1])
+        hit = margin < (cfg.safety_margin + cfg.speed_margin * v_cmd)[..., None]
         first_hit = np.where(hit.any(axis=2), np.argmax(hit, axis=2), t)  # (N, C)
         # Admissible: no contact before the body could stop from the commanded speed.
-        v_cmd = np.hypot(cmds[..., 0], cmds[..., 1])
         decel = optional_field(descr, "max_decel")
         a = np.maximum(np.where(decel > 0, decel, descr[:, _MAX_AX]), 1e-3)[:, None]
         latency = optional_field(descr, "command_latency")[:, None]
@@ -607,7 +611,10 @@ class ClassicalPlanner(Policy):
         # A body already inside its margin may still take commands that increase clearance.
         tight = (clr0 - radius) < cfg.safety_margin
         if tight.any():
-            gain = clr[:, :, 0] > clr0[:, None] + 1e-3
+            # ... and keep it until the body could stop (no sliding along into the wall).
+            steps = np.arange(t)[None, None, :] < k_stop[:, :, None]
+            worst = np.where(steps, clr, np.inf).min(axis=2)
+            gain = (clr[:, :, 0] > clr0[:, None] + 1e-3) & (worst >= clr0[:, None] - 0.01)
             admissible = np.where(tight[:, None], admissible | gain, admissible)
         # Score at the last pose before contact.
         last = np.clip(first_hit - 1, 0, t - 1)
