@@ -159,8 +159,8 @@ def run(args: argparse.Namespace) -> int:
         baselines = parse_baselines(args.baselines)
         for spec in (args.policy, *baselines):
             check_policy_spec(spec)  # a typo is refused before any episode runs
-    _warn_split(episode.split)
     out = ensure_output_dir(args.out or _default_out(args.policy), "--out")  # before the run
+    _warn_split(episode.split)
     if baselines:
         return _run_baselines(args, cfg, baselines, out, console)
     result = evaluate(args.policy, cfg, progress=not args.no_progress)

@@ -34,6 +34,9 @@ numba kernel parallel over envs, :mod:`compass_nav.planner.local`):
    or, where its footprint cannot turn there, takes the admissible command that best aligns
    it while staying within reach.
 
+The numba kernels are imported on the first ``act``, not with the module: the ROS navigator
+imports every registered policy and must not load numba.
+
 Tuned on the ``validation`` split only (``compass-nav evaluate run classical --split
 validation``); the held-out figures are reported with these settings fixed.
 """
@@ -48,7 +51,6 @@ import numpy as np
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.contract.policy import Policy, register_scripted
 from compass_nav.contract.spec import CONTROL_HZ
-from compass_nav.planner.local import clearance_stamp, local_cost_to_go, update_memory
 from compass_nav.utils.config import check, check_within
 
 __all__ = [
@@ -297,6 +299,8 @@ class ClassicalPlanner(Policy):
         dy = (s * v[:, 0] + c * v[:, 1]) * dt
         self._mem[:, self._head] = np.nan
         n, g = self._n, self.cfg.grid_cells
+        from compass_nav.planner.local import update_memory  # numba: only when driving
+
         occ = np.empty((n, g, g), bool)
         cell_pts = np.empty((n, g, g, 2))
         update_memory(
@@ -451,6 +455,8 @@ class ClassicalPlanner(Policy):
 
         Exact up to :data:`_NEAR` m (all the planner weighs); ``_NEAR`` + 0.1 beyond.
         """
+        from compass_nav.planner.local import clearance_stamp
+
         out = np.full(occ.shape, _NEAR + RESOLUTION)  # "far": no obstacle within _NEAR
         clearance_stamp(occ, self._cell_pts, int(round(_NEAR / RESOLUTION)), RESOLUTION, out)
         return out
@@ -487,6 +493,8 @@ class ClassicalPlanner(Policy):
         res = RESOLUTION * k
         ti = np.floor(target[:, 1] / res + 0.5 * gc).astype(np.int64)
         tj = np.floor(target[:, 0] / res + 0.5 * gc).astype(np.int64)
+        from compass_nav.planner.local import local_cost_to_go
+
         out = np.empty(cost.shape)
         local_cost_to_go(np.ascontiguousarray(cost), ti, tj, out)
         return out * k  # the kernel counts RESOLUTION per cell
