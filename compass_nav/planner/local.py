@@ -85,7 +85,9 @@ def clearance_stamp(occ, points, radius_cells, resolution, out):
 
 
 @nb.njit(parallel=True, cache=True)
-def update_memory(mem, dx, dy, dth, ranges, blind, hfov, clear_range, occ, cell_points):
+def update_memory(
+    mem, dx, dy, dth, ranges, blind, hfov, keep_range, clear_range, occ, cell_points
+):
     """Move the stored scan points by the ego-motion, clear the seen-through ones, rasterise.
 
     One pass over a robot-centric point memory (the classical planner's rolling costmap):
@@ -101,6 +103,8 @@ def update_memory(mem, dx, dy, dth, ranges, blind, hfov, clear_range, occ, cell_
         ranges: (N, W) horizontal range of the nearest obstacle per image column (inf: none).
         blind: (N, W) range below which a column sees nothing, m.
         hfov: (N,) horizontal field of view, rad.
+        keep_range: Points nearer than this are never cleared, m (what is close matters
+            most and is the easiest to see past: a column near the edge of the view).
         clear_range: Points farther than this are never cleared, m.
         occ: (N, G, G) bool, written: the cells holding a point (cells of
             :data:`compass_nav.contract.geometry.RESOLUTION`, robot at the centre).
@@ -128,7 +132,8 @@ def update_memory(mem, dx, dy, dth, ranges, blind, hfov, clear_range, occ, cell_
             ang = math.atan2(y, x)
             if abs(ang) < half and r < clear_range:
                 col = int(math.floor(0.5 * w - math.tan(ang) * f))
-                if 0 <= col < w and r > blind[e, col] + 0.1 and r < ranges[e, col] - 0.25:
+                near = max(blind[e, col] + 0.1, keep_range) if 0 <= col < w else 0.0
+                if 0 <= col < w and r > near and r < ranges[e, col] - 0.25:
                     mem[e, k, 0] = np.nan
                     mem[e, k, 1] = np.nan
                     continue

@@ -72,6 +72,7 @@ _BIG = 1e3  # "no obstacle" clearance / range, m
 _NEAR = 1.2  # clearances are exact up to this distance, m
 _COARSE = 2  # the cost-to-go grid's cell is this many costmap cells
 _CLEAR_RANGE = 6.0  # stored points farther than this are never cleared by the scan, m
+_KEEP_RANGE = 1.0  # ... nor nearer than this (they only age out of the memory), m
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +104,7 @@ class ClassicalConfig:
     """
 
     grid_cells: int = 80
-    memory_steps: int = 50
+    memory_steps: int = 150
     floor_margin: float = 0.07
     floor_slope: float = 0.01
     max_obstacle_height: float = 2.0
@@ -266,7 +267,8 @@ class ClassicalPlanner(Policy):
         m = self.cfg.memory_steps
         self._n, self._w = n, w
         self._mem = np.full((n, m, w, 2), np.nan)
-        self._head = 0
+        self._head = np.zeros(n, np.int64)  # next ring-buffer slot of each env
+        self._moved = np.zeros(n)  # motion since the slot before it was written
         self._prev_speed = np.zeros((n, 3))
         self._best_ctg = np.full(n, np.inf)
         self._since_progress = np.zeros(n, np.int64)
@@ -281,15 +283,17 @@ class ClassicalPlanner(Policy):
         self._since_progress[rows] = 0
         self._recovery[rows] = 0
         self._prev_cmd[rows] = 0.0
+        self._moved[rows] = 1.0  # the first scan of an episode takes a new slot
 
     # ------------------------------------------------------------------ costmap
     def _update_costmap(self, speed, pts, ranges, blind, hfov) -> np.ndarray:
         """Advance the rolling costmap by one control step; return its occupancy (N, G, G).
 
-        The oldest scan leaves the ring buffer; the stored points move by the ego-motion
-        integrated from ``speed`` (trapezoid over the control period, arc at the mid
-        heading); points the current scan sees through are cleared; the new scan ``pts``
-        (N, W, 2) joins.
+        The oldest scan leaves the ring buffer (once the body has moved since the last
+        scan it kept; standing still, the latest is refreshed); the stored points move by
+        the ego-motion integrated from ``speed`` (trapezoid over the control period, arc at
+        the mid heading); points the current scan sees through are cleared (not within
+        1 m); the new scan ``pts`` (N, W, 2) joins.
         """
         v = 0.5 * (speed + self._prev_speed)
         dt = self.cfg.dt
@@ -297,7 +301,14 @@ class ClassicalPlanner(Policy):
         c, s = np.cos(0.5 * dth), np.sin(0.5 * dth)
         dx = (c * v[:, 0] - s * v[:, 1]) * dt
         dy = (s * v[:, 0] + c * v[:, 1]) * dt
-        self._mem[:, self._head] = np.nan
+        # A new slot only once the body has moved (0.05 m or 0.1 rad): standing still, the
+        # latest slot is refreshed and what was seen on the way stays remembered.
+        self._moved += np.hypot(dx, dy) + 0.5 * np.abs(dth)
+        advance = self._moved >= 0.05
+        m = self.cfg.memory_steps
+        slot = np.where(advance, self._head, (self._head - 1) % m)
+        rows = np.arange(self._n)
+        self._mem[rows, slot] = np.nan
         n, g = self._n, self.cfg.grid_cells
         from compass_nav.planner.local import update_memory  # numba: only when driving
 
@@ -311,12 +322,14 @@ class ClassicalPlanner(Policy):
             np.ascontiguousarray(ranges, np.float64),
             np.ascontiguousarray(blind, np.float64),
             np.ascontiguousarray(hfov, np.float64),
+            _KEEP_RANGE,
             _CLEAR_RANGE,
             occ,
             cell_pts,
         )
-        self._mem[:, self._head] = pts
-        self._head = (self._head + 1) % self.cfg.memory_steps
+        self._mem[rows, slot] = pts
+        self._head = np.where(advance, (self._head + 1) % m, self._head)
+        self._moved = np.where(advance, 0.0, self._moved)
         j = np.floor(pts[..., 0] / RESOLUTION + 0.5 * g)
         i = np.floor(pts[..., 1] / RESOLUTION + 0.5 * g)
         ok = np.isfinite(j) & (i >= 0) & (i < g) & (j >= 0) & (j < g)
@@ -419,9 +432,9 @@ class ClassicalPlanner(Policy):
         err = _wrap(goal[:, 2])
         max_wz = descr[:, _MAX_WZ]
         # Can the footprint turn in place through the angle it needs (either way round)?
-        short = self._turn_clear(clearance, centres, radius, err)
+        short = self._turn_clear(clearance, descr, err)
         other = err - np.sign(err) * 2.0 * np.pi
-        long_way = ~short & self._turn_clear(clearance, centres, radius, other)
+        long_way = ~short & self._turn_clear(clearance, descr, other)
         want = np.where(long_way, other, err)
         turn = np.zeros((n, 3))
         turn[:, 2] = np.clip(1.2 * want, -max_wz, max_wz)
@@ -441,14 +454,28 @@ class ClassicalPlanner(Policy):
         moved[~admissible.any(axis=1)] = 0.0
         return np.where(can_turn[:, None], turn, moved)
 
-    def _turn_clear(self, clearance, centres, radius, angle) -> np.ndarray:
-        """(N,) bool: turning in place by ``angle`` (N,) rad keeps every disc off obstacles."""
+    def _turn_clear(self, clearance, descr, angle) -> np.ndarray:
+        """(N,) bool: turning in place by ``angle`` (N,) rad keeps the footprint off obstacles.
+
+        Checked on the rectangle's outline itself (20 points), not the covering discs: at the
+        goal the body is often close to something, and the discs overstate the corners.
+        """
+        u = np.linspace(-0.5, 0.5, 6)
+        side = np.concatenate(
+            [
+                np.stack([u, np.full(6, 0.5)], 1),
+                np.stack([u, np.full(6, -0.5)], 1),
+                np.stack([np.full(4, 0.5), u[1:-1]], 1),
+                np.stack([np.full(4, -0.5), u[1:-1]], 1),
+            ]
+        )  # (20, 2) on the unit square's outline
+        dims = np.stack([descr[:, _LENGTH], descr[:, _WIDTH]], 1)[:, None, :]
+        outline = side[None] * dims  # (N, 20, 2)
         steps = np.linspace(0.0, 1.0, 9)[None, :] * angle[:, None]  # (N, S)
         c, s = np.cos(steps)[..., None], np.sin(steps)[..., None]
-        ox, oy = centres[:, None, :, 0], centres[:, None, :, 1]
-        xy = np.stack([c * ox - s * oy, s * ox + c * oy], -1)  # (N, S, D, 2)
-        clr = self._interp(clearance, xy).min(axis=(1, 2))
-        return clr - radius > 0.0
+        ox, oy = outline[:, None, :, 0], outline[:, None, :, 1]
+        xy = np.stack([c * ox - s * oy, s * ox + c * oy], -1)  # (N, S, 20, 2)
+        return self._interp(clearance, xy).min(axis=(1, 2)) > 0.5 * self.cfg.safety_margin
 
     def _clearance(self, occ: np.ndarray) -> np.ndarray:
         """(N, G, G) m from each cell centre to the nearest obstacle surface.

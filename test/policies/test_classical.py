@@ -166,7 +166,7 @@ def test_costmap_follows_odometry_and_clears_what_it_sees_through():
     assert occ[0, g // 2 + 1, g // 2 + 20] and occ.sum() == 2
     # The scan now sees nothing ahead (free to the horizon): the point ahead is cleared.
     pol._prev_speed[:] = 0.0
-    pol._head = 1
+    pol._head = 2  # standing still refreshes the latest slot (1), not the stored one (0)
     occ = pol._update_costmap(np.zeros((1, 3)), none, np.full((1, w), np.inf), blind, hfov)
     assert np.isnan(pol._mem[0, 0, 1]).all() and occ.sum() == 1
 
