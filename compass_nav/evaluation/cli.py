@@ -28,8 +28,7 @@ examples:
   compass-nav evaluate run goal_seeker --route-mode mapless --episodes 50
   compass-nav evaluate runs/il/last.pt --embodiments carter spot --gifs 5
   compass-nav evaluate run --compare runs/eval/il runs/eval/generalist --out runs/eval/compare.md
-  compass-nav evaluate run models/default.onnx --baselines goal_seeker,classical,teacher \
-      --split validation --embodiments carter spot h1 --episodes 50 --out runs/eval/vs_baselines
+  compass-nav evaluate run models/default.onnx --baselines default --split validation
 
 --embodiments accepts names, YAML paths, or the groups 'all', 'train' and 'heldout'.
 Episode i of a cell is the same start/goal/scene for every policy under the same --seed,
