@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 __all__ = [
+    "EPISODE_INFO_KEYS",
     "CellQueue",
     "Episode",
     "EpisodeHook",
@@ -41,6 +42,19 @@ __all__ = [
     "Quota",
     "SlotQuota",
 ]
+
+#: Optional per-episode facts a simulator may state in ``info`` (an (N,) array) on the step an
+#: episode ends, copied into :attr:`Episode.extras` when present: whether the route planned
+#: on the stale map is blocked, the route's length (m) and tortuosity, whether a moving
+#: obstacle came near, whether the collision was with a moving obstacle. The evaluation's
+#: strata (:mod:`compass_nav.evaluation.strata`) read them; no policy sees them.
+EPISODE_INFO_KEYS: tuple[str, ...] = (
+    "route_blocked",
+    "route_length",
+    "tortuosity",
+    "moving_encounter",
+    "moving_collision",
+)
 
 #: ``act(obs, episode_start) -> (N, 3) action`` (a :class:`Policy`'s ``act`` fits).
 ActFn = Callable[[Mapping[str, np.ndarray], np.ndarray], np.ndarray]
@@ -67,6 +81,8 @@ class Episode:
         line_blocked: The body's circumscribed disc swept along the straight segment from
             the start to the goal would touch an obstacle (simulator metadata, see
             :func:`compass_nav.sim.env.line_blocked`; no policy sees it).
+        extras: The :data:`EPISODE_INFO_KEYS` the simulator stated for this episode (plain
+            Python bool / float values); keys it does not state are absent.
         arrays: Per-step observation arrays when the runner was asked to keep them
             (``keep``): ``key`` (T, ...) for the observations the actions were computed from,
             ``final_<key>`` the observation the episode ended on; ``None`` otherwise.
@@ -88,6 +104,7 @@ class Episode:
     final_distance: float
     episode_return: float
     line_blocked: bool = False
+    extras: dict[str, Any] = dataclasses.field(default_factory=dict)
     arrays: dict[str, np.ndarray] | None = None
 
     @property
@@ -342,6 +359,7 @@ class EpisodeRunner:
             final_distance=float(np.hypot(*obs["goal"][e, :2])),
             episode_return=float(ep["r"][e]),
             line_blocked=bool(info["line_blocked"][e]),
+            extras={k: np.asarray(info[k][e]).item() for k in EPISODE_INFO_KEYS if k in info},
             arrays=arrays,
         )
 

@@ -30,10 +30,14 @@ examples:
   compass-nav evaluate run goal_seeker --route-mode mapless --episodes 50
   compass-nav evaluate runs/il/last.pt --embodiments carter spot --gifs 5
   compass-nav evaluate run --compare runs/eval/il runs/eval/generalist --out runs/eval/compare.md
+  compass-nav evaluate run models/default.onnx --baselines default --split validation
 
 --embodiments accepts names, YAML paths, or the groups 'all', 'train' and 'heldout'.
 Episode i of a cell is the same start/goal/scene for every policy under the same --seed,
-so two results with equal settings are paired episode by episode."""
+so two results with equal settings are paired episode by episode; --baselines runs
+the baselines on the same episodes and reports paired differences (baselines.md).
+Choose settings and models on --split validation; --split heldout is for the figures
+reported after that (the result files and reports record the split)."""
 
 
 def _embodiments(values: list[str]) -> tuple[str, ...]:
@@ -93,6 +97,13 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         "settings), train (heldout)",
         choices=("heldout", "validation", "train"),
     )
+    p.add_argument(
+        "--baselines",
+        default="",
+        metavar="SPECS",
+        help="comma-separated policies run on the same episodes beside POLICY, with paired "
+        "differences (e.g. goal_seeker,classical,teacher; 'default' = those three)",
+    )
     p.add_argument("--seed", type=int, default=0, help="episode-set seed (0)")
     p.add_argument(
         "--num-envs",
@@ -150,7 +161,18 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(
         EvalConfig, args, embodiments=_embodiments(args.embodiments), episode=episode
     )
+    baselines = ()
+    if args.baselines:
+        from compass_nav.contract.policy import check_policy_spec
+        from compass_nav.evaluation.baselines import parse_baselines
+
+        baselines = parse_baselines(args.baselines)
+        for spec in (args.policy, *baselines):
+            check_policy_spec(spec)  # a typo is refused before any episode runs
     out = ensure_output_dir(args.out or _default_out(args.policy), "--out")  # before the run
+    _warn_split(episode.split)
+    if baselines:
+        return _run_baselines(args, cfg, baselines, out, console)
     result = evaluate(args.policy, cfg, progress=not args.no_progress)
     paths = result.save(out)
     console.print(
@@ -170,6 +192,42 @@ def run(args: argparse.Namespace) -> int:
         f"collision_rate={o['collision_rate']:.4f} spl={o['spl']:.4f} "
         f"wtt_s={o['wtt']:.2f} wall_s={result.wall_time:.1f}"
     )
+    return 0
+
+
+def _warn_split(split: str) -> None:
+    """Say loudly that held-out figures are for reporting, not for choosing settings."""
+    import sys
+
+    if split == "heldout":
+        print(
+            "WARNING: --split heldout: these figures are for reporting only, after every "
+            "setting and model has been chosen on --split validation; do not tune on them.",
+            file=sys.stderr,
+        )
+
+
+def _run_baselines(args, cfg, baselines, out: Path, console) -> int:
+    from compass_nav.evaluation.baselines import evaluate_with_baselines
+
+    report = evaluate_with_baselines(
+        args.policy, baselines, cfg, out, progress=not args.no_progress
+    )
+    for p in report["policies"]:
+        o = p["metrics"]["overall"]
+        print(
+            f"policy={p['spec']} split={report['split']} episodes={o['n']} sr={o['sr']:.4f} "
+            f"collision_rate={o['collision_rate']:.4f} spl={o['spl']:.4f} "
+            f"wtt_s={o['wtt']:.2f}"
+        )
+    for lab, d in report["paired"].items():
+        o = d["overall"]
+        print(
+            f"paired {report['policy']}-{lab}: d_sr={o['d_sr']:+.4f} "
+            f"[{o['d_sr_ci'][0]:+.4f}, {o['d_sr_ci'][1]:+.4f}] wins={o['policy_only']} "
+            f"losses={o['baseline_only']}"
+        )
+    console.print(f"wrote {out / 'baselines.md'}, baselines.json and one folder per policy")
     return 0
 
 

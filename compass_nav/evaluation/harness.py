@@ -157,6 +157,7 @@ def _rollout(
             "final_distance": episode.final_distance,
             "return": episode.episode_return,
             "line_blocked": episode.line_blocked,
+            **episode.extras,  # the optional facts the simulator states (strata)
         }
 
     class Hook(EpisodeHook):
@@ -217,6 +218,7 @@ def _worker(spec: str, cfg: EvalConfig, share: tuple, threads: int, queue, regis
 
 def _pooled(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
     from compass_nav.evaluation.metrics import line_strata, summarize
+    from compass_nav.evaluation.strata import describe, stratify
 
     # Records stored before episodes carried the flag get no strata (and no made-up ones).
     flagged = all("line_blocked" in r for r in records)
@@ -244,6 +246,8 @@ def _pooled(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
                 if flagged
                 else {}
             ),
+            **describe(rows),
+            "strata": stratify(rows, n_boot=cfg.bootstrap, seed=seed + 11),
         }
 
     cells = [
@@ -260,7 +264,9 @@ def compute_metrics(cfg: EvalConfig, records: list[dict[str, Any]]) -> dict[str,
     """Per-cell, per-embodiment (pooled over families) and overall metrics of ``records``.
 
     The blocked / clear strata (:func:`compass_nav.evaluation.metrics.line_strata`) are
-    added when every record carries ``line_blocked``.
+    added when every record carries ``line_blocked``; every group also gets ``strata``
+    (:func:`compass_nav.evaluation.strata.stratify`: full metrics per stratum of every fact
+    the simulator stated) and the descriptors of :func:`compass_nav.evaluation.strata.describe`.
     """
     return _pooled(cfg, records)
 

@@ -12,9 +12,16 @@ evaluation never leaves a half-written table.
      "metrics": {"cells": [...], "embodiments": [...], "overall": {...}},
      "episodes": [{RECORD_FIELDS...}, ...], "gifs": [file names]}
 
+The top level also names the ``split`` (train / validation / heldout scene seeds), the
+``route_mode`` and every body's own split (``bodies``: ``{name: train|heldout}``); the same
+split appears in every ``results.csv`` row and in the header of ``table.md``.
+
 Each metrics entry also holds the blocked / clear strata (``blocked_n``, ``blocked_sr``,
-``blocked_sr_ci``, ``clear_...``; :func:`compass_nav.evaluation.metrics.line_strata`), which
-``table.md`` lists after the main table and ``results.csv`` as extra columns.
+``blocked_sr_ci``, ``clear_...``; :func:`compass_nav.evaluation.metrics.line_strata`) and
+``strata`` (:func:`compass_nav.evaluation.strata.stratify`: full metrics of each stratum of
+every fact the simulator stated: straight line, stale route, moving obstacles), which
+``table.md`` lists after the main table, one section per stratum variable, and
+``results.csv`` as extra columns ``<key>_<true|false>_<metric>``.
 
 NaN (undefined, e.g. WTT with no success) is written as ``null``; +inf as the string "inf".
 """
@@ -151,6 +158,78 @@ STRATA_HEADER = [
 ]
 
 
+def metric_groups(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Metrics entries in table order: each body's cells then its pooled row, then overall."""
+    out = []
+    for e in metrics["embodiments"]:
+        out += [m for m in metrics["cells"] if m["embodiment"] == e["embodiment"]] + [e]
+    if len(metrics["embodiments"]) > 1:
+        out.append(metrics["overall"])
+    return out
+
+
+#: Column titles of :func:`stratum_rows` (``{yes}``/``{no}``: the stratum labels).
+STRATUM_HEADER = (
+    "embodiment",
+    "family",
+    "n {yes} / {no}",
+    "SR {yes} [95% CI]",
+    "SR {no} [95% CI]",
+    "collision {yes} [95% CI]",
+    "collision {no} [95% CI]",
+    "timeout {yes} / {no}",
+    "SPL {yes} [95% CI]",
+    "SPL {no} [95% CI]",
+    "TT s {yes} / {no}",
+)
+
+
+def stratum_rows(metrics: dict[str, Any], key: str) -> list[list[str]]:
+    """Rows of one stratum variable (``line_blocked``, ``route_blocked``...) in table order."""
+    rows = []
+    for m in metric_groups(metrics):
+        st = (m.get("strata") or {}).get(key)
+        if st is None:
+            continue
+        t, f = st["true"], st["false"]
+        emb = m["embodiment"] if m["embodiment"] != "all" else "**all**"
+        fam = m["family"] if m["family"] != "all" else "**pooled**"
+        rows.append(
+            [
+                emb,
+                fam,
+                f"{t['n']} / {f['n']}",
+                fmt_metric(t, "sr", "sr_ci", "rate"),
+                fmt_metric(f, "sr", "sr_ci", "rate"),
+                fmt_metric(t, "collision_rate", "collision_ci", "rate"),
+                fmt_metric(f, "collision_rate", "collision_ci", "rate"),
+                f"{fmt_value(t['timeout_rate'], 'rate')} / {fmt_value(f['timeout_rate'], 'rate')}",
+                fmt_metric(t, "spl", "spl_ci", "rate"),
+                fmt_metric(f, "spl", "spl_ci", "rate"),
+                f"{fmt_value(t['travel_time'], 'time')} / {fmt_value(f['travel_time'], 'time')}",
+            ]
+        )
+    return rows
+
+
+def strata_markdown(metrics: dict[str, Any]) -> str:
+    """Markdown sections, one per stratum variable the episodes carry ('' when none)."""
+    from compass_nav.evaluation.strata import STRATA
+
+    present = metrics["overall"].get("strata") or {}
+    text = ""
+    for key, title, yes, no in STRATA:
+        if key not in present:
+            continue
+        header = [h.format(yes=yes, no=no) for h in STRATUM_HEADER]
+        text += (
+            f"\n## Stratum: {title} {yes} / {no} (`{key}`)\n\n"
+            "Rates: Wilson 95% intervals; SPL: bootstrap 95% intervals; TT: mean travel "
+            "time of the successes.\n\n" + markdown_table(header, stratum_rows(metrics, key))
+        )
+    return text
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     """A GitHub-flavoured markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -163,12 +242,34 @@ def results_header() -> list[str]:
     return ["embodiment", "family", *(c[0] for c in COLUMNS), "n"]
 
 
+def body_splits(embodiments) -> dict[str, str]:
+    """``{body: its split}`` (``train`` / ``heldout``) of the evaluated bodies."""
+    from compass_nav.contract.body import get_embodiment
+
+    return {str(b): get_embodiment(b).split for b in embodiments}
+
+
+def split_line(split: str, bodies: dict[str, str]) -> str:
+    """One markdown line naming the scene split and every body's split."""
+    note = {
+        "heldout": "held-out scenes: for reported figures, made after the settings were "
+        "fixed on validation",
+        "validation": "validation scenes: for choosing settings and models",
+        "train": "training scenes: in-distribution, not a generalisation figure",
+    }.get(split, split)
+    listed = ", ".join(f"{b} ({s})" for b, s in bodies.items())
+    return f"**Split: {split}** ({note}); bodies: {listed}."
+
+
 def to_dict(result) -> dict[str, Any]:
     """The ``results.json`` content of an :class:`EvalResult` (see module docstring)."""
     return _jsonable(
         {
             "format": FORMAT,
             "policy": result.policy,
+            "split": result.config.episode.split,
+            "route_mode": result.config.episode.route_mode,
+            "bodies": body_splits(result.config.embodiments),
             "config": config_to_dict(result.config),
             "wall_time_s": round(result.wall_time, 3),
             "env_steps": int(result.env_steps),
@@ -178,20 +279,50 @@ def to_dict(result) -> dict[str, Any]:
     )
 
 
-def _csv_text(metrics: dict[str, Any]) -> str:
-    keys = [k for k in metrics["overall"] if k not in ("embodiment", "family")]
+#: Metrics of each stratum written as CSV columns ``<key>_<true|false>_<metric>``.
+_CSV_STRATUM_METRICS = (
+    "n",
+    "sr",
+    "sr_ci",
+    "collision_rate",
+    "collision_ci",
+    "timeout_rate",
+    "spl",
+    "spl_ci",
+    "travel_time",
+)
+
+
+def _flat(m: dict[str, Any]) -> dict[str, Any]:
+    """A metrics entry as flat scalar / interval columns (strata expanded)."""
+    out = {k: v for k, v in m.items() if k not in ("embodiment", "family", "strata")}
+    for key, entry in (m.get("strata") or {}).items():
+        for half in ("true", "false"):
+            for metric in _CSV_STRATUM_METRICS:
+                out[f"{key}_{half}_{metric}"] = entry[half][metric]
+    return out
+
+
+def _csv_text(metrics: dict[str, Any], split: str = "", bodies: dict | None = None) -> str:
+    flat = [_flat(m) for m in metrics["cells"] + metrics["embodiments"]]
+    keys = list(_flat(metrics["overall"]))
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    header = ["embodiment", "family"]
+    header = ["split", "embodiment", "embodiment_split", "family"]
     for k in keys:
         header += [f"{k}_low", f"{k}_high"] if k.endswith("_ci") else [k]
     w.writerow(header)
-    for m in metrics["cells"] + metrics["embodiments"]:
-        row: list[Any] = [m["embodiment"], m["family"]]
+    bodies = bodies or {}
+    for m, f in zip(metrics["cells"] + metrics["embodiments"], flat, strict=True):
+        row: list[Any] = [split, m["embodiment"], bodies.get(m["embodiment"], ""), m["family"]]
         for k in keys:
-            v = m[k]
-            row += [_num(x) for x in v] if k.endswith("_ci") else [v]
-        w.writerow(["" if isinstance(x, float) and math.isnan(x) else x for x in row])
+            v = f.get(k)
+            if k.endswith("_ci"):
+                row += [_num(x) for x in v] if v is not None else ["", ""]
+            else:
+                row += [v]
+        w.writerow(["" if (x is None or (isinstance(x, float) and math.isnan(x))) else x
+                    for x in row])  # fmt: skip
     return buf.getvalue()
 
 
@@ -269,11 +400,13 @@ def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[st
     paths["json"] = out / "results.json"
     atomic_write_json(paths["json"], data)
     paths["csv"] = out / "results.csv"
-    atomic_write_text(paths["csv"], _csv_text(result.metrics))
     cfg = result.config
     ep = cfg.episode
+    bodies = body_splits(cfg.embodiments)
+    atomic_write_text(paths["csv"], _csv_text(result.metrics, ep.split, bodies))
     title = (
-        f"# Evaluation of `{result.policy}`\n\n{ep.route_mode} routes, {ep.split} "
+        f"# Evaluation of `{result.policy}`\n\n{split_line(ep.split, bodies)}\n\n"
+        f"{ep.route_mode} routes, {ep.split} "
         f"scenes, {cfg.episodes} episodes per cell, seed {cfg.seed}, "
         f"{cfg.episode.image_width}x{cfg.episode.image_height} images, timeout "
         f"{cfg.episode.max_episode_steps} steps; wall time {result.wall_time:.0f} s.\n\n"
@@ -281,16 +414,7 @@ def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[st
         "TT: mean travel time of successes; WTT = TT / SR.\n\n"
     )
     table = title + markdown_table(results_header(), table_rows(result.metrics))
-    strata = strata_rows(result.metrics)
-    if strata:
-        table += (
-            "\n## Strata: straight line to the goal blocked / clear\n\n"
-            "An episode is *blocked* when the body's circumscribed disc swept along the "
-            "straight segment from the start to the goal would touch an obstacle "
-            "(`line_blocked` in the episode records): the hard episodes, where driving "
-            "straight at the goal is not enough. SR: Wilson 95% intervals.\n\n"
-            + markdown_table(STRATA_HEADER, strata)
-        )
+    table += strata_markdown(result.metrics)
     paths["table"] = out / "table.md"
     atomic_write_text(paths["table"], table)
     if plots:

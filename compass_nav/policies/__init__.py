@@ -12,6 +12,8 @@ Registered kinds (``make_policy(spec)``):
     ``standstill``           always zero velocity
     ``wall``                 full speed straight ahead (drives into walls)
     ``goal_seeker``          follows the route waypoints with no obstacle knowledge
+    ``classical``            depth-camera costmap + dynamic-window local planner
+                             (:mod:`compass_nav.policies.classical`)
     ``<path>.pt|.onnx|dir``  learned policies (checkpoints, exported models): their loaders
                              are registered by :func:`compass_nav.plugins.register_all`.
 
@@ -27,9 +29,11 @@ from compass_nav.contract.policy import (
     register_loader,
 )
 from compass_nav.policies import degraded  # noqa: F401 - registers degraded:/random/depth_seeker
+from compass_nav.policies.classical import ClassicalPlanner
 from compass_nav.policies.scripted import GoalSeeker, StandStill, WallDriver
 
 __all__ = [
+    "ClassicalPlanner",
     "GoalSeeker",
     "Policy",
     "StandStill",

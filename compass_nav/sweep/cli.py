@@ -33,6 +33,7 @@ A spec file (every key optional):
   route_modes: [planned, mapless]
   episodes: 20
   seeds: [0]
+  split: validation                # scene seeds: choose on validation, report heldout once
   backend: embedded
   image_height: 64
   image_width: 64
@@ -79,6 +80,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.spec.is_file():
         raise ConfigError(f"SPEC={args.spec}: no such file")
     spec = resolve_config(SweepSpec, config_file=args.spec, overrides=args.set)
+    if spec.split == "heldout":
+        import sys
+
+        print(
+            "WARNING: split: heldout: a sweep over held-out scenes reports, it must not choose "
+            "policies, checkpoints or settings; choose on split: validation.",
+            file=sys.stderr,
+        )
     out = ensure_output_dir(args.out, "--out")
     resolve_engine(args.engine, args.address)
     cells = expand(spec)

@@ -63,6 +63,7 @@ CSV_FIELDS = (
     "clear_sr",
     "clear_sr_lo",
     "clear_sr_hi",
+    "split",
 )
 #: The blocked / clear strata (``line_blocked`` in the episode records).
 STRATA = ("blocked", "clear")
@@ -99,6 +100,7 @@ def _rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "travel_time": m["travel_time"],
                 "wtt": m["wtt"],
                 "cell_id": rec["cell_id"],
+                "split": c.get("split", ""),
             }
         )
         flagged = "blocked_n" in m  # absent: stored before the records carried the flag
@@ -350,7 +352,16 @@ def write_report(out: str | Path, records: Sequence[dict[str, Any]], title: str 
             [[p, *[_sr(by_pb.get((p, b))) for b in bodies], _sr(by_p[(p,)])] for p in policies],
         )
     )
-    md += ["## Best policy per body", ""]
+    splits = _unique(r["split"] for r in rows)
+    md += ["", f"**Split: {', '.join(s or '?' for s in splits)}** (scene seeds)."]
+    md += ["", "## Best policy per body", ""]
+    if any(s == "heldout" for s in splits):
+        md += [
+            "**Held-out scenes: this table reports, it does not choose.** Choose policies, "
+            "checkpoints and settings on a `split: validation` sweep, then report held-out "
+            "once.",
+            "",
+        ]
     best_rows = []
     for b in bodies:
         cands = [(p, by_pb[(p, b)]) for p in policies if (p, b) in by_pb]

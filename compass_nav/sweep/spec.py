@@ -62,7 +62,9 @@ class SweepSpec:
         route_modes: ``planned`` and/or ``mapless``.
         episodes: Episodes per cell.
         seeds: Episode-set seeds; each is its own cell.
-        split: Scene seeds: ``heldout``, ``validation`` or ``train``.
+        split: Scene seeds: ``validation`` (the default: a sweep compares policies and
+            checkpoints, which is choosing), ``heldout`` (a final figure, once the choice is
+            made; the report then says its "best" table is not for choosing) or ``train``.
         backend: Simulator: ``embedded`` (the only one so far).
         image_height, image_width: Camera size the policy sees.
         max_steps: Episode time limit in 10 Hz steps.
@@ -75,7 +77,7 @@ class SweepSpec:
     route_modes: tuple[str, ...] = ("planned",)
     episodes: int = 20
     seeds: tuple[int, ...] = (0,)
-    split: str = "heldout"
+    split: str = "validation"
     backend: str = "embedded"
     image_height: int = 64
     image_width: int = 64

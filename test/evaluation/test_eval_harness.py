@@ -176,10 +176,10 @@ def test_strata_in_outputs_and_json_strict(straight, tmp_path):
         assert int(r["blocked_n"]) + int(r["clear_n"]) == int(r["n"])
         assert {"blocked_sr", "blocked_sr_ci_low", "clear_sr", "clear_sr_ci_high"} <= set(r)
     table = paths["table"].read_text()
-    assert "## Strata: straight line to the goal blocked / clear" in table
+    assert "## Stratum: straight line start-goal blocked / clear (`line_blocked`)" in table
     assert table.count("| carter |") == 2 * (3 + 1)  # main table and strata table
     m = straight.metrics["overall"]
-    assert f"| carter | **pooled** | {m['n']} | {m['blocked_n']} (" in table
+    assert f"| carter | **pooled** | {m['blocked_n']} / {m['clear_n']} |" in table
 
 
 def test_records_without_the_flag_get_no_strata(straight):
