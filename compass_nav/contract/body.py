@@ -554,9 +554,76 @@ def get_embodiment(name_or_path: str | EmbodimentSpec) -> EmbodimentSpec:
         return reg[key]
     if key in _GENERATED:
         return _GENERATED[key]
-    if key.endswith((".yaml", ".yml")) or "/" in key:
+    if _is_path(key):
         return load_embodiment_file(key)
+    from compass_nav.contract.body_generator import body_from_name
+
+    generated = body_from_name(key)
+    if generated is not None:
+        return generated
     raise ConfigError(
         f"unknown embodiment {key!r}; known embodiments: {', '.join(reg)} "
-        "(or give the path of a YAML file)"
+        "(or give the path of a YAML file, or random-s<seed>-i<index>)"
     )
+
+
+def _is_path(key: str) -> bool:
+    return key.endswith((".yaml", ".yml")) or "/" in key
+
+
+#: Groups an ``--embodiments`` list may name.
+GROUPS = ("all", "train", "heldout")
+
+
+def expand_embodiments(values: Sequence[str]) -> tuple[str, ...]:
+    """Resolve an ``--embodiments`` list into body names, checking every one.
+
+    Each value is a registered name, a YAML path (kept as given, so that every process
+    reloads the file), a group (``all``, ``train``, ``heldout``: the registered bodies of
+    that split) or ``random:<n>`` / ``random:<n>@seed=<s>``: ``n`` procedural bodies drawn
+    from the envelope with seed ``s`` (default 0), named ``random-s<s>-i<k>``
+    (:mod:`compass_nav.contract.body_generator`). Repeats are dropped, order kept.
+
+    Raises:
+        ConfigError: An unknown name, an unreadable or invalid file (naming the field, the
+            value and the allowed range), a malformed ``random:`` spec, or an empty list.
+    """
+    from compass_nav.contract.body_generator import parse_random_spec
+
+    out: list[str] = []
+    for v in values:
+        v = str(v).strip()
+        if v in GROUPS:
+            names = list_embodiments(None if v == "all" else v)
+        else:
+            names = parse_random_spec(v) or [v]
+        for n in names:
+            get_embodiment(n)
+            if n not in out:
+                out.append(n)
+    if not out:
+        raise ConfigError("embodiments: expected at least one body")
+    return tuple(out)
+
+
+def body_key(name_or_path: str | EmbodimentSpec) -> str:
+    """The key that stands for a body in episode seeds and caches.
+
+    A registered or generated body is keyed by its name (stable: the name determines it). A
+    body given as a file is keyed by its content, ``file-<sha256 prefix>`` of every physical
+    field (:meth:`EmbodimentSpec.content_hash`): the same file moved or copied elsewhere
+    gets the same episodes, an edited one gets new ones.
+    """
+    if isinstance(name_or_path, EmbodimentSpec):
+        spec = name_or_path
+        if _registry().get(spec.name) == spec or _GENERATED.get(spec.name) == spec:
+            return spec.name
+        from compass_nav.contract.body_generator import body_from_name
+
+        if body_from_name(spec.name) == spec:
+            return spec.name
+        return f"file-{spec.content_hash()[:16]}"
+    key = str(name_or_path)
+    if not _is_path(key) or key in _registry() or key in _GENERATED:
+        return key
+    return f"file-{get_embodiment(key).content_hash()[:16]}"

@@ -29,23 +29,16 @@ examples:
   compass-nav evaluate runs/il/last.pt --embodiments carter spot --gifs 5
   compass-nav evaluate run --compare runs/eval/il runs/eval/generalist --out runs/eval/compare.md
 
---embodiments accepts names, YAML paths, or the groups 'all', 'train' and 'heldout'.
+--embodiments accepts names, YAML paths, the groups 'all', 'train' and 'heldout', and
+random:<n>@seed=<s> (n procedural bodies from the envelope in docs/EMBODIMENTS.md).
 Episode i of a cell is the same start/goal/scene for every policy under the same --seed,
 so two results with equal settings are paired episode by episode."""
 
 
 def _embodiments(values: list[str]) -> tuple[str, ...]:
-    from compass_nav.contract.body import list_embodiments
+    from compass_nav.contract.body import expand_embodiments
 
-    out: list[str] = []
-    for v in values:
-        names = (
-            list_embodiments(None if v == "all" else v)
-            if v in ("all", "train", "heldout")
-            else [v]
-        )
-        out += [n for n in names if n not in out]
-    return tuple(out)
+    return expand_embodiments(values)
 
 
 def _default_out(policy: str) -> Path:
@@ -66,7 +59,12 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         metavar="RESULTS",
         help="compare results.json files (or folders) instead of evaluating",
     )
-    add_names(p, "--embodiments", ["carter"], "bodies, or all/train/heldout (default: carter)")
+    add_names(
+        p,
+        "--embodiments",
+        ["carter"],
+        "bodies: names, YAML paths, all/train/heldout, random:<n>@seed=<s> (default: carter)",
+    )
     add_names(
         p,
         "--families",
