@@ -20,6 +20,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
+from compass_nav.teacher.car import car_batch
 from compass_nav.utils.config import check
 
 
@@ -161,9 +162,18 @@ class Teacher:
         self._low = np.stack([b.action_low for b in bodies]).astype(np.float64)
         self._high = np.stack([b.action_high for b in bodies]).astype(np.float64)
         self._acc = np.stack([b.accel_limits for b in bodies]).astype(np.float64)
-        self._tau = np.array([b.lag_tau for b in bodies], np.float64)
         self._radius = np.array([b.circumscribed_radius for b in bodies], np.float64)
         self._holo = np.array([b.holonomic for b in bodies])
+        # Bodies that cannot turn in place get the car-like tracker (teacher/car.py); every
+        # body's command is planned from the pose predicted one command latency ahead.
+        self._latency = np.array([b.command_latency for b in bodies], np.float64)
+        self._tau = np.array([b.response_time for b in bodies], np.float64)
+        self._car_rows = np.array(
+            [e for e, b in enumerate(bodies) if b.min_turn_radius > 0], np.int64
+        )
+        self._rmin = np.array([max(b.min_turn_radius, 1e-3) for b in bodies], np.float64)
+        self._dec = np.array([b.brake_decel for b in bodies], np.float64)
+        self._dims = np.array([[b.length, b.width] for b in bodies], np.float64)
         c = self.cfg
         self._params = np.array(
             [
@@ -182,10 +192,11 @@ class Teacher:
         """Commands (N, 3) for the env's current state (``obs`` is not needed: privileged)."""
         p = self.env.privileged()
         out = np.zeros((self.env.num_envs, 3))
+        pose = predict_pose(p["pose"], p["velocity"], self._latency)
         _teacher_batch(
             p["cost_to_go"],
             p["clearance"],
-            p["pose"],
+            pose,
             p["velocity"],
             p["goal"],
             self._low,
@@ -197,4 +208,40 @@ class Teacher:
             self._params,
             out,
         )
+        if self._car_rows.size:
+            car_batch(
+                p["height"],
+                p["cost_to_go"],
+                p["pose"],
+                p["velocity"],
+                p["goal"],
+                self._car_rows,
+                self._rmin,
+                self._high[:, 0],
+                -self._low[:, 0],
+                self._dec,
+                self._dims,
+                self._latency,
+                self.cfg.speed_scale,
+                out,
+            )
         return out.astype(np.float32)
+
+
+def predict_pose(pose: np.ndarray, vel: np.ndarray, latency: np.ndarray) -> np.ndarray:
+    """Poses (N, 3) after each body's command latency at its current body velocity.
+
+    A command acts ``latency`` seconds after it is sent; planning from where the body will be
+    then anticipates the delay. Bodies without latency get their pose unchanged (same array
+    values, so the teacher's commands for them are exactly what they were).
+    """
+    rows = np.flatnonzero(latency > 0)
+    if rows.size == 0:
+        return pose
+    out = pose.copy()
+    yaw, lat = pose[rows, 2], latency[rows]
+    c, s = np.cos(yaw), np.sin(yaw)
+    out[rows, 0] += (c * vel[rows, 0] - s * vel[rows, 1]) * lat
+    out[rows, 1] += (s * vel[rows, 0] + c * vel[rows, 1]) * lat
+    out[rows, 2] = (yaw + vel[rows, 2] * lat + np.pi) % (2 * np.pi) - np.pi
+    return out
