@@ -20,7 +20,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
-from compass_nav.teacher.car import car_batch
+from compass_nav.teacher.car import car_batch, lane_cost_to_go, lane_start
 from compass_nav.utils.config import check
 
 
@@ -174,6 +174,11 @@ class Teacher:
         self._rmin = np.array([max(b.min_turn_radius, 1e-3) for b in bodies], np.float64)
         self._dec = np.array([b.brake_decel for b in bodies], np.float64)
         self._dims = np.array([[b.length, b.width] for b in bodies], np.float64)
+        self._bodies = bodies
+        n = len(bodies)
+        self._lane = np.zeros((n, 3))
+        self._lane_goal = np.full((n, 3), np.nan)
+        self._lane_ctg = np.zeros((n,) + env.privileged()["cost_to_go"].shape[1:])
         c = self.cfg
         self._params = np.array(
             [
@@ -209,12 +214,14 @@ class Teacher:
             out,
         )
         if self._car_rows.size:
+            self._update_lanes(p)
             car_batch(
                 p["height"],
-                p["cost_to_go"],
+                self._lane_ctg,
                 p["pose"],
                 p["velocity"],
                 p["goal"],
+                self._lane,
                 self._car_rows,
                 self._rmin,
                 self._high[:, 0],
@@ -226,6 +233,20 @@ class Teacher:
                 out,
             )
         return out.astype(np.float32)
+
+    def _update_lanes(self, p: dict) -> None:
+        """Per new goal of a car-like env: its final lane and the cost-to-go to the lane start."""
+        from compass_nav.planner.cost import planner_cost
+
+        for e in self._car_rows:
+            if np.array_equal(self._lane_goal[e], p["goal"][e]):
+                continue
+            body = self._bodies[e]
+            lane = lane_start(p["height"][e], p["goal"][e], body.length, body.width)
+            cost = planner_cost(p["clearance"][e], body)
+            self._lane[e] = lane
+            self._lane_ctg[e] = lane_cost_to_go(cost, p["goal"][e], lane)
+            self._lane_goal[e] = p["goal"][e]
 
 
 def predict_pose(pose: np.ndarray, vel: np.ndarray, latency: np.ndarray) -> np.ndarray:
