@@ -18,6 +18,7 @@ planned from the pose predicted one command latency ahead, so delayed bodies are
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import numba as nb
@@ -57,7 +58,29 @@ def _ctg_at(ctg, x, y):
 
 
 @nb.njit(cache=True)
-def _arc(height, x, y, yaw, d, kappa, s, length, width):
+def _discs_free(clearance, x, y, yaw, length, width, infl):
+    """Whether the footprint, covered by discs along its length, keeps INFLATE from obstacles.
+
+    ``k`` discs of radius ``sqrt((w/2)^2 + (l/2k)^2)`` centred along the body axis cover the
+    rectangle; each needs that much clearance (plus half the inflation) at its centre cell.
+    Cheaper than the exact outline and a little conservative, which a planner wants.
+    """
+    k = max(1, int(math.ceil(length / width)))
+    r = math.sqrt((0.5 * width) ** 2 + (0.5 * length / k) ** 2) + 0.5 * infl
+    g = clearance.shape[0]
+    c, s = math.cos(yaw), math.sin(yaw)
+    for q in range(k):
+        off = -0.5 * length + length * (q + 0.5) / k
+        px, py = x + c * off, y + s * off
+        i = int(math.floor(py / RESOLUTION))
+        j = int(math.floor(px / RESOLUTION))
+        if i < 0 or j < 0 or i >= g or j >= g or clearance[i, j] < r:
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _arc(clearance, x, y, yaw, d, kappa, s, length, width, infl=INFLATE):
     """End pose of an arc (direction d = +-1, curvature kappa, length s); ok=False on contact."""
     n = max(1, int(math.ceil(s / ARC_STEP)))
     ds = s / n
@@ -70,7 +93,7 @@ def _arc(height, x, y, yaw, d, kappa, s, length, width):
             x += (math.sin(nyaw) - math.sin(yaw)) / kappa
             y += -(math.cos(nyaw) - math.cos(yaw)) / kappa
             yaw = nyaw
-        if footprint_collides(height, x, y, yaw, length + INFLATE, width + INFLATE):
+        if not _discs_free(clearance, x, y, yaw, length, width, infl):
             return x, y, yaw, False
     return x, y, yaw, True
 
@@ -85,14 +108,70 @@ def _score(ctg, x, y, yaw, gx, gy, gyaw):
     return c
 
 
+@nb.njit(cache=True)
+def _tree(clearance, ctg, x, y, yaw, sx, sy, gyaw, kmax, length, width, moving, infl):
+    """Two-level arc search: (cost, first direction, first curvature, second direction)."""
+    best = _BIG
+    best_d, best_k, best_next_d = 1, 0.0, 1
+    for d1 in (1, -1):
+        for i1 in range(N_CURV):
+            k1 = -kmax + 2.0 * kmax * i1 / (N_CURV - 1)
+            x1, y1, t1, ok1 = _arc(clearance, x, y, yaw, d1, k1, ARC_1, length, width, infl)
+            if not ok1:
+                continue
+            base = W_REVERSE * ARC_1 if d1 < 0 else 0.0
+            if moving != 0 and d1 != moving:
+                base += W_SWITCH
+            # Stopping at the end of the first arc is a branch too.
+            c_best = _score(ctg, x1, y1, t1, sx, sy, gyaw)
+            c_next = d1
+            for d2 in (1, -1):
+                for i2 in range(N_CURV):
+                    k2 = -kmax + 2.0 * kmax * i2 / (N_CURV - 1)
+                    x2, y2, t2, ok2 = _arc(
+                        clearance, x1, y1, t1, d2, k2, ARC_2, length, width, infl
+                    )
+                    if not ok2:
+                        continue
+                    c = _score(ctg, x2, y2, t2, sx, sy, gyaw)
+                    if d2 < 0:
+                        c += W_REVERSE * ARC_2
+                    if d2 != d1:
+                        c += W_SWITCH
+                    if c < c_best:
+                        c_best = c
+                        c_next = d2
+            c_best += base
+            if c_best < best:
+                best = c_best
+                best_d, best_k, best_next_d = d1, k1, c_next
+    return best, best_d, best_k, best_next_d
+
+
 @nb.njit(parallel=True, cache=True)
 def car_batch(
-    height, ctg, pose, vel, goal, lane, rows, rmin, vmax, vrev, dec, dims, latency, vscale, out
+    clearance,
+    ctg,
+    pose,
+    vel,
+    goal,
+    lane,
+    rows,
+    rmin,
+    vmax,
+    vrev,
+    dec,
+    dims,
+    latency,
+    vscale,
+    cooldown,
+    commit,
+    out,
 ):
     """Commands (vx, 0, wz) for the car-like envs ``rows`` (see the module docstring).
 
     Args:
-        height: (N, G, G) obstacle heights.
+        clearance: (N, G, G) m from each cell to the nearest obstacle.
         ctg: (N, G, G) cost-to-go to each env's lane start (:func:`lane_cost_to_go`).
         pose: (N, 3) world poses; vel: (N, 3) body velocities; goal: (N, 3) world goals.
         lane: (N, 3) lane start (x, y) and lane length, m (0: no lane fits).
@@ -102,6 +181,10 @@ def car_batch(
         dims: (N, 2) footprint (length, width).
         latency: (N,) command latency, s (the plan starts from the pose predicted after it).
         vscale: Fraction of the speed limit used.
+        cooldown: (N,) int64 steps before a failed parking search is tried again (updated).
+        commit: (N, 5) the parking move being executed: direction (0: none), curvature, start
+            x, y, steps held (updated). A move is held until the body has covered
+            :data:`PARK_COMMIT` m of it, so successive searches cannot make it dither.
         out: (N, 3) written for ``rows``.
     """
     for r in nb.prange(rows.shape[0]):
@@ -117,76 +200,61 @@ def car_batch(
         kmax = 1.0 / rmin[e]
         dist = math.hypot(gx - x, gy - y)
         herr = abs((gyaw - yaw + math.pi) % (2.0 * math.pi) - math.pi)
-        if dist < 0.35 and herr < 0.07:
+        if dist < 0.42 and herr < 0.08:
             out[e, 0] = 0.0
             out[e, 1] = 0.0
             out[e, 2] = 0.0
             continue
-        # Lane mode: on the straight lane behind the goal, roughly aligned: pure pursuit
-        # along it and brake to a stop at the goal.
-        lz = lane[e, 2]
-        cg, sg = math.cos(gyaw), math.sin(gyaw)
-        lx = (x - gx) * cg + (y - gy) * sg
-        ly = -(x - gx) * sg + (y - gy) * cg
-        if lz > 0 and -lz - 0.6 <= lx <= 0.25 and abs(ly) < 0.45 and herr < 0.75:
-            look = 0.7
-            tx_l = min(lx + look, 0.0)
-            if tx_l - lx < 0.3:
-                tx_l = lx + 0.3
-            tx, ty = gx + tx_l * cg, gy + tx_l * sg
-            c, s = math.cos(yaw), math.sin(yaw)
-            bx = c * (tx - x) + s * (ty - y)
-            by = -s * (tx - x) + c * (ty - y)
-            kappa = 2.0 * by / max(bx * bx + by * by, 1e-6)
-            kappa = min(max(kappa, -kmax), kmax)
-            remaining = -lx
-            if remaining < 0.12 and herr >= 0.09:
-                # Arrived misaligned: leave the lane mode (the search backs up to the lane).
-                pass
-            else:
-                speed = min(vmax[e] * vscale, 0.3 + 0.5 * remaining)
-                speed = min(speed, math.sqrt(2.0 * dec[e] * 0.5 * max(remaining - 0.1, 0.0)))
-                if remaining < 0.12:
-                    speed = 0.0
-                out[e, 0] = speed
+        # Near the goal: search a parking manoeuvre (forward and reverse arcs) to the pose.
+        if commit[e, 0] != 0.0:
+            held = math.hypot(x - commit[e, 2], y - commit[e, 3])
+            commit[e, 4] += 1
+            if held < PARK_COMMIT and commit[e, 4] < 25 and dist < PARK_WINDOW - 0.5:
+                pd, pk = commit[e, 0], commit[e, 1]
+                speed = min(vmax[e] * vscale, 0.15 + 0.3 * dist)
+                if pd < 0:
+                    speed = min(speed, vrev[e])
+                out[e, 0] = pd * speed
                 out[e, 1] = 0.0
-                out[e, 2] = speed * kappa
+                out[e, 2] = pd * speed * pk
                 continue
+            commit[e, 0] = 0.0
+        if cooldown[e] > 0:
+            cooldown[e] -= 1
+        elif dist < PARK_WINDOW - 0.8:
+            moving0 = 1 if v > 0.05 else (-1 if v < -0.05 else 0)
+            pd, pk, found = park_first_move(
+                clearance[e], x, y, yaw, gx, gy, gyaw, rmin[e], length, width, moving0, INFLATE
+            )
+            if not found:
+                # Tight spot (e.g. a goal between obstacles): search with the bare discs.
+                pd, pk, found = park_first_move(
+                    clearance[e], x, y, yaw, gx, gy, gyaw, rmin[e], length, width, moving0, 0.0
+                )
+            if found:
+                commit[e, 0], commit[e, 1] = pd, pk
+                commit[e, 2], commit[e, 3], commit[e, 4] = x, y, 0.0
+                speed = min(vmax[e] * vscale, 0.15 + 0.3 * dist)
+                if pd < 0:
+                    speed = min(speed, vrev[e])
+                vx = pd * speed
+                out[e, 0] = vx
+                out[e, 1] = 0.0
+                out[e, 2] = vx * pk
+                continue
+            cooldown[e] = PARK_RETRY
         sx, sy = lane[e, 0], lane[e, 1]
         sdist = math.hypot(sx - x, sy - y)
         moving = 1 if v > 0.05 else (-1 if v < -0.05 else 0)
-        best = _BIG
-        best_d, best_k, best_next_d = 1, 0.0, 1
-        for d1 in (1, -1):
-            for i1 in range(N_CURV):
-                k1 = -kmax + 2.0 * kmax * i1 / (N_CURV - 1)
-                x1, y1, t1, ok1 = _arc(height[e], x, y, yaw, d1, k1, ARC_1, length, width)
-                if not ok1:
-                    continue
-                base = W_REVERSE * ARC_1 if d1 < 0 else 0.0
-                if moving != 0 and d1 != moving:
-                    base += W_SWITCH
-                # Stopping at the end of the first arc is a branch too.
-                c_best = _score(ctg[e], x1, y1, t1, sx, sy, gyaw)
-                c_next = d1
-                for d2 in (1, -1):
-                    for i2 in range(N_CURV):
-                        k2 = -kmax + 2.0 * kmax * i2 / (N_CURV - 1)
-                        x2, y2, t2, ok2 = _arc(height[e], x1, y1, t1, d2, k2, ARC_2, length, width)
-                        if not ok2:
-                            continue
-                        c = _score(ctg[e], x2, y2, t2, sx, sy, gyaw)
-                        if d2 < 0:
-                            c += W_REVERSE * ARC_2
-                        if d2 != d1:
-                            c += W_SWITCH
-                        if c < c_best:
-                            c_best = c
-                            c_next = d2
-                c_best += base
-                if c_best < best:
-                    best = c_best
-                    best_d, best_k, best_next_d = d1, k1, c_next
+        best, best_d, best_k, best_next_d = _tree(
+            clearance[e], ctg[e], x, y, yaw, sx, sy, gyaw, kmax, length, width, moving, INFLATE
+        )
+        if best >= _BIG:
+            # Boxed in under the planning margin (e.g. a start next to a wall): plan with
+            # the bare footprint discs.
+            best, best_d, best_k, best_next_d = _tree(
+                clearance[e], ctg[e], x, y, yaw, sx, sy, gyaw, kmax, length, width, moving, 0.0
+            )
         if best >= _BIG:
             # Boxed in on every arc: stop (the inflation is conservative; the next step may
             # find a way once the body has settled).
@@ -221,7 +289,9 @@ def lane_start(height: np.ndarray, goal: np.ndarray, length: float, width: float
     for lz in LANE_LENGTHS:
         ok = True
         for t in np.arange(-lz, 0.2, 0.1):
-            if footprint_collides(height, gx + t * c, gy + t * s, gyaw, length + 0.06, width + 0.06):
+            if footprint_collides(
+                height, gx + t * c, gy + t * s, gyaw, length + 0.06, width + 0.06
+            ):
                 ok = False
                 break
         if ok:
@@ -259,3 +329,90 @@ def lane_cost_to_go(cost: np.ndarray, goal: np.ndarray, lane: tuple) -> np.ndarr
     si = min(max(int(sy / RESOLUTION), 0), cost.shape[0] - 1)
     sj = min(max(int(sx / RESOLUTION), 0), cost.shape[1] - 1)
     return grid.dijkstra(cost, si, sj)
+
+
+# ---------------------------------------------------------------------- parking search
+#: Half-size of the window around the goal the parking search covers, m.
+PARK_WINDOW = 3.5
+#: Its position and heading bins (m, count) -- the search's closed-set resolution.
+PARK_CELL = 0.15
+PARK_HEADINGS = 24
+#: Arc length of one parking primitive, m, and the curvature samples.
+PARK_ARC = 0.3
+PARK_CURV = 7
+#: Largest number of node expansions per search.
+PARK_EXPANSIONS = 4000
+#: Cost of a metre in reverse, of a change of direction; heuristic weight.
+PARK_W_REVERSE = 1.5
+PARK_W_SWITCH = 0.6
+PARK_H_WEIGHT = 1.5
+#: Distance a chosen parking move is driven before the next search, m.
+PARK_COMMIT = 0.2
+#: Control steps before a parking search that found nothing is tried again.
+PARK_RETRY = 5
+#: A search node within this distance and heading error of the goal ends the search.
+PARK_DIST = 0.35
+PARK_HEADING = 0.075
+
+
+@nb.njit(cache=True)
+def park_first_move(clearance, x, y, yaw, gx, gy, gyaw, rmin, length, width, d0, infl):
+    """Hybrid-A* over forward / reverse arcs from (x, y, yaw) to the goal pose.
+
+    Returns ``(direction, curvature, found)`` of the first arc of the cheapest path found
+    (``d0``: the current driving direction, +-1 or 0, so that keeping it is not charged as a
+    switch; ``infl``: footprint inflation of the collision test, m).
+    """
+    nb_ = int(2 * PARK_WINDOW / PARK_CELL) + 1
+    best = np.full((nb_, nb_, PARK_HEADINGS), 1e18)
+    cap = PARK_EXPANSIONS * 2 * PARK_CURV + 1
+    nx = np.empty(cap)
+    ny = np.empty(cap)
+    nt = np.empty(cap)
+    ng = np.empty(cap)
+    nd = np.empty(cap, np.int64)
+    nfirst_d = np.empty(cap, np.int64)
+    nfirst_k = np.empty(cap)
+    kmax = 1.0 / rmin
+    nx[0], ny[0], nt[0], ng[0], nd[0] = x, y, yaw, 0.0, d0
+    nfirst_d[0], nfirst_k[0] = 0, 0.0
+    count = 1
+    h0 = math.hypot(gx - x, gy - y)
+    heap = [(PARK_H_WEIGHT * h0, 0)]
+    expansions = 0
+    while len(heap) > 0 and expansions < PARK_EXPANSIONS:
+        _, i = heapq.heappop(heap)
+        cx, cy, ct, cg = nx[i], ny[i], nt[i], ng[i]
+        herr = abs((gyaw - ct + math.pi) % (2.0 * math.pi) - math.pi)
+        if i > 0 and math.hypot(gx - cx, gy - cy) < PARK_DIST and herr < PARK_HEADING:
+            return nfirst_d[i], nfirst_k[i], True
+        expansions += 1
+        for dd in range(2):
+            d = 1 if dd == 0 else -1
+            for ik in range(PARK_CURV):
+                k = -kmax + 2.0 * kmax * ik / (PARK_CURV - 1)
+                x2, y2, t2, ok = _arc(clearance, cx, cy, ct, d, k, PARK_ARC, length, width, infl)
+                if not ok:
+                    continue
+                bx = int((x2 - gx + PARK_WINDOW) / PARK_CELL)
+                by = int((y2 - gy + PARK_WINDOW) / PARK_CELL)
+                if bx < 0 or by < 0 or bx >= nb_ or by >= nb_:
+                    continue
+                bt = int(((t2 % (2.0 * math.pi)) / (2.0 * math.pi)) * PARK_HEADINGS)
+                bt = min(bt, PARK_HEADINGS - 1)
+                g2 = cg + PARK_ARC * (PARK_W_REVERSE if d < 0 else 1.0)
+                if nd[i] != 0 and nd[i] != d:
+                    g2 += PARK_W_SWITCH
+                if g2 >= best[bx, by, bt] or count >= cap:
+                    continue
+                best[bx, by, bt] = g2
+                nx[count], ny[count], nt[count], ng[count], nd[count] = x2, y2, t2, g2, d
+                if i == 0:
+                    nfirst_d[count], nfirst_k[count] = d, k
+                else:
+                    nfirst_d[count], nfirst_k[count] = nfirst_d[i], nfirst_k[i]
+                herr2 = abs((gyaw - t2 + math.pi) % (2.0 * math.pi) - math.pi)
+                h = math.hypot(gx - x2, gy - y2) + 0.5 * rmin * herr2
+                heapq.heappush(heap, (g2 + PARK_H_WEIGHT * h, count))
+                count += 1
+    return 0, 0.0, False

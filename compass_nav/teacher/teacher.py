@@ -178,6 +178,8 @@ class Teacher:
         n = len(bodies)
         self._lane = np.zeros((n, 3))
         self._lane_goal = np.full((n, 3), np.nan)
+        self._park_cooldown = np.zeros(n, np.int64)
+        self._park_commit = np.zeros((n, 5))
         self._lane_ctg = np.zeros((n,) + env.privileged()["cost_to_go"].shape[1:])
         c = self.cfg
         self._params = np.array(
@@ -216,7 +218,7 @@ class Teacher:
         if self._car_rows.size:
             self._update_lanes(p)
             car_batch(
-                p["height"],
+                p["clearance"],
                 self._lane_ctg,
                 p["pose"],
                 p["velocity"],
@@ -230,6 +232,8 @@ class Teacher:
                 self._dims,
                 self._latency,
                 self.cfg.speed_scale,
+                self._park_cooldown,
+                self._park_commit,
                 out,
             )
         return out.astype(np.float32)
@@ -247,6 +251,8 @@ class Teacher:
             self._lane[e] = lane
             self._lane_ctg[e] = lane_cost_to_go(cost, p["goal"][e], lane)
             self._lane_goal[e] = p["goal"][e]
+            self._park_commit[e] = 0.0
+            self._park_cooldown[e] = 0
 
 
 def predict_pose(pose: np.ndarray, vel: np.ndarray, latency: np.ndarray) -> np.ndarray:
