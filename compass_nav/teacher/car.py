@@ -173,11 +173,15 @@ def car_batch(
     Args:
         clearance: (N, G, G) m from each cell to the nearest obstacle.
         ctg: (N, G, G) cost-to-go to each env's lane start (:func:`lane_cost_to_go`).
-        pose: (N, 3) world poses; vel: (N, 3) body velocities; goal: (N, 3) world goals.
+        pose: (N, 3) world poses.
+        vel: (N, 3) body velocities.
+        goal: (N, 3) world goals.
         lane: (N, 3) lane start (x, y) and lane length, m (0: no lane fits).
         rows: (M,) env indices to plan for.
-        rmin, vmax, vrev, dec: (N,) turning radius, forward / reverse speed limit (> 0),
-            braking limit.
+        rmin: (N,) minimum turning radius, m.
+        vmax: (N,) forward speed limit, m/s.
+        vrev: (N,) reverse speed limit (> 0), m/s.
+        dec: (N,) braking limit, m/s^2.
         dims: (N, 2) footprint (length, width).
         latency: (N,) command latency, s (the plan starts from the pose predicted after it).
         vscale: Fraction of the speed limit used.
