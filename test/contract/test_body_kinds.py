@@ -1,4 +1,4 @@
-"""Bodies that differ in kind: envelope, kind rules, procedural bodies, content keys, descriptor."""
+"""Bodies that differ in kind: envelope, kind rules, random bodies, content keys, descriptor."""
 
 from __future__ import annotations
 

@@ -202,7 +202,7 @@ def test_garbage_file_is_not_onnx(tmp_path):
         (
             "embodiment",
             lambda o: o.update(embodiment=o["embodiment"][:, :9]),
-            r"input 'embodiment': expected \(B, 15\)",
+            rf"input 'embodiment': expected \(B, {len(DESCRIPTOR_FIELDS)}\)",
         ),
         ("goal", lambda o: o.pop("goal"), "no 'goal'"),
         ("depth", lambda o: o.pop("depth"), "observation has no 'depth'"),
