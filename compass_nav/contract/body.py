@@ -117,8 +117,8 @@ def _rule(kinds, field, low, high, why):
 
 
 _NONHOLO = ("wheeled", "ackermann", "tracked", "compact")
-_rule(_NONHOLO, "max_vy", 0.0, 0.0, "a {kind} body cannot move sideways: use 0")
-_rule(_NONHOLO, "max_ay", 0.0, 0.0, "a {kind} body has no lateral drive: use 0")
+_rule(_NONHOLO, "max_vy", 0.0, 0.0, "a body of kind {kind} cannot move sideways: use 0")
+_rule(_NONHOLO, "max_ay", 0.0, 0.0, "a body of kind {kind} has no lateral drive: use 0")
 _rule(
     [k for k in KINDS if k != "ackermann"],
     "min_turn_radius",

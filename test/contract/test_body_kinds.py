@@ -82,7 +82,7 @@ def test_every_registered_body_lies_in_the_envelope_and_obeys_its_kind():
         ("carter", {"command_latency": 0.3}, ["command_latency=0.3", "[0, 0.25] s"]),
         ("carter", {"min_turn_radius": 0.8}, ["min_turn_radius=0.8", "only an ackermann"]),
         ("carter", {"track_wn": 5.0}, ["track_wn=5.0", "only legged bodies"]),
-        ("rover", {"max_vy": 0.3}, ["max_vy=0.3", "ackermann body cannot move sideways"]),
+        ("rover", {"max_vy": 0.3}, ["max_vy=0.3", "kind ackermann cannot move sideways"]),
         ("rover", {"min_turn_radius": 0.0}, ["min_turn_radius=0.0", "kind ackermann: [0.3, 3]"]),
         ("tracker", {"slip_yaw": 0.0}, ["slip_yaw=0.0", "kind tracked: [0.05, 0.5]"]),
         ("omnibase", {"slip_yaw": 0.1}, ["slip_yaw=0.1", "only skid-steer"]),
@@ -216,3 +216,11 @@ def test_default_fields_keep_old_bodies_exactly_as_they_were():
     assert carter.brake_decel == carter.max_ax and carter.response_time == carter.lag_tau
     bare = dataclasses.replace(carter, name="x")
     assert bare.command_latency == bare.min_turn_radius == bare.slip_yaw == 0.0
+
+
+def test_the_docs_hold_the_envelope_and_descriptor_tables_of_the_code():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "EMBODIMENTS.md").read_text()
+    assert envelope_table() in doc
+    assert descriptor_table() in doc
