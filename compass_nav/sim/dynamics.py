@@ -202,8 +202,8 @@ class BodyDynamics:
         self.dims = np.array([[b.length, b.width] for b in bodies], np.float64)
         self.bias_max = np.array([b.tracking_bias for b in bodies], np.float64)
         self.drift_std = np.array([b.tracking_drift for b in bodies], np.float64)
-        #: Gait phase advance per metre travelled, rad/m.
-        self.gait_rate = np.array([2.0 * np.pi / b.stride_length for b in bodies])
+        #: Distance per gait cycle (the camera oscillation's period in metres), m.
+        self.stride = np.array([b.stride_length for b in bodies], np.float64)
         depth = int(math.ceil(self.latency.max(initial=0.0) / self.dt + 1e-9)) + 1
         self.hist = np.zeros((n, depth, 3))
         self.dvel = np.zeros((n, 3))

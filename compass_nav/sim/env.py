@@ -348,7 +348,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.total_steps += 1
         moved = np.hypot(*(self.pose[:, :2] - pos_before).T)
         self.travelled += moved
-        self.bob_phase += moved * self.dynamics.gait_rate  # one gait cycle per stride_length
+        self.bob_phase += moved * np.pi * 2 / self.dynamics.stride  # a gait cycle per stride
         gi = np.clip((self.pose[:, 1] / RESOLUTION).astype(int), 0, GRID_CELLS - 1)
         gj = np.clip((self.pose[:, 0] / RESOLUTION).astype(int), 0, GRID_CELLS - 1)
         geo_after = self.cost_to_go[np.arange(n), gi, gj]
