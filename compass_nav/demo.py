@@ -400,9 +400,11 @@ def run_ros_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from compass_nav.contract.body import expand_embodiments
     from compass_nav.sim.cli import parse_size
 
     ensure_output_dir(args.out, "--out")
+    args.embodiments = list(expand_embodiments(args.embodiments))
     if args.mode == "ros":
         return run_ros_demo(args)
 

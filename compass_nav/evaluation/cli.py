@@ -32,7 +32,8 @@ examples:
   compass-nav evaluate run --compare runs/eval/il runs/eval/generalist --out runs/eval/compare.md
   compass-nav evaluate run models/default.onnx --baselines default --split validation
 
---embodiments accepts names, YAML paths, or the groups 'all', 'train' and 'heldout'.
+--embodiments accepts names, YAML paths, the groups 'all', 'train' and 'heldout', and
+random:<n>@seed=<s> (n procedural bodies from the envelope in docs/EMBODIMENTS.md).
 Episode i of a cell is the same start/goal/scene for every policy under the same --seed,
 so two results with equal settings are paired episode by episode; --baselines runs
 the baselines on the same episodes and reports paired differences (baselines.md).
@@ -41,17 +42,9 @@ reported after that (the result files and reports record the split)."""
 
 
 def _embodiments(values: list[str]) -> tuple[str, ...]:
-    from compass_nav.contract.body import list_embodiments
+    from compass_nav.contract.body import expand_embodiments
 
-    out: list[str] = []
-    for v in values:
-        names = (
-            list_embodiments(None if v == "all" else v)
-            if v in ("all", "train", "heldout")
-            else [v]
-        )
-        out += [n for n in names if n not in out]
-    return tuple(out)
+    return expand_embodiments(values)
 
 
 def _default_out(policy: str) -> Path:
@@ -72,7 +65,12 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         metavar="RESULTS",
         help="compare results.json files (or folders) instead of evaluating",
     )
-    add_names(p, "--embodiments", ["carter"], "bodies, or all/train/heldout (default: carter)")
+    add_names(
+        p,
+        "--embodiments",
+        ["carter"],
+        "bodies: names, YAML paths, all/train/heldout, random:<n>@seed=<s> (default: carter)",
+    )
     p.add_argument(
         "--families",
         nargs="+",

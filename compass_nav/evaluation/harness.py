@@ -58,8 +58,19 @@ RECORD_FIELDS = (
 
 
 def episode_key(seed: int, embodiment: str, family: str, index: int) -> list[int]:
-    """Seed of episode ``index`` of a cell: stable across runs, layouts and processes."""
-    return [int(seed), zlib.crc32(embodiment.encode()), zlib.crc32(family.encode()), int(index)]
+    """Seed of episode ``index`` of a cell: stable across runs, layouts and processes.
+
+    The body enters by :func:`~compass_nav.contract.body.body_key`: its name, or for a body
+    given as a YAML file its content hash (the same file anywhere gets the same episodes).
+    """
+    from compass_nav.contract.body import body_key
+
+    return [
+        int(seed),
+        zlib.crc32(body_key(embodiment).encode()),
+        zlib.crc32(family.encode()),
+        int(index),
+    ]
 
 
 @dataclasses.dataclass

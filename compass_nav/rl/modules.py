@@ -172,6 +172,8 @@ class ResidualPolicy(nn.Module):
         "action_mean",
         "action_std",
     )
+    #: Width of the ``embodiment`` input: the head reads the whole descriptor.
+    descriptor_dim: int = DESCRIPTOR_DIM
 
     def __init__(self, base: XMobility, head: ResidualHead, info: dict | None = None) -> None:
         super().__init__()
@@ -281,7 +283,7 @@ class ResidualPolicy(nn.Module):
             torch.zeros(b, 3),
             torch.zeros(b, c.route_points, 2),
             torch.zeros(b, 3),
-            torch.zeros(b, c.descriptor_dim),
+            torch.zeros(b, self.descriptor_dim),
             torch.zeros(b, 3),
             torch.zeros(b, c.deter_dim),
             torch.zeros(b, c.stoch_dim),

@@ -34,7 +34,10 @@ are installed; this command needs only rclpy."""
 
 def _sil_options(p: argparse.ArgumentParser) -> None:
     add_names(
-        p, "--embodiments", ["carter", "spot", "h1"], "bodies to drive (default: carter spot h1)"
+        p,
+        "--embodiments",
+        ["carter", "spot", "h1"],
+        "bodies: names, YAML paths, groups, random:<n>@seed=<s> (default: carter spot h1)",
     )
     p.add_argument("--episodes", type=int, default=3, help="episodes per embodiment")
     p.add_argument(
@@ -72,6 +75,7 @@ def _sil_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from compass_nav.contract.body import expand_embodiments
     from compass_nav.ros.sil import SilConfig, run_sim_in_the_loop, success_line, summary_table
     from compass_nav.utils.atomic import atomic_write_json
 
@@ -79,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     cfg = config_from_args(
         SilConfig,
         args,
+        embodiments=expand_embodiments(args.embodiments),
         timeout_s=args.timeout,
         gif_dir=str(out) if out else None,
         log_dir=str(out / "logs") if out else None,

@@ -79,7 +79,7 @@ class StepExport(ExportablePolicy):
             TensorSpec("speed", "float32", (3,)),
             TensorSpec("route", "float32", (c.route_points, 2)),
             TensorSpec("goal", "float32", (3,)),
-            TensorSpec("embodiment", "float32", (c.descriptor_dim,)),
+            TensorSpec("embodiment", "float32", (self.descriptor_dim,)),
             TensorSpec("prev_action", "float32", (3,)),
             TensorSpec("h", "float32", (c.deter_dim,)),
             TensorSpec("z", "float32", (c.stoch_dim,)),
@@ -93,6 +93,15 @@ class StepExport(ExportablePolicy):
         state = (("prev_action", "action"), ("h", "h_new"), ("z", "z_new"))
         return tuple(inputs), outputs, state
 
+    @property
+    def descriptor_dim(self) -> int:
+        """Descriptor entries the policy reads: the first ones of ``DESCRIPTOR_FIELDS``.
+
+        A residual policy declares its own (its head reads the whole descriptor); a bare base
+        reads as many as its config says (15 for bases trained before the schema grew).
+        """
+        return int(getattr(self.policy, "descriptor_dim", self.cfg.descriptor_dim))
+
     def input_spec(self) -> InputSpec:
         """Image size and streams, route and path points from the base config."""
         c = self.cfg
@@ -103,7 +112,7 @@ class StepExport(ExportablePolicy):
             uses_depth=c.use_depth,
             route_points=c.route_points,
             control_hz=self.control_hz,
-            descriptor_fields=tuple(DESCRIPTOR_FIELDS),
+            descriptor_fields=tuple(DESCRIPTOR_FIELDS[: self.descriptor_dim]),
             path_points=c.path_points,
         )
 

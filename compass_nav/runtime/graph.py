@@ -15,6 +15,7 @@ import abc
 
 import numpy as np
 
+from compass_nav.contract.body import DESCRIPTOR_FIELDS, select_descriptor
 from compass_nav.contract.policy import PolicyRuntime
 from compass_nav.contract.spec import RuntimeOutput
 from compass_nav.runtime.errors import (
@@ -42,7 +43,7 @@ class GraphRuntime(PolicyRuntime):
         self.spec = meta.spec
         self._defaults: dict[str, np.ndarray] = {}
         if descriptor is not None:
-            d = np.asarray(descriptor, np.float32)
+            d = self._select_descriptor(np.asarray(descriptor, np.float32))
             want = (len(meta.spec.descriptor_fields),)
             if d.shape != want:
                 raise InputError(f"descriptor: expected shape {want}, got {d.shape}")
@@ -50,6 +51,18 @@ class GraphRuntime(PolicyRuntime):
                 raise InvalidObservationError("descriptor: contains NaN or infinity")
             self._defaults["embodiment"] = d
         self._state: dict[str, np.ndarray] | None = None
+
+    def _select_descriptor(self, d: np.ndarray) -> np.ndarray:
+        """The model's descriptor fields, by name, out of a full-schema descriptor.
+
+        A descriptor as wide as this package's :data:`DESCRIPTOR_FIELDS` (what the simulator
+        and :meth:`EmbodimentSpec.descriptor` give) is reduced to the fields the model
+        declares, in its order; one already as wide as the model's schema passes unchanged.
+        """
+        want = self.spec.descriptor_fields
+        if d.shape[-1] == len(DESCRIPTOR_FIELDS) and tuple(want) != DESCRIPTOR_FIELDS:
+            return select_descriptor(d.astype(np.float32, copy=False), want)
+        return d
 
     # ------------------------------------------------------------------ backend hook
     @abc.abstractmethod
@@ -96,6 +109,9 @@ class GraphRuntime(PolicyRuntime):
             NonFiniteOutputError: The model's action, path or new state is not finite.
             In both cases the recurrent state stays the one of the last good step.
         """
+        emb = obs.get("embodiment")
+        if isinstance(emb, np.ndarray) and emb.ndim >= 1 and emb.dtype.kind in "fiu":
+            obs = {**obs, "embodiment": self._select_descriptor(emb)}
         feed = prepare_inputs(obs, self.meta, self._defaults)
         batch = next(iter(feed.values())).shape[0]
         if self._state is None or self.batch_size != batch:

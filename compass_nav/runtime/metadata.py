@@ -13,8 +13,10 @@ Keys (values are strings; JSON where structured):
     ``compass_nav.input_spec``      JSON of :class:`~compass_nav.contract.spec.InputSpec` minus
                                     the descriptor fields (image size, streams, route points,
                                     control rate, path points).
-    ``compass_nav.descriptor_fields``  JSON list: the embodiment descriptor schema; it must be
-                                    :data:`compass_nav.contract.body.DESCRIPTOR_FIELDS`.
+    ``compass_nav.descriptor_fields``  JSON list: the embodiment descriptor fields the model
+                                    reads, by name, in order: any subset of
+                                    :data:`compass_nav.contract.body.DESCRIPTOR_FIELDS` (the
+                                    runtime builds that vector from the body by name).
     ``compass_nav.io``              JSON ``{inputs, outputs, state}``: tensor names, dtypes and
                                     per-row shapes (batch axis excluded), and the recurrent
                                     ``[input, output]`` pairs the runtime feeds back.
@@ -232,7 +234,7 @@ def parse_metadata(
     Args:
         props: All metadata key/value pairs of the file (other prefixes are ignored).
         source: The file, for error messages.
-        expected_fields: Descriptor schema the caller feeds; defaults to this package's
+        expected_fields: Descriptor fields the caller can provide; defaults to this package's
             :data:`compass_nav.contract.body.DESCRIPTOR_FIELDS`.
 
     Returns:
@@ -240,7 +242,7 @@ def parse_metadata(
 
     Raises:
         MetadataError: Missing keys, unknown format version, malformed JSON, unknown kind,
-            inconsistent io, or a descriptor schema that differs from ``expected_fields``.
+            inconsistent io, or a descriptor field that ``expected_fields`` lacks.
     """
     if expected_fields is None:
         from compass_nav.contract.body import DESCRIPTOR_FIELDS
@@ -279,12 +281,21 @@ def parse_metadata(
         else:
             parsed[k] = v
     fields = tuple(parsed["descriptor_fields"])
-    if fields != tuple(expected_fields):
-        diff = _schema_difference(fields, tuple(expected_fields))
+    # Fields are matched by name: a runtime builds the descriptor the model declares from the
+    # body (any subset of this package's fields, in any order), so a model exported with an
+    # older, shorter schema keeps working; a field this package does not know is an error.
+    unknown = [f for f in fields if f not in tuple(expected_fields)]
+    dupes = sorted({f for f in fields if fields.count(f) > 1})
+    if unknown or dupes or not fields:
+        what = (
+            f"unknown field(s) {', '.join(map(repr, unknown))}"
+            if unknown
+            else (f"repeated field(s) {', '.join(map(repr, dupes))}" if dupes else "no fields")
+        )
         raise MetadataError(
-            f"{source}: the model's embodiment descriptor schema differs from "
-            f"this compass_nav's DESCRIPTOR_FIELDS ({diff}); the descriptor it "
-            "would be fed means something else: re-export or retrain it"
+            f"{source}: the model's embodiment descriptor asks for {what}; this "
+            f"compass_nav's bodies provide: {', '.join(expected_fields)} (the model needs "
+            "a newer compass_nav, or re-export it)"
         )
     try:
         spec = InputSpec(descriptor_fields=fields, **parsed["input_spec"])

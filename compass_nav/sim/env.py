@@ -53,7 +53,9 @@ from compass_nav.contract.body import DESCRIPTOR_DIM, get_embodiment
 from compass_nav.planner import grid
 from compass_nav.planner.cost import planner_cost
 from compass_nav.sim import kernels, scenarios
+from compass_nav.sim.camera_motion import any_roll, gait_camera, roll_images
 from compass_nav.sim.config import SimConfig
+from compass_nav.sim.dynamics import BodyDynamics
 from compass_nav.sim.mdp import rewards, terminations
 from compass_nav.sim.render import render_batch
 from compass_nav.sim.scenes import (
@@ -185,6 +187,9 @@ class NavVectorEnv(gym.vector.VectorEnv):
             np.float64,
         )
         self._bob = np.array([x.camera_bob for x in b], np.float64)
+        self._gait_osc = np.array([[x.camera_pitch_osc, x.camera_roll_osc] for x in b])
+        # Latency, second-order tracking, steering, slip, braking (sim/dynamics.py).
+        self.dynamics = BodyDynamics(b, cfg.dt, cfg.substeps)
         self._planned = np.full(n, cfg.route_mode in ("planned", "stale_map"))
         self.suite = get_suite(cfg.suite)
         # Clearance a path needs where the suite admits tight passages: half the body's width
@@ -335,6 +340,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.ep_return[e] = 0.0
         self.bob_phase[e] = rng.uniform(0, 2 * np.pi)
         self.noise_seed[e] = int(rng.integers(2**31))
+        self.dynamics.reset_env(e, rng)
 
     def _sample_task(self, e, rng, scene, clearance, body) -> bool:
         """Draw a start and goal on the static map (see :mod:`compass_nav.sim.suites`).
@@ -420,26 +426,14 @@ class NavVectorEnv(gym.vector.VectorEnv):
         for e in np.flatnonzero(active & (self._noise_std > 0)):
             noise[e] = self._rngs[e].normal(0.0, self._noise_std[e], 3)
         with _PARALLEL_KERNELS:
-            kernels.step_bodies(
-                self.height,
-                self.pose,
-                self.vel,
-                cmd,
-                active,
-                self._lim,
-                self._acc,
-                self._tau,
-                self._dims,
-                noise,
-                self.cfg.dt,
-                self.cfg.substeps,
-                self._collided,
+            self.dynamics.step(
+                self.height, self.pose, self.vel, cmd, active, noise, self._collided, self._rngs
             )
         self.steps[active] += 1
         self.total_steps += 1
         moved = np.hypot(*(self.pose[:, :2] - pos_before).T)
         self.travelled += moved
-        self.bob_phase += moved * np.pi * 2 / 0.6  # about one stride per 0.6 m
+        self.bob_phase += moved * np.pi * 2 / self.dynamics.stride  # a gait cycle per stride
         gi = np.clip((self.pose[:, 1] / RESOLUTION).astype(int), 0, GRID_CELLS - 1)
         gj = np.clip((self.pose[:, 0] / RESOLUTION).astype(int), 0, GRID_CELLS - 1)
         geo_after = self.cost_to_go[np.arange(n), gi, gj]
@@ -519,7 +513,9 @@ class NavVectorEnv(gym.vector.VectorEnv):
 
     def _cams(self) -> np.ndarray:
         cams = self._cam_static.copy()
-        cams[:, 0] += self._bob * np.sin(self.bob_phase)
+        dz, dpitch, self._roll = gait_camera(self.bob_phase, self._bob, *self._gait_osc.T)
+        cams[:, 0] += dz
+        cams[:, 1] += dpitch
         return cams
 
     def _observe(self) -> dict:
@@ -538,6 +534,8 @@ class NavVectorEnv(gym.vector.VectorEnv):
                 cfg.render_rgb,
                 cfg.render_depth,
             )
+            if any_roll(self._roll):
+                roll_images(self._rgb, self._depth, self._roll, cfg.render_rgb, cfg.render_depth)
         c, s = np.cos(self.pose[:, 2]), np.sin(self.pose[:, 2])
         dx, dy = self.goal[:, 0] - self.pose[:, 0], self.goal[:, 1] - self.pose[:, 1]
         goal = np.stack(

@@ -8,10 +8,10 @@ may be reused: the policy's content (the SHA-256 of its files, or the spec name 
 scripted policy), the body's data, every evaluation setting, the code version and the
 backend.
 
-Random bodies (``random:<n>``) are sampled here, deterministically from ``body_seed``: a
-kind is drawn among the registered bodies' kinds, then every numeric field uniformly
-within the range the registered bodies of that kind span (so a wheeled body stays
-non-holonomic). They travel as data inside the cell and are registered by name in the
+Random bodies (``random:<n>``) are drawn here, deterministically from ``body_seed``, by the
+procedural generator (:mod:`compass_nav.contract.body_generator`): a kind, then the fields
+that kind allows, inside the documented envelope (docs/EMBODIMENTS.md). They travel as
+data inside the cell and are registered by name in the
 process that evaluates them (:func:`compass_nav.contract.body.register_embodiment`).
 """
 
@@ -26,8 +26,6 @@ import re
 import subprocess
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from compass_nav.contract.body import (
     EmbodimentSpec,
@@ -227,34 +225,22 @@ def code_version() -> str:
 
 
 def random_bodies(n: int, seed: int) -> list[EmbodimentSpec]:
-    """``n`` bodies ``random_000``... sampled within the registered bodies' envelope."""
-    registered = [get_embodiment(b) for b in list_embodiments()]
-    kinds = sorted({b.kind for b in registered})
-    numeric = [
-        f.name
-        for f in dataclasses.fields(EmbodimentSpec)
-        if f.type in ("float", float) and f.name not in ("camera_near", "camera_far")
-    ]
-    rng = np.random.default_rng([int(seed), 0x5EED])
-    out = []
-    for i in range(n):
-        kind = kinds[int(rng.integers(len(kinds)))]
-        same = [b for b in registered if b.kind == kind]
-        values = {}
-        for f in numeric:
-            lo = min(getattr(b, f) for b in same)
-            hi = max(getattr(b, f) for b in same)
-            values[f] = round(float(rng.uniform(lo, hi)), 4)
-        out.append(
-            EmbodimentSpec(
-                name=f"random_{i:03d}",
-                kind=kind,
-                split="heldout",
-                description=f"random {kind} body {i} of seed {seed}",
-                **values,
-            )
+    """``n`` bodies ``random_000``... drawn from the documented envelope (held out).
+
+    Body ``i`` is :func:`compass_nav.contract.body_generator.generate_body` ``(seed, i)``
+    under the sweep's name: the same draw as ``random-s<seed>-i<i>`` on ``--embodiments``.
+    """
+    from compass_nav.contract.body_generator import generate_body
+
+    return [
+        dataclasses.replace(
+            generate_body(seed, i),
+            name=f"random_{i:03d}",
+            split="heldout",
+            description=f"random {generate_body(seed, i).kind} body {i} of seed {seed}",
         )
-    return out
+        for i in range(n)
+    ]
 
 
 def _policy_key(load: str) -> str:

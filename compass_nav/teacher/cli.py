@@ -94,7 +94,10 @@ def _cmd_demos(args: argparse.Namespace) -> int:
         raise ConfigError(f"--episodes={args.episodes!r}: must be >= 1")
     families = parse_names(args.families, "--families")
     episode = config_from_args(EpisodeSpec, args, families=families, image_height=h, image_width=w)
-    cfg = episode.sim_config(args.num_envs, parse_names(args.embodiments, "--embodiments"))
+    from compass_nav.contract.body import expand_embodiments
+
+    bodies = expand_embodiments(parse_names(args.embodiments, "--embodiments"))
+    cfg = episode.sim_config(args.num_envs, bodies)
     command = _command_line(args, cfg)
     try:
         result = record_episodes(
@@ -159,7 +162,10 @@ def _demos_options(p: argparse.ArgumentParser) -> None:
         "--episodes", type=int, required=True, help="finished episodes the folder should hold"
     )
     p.add_argument(
-        "--embodiments", default="carter", help="comma-separated embodiment names or YAML paths"
+        "--embodiments",
+        default="carter",
+        help="comma-separated bodies: names, YAML paths, groups (all, train, heldout), "
+        "random:<n>@seed=<s>",
     )
     p.add_argument(
         "--families", default="warehouse,office,hall", help="comma-separated scene families"

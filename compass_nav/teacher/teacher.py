@@ -26,6 +26,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
+from compass_nav.teacher.car import car_batch, lane_cost_to_go, lane_start
 from compass_nav.teacher.guard import guard_batch
 from compass_nav.utils.config import check
 
@@ -194,10 +195,25 @@ class Teacher:
         self._low = np.stack([b.action_low for b in bodies]).astype(np.float64)
         self._high = np.stack([b.action_high for b in bodies]).astype(np.float64)
         self._acc = np.stack([b.accel_limits for b in bodies]).astype(np.float64)
-        self._tau = np.array([b.lag_tau for b in bodies], np.float64)
         self._radius = np.array([b.circumscribed_radius for b in bodies], np.float64)
         self._holo = np.array([b.holonomic for b in bodies])
+        # Bodies that cannot turn in place get the car-like tracker (teacher/car.py); every
+        # body's command is planned from the pose predicted one command latency ahead.
+        self._latency = np.array([b.command_latency for b in bodies], np.float64)
+        self._tau = np.array([b.response_time for b in bodies], np.float64)
+        self._car_rows = np.array(
+            [e for e, b in enumerate(bodies) if b.min_turn_radius > 0], np.int64
+        )
+        self._rmin = np.array([max(b.min_turn_radius, 1e-3) for b in bodies], np.float64)
+        self._dec = np.array([b.brake_decel for b in bodies], np.float64)
         self._dims = np.array([[b.length, b.width] for b in bodies], np.float64)
+        self._bodies = bodies
+        n = len(bodies)
+        self._lane = np.zeros((n, 3))
+        self._lane_goal = np.full((n, 3), np.nan)
+        self._park_cooldown = np.zeros(n, np.int64)
+        self._park_commit = np.zeros((n, 5))
+        self._lane_ctg = np.zeros((n,) + env.privileged()["cost_to_go"].shape[1:])
         suite = getattr(env, "suite", None)
         tight = suite is not None and suite.fit_margin is not None
         self._guard = tight if self.cfg.guard is None else self.cfg.guard
@@ -228,10 +244,11 @@ class Teacher:
         """Commands (N, 3) for the env's current state (``obs`` is not needed: privileged)."""
         p = self.env.privileged()
         out = np.zeros((self.env.num_envs, 3))
+        pose = predict_pose(p["pose"], p["velocity"], self._latency)
         _teacher_batch(
             p["cost_to_go"],
             p["clearance"],
-            p["pose"],
+            pose,
             p["velocity"],
             p["goal"],
             self._low,
@@ -243,6 +260,27 @@ class Teacher:
             self._params,
             out,
         )
+        if self._car_rows.size:
+            self._update_lanes(p)
+            car_batch(
+                p["clearance"],
+                self._lane_ctg,
+                p["pose"],
+                p["velocity"],
+                p["goal"],
+                self._lane,
+                self._car_rows,
+                self._rmin,
+                self._high[:, 0],
+                -self._low[:, 0],
+                self._dec,
+                self._dims,
+                self._latency,
+                self.cfg.speed_scale,
+                self._park_cooldown,
+                self._park_commit,
+                out,
+            )
         if self._guard:
             self._unstick(p, out)
             safe = np.empty_like(out)
@@ -260,6 +298,10 @@ class Teacher:
                 self._holo,
                 safe,
             )
+            # Car-like bodies keep their tracker's command: the guard's replacements assume a
+            # body that can turn in place.
+            if self._car_rows.size:
+                safe[self._car_rows] = out[self._car_rows]
             out = safe
         return out.astype(np.float32)
 
@@ -290,3 +332,38 @@ class Teacher:
             self._backup[backing] -= 1
             # The next approach counts as progress from where the backing ends.
             self._best_geo[backing] = np.inf
+
+    def _update_lanes(self, p: dict) -> None:
+        """Per new goal of a car-like env: its final lane and the cost-to-go to the lane start."""
+        from compass_nav.planner.cost import planner_cost
+
+        for e in self._car_rows:
+            if np.array_equal(self._lane_goal[e], p["goal"][e]):
+                continue
+            body = self._bodies[e]
+            lane = lane_start(p["height"][e], p["goal"][e], body.length, body.width)
+            cost = planner_cost(p["clearance"][e], body)
+            self._lane[e] = lane
+            self._lane_ctg[e] = lane_cost_to_go(cost, p["goal"][e], lane)
+            self._lane_goal[e] = p["goal"][e]
+            self._park_commit[e] = 0.0
+            self._park_cooldown[e] = 0
+
+
+def predict_pose(pose: np.ndarray, vel: np.ndarray, latency: np.ndarray) -> np.ndarray:
+    """Poses (N, 3) after each body's command latency at its current body velocity.
+
+    A command acts ``latency`` seconds after it is sent; planning from where the body will be
+    then anticipates the delay. Bodies without latency get their pose unchanged (same array
+    values, so the teacher's commands for them are exactly what they were).
+    """
+    rows = np.flatnonzero(latency > 0)
+    if rows.size == 0:
+        return pose
+    out = pose.copy()
+    yaw, lat = pose[rows, 2], latency[rows]
+    c, s = np.cos(yaw), np.sin(yaw)
+    out[rows, 0] += (c * vel[rows, 0] - s * vel[rows, 1]) * lat
+    out[rows, 1] += (s * vel[rows, 0] + c * vel[rows, 1]) * lat
+    out[rows, 2] = (yaw + vel[rows, 2] * lat + np.pi) % (2 * np.pi) - np.pi
+    return out

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from compass_nav import cli
+from compass_nav.contract.body import DESCRIPTOR_DIM
 from compass_nav.data import DemoDataset, SequenceDataset
 from compass_nav.data import format as fmt
 from compass_nav.utils.errors import DataError
@@ -99,7 +100,7 @@ def test_sequence_windows_flags_and_content(small_demos: Path):
         assert item["is_first"].tolist() == [start == 0] + [False] * (L - 1)
         assert item["rgb"].shape == (L, 3, 24, 32) and item["rgb"].dtype == torch.uint8
         assert item["depth"].shape == (L, 1, 24, 32) and item["depth"].dtype == torch.float32
-        assert item["embodiment"].shape == (L, 15)
+        assert item["embodiment"].shape == (L, DESCRIPTOR_DIM)
         assert item["route_mapless"].shape == (L, 10, 2)
         sl = slice(start, start + valid)
         np.testing.assert_array_equal(

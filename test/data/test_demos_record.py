@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from compass_nav.contract.body import DESCRIPTOR_DIM
 from compass_nav.data import DemoDataset, mapless_route, record_episodes
 from compass_nav.data import format as fmt
 from compass_nav.sim.env import NavVectorEnv
@@ -88,7 +89,7 @@ def test_round_trip_shapes_and_alignment_with_manual_rollout(small_demos: Path, 
             "reward": ((T,), np.float32),
             "terminated": ((T,), np.bool_),
             "truncated": ((T,), np.bool_),
-            "embodiment": ((15,), np.float32),
+            "embodiment": ((DESCRIPTOR_DIM,), np.float32),
             "final_rgb": ((H, W, 3), np.uint8),
         }
         for key, (shape, dtype) in expected.items():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from compass_nav.contract.body import get_embodiment
+from compass_nav.contract.body import DESCRIPTOR_DIM, get_embodiment
 from compass_nav.distill.algorithm import Distillation, FeatureBuffer, action_mask, gaussian_kl
 from compass_nav.distill.config import distill_preset
 from compass_nav.distill.runner import train_distill
@@ -79,12 +79,12 @@ def test_distillation_lowers_loss_and_the_descriptor_changes_the_action():
     spot, g1 = (torch.tensor(get_embodiment(b).descriptor()) for b in ("spot", "g1"))
     x = data["head_input"][:200].clone()
     x_spot, x_g1 = x.clone(), x.clone()
-    x_spot[:, -15:] = head_inputs(
+    x_spot[:, -DESCRIPTOR_DIM:] = head_inputs(
         torch.zeros(1, ps_dim), torch.zeros(1, 3), torch.zeros(1, 3), spot[None]
-    )[:, -15:]
-    x_g1[:, -15:] = head_inputs(
+    )[:, -DESCRIPTOR_DIM:]
+    x_g1[:, -DESCRIPTOR_DIM:] = head_inputs(
         torch.zeros(1, ps_dim), torch.zeros(1, 3), torch.zeros(1, 3), g1[None]
-    )[:, -15:]
+    )[:, -DESCRIPTOR_DIM:]
     with torch.no_grad():
         (m_spot, s_spot), (m_g1, s_g1) = head(x_spot), head(x_g1)
     assert (m_spot - m_g1).abs().mean() > 0.1

@@ -11,6 +11,7 @@ from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
 from compass_nav.cli import main
+from compass_nav.contract.body import DESCRIPTOR_DIM
 from compass_nav.learning.common import CheckpointManager
 from compass_nav.rl.artifact import load_residual
 from compass_nav.rl.config import HeadConfig, PPOConfig, rl_preset
@@ -98,7 +99,7 @@ def test_feature_env_autoreset_and_base_state(debug_base, small_sim_config):
     env = ResidualNavEnv(cfg, debug_base, seed=0)
     obs = env.get_observations()
     ps = debug_base.cfg.policy_state_dim
-    assert obs["head_input"].shape == (2, ps + 5 + 3 + 15)
+    assert obs["head_input"].shape == (2, ps + 5 + 3 + DESCRIPTOR_DIM)
     assert obs["privileged"].shape == (2, PRIVILEGED_DIM)
     zero = torch.zeros(2, 3)
     for t in range(3):

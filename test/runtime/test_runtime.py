@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
-from compass_nav.contract.body import DESCRIPTOR_FIELDS, get_embodiment
+from compass_nav.contract.body import DESCRIPTOR_FIELDS, DESCRIPTOR_FIELDS_V1, get_embodiment
 from compass_nav.policies import make_policy
 from compass_nav.runtime import load_runtime
 from compass_nav.runtime.errors import (
@@ -202,7 +202,7 @@ def test_garbage_file_is_not_onnx(tmp_path):
         (
             "embodiment",
             lambda o: o.update(embodiment=o["embodiment"][:, :9]),
-            r"input 'embodiment': expected \(B, 15\)",
+            rf"input 'embodiment': expected \(B, {len(DESCRIPTOR_FIELDS)}\)",
         ),
         ("goal", lambda o: o.pop("goal"), "no 'goal'"),
         ("depth", lambda o: o.pop("depth"), "observation has no 'depth'"),
@@ -259,12 +259,12 @@ def test_mismatched_metadata_is_refused(tmp_path, il_onnx):
             "format_version=99 is unknown",
         ),
         "schema": (
-            lambda p: p.update({PREFIX + "descriptor_fields": '["max_vx", "min_vx", "max_vy"]'}),
-            "descriptor schema differs",
+            lambda p: p.update({PREFIX + "descriptor_fields": '["max_vx", "warp_factor"]'}),
+            "descriptor asks for unknown field\\(s\\) 'warp_factor'",
         ),
-        "order": (
-            lambda p: p.update({PREFIX + "descriptor_fields": onnx_fields_swapped()}),
-            "field 0 is 'min_vx' in the model, 'max_vx' here",
+        "repeated": (
+            lambda p: p.update({PREFIX + "descriptor_fields": onnx_fields_repeated()}),
+            "repeated field\\(s\\) 'max_vx'",
         ),
         "kind": (
             lambda p: p.update({PREFIX + "model_kind": "teleporter"}),
@@ -285,11 +285,11 @@ def test_mismatched_metadata_is_refused(tmp_path, il_onnx):
             OnnxRuntime(bad)
 
 
-def onnx_fields_swapped() -> str:
+def onnx_fields_repeated() -> str:
     import json
 
-    fields = list(DESCRIPTOR_FIELDS)
-    fields[0], fields[1] = fields[1], fields[0]
+    fields = list(DESCRIPTOR_FIELDS_V1)
+    fields[1] = fields[0]
     return json.dumps(fields)
 
 
@@ -356,7 +356,10 @@ def test_shipped_default_model_loads_steps_and_is_documented():
     rt = open_runtime(None)
     assert isinstance(rt, OnnxRuntime) and rt.path == path
     assert rt.meta.missing_provenance() == []
-    assert rt.meta.spec.descriptor_fields == DESCRIPTOR_FIELDS
+    # The shipped model predates the longer descriptor: it declares the original 15 fields
+    # and is fed them by name out of today's full descriptor.
+    assert rt.meta.spec.descriptor_fields == DESCRIPTOR_FIELDS_V1
+    assert obs_width(_obs(1, (64, 64))) == len(DESCRIPTOR_FIELDS) > len(DESCRIPTOR_FIELDS_V1)
     obs = _obs(2, (64, 64), k=rt.spec.route_points)
     for _ in range(3):
         out = rt.step(obs)
@@ -435,3 +438,30 @@ def test_non_finite_model_output_is_an_error_and_keeps_the_state(il_onnx):
         for p, s in zip(module.parameters(), saved, strict=True):
             p.copy_(s)
     assert np.isfinite(rt.step(_obs(1, hw, seed=2)).action).all()
+
+
+def obs_width(obs: dict) -> int:
+    """Width of an observation's embodiment descriptor."""
+    return int(obs["embodiment"].shape[-1])
+
+
+def test_shipped_model_drives_new_kinds_with_the_longer_descriptor():
+    """models/default.onnx (15 fields) runs on a full descriptor of every new kind of body,
+    and gets exactly the entries it declares, by name."""
+    from compass_nav.runtime.factory import default_model
+
+    try:
+        path = default_model()
+    except ModelFileError:
+        pytest.skip("no shipped default model in models/ yet")
+    for body in ("rover", "tracker", "minibot", "crawler", "tallbot"):
+        rt = open_runtime(path, body)
+        spec = get_embodiment(body)
+        want = spec.descriptor(rt.meta.spec.descriptor_fields)
+        np.testing.assert_array_equal(rt._defaults["embodiment"], want)
+        obs = _obs(2, (64, 64), k=rt.spec.route_points)
+        obs["embodiment"] = np.stack([spec.descriptor()] * 2)
+        out = rt.step(obs)
+        assert out.action.shape == (2, 3) and np.isfinite(out.action).all()
+        # Within the body's limits (the graph clips to the descriptor's limits).
+        assert (out.action[:, 0] <= spec.max_vx + 1e-5).all()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from compass_nav import cli
-from compass_nav.contract.body import get_embodiment, list_embodiments
+from compass_nav.contract.body import ENVELOPE, get_embodiment, list_embodiments
 from compass_nav.evaluation.metrics import wilson_interval
 from compass_nav.sweep import SweepSpec, expand, run_cells
 from compass_nav.sweep.report import CSV_FIELDS, write_report
@@ -129,11 +129,10 @@ def test_ray_local_instance_runs_the_cells(tmp_path):
 def test_random_bodies_are_deterministic_and_inside_the_envelope():
     a, b = random_bodies(6, seed=3), random_bodies(6, seed=3)
     assert a == b and random_bodies(6, seed=4) != a
-    registered = [get_embodiment(n) for n in list_embodiments()]
     for body in a:
-        same = [r for r in registered if r.kind == body.kind]
-        assert min(r.max_vx for r in same) <= body.max_vx <= max(r.max_vx for r in same)
-        if body.kind == "wheeled":
+        for f, r in ENVELOPE.items():
+            assert r.low <= getattr(body, f) <= r.high, (body.name, f)
+        if body.kind in ("wheeled", "ackermann", "tracked", "compact"):
             assert body.max_vy == 0.0
     cells = expand(small(bodies=("random:2",)))
     assert {c.body for c in cells} == {"random_000", "random_001"}

@@ -1,0 +1,422 @@
+"""Car-like tracker for the planner teacher: forward and reverse arcs, no turning in place.
+
+An Ackermann body (``min_turn_radius`` > 0) cannot rotate on the spot, so the pure-pursuit
+tracker of :mod:`compass_nav.teacher.teacher` (which stops and turns when the path bends)
+would stall. This tracker searches, every control step, a two-level tree of motion
+primitives -- arcs of curvature within ``+-1 / r_min``, driven forwards or in reverse -- and
+scores the end pose of each branch by
+
+* the simulator's cost-to-go to the goal at that point (planner metres, privileged),
+* near the goal, the heading error to the goal heading (success needs it within 0.1 rad),
+* a penalty for reversing and for changing direction (so it does not dither),
+
+discarding any arc whose footprint (slightly inflated) touches an obstacle. It drives the
+first arc of the best branch: a forward arc where the path allows, a three-point turn where
+it does not (a reverse arc, then forward), a parking manoeuvre at the goal. Commands are
+planned from the pose predicted one command latency ahead, so delayed bodies are anticipated.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numba as nb
+import numpy as np
+
+from compass_nav.contract.geometry import RESOLUTION
+from compass_nav.sim.kernels import footprint_collides
+
+#: Curvature samples across [-1/r_min, 1/r_min] (odd: includes straight).
+N_CURV = 9
+#: Arc length of the first / second primitive, m.
+ARC_1 = 0.5
+ARC_2 = 0.7
+#: Sample spacing along an arc for the collision test, m.
+ARC_STEP = 0.1
+#: Footprint inflation of the collision test, m (covers lag and latency overshoot).
+INFLATE = 0.12
+#: Cost weights: per radian of goal-heading error near the goal (m/rad), per metre reversed,
+#: for a change of driving direction.
+W_HEADING = 1.2
+W_REVERSE = 0.6
+W_SWITCH = 0.35
+#: Radius around the goal in which the heading error counts, m.
+HEADING_RADIUS = 1.6
+_BIG = 1e9
+
+
+@nb.njit(cache=True)
+def _ctg_at(ctg, x, y):
+    g = ctg.shape[0]
+    i = int(math.floor(y / RESOLUTION))
+    j = int(math.floor(x / RESOLUTION))
+    if i < 0 or j < 0 or i >= g or j >= g:
+        return _BIG
+    v = ctg[i, j]
+    return _BIG if v >= 1e17 else v
+
+
+@nb.njit(cache=True)
+def _discs_free(clearance, x, y, yaw, length, width, infl):
+    """Whether the footprint, covered by discs along its length, keeps INFLATE from obstacles.
+
+    ``k`` discs of radius ``sqrt((w/2)^2 + (l/2k)^2)`` centred along the body axis cover the
+    rectangle; each needs that much clearance (plus half the inflation) at its centre cell.
+    Cheaper than the exact outline and a little conservative, which a planner wants.
+    """
+    k = max(1, int(math.ceil(length / width)))
+    r = math.sqrt((0.5 * width) ** 2 + (0.5 * length / k) ** 2) + 0.5 * infl
+    g = clearance.shape[0]
+    c, s = math.cos(yaw), math.sin(yaw)
+    for q in range(k):
+        off = -0.5 * length + length * (q + 0.5) / k
+        px, py = x + c * off, y + s * off
+        i = int(math.floor(py / RESOLUTION))
+        j = int(math.floor(px / RESOLUTION))
+        if i < 0 or j < 0 or i >= g or j >= g or clearance[i, j] < r:
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _arc(clearance, x, y, yaw, d, kappa, s, length, width, infl=INFLATE):
+    """End pose of an arc (direction d = +-1, curvature kappa, length s); ok=False on contact."""
+    n = max(1, int(math.ceil(s / ARC_STEP)))
+    ds = s / n
+    for _ in range(n):
+        if abs(kappa) < 1e-9:
+            x += d * ds * math.cos(yaw)
+            y += d * ds * math.sin(yaw)
+        else:
+            nyaw = yaw + d * ds * kappa
+            x += (math.sin(nyaw) - math.sin(yaw)) / kappa
+            y += -(math.cos(nyaw) - math.cos(yaw)) / kappa
+            yaw = nyaw
+        if not _discs_free(clearance, x, y, yaw, length, width, infl):
+            return x, y, yaw, False
+    return x, y, yaw, True
+
+
+@nb.njit(cache=True)
+def _score(ctg, x, y, yaw, gx, gy, gyaw):
+    c = _ctg_at(ctg, x, y)
+    dist = math.hypot(gx - x, gy - y)
+    if dist < HEADING_RADIUS:
+        err = abs((gyaw - yaw + math.pi) % (2.0 * math.pi) - math.pi)
+        c += W_HEADING * err * (1.0 - dist / HEADING_RADIUS)
+    return c
+
+
+@nb.njit(cache=True)
+def _tree(clearance, ctg, x, y, yaw, sx, sy, gyaw, kmax, length, width, moving, infl):
+    """Two-level arc search: (cost, first direction, first curvature, second direction)."""
+    best = _BIG
+    best_d, best_k, best_next_d = 1, 0.0, 1
+    for d1 in (1, -1):
+        for i1 in range(N_CURV):
+            k1 = -kmax + 2.0 * kmax * i1 / (N_CURV - 1)
+            x1, y1, t1, ok1 = _arc(clearance, x, y, yaw, d1, k1, ARC_1, length, width, infl)
+            if not ok1:
+                continue
+            base = W_REVERSE * ARC_1 if d1 < 0 else 0.0
+            if moving != 0 and d1 != moving:
+                base += W_SWITCH
+            # Stopping at the end of the first arc is a branch too.
+            c_best = _score(ctg, x1, y1, t1, sx, sy, gyaw)
+            c_next = d1
+            for d2 in (1, -1):
+                for i2 in range(N_CURV):
+                    k2 = -kmax + 2.0 * kmax * i2 / (N_CURV - 1)
+                    x2, y2, t2, ok2 = _arc(
+                        clearance, x1, y1, t1, d2, k2, ARC_2, length, width, infl
+                    )
+                    if not ok2:
+                        continue
+                    c = _score(ctg, x2, y2, t2, sx, sy, gyaw)
+                    if d2 < 0:
+                        c += W_REVERSE * ARC_2
+                    if d2 != d1:
+                        c += W_SWITCH
+                    if c < c_best:
+                        c_best = c
+                        c_next = d2
+            c_best += base
+            if c_best < best:
+                best = c_best
+                best_d, best_k, best_next_d = d1, k1, c_next
+    return best, best_d, best_k, best_next_d
+
+
+@nb.njit(parallel=True, cache=True)
+def car_batch(
+    clearance,
+    ctg,
+    pose,
+    vel,
+    goal,
+    lane,
+    rows,
+    rmin,
+    vmax,
+    vrev,
+    dec,
+    dims,
+    latency,
+    vscale,
+    cooldown,
+    commit,
+    out,
+):
+    """Commands (vx, 0, wz) for the car-like envs ``rows`` (see the module docstring).
+
+    Args:
+        clearance: (N, G, G) m from each cell to the nearest obstacle.
+        ctg: (N, G, G) cost-to-go to each env's lane start (:func:`lane_cost_to_go`).
+        pose: (N, 3) world poses.
+        vel: (N, 3) body velocities.
+        goal: (N, 3) world goals.
+        lane: (N, 3) lane start (x, y) and lane length, m (0: no lane fits).
+        rows: (M,) env indices to plan for.
+        rmin: (N,) minimum turning radius, m.
+        vmax: (N,) forward speed limit, m/s.
+        vrev: (N,) reverse speed limit (> 0), m/s.
+        dec: (N,) braking limit, m/s^2.
+        dims: (N, 2) footprint (length, width).
+        latency: (N,) command latency, s (the plan starts from the pose predicted after it).
+        vscale: Fraction of the speed limit used.
+        cooldown: (N,) int64 steps before a failed parking search is tried again (updated).
+        commit: (N, 5) the parking move being executed: direction (0: none), curvature, start
+            x, y, steps held (updated). A move is held until the body has covered
+            :data:`PARK_COMMIT` m of it, so successive searches cannot make it dither.
+        out: (N, 3) written for ``rows``.
+    """
+    for r in nb.prange(rows.shape[0]):
+        e = rows[r]
+        x, y, yaw = pose[e, 0], pose[e, 1], pose[e, 2]
+        v, w = vel[e, 0], vel[e, 2]
+        if latency[e] > 0.0:
+            x += v * math.cos(yaw) * latency[e]
+            y += v * math.sin(yaw) * latency[e]
+            yaw += w * latency[e]
+        gx, gy, gyaw = goal[e, 0], goal[e, 1], goal[e, 2]
+        length, width = dims[e, 0], dims[e, 1]
+        kmax = 1.0 / rmin[e]
+        dist = math.hypot(gx - x, gy - y)
+        herr = abs((gyaw - yaw + math.pi) % (2.0 * math.pi) - math.pi)
+        if dist < 0.42 and herr < 0.08:
+            out[e, 0] = 0.0
+            out[e, 1] = 0.0
+            out[e, 2] = 0.0
+            continue
+        # Near the goal: search a parking manoeuvre (forward and reverse arcs) to the pose.
+        if commit[e, 0] != 0.0:
+            held = math.hypot(x - commit[e, 2], y - commit[e, 3])
+            commit[e, 4] += 1
+            if held < PARK_COMMIT and commit[e, 4] < 25 and dist < PARK_WINDOW - 0.5:
+                pd, pk = commit[e, 0], commit[e, 1]
+                speed = min(vmax[e] * vscale, 0.15 + 0.3 * dist)
+                if pd < 0:
+                    speed = min(speed, vrev[e])
+                out[e, 0] = pd * speed
+                out[e, 1] = 0.0
+                out[e, 2] = pd * speed * pk
+                continue
+            commit[e, 0] = 0.0
+        if cooldown[e] > 0:
+            cooldown[e] -= 1
+        elif dist < PARK_WINDOW - 0.8:
+            moving0 = 1 if v > 0.05 else (-1 if v < -0.05 else 0)
+            pd, pk, found = park_first_move(
+                clearance[e], x, y, yaw, gx, gy, gyaw, rmin[e], length, width, moving0, INFLATE
+            )
+            if not found:
+                # Tight spot (e.g. a goal between obstacles): search with the bare discs.
+                pd, pk, found = park_first_move(
+                    clearance[e], x, y, yaw, gx, gy, gyaw, rmin[e], length, width, moving0, 0.0
+                )
+            if found:
+                commit[e, 0], commit[e, 1] = pd, pk
+                commit[e, 2], commit[e, 3], commit[e, 4] = x, y, 0.0
+                speed = min(vmax[e] * vscale, 0.15 + 0.3 * dist)
+                if pd < 0:
+                    speed = min(speed, vrev[e])
+                vx = pd * speed
+                out[e, 0] = vx
+                out[e, 1] = 0.0
+                out[e, 2] = vx * pk
+                continue
+            cooldown[e] = PARK_RETRY
+        sx, sy = lane[e, 0], lane[e, 1]
+        sdist = math.hypot(sx - x, sy - y)
+        moving = 1 if v > 0.05 else (-1 if v < -0.05 else 0)
+        best, best_d, best_k, best_next_d = _tree(
+            clearance[e], ctg[e], x, y, yaw, sx, sy, gyaw, kmax, length, width, moving, INFLATE
+        )
+        if best >= _BIG:
+            # Boxed in under the planning margin (e.g. a start next to a wall): plan with
+            # the bare footprint discs.
+            best, best_d, best_k, best_next_d = _tree(
+                clearance[e], ctg[e], x, y, yaw, sx, sy, gyaw, kmax, length, width, moving, 0.0
+            )
+        if best >= _BIG:
+            # Boxed in on every arc: stop (the inflation is conservative; the next step may
+            # find a way once the body has settled).
+            out[e, 0] = 0.0
+            out[e, 1] = 0.0
+            out[e, 2] = 0.0
+            continue
+        speed = vmax[e] * vscale if best_d > 0 else min(vrev[e], 0.5)
+        if best_next_d != best_d:
+            # A manoeuvre (the next arc reverses): go slowly so the switch point is met.
+            speed = min(speed, 0.35)
+        if sdist < HEADING_RADIUS:
+            speed = min(speed, 0.3 + 0.5 * sdist)
+        vx = best_d * speed
+        out[e, 0] = vx
+        out[e, 1] = 0.0
+        out[e, 2] = vx * best_k
+
+
+#: Lane lengths tried behind the goal, longest first, m.
+LANE_LENGTHS = (2.0, 1.6, 1.2, 0.8)
+
+
+def lane_start(height: np.ndarray, goal: np.ndarray, length: float, width: float) -> tuple:
+    """Start (x, y) and length of the longest free straight lane that ends at the goal pose.
+
+    The lane runs along the goal heading; the body's footprint (slightly inflated) must be
+    free at every 0.1 m along it. Returns ``(goal x, goal y, 0.0)`` when none fits.
+    """
+    gx, gy, gyaw = (float(v) for v in goal)
+    c, s = np.cos(gyaw), np.sin(gyaw)
+    for lz in LANE_LENGTHS:
+        ok = True
+        for t in np.arange(-lz, 0.2, 0.1):
+            if footprint_collides(
+                height, gx + t * c, gy + t * s, gyaw, length + 0.06, width + 0.06
+            ):
+                ok = False
+                break
+        if ok:
+            return gx - lz * c, gy - lz * s, lz
+    return gx, gy, 0.0
+
+
+def lane_cost_to_go(cost: np.ndarray, goal: np.ndarray, lane: tuple) -> np.ndarray:
+    """Cost-to-go (planner metres) to the lane start, the lane itself made expensive.
+
+    Crossing the lane towards its start would arrive there facing the wrong way; a high (not
+    forbidden) cost on the lane makes the search join it from behind, and still lets a body
+    standing on it find its way off.
+
+    Args:
+        cost: (G, G) the body's planner cost (:func:`compass_nav.planner.cost.planner_cost`).
+        goal: World goal (x, y, yaw).
+        lane: :func:`lane_start`'s result.
+    """
+    from compass_nav.planner import grid
+
+    sx, sy, lz = lane
+    cost = np.array(cost, np.float64)
+    if lz > 0:
+        gx, gy, gyaw = (float(v) for v in goal)
+        c, s = np.cos(gyaw), np.sin(gyaw)
+        g = cost.shape[0]
+        for t in np.arange(-lz + 0.3, 0.6, RESOLUTION / 2):
+            px, py = gx + t * c, gy + t * s
+            i, j = int(py / RESOLUTION), int(px / RESOLUTION)
+            i0, i1 = max(i - 2, 0), min(i + 3, g)
+            j0, j1 = max(j - 2, 0), min(j + 3, g)
+            block = cost[i0:i1, j0:j1]
+            cost[i0:i1, j0:j1] = np.where(block >= grid.INF, block, np.maximum(block, 20.0))
+    si = min(max(int(sy / RESOLUTION), 0), cost.shape[0] - 1)
+    sj = min(max(int(sx / RESOLUTION), 0), cost.shape[1] - 1)
+    return grid.dijkstra(cost, si, sj)
+
+
+# ---------------------------------------------------------------------- parking search
+#: Half-size of the window around the goal the parking search covers, m.
+PARK_WINDOW = 3.5
+#: Its position and heading bins (m, count) -- the search's closed-set resolution.
+PARK_CELL = 0.15
+PARK_HEADINGS = 24
+#: Arc length of one parking primitive, m, and the curvature samples.
+PARK_ARC = 0.3
+PARK_CURV = 7
+#: Largest number of node expansions per search.
+PARK_EXPANSIONS = 4000
+#: Cost of a metre in reverse, of a change of direction; heuristic weight.
+PARK_W_REVERSE = 1.5
+PARK_W_SWITCH = 0.6
+PARK_H_WEIGHT = 1.5
+#: Distance a chosen parking move is driven before the next search, m.
+PARK_COMMIT = 0.2
+#: Control steps before a parking search that found nothing is tried again.
+PARK_RETRY = 5
+#: A search node within this distance and heading error of the goal ends the search.
+PARK_DIST = 0.35
+PARK_HEADING = 0.075
+
+
+@nb.njit(cache=True)
+def park_first_move(clearance, x, y, yaw, gx, gy, gyaw, rmin, length, width, d0, infl):
+    """Hybrid-A* over forward / reverse arcs from (x, y, yaw) to the goal pose.
+
+    Returns ``(direction, curvature, found)`` of the first arc of the cheapest path found
+    (``d0``: the current driving direction, +-1 or 0, so that keeping it is not charged as a
+    switch; ``infl``: footprint inflation of the collision test, m).
+    """
+    nb_ = int(2 * PARK_WINDOW / PARK_CELL) + 1
+    best = np.full((nb_, nb_, PARK_HEADINGS), 1e18)
+    cap = PARK_EXPANSIONS * 2 * PARK_CURV + 1
+    nx = np.empty(cap)
+    ny = np.empty(cap)
+    nt = np.empty(cap)
+    ng = np.empty(cap)
+    nd = np.empty(cap, np.int64)
+    nfirst_d = np.empty(cap, np.int64)
+    nfirst_k = np.empty(cap)
+    kmax = 1.0 / rmin
+    nx[0], ny[0], nt[0], ng[0], nd[0] = x, y, yaw, 0.0, d0
+    nfirst_d[0], nfirst_k[0] = 0, 0.0
+    count = 1
+    h0 = math.hypot(gx - x, gy - y)
+    heap = [(PARK_H_WEIGHT * h0, 0)]
+    expansions = 0
+    while len(heap) > 0 and expansions < PARK_EXPANSIONS:
+        _, i = heapq.heappop(heap)
+        cx, cy, ct, cg = nx[i], ny[i], nt[i], ng[i]
+        herr = abs((gyaw - ct + math.pi) % (2.0 * math.pi) - math.pi)
+        if i > 0 and math.hypot(gx - cx, gy - cy) < PARK_DIST and herr < PARK_HEADING:
+            return nfirst_d[i], nfirst_k[i], True
+        expansions += 1
+        for dd in range(2):
+            d = 1 if dd == 0 else -1
+            for ik in range(PARK_CURV):
+                k = -kmax + 2.0 * kmax * ik / (PARK_CURV - 1)
+                x2, y2, t2, ok = _arc(clearance, cx, cy, ct, d, k, PARK_ARC, length, width, infl)
+                if not ok:
+                    continue
+                bx = int((x2 - gx + PARK_WINDOW) / PARK_CELL)
+                by = int((y2 - gy + PARK_WINDOW) / PARK_CELL)
+                if bx < 0 or by < 0 or bx >= nb_ or by >= nb_:
+                    continue
+                bt = int(((t2 % (2.0 * math.pi)) / (2.0 * math.pi)) * PARK_HEADINGS)
+                bt = min(bt, PARK_HEADINGS - 1)
+                g2 = cg + PARK_ARC * (PARK_W_REVERSE if d < 0 else 1.0)
+                if nd[i] != 0 and nd[i] != d:
+                    g2 += PARK_W_SWITCH
+                if g2 >= best[bx, by, bt] or count >= cap:
+                    continue
+                best[bx, by, bt] = g2
+                nx[count], ny[count], nt[count], ng[count], nd[count] = x2, y2, t2, g2, d
+                if i == 0:
+                    nfirst_d[count], nfirst_k[count] = d, k
+                else:
+                    nfirst_d[count], nfirst_k[count] = nfirst_d[i], nfirst_k[i]
+                herr2 = abs((gyaw - t2 + math.pi) % (2.0 * math.pi) - math.pi)
+                h = math.hypot(gx - x2, gy - y2) + 0.5 * rmin * herr2
+                heapq.heappush(heap, (g2 + PARK_H_WEIGHT * h, count))
+                count += 1
+    return 0, 0.0, False
