@@ -100,6 +100,13 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-steps", type=int, default=300, help="timeout in 10 Hz steps (300)")
     p.add_argument(
+        "--moving-obstacles",
+        type=int,
+        default=0,
+        metavar="N",
+        help="people and carts walking across, ahead of and behind each route (0: none)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=0,

@@ -42,6 +42,7 @@ from compass_nav.contract.body import DESCRIPTOR_DIM, get_embodiment
 from compass_nav.planner import grid
 from compass_nav.planner.cost import planner_cost
 from compass_nav.sim import kernels
+from compass_nav.sim.actors import Actors
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.mdp import rewards, terminations
 from compass_nav.sim.render import render_batch
@@ -224,6 +225,9 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self._depth = np.zeros((n, H, W), np.float32)
         self._route = np.zeros((n, K, 2), np.float32)
         self._collided = np.zeros(n, bool)
+        # Moving obstacles (compass_nav.sim.actors), stamped into height/material each step.
+        self.actors = Actors(n, cfg.moving_obstacles)
+        self.moving_collision = np.zeros(n, bool)
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed=None, options=None):
@@ -267,6 +271,25 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.ep_return[e] = 0.0
         self.bob_phase[e] = rng.uniform(0, 2 * np.pi)
         self.noise_seed[e] = int(rng.integers(2**31))
+        if self.actors.count:
+            self._reset_actors(e, rng, body)
+
+    def _reset_actors(self, e: int, rng, body) -> None:
+        """Spawn env ``e``'s moving obstacles around its planned route (last of the reset)."""
+        x, y = self.pose[e, :2]
+        path = grid.descend_path(self.cost_to_go[e], float(x), float(y), 4 * GRID_CELLS)
+        route = np.concatenate([self.pose[e, None, :2], path, self.goal[e, None, :2]], 0)
+        self.actors.reset_env(
+            e,
+            rng,
+            self.height[e],
+            self.material[e],
+            route,
+            self.pose[e],
+            (0.5 * body.length, 0.5 * body.width),
+            float(body.action_high[0]),
+            self.cfg.dt,
+        )
 
     def _sample_task(self, e, rng, scene, clearance, body) -> bool:
         cfg = self.cfg
@@ -334,6 +357,17 @@ class NavVectorEnv(gym.vector.VectorEnv):
         noise = np.zeros((n, 3))
         for e in np.flatnonzero(active & (self._noise_std > 0)):
             noise[e] = self._rngs[e].normal(0.0, self._noise_std[e], 3)
+        if self.actors.count:
+            with _PARALLEL_KERNELS:
+                self.actors.step(
+                    self.height,
+                    self.material,
+                    active,
+                    self.pose,
+                    0.5 * self._dims,
+                    np.hypot(self.vel[:, 0], self.vel[:, 1]),
+                    self.cfg.dt,
+                )
         with _PARALLEL_KERNELS:
             kernels.step_bodies(
                 self.height,
@@ -384,6 +418,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
         ended = terminated | truncated
         info = self._episode_info(ended, success, collision, truncated)
         info["invalid_action"] = invalid
+        info.update(self._mover_info(collision))
         for e in np.flatnonzero(resetting):
             self._reset_env(int(e))
         self._needs_reset = ended
@@ -414,6 +449,20 @@ class NavVectorEnv(gym.vector.VectorEnv):
             "family": self.env_family.copy(),
             "embodiment_index": self.env_body_index.copy(),
         }
+
+    def _mover_info(self, collision: np.ndarray) -> dict:
+        """``moving_encounter`` and ``moving_collision`` (N,) bool of the current episodes.
+
+        ``moving_encounter``: an actor moving came within
+        :data:`~compass_nav.sim.actors.ENCOUNTER_DISTANCE` of the body moving; ``moving_collision``:
+        this step's collision was with an actor (the body touches an actor's cells).
+        """
+        hit = np.zeros(self.num_envs, bool)
+        if self.actors.count:
+            half = 0.5 * self._dims
+            for e in np.flatnonzero(collision):
+                hit[e] = self.actors.hit(int(e), self.pose[e], half[e])
+        return {"moving_encounter": self.actors.encounter.copy(), "moving_collision": hit}
 
     # ------------------------------------------------------------------ observations
     def _refresh_routes(self) -> None:
@@ -476,7 +525,12 @@ class NavVectorEnv(gym.vector.VectorEnv):
         Returns:
             occupancy (N,G,G) bool, clearance (N,G,G) m, cost_to_go (N,G,G) planner metres to
             the goal, pose (N,3) world (x, y, yaw), velocity (N,3) body frame, goal (N,3)
-            world, resolution (m/cell), needs_reset (N,) bool.
+            world, resolution (m/cell), needs_reset (N,) bool; the moving obstacles
+            (M slots per env, ``SimConfig.moving_obstacles``): actors_pos (N,M,2) world m,
+            actors_vel (N,M,2) world m/s over the last step, actors_radius (N,M) m of the disc
+            holding each (0 for an unused slot), actors_kind (N,M) (0 unused, 1 person,
+            2 cart). ``height`` includes the actors; ``clearance`` and ``cost_to_go`` are the
+            static map's.
         """
         return {
             "occupancy": self.height > 0,
@@ -488,6 +542,10 @@ class NavVectorEnv(gym.vector.VectorEnv):
             "goal": self.goal,
             "resolution": RESOLUTION,
             "needs_reset": self._needs_reset,
+            "actors_pos": self.actors.pos,
+            "actors_vel": self.actors.vel,
+            "actors_radius": self.actors.radius(),
+            "actors_kind": self.actors.kind,
         }
 
     def close_extras(self, **kwargs) -> None:  # noqa: D102 - nothing to release
