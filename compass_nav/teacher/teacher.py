@@ -20,6 +20,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
+from compass_nav.teacher.avoid import AvoidConfig, actor_params, avoid_movers
 from compass_nav.utils.config import check
 
 
@@ -154,9 +155,15 @@ class Teacher:
             obs, r, term, trunc, info = env.step(teacher.act())
     """
 
-    def __init__(self, env, config: TeacherConfig | None = None) -> None:
+    def __init__(
+        self, env, config: TeacherConfig | None = None, avoid: AvoidConfig | None = None
+    ) -> None:
         self.env = env
         self.cfg = config or TeacherConfig()
+        # Moving obstacles (compass_nav.teacher.avoid): checked only where the env has them.
+        self._avoid = actor_params(avoid or AvoidConfig())
+        self._side = np.zeros(env.num_envs, np.int64)
+        self._dims = np.array([[b.length, b.width] for b in env.env_bodies], np.float64)
         bodies = env.env_bodies
         self._low = np.stack([b.action_low for b in bodies]).astype(np.float64)
         self._high = np.stack([b.action_high for b in bodies]).astype(np.float64)
@@ -197,4 +204,23 @@ class Teacher:
             self._params,
             out,
         )
+        if p.get("actors_radius") is not None and p["actors_radius"].shape[1]:
+            avoid_movers(
+                out,
+                p["pose"],
+                p["velocity"],
+                p["clearance"],
+                p["cost_to_go"],
+                p["actors_pos"],
+                p["actors_vel"],
+                p["actors_radius"],
+                self._dims,
+                self._low,
+                self._high,
+                self._acc,
+                self._holo,
+                self._radius,
+                self._side,
+                self._avoid,
+            )
         return out.astype(np.float32)

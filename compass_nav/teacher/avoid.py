@@ -1,0 +1,245 @@
+"""The teacher's avoidance of moving obstacles: a short-horizon check of sampled commands.
+
+How it is wired in: :meth:`compass_nav.teacher.teacher.Teacher.act` computes the route
+tracker's command, then, when the env has moving obstacles, :func:`avoid_movers` replaces it
+in the envs where an actor is near. The teacher is privileged: it reads every actor's
+position, velocity and size (``NavVectorEnv.privileged()``).
+
+For each env with an actor within :attr:`AvoidConfig.reach`, the tracker's command and a fan of
+alternatives (slower, turned, for holonomic bodies sideways and backwards, and standing still)
+are rolled out for :attr:`AvoidConfig.horizon` seconds: the body's velocity approaches the
+command within its acceleration limits, the actors keep their velocity. A command is safe when
+the body's footprint keeps :attr:`AvoidConfig.margin` (growing with time, for the actors'
+turns) from every actor, and, for the first second, its centre does not come closer to the
+static obstacles than the circumscribed radius (or than it is now, in a tight spot). The
+tracker's command is kept when safe; otherwise the safe command with the most progress down
+the cost-to-go field (with a bonus for room and for the side it took last step) wins; when none
+is safe, the one that stays safe longest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numba as nb
+import numpy as np
+
+from compass_nav.contract.geometry import RESOLUTION
+from compass_nav.planner import grid
+from compass_nav.utils.config import check
+
+
+@dataclasses.dataclass(frozen=True)
+class AvoidConfig:
+    """Horizon and margins of the moving-obstacle check."""
+
+    horizon: float = 2.0  # s of look-ahead for the actors
+    static_horizon: float = 1.0  # s of look-ahead for the static map
+    margin: float = 0.2  # m kept from an actor's outline now
+    margin_growth: float = 0.1  # m added per second of look-ahead
+    reach: float = 5.0  # m: actors farther than this are ignored
+
+    def __post_init__(self) -> None:
+        check(self.horizon > 0, "horizon", self.horizon, "must be > 0 s")
+        check(
+            0 < self.static_horizon <= self.horizon,
+            "static_horizon",
+            self.static_horizon,
+            "must be in (0, horizon]",
+        )
+        check(self.margin >= 0, "margin", self.margin, "must be >= 0 m")
+
+
+@nb.njit(cache=True)
+def _gap(ax, ay, r, px, py, pyaw, hl, hw):
+    c, s = math.cos(pyaw), math.sin(pyaw)
+    dx, dy = ax - px, ay - py
+    lx = abs(c * dx + s * dy) - hl
+    ly = abs(-s * dx + c * dy) - hw
+    return math.hypot(max(lx, 0.0), max(ly, 0.0)) - r
+
+
+@nb.njit(cache=True)
+def _cell(v, g):
+    return min(max(int(math.floor(v / RESOLUTION)), 0), g - 1)
+
+
+@nb.njit(cache=True)
+def _footprint_clear(clearance, e, x, y, yaw, hl, hw):
+    """True when every point of the footprint's outline (10 cm apart) is off the obstacles.
+
+    A point is clear when its cell's clearance is at least 0.15 m: the point lies within
+    0.071 m of the cell centre, so the obstacle is at least 0.08 m away, more than half the
+    spacing.
+    """
+    g = clearance.shape[1]
+    c, s = math.cos(yaw), math.sin(yaw)
+    nl = int(math.ceil(2.0 * hl / 0.1)) + 1
+    nw = int(math.ceil(2.0 * hw / 0.1)) + 1
+    for side in range(2):
+        sgn = 1.0 if side == 0 else -1.0
+        for k in range(nl):
+            lx = -hl + 2.0 * hl * k / (nl - 1)
+            ly = sgn * hw
+            if clearance[e, _cell(y + s * lx + c * ly, g), _cell(x + c * lx - s * ly, g)] < 0.15:
+                return False
+        for k in range(nw):
+            lx = sgn * hl
+            ly = -hw + 2.0 * hw * k / (nw - 1)
+            if clearance[e, _cell(y + s * lx + c * ly, g), _cell(x + c * lx - s * ly, g)] < 0.15:
+                return False
+    return True
+
+
+@nb.njit(cache=True)
+def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, check_static, params):
+    """(first time unsafe from actors or inf, first time off the static map or inf, smallest
+    actor gap, cost-to-go after 1 s) of one command."""
+    horizon, static_h, margin, growth = params[0], params[1], params[2], params[3]
+    dt = 0.1
+    steps = int(horizon / dt + 0.5)
+    g = clearance.shape[1]
+    x, y, yaw = pose[e, 0], pose[e, 1], pose[e, 2]
+    v0, v1, v2 = vel[e, 0], vel[e, 1], vel[e, 2]
+    hl, hw = 0.5 * dims[e, 0], 0.5 * dims[e, 1]
+    min_gap = 1e9
+    unsafe_t = math.inf
+    static_t = math.inf
+    ctg_1s = ctg[e, _cell(y, g), _cell(x, g)]
+    for k in range(1, steps + 1):
+        t = k * dt
+        # Velocity towards the command within the acceleration limits.
+        d0 = min(max(cmd[0] - v0, -acc[e, 0] * dt), acc[e, 0] * dt)
+        d1 = min(max(cmd[1] - v1, -acc[e, 1] * dt), acc[e, 1] * dt)
+        d2 = min(max(cmd[2] - v2, -acc[e, 2] * dt), acc[e, 2] * dt)
+        v0 += d0
+        v1 += d1
+        v2 += d2
+        c, s = math.cos(yaw), math.sin(yaw)
+        x += (c * v0 - s * v1) * dt
+        y += (s * v0 + c * v1) * dt
+        yaw += v2 * dt
+        for a in range(apos.shape[1]):
+            if arad[e, a] <= 0.0:
+                continue
+            ax = apos[e, a, 0] + avel[e, a, 0] * t
+            ay = apos[e, a, 1] + avel[e, a, 1] * t
+            gap = _gap(ax, ay, arad[e, a], x, y, yaw, hl, hw)
+            if gap < min_gap:
+                min_gap = gap
+            if gap < margin + growth * t and t < unsafe_t:
+                unsafe_t = t
+        if t <= static_h + 1e-9:
+            if check_static and static_t == math.inf:
+                if not _footprint_clear(clearance, e, x, y, yaw, hl, hw):
+                    static_t = t
+            if abs(t - 1.0) < 1e-6:
+                ctg_1s = ctg[e, _cell(y, g), _cell(x, g)]
+    return unsafe_t, static_t, min_gap, ctg_1s
+
+
+@nb.njit(parallel=True, cache=True)
+def avoid_movers(
+    out, pose, vel, clearance, ctg, apos, avel, arad, dims, low, high, acc, holo, radius, side,
+    params,
+):  # fmt: skip
+    """Replace ``out[e]`` by a command safe from the moving obstacles where one is near.
+
+    Args:
+        out: (N, 3) tracker commands, updated in place.
+        pose: (N, 3) world (x, y, yaw); vel: (N, 3) body velocity.
+        clearance: (N, G, G) static clearance, m; ctg: (N, G, G) cost-to-go to the goal.
+        apos, avel: (N, M, 2) actor positions m and velocities m/s, world.
+        arad: (N, M) radius of the disc holding each actor (0: unused slot), m.
+        dims: (N, 2) footprint length and width, m.
+        low, high, acc: (N, 3) command limits and acceleration limits.
+        holo: (N,) bool, the body follows lateral commands.
+        radius: (N,) circumscribed radius, m.
+        side: (N,) int, side (-1, 0, +1) of the last avoidance, updated.
+        params: (horizon, static_horizon, margin, margin_growth, reach).
+    """
+    n = pose.shape[0]
+    reach = params[4]
+    g = clearance.shape[1]
+    for e in nb.prange(n):
+        x, y, yaw = pose[e, 0], pose[e, 1], pose[e, 2]
+        near = False
+        for a in range(apos.shape[1]):
+            if arad[e, a] > 0.0:
+                gap = _gap(apos[e, a, 0], apos[e, a, 1], arad[e, a], x, y, yaw,
+                           0.5 * dims[e, 0], 0.5 * dims[e, 1])  # fmt: skip
+                if gap < reach:
+                    near = True
+        if not near:
+            side[e] = 0
+            continue
+        nominal = out[e].copy()
+        t_u, _, _, _ = _rollout(
+            e, nominal, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, False, params
+        )
+        if t_u == math.inf:
+            side[e] = 0
+            continue
+        ctg_now = ctg[e, _cell(y, g), _cell(x, g)]
+        vmax, wmax = high[e, 0], high[e, 2]
+        lateral = holo[e] and high[e, 1] >= 0.3 * high[e, 0]
+        best = np.zeros(3)
+        best_score = -1e18
+        best_side = 0
+        fallback = np.zeros(3)
+        fallback_key = -1e18
+        cand = np.zeros(3)
+        n_dir = 12 if lateral else 5
+        for si in range(4):
+            scale = (1.0, 0.6, 0.3, 0.0)[si]
+            for k in range(n_dir if si < 3 else 1):
+                if lateral:
+                    # Translate in 12 directions of the body frame, keep turning as tracked.
+                    ang = 2.0 * math.pi * k / n_dir
+                    sp = scale * vmax
+                    cand[0] = sp * math.cos(ang)
+                    cand[1] = sp * math.sin(ang)
+                    cand[2] = nominal[2]
+                    sd = 0 if (k == 0 or 2 * k == n_dir) else (1 if k < n_dir // 2 else -1)
+                else:
+                    w = (-1.0, -0.5, 0.0, 0.5, 1.0)[k] * wmax
+                    cand[0] = scale * vmax
+                    cand[1] = 0.0
+                    cand[2] = w
+                    sd = 0 if k == 2 else (1 if w > 0 else -1)
+                for q in range(3):
+                    cand[q] = min(max(cand[q], low[e, q]), high[e, q])
+                t_c, t_s, gap_c, ctg_c = _rollout(
+                    e, cand, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, True, params
+                )
+                if t_s < math.inf and scale > 0.0:
+                    continue  # into a static obstacle
+                if t_c == math.inf:
+                    if ctg_c >= grid.INF:
+                        continue
+                    score = (ctg_now - ctg_c) + 0.3 * min(gap_c, 1.0)
+                    if side[e] != 0 and sd == side[e]:
+                        score += 0.3
+                    if score > best_score:
+                        best_score = score
+                        best_side = sd
+                        best[:] = cand
+                else:
+                    key = t_c + 0.1 * min(gap_c, 1.0)
+                    if key > fallback_key:
+                        fallback_key = key
+                        fallback[:] = cand
+        if best_score > -1e18:
+            out[e] = best
+            side[e] = best_side
+        else:
+            out[e] = fallback
+            side[e] = 0
+
+
+def actor_params(cfg: AvoidConfig) -> np.ndarray:
+    """The kernel's parameter vector of ``cfg``."""
+    return np.array(
+        [cfg.horizon, cfg.static_horizon, cfg.margin, cfg.margin_growth, cfg.reach], np.float64
+    )
