@@ -26,7 +26,10 @@ Behaviour is simple and deterministic (all randomness is drawn from the env's ge
 reset): an actor follows its waypoints, then walks straight on; it never enters a static
 obstacle (at a wall it turns back along one or both axes) and never walks into the robot:
 when its next move would bring it within :data:`YIELD_MARGIN` of the robot's footprint and
-closer to it, it stands; after :data:`PATIENCE` steps of standing it turns round. A collision
+closer to it, an actor walking free turns back as at a wall, and one following waypoints
+steps round the robot (45 or 90 degrees off its way, on the side that keeps farther from it)
+or, when it cannot, stands; obstructed for :data:`PATIENCE` steps, it turns back and walks
+free. A collision
 with an actor is therefore always the robot's move. Actors may overlap each other (the first
 one stamped owns the shared cells).
 
@@ -276,19 +279,40 @@ def step_actors(
                 continue
             if following and (ux != hx * step or uy != hy * step):
                 wp_i[e, a] = n_wp[e, a]  # pushed off its path by a wall: walk free from here
-            # Never step into the robot: stand, and after a while turn round.
+            # Never step into the robot. Walking free, turn back as at a wall; following
+            # waypoints, step round it (45 or 90 degrees off, the side that keeps farther) or
+            # stand; obstructed for PATIENCE steps, turn back and walk free.
             r = bound_radius(k, hl, hw)
             gap_now = _gap_to_body(x, y, r, px, py, pyaw, rhl, rhw)
             gap_next = _gap_to_body(x + ux, y + uy, r, px, py, pyaw, rhl, rhw)
             if gap_next < YIELD_MARGIN and gap_next < gap_now:
+                if not following:
+                    heading[e, a, 0] = -hx
+                    heading[e, a, 1] = -hy
+                    continue
                 wait[e, a] += 1
                 if wait[e, a] >= PATIENCE:
                     wait[e, a] = 0
                     wp_i[e, a] = n_wp[e, a]
                     heading[e, a, 0] = -hx
                     heading[e, a, 1] = -hy
-                continue
-            wait[e, a] = 0
+                    continue
+                best = -1.0
+                bx, by = 0.0, 0.0
+                for q in range(4):
+                    ang = (0.785398, -0.785398, 1.570796, -1.570796)[q]
+                    ca, sa = math.cos(ang), math.sin(ang)
+                    vx, vy = ca * ux - sa * uy, sa * ux + ca * uy
+                    g2 = _gap_to_body(x + vx, y + vy, r, px, py, pyaw, rhl, rhw)
+                    if (g2 >= YIELD_MARGIN or g2 >= gap_now) and g2 > best:
+                        if _free(height[e], x + vx, y + vy, math.atan2(vy, vx), k, hl, hw, buf):
+                            best = g2
+                            bx, by = vx, vy
+                if best < 0.0:
+                    continue
+                ux, uy, gap_next = bx, by, best
+            else:
+                wait[e, a] = 0
             norm = math.hypot(ux, uy)
             if norm > 1e-9:
                 heading[e, a, 0] = ux / norm

@@ -27,6 +27,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
+from compass_nav.sim.actors import YIELD_MARGIN
 from compass_nav.utils.config import check
 
 
@@ -36,9 +37,12 @@ class AvoidConfig:
 
     horizon: float = 2.0  # s of look-ahead for the actors
     static_horizon: float = 1.0  # s of look-ahead for the static map
-    margin: float = 0.2  # m kept from an actor's outline now
-    margin_growth: float = 0.1  # m added per second of look-ahead
+    margin: float = 0.15  # m kept from an actor's outline now
+    margin_growth: float = 0.05  # m added per second of look-ahead (below yield_margin)
     reach: float = 5.0  # m: actors farther than this are ignored
+    #: m: an actor stops rather than step closer to the body (the simulator's behaviour,
+    #: :data:`compass_nav.sim.actors.YIELD_MARGIN`; the teacher is privileged).
+    yield_margin: float = YIELD_MARGIN
 
     def __post_init__(self) -> None:
         check(self.horizon > 0, "horizon", self.horizon, "must be > 0 s")
@@ -106,6 +110,11 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
     min_gap = 1e9
     unsafe_t = math.inf
     static_t = math.inf
+    yield_margin = params[5]
+    pos_a = apos[e].copy()
+    last_gap = np.empty(apos.shape[1])
+    for a in range(apos.shape[1]):
+        last_gap[a] = _gap(pos_a[a, 0], pos_a[a, 1], arad[e, a], x, y, yaw, hl, hw)
     ctg_1s = ctg[e, _cell(y, g), _cell(x, g)]
     for k in range(1, steps + 1):
         t = k * dt
@@ -123,12 +132,22 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
         for a in range(apos.shape[1]):
             if arad[e, a] <= 0.0:
                 continue
-            ax = apos[e, a, 0] + avel[e, a, 0] * t
-            ay = apos[e, a, 1] + avel[e, a, 1] * t
+            # Actors keep their velocity but never step closer than yield_margin to the body.
+            ax = pos_a[a, 0] + avel[e, a, 0] * dt
+            ay = pos_a[a, 1] + avel[e, a, 1] * dt
+            gap_was = _gap(pos_a[a, 0], pos_a[a, 1], arad[e, a], x, y, yaw, hl, hw)
             gap = _gap(ax, ay, arad[e, a], x, y, yaw, hl, hw)
+            if gap < yield_margin and gap < gap_was:
+                ax, ay, gap = pos_a[a, 0], pos_a[a, 1], gap_was
+            pos_a[a, 0] = ax
+            pos_a[a, 1] = ay
+            # Unsafe: inside the margin and closing in (an actor already close that the
+            # command does not approach, e.g. one walking alongside, is no reason to stop).
+            closing = gap < last_gap[a] - 1e-3
+            last_gap[a] = gap
             if gap < min_gap:
                 min_gap = gap
-            if gap < margin + growth * t and t < unsafe_t:
+            if gap < margin + growth * t and closing and t < unsafe_t:
                 unsafe_t = t
         if t <= static_h + 1e-9:
             if check_static and static_t == math.inf:
@@ -157,7 +176,7 @@ def avoid_movers(
         holo: (N,) bool, the body follows lateral commands.
         radius: (N,) circumscribed radius, m.
         side: (N,) int, side (-1, 0, +1) of the last avoidance, updated.
-        params: (horizon, static_horizon, margin, margin_growth, reach).
+        params: (horizon, static_horizon, margin, margin_growth, reach, yield_margin).
     """
     n = pose.shape[0]
     reach = params[4]
@@ -200,10 +219,10 @@ def avoid_movers(
                     sp = scale * vmax
                     cand[0] = sp * math.cos(ang)
                     cand[1] = sp * math.sin(ang)
-                    cand[2] = nominal[2]
+                    cand[2] = nominal[2] if scale > 0.0 else 0.0
                     sd = 0 if (k == 0 or 2 * k == n_dir) else (1 if k < n_dir // 2 else -1)
                 else:
-                    w = (-1.0, -0.5, 0.0, 0.5, 1.0)[k] * wmax
+                    w = (-1.0, -0.5, 0.0, 0.5, 1.0)[k] * wmax if scale > 0.0 else 0.0
                     cand[0] = scale * vmax
                     cand[1] = 0.0
                     cand[2] = w
@@ -241,5 +260,13 @@ def avoid_movers(
 def actor_params(cfg: AvoidConfig) -> np.ndarray:
     """The kernel's parameter vector of ``cfg``."""
     return np.array(
-        [cfg.horizon, cfg.static_horizon, cfg.margin, cfg.margin_growth, cfg.reach], np.float64
+        [
+            cfg.horizon,
+            cfg.static_horizon,
+            cfg.margin,
+            cfg.margin_growth,
+            cfg.reach,
+            cfg.yield_margin,
+        ],
+        np.float64,
     )
