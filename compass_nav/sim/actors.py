@@ -26,9 +26,9 @@ Behaviour is simple and deterministic (all randomness is drawn from the env's ge
 reset): an actor follows its waypoints, then walks straight on; it never enters a static
 obstacle (at a wall it turns back along one or both axes) and never walks into the robot:
 when its next move would bring it within :data:`YIELD_MARGIN` of the robot's footprint and
-closer to it, an actor walking free turns back as at a wall, and one following waypoints
-steps round the robot (45 or 90 degrees off its way, on the side that keeps farther from it)
-or, when it cannot, stands; obstructed for :data:`PATIENCE` steps, it turns back and walks
+closer to it, it steps round the robot (following waypoints 45 or 90 degrees off its way,
+walking free 90, 135 or 180 degrees, whichever keeps farthest from it) or, when it cannot,
+stands; obstructed for :data:`PATIENCE` steps, a follower gives up its waypoints and walks
 free. A collision
 with an actor is therefore always the robot's move. Actors may overlap each other (the first
 one stamped owns the shared cells).
@@ -62,6 +62,9 @@ PATIENCE = 20
 ENCOUNTER_DISTANCE = 1.5
 #: m/s: slower counts as standing (robot and actor alike) for encounters.
 MOVING_SPEED = 0.05
+#: Turns (rad) an actor tries to step round the robot: followers the first four.
+_DODGE = (0.25 * math.pi, -0.25 * math.pi, 0.5 * math.pi, -0.5 * math.pi, 0.75 * math.pi,
+          -0.75 * math.pi, math.pi)  # fmt: skip
 #: Materials actors are drawn with (colours are the scene's).
 PERSON_MATERIAL = FURNITURE
 CART_MATERIAL = BOX
@@ -279,28 +282,25 @@ def step_actors(
                 continue
             if following and (ux != hx * step or uy != hy * step):
                 wp_i[e, a] = n_wp[e, a]  # pushed off its path by a wall: walk free from here
-            # Never step into the robot. Walking free, turn back as at a wall; following
-            # waypoints, step round it (45 or 90 degrees off, the side that keeps farther) or
-            # stand; obstructed for PATIENCE steps, turn back and walk free.
+            # Never step into the robot: step round it (following waypoints: 45 or 90 degrees
+            # off; walking free: 90, 135 or 180), the way that keeps farthest, else stand.
+            # Obstructed for PATIENCE steps, a follower gives up its waypoints.
             r = bound_radius(k, hl, hw)
             gap_now = _gap_to_body(x, y, r, px, py, pyaw, rhl, rhw)
             gap_next = _gap_to_body(x + ux, y + uy, r, px, py, pyaw, rhl, rhw)
             if gap_next < YIELD_MARGIN and gap_next < gap_now:
-                if not following:
-                    heading[e, a, 0] = -hx
-                    heading[e, a, 1] = -hy
-                    continue
                 wait[e, a] += 1
-                if wait[e, a] >= PATIENCE:
+                if following and wait[e, a] >= PATIENCE:
                     wait[e, a] = 0
                     wp_i[e, a] = n_wp[e, a]
-                    heading[e, a, 0] = -hx
-                    heading[e, a, 1] = -hy
-                    continue
+                    following = False
+                # Following: 45 or 90 degrees off; walking free: any way but on.
+                q0 = 0 if following else 2
+                q1 = 4 if following else 7
                 best = -1.0
                 bx, by = 0.0, 0.0
-                for q in range(4):
-                    ang = (0.785398, -0.785398, 1.570796, -1.570796)[q]
+                for q in range(q0, q1):
+                    ang = _DODGE[q]
                     ca, sa = math.cos(ang), math.sin(ang)
                     vx, vy = ca * ux - sa * uy, sa * ux + ca * uy
                     g2 = _gap_to_body(x + vx, y + vy, r, px, py, pyaw, rhl, rhw)
@@ -311,6 +311,8 @@ def step_actors(
                 if best < 0.0:
                     continue
                 ux, uy, gap_next = bx, by, best
+                if not following:
+                    wait[e, a] = 0
             else:
                 wait[e, a] = 0
             norm = math.hypot(ux, uy)
