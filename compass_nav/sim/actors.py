@@ -24,7 +24,7 @@ Encounters, spawned relative to the route start -> goal so that most episodes me
 
 Behaviour is simple and deterministic (all randomness is drawn from the env's generator at
 reset): an actor follows its waypoints, then walks straight on; it never enters a static
-obstacle (at a wall it turns back along one or both axes) and never walks into the robot:
+obstacle (at a wall it turns back along one or both axes, or turns) and never walks into the robot:
 when its next move would bring it within :data:`YIELD_MARGIN` of the robot's footprint and
 closer to it, it steps round the robot (following waypoints 45 or 90 degrees off its way,
 walking free 90, 135 or 180 degrees, whichever keeps farthest from it) or, when it cannot,
@@ -187,12 +187,19 @@ def unstamp(height, material, cells, ncell, old_mat, e):
 # --------------------------------------------------------------------------- stepping
 @nb.njit(cache=True)
 def _try_move(height, x, y, dx, dy, kind, hl, hw, buf):
-    """Free heading (ux, uy) closest to (dx, dy): itself, then mirrored on x, y or both."""
-    for m in range(4):
-        ux = -dx if (m == 1 or m == 3) else dx
-        uy = -dy if (m == 2 or m == 3) else dy
-        yaw = math.atan2(uy, ux)
-        if _free(height, x + ux, y + uy, yaw, kind, hl, hw, buf):
+    """Free move closest to (dx, dy): itself, mirrored on x, y or both (a bounce), else turned.
+
+    Returns (ux, uy, found).
+    """
+    for m in range(10):
+        if m < 4:
+            ux = -dx if (m == 1 or m == 3) else dx
+            uy = -dy if (m == 2 or m == 3) else dy
+        else:
+            ang = _DODGE[m - 4]
+            ca, sa = math.cos(ang), math.sin(ang)
+            ux, uy = ca * dx - sa * dy, sa * dx + ca * dy
+        if _free(height, x + ux, y + uy, math.atan2(uy, ux), kind, hl, hw, buf):
             return ux, uy, True
     return dx, dy, False
 
@@ -313,8 +320,8 @@ def step_actors(
                 ux, uy, gap_next = bx, by, best
                 if not following:
                     wait[e, a] = 0
-            else:
-                wait[e, a] = 0
+            elif gap_next > 1.0:
+                wait[e, a] = 0  # clear of the robot
             norm = math.hypot(ux, uy)
             if norm > 1e-9:
                 heading[e, a, 0] = ux / norm

@@ -37,8 +37,8 @@ class AvoidConfig:
 
     horizon: float = 2.0  # s of look-ahead for the actors
     static_horizon: float = 1.0  # s of look-ahead for the static map
-    margin: float = 0.15  # m kept from an actor's outline now
-    margin_growth: float = 0.05  # m added per second of look-ahead (below yield_margin)
+    margin: float = 0.25  # m kept from an actor's outline now
+    margin_growth: float = 0.1  # m added per second of look-ahead
     reach: float = 5.0  # m: actors farther than this are ignored
     #: m: an actor stops rather than step closer to the body (the simulator's behaviour,
     #: :data:`compass_nav.sim.actors.YIELD_MARGIN`; the teacher is privileged).
