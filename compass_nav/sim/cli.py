@@ -112,6 +112,7 @@ def view_episode(
     out: str | Path = "out/sim_view",
     snapshot_step: int = -1,
     fps: float = 10.0,
+    moving_obstacles: int = 0,
 ) -> dict:
     """Drive one episode and write its pictures.
 
@@ -127,6 +128,7 @@ def view_episode(
         out: Output folder.
         snapshot_step: Step whose images become the PNGs (-1 or past the end: the last one).
         fps: GIF frame rate.
+        moving_obstacles: People and carts in the episode (:mod:`compass_nav.sim.actors`).
 
     Returns:
         Summary: ``steps`` driven, ``outcome`` (success/collision/timeout/running), ``spl``,
@@ -155,6 +157,7 @@ def view_episode(
         route_mode=route_mode,
         image_height=size[0],
         image_width=size[1],
+        moving_obstacles=moving_obstacles,
     )
     pol = make_policy(policy)
     pol.bind(env)
@@ -213,6 +216,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
         out=args.out,
         snapshot_step=args.snapshot_step,
         fps=args.fps,
+        moving_obstacles=args.moving_obstacles,
     )
     print(
         f"{args.embodiment} in {args.family} (seed {args.seed}, policy {args.policy}): "
@@ -240,6 +244,13 @@ def _view_options(p: argparse.ArgumentParser) -> None:
         "--snapshot-step", type=int, default=-1, help="step shown in the PNGs (-1: the last one)"
     )
     p.add_argument("--fps", type=float, default=10.0, help="GIF frame rate")
+    p.add_argument(
+        "--moving-obstacles",
+        type=int,
+        default=0,
+        metavar="N",
+        help="people and carts walking across, ahead of and behind the route",
+    )
     p.add_argument("--out", default="out/sim_view", help="output folder")
 
 

@@ -14,7 +14,9 @@ turns) from every actor, and, for the first second, its centre does not come clo
 static obstacles than the circumscribed radius (or than it is now, in a tight spot). The
 tracker's command is kept when safe; otherwise the safe command with the most progress down
 the cost-to-go field (with a bonus for room and for the side it took last step) wins; when none
-is safe, the one that stays safe longest.
+is safe, the one that stays safe longest. Held still for :attr:`AvoidConfig.patience` steps
+(an actor may be cornered by the body, e.g. in a dead end), it backs away from the actors for
+as many steps, taking the safe command that leaves the most room.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class AvoidConfig:
     #: m: an actor stops rather than step closer to the body (the simulator's behaviour,
     #: :data:`compass_nav.sim.actors.YIELD_MARGIN`; the teacher is privileged).
     yield_margin: float = YIELD_MARGIN
+    #: Control steps held still by actors before backing away from them for as many steps.
+    patience: int = 15
 
     def __post_init__(self) -> None:
         check(self.horizon > 0, "horizon", self.horizon, "must be > 0 s")
@@ -99,7 +103,7 @@ def _footprint_clear(clearance, e, x, y, yaw, hl, hw):
 @nb.njit(cache=True)
 def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, check_static, params):
     """(first time unsafe from actors or inf, first time off the static map or inf, smallest
-    actor gap, cost-to-go after 1 s) of one command."""
+    actor gap, smallest actor gap at the horizon, cost-to-go after 1 s) of one command."""
     horizon, static_h, margin, growth = params[0], params[1], params[2], params[3]
     dt = 0.1
     steps = int(horizon / dt + 0.5)
@@ -108,6 +112,7 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
     v0, v1, v2 = vel[e, 0], vel[e, 1], vel[e, 2]
     hl, hw = 0.5 * dims[e, 0], 0.5 * dims[e, 1]
     min_gap = 1e9
+    end_gap = 1e9
     unsafe_t = math.inf
     static_t = math.inf
     yield_margin = params[5]
@@ -147,6 +152,8 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
             last_gap[a] = gap
             if gap < min_gap:
                 min_gap = gap
+            if k == steps and gap < end_gap:
+                end_gap = gap
             if gap < margin + growth * t and closing and t < unsafe_t:
                 unsafe_t = t
         if t <= static_h + 1e-9:
@@ -155,13 +162,13 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
                     static_t = t
             if abs(t - 1.0) < 1e-6:
                 ctg_1s = ctg[e, _cell(y, g), _cell(x, g)]
-    return unsafe_t, static_t, min_gap, ctg_1s
+    return unsafe_t, static_t, min_gap, end_gap, ctg_1s
 
 
 @nb.njit(parallel=True, cache=True)
 def avoid_movers(
     out, pose, vel, clearance, ctg, apos, avel, arad, dims, low, high, acc, holo, radius, side,
-    params,
+    stuck, params,
 ):  # fmt: skip
     """Replace ``out[e]`` by a command safe from the moving obstacles where one is near.
 
@@ -176,10 +183,14 @@ def avoid_movers(
         holo: (N,) bool, the body follows lateral commands.
         radius: (N,) circumscribed radius, m.
         side: (N,) int, side (-1, 0, +1) of the last avoidance, updated.
-        params: (horizon, static_horizon, margin, margin_growth, reach, yield_margin).
+        stuck: (N,) int, steps the avoidance has held the body still (then, for as many
+            steps, it backs away from the actors), updated.
+        params: (horizon, static_horizon, margin, margin_growth, reach, yield_margin,
+            patience).
     """
     n = pose.shape[0]
     reach = params[4]
+    stuck_steps = int(params[6])
     g = clearance.shape[1]
     for e in nb.prange(n):
         x, y, yaw = pose[e, 0], pose[e, 1], pose[e, 2]
@@ -192,13 +203,16 @@ def avoid_movers(
                     near = True
         if not near:
             side[e] = 0
+            stuck[e] = 0
             continue
         nominal = out[e].copy()
-        t_u, _, _, _ = _rollout(
+        t_u, _, _, _, _ = _rollout(
             e, nominal, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, False, params
         )
-        if t_u == math.inf:
+        backing = stuck[e] >= stuck_steps
+        if t_u == math.inf and not backing:
             side[e] = 0
+            stuck[e] = 0
             continue
         ctg_now = ctg[e, _cell(y, g), _cell(x, g)]
         vmax, wmax = high[e, 0], high[e, 2]
@@ -229,7 +243,7 @@ def avoid_movers(
                     sd = 0 if k == 2 else (1 if w > 0 else -1)
                 for q in range(3):
                     cand[q] = min(max(cand[q], low[e, q]), high[e, q])
-                t_c, t_s, gap_c, ctg_c = _rollout(
+                t_c, t_s, gap_c, end_c, ctg_c = _rollout(
                     e, cand, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, True, params
                 )
                 if t_s < math.inf and scale > 0.0:
@@ -238,6 +252,8 @@ def avoid_movers(
                     if ctg_c >= grid.INF:
                         continue
                     score = (ctg_now - ctg_c) + 0.3 * min(gap_c, 1.0)
+                    if backing:  # make room: an actor cornered by the body cannot leave
+                        score = min(end_c, 2.0) + 0.1 * (ctg_now - ctg_c)
                     if side[e] != 0 and sd == side[e]:
                         score += 0.3
                     if score > best_score:
@@ -255,6 +271,13 @@ def avoid_movers(
         else:
             out[e] = fallback
             side[e] = 0
+        # Held still (or backing away): count, and after as many steps back, start again.
+        if backing or abs(out[e, 0]) + abs(out[e, 1]) < 0.05:
+            stuck[e] += 1
+            if stuck[e] >= 2 * stuck_steps:
+                stuck[e] = 0
+        elif stuck[e] < stuck_steps:
+            stuck[e] = 0
 
 
 def actor_params(cfg: AvoidConfig) -> np.ndarray:
@@ -267,6 +290,7 @@ def actor_params(cfg: AvoidConfig) -> np.ndarray:
             cfg.margin_growth,
             cfg.reach,
             cfg.yield_margin,
+            cfg.patience,
         ],
         np.float64,
     )

@@ -163,6 +163,7 @@ class Teacher:
         # Moving obstacles (compass_nav.teacher.avoid): checked only where the env has them.
         self._avoid = actor_params(avoid or AvoidConfig())
         self._side = np.zeros(env.num_envs, np.int64)
+        self._stuck = np.zeros(env.num_envs, np.int64)
         self._dims = np.array([[b.length, b.width] for b in env.env_bodies], np.float64)
         bodies = env.env_bodies
         self._low = np.stack([b.action_low for b in bodies]).astype(np.float64)
@@ -221,6 +222,7 @@ class Teacher:
                 self._holo,
                 self._radius,
                 self._side,
+                self._stuck,
                 self._avoid,
             )
         return out.astype(np.float32)
