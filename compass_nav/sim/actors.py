@@ -22,6 +22,10 @@ Encounters, spawned relative to the route start -> goal so that most episodes me
 * ``overtake``: the actor starts behind the robot and walks the route forwards, faster than
   the robot.
 
+After its waypoints an actor walks free for :data:`FREE_WALK_STEPS` steps, then leaves the
+scene (its slot empties) once the robot cannot see it (behind it and beyond 3 m, or beyond
+:data:`LEAVE_DISTANCE`): people pass through, they do not crowd a room for ever.
+
 Behaviour is simple and deterministic (all randomness is drawn from the env's generator at
 reset): an actor follows its waypoints, then walks straight on; it never enters a static
 obstacle (at a wall it turns back along one or both axes, or turns) and never walks into the robot:
@@ -62,6 +66,10 @@ PATIENCE = 20
 ENCOUNTER_DISTANCE = 1.5
 #: m/s: slower counts as standing (robot and actor alike) for encounters.
 MOVING_SPEED = 0.05
+#: Control steps an actor walks free after its waypoints before it leaves the scene.
+FREE_WALK_STEPS = 60
+#: m beyond which an actor may leave the scene even in front of the robot.
+LEAVE_DISTANCE = 8.0
 #: Turns (rad) an actor tries to step round the robot: followers the first four.
 _DODGE = (0.25 * math.pi, -0.25 * math.pi, 0.5 * math.pi, -0.5 * math.pi, 0.75 * math.pi,
           -0.75 * math.pi, math.pi)  # fmt: skip
@@ -119,7 +127,7 @@ def _free(height, x, y, yaw, kind, hl, hw, buf):
 
 @nb.njit(cache=True)
 def _gap_to_body(ax, ay, r, px, py, pyaw, hl, hw):
-    """m between a disc (ax, ay, r) and the rectangle (px, py, pyaw, half-sides hl, hw)."""
+    """M between a disc (ax, ay, r) and the rectangle (px, py, pyaw, half-sides hl, hw)."""
     c, s = math.cos(pyaw), math.sin(pyaw)
     dx, dy = ax - px, ay - py
     lx = c * dx + s * dy
@@ -225,6 +233,7 @@ def step_actors(
     waypoints,
     n_wp,
     wp_i,
+    free_left,
     cells,
     ncell,
     old_mat,
@@ -234,21 +243,30 @@ def step_actors(
     """Move every actor of every active env one control period and re-stamp it.
 
     Args:
-        height, material: (N, G, G) grids, updated in place.
+        height: (N, G, G) float32 heights, updated in place.
+        material: (N, G, G) uint8 materials, updated in place.
         active: (N,) bool, envs to step.
         robot_pose: (N, 3) robot (x, y, yaw).
         robot_half: (N, 2) half length and half width of the robot's footprint, m.
         robot_speed: (N,) robot speed, m/s (for encounters).
         kind: (N, M) actor kinds (NONE, PERSON, CART).
-        pos, vel, heading: (N, M, 2) position m, velocity m/s of the last step, unit heading.
+        pos: (N, M, 2) world position, m.
+        vel: (N, M, 2) velocity over this step, m/s (0 while standing).
+        heading: (N, M, 2) unit walking direction.
         speed: (N, M) walking speed, m/s.
         yaw: (N, M) outline orientation, rad.
         half: (N, M, 2) half length (a person's radius) and half width, m.
         tall: (N, M) height, m.
         delay: (N, M) control steps to stand before starting, counted down.
         wait: (N, M) control steps stood blocked by the robot.
-        waypoints: (N, M, W, 2) world waypoints; n_wp (N, M) their count; wp_i (N, M) the next.
-        cells, ncell, old_mat: stamped cells (N, M, C), their count, their floor material.
+        waypoints: (N, M, W, 2) world waypoints.
+        n_wp: (N, M) waypoints in use.
+        wp_i: (N, M) index of the next waypoint (n_wp: walking free).
+        free_left: (N, M) control steps left to walk free after the waypoints; then the actor
+            leaves the scene (its slot turns NONE) once the robot cannot see it.
+        cells: (N, M, C) flat indices of the stamped cells.
+        ncell: (N, M) stamped cells in use.
+        old_mat: (N, M, C) the floor material under each stamped cell.
         encounter: (N,) bool, set when an actor moving comes within ENCOUNTER_DISTANCE of the
             robot moving (never cleared here).
         dt: control period, s.
@@ -272,6 +290,12 @@ def step_actors(
                 continue
             hl, hw = half[e, a, 0], half[e, a, 1]
             x, y = pos[e, a, 0], pos[e, a, 1]
+            if wp_i[e, a] >= n_wp[e, a]:
+                if free_left[e, a] > 0:
+                    free_left[e, a] -= 1
+                elif _out_of_sight(x, y, px, py, pyaw):
+                    kind[e, a] = NONE  # its walk is over: it leaves the scene
+                    continue
             step = speed[e, a] * dt
             hx, hy = heading[e, a, 0], heading[e, a, 1]
             following = wp_i[e, a] < n_wp[e, a]
@@ -338,6 +362,17 @@ def step_actors(
             ):
                 encounter[e] = True
         _stamp_env(height, material, kind, pos, yaw, half, tall, cells, ncell, old_mat, buf, e)
+
+
+@nb.njit(cache=True)
+def _out_of_sight(x, y, px, py, pyaw):
+    """True when (x, y) is beyond LEAVE_DISTANCE or behind the robot and beyond 3 m."""
+    d = math.hypot(x - px, y - py)
+    if d > LEAVE_DISTANCE:
+        return True
+    bearing = math.atan2(y - py, x - px) - pyaw
+    bearing = (bearing + math.pi) % (2.0 * math.pi) - math.pi
+    return d > 3.0 and abs(bearing) > 0.5 * math.pi
 
 
 @nb.njit(cache=True)
@@ -409,6 +444,7 @@ class Actors:
         self.waypoints = np.zeros((n, m, MAX_WAYPOINTS, 2))
         self.n_wp = np.zeros((n, m), np.int64)
         self.wp_i = np.zeros((n, m), np.int64)
+        self.free_left = np.zeros((n, m), np.int64)
         self.cells = np.zeros((n, m, MAX_CELLS), np.int64)
         self.ncell = np.zeros((n, m), np.int64)
         self.old_mat = np.zeros((n, m, MAX_CELLS), np.uint8)
@@ -433,7 +469,8 @@ class Actors:
         Args:
             e: Env slot.
             rng: The env's generator (all randomness of the episode's actors comes from it).
-            height, material: (G, G) the env's grids, freshly reset to the scene (no actors).
+            height: (G, G) the env's heights, freshly reset to the scene (no actors).
+            material: (G, G) the env's materials.
             route: (P, 2) world polyline start -> goal (the planned path).
             start_pose: Robot (x, y, yaw) at the start.
             body_half: Half length and half width of the robot's footprint, m.
@@ -447,6 +484,7 @@ class Actors:
         self.wait[e] = 0
         self.n_wp[e] = 0
         self.wp_i[e] = 0
+        self.free_left[e] = FREE_WALK_STEPS
         self.encounter[e] = False
         self.encounter_kind[e] = -1
         path = _Route(route if len(route) >= 2 else np.stack([start_pose[:2]] * 2))
@@ -487,6 +525,57 @@ class Actors:
             if len(wps):
                 self.waypoints[e, a, : len(wps)] = wps
             self.encounter_kind[e, a] = enc
+        self._stamp_one(height, material, e)
+
+    def place(
+        self,
+        e: int,
+        a: int,
+        height: np.ndarray,
+        material: np.ndarray,
+        kind: int,
+        position,
+        heading,
+        speed: float,
+        size: tuple[float, float] = (0.28, 0.28),
+        tall: float = 1.75,
+        waypoints=None,
+        delay: int = 0,
+    ) -> None:
+        """Put actor slot ``a`` of env ``e`` at ``position`` (scripted scenarios and tests).
+
+        Args:
+            e: Env slot.
+            a: Actor slot.
+            height: (G, G) that env's heights (the actor is restamped into them).
+            material: (G, G) that env's materials.
+            kind: :data:`PERSON`, :data:`CART` or :data:`NONE` (empties the slot).
+            position: World (x, y), m.
+            heading: Walking direction (x, y), any length > 0.
+            speed: m/s.
+            size: Half length (a person's radius) and half width, m.
+            tall: Height, m.
+            waypoints: (P, 2) world points to walk through first, or None.
+            delay: Control steps to stand before starting.
+        """
+        unstamp(height[None], material[None], self.cells[e : e + 1], self.ncell[e : e + 1],
+                self.old_mat[e : e + 1], 0)  # fmt: skip
+        h = np.asarray(heading, np.float64)
+        h = h / max(float(np.hypot(*h)), 1e-9)
+        self.kind[e, a] = kind
+        self.pos[e, a] = position
+        self.heading[e, a] = h
+        self.yaw[e, a] = math.atan2(h[1], h[0])
+        self.speed[e, a] = speed
+        self.half[e, a] = size
+        self.tall[e, a] = tall
+        self.delay[e, a] = delay
+        self.wait[e, a] = 0
+        wps = np.zeros((0, 2)) if waypoints is None else np.asarray(waypoints, np.float64)
+        self.n_wp[e, a] = len(wps)
+        self.wp_i[e, a] = 0
+        self.waypoints[e, a, : len(wps)] = wps
+        self.free_left[e, a] = FREE_WALK_STEPS
         self._stamp_one(height, material, e)
 
     def _stamp_one(self, height, material, e) -> None:
@@ -576,8 +665,8 @@ class Actors:
         step_actors(
             height, material, active, robot_pose, robot_half, robot_speed, self.kind,
             self.pos, self.vel, self.heading, self.speed, self.yaw, self.half, self.tall,
-            self.delay, self.wait, self.waypoints, self.n_wp, self.wp_i, self.cells,
-            self.ncell, self.old_mat, self.encounter, dt,
+            self.delay, self.wait, self.waypoints, self.n_wp, self.wp_i, self.free_left,
+            self.cells, self.ncell, self.old_mat, self.encounter, dt,
         )  # fmt: skip
 
     def hit(self, e: int, pose: np.ndarray, body_half, margin: float = 0.15) -> bool:

@@ -454,8 +454,9 @@ class NavVectorEnv(gym.vector.VectorEnv):
         """``moving_encounter`` and ``moving_collision`` (N,) bool of the current episodes.
 
         ``moving_encounter``: an actor moving came within
-        :data:`~compass_nav.sim.actors.ENCOUNTER_DISTANCE` of the body moving; ``moving_collision``:
-        this step's collision was with an actor (the body touches an actor's cells).
+        :data:`~compass_nav.sim.actors.ENCOUNTER_DISTANCE` of the body moving;
+        ``moving_collision``: this step's collision was with an actor (the body touches an
+        actor's cells).
         """
         hit = np.zeros(self.num_envs, bool)
         if self.actors.count:

@@ -102,8 +102,11 @@ def _footprint_clear(clearance, e, x, y, yaw, hl, hw):
 
 @nb.njit(cache=True)
 def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, check_static, params):
-    """(first time unsafe from actors or inf, first time off the static map or inf, smallest
-    actor gap, smallest actor gap at the horizon, cost-to-go after 1 s) of one command."""
+    """Roll one command out over the horizon.
+
+    Returns (first time unsafe from actors or inf, first time off the static map or inf,
+    smallest actor gap, smallest actor gap at the horizon, cost-to-go after 1 s).
+    """
     horizon, static_h, margin, growth = params[0], params[1], params[2], params[3]
     dt = 0.1
     steps = int(horizon / dt + 0.5)
@@ -174,12 +177,17 @@ def avoid_movers(
 
     Args:
         out: (N, 3) tracker commands, updated in place.
-        pose: (N, 3) world (x, y, yaw); vel: (N, 3) body velocity.
-        clearance: (N, G, G) static clearance, m; ctg: (N, G, G) cost-to-go to the goal.
-        apos, avel: (N, M, 2) actor positions m and velocities m/s, world.
+        pose: (N, 3) world (x, y, yaw).
+        vel: (N, 3) body velocity.
+        clearance: (N, G, G) static clearance, m.
+        ctg: (N, G, G) cost-to-go to the goal.
+        apos: (N, M, 2) actor positions, world m.
+        avel: (N, M, 2) actor velocities, world m/s.
         arad: (N, M) radius of the disc holding each actor (0: unused slot), m.
         dims: (N, 2) footprint length and width, m.
-        low, high, acc: (N, 3) command limits and acceleration limits.
+        low: (N, 3) lower command limits.
+        high: (N, 3) upper command limits.
+        acc: (N, 3) acceleration limits.
         holo: (N,) bool, the body follows lateral commands.
         radius: (N,) circumscribed radius, m.
         side: (N,) int, side (-1, 0, +1) of the last avoidance, updated.
