@@ -74,30 +74,30 @@ def _cell(v, g):
 
 
 @nb.njit(cache=True)
-def _footprint_clear(clearance, e, x, y, yaw, hl, hw):
-    """True when every point of the footprint's outline (10 cm apart) is off the obstacles.
+def _footprint_clearance(clearance, e, x, y, yaw, hl, hw):
+    """Smallest clearance (m) of the cells under the footprint's outline (points 10 cm apart).
 
-    A point is clear when its cell's clearance is at least 0.15 m: the point lies within
-    0.071 m of the cell centre, so the obstacle is at least 0.08 m away, more than half the
-    spacing.
+    A point lies within 0.071 m of its cell's centre, so a value of 0.15 keeps the outline at
+    least 0.08 m off the obstacles, more than half the spacing.
     """
     g = clearance.shape[1]
     c, s = math.cos(yaw), math.sin(yaw)
     nl = int(math.ceil(2.0 * hl / 0.1)) + 1
     nw = int(math.ceil(2.0 * hw / 0.1)) + 1
+    low = 1e9
     for side in range(2):
         sgn = 1.0 if side == 0 else -1.0
         for k in range(nl):
             lx = -hl + 2.0 * hl * k / (nl - 1)
             ly = sgn * hw
-            if clearance[e, _cell(y + s * lx + c * ly, g), _cell(x + c * lx - s * ly, g)] < 0.15:
-                return False
+            v = clearance[e, _cell(y + s * lx + c * ly, g), _cell(x + c * lx - s * ly, g)]
+            low = min(low, v)
         for k in range(nw):
             lx = sgn * hl
             ly = -hw + 2.0 * hw * k / (nw - 1)
-            if clearance[e, _cell(y + s * lx + c * ly, g), _cell(x + c * lx - s * ly, g)] < 0.15:
-                return False
-    return True
+            v = clearance[e, _cell(y + s * lx + c * ly, g), _cell(x + c * lx - s * ly, g)]
+            low = min(low, v)
+    return low
 
 
 @nb.njit(cache=True)
@@ -120,6 +120,8 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
     static_t = math.inf
     yield_margin = params[5]
     pos_a = apos[e].copy()
+    now = _footprint_clearance(clearance, e, x, y, yaw, hl, hw)
+    static_need = min(0.15, max(now - 0.01, 0.08))
     last_gap = np.empty(apos.shape[1])
     for a in range(apos.shape[1]):
         last_gap[a] = _gap(pos_a[a, 0], pos_a[a, 1], arad[e, a], x, y, yaw, hl, hw)
@@ -161,7 +163,8 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
                 unsafe_t = t
         if t <= static_h + 1e-9:
             if check_static and static_t == math.inf:
-                if not _footprint_clear(clearance, e, x, y, yaw, hl, hw):
+                # 0.15 m off the walls, or no closer than now where the body already is.
+                if _footprint_clearance(clearance, e, x, y, yaw, hl, hw) < static_need:
                     static_t = t
             if abs(t - 1.0) < 1e-6:
                 ctg_1s = ctg[e, _cell(y, g), _cell(x, g)]
