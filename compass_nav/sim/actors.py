@@ -23,8 +23,9 @@ Encounters, spawned relative to the route start -> goal so that most episodes me
   the robot.
 
 After its waypoints an actor walks free for :data:`FREE_WALK_STEPS` steps, then leaves the
-scene (its slot empties) once the robot cannot see it (behind it and beyond 3 m, or beyond
-:data:`LEAVE_DISTANCE`): people pass through, they do not crowd a room for ever.
+scene (its slot empties) once the robot cannot see it (more than 65 degrees off its heading
+and beyond 1.5 m, or beyond :data:`LEAVE_DISTANCE`): people pass through, they do not crowd
+a room for ever.
 
 Behaviour is simple and deterministic (all randomness is drawn from the env's generator at
 reset): an actor follows its waypoints, then walks straight on; it never enters a static
@@ -366,13 +367,17 @@ def step_actors(
 
 @nb.njit(cache=True)
 def _out_of_sight(x, y, px, py, pyaw):
-    """True when (x, y) is beyond LEAVE_DISTANCE or behind the robot and beyond 3 m."""
+    """True when the robot cannot see (x, y).
+
+    That is: beyond LEAVE_DISTANCE, or beyond 1.5 m and more than 65 degrees off the robot's
+    heading (wider than any camera's field of view).
+    """
     d = math.hypot(x - px, y - py)
     if d > LEAVE_DISTANCE:
         return True
     bearing = math.atan2(y - py, x - px) - pyaw
     bearing = (bearing + math.pi) % (2.0 * math.pi) - math.pi
-    return d > 3.0 and abs(bearing) > 0.5 * math.pi
+    return d > 1.5 and abs(bearing) > 1.134
 
 
 @nb.njit(cache=True)

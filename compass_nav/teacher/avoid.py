@@ -120,6 +120,9 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
     static_t = math.inf
     yield_margin = params[5]
     pos_a = apos[e].copy()
+    # Turning on the spot (the final alignment) sweeps the corners slowly: a smaller margin.
+    if abs(cmd[0]) < 0.05 and abs(cmd[1]) < 0.05:
+        margin, growth = min(margin, 0.1), 0.0
     now = _footprint_clearance(clearance, e, x, y, yaw, hl, hw)
     static_need = min(0.15, max(now - 0.01, 0.08))
     last_gap = np.empty(apos.shape[1])
@@ -153,13 +156,19 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
             pos_a[a, 1] = ay
             # Unsafe: inside the margin and closing in (an actor already close that the
             # command does not approach, e.g. one walking alongside, is no reason to stop).
+            # Where the actor alone closes in, only inside `margin` itself: it yields first.
             closing = gap < last_gap[a] - 1e-3
+            body_closing = gap_was < last_gap[a] - 1e-3
             last_gap[a] = gap
             if gap < min_gap:
                 min_gap = gap
             if k == steps and gap < end_gap:
                 end_gap = gap
-            if gap < margin + growth * t and closing and t < unsafe_t:
+            if (
+                t < unsafe_t
+                and gap < margin + growth * t
+                and (body_closing or (closing and gap < margin))
+            ):
                 unsafe_t = t
         if t <= static_h + 1e-9:
             if check_static and static_t == math.inf:
