@@ -28,6 +28,7 @@ for the figures under contention).
     nice -n 10 .venv/bin/python benchmarks/bench_sim.py
     .venv/bin/python benchmarks/bench_sim.py --sizes 64x64 96x160 --envs 1 16 64 --busy 0
     .venv/bin/python benchmarks/bench_sim.py --configs omp:2 omp:1 workqueue:2 omp:2:chunk=4
+    .venv/bin/python benchmarks/bench_sim.py --moving-obstacles 3 --drivers teacher
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def child(job: dict) -> None:
                     image_width=w,
                     render_rgb=True,
                     render_depth=True,
+                    moving_obstacles=job.get("moving_obstacles", 0),
                 )
                 env.reset(seed=0)
                 if driver == "teacher":
@@ -181,6 +183,7 @@ def run_config(spec: str, args, sizes) -> dict:
         "repeats": args.repeats,
         "busy": args.busy,
         "embodiments": args.embodiments,
+        "moving_obstacles": args.moving_obstacles,
     }
     proc = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--child", json.dumps(job)],
@@ -247,6 +250,13 @@ def main() -> None:
         type=int,
         default=1,
         help="competing busy processes during the contended measurement (0: quiet only)",
+    )
+    parser.add_argument(
+        "--moving-obstacles",
+        type=int,
+        default=0,
+        metavar="N",
+        help="people and carts per episode (compass_nav.sim.actors; default 0)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
