@@ -6,12 +6,13 @@ in the envs where an actor is near. The teacher is privileged: it reads every ac
 position, velocity and size (``NavVectorEnv.privileged()``).
 
 For each env with an actor within :attr:`AvoidConfig.reach`, the tracker's command and a fan of
-alternatives (slower, turned, for holonomic bodies sideways and backwards, and standing still)
+alternatives (slower, turned, backwards, for holonomic bodies sideways, and standing still)
 are rolled out for :attr:`AvoidConfig.horizon` seconds: the body's velocity approaches the
-command within its acceleration limits, the actors keep their velocity. A command is safe when
-the body's footprint keeps :attr:`AvoidConfig.margin` (growing with time, for the actors'
-turns) from every actor, and, for the first second, its centre does not come closer to the
-static obstacles than the circumscribed radius (or than it is now, in a tight spot). The
+command within its acceleration limits, the actors keep their velocity but stop short of the
+body as the simulated ones do (the teacher is privileged). A command is safe when the body's
+footprint keeps :attr:`AvoidConfig.margin` (growing with time, for the actors' turns) from
+every actor it closes in on (turning on the spot, 0.1 m), and, for the first second, its
+outline keeps 0.15 m from the static obstacles (or no less than now, in a tight spot). The
 tracker's command is kept when safe; otherwise the safe command with the most progress down
 the cost-to-go field (with a bonus for room and for the side it took last step) wins; when none
 is safe, the one that stays safe longest. Held still for :attr:`AvoidConfig.patience` steps
@@ -244,9 +245,12 @@ def avoid_movers(
         fallback_key = -1e18
         cand = np.zeros(3)
         n_dir = 12 if lateral else 5
-        for si in range(4):
-            scale = (1.0, 0.6, 0.3, 0.0)[si]
-            for k in range(n_dir if si < 3 else 1):
+        # Speed scales: forward (the 12 directions for lateral bodies), reverse (others), stop.
+        for si in range(5):
+            scale = (1.0, 0.6, 0.3, -1.0, 0.0)[si]
+            if lateral and si == 3:
+                continue
+            for k in range(n_dir if si < 4 else 1):
                 if lateral:
                     # Translate in 12 directions of the body frame, keep turning as tracked.
                     ang = 2.0 * math.pi * k / n_dir
@@ -266,7 +270,7 @@ def avoid_movers(
                 t_c, t_s, gap_c, end_c, ctg_c = _rollout(
                     e, cand, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, True, params
                 )
-                if t_s < math.inf and scale > 0.0:
+                if t_s < math.inf and scale != 0.0:
                     continue  # into a static obstacle
                 if t_c == math.inf:
                     if ctg_c >= grid.INF:
