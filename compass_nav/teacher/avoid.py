@@ -48,6 +48,8 @@ class AvoidConfig:
     yield_margin: float = YIELD_MARGIN
     #: Control steps held still by actors before backing away from them for as many steps.
     patience: int = 15
+    #: m: this close to the goal, turning on the spot to its heading is among the commands.
+    goal_reach: float = 0.4
 
     def __post_init__(self) -> None:
         check(self.horizon > 0, "horizon", self.horizon, "must be > 0 s")
@@ -183,8 +185,8 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
 
 @nb.njit(parallel=True, cache=True)
 def avoid_movers(
-    out, pose, vel, clearance, ctg, apos, avel, arad, dims, low, high, acc, holo, radius, side,
-    stuck, params,
+    out, pose, vel, goal, clearance, ctg, apos, avel, arad, dims, low, high, acc, holo, radius,
+    side, stuck, params,
 ):  # fmt: skip
     """Replace ``out[e]`` by a command safe from the moving obstacles where one is near.
 
@@ -192,6 +194,7 @@ def avoid_movers(
         out: (N, 3) tracker commands, updated in place.
         pose: (N, 3) world (x, y, yaw).
         vel: (N, 3) body velocity.
+        goal: (N, 3) world goal (x, y, yaw).
         clearance: (N, G, G) static clearance, m.
         ctg: (N, G, G) cost-to-go to the goal.
         apos: (N, M, 2) actor positions, world m.
@@ -207,11 +210,12 @@ def avoid_movers(
         stuck: (N,) int, steps the avoidance has held the body still (then, for as many
             steps, it backs away from the actors), updated.
         params: (horizon, static_horizon, margin, margin_growth, reach, yield_margin,
-            patience).
+            patience, goal_reach).
     """
     n = pose.shape[0]
     reach = params[4]
     stuck_steps = int(params[6])
+    goal_reach = params[7]
     g = clearance.shape[1]
     for e in nb.prange(n):
         x, y, yaw = pose[e, 0], pose[e, 1], pose[e, 2]
@@ -236,6 +240,8 @@ def avoid_movers(
             stuck[e] = 0
             continue
         ctg_now = ctg[e, _cell(y, g), _cell(x, g)]
+        dist_goal = math.hypot(goal[e, 0] - x, goal[e, 1] - y)
+        err_goal = (goal[e, 2] - yaw + math.pi) % (2.0 * math.pi) - math.pi
         vmax, wmax = high[e, 0], high[e, 2]
         lateral = holo[e] and high[e, 1] >= 0.3 * high[e, 0]
         best = np.zeros(3)
@@ -250,8 +256,17 @@ def avoid_movers(
             scale = (1.0, 0.6, 0.3, -1.0, 0.0)[si]
             if lateral and si == 3:
                 continue
-            for k in range(n_dir if si < 4 else 1):
-                if lateral:
+            for k in range(n_dir if si < 4 else 2):
+                if si == 4:
+                    # Stand; within reach of the goal, also turn on the spot to its heading
+                    # (all that is left to finish).
+                    if k == 1 and dist_goal > goal_reach:
+                        continue
+                    cand[0] = 0.0
+                    cand[1] = 0.0
+                    cand[2] = 0.0 if k == 0 else min(max(2.0 * err_goal, -wmax), wmax)
+                    sd = 0
+                elif lateral:
                     # Translate in 12 directions of the body frame, keep turning as tracked.
                     ang = 2.0 * math.pi * k / n_dir
                     sp = scale * vmax
@@ -276,6 +291,8 @@ def avoid_movers(
                     if ctg_c >= grid.INF:
                         continue
                     score = (ctg_now - ctg_c) + 0.3 * min(gap_c, 1.0)
+                    if si == 4 and k == 1:
+                        score += 1.0  # finishing beats any move
                     if backing:  # make room: an actor cornered by the body cannot leave
                         score = min(end_c, 2.0) + 0.1 * (ctg_now - ctg_c)
                     if side[e] != 0 and sd == side[e]:
@@ -315,6 +332,7 @@ def actor_params(cfg: AvoidConfig) -> np.ndarray:
             cfg.reach,
             cfg.yield_margin,
             cfg.patience,
+            cfg.goal_reach,
         ],
         np.float64,
     )

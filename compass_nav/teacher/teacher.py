@@ -210,6 +210,7 @@ class Teacher:
                 out,
                 p["pose"],
                 p["velocity"],
+                p["goal"],
                 p["clearance"],
                 p["cost_to_go"],
                 p["actors_pos"],
