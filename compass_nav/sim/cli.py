@@ -113,6 +113,7 @@ def view_episode(
     snapshot_step: int = -1,
     fps: float = 10.0,
     moving_obstacles: int = 0,
+    gif_stride: int = 1,
 ) -> dict:
     """Drive one episode and write its pictures.
 
@@ -129,6 +130,8 @@ def view_episode(
         snapshot_step: Step whose images become the PNGs (-1 or past the end: the last one).
         fps: GIF frame rate.
         moving_obstacles: People and carts in the episode (:mod:`compass_nav.sim.actors`).
+        gif_stride: Every this many frames goes into the GIF (played at ``fps / gif_stride``,
+            so it keeps the episode's pace); a smaller file for a long episode.
 
     Returns:
         Summary: ``steps`` driven, ``outcome`` (success/collision/timeout/running), ``spl``,
@@ -149,6 +152,8 @@ def view_episode(
 
     if steps < 1:
         raise ConfigError(f"--steps={steps}: must be >= 1")
+    if gif_stride < 1:
+        raise ConfigError(f"--gif-stride={gif_stride}: must be >= 1")
     env = NavVectorEnv(
         num_envs=1,
         embodiments=(embodiment,),
@@ -192,7 +197,7 @@ def view_episode(
         write_png(depth_to_rgb(snap_obs["depth"][0]), out / "ego_depth.png"),
         write_png(snap_map, out / "topdown.png"),
         write_png(snap_frame, out / "frame.png"),
-        write_gif(frames, out / "episode.gif", fps),
+        write_gif(frames[::gif_stride], out / "episode.gif", fps / gif_stride),
     ]
     return {
         "steps": len(frames) - 1,
@@ -217,6 +222,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
         snapshot_step=args.snapshot_step,
         fps=args.fps,
         moving_obstacles=args.moving_obstacles,
+        gif_stride=args.gif_stride,
     )
     print(
         f"{args.embodiment} in {args.family} (seed {args.seed}, policy {args.policy}): "
@@ -250,6 +256,9 @@ def _view_options(p: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="people and carts walking across, ahead of and behind the route",
+    )
+    p.add_argument(
+        "--gif-stride", type=int, default=1, help="every Nth frame into the GIF (smaller file)"
     )
     p.add_argument("--out", default="out/sim_view", help="output folder")
 
