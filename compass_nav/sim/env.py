@@ -530,8 +530,9 @@ class NavVectorEnv(gym.vector.VectorEnv):
             (M slots per env, ``SimConfig.moving_obstacles``): actors_pos (N,M,2) world m,
             actors_vel (N,M,2) world m/s over the last step, actors_radius (N,M) m of the disc
             holding each (0 for an unused slot), actors_kind (N,M) (0 unused, 1 person,
-            2 cart). ``height`` includes the actors; ``clearance`` and ``cost_to_go`` are the
-            static map's.
+            2 cart), actors_size (N,M,2) half length and half width m (a person's radius
+            twice), actors_yaw (N,M) rad (a cart's long side). ``height`` includes the
+            actors; ``clearance`` and ``cost_to_go`` are the static map's.
         """
         return {
             "occupancy": self.height > 0,
@@ -547,6 +548,8 @@ class NavVectorEnv(gym.vector.VectorEnv):
             "actors_vel": self.actors.vel,
             "actors_radius": self.actors.radius(),
             "actors_kind": self.actors.kind,
+            "actors_size": self.actors.half,
+            "actors_yaw": self.actors.yaw,
         }
 
     def close_extras(self, **kwargs) -> None:  # noqa: D102 - nothing to release

@@ -72,6 +72,41 @@ def _gap(ax, ay, r, px, py, pyaw, hl, hw):
 
 
 @nb.njit(cache=True)
+def _point_rect(px, py, cx, cy, cyaw, hl, hw):
+    """Metres from point (px, py) to the rectangle (cx, cy, cyaw, half-sides hl, hw); 0 inside."""
+    c, s = math.cos(cyaw), math.sin(cyaw)
+    dx, dy = px - cx, py - cy
+    lx = abs(c * dx + s * dy) - hl
+    ly = abs(-s * dx + c * dy) - hw
+    return math.hypot(max(lx, 0.0), max(ly, 0.0))
+
+
+@nb.njit(cache=True)
+def _actor_gap(shape, ax, ay, px, py, pyaw, hl, hw):
+    """Metres between an actor at (ax, ay) and the body's rectangle (px, py, pyaw, hl, hw).
+
+    ``shape`` is (radius, half length, half width, yaw): a person (half width 0) is the disc
+    of that radius; a cart the rectangle, whose distance to the body's rectangle is the
+    smallest corner-to-rectangle distance either way (exact while apart, 0 when touching).
+    """
+    if shape[2] <= 0.0:
+        return _gap(ax, ay, shape[0], px, py, pyaw, hl, hw)
+    d = 1e9
+    ca, sa = math.cos(shape[3]), math.sin(shape[3])
+    cb, sb = math.cos(pyaw), math.sin(pyaw)
+    for k in range(4):
+        u = 1.0 if k < 2 else -1.0
+        v = 1.0 if k % 2 == 0 else -1.0
+        qx = ax + ca * u * shape[1] - sa * v * shape[2]
+        qy = ay + sa * u * shape[1] + ca * v * shape[2]
+        d = min(d, _point_rect(qx, qy, px, py, pyaw, hl, hw))
+        rx = px + cb * u * hl - sb * v * hw
+        ry = py + sb * u * hl + cb * v * hw
+        d = min(d, _point_rect(rx, ry, ax, ay, shape[3], shape[1], shape[2]))
+    return d
+
+
+@nb.njit(cache=True)
 def _cell(v, g):
     return min(max(int(math.floor(v / RESOLUTION)), 0), g - 1)
 
@@ -104,7 +139,9 @@ def _footprint_clearance(clearance, e, x, y, yaw, hl, hw):
 
 
 @nb.njit(cache=True)
-def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, check_static, params):
+def _rollout(
+    e, cmd, pose, vel, acc, apos, avel, ashape, dims, clearance, ctg, check_static, params
+):
     """Roll one command out over the horizon.
 
     Returns (first time unsafe from actors or inf, first time off the static map or inf,
@@ -130,7 +167,7 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
     static_need = min(0.15, max(now - 0.01, 0.08))
     last_gap = np.empty(apos.shape[1])
     for a in range(apos.shape[1]):
-        last_gap[a] = _gap(pos_a[a, 0], pos_a[a, 1], arad[e, a], x, y, yaw, hl, hw)
+        last_gap[a] = _actor_gap(ashape[e, a], pos_a[a, 0], pos_a[a, 1], x, y, yaw, hl, hw)
     ctg_1s = ctg[e, _cell(y, g), _cell(x, g)]
     for k in range(1, steps + 1):
         t = k * dt
@@ -146,13 +183,13 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
         y += (s * v0 + c * v1) * dt
         yaw += v2 * dt
         for a in range(apos.shape[1]):
-            if arad[e, a] <= 0.0:
+            if ashape[e, a, 0] <= 0.0:
                 continue
             # Actors keep their velocity but never step closer than yield_margin to the body.
             ax = pos_a[a, 0] + avel[e, a, 0] * dt
             ay = pos_a[a, 1] + avel[e, a, 1] * dt
-            gap_was = _gap(pos_a[a, 0], pos_a[a, 1], arad[e, a], x, y, yaw, hl, hw)
-            gap = _gap(ax, ay, arad[e, a], x, y, yaw, hl, hw)
+            gap_was = _actor_gap(ashape[e, a], pos_a[a, 0], pos_a[a, 1], x, y, yaw, hl, hw)
+            gap = _actor_gap(ashape[e, a], ax, ay, x, y, yaw, hl, hw)
             if gap < yield_margin and gap < gap_was:
                 ax, ay, gap = pos_a[a, 0], pos_a[a, 1], gap_was
             pos_a[a, 0] = ax
@@ -185,7 +222,7 @@ def _rollout(e, cmd, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, che
 
 @nb.njit(parallel=True, cache=True)
 def avoid_movers(
-    out, pose, vel, goal, clearance, ctg, apos, avel, arad, dims, low, high, acc, holo, radius,
+    out, pose, vel, goal, clearance, ctg, apos, avel, ashape, dims, low, high, acc, holo, radius,
     side, stuck, params,
 ):  # fmt: skip
     """Replace ``out[e]`` by a command safe from the moving obstacles where one is near.
@@ -199,7 +236,8 @@ def avoid_movers(
         ctg: (N, G, G) cost-to-go to the goal.
         apos: (N, M, 2) actor positions, world m.
         avel: (N, M, 2) actor velocities, world m/s.
-        arad: (N, M) radius of the disc holding each actor (0: unused slot), m.
+        ashape: (N, M, 4) each actor's (radius of the disc holding it (0: unused slot), half
+            length, half width (0 for a person: the disc), yaw), m and rad.
         dims: (N, 2) footprint length and width, m.
         low: (N, 3) lower command limits.
         high: (N, 3) upper command limits.
@@ -221,8 +259,8 @@ def avoid_movers(
         x, y, yaw = pose[e, 0], pose[e, 1], pose[e, 2]
         near = False
         for a in range(apos.shape[1]):
-            if arad[e, a] > 0.0:
-                gap = _gap(apos[e, a, 0], apos[e, a, 1], arad[e, a], x, y, yaw,
+            if ashape[e, a, 0] > 0.0:
+                gap = _gap(apos[e, a, 0], apos[e, a, 1], ashape[e, a, 0], x, y, yaw,
                            0.5 * dims[e, 0], 0.5 * dims[e, 1])  # fmt: skip
                 if gap < reach:
                     near = True
@@ -232,7 +270,7 @@ def avoid_movers(
             continue
         nominal = out[e].copy()
         t_u, _, _, _, _ = _rollout(
-            e, nominal, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, False, params
+            e, nominal, pose, vel, acc, apos, avel, ashape, dims, clearance, ctg, False, params
         )
         backing = stuck[e] >= stuck_steps
         if t_u == math.inf and not backing:
@@ -283,7 +321,7 @@ def avoid_movers(
                 for q in range(3):
                     cand[q] = min(max(cand[q], low[e, q]), high[e, q])
                 t_c, t_s, gap_c, end_c, ctg_c = _rollout(
-                    e, cand, pose, vel, acc, apos, avel, arad, dims, clearance, ctg, True, params
+                    e, cand, pose, vel, acc, apos, avel, ashape, dims, clearance, ctg, True, params
                 )
                 if t_s < math.inf and scale != 0.0:
                     continue  # into a static obstacle
@@ -336,3 +374,20 @@ def actor_params(cfg: AvoidConfig) -> np.ndarray:
         ],
         np.float64,
     )
+
+
+def actor_shapes(privileged: dict) -> np.ndarray:
+    """(N, M, 4) actor shapes for :func:`avoid_movers` from ``NavVectorEnv.privileged()``."""
+    from compass_nav.sim.actors import CART
+
+    size = privileged["actors_size"]
+    cart = privileged["actors_kind"] == CART
+    return np.stack(
+        [
+            privileged["actors_radius"],
+            np.where(cart, size[..., 0], 0.0),
+            np.where(cart, size[..., 1], 0.0),
+            privileged["actors_yaw"],
+        ],
+        -1,
+    ).astype(np.float64)

@@ -20,7 +20,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
-from compass_nav.teacher.avoid import AvoidConfig, actor_params, avoid_movers
+from compass_nav.teacher.avoid import AvoidConfig, actor_params, actor_shapes, avoid_movers
 from compass_nav.utils.config import check
 
 
@@ -215,7 +215,7 @@ class Teacher:
                 p["cost_to_go"],
                 p["actors_pos"],
                 p["actors_vel"],
-                p["actors_radius"],
+                actor_shapes(p),
                 self._dims,
                 self._low,
                 self._high,
