@@ -10,8 +10,8 @@ them with no change to either; the static clearance and cost-to-go fields (the m
 planner knows) never contain them.
 
 Shapes: a person is a disc (radius 0.25-0.3 m, 1.6-1.85 m tall), a cart an oriented box
-(about 1.0 x 0.6 m, about 1 m tall) whose long side follows its motion. Speeds are
-0.3-1.5 m/s.
+(about 1.0 x 0.6 m, about 1 m tall) whose long side follows its motion; carts walk warehouses
+and halls, not offices (:data:`CART_SHARE`). Speeds are 0.3-1.5 m/s.
 
 Encounters, spawned relative to the route start -> goal so that most episodes meet one:
 
@@ -55,8 +55,8 @@ NONE, PERSON, CART = 0, 1, 2
 #: Encounter kinds drawn at spawn.
 ENCOUNTERS = ("cross", "head_on", "overtake")
 ENCOUNTER_P = (0.4, 0.4, 0.2)
-#: Waypoints an actor can follow.
-MAX_WAYPOINTS = 32
+#: Waypoints an actor can follow (0.5 m apart along a route of up to 31.5 m, sparser beyond).
+MAX_WAYPOINTS = 64
 #: Cells one actor can cover (a 1.1 x 0.65 m box covers about 80).
 MAX_CELLS = 160
 #: m between an actor's outline and the robot's footprint below which it will not step closer.
@@ -67,6 +67,10 @@ PATIENCE = 20
 ENCOUNTER_DISTANCE = 1.5
 #: m/s: slower counts as standing (robot and actor alike) for encounters.
 MOVING_SPEED = 0.05
+#: Share of carts among the actors per scene family: none in offices, whose doors and
+#: furnished rooms leave a 1 m cart no way round a robot.
+CART_SHARE = {"warehouse": 0.35, "hall": 0.25, "office": 0.0}
+DEFAULT_CART_SHARE = 0.25
 #: Control steps an actor walks free after its waypoints before it leaves the scene.
 FREE_WALK_STEPS = 60
 #: m beyond which an actor may leave the scene even in front of the robot.
@@ -468,6 +472,7 @@ class Actors:
         body_half: tuple[float, float],
         robot_speed: float,
         dt: float,
+        family: str = "",
     ) -> None:
         """Spawn env ``e``'s actors for a new episode and stamp them into its grids.
 
@@ -481,6 +486,8 @@ class Actors:
             body_half: Half length and half width of the robot's footprint, m.
             robot_speed: The body's forward speed limit, m/s (times encounters).
             dt: Control period, s.
+            family: Scene family: the share of carts among the actors is
+                :data:`CART_SHARE` of it (else :data:`DEFAULT_CART_SHARE`).
         """
         self.kind[e] = NONE
         self.vel[e] = 0.0
@@ -496,7 +503,7 @@ class Actors:
         buf = np.empty(MAX_CELLS, np.int64)
         for a in range(self.count):
             enc = int(rng.choice(len(ENCOUNTERS), p=ENCOUNTER_P))
-            person = rng.random() < 0.75
+            person = rng.random() >= CART_SHARE.get(family, DEFAULT_CART_SHARE)
             if person:
                 kind, hl = PERSON, rng.uniform(0.25, 0.3)
                 hw, tall = hl, rng.uniform(1.6, 1.85)

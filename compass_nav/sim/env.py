@@ -289,6 +289,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
             (0.5 * body.length, 0.5 * body.width),
             float(body.action_high[0]),
             self.cfg.dt,
+            str(self.env_family[e]),
         )
 
     def _sample_task(self, e, rng, scene, clearance, body) -> bool:
