@@ -28,6 +28,7 @@ for the figures under contention).
     nice -n 10 .venv/bin/python benchmarks/bench_sim.py
     .venv/bin/python benchmarks/bench_sim.py --sizes 64x64 96x160 --envs 1 16 64 --busy 0
     .venv/bin/python benchmarks/bench_sim.py --configs omp:2 omp:1 workqueue:2 omp:2:chunk=4
+    .venv/bin/python benchmarks/bench_sim.py --moving-obstacles 3 --drivers teacher
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ def child(job: dict) -> None:
                     image_width=w,
                     render_rgb=True,
                     render_depth=True,
+                    moving_obstacles=job.get("moving_obstacles", 0),
                 )
                 env.reset(seed=0)
                 if driver == "teacher":
@@ -185,6 +187,7 @@ def run_config(spec: str, args, sizes) -> dict:
         "busy": args.busy,
         "embodiments": args.embodiments,
         "suite": args.suite,
+        "moving_obstacles": args.moving_obstacles,
     }
     proc = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--child", json.dumps(job)],
@@ -258,6 +261,13 @@ def main() -> None:
         choices=("v1", "v2"),
         help="scenario suite (v2: stale-map routes, unmapped obstacles, long routes, the "
         "held-out family too; default v1)",
+    )
+    parser.add_argument(
+        "--moving-obstacles",
+        type=int,
+        default=0,
+        metavar="N",
+        help="people and carts per episode (compass_nav.sim.actors; default 0)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()

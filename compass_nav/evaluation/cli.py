@@ -119,6 +119,14 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-steps", type=int, default=300, help="timeout in 10 Hz steps (300)")
     p.add_argument(
+        "--moving-obstacles",
+        type=int,
+        default=None,
+        metavar="N",
+        help="people and carts walking across, ahead of and behind each route (default: "
+        "the suite's, v2 3, v1 0)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=0,

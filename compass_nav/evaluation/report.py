@@ -409,7 +409,9 @@ def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> dict[st
         f"{ep.route_mode} routes, {ep.split} "
         f"scenes, {cfg.episodes} episodes per cell, seed {cfg.seed}, "
         f"{cfg.episode.image_width}x{cfg.episode.image_height} images, timeout "
-        f"{cfg.episode.max_episode_steps} steps; wall time {result.wall_time:.0f} s.\n\n"
+        f"{cfg.episode.max_episode_steps} steps"
+        + (f", {ep.moving_obstacles} moving obstacles" if ep.moving_obstacles else "")
+        + f"; wall time {result.wall_time:.0f} s.\n\n"
         "SR/collision: Wilson 95% intervals; SPL, WTT: bootstrap 95% intervals; "
         "TT: mean travel time of successes; WTT = TT / SR.\n\n"
     )
@@ -499,6 +501,7 @@ def compare_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[st
         "max_episode_steps",
         "image_height",
         "image_width",
+        "moving_obstacles",
     ):
         vals = [
             d["config"].get("episode", d["config"]).get(k, d["config"].get(k)) for d in results

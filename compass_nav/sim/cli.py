@@ -127,6 +127,8 @@ def view_episode(
     out: str | Path = "out/sim_view",
     snapshot_step: int = -1,
     fps: float = 10.0,
+    moving_obstacles: int = 0,
+    gif_stride: int = 1,
 ) -> dict:
     """Drive one episode and write its pictures.
 
@@ -143,6 +145,9 @@ def view_episode(
         out: Output folder.
         snapshot_step: Step whose images become the PNGs (-1 or past the end: the last one).
         fps: GIF frame rate.
+        moving_obstacles: People and carts in the episode (:mod:`compass_nav.sim.actors`).
+        gif_stride: Every this many frames goes into the GIF (played at ``fps / gif_stride``,
+            so it keeps the episode's pace); a smaller file for a long episode.
 
     Returns:
         Summary: ``steps`` driven, ``outcome`` (success/collision/timeout/running), ``spl``,
@@ -163,6 +168,8 @@ def view_episode(
 
     if steps < 1:
         raise ConfigError(f"--steps={steps}: must be >= 1")
+    if gif_stride < 1:
+        raise ConfigError(f"--gif-stride={gif_stride}: must be >= 1")
     env = NavVectorEnv(
         num_envs=1,
         embodiments=(embodiment,),
@@ -172,6 +179,7 @@ def view_episode(
         suite=suite,
         image_height=size[0],
         image_width=size[1],
+        moving_obstacles=moving_obstacles,
     )
     pol = make_policy(policy)
     pol.bind(env)
@@ -206,7 +214,7 @@ def view_episode(
         write_png(depth_to_rgb(snap_obs["depth"][0]), out / "ego_depth.png"),
         write_png(snap_map, out / "topdown.png"),
         write_png(snap_frame, out / "frame.png"),
-        write_gif(frames, out / "episode.gif", fps),
+        write_gif(frames[::gif_stride], out / "episode.gif", fps / gif_stride),
     ]
     return {
         "steps": len(frames) - 1,
@@ -217,6 +225,10 @@ def view_episode(
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
+    from compass_nav.sim.suites import get_suite
+
+    if args.moving_obstacles is None:
+        args.moving_obstacles = get_suite(args.suite).moving_obstacles
     ensure_output_dir(args.out, "--out")
     result = view_episode(
         embodiment=args.embodiment,
@@ -231,6 +243,8 @@ def _cmd_view(args: argparse.Namespace) -> int:
         out=args.out,
         snapshot_step=args.snapshot_step,
         fps=args.fps,
+        moving_obstacles=args.moving_obstacles,
+        gif_stride=args.gif_stride,
     )
     print(
         f"{args.embodiment} in {args.family} (seed {args.seed}, policy {args.policy}): "
@@ -259,6 +273,17 @@ def _view_options(p: argparse.ArgumentParser) -> None:
         "--snapshot-step", type=int, default=-1, help="step shown in the PNGs (-1: the last one)"
     )
     p.add_argument("--fps", type=float, default=10.0, help="GIF frame rate")
+    p.add_argument(
+        "--moving-obstacles",
+        type=int,
+        default=None,
+        metavar="N",
+        help="people and carts walking across, ahead of and behind each route (default: "
+        "the suite's, v2 3, v1 0)",
+    )
+    p.add_argument(
+        "--gif-stride", type=int, default=1, help="every Nth frame into the GIF (smaller file)"
+    )
     p.add_argument("--out", default="out/sim_view", help="output folder")
 
 
@@ -284,6 +309,7 @@ def _cmd_difficulty(args: argparse.Namespace) -> int:
         episodes=args.episodes,
         slots=args.slots,
         seed=args.seed,
+        moving_obstacles=args.moving_obstacles,
     )
     result = measure(cfg)
     header, rows = format_rows(result)
@@ -340,6 +366,13 @@ def _difficulty_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--episodes", type=int, default=100, help="episodes per body x family")
     p.add_argument("--slots", type=int, default=8, help="env slots per body x family")
+    p.add_argument(
+        "--moving-obstacles",
+        type=int,
+        default=None,
+        metavar="N",
+        help="people and carts per episode (default: the suite's, v2 3, v1 0)",
+    )
     p.add_argument("--seed", type=int, default=0, help="reset seed")
     p.add_argument("--json", default=None, help="also write the result (and records) here")
 

@@ -39,6 +39,9 @@ MOVED_TO_EPISODE = {k: f"episode.{k}" for k in EPISODE_KEYS}
 #: What the policy's route follows: the true map's plan, the static map's plan, or nothing.
 ROUTE_MODES = ("planned", "stale_map", "mapless")
 
+#: Most moving obstacles an episode can hold.
+MAX_MOVING_OBSTACLES = 8
+
 
 @dataclasses.dataclass(frozen=True)
 class RewardConfig:
@@ -93,6 +96,8 @@ class SimConfig:
     stop_yaw_rate: float = 0.1  # rad/s (COMPASS: 0.1)
     heading_tolerance: float = spec.HEADING_TOLERANCE_RAD  # rad (COMPASS: 0.1)
     clearance_margin: float = 0.1  # m beyond the circumscribed radius at start and goal
+    # People and carts walking across, ahead of and behind the route (compass_nav.sim.actors)
+    moving_obstacles: int = 0  # actors per episode; 0: none (the v1 scenes)
     reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)
 
     def __post_init__(self) -> None:
@@ -134,6 +139,7 @@ class SimConfig:
             "must be >= 0.5 and below goal_distance_max",
         )
         check_positive("goal_tolerance", self.goal_tolerance)
+        check_within("moving_obstacles", self.moving_obstacles, 0, MAX_MOVING_OBSTACLES)
         check(
             self.heading_tolerance > 0,
             "heading_tolerance",
@@ -168,6 +174,8 @@ class EpisodeSpec:
             of a limit that grows with the route length and the body's speed).
         image_height, image_width: Camera size, px; 0 takes the policy model's input size
             (see ``model`` in :meth:`sim_config`).
+        moving_obstacles: People and carts per episode (:mod:`compass_nav.sim.actors`); 0
+            for none.
     """
 
     families: tuple[str, ...] = ("warehouse", "office", "hall")
@@ -177,6 +185,7 @@ class EpisodeSpec:
     max_episode_steps: int = 300
     image_height: int = 64
     image_width: int = 64
+    moving_obstacles: int = 0
 
     def __post_init__(self) -> None:
         from compass_nav.sim.scenes import SPLIT_SEED_OFFSETS, list_families
@@ -206,6 +215,7 @@ class EpisodeSpec:
             f"must be one of {', '.join(SUITES)}",
         )
         check_at_least("episode.max_episode_steps", self.max_episode_steps, 1)
+        check_within("episode.moving_obstacles", self.moving_obstacles, 0, MAX_MOVING_OBSTACLES)
         for f in ("image_height", "image_width"):
             v = getattr(self, f)
             check(
@@ -274,6 +284,7 @@ class EpisodeSpec:
             route_mode=self.route_mode,
             suite=self.suite,
             max_episode_steps=self.max_episode_steps,
+            moving_obstacles=self.moving_obstacles,
         )
         fields.update(overrides)
         return SimConfig(**fields)

@@ -44,6 +44,7 @@ class DifficultyConfig:
         episodes: Episodes per body x family cell.
         slots: Env slots per cell.
         seed: Reset seed: the same seed gives the same episodes.
+        moving_obstacles: People and carts per episode; None takes the suite's.
     """
 
     embodiments: tuple[str, ...] = ("carter",)
@@ -54,6 +55,7 @@ class DifficultyConfig:
     episodes: int = 100
     slots: int = 8
     seed: int = 0
+    moving_obstacles: int | None = None
 
     def __post_init__(self) -> None:
         from compass_nav.contract.body import get_embodiment
@@ -74,6 +76,9 @@ class DifficultyConfig:
         check_at_least("episodes", self.episodes, 1)
         check_at_least("slots", self.slots, 1)
         check_at_least("seed", self.seed, 0)
+        if self.moving_obstacles is None:
+            object.__setattr__(self, "moving_obstacles", SUITES[self.suite].moving_obstacles)
+        check_at_least("moving_obstacles", self.moving_obstacles, 0)
 
 
 def _share(x: np.ndarray) -> float:
@@ -124,6 +129,7 @@ def measure(cfg: DifficultyConfig, progress=None) -> dict[str, Any]:
         split=cfg.split,
         suite=cfg.suite,
         route_mode=cfg.route_mode,
+        moving_obstacles=cfg.moving_obstacles,
         image_height=16,
         image_width=16,
         render_rgb=False,

@@ -53,6 +53,7 @@ from compass_nav.contract.body import DESCRIPTOR_DIM, get_embodiment
 from compass_nav.planner import grid
 from compass_nav.planner.cost import planner_cost
 from compass_nav.sim import kernels, scenarios
+from compass_nav.sim.actors import Actors
 from compass_nav.sim.camera_motion import any_roll, gait_camera, roll_images
 from compass_nav.sim.config import SimConfig
 from compass_nav.sim.dynamics import BodyDynamics
@@ -261,6 +262,9 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self._depth = np.zeros((n, H, W), np.float32)
         self._route = np.zeros((n, K, 2), np.float32)
         self._collided = np.zeros(n, bool)
+        # Moving obstacles (compass_nav.sim.actors), stamped into height/material each step.
+        self.actors = Actors(n, cfg.moving_obstacles)
+        self.moving_collision = np.zeros(n, bool)
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed=None, options=None):
@@ -341,6 +345,26 @@ class NavVectorEnv(gym.vector.VectorEnv):
         self.bob_phase[e] = rng.uniform(0, 2 * np.pi)
         self.noise_seed[e] = int(rng.integers(2**31))
         self.dynamics.reset_env(e, rng)
+        if self.actors.count:
+            self._reset_actors(e, rng, body)
+
+    def _reset_actors(self, e: int, rng, body) -> None:
+        """Spawn env ``e``'s moving obstacles around its planned route (last of the reset)."""
+        x, y = self.pose[e, :2]
+        path = grid.descend_path(self.cost_to_go[e], float(x), float(y), 4 * GRID_CELLS)
+        route = np.concatenate([self.pose[e, None, :2], path, self.goal[e, None, :2]], 0)
+        self.actors.reset_env(
+            e,
+            rng,
+            self.height[e],
+            self.material[e],
+            route,
+            self.pose[e],
+            (0.5 * body.length, 0.5 * body.width),
+            float(body.action_high[0]),
+            self.cfg.dt,
+            str(self.env_family[e]),
+        )
 
     def _sample_task(self, e, rng, scene, clearance, body) -> bool:
         """Draw a start and goal on the static map (see :mod:`compass_nav.sim.suites`).
@@ -425,6 +449,17 @@ class NavVectorEnv(gym.vector.VectorEnv):
         noise = np.zeros((n, 3))
         for e in np.flatnonzero(active & (self._noise_std > 0)):
             noise[e] = self._rngs[e].normal(0.0, self._noise_std[e], 3)
+        if self.actors.count:
+            with _PARALLEL_KERNELS:
+                self.actors.step(
+                    self.height,
+                    self.material,
+                    active,
+                    self.pose,
+                    0.5 * self._dims,
+                    np.hypot(self.vel[:, 0], self.vel[:, 1]),
+                    self.cfg.dt,
+                )
         with _PARALLEL_KERNELS:
             self.dynamics.step(
                 self.height, self.pose, self.vel, cmd, active, noise, self._collided, self._rngs
@@ -463,6 +498,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
         ended = terminated | truncated
         info = self._episode_info(ended, success, collision, truncated)
         info["invalid_action"] = invalid
+        info.update(self._mover_info(collision))
         for e in np.flatnonzero(resetting):
             self._reset_env(int(e))
         self._needs_reset = ended
@@ -497,6 +533,21 @@ class NavVectorEnv(gym.vector.VectorEnv):
             "family": self.env_family.copy(),
             "embodiment_index": self.env_body_index.copy(),
         }
+
+    def _mover_info(self, collision: np.ndarray) -> dict:
+        """``moving_encounter`` and ``moving_collision`` (N,) bool of the current episodes.
+
+        ``moving_encounter``: an actor moving came within
+        :data:`~compass_nav.sim.actors.ENCOUNTER_DISTANCE` of the body moving;
+        ``moving_collision``: this step's collision was with an actor (the body touches an
+        actor's cells).
+        """
+        hit = np.zeros(self.num_envs, bool)
+        if self.actors.count:
+            half = 0.5 * self._dims
+            for e in np.flatnonzero(collision):
+                hit[e] = self.actors.hit(int(e), self.pose[e], half[e])
+        return {"moving_encounter": self.actors.encounter.copy(), "moving_collision": hit}
 
     # ------------------------------------------------------------------ observations
     def _refresh_routes(self) -> None:
@@ -566,7 +617,13 @@ class NavVectorEnv(gym.vector.VectorEnv):
             follows), cost_to_go_stale (N,G,G) the same on the scene's static map (what
             ``stale_map`` routes follow; the true one in the other route modes), pose (N,3)
             world (x, y, yaw), velocity (N,3) body frame, goal (N,3) world, resolution
-            (m/cell), needs_reset (N,) bool, step_limit (N,) the episodes' time limits.
+            (m/cell), needs_reset (N,) bool, step_limit (N,) the episodes' time limits; the
+            moving obstacles (M slots per env, ``SimConfig.moving_obstacles``): actors_pos
+            (N,M,2) world m, actors_vel (N,M,2) world m/s over the last step, actors_radius (N,M) m of the disc
+            holding each (0 for an unused slot), actors_kind (N,M) (0 unused, 1 person,
+            2 cart), actors_size (N,M,2) half length and half width m (a person's radius
+            twice), actors_yaw (N,M) rad (a cart's long side). ``height`` includes the
+            actors; ``clearance`` and ``cost_to_go`` do not.
         """
         return {
             "occupancy": self.height > 0,
@@ -580,6 +637,12 @@ class NavVectorEnv(gym.vector.VectorEnv):
             "resolution": RESOLUTION,
             "needs_reset": self._needs_reset,
             "step_limit": self.step_limit,
+            "actors_pos": self.actors.pos,
+            "actors_vel": self.actors.vel,
+            "actors_radius": self.actors.radius(),
+            "actors_kind": self.actors.kind,
+            "actors_size": self.actors.half,
+            "actors_yaw": self.actors.yaw,
         }
 
     def close_extras(self, **kwargs) -> None:  # noqa: D102 - nothing to release

@@ -50,6 +50,9 @@ class SuiteSpec:
         time_factor: Time limit per metre of the true-map route, in units of the time the
             body needs at its top speed.
         time_extra: Seconds added to the time limit (turning on the spot, braking, aligning).
+        moving_obstacles: People and carts per episode (:mod:`compass_nav.sim.actors`) that
+            commands built on the suite use unless told otherwise
+            (``SimConfig.moving_obstacles``; the env itself takes the config's value).
     """
 
     name: str
@@ -60,6 +63,7 @@ class SuiteSpec:
     block_probability: float = 0.0
     time_factor: float = 0.0
     time_extra: float = 0.0
+    moving_obstacles: int = 0
 
     def step_limit(self, base_steps: int, route_length: float, max_vx: float, hz: float) -> int:
         """Control steps an episode may last: ``max(base, hz * (k * L / max_vx + extra))``.
@@ -88,6 +92,7 @@ SUITES: dict[str, SuiteSpec] = {
         block_probability=0.9,
         time_factor=2.5,
         time_extra=30.0,
+        moving_obstacles=3,
     ),
 }
 
@@ -118,8 +123,8 @@ def add_suite(p: argparse.ArgumentParser, default: str = "v1") -> None:
 def resolve_suite_defaults(args: argparse.Namespace) -> None:
     """Fill ``--route-mode`` and ``--families`` left unset (None) from ``--suite``.
 
-    ``v2``: ``stale_map`` routes in every registered family (the held-out one too); ``v1``:
-    ``planned`` routes in the training families.
+    ``v2``: ``stale_map`` routes in every registered family (the held-out one too) and the
+    suite's moving obstacles; ``v1``: ``planned`` routes in the training families and none.
     """
     from compass_nav.sim.scenes import list_families, training_families
 
@@ -128,3 +133,5 @@ def resolve_suite_defaults(args: argparse.Namespace) -> None:
         args.route_mode = "stale_map" if v2 else "planned"
     if getattr(args, "families", ()) is None:
         args.families = list_families() if v2 else training_families()
+    if getattr(args, "moving_obstacles", 0) is None:
+        args.moving_obstacles = get_suite(getattr(args, "suite", "v1")).moving_obstacles

@@ -46,6 +46,7 @@ _BODY = (200, 30, 40)
 _FOV = (255, 210, 60)
 _GOAL = (20, 160, 60)
 _TEXT_BG = (25, 25, 30)
+_ACTOR = (150, 40, 190)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +172,7 @@ def draw_topdown(
     view: MapView | None = None,
     goal_tolerance: float = 0.5,
     fov_reach: float = 4.0,
+    actors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Top-down map of one scene with the robot, its camera's view and its task.
 
@@ -185,6 +187,9 @@ def draw_topdown(
         view: Window and scale; default :func:`room_crop` of ``height``.
         goal_tolerance: Radius of the goal circle, m.
         fov_reach: How far the camera wedge is drawn when nothing blocks it, m.
+        actors: (M, 5) moving obstacles (x, y, vx, vy, radius), world m and m/s: an outlined
+            disc over their cells and an arrow to where they will be in 1 s; rows with radius
+            0 are skipped.
 
     Returns:
         (H, W, 3) uint8 RGB image.
@@ -230,6 +235,15 @@ def draw_topdown(
         cv2.polylines(img, [pts], False, _ROUTE, lw, cv2.LINE_AA)
         for p in pts[1:]:
             cv2.circle(img, (int(p[0]), int(p[1])), lw + 1, _ROUTE, -1, cv2.LINE_AA)
+
+    for ax, ay, avx, avy, ar in np.asarray(actors if actors is not None else np.zeros((0, 5))):
+        if ar <= 0:
+            continue
+        centre = tuple(int(v) for v in view.to_px(np.array([ax, ay])))
+        cv2.circle(img, centre, max(2, round(ar * view.px_per_m)), _ACTOR, lw + 1, cv2.LINE_AA)
+        if math.hypot(avx, avy) > 0.05:
+            tip = tuple(int(v) for v in view.to_px(np.array([ax + avx, ay + avy])))
+            cv2.arrowedLine(img, centre, tip, _ACTOR, lw, cv2.LINE_AA, tipLength=0.3)
 
     fp = view.to_px(_footprint(x, y, yaw, body.length, body.width))
     overlay = img.copy()
@@ -363,6 +377,20 @@ def write_png(image: np.ndarray, path: str | Path) -> Path:
     return path
 
 
+def _actor_rows(privileged: dict, e: int) -> np.ndarray | None:
+    """(M, 5) rows (x, y, vx, vy, radius) of env ``e``'s moving obstacles, or None."""
+    if "actors_pos" not in privileged or privileged["actors_pos"].shape[1] == 0:
+        return None
+    return np.concatenate(
+        [
+            privileged["actors_pos"][e],
+            privileged["actors_vel"][e],
+            privileged["actors_radius"][e][:, None],
+        ],
+        1,
+    )
+
+
 class EpisodeDrawer:
     """Keeps each env's trajectory and draws frames of any env of a :class:`NavVectorEnv`.
 
@@ -426,6 +454,7 @@ class EpisodeDrawer:
             trajectory=np.array(self.trajectories[e]),
             view=self._view(e),
             goal_tolerance=self.env.cfg.goal_tolerance,
+            actors=_actor_rows(p, e),
         )
 
     def caption(self, obs: dict, e: int, extra: str = "") -> str:

@@ -26,6 +26,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
+from compass_nav.teacher.avoid import AvoidConfig, actor_params, actor_shapes, avoid_movers
 from compass_nav.teacher.car import car_batch, lane_cost_to_go, lane_start
 from compass_nav.teacher.guard import guard_batch
 from compass_nav.utils.config import check
@@ -188,9 +189,16 @@ class Teacher:
             obs, r, term, trunc, info = env.step(teacher.act())
     """
 
-    def __init__(self, env, config: TeacherConfig | None = None) -> None:
+    def __init__(
+        self, env, config: TeacherConfig | None = None, avoid: AvoidConfig | None = None
+    ) -> None:
         self.env = env
         self.cfg = config or TeacherConfig()
+        # Moving obstacles (compass_nav.teacher.avoid): checked only where the env has them.
+        self._avoid = actor_params(avoid or AvoidConfig())
+        self._side = np.zeros(env.num_envs, np.int64)
+        self._stuck = np.zeros(env.num_envs, np.int64)
+        self._dims = np.array([[b.length, b.width] for b in env.env_bodies], np.float64)
         bodies = env.env_bodies
         self._low = np.stack([b.action_low for b in bodies]).astype(np.float64)
         self._high = np.stack([b.action_high for b in bodies]).astype(np.float64)
@@ -280,6 +288,27 @@ class Teacher:
                 self._park_cooldown,
                 self._park_commit,
                 out,
+            )
+        if p.get("actors_radius") is not None and p["actors_radius"].shape[1]:
+            avoid_movers(
+                out,
+                p["pose"],
+                p["velocity"],
+                p["goal"],
+                p["clearance"],
+                p["cost_to_go"],
+                p["actors_pos"],
+                p["actors_vel"],
+                actor_shapes(p),
+                self._dims,
+                self._low,
+                self._high,
+                self._acc,
+                self._holo,
+                self._radius,
+                self._side,
+                self._stuck,
+                self._avoid,
             )
         if self._guard:
             self._unstick(p, out)

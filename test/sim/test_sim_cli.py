@@ -35,6 +35,14 @@ def test_sim_view_writes_pictures(tmp_path, capsys):
     assert gif.shape[0] == 7  # reset + 6 steps (the teacher needs longer than 6 steps)
 
 
+def test_sim_view_with_moving_obstacles_and_a_gif_stride(tmp_path):
+    out = tmp_path / "view"
+    args = "--family hall --seed 2 --steps 9 --size 32x32 --moving-obstacles 2 --gif-stride 3"
+    assert cli.main(["sim", "view", *args.split(), "--out", str(out)]) == 0
+    gif = iio.imread(out / "episode.gif", index=None)
+    assert gif.shape[0] == 4  # frames 0, 3, 6, 9 of reset + 9 steps
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -43,6 +51,8 @@ def test_sim_view_writes_pictures(tmp_path, capsys):
         (["--policy", "magic"], "unknown policy 'magic'"),
         (["--size", "64by64"], "--size='64by64'"),
         (["--size", "8x8"], "image_height=8"),
+        (["--moving-obstacles", "-1"], "moving_obstacles=-1"),
+        (["--gif-stride", "0"], "--gif-stride=0"),
     ],
 )
 def test_sim_view_errors_surface_cleanly(tmp_path, capsys, args, needle):

@@ -66,6 +66,26 @@ def test_topdown_draws_robot_goal_and_heights():
     assert img[wr, wc].mean() < img[br, bc].mean() < 235
 
 
+def test_topdown_draws_actors_with_their_velocity():
+    height = _empty_room()
+    view = room_crop(height, margin=0.5, px_per_m=20)
+    body = get_embodiment("carter")
+    plain = draw_topdown(height, (9.0, 11.0, 0.0), body, view=view)
+    # A person at (13, 12.5) walking +x at 1 m/s; an unused slot (radius 0) is skipped.
+    actors = np.array([[13.0, 12.5, 1.0, 0.0, 0.3], [11.0, 11.0, 0.0, 0.0, 0.0]])
+    img = draw_topdown(height, (9.0, 11.0, 0.0), body, view=view, actors=actors)
+    col, row = view.to_px(np.array([13.0 + 0.3, 12.5]))  # on its outline
+    r, g, b = img[row, col].astype(int)
+    assert b > g + 60 and r > g + 30  # purple
+    tip_c, tip_r = view.to_px(np.array([13.8, 12.5]))  # the arrow towards 1 s ahead
+    assert (
+        img[tip_r - 1 : tip_r + 2, tip_c - 1 : tip_c + 2]
+        != plain[tip_r - 1 : tip_r + 2, tip_c - 1 : tip_c + 2]
+    ).any()
+    empty_c, empty_r = view.to_px(np.array([11.0 + 0.3, 11.0]))
+    np.testing.assert_array_equal(img[empty_r, empty_c], plain[empty_r, empty_c])
+
+
 def test_depth_colormap_and_frame_composition():
     depth = np.linspace(0.0, 8.0, 24 * 32, dtype=np.float32).reshape(24, 32)
     rgb = depth_to_rgb(depth)
