@@ -28,6 +28,46 @@ if "numba" in _sys.modules:  # numba read its configuration before this package 
 # either library loads libgomp.
 _os.environ.setdefault("GOMP_SPINCOUNT", "100000")
 
+
+def _numba_cache_dir() -> str | None:
+    """A numba cache folder keyed by the package's sources (None: keep numba's default).
+
+    numba re-validates a cached kernel only against its own file's time stamp, not against
+    the constants it took from other modules (a material count, a grid size): after an
+    update, a kernel whose file did not change would run with the old constants. Keying the
+    folder by every source file's size and time stamp gives each version of the package its
+    own cache. Only the packages that hold kernels or the constants they read count, so an
+    edit elsewhere keeps the compiled kernels.
+    """
+    import hashlib
+
+    root = _os.path.dirname(_os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    kernel_packages = ("contract", "planner", "policies", "sim", "teacher", "worldmodel")
+    for folder, dirs, files in _os.walk(root):
+        if folder == root:
+            dirs[:] = [d for d in dirs if d in kernel_packages]
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        if folder == root:
+            continue
+        for name in sorted(files):
+            if name.endswith(".py"):
+                st = _os.stat(_os.path.join(folder, name))
+                digest.update(f"{folder}/{name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    base = _os.environ.get("XDG_CACHE_HOME") or _os.path.join(_os.path.expanduser("~"), ".cache")
+    path = _os.path.join(base, "compass_nav", "numba", digest.hexdigest()[:16])
+    try:
+        _os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None
+    return path if _os.access(path, _os.W_OK) else None
+
+
+if "NUMBA_CACHE_DIR" not in _os.environ and "numba" not in _sys.modules:
+    _cache = _numba_cache_dir()
+    if _cache:
+        _os.environ["NUMBA_CACHE_DIR"] = _cache
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]

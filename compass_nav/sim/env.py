@@ -619,11 +619,11 @@ class NavVectorEnv(gym.vector.VectorEnv):
             world (x, y, yaw), velocity (N,3) body frame, goal (N,3) world, resolution
             (m/cell), needs_reset (N,) bool, step_limit (N,) the episodes' time limits; the
             moving obstacles (M slots per env, ``SimConfig.moving_obstacles``): actors_pos
-            (N,M,2) world m, actors_vel (N,M,2) world m/s over the last step, actors_radius (N,M) m of the disc
-            holding each (0 for an unused slot), actors_kind (N,M) (0 unused, 1 person,
-            2 cart), actors_size (N,M,2) half length and half width m (a person's radius
-            twice), actors_yaw (N,M) rad (a cart's long side). ``height`` includes the
-            actors; ``clearance`` and ``cost_to_go`` do not.
+            (N,M,2) world m, actors_vel (N,M,2) world m/s over the last step, actors_radius
+            (N,M) m of the disc holding each (0 for an unused slot), actors_kind (N,M)
+            (0 unused, 1 person, 2 cart), actors_size (N,M,2) half length and half width m
+            (a person's radius twice), actors_yaw (N,M) rad (a cart's long side). ``height``
+            includes the actors; ``clearance`` and ``cost_to_go`` do not.
         """
         return {
             "occupancy": self.height > 0,

@@ -229,11 +229,14 @@ def test_difficulty_command_prints_the_table_and_writes_json(tmp_path, capsys):
     )
     assert cli.main(args.split()) == 0
     text = capsys.readouterr().out
-    for needle in ("stale route clear", "goal_seeker SR", "hospital", "n/a", "carter"):
+    for needle in ("stale route clear", "goal_seeker SR", "hospital", "carter"):
         assert needle in text
     result = json.loads(out.read_text())
     assert result["config"]["suite"] == "v2" and result["config"]["split"] == "validation"
     assert result["targets"] == {"line_clear": 0.3, "route_clear": 0.4, "follower_success": 0.4}
+    # v2 has moving obstacles by default: the encounter share is measured, not n/a.
+    assert result["config"]["moving_obstacles"] == 3
+    assert all(0.0 <= c["moving_encounter"] <= 1.0 for c in result["cells"])
     assert [(c["embodiment"], c["family"], c["n"]) for c in result["cells"]] == [
         ("carter", "hall", 2),
         ("carter", "hospital", 2),
