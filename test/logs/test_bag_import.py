@@ -211,14 +211,15 @@ def test_camera_info_is_checked_against_the_body(tmp_path, make_bag):
 
 
 def test_commands_beyond_the_body_limits_point_at_a_wrong_body(tmp_path, make_bag):
-    # the bag's commands reach vx 0.55 m/s and wz 0.11 rad/s; a slow body cannot send them
+    # the bag's commands reach vx 0.55 m/s; a slow body cannot send them (its yaw-rate limit
+    # stays within the body envelope, above the bag's 0.11 rad/s)
     make_bag(tmp_path / "bag", episodes=((12, "success"),))
-    slow = dataclasses.replace(get_embodiment("carter"), name="slow", max_vx=0.3, max_wz=0.1)
+    slow = dataclasses.replace(get_embodiment("carter"), name="slow", max_vx=0.3, max_wz=0.2)
     with pytest.raises(DataError) as err:
         read_bag_episodes(tmp_path / "bag", slow)
     text = str(err.value)
     assert "5 command(s) with vx in [0, 0.55] beyond the limits [-0.3, 0.3] of body 'slow'" in text
-    assert "1 command(s) with wz in [0, 0.11] beyond the limits [-0.1, 0.1]" in text
+    assert "with wz" not in text
 
 
 def test_frames_whose_stamps_do_not_advance(tmp_path, make_bag):

@@ -94,7 +94,7 @@ def test_reader_refuses_bad_files_by_name(tmp_path):
     # a body whose spec no longer hashes to its key
     meta = json.loads((root / "meta.json").read_text())
     key = next(iter(meta["bodies"]))
-    meta["bodies"][key]["max_vx"] = 9.0
+    meta["bodies"][key]["max_vx"] = 2.9
     (root / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(DataError, match="its content hashes to"):
         read_log_meta(root)

@@ -171,18 +171,19 @@ def test_costmap_follows_odometry_and_clears_what_it_sees_through():
     assert np.isnan(pol._mem[0, 0, 1]).all() and occ.sum() == 1
 
 
-def test_richer_descriptors_are_used_by_name(monkeypatch):
-    """Fields appended by richer body schemas (here: a car-like minimum turning radius)."""
-    from compass_nav.contract import body as body_mod
+def test_richer_descriptors_are_used_by_name():
+    """Fields beyond the first 15 (here: a car-like minimum turning radius) are read by name."""
+    from compass_nav.contract.body import DESCRIPTOR_FIELDS_V1
     from compass_nav.policies.classical import optional_field
 
-    base = get_embodiment("carter").descriptor()
-    assert not optional_field(base[None], "min_turn_radius").any()  # absent: zeros
-    fields = (*body_mod.DESCRIPTOR_FIELDS, "command_latency", "min_turn_radius")
-    monkeypatch.setattr(body_mod, "DESCRIPTOR_FIELDS", fields)
-    descr = np.concatenate([base, [0.1, 1.5]])[None].astype(np.float64)
-    assert optional_field(descr, "min_turn_radius")[0] == pytest.approx(1.5)
+    rover = get_embodiment("rover")
+    assert rover.min_turn_radius > 0
+    old = rover.descriptor()[None, : len(DESCRIPTOR_FIELDS_V1)]
+    assert not optional_field(old, "min_turn_radius").any()  # a 15-field descriptor: zeros
+    descr = rover.descriptor()[None].astype(np.float64)
+    r = rover.min_turn_radius
+    assert optional_field(descr, "min_turn_radius")[0] == pytest.approx(r)
     cmds = ClassicalPlanner()._candidates(descr)
     # No command turns tighter than the radius; nothing turns in place.
-    assert (np.abs(cmds[0, :, 2]) <= np.abs(cmds[0, :, 0]) / 1.5 + 1e-9).all()
+    assert (np.abs(cmds[0, :, 2]) <= np.abs(cmds[0, :, 0]) / r + 1e-6).all()
     assert (np.abs(cmds[0, :, 2]) > 0).any()

@@ -247,7 +247,8 @@ def test_difficulty_command_prints_the_table_and_writes_json(tmp_path, capsys):
     assert len(records) == 4
     route_clear = np.mean([not r["route_blocked"] for r in records])
     assert body["route_clear"] == pytest.approx(route_clear)
-    assert body["moving_encounter"] is None  # the simulator does not report it (yet)
+    encounters = np.mean([r["moving_encounter"] for r in records])
+    assert body["moving_encounter"] == pytest.approx(encounters)
     assert body["meets_targets"] == all(body[k] <= v for k, v in result["targets"].items())
     for r in records:
         assert 8.0 - 0.2 <= r["route_length"] <= 30.0 and r["tortuosity"] >= 1.0
