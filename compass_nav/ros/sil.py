@@ -331,13 +331,13 @@ def run_sim_in_the_loop(cfg: SilConfig, progress: bool = True) -> list[dict]:
             if recorder is not None:
                 time.sleep(0.3)  # the last messages in flight
                 stop_process(recorder)
+            listener.close()
+            for log in logs:
+                log.close()
         if recorder is not None and not (bag / "metadata.yaml").is_file():
             raise RuntimeError(
                 f"the bag recorder did not finish {bag}: see {log_dir / f'{label}_bag.log'}"
             )
-            listener.close()
-            for log in logs:
-                log.close()
         for r in records:
             r.setdefault("embodiment", body)
         missing = cfg.episodes - len(records)
