@@ -24,8 +24,9 @@ Encounters, spawned relative to the route start -> goal so that most episodes me
 
 After its waypoints an actor walks free for :data:`FREE_WALK_STEPS` steps, then leaves the
 scene (its slot empties) once the robot cannot see it (more than 65 degrees off its heading
-and beyond 1.5 m, or beyond :data:`LEAVE_DISTANCE`): people pass through, they do not crowd
-a room for ever.
+and beyond 1.5 m, or beyond :data:`LEAVE_DISTANCE`), and at the latest :data:`LINGER_STEPS`
+steps later even in sight: people pass through, they do not crowd a room or pace a
+corridor in front of the robot for ever.
 
 Behaviour is simple and deterministic (all randomness is drawn from the env's generator at
 reset): an actor follows its waypoints, then walks straight on; it never enters a static
@@ -75,6 +76,10 @@ DEFAULT_CART_SHARE = 0.25
 FREE_WALK_STEPS = 60
 #: m beyond which an actor may leave the scene even in front of the robot.
 LEAVE_DISTANCE = 8.0
+#: Control steps an actor whose walk is over stays in sight of the robot before it leaves
+#: anyway (into a room, round a corner): without it, people bouncing between a corridor's
+#: walls right in front of a waiting robot would block its door for ever.
+LINGER_STEPS = 50
 #: Turns (rad) an actor tries to step round the robot: followers the first four.
 _DODGE = (0.25 * math.pi, -0.25 * math.pi, 0.5 * math.pi, -0.5 * math.pi, 0.75 * math.pi,
           -0.75 * math.pi, math.pi)  # fmt: skip
@@ -267,7 +272,8 @@ def step_actors(
         waypoints: (N, M, W, 2) world waypoints.
         n_wp: (N, M) waypoints in use.
         wp_i: (N, M) index of the next waypoint (n_wp: walking free).
-        free_left: (N, M) control steps left to walk free after the waypoints; then the actor
+        free_left: (N, M) control steps left to walk free after the waypoints (down to
+            -LINGER_STEPS while it lingers in sight); then the actor
             leaves the scene (its slot turns NONE) once the robot cannot see it.
         cells: (N, M, C) flat indices of the stamped cells.
         ncell: (N, M) stamped cells in use.
@@ -296,9 +302,11 @@ def step_actors(
             hl, hw = half[e, a, 0], half[e, a, 1]
             x, y = pos[e, a, 0], pos[e, a, 1]
             if wp_i[e, a] >= n_wp[e, a]:
-                if free_left[e, a] > 0:
+                if free_left[e, a] > -LINGER_STEPS:
                     free_left[e, a] -= 1
-                elif _out_of_sight(x, y, px, py, pyaw):
+                if free_left[e, a] <= -LINGER_STEPS or (
+                    free_left[e, a] <= 0 and _out_of_sight(x, y, px, py, pyaw)
+                ):
                     kind[e, a] = NONE  # its walk is over: it leaves the scene
                     continue
             step = speed[e, a] * dt

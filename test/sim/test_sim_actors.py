@@ -273,3 +273,23 @@ def test_teacher_passes_a_person_walking_head_on_down_a_corridor():
     # The same tracker blind to the person (its check reaches nowhere) runs into them.
     info, _, _ = _head_on(AvoidConfig(reach=1e-9))
     assert info["collision"][0] and info["moving_collision"][0]
+
+
+def test_an_actor_pacing_in_front_of_a_waiting_robot_leaves_after_lingering():
+    """A person walking free in a corridor the robot faces bounces between its ends; it leaves
+    at the latest LINGER_STEPS after its free walk, even in the robot's sight."""
+    env = _corridor_env(1.8)
+    env.actors.place(
+        0, 0, env.height[0], env.material[0], A.PERSON, (8.0, 11.0), (1, 0), 0.5,
+    )  # fmt: skip
+    still = np.zeros((1, 3))
+    in_sight = []
+    for k in range(A.FREE_WALK_STEPS + A.LINGER_STEPS + 5):
+        env.step(still)
+        if env.actors.kind[0, 0] == A.NONE:
+            break
+        dx, dy = env.actors.pos[0, 0] - env.pose[0, :2]
+        in_sight.append(abs(np.arctan2(dy, dx) - env.pose[0, 2]) < 1.0)
+    assert env.actors.kind[0, 0] == A.NONE, "the person left"
+    assert k + 1 >= A.FREE_WALK_STEPS + A.LINGER_STEPS - 1, "it lingered, then left"
+    assert all(in_sight), "it stayed in the robot's sight all along (it left by lingering)"
