@@ -290,39 +290,46 @@ class NavVectorEnv(gym.vector.VectorEnv):
             k = int(rng.integers(cfg.scene_pool))
             seed = k + SPLIT_SEED_OFFSETS[cfg.split]
             scene, clearance = scene_with_clearance(str(self.env_family[e]), seed, suite.layout)
-            ok = self._sample_task(e, rng, scene, clearance, body)
-            if ok:
-                break
+            if not self._sample_task(e, rng, scene, clearance, body):
+                continue
+            height, material = scene.height, scene.material
+            stale_path = grid.descend_path(
+                self.cost_to_go[e], self.pose[e, 0], self.pose[e, 1], 8 * G
+            )
+            added = None
+            if self.route_cost_to_go is not self.cost_to_go:
+                self.route_cost_to_go[e] = self.cost_to_go[e]
+            if suite.unmapped:
+                true = scenarios.add_unmapped_obstacles(
+                    rng,
+                    height,
+                    material,
+                    stale_path,
+                    self.pose[e],
+                    self.goal[e],
+                    body,
+                    suite.block_probability,
+                    self._fit[e],
+                )
+                if true is not None:
+                    height, material, clearance = true.height, true.material, true.clearance
+                    added = true.added
+                    self.cost_to_go[e] = true.cost_to_go
+                    self.geo[e] = true.cost_to_go[
+                        int(self.pose[e, 1] / RESOLUTION), int(self.pose[e, 0] / RESOLUTION)
+                    ]
+                    true_path = grid.descend_path(
+                        true.cost_to_go, self.pose[e, 0], self.pose[e, 1], 8 * G
+                    )
+                    self.ref_length[e] = grid.path_length(true_path)
+            if suite.fit_margin is not None and body.min_turn_radius > 0:
+                # A car-like body fits where it can drive: keep the episode only when a
+                # forward/reverse arc path exists on the true map (planner/hybrid.py).
+                if not scenarios.car_can_drive(height, clearance, self.pose[e], self.goal[e], body):
+                    continue
+            break
         else:
             raise RuntimeError(f"env {e}: could not sample a reachable goal in 50 scenes")
-        height, material = scene.height, scene.material
-        stale_path = grid.descend_path(self.cost_to_go[e], self.pose[e, 0], self.pose[e, 1], 8 * G)
-        added = None
-        if self.route_cost_to_go is not self.cost_to_go:
-            self.route_cost_to_go[e] = self.cost_to_go[e]
-        if suite.unmapped:
-            true = scenarios.add_unmapped_obstacles(
-                rng,
-                height,
-                material,
-                stale_path,
-                self.pose[e],
-                self.goal[e],
-                body,
-                suite.block_probability,
-                self._fit[e],
-            )
-            if true is not None:
-                height, material, clearance = true.height, true.material, true.clearance
-                added = true.added
-                self.cost_to_go[e] = true.cost_to_go
-                self.geo[e] = true.cost_to_go[
-                    int(self.pose[e, 1] / RESOLUTION), int(self.pose[e, 0] / RESOLUTION)
-                ]
-                true_path = grid.descend_path(
-                    true.cost_to_go, self.pose[e, 0], self.pose[e, 1], 8 * G
-                )
-                self.ref_length[e] = grid.path_length(true_path)
         self.height[e] = height
         self.material[e] = material
         self.clearance[e] = clearance

@@ -348,3 +348,31 @@ def route_metadata(
         dist = ndimage.distance_transform_edt(~added) * RESOLUTION - 0.5 * RESOLUTION
         blocked = bool(grid.min_clearance_along(dist.astype(np.float32), path) < radius)
     return blocked, length, tortuosity
+
+
+#: Expansion budget of the car-like feasibility search at reset.
+CAR_CHECK_EXPANSIONS = 40000
+
+
+def car_can_drive(height, clearance, start, goal, body: EmbodimentSpec) -> bool:
+    """Whether a car-like body (``min_turn_radius`` > 0) can drive from ``start`` to ``goal``.
+
+    A Hybrid-A* search (:func:`compass_nav.planner.hybrid.plan`) over forward and reverse arcs
+    with the body's footprint grown by 4 cm on the true map. A door the body's width fits
+    through but its turning radius cannot reach is no passage for it: such episodes are
+    resampled, so every v2 episode of a car-like body is drivable.
+    """
+    from compass_nav.planner import hybrid
+
+    path = hybrid.plan(
+        (np.asarray(clearance) <= 0).astype(np.float32),
+        clearance,
+        start,
+        goal,
+        body.min_turn_radius,
+        body.length,
+        body.width,
+        inflate=0.04,
+        max_expansions=CAR_CHECK_EXPANSIONS,
+    )
+    return path is not None

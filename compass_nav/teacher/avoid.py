@@ -16,8 +16,9 @@ outline keeps 0.15 m from the static obstacles (or no less than now, in a tight 
 tracker's command is kept when safe; otherwise the safe command with the most progress down
 the cost-to-go field (with a bonus for room and for the side it took last step) wins; when none
 is safe, the one that stays safe longest. Held still for :attr:`AvoidConfig.patience` steps
-(an actor may be cornered by the body, e.g. in a dead end), it backs away from the actors for
-as many steps, taking the safe command that leaves the most room.
+while no actor within 1.5 m walks (an actor may be cornered by the body, e.g. in a dead end,
+or stand blocked by it), it backs away from the actors for as many steps, taking the safe
+command that leaves the most room.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
-from compass_nav.sim.actors import YIELD_MARGIN
+from compass_nav.sim.actors import PATIENCE, YIELD_MARGIN
 from compass_nav.utils.config import check
 
 
@@ -47,7 +48,10 @@ class AvoidConfig:
     #: :data:`compass_nav.sim.actors.YIELD_MARGIN`; the teacher is privileged).
     yield_margin: float = YIELD_MARGIN
     #: Control steps held still by actors before backing away from them for as many steps.
-    patience: int = 15
+    #: Longer than an actor's own patience (:data:`compass_nav.sim.actors.PATIENCE`), after
+    #: which a blocked actor leaves its way: backing away sooner, the robot would be herded
+    #: back down its route by a person walking it head-on in a passage too narrow to pass.
+    patience: int = PATIENCE + 10
     #: m: this close to the goal, turning on the spot to its heading is among the commands.
     goal_reach: float = 0.4
 
@@ -268,6 +272,16 @@ def avoid_movers(
             side[e] = 0
             stuck[e] = 0
             continue
+        # An actor walking close by is still on its way (past, or round the robot): waiting
+        # for it is not being stuck. Only standing actors (cornered, or blocked by the body)
+        # count towards backing away.
+        walking = False
+        for a in range(apos.shape[1]):
+            if ashape[e, a, 0] > 0.0 and math.hypot(avel[e, a, 0], avel[e, a, 1]) > 0.05:
+                gap = _gap(apos[e, a, 0], apos[e, a, 1], ashape[e, a, 0], x, y, yaw,
+                           0.5 * dims[e, 0], 0.5 * dims[e, 1])  # fmt: skip
+                if gap < 1.5:
+                    walking = True
         nominal = out[e].copy()
         t_u, _, _, _, _ = _rollout(
             e, nominal, pose, vel, acc, apos, avel, ashape, dims, clearance, ctg, False, params
@@ -351,7 +365,7 @@ def avoid_movers(
             out[e] = fallback
             side[e] = 0
         # Held still (or backing away): count, and after as many steps back, start again.
-        if backing or abs(out[e, 0]) + abs(out[e, 1]) < 0.05:
+        if backing or (abs(out[e, 0]) + abs(out[e, 1]) < 0.05 and not walking):
             stuck[e] += 1
             if stuck[e] >= 2 * stuck_steps:
                 stuck[e] = 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 
 import numba as nb
 import numpy as np
@@ -420,3 +421,236 @@ def park_first_move(clearance, x, y, yaw, gx, gy, gyaw, rmin, length, width, d0,
                 heapq.heappush(heap, (g2 + PARK_H_WEIGHT * h, count))
                 count += 1
     return 0, 0.0, False
+
+
+# ------------------------------------------------------------------ planned-path following
+#: m: lateral distance from the path (or rad of heading error) beyond which it is re-planned.
+OFF_PATH = 0.3
+OFF_HEADING = 0.7
+#: Control steps without progress along the path (not held by actors) before re-planning,
+#: and between two plans of the same env.
+PATH_STALL = 40
+REPLAN_GAP = 10
+#: Control steps off the path (or stalled) in a row after which the greedy arc search
+#: drives for as many steps before the next plan.
+GIVE_UP = 30
+#: Plans tried in turn: (turning-radius factor, footprint growth m, expansion budget).
+PLAN_TRIES = ((1.3, 0.14, 12000), (1.15, 0.04, 40000), (1.0, 0.0, 12000))
+#: Path-following gains: curvature (1/m) per metre of lateral error and per radian of
+#: heading error (a critically damped response over about half a metre of travel).
+K_LAT = 4.0
+K_HEAD = 3.6
+#: s of travel at the commanded speed and curvature checked against the true map.
+CHECK_TIME = 0.5
+#: Goal reached for the tracker: m and rad (inside the simulator's 0.5 m / 0.1 rad).
+DONE_DIST = 0.2
+DONE_HEADING = 0.05
+
+
+class PathFollower:
+    """Hybrid-A* paths (:mod:`compass_nav.planner.hybrid`) and their tracking, per car-like env.
+
+    Each new goal is planned on the true static map (the actors are not in it: the moving-
+    obstacle check, :mod:`compass_nav.teacher.avoid`, handles them) from the body's pose;
+    the body then follows the path's segments with pure pursuit, forwards or in reverse,
+    braking into each cusp and into the goal pose. It re-plans where it is pushed off the
+    path (an actor to avoid, the tracking lag) or makes no progress; where no plan is found
+    the caller's greedy arc search (:func:`car_batch`) drives meanwhile.
+    """
+
+    def __init__(self, bodies, rows) -> None:
+        self.bodies = bodies
+        self.rows = [int(e) for e in rows]
+        n = len(bodies)
+        self.path: list[np.ndarray | None] = [None] * n
+        self.idx = np.zeros(n, np.int64)
+        self.goal = np.full((n, 3), np.nan)
+        self.best = np.zeros(n, np.int64)
+        self.stall = np.zeros(n, np.int64)
+        self.since = np.full(n, 10**6, np.int64)
+        self.off = np.zeros(n, np.int64)
+        self.greedy = np.zeros(n, np.int64)
+        #: Plans made and the seconds they took (for benchmarks).
+        self.plans = 0
+        self.plan_seconds = 0.0
+
+    def _plan(self, p: dict, e: int) -> None:
+        from compass_nav.planner import hybrid
+
+        t0 = time.perf_counter()
+        b = self.bodies[e]
+        static = (p["clearance"][e] <= 0).astype(np.float32)
+        # Plan with room to spare (a wider turning radius leaves the tracker steering
+        # authority; a grown footprint, room for its lag), then tighter where that fails.
+        path = None
+        for r_scale, inflate, budget in PLAN_TRIES:
+            path = hybrid.plan(
+                static, p["clearance"][e], p["pose"][e], p["goal"][e],
+                b.min_turn_radius * r_scale, b.length, b.width, inflate=inflate,
+                max_expansions=budget,
+            )  # fmt: skip
+            if path is not None:
+                break
+        self.plans += 1
+        self.plan_seconds += time.perf_counter() - t0
+        self.path[e] = path
+        self.idx[e] = 0
+        self.best[e] = 0
+        self.stall[e] = 0
+        self.since[e] = 0
+
+    def act(self, p: dict, out: np.ndarray, held: np.ndarray, vscale: float) -> None:
+        """Overwrite ``out`` rows of the car-like envs that have a path (see the class doc).
+
+        Args:
+            p: ``NavVectorEnv.privileged()``.
+            out: (N, 3) commands; rows without a path keep the caller's.
+            held: (N,) the moving-obstacle check holds the body (not a stall).
+            vscale: Fraction of the speed limit used.
+        """
+        for e in self.rows:
+            self.since[e] += 1
+            new_goal = not np.array_equal(self.goal[e], p["goal"][e])
+            if new_goal:
+                self.goal[e] = p["goal"][e]
+                self.greedy[e] = 0
+                self.off[e] = 0
+                self._plan(p, e)
+            path = self.path[e]
+            if path is None:
+                if self.since[e] >= 4 * REPLAN_GAP:
+                    self._plan(p, e)
+                continue
+            if self.greedy[e] > 0:
+                self.greedy[e] -= 1  # the greedy arc search drives a while
+                if self.greedy[e] == 0:
+                    self._plan(p, e)
+                continue
+            cmd, status = self._follow(p, e, path, vscale)
+            if status == "off" or (self.stall[e] >= PATH_STALL and not held[e]):
+                self.off[e] += 1
+                if self.since[e] >= REPLAN_GAP:
+                    self._plan(p, e)
+                    if self.path[e] is None:
+                        continue
+                    cmd, status = self._follow(p, e, self.path[e], vscale)
+            else:
+                self.off[e] = 0
+            if self.off[e] >= GIVE_UP:
+                # Plans keep failing from here: let the greedy search move the body first.
+                self.off[e] = 0
+                self.greedy[e] = GIVE_UP
+                continue
+            out[e] = cmd
+
+    def _follow(self, p: dict, e: int, path: np.ndarray, vscale: float):
+        b = self.bodies[e]
+        x, y, yaw = (float(v) for v in p["pose"][e])
+        v, w = float(p["velocity"][e, 0]), float(p["velocity"][e, 2])
+        lat = b.command_latency
+        if lat > 0:
+            x += v * math.cos(yaw) * lat
+            y += v * math.sin(yaw) * lat
+            yaw += w * lat
+        n = path.shape[0]
+        i = int(self.idx[e])
+        # Current segment: the samples after i driven in the same direction.
+        d = path[min(i + 1, n - 1), 3]
+        end = i + 1
+        while end < n - 1 and path[end + 1, 3] == d:
+            end += 1
+        end = min(end, n - 1)
+        # Nearest sample ahead on this segment.
+        lo, hi = i, min(end, i + 40) + 1
+        dist = np.hypot(path[lo:hi, 0] - x, path[lo:hi, 1] - y)
+        i = lo + int(np.argmin(dist))
+        lateral = float(dist[i - lo])
+        final = end == n - 1
+        to_end = math.hypot(path[end, 0] - x, path[end, 1] - y)
+        # Past the cusp along the segment's end heading, or on it.
+        past = d * (
+            (x - path[end, 0]) * math.cos(path[end, 2]) + (y - path[end, 1]) * math.sin(path[end, 2])
+        )
+        if not final and i >= end - 1 and (to_end < 0.08 or (past > 0 and to_end < 0.3)):
+            i = end  # at the cusp: the next segment
+            self.idx[e] = i
+            return self._follow(p, e, path, vscale)
+        self.idx[e] = i
+        if i > self.best[e]:
+            self.best[e] = i
+            self.stall[e] = 0
+        else:
+            self.stall[e] += 1
+        gx, gy, gyaw = path[n - 1, 0], path[n - 1, 1], path[n - 1, 2]
+        herr_goal = (gyaw - yaw + math.pi) % (2 * math.pi) - math.pi
+        if final and math.hypot(gx - x, gy - y) < DONE_DIST and abs(herr_goal) < DONE_HEADING:
+            return np.zeros(3), "done"
+        herr_path = (path[i, 2] - yaw + math.pi) % (2 * math.pi) - math.pi
+        if lateral > OFF_PATH or abs(herr_path) > OFF_HEADING:
+            return np.zeros(3), "off"
+        # Path-following law of a kinematic car (feed-forward curvature of the path a little
+        # ahead, feedback on the lateral and heading errors); in reverse the heading term
+        # changes sign, so both directions converge onto the path:
+        #   k = k_path - K_LAT * e_lat - d * K_HEAD * e_head.
+        j = min(i + 2, end)
+        jn = min(j + 1, n - 1)
+        if jn > j and path[jn, 3] == d:
+            step = math.hypot(path[jn, 0] - path[j, 0], path[jn, 1] - path[j, 1])
+            dyaw = (path[jn, 2] - path[j, 2] + math.pi) % (2 * math.pi) - math.pi
+            k_path = dyaw / (d * step) if step > 1e-6 else 0.0
+        else:
+            k_path = 0.0
+        th = path[i, 2]
+        e_lat = -math.sin(th) * (x - path[i, 0]) + math.cos(th) * (y - path[i, 1])
+        e_head = -herr_path
+        k = k_path - K_LAT * e_lat - d * K_HEAD * e_head
+        kmax = 1.0 / max(b.min_turn_radius, 1e-3)
+        k = min(max(k, -kmax), kmax)
+        # Speed: the body's limit, slower where the room is tight and on sharp arcs, braking
+        # into the cusp or the goal.
+        c = p["clearance"][e]
+        gi = min(max(int(y / RESOLUTION), 0), c.shape[0] - 1)
+        gj = min(max(int(x / RESOLUTION), 0), c.shape[1] - 1)
+        room = min(max((float(c[gi, gj]) - b.circumscribed_radius) / 0.6, 0.0), 1.0)
+        speed = b.max_vx * vscale * (0.35 + 0.65 * room)
+        if room < 0.5:
+            speed = min(speed, 0.6)
+        if abs(k) > 0.5 * kmax:
+            speed = min(speed, 0.6 * b.max_vx)
+        along = float(np.hypot(np.diff(path[i : end + 1, 0]), np.diff(path[i : end + 1, 1])).sum())
+        remaining = max(along, to_end) if not final else along
+        speed = min(speed, math.sqrt(2.0 * 0.4 * b.brake_decel * remaining) + 0.06)
+        # Off the path's heading or line: slower, so the steering catches up first.
+        speed *= max(0.4, 1.0 - abs(herr_path) / 0.6 - lateral / 0.4)
+        if d < 0:
+            speed = min(speed, -b.min_vx, 0.5)
+        # Short look-ahead on the true map: a command whose arc would touch an obstacle is
+        # not sent; the body stops and the path is re-planned from where it stands.
+        if self._arc_hits(p["height"][e], x, y, yaw, d, speed, k, b):
+            # The path's own arc (no feedback) where the corrected one would touch.
+            k = min(max(k_path, -kmax), kmax)
+            if self._arc_hits(p["height"][e], x, y, yaw, d, speed, k, b):
+                return np.zeros(3), "off"
+        return np.array([d * speed, 0.0, d * speed * k]), "ok"
+
+    @staticmethod
+    def _arc_hits(height, x, y, yaw, d, speed, k, b) -> bool:
+        from compass_nav.sim.kernels import footprint_collides
+
+        if footprint_collides(height, x, y, yaw, b.length, b.width):
+            return False  # already touching (the predicted pose): nothing to keep clear of
+        reach = max(abs(speed) * CHECK_TIME, 0.1)
+        steps = int(math.ceil(reach / 0.05))
+        ds = reach / steps
+        for _ in range(steps):
+            if abs(k) < 1e-9:
+                x += d * ds * math.cos(yaw)
+                y += d * ds * math.sin(yaw)
+            else:
+                ny = yaw + d * ds * k
+                x += (math.sin(ny) - math.sin(yaw)) / k
+                y += -(math.cos(ny) - math.cos(yaw)) / k
+                yaw = ny
+            if footprint_collides(height, x, y, yaw, b.length, b.width):
+                return True
+        return False

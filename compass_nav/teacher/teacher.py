@@ -27,7 +27,7 @@ import numpy as np
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
 from compass_nav.teacher.avoid import AvoidConfig, actor_params, actor_shapes, avoid_movers
-from compass_nav.teacher.car import car_batch, lane_cost_to_go, lane_start
+from compass_nav.teacher.car import PathFollower, car_batch, lane_cost_to_go, lane_start
 from compass_nav.teacher.guard import guard_batch
 from compass_nav.utils.config import check
 
@@ -55,6 +55,9 @@ class TeacherConfig:
     # Steps without progress before backing up (guarded), and how long to back up.
     stall_steps: int = 30
     backup_steps: int = 12
+    # Car-like bodies follow Hybrid-A* paths (teacher/car.py PathFollower); False: the greedy
+    # two-arc search alone.
+    car_paths: bool = True
 
     def __post_init__(self) -> None:
         check(
@@ -213,6 +216,7 @@ class Teacher:
             [e for e, b in enumerate(bodies) if b.min_turn_radius > 0], np.int64
         )
         self._rmin = np.array([max(b.min_turn_radius, 1e-3) for b in bodies], np.float64)
+        self._paths = PathFollower(bodies, self._car_rows) if self.cfg.car_paths else None
         self._dec = np.array([b.brake_decel for b in bodies], np.float64)
         self._dims = np.array([[b.length, b.width] for b in bodies], np.float64)
         self._bodies = bodies
@@ -245,6 +249,7 @@ class Teacher:
         )
         n = env.num_envs
         self._best_geo = np.full(n, np.inf)
+        self._best_yaw = np.zeros(n)
         self._stall = np.zeros(n, np.int64)
         self._backup = np.zeros(n, np.int64)
 
@@ -289,6 +294,8 @@ class Teacher:
                 self._park_commit,
                 out,
             )
+            if self._paths is not None:
+                self._paths.act(p, out, self._stuck > 0, self.cfg.speed_scale)
         if p.get("actors_radius") is not None and p["actors_radius"].shape[1]:
             avoid_movers(
                 out,
@@ -347,9 +354,18 @@ class Teacher:
         self._best_geo[fresh] = np.inf
         self._stall[fresh] = 0
         self._backup[fresh] = 0
-        better = geo < self._best_geo - 0.1
-        self._best_geo = np.where(better, geo, self._best_geo)
-        self._stall = np.where(better, 0, self._stall + 1)
+        # Progress: nearer the goal, or turned (on the spot, towards the path) since then.
+        yaw = np.asarray(p["pose"])[:, 2]
+        self._best_yaw[fresh] = yaw[fresh]
+        turned = np.abs((yaw - self._best_yaw + np.pi) % (2 * np.pi) - np.pi) > 0.3
+        better = (geo < self._best_geo - 0.1) | turned
+        self._best_geo = np.where(better, np.minimum(geo, self._best_geo), self._best_geo)
+        self._best_yaw = np.where(better, yaw, self._best_yaw)
+        # Waiting for a moving obstacle (the avoidance holds the body) is not a stall.
+        waiting = self._stuck > 0
+        self._stall = np.where(better, 0, np.where(waiting, self._stall, self._stall + 1))
+        if self._paths is not None:
+            self._stall[self._car_rows] = 0  # car-like: the path follower re-plans instead
         start = (self._stall >= c.stall_steps) & (self._backup == 0)
         self._backup[start] = c.backup_steps
         self._stall[start] = 0

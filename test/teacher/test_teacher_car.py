@@ -1,0 +1,40 @@
+"""The teacher drives a car-like body (Ackermann) through v2 scenes on Hybrid-A* paths."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compass_nav.evaluation.harness import episode_key
+from compass_nav.sim.config import SimConfig
+from compass_nav.sim.env import NavVectorEnv
+from compass_nav.sim.scenarios import car_can_drive
+from compass_nav.teacher import Teacher
+
+
+def _run(index: int) -> tuple[dict, Teacher, NavVectorEnv]:
+    cfg = SimConfig(
+        num_envs=1, embodiments=("rover",), families=("office",), split="validation",
+        suite="v2", route_mode="stale_map", moving_obstacles=3, image_height=16,
+        image_width=16,
+    )  # fmt: skip
+    env = NavVectorEnv(cfg)
+    teacher = Teacher(env)
+    env.reset(seed=[episode_key(0, "rover", "office", index)])
+    p = env.privileged()
+    assert car_can_drive(p["height"][0] * (p["clearance"][0] <= 0), p["clearance"][0],
+                         p["pose"][0], p["goal"][0], env.env_bodies[0])  # fmt: skip
+    for _ in range(int(env.step_limit[0]) + 1):
+        _, _, term, trunc, info = env.step(teacher.act())
+        if term[0] or trunc[0]:
+            return info, teacher, env
+    raise AssertionError("the episode did not end within its time limit")
+
+
+def test_rover_reaches_office_goals_in_the_goal_heading():
+    for index in (1, 3):
+        info, teacher, env = _run(index)
+        assert info["success"][0] and not info["collision"][0], f"episode {index}"
+        assert teacher._paths.plans >= 1, "it drove a planned path"
+        # Success means the goal pose: within the heading tolerance, with a car's kinematics.
+        err = (env.goal[0, 2] - env.pose[0, 2] + np.pi) % (2 * np.pi) - np.pi
+        assert abs(err) < env.cfg.heading_tolerance
