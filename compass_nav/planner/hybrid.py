@@ -8,7 +8,7 @@ it must also arrive aligned. This search works in (x, y, heading):
   ``[-1/r_min, 1/r_min]``, driven forwards or in reverse. A metre in reverse costs
   :data:`W_REVERSE`, a change of direction :data:`W_SWITCH` (a cusp is a stop and a restart).
 * **Collision test**: the body's exact rectangle, grown by ``inflate`` m in length and width,
-  on the height grid (:func:`compass_nav.sim.kernels.footprint_collides`, the simulator's own
+  on the height grid (:func:`compass_nav.planner.footprint.footprint_collides`, the simulator's own
   test) every :data:`CHECK_STEP` m along an arc; where the clearance at the centre exceeds the
   grown rectangle's circumscribed radius no test is needed.
 * **Closed set**: cells of :data:`CELL` m x :data:`HEADINGS` heading bins keep the cheapest
@@ -37,7 +37,7 @@ import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.planner import grid
-from compass_nav.sim.kernels import footprint_collides
+from compass_nav.planner.footprint import footprint_collides
 
 #: Arc length of one primitive, m; spacing of the returned path's samples and of the
 #: collision samples along arcs, m (a corner swinging past a door jamb can touch it between
@@ -308,13 +308,16 @@ def _search(height, clearance, hgrid, x0, y0, yaw0, gx, gy, gyaw, rmin, length, 
                     h += rmin * herr2 * (1.0 - dist / (3.0 * rmin))
                 heapq.heappush(heap, (g2 + H_WEIGHT * h, count))
                 count += 1
-    return -1, nx[:count], ny[:count], nt[:count], nd[:count], nk[:count], parent[:count], shot[:0], 0
+    return (-1, nx[:count], ny[:count], nt[:count], nd[:count], nk[:count], parent[:count],
+            shot[:0], 0)  # fmt: skip
 
 
 @nb.njit(cache=True)
 def _densify(end, nx, ny, nt, nd, nk, parent, shot, shot_d):
-    """Path rows (x, y, yaw, direction) every STEP m from the start node to node ``end``,
-    then along the analytic shot (``shot_d`` != 0)."""
+    """Path rows (x, y, yaw, direction) from the start node to node ``end``, then the shot.
+
+    Every STEP m along the arcs, then along the analytic shot (``shot_d`` != 0).
+    """
     chain = []
     i = end
     while i > 0:

@@ -325,7 +325,8 @@ class NavVectorEnv(gym.vector.VectorEnv):
             if suite.fit_margin is not None and body.min_turn_radius > 0:
                 # A car-like body fits where it can drive: keep the episode only when a
                 # forward/reverse arc path exists on the true map (planner/hybrid.py).
-                if not scenarios.car_can_drive(height, clearance, self.pose[e], self.goal[e], body):
+                pose, goal = self.pose[e], self.goal[e]
+                if not scenarios.car_can_drive(height, clearance, pose, goal, body):
                     continue
             break
         else:

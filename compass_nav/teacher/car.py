@@ -568,9 +568,8 @@ class PathFollower:
         final = end == n - 1
         to_end = math.hypot(path[end, 0] - x, path[end, 1] - y)
         # Past the cusp along the segment's end heading, or on it.
-        past = d * (
-            (x - path[end, 0]) * math.cos(path[end, 2]) + (y - path[end, 1]) * math.sin(path[end, 2])
-        )
+        ex, ey = math.cos(path[end, 2]), math.sin(path[end, 2])
+        past = d * ((x - path[end, 0]) * ex + (y - path[end, 1]) * ey)
         if not final and i >= end - 1 and (to_end < 0.08 or (past > 0 and to_end < 0.3)):
             i = end  # at the cusp: the next segment
             self.idx[e] = i

@@ -284,12 +284,14 @@ def test_an_actor_pacing_in_front_of_a_waiting_robot_leaves_after_lingering():
     )  # fmt: skip
     still = np.zeros((1, 3))
     in_sight = []
-    for k in range(A.FREE_WALK_STEPS + A.LINGER_STEPS + 5):
+    steps = 0
+    while steps < A.FREE_WALK_STEPS + A.LINGER_STEPS + 5:
         env.step(still)
+        steps += 1
         if env.actors.kind[0, 0] == A.NONE:
             break
         dx, dy = env.actors.pos[0, 0] - env.pose[0, :2]
         in_sight.append(abs(np.arctan2(dy, dx) - env.pose[0, 2]) < 1.0)
     assert env.actors.kind[0, 0] == A.NONE, "the person left"
-    assert k + 1 >= A.FREE_WALK_STEPS + A.LINGER_STEPS - 1, "it lingered, then left"
+    assert steps >= A.FREE_WALK_STEPS + A.LINGER_STEPS - 1, "it lingered, then left"
     assert all(in_sight), "it stayed in the robot's sight all along (it left by lingering)"
