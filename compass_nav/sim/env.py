@@ -78,6 +78,9 @@ _PARALLEL_KERNELS = threading.Lock()
 
 _SCENE_CACHE: OrderedDict = OrderedDict()
 _SCENE_CACHE_SIZE = 128
+#: A car-like body's time limit follows its drivable path (``scenarios.car_drive_length``),
+#: at most this many times the grid route (a search that wanders cannot stretch it further).
+MAX_DRIVE_FACTOR = 3.0
 
 
 def clearance_field(occupancy: np.ndarray) -> np.ndarray:
@@ -253,6 +256,8 @@ class NavVectorEnv(gym.vector.VectorEnv):
         longest = max((self.suite.route_length or (0.0, cfg.goal_distance_max))[1], 0.0)
         if self.suite.unmapped:
             longest = max(longest, scenarios.MAX_DETOUR_M)
+        if self.suite.fit_margin is not None and any(x.min_turn_radius > 0 for x in b):
+            longest *= MAX_DRIVE_FACTOR  # a car-like body's limit follows its drivable path
         self.max_step_limit = self.suite.step_limit(
             cfg.max_episode_steps, longest, min(x.max_vx for x in b), cfg.control_hz
         )
@@ -322,12 +327,16 @@ class NavVectorEnv(gym.vector.VectorEnv):
                         true.cost_to_go, self.pose[e, 0], self.pose[e, 1], 8 * G
                     )
                     self.ref_length[e] = grid.path_length(true_path)
+            limit_length = float(self.ref_length[e])
             if suite.fit_margin is not None and body.min_turn_radius > 0:
                 # A car-like body fits where it can drive: keep the episode only when a
                 # forward/reverse arc path exists on the true map (planner/hybrid.py).
                 pose, goal = self.pose[e], self.goal[e]
-                if not scenarios.car_can_drive(height, clearance, pose, goal, body):
+                drive = scenarios.car_drive_length(height, clearance, pose, goal, body)
+                if drive is None:
                     continue
+                # Its time limit scales with that path (manoeuvres, reverse speed included).
+                limit_length = max(limit_length, min(drive, MAX_DRIVE_FACTOR * limit_length))
             break
         else:
             raise RuntimeError(f"env {e}: could not sample a reachable goal in 50 scenes")
@@ -343,7 +352,7 @@ class NavVectorEnv(gym.vector.VectorEnv):
             stale_path, self.pose[e], self.goal[e], body.circumscribed_radius, added
         )
         self.step_limit[e] = suite.step_limit(
-            cfg.max_episode_steps, self.ref_length[e], body.max_vx, cfg.control_hz
+            cfg.max_episode_steps, limit_length, body.max_vx, cfg.control_hz
         )
         self.vel[e] = 0.0
         self.prev_action[e] = 0.0

@@ -352,15 +352,23 @@ def route_metadata(
 
 #: Expansion budget of the car-like feasibility search at reset.
 CAR_CHECK_EXPANSIONS = 40000
+#: m added to a car-like body's length and width in that search: 3 cm each side, the room
+#: every other body keeps in v2 (``SuiteSpec.fit_margin``).
+CAR_FIT_INFLATE = 0.06
 
 
-def car_can_drive(height, clearance, start, goal, body: EmbodimentSpec) -> bool:
-    """Whether a car-like body (``min_turn_radius`` > 0) can drive from ``start`` to ``goal``.
+def car_drive_length(height, clearance, start, goal, body: EmbodimentSpec) -> float | None:
+    """How far a car-like body (``min_turn_radius`` > 0) drives from ``start`` to ``goal``.
 
     A Hybrid-A* search (:func:`compass_nav.planner.hybrid.plan`) over forward and reverse arcs
-    with the body's footprint grown by 4 cm on the true map. A door the body's width fits
-    through but its turning radius cannot reach is no passage for it: such episodes are
-    resampled, so every v2 episode of a car-like body is drivable.
+    with the body's footprint grown by :data:`CAR_FIT_INFLATE` on the true map. A door the
+    body's width fits through but its turning radius cannot reach is no passage for it: such
+    episodes are resampled (None), so every v2 episode of a car-like body is drivable.
+
+    Returns:
+        The path's length in metres at the body's top forward speed: forward metres plus
+        reverse metres times ``max_vx / |min_vx|`` (reversing is slower), or None where no
+        path is found. The episode's time limit scales with it (:meth:`SuiteSpec.step_limit`).
     """
     from compass_nav.planner import hybrid
 
@@ -372,7 +380,17 @@ def car_can_drive(height, clearance, start, goal, body: EmbodimentSpec) -> bool:
         body.min_turn_radius,
         body.length,
         body.width,
-        inflate=0.04,
+        inflate=CAR_FIT_INFLATE,
         max_expansions=CAR_CHECK_EXPANSIONS,
     )
-    return path is not None
+    if path is None:
+        return None
+    step = np.hypot(np.diff(path[:, 0]), np.diff(path[:, 1]))
+    reverse = path[1:, 3] < 0
+    slow = body.max_vx / max(-body.min_vx, 1e-3) if body.min_vx < 0 else 1.0
+    return float(step[~reverse].sum() + slow * step[reverse].sum())
+
+
+def car_can_drive(height, clearance, start, goal, body: EmbodimentSpec) -> bool:
+    """Whether :func:`car_drive_length` finds a path."""
+    return car_drive_length(height, clearance, start, goal, body) is not None

@@ -26,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from compass_nav.contract.geometry import RESOLUTION
+from compass_nav.planner import hybrid
 from compass_nav.sim.kernels import footprint_collides
 
 #: Curvature samples across [-1/r_min, 1/r_min] (odd: includes straight).
@@ -434,14 +435,25 @@ REPLAN_GAP = 10
 #: Control steps off the path (or stalled) in a row after which the greedy arc search
 #: drives for as many steps before the next plan.
 GIVE_UP = 30
-#: Plans tried in turn: (turning-radius factor, footprint growth m, expansion budget).
-PLAN_TRIES = ((1.3, 0.14, 12000), (1.15, 0.04, 40000), (1.0, 0.0, 12000))
+#: s of travel at the commanded speed and curvature checked against the true map, with the
+#: footprint grown by CHECK_INFLATE m (1 cm each side: the tracking noise).
+CHECK_TIME = 0.5
+CHECK_INFLATE = 0.02
+#: Plans tried in turn: (turning-radius factor, footprint growth m, expansion budget); the
+#: last keeps the room the look-ahead check wants.
+PLAN_TRIES = ((1.3, 0.14, 12000), (1.15, 0.04, 40000), (1.0, CHECK_INFLATE, 12000))
 #: Path-following gains: curvature (1/m) per metre of lateral error and per radian of
 #: heading error (a critically damped response over about half a metre of travel).
 K_LAT = 4.0
 K_HEAD = 3.6
-#: s of travel at the commanded speed and curvature checked against the true map.
-CHECK_TIME = 0.5
+#: m beyond the half-width kept free beside the body at full speed (speed grows from 40%
+#: of the limit with the clearance beyond it, up to 0.6 m more).
+SIDE_MARGIN = 0.15
+ROOM_AHEAD = 1.0
+#: m/s at most where the clearance here or ahead is less than TIGHT_MARGIN m beyond the
+#: half-width (the tracking lag and noise are then a large share of the room).
+TIGHT_MARGIN = 0.06
+TIGHT_SPEED = 0.35
 #: Goal reached for the tracker: m and rad (inside the simulator's 0.5 m / 0.1 rad).
 DONE_DIST = 0.2
 DONE_HEADING = 0.05
@@ -475,7 +487,6 @@ class PathFollower:
         self.plan_seconds = 0.0
 
     def _plan(self, p: dict, e: int) -> None:
-        from compass_nav.planner import hybrid
 
         t0 = time.perf_counter()
         b = self.bodies[e]
@@ -610,10 +621,18 @@ class PathFollower:
         c = p["clearance"][e]
         gi = min(max(int(y / RESOLUTION), 0), c.shape[0] - 1)
         gj = min(max(int(x / RESOLUTION), 0), c.shape[1] - 1)
-        room = min(max((float(c[gi, gj]) - b.circumscribed_radius) / 0.6, 0.0), 1.0)
-        speed = b.max_vx * vscale * (0.35 + 0.65 * room)
-        if room < 0.5:
-            speed = min(speed, 0.6)
+        # Room beside the body here and along the next ROOM_AHEAD m of its path: clearance
+        # beyond its half-width and a margin for tracking error (turning is slowed by the
+        # curvature term below), so it slows before a tight spot rather than in it.
+        ahead = path[i : min(i + int(ROOM_AHEAD / hybrid.STEP) + 1, end + 1)]
+        ai = np.clip((ahead[:, 1] / RESOLUTION).astype(np.int64), 0, c.shape[0] - 1)
+        aj = np.clip((ahead[:, 0] / RESOLUTION).astype(np.int64), 0, c.shape[1] - 1)
+        least = min(float(c[gi, gj]), float(c[ai, aj].min()) if ahead.size else np.inf)
+        side = 0.5 * b.width + SIDE_MARGIN
+        room = min(max((least - side) / 0.6, 0.0), 1.0)
+        speed = b.max_vx * vscale * (0.4 + 0.6 * room)
+        if least - 0.5 * b.width < TIGHT_MARGIN:
+            speed = min(speed, TIGHT_SPEED)  # a few centimetres each side: creep
         if abs(k) > 0.5 * kmax:
             speed = min(speed, 0.6 * b.max_vx)
         along = float(np.hypot(np.diff(path[i : end + 1, 0]), np.diff(path[i : end + 1, 1])).sum())
@@ -636,8 +655,11 @@ class PathFollower:
     def _arc_hits(height, x, y, yaw, d, speed, k, b) -> bool:
         from compass_nav.sim.kernels import footprint_collides
 
-        if footprint_collides(height, x, y, yaw, b.length, b.width):
-            return False  # already touching (the predicted pose): nothing to keep clear of
+        length, width = b.length + CHECK_INFLATE, b.width + CHECK_INFLATE
+        if footprint_collides(height, x, y, yaw, length, width):
+            length, width = b.length, b.width  # within the margin already: the exact size
+            if footprint_collides(height, x, y, yaw, length, width):
+                return False  # already touching (the predicted pose): nothing to keep clear of
         reach = max(abs(speed) * CHECK_TIME, 0.1)
         steps = int(math.ceil(reach / 0.05))
         ds = reach / steps
@@ -650,6 +672,6 @@ class PathFollower:
                 x += (math.sin(ny) - math.sin(yaw)) / k
                 y += -(math.cos(ny) - math.cos(yaw)) / k
                 yaw = ny
-            if footprint_collides(height, x, y, yaw, b.length, b.width):
+            if footprint_collides(height, x, y, yaw, length, width):
                 return True
         return False

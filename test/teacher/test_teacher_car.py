@@ -6,8 +6,9 @@ import numpy as np
 
 from compass_nav.evaluation.harness import episode_key
 from compass_nav.sim.config import SimConfig
-from compass_nav.sim.env import NavVectorEnv
-from compass_nav.sim.scenarios import car_can_drive
+from compass_nav.sim.env import MAX_DRIVE_FACTOR, NavVectorEnv
+from compass_nav.sim.scenarios import car_can_drive, car_drive_length
+from compass_nav.sim.suites import get_suite
 from compass_nav.teacher import Teacher
 
 
@@ -38,3 +39,25 @@ def test_rover_reaches_office_goals_in_the_goal_heading():
         # Success means the goal pose: within the heading tolerance, with a car's kinematics.
         err = (env.goal[0, 2] - env.pose[0, 2] + np.pi) % (2 * np.pi) - np.pi
         assert abs(err) < env.cfg.heading_tolerance
+
+
+def test_car_time_limit_follows_its_drivable_path_reverse_counted_at_reverse_speed():
+    cfg = SimConfig(
+        num_envs=4, embodiments=("cart",), families=("office", "hospital"), split="validation",
+        suite="v2", route_mode="stale_map", image_height=16, image_width=16,
+    )  # fmt: skip
+    env = NavVectorEnv(cfg)
+    env.reset(seed=3)
+    p, suite, body = env.privileged(), get_suite("v2"), env.env_bodies[0]
+    longer = 0
+    for e in range(env.num_envs):
+        drive = car_drive_length(p["height"][e] * (p["clearance"][e] <= 0), p["clearance"][e],
+                                 p["pose"][e], p["goal"][e], body)  # fmt: skip
+        assert drive is not None and drive > 0
+        # At least the grid route (a car cannot beat it); at most MAX_DRIVE_FACTOR times it.
+        length = min(max(env.ref_length[e], drive), MAX_DRIVE_FACTOR * env.ref_length[e])
+        want = suite.step_limit(cfg.max_episode_steps, length, body.max_vx, cfg.control_hz)
+        assert env.step_limit[e] == want
+        longer += drive > env.ref_length[e]
+        assert env.step_limit[e] <= env.max_step_limit
+    assert longer >= 1, "manoeuvres and reversing make some drivable paths longer"
