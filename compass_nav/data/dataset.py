@@ -83,6 +83,29 @@ class DemoDataset:
         if embodiments is not None or families is not None or success_only:
             self._paths = self._select(embodiments, families, success_only)
 
+    def check_trainable(self) -> None:
+        """Refuse a recording of scenes that no training stage may see.
+
+        Raises:
+            DataError: The dataset was recorded on ``validation`` or ``heldout`` scene seeds,
+                or in a held-out scene family (``meta.json``'s ``sim_config``).
+        """
+        from compass_nav.sim.scenes import heldout_families
+
+        sim = self.meta.get("sim_config", {})
+        split = sim.get("split", "train")
+        if split != "train":
+            raise DataError(
+                f"{self.root}: recorded on {split!r} scene seeds (sim_config.split); "
+                "training reads only recordings of the 'train' split"
+            )
+        held = sorted(set(sim.get("families", ())) & set(heldout_families()))
+        if held:
+            raise DataError(
+                f"{self.root}: recorded in the held-out scene family {held[0]!r} "
+                "(evaluation only, never trained on)"
+            )
+
     def _select(self, embodiments, families, success_only) -> list[Path]:
         keep = []
         for i, p in enumerate(self._paths):

@@ -44,11 +44,13 @@ def samples_from_rollouts(
         progress: Show a progress bar over episodes.
 
     Raises:
-        DataError: A folder is not a dataset, or its episodes lack the specialist extras.
+        DataError: A folder is not a dataset, records validation or held-out scenes, or its
+            episodes lack the specialist extras.
     """
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in SAMPLE_KEYS}
     for folder in folders:
         ds = DemoDataset(folder, embodiments=bodies)
+        ds.check_trainable()
         for i in tqdm(
             range(len(ds)), desc=f"reading {Path(folder).name}", unit="ep", disable=not progress
         ):

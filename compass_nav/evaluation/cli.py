@@ -11,7 +11,7 @@ import argparse
 import re
 from pathlib import Path
 
-from compass_nav.sim.suites import add_suite, resolve_suite_defaults
+from compass_nav.sim.suites import add_moving_obstacles, add_suite, resolve_suite_defaults
 from compass_nav.utils.cli import (
     SIM_ROUTE_MODES,
     Stage,
@@ -118,14 +118,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         help="camera resolution (64 64)",
     )
     p.add_argument("--max-steps", type=int, default=300, help="timeout in 10 Hz steps (300)")
-    p.add_argument(
-        "--moving-obstacles",
-        type=int,
-        default=None,
-        metavar="N",
-        help="people and carts walking across, ahead of and behind each route (default: "
-        "the suite's, v2 3, v1 0)",
-    )
+    add_moving_obstacles(p)
     p.add_argument(
         "--workers",
         type=int,

@@ -50,11 +50,13 @@ def episodes_from_dataset(
     goal when an older recording lacks it.
 
     Raises:
-        DataError: Wrong route mode, no camera images, or no episodes (after filtering).
+        DataError: Wrong route mode, no camera images, no episodes (after filtering), or a
+            recording of validation or held-out scenes (:meth:`DemoDataset.check_trainable`).
     """
     from tqdm import tqdm
 
     ds = DemoDataset(path, embodiments=tuple(embodiments) if embodiments else None, cache_size=0)
+    ds.check_trainable()
     meta = ds.meta
     if meta.get("route_mode") != "planned":
         raise DataError(

@@ -22,7 +22,7 @@ import argparse
 import importlib
 from pathlib import Path
 
-from compass_nav.sim.suites import add_suite
+from compass_nav.sim.suites import add_moving_obstacles, add_suite
 from compass_nav.utils.cli import (
     SIM_ROUTE_MODES,
     Stage,
@@ -273,14 +273,7 @@ def _view_options(p: argparse.ArgumentParser) -> None:
         "--snapshot-step", type=int, default=-1, help="step shown in the PNGs (-1: the last one)"
     )
     p.add_argument("--fps", type=float, default=10.0, help="GIF frame rate")
-    p.add_argument(
-        "--moving-obstacles",
-        type=int,
-        default=None,
-        metavar="N",
-        help="people and carts walking across, ahead of and behind each route (default: "
-        "the suite's, v2 3, v1 0)",
-    )
+    add_moving_obstacles(p)
     p.add_argument(
         "--gif-stride", type=int, default=1, help="every Nth frame into the GIF (smaller file)"
     )
@@ -366,13 +359,7 @@ def _difficulty_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--episodes", type=int, default=100, help="episodes per body x family")
     p.add_argument("--slots", type=int, default=8, help="env slots per body x family")
-    p.add_argument(
-        "--moving-obstacles",
-        type=int,
-        default=None,
-        metavar="N",
-        help="people and carts per episode (default: the suite's, v2 3, v1 0)",
-    )
+    add_moving_obstacles(p)
     p.add_argument("--seed", type=int, default=0, help="reset seed")
     p.add_argument("--json", default=None, help="also write the result (and records) here")
 

@@ -120,6 +120,18 @@ def add_suite(p: argparse.ArgumentParser, default: str = "v1") -> None:
     )
 
 
+def add_moving_obstacles(p: argparse.ArgumentParser) -> None:
+    """``--moving-obstacles N``: people and carts per episode (default None: the suite's)."""
+    p.add_argument(
+        "--moving-obstacles",
+        type=int,
+        default=None,
+        metavar="N",
+        help="people and carts walking across, ahead of and behind each route (default: "
+        "the suite's, v2 3, v1 0)",
+    )
+
+
 def resolve_suite_defaults(args: argparse.Namespace) -> None:
     """Fill ``--route-mode`` and ``--families`` left unset (None) from ``--suite``.
 

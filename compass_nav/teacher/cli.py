@@ -19,7 +19,14 @@ import shlex
 import sys
 
 from compass_nav.utils import jsonsafe
-from compass_nav.utils.cli import Stage, Verb, add_route_mode, add_split, config_from_args
+from compass_nav.utils.cli import (
+    SIM_ROUTE_MODES,
+    Stage,
+    Verb,
+    add_route_mode,
+    add_split,
+    config_from_args,
+)
 from compass_nav.utils.errors import ConfigError
 from compass_nav.utils.files import ensure_output_dir
 
@@ -70,8 +77,12 @@ def _command_line(args: argparse.Namespace, cfg) -> str:
         str(args.seed),
         "--image-size",
         args.image_size,
+        "--suite",
+        cfg.suite,
         "--route-mode",
         cfg.route_mode,
+        "--moving-obstacles",
+        str(cfg.moving_obstacles),
         "--split",
         cfg.split,
         "--max-episode-steps",
@@ -92,6 +103,12 @@ def _cmd_demos(args: argparse.Namespace) -> int:
     h, w = parse_image_size(args.image_size)
     if args.episodes < 1:
         raise ConfigError(f"--episodes={args.episodes!r}: must be >= 1")
+    from compass_nav.sim.scenes import training_families
+    from compass_nav.sim.suites import resolve_suite_defaults
+
+    if args.families is None:
+        args.families = ",".join(training_families())  # never the held-out family
+    resolve_suite_defaults(args)
     families = parse_names(args.families, "--families")
     episode = config_from_args(EpisodeSpec, args, families=families, image_height=h, image_width=w)
     from compass_nav.contract.body import expand_embodiments
@@ -157,6 +174,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _demos_options(p: argparse.ArgumentParser) -> None:
+    from compass_nav.sim.suites import add_moving_obstacles, add_suite
+
     p.add_argument("--out", required=True, help="dataset folder (created or resumed)")
     p.add_argument(
         "--episodes", type=int, required=True, help="finished episodes the folder should hold"
@@ -168,15 +187,27 @@ def _demos_options(p: argparse.ArgumentParser) -> None:
         "random:<n>@seed=<s>",
     )
     p.add_argument(
-        "--families", default="warehouse,office,hall", help="comma-separated scene families"
+        "--families",
+        default=None,
+        help="comma-separated scene families (default: the training families)",
     )
     p.add_argument("--num-envs", type=int, default=16, help="parallel env slots")
     p.add_argument("--seed", type=int, default=0, help="base seed")
     p.add_argument("--image-size", default="64x64", help="camera HEIGHTxWIDTH")
+    add_suite(p, default="v1")
     add_route_mode(
-        p, help="route observation stored as 'route' (route_mapless is always stored too)"
+        p,
+        default=None,
+        choices=SIM_ROUTE_MODES,
+        help="route observation stored as 'route' (route_mapless is always stored too; "
+        "default: the suite's, v1 planned, v2 stale_map)",
     )
-    add_split(p, help="scene seeds to draw from")
+    add_moving_obstacles(p)
+    add_split(
+        p,
+        help="scene seeds to draw from (validation: for model selection)",
+        choices=("train", "validation", "heldout"),
+    )
     p.add_argument(
         "--max-episode-steps", type=int, default=300, help="steps before an episode times out"
     )
