@@ -9,7 +9,10 @@ those labelled states to the training set. :class:`compass_nav.il.runner.ILRunne
 :mod:`compass_nav.learning.sequences` and are saved per round so ``--resume`` reuses them.
 
 Rollouts run on *train*-split scene seeds; the policy sees the mapless route in a fraction
-``mapless_prob`` of episodes (the hard case the round is for) and the planned one otherwise.
+``mapless_prob`` of episodes (the hard case the round is for) and the episode's own route
+(``planned``, or ``stale_map`` in the v2 suite) otherwise. The path head's target is the
+planned route, or in ``stale_map`` rollouts the path driven next
+(:func:`~compass_nav.data.routes.driven_path`), as for the demonstrations.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from compass_nav.data.routes import mapless_route
+from compass_nav.data.routes import driven_path, mapless_route
 from compass_nav.episodes import EpisodeHook, EpisodeRunner, SlotQuota
-from compass_nav.learning.sequences import FIELDS
+from compass_nav.learning.sequences import FIELDS, TRAINABLE_ROUTE_MODES
 from compass_nav.models.xmobility import XMobility
 from compass_nav.models.xmobility.processing import obs_to_tensors
 from compass_nav.sim.config import MOVED_TO_EPISODE, EpisodeSpec, SimConfig
@@ -50,8 +53,10 @@ class DaggerConfig:
             learner's in the first round (the label is always the teacher's).
         beta_decay: ``beta`` is multiplied by this after every round.
         mapless_prob: Fraction of rollout episodes in which the policy sees the mapless route.
-        episode: The rollouts' episodes: families and time limit (train-split seeds, planned
-            routes; the camera size is the demonstrations', so ``image_*`` stay 0).
+        episode: The rollouts' episodes: families, suite, route mode (``planned`` or
+            ``stale_map``, as the demonstrations), moving obstacles and time limit
+            (train-split seeds; the camera size is the demonstrations', so ``image_*`` stay
+            0).
     """
 
     __moved_keys__ = MOVED_TO_EPISODE
@@ -78,10 +83,11 @@ class DaggerConfig:
         check(ep.split == "train", "dagger.episode.split", ep.split, "must be 'train'")
         check_training_families("dagger.episode.families", ep.families)
         check(
-            ep.route_mode == "planned",
+            ep.route_mode in TRAINABLE_ROUTE_MODES,
             "dagger.episode.route_mode",
             ep.route_mode,
-            "must be 'planned' (mapless_prob picks the route the policy sees)",
+            f"must be one of {', '.join(TRAINABLE_ROUTE_MODES)} (mapless_prob picks the "
+            "share of episodes that see the mapless route instead)",
         )
         check(
             ep.image_height == 0 and ep.image_width == 0,
@@ -165,7 +171,9 @@ def collect_round(
         "prev": np.zeros((n, 3), np.float32),
         "mapless_slot": rng.random(n) < cfg.mapless_prob,
     }
-    bufs: list[dict[str, list]] = [{k: [] for k in FIELDS} for _ in range(n)]
+    stale = sim.route_mode == "stale_map"
+    keys = [*FIELDS, "pose"]
+    bufs: list[dict[str, list]] = [{k: [] for k in keys} for _ in range(n)]
     episodes: list[dict[str, np.ndarray]] = []
     outcome = {True: [], False: []}
     bar = progress_bar(
@@ -198,6 +206,8 @@ def collect_round(
                     b[key].append(obs[key][e])
                 b["depth"].append(obs["depth"][e].astype(np.float16))
                 b["route"].append(obs["route"][e])
+                b["path"].append(obs["route"][e])  # replaced by the driven path if stale
+                b["pose"].append(runner.env.pose[e].copy())
                 b["route_mapless"].append(s["mapless"][e])
                 b["action"].append(s["label"][e])
                 b["prev_action"].append(s["prev"][e].copy())
@@ -216,10 +226,14 @@ def collect_round(
         def on_episode(self, runner, episode):
             e = episode.slot
             if bufs[e]["action"]:
-                episodes.append({k: np.stack(v) for k, v in bufs[e].items()})
+                ep = {k: np.stack(v) for k, v in bufs[e].items()}
+                pose = ep.pop("pose")
+                if stale:
+                    ep["path"] = driven_path(pose, None, route_points, route_spacing)
+                episodes.append(ep)
                 outcome[bool(s["mapless_slot"][e])].append(episode.success)
                 bar.update(1)
-            bufs[e] = {k: [] for k in FIELDS}
+            bufs[e] = {k: [] for k in keys}
 
     label_hook = Label()
     label_hook.steps = 0
@@ -233,7 +247,7 @@ def collect_round(
         "steps": float(steps),
         "labelled_steps": float(sum(len(ep["action"]) for ep in episodes)),
     }
-    for mode, key in ((True, "success_mapless"), (False, "success_planned")):
+    for mode, key in ((True, "success_mapless"), (False, f"success_{sim.route_mode}")):
         if outcome[mode]:
             stats[key] = float(np.mean(outcome[mode]))
     return episodes, stats

@@ -65,8 +65,9 @@ class ILConfig:
     """Everything an imitation run depends on (written to ``config.yaml``).
 
     Attributes:
-        data: Demonstrations folder (recorded with planned routes).
-        embodiments: Train on these bodies' episodes only (empty = all in the dataset).
+        data: Demonstrations folder (recorded with ``planned`` or ``stale_map`` routes).
+        embodiments: Train on these bodies' episodes only, and drive them in the DAgger
+            rounds (empty = all in the dataset).
         seed: Seeds the model init, the window sampler and the DAgger rollouts.
         steps: Optimiser steps.
         batch_size: Windows per batch (B).
@@ -77,7 +78,7 @@ class ILConfig:
         weight_decay: AdamW weight decay.
         grad_clip: Global gradient-norm clip.
         mapless_prob: Probability that a window shows the mapless route instead of the
-            planned one (route-mode augmentation: one model for both modes).
+            recorded one (route-mode augmentation: one model for both modes).
         num_threads: torch CPU threads (0 = torch's default). One by default: on this shared
             2-core machine a second thread made steps up to 6x slower whenever other jobs ran
             (OpenMP threads spin-wait for a core that is busy).
@@ -249,6 +250,7 @@ class ILRunner:
         self.image_hw = tuple(meta["image_size"])
         self.route_points = int(meta["route_points"])
         self.route_spacing = float(meta["route_spacing"])
+        self.demo_bodies = tuple(meta.get("embodiments") or ("carter",))
         if self.route_points != self.cfg.model.route_points:
             raise DataError(
                 f"{self.cfg.data}: routes have {self.route_points} waypoints but "
@@ -278,7 +280,7 @@ class ILRunner:
             episodes, stats = collect_round(
                 self.algo.model,
                 self.cfg.dagger,
-                self.cfg.embodiments or ("carter",),
+                self.cfg.embodiments or self.demo_bodies,
                 r,
                 self.cfg.seed,
                 self.image_hw,

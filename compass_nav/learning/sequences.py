@@ -21,18 +21,25 @@ import numpy as np
 import torch
 
 from compass_nav.data import DemoDataset
-from compass_nav.data.routes import mapless_route
+from compass_nav.data.routes import driven_path, mapless_route
 from compass_nav.utils.errors import DataError
 
-__all__ = ["FIELDS", "SequenceBuffer", "episodes_from_dataset"]
+__all__ = ["FIELDS", "TRAINABLE_ROUTE_MODES", "SequenceBuffer", "episodes_from_dataset"]
+
+#: Route modes a demonstrations folder may be recorded in for imitation. The path head's
+#: target (``path``) is the planned route in ``planned`` recordings; in ``stale_map`` ones,
+#: whose route runs through obstacles the map lacks, it is the path the teacher drove next
+#: (:func:`~compass_nav.data.routes.driven_path`).
+TRAINABLE_ROUTE_MODES = ("planned", "stale_map")
 
 #: Per-step fields of a buffered episode: (dtype, what it holds).
 FIELDS: dict[str, tuple[np.dtype, str]] = {
     "rgb": (np.dtype(np.uint8), "(H,W,3) camera image"),
     "depth": (np.dtype(np.float16), "(H,W) depth, m"),
     "speed": (np.dtype(np.float32), "(3,) body (vx, vy, wz)"),
-    "route": (np.dtype(np.float32), "(K,2) PLANNED route, robot frame"),
+    "route": (np.dtype(np.float32), "(K,2) route the policy was given, robot frame"),
     "route_mapless": (np.dtype(np.float32), "(K,2) straight-line route to the goal"),
+    "path": (np.dtype(np.float32), "(K,2) path-head target, robot frame (see below)"),
     "goal": (np.dtype(np.float32), "(3,) robot-frame goal (x, y, yaw)"),
     "embodiment": (np.dtype(np.float32), "(D,) body descriptor"),
     "action": (np.dtype(np.float32), "(3,) teacher action (the label), SI"),
@@ -45,9 +52,10 @@ def episodes_from_dataset(
 ) -> Iterator[dict[str, np.ndarray]]:
     """Yield the episodes of a demonstrations folder as buffer episodes.
 
-    The dataset must have been recorded in ``planned`` route mode (its ``route`` is the
-    planned route, the path head's target); ``route_mapless`` is read, or derived from the
-    goal when an older recording lacks it.
+    The dataset must have been recorded in a :data:`TRAINABLE_ROUTE_MODES` mode; the
+    episode's ``route`` is what the policy was shown, ``path`` (the path head's target) is
+    the planned route or, for ``stale_map``, the driven path. ``route_mapless`` is read, or
+    derived from the goal when an older recording lacks it.
 
     Raises:
         DataError: Wrong route mode, no camera images, no episodes (after filtering), or a
@@ -58,10 +66,12 @@ def episodes_from_dataset(
     ds = DemoDataset(path, embodiments=tuple(embodiments) if embodiments else None, cache_size=0)
     ds.check_trainable()
     meta = ds.meta
-    if meta.get("route_mode") != "planned":
+    mode = meta.get("route_mode")
+    if mode not in TRAINABLE_ROUTE_MODES:
         raise DataError(
-            f"{path}: route_mode={meta.get('route_mode')!r}; imitation needs a "
-            "dataset recorded with planned routes (the path head's target)"
+            f"{path}: route_mode={mode!r}; imitation needs a dataset recorded with "
+            f"{' or '.join(TRAINABLE_ROUTE_MODES)} routes (the path head's target comes "
+            "from the planned route or the driven path)"
         )
     if len(ds) == 0:
         raise DataError(
@@ -76,6 +86,14 @@ def episodes_from_dataset(
         if "route_mapless" not in ep:
             ep["route_mapless"] = mapless_route(
                 ep["goal"], meta["route_points"], meta["route_spacing"]
+            )
+        if mode == "planned":
+            ep["path"] = ep["route"]
+        else:
+            if "pose" not in ep:
+                raise DataError(f"{ds.paths[i]}: the episode has no poses to derive its path")
+            ep["path"] = driven_path(
+                ep["pose"], ep.get("final_pose"), meta["route_points"], meta["route_spacing"]
             )
         n = len(ep["action"])
         ep["embodiment"] = np.broadcast_to(ep["embodiment"], (n, len(ep["embodiment"])))
@@ -134,13 +152,13 @@ class SequenceBuffer:
     ) -> dict[str, torch.Tensor]:
         """A batch of random windows as tensors for :meth:`XMobility.loss`.
 
-        Each window sees the mapless route with probability ``mapless_prob`` and the planned
-        one otherwise (one mode per window, as one episode runs in one mode); the ``path``
-        target is always the planned route.
+        Each window sees the mapless route with probability ``mapless_prob`` and the recorded
+        one (planned or stale) otherwise (one mode per window, as one episode runs in one
+        mode); the ``path`` target is the episode's ``path`` either way.
 
         Returns:
             Tensors (B, L, ...): ``rgb`` uint8, ``depth`` float32, ``speed``, ``route`` (the
-            input route), ``path`` (planned), ``goal``, ``embodiment``, ``action``,
+            input route), ``path`` (the target), ``goal``, ``embodiment``, ``action``,
             ``prev_action``, ``is_first`` bool.
         """
         data = self._consolidate()
@@ -155,10 +173,9 @@ class SequenceBuffer:
             for k in ("rgb", "speed", "goal", "embodiment", "action", "prev_action", "is_first")
         }
         out["depth"] = torch.from_numpy(data["depth"][idx].astype(np.float32))
-        planned = data["route"][idx]
-        out["path"] = torch.from_numpy(planned)
+        out["path"] = torch.from_numpy(data["path"][idx])
         out["route"] = torch.from_numpy(
-            np.where(mapless[:, None, None, None], data["route_mapless"][idx], planned)
+            np.where(mapless[:, None, None, None], data["route_mapless"][idx], data["route"][idx])
         )
         out["is_first"][:, 0] = True
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from compass_nav import cli
@@ -46,3 +47,20 @@ def test_training_refuses_recordings_of_validation_or_held_out_scenes(tmp_path, 
     assert _record(out, *extra) == 0  # recording them (for evaluation) is fine
     with pytest.raises(DataError, match=needle):
         next(episodes_from_dataset(out, progress=False))
+
+
+def test_stale_map_recordings_train_the_path_head_on_the_driven_path(tmp_path):
+    from compass_nav.data import DemoDataset
+    from compass_nav.data.routes import driven_path
+
+    out = tmp_path / "v2"
+    assert _record(out, "--suite", "v2", "--families", "warehouse") == 0
+    ep = next(episodes_from_dataset(out, progress=False))
+    raw = DemoDataset(out)[0]
+    meta = fmt.read_meta(out)
+    np.testing.assert_array_equal(ep["route"], raw["route"])  # the stale route is the input
+    expected = driven_path(
+        raw["pose"], raw["final_pose"], meta["route_points"], meta["route_spacing"]
+    )
+    np.testing.assert_array_equal(ep["path"], expected)
+    assert not np.allclose(ep["path"], ep["route"])  # the route ran through an obstacle

@@ -147,3 +147,44 @@ def test_diverging_training_stops_by_name_and_writes_no_model(
     for ckpt in (out / "checkpoints").glob("*.pt"):
         state = torch.load(ckpt, weights_only=True)["model"]
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_v2_training_takes_stale_map_demos_and_runs_stale_map_dagger(tmp_path):
+    from compass_nav.data import record_episodes
+    from compass_nav.sim.config import SimConfig
+
+    demos = tmp_path / "demos"
+    sim = SimConfig(
+        num_envs=2,
+        embodiments=("carter", "rover"),
+        families=("warehouse", "warehouse"),
+        image_height=16,
+        image_width=16,
+        suite="v2",
+        route_mode="stale_map",
+        moving_obstacles=2,
+        max_episode_steps=40,
+    )
+    record_episodes("teacher", demos, sim, 2, seed=3, progress=False)
+    out = tmp_path / "run"
+    cfg = _cfg(
+        out,
+        demos,
+        "steps=4",
+        "embodiments=[]",
+        "dagger.start=0.5",
+        "dagger.episode.suite=v2",
+        "dagger.episode.route_mode=stale_map",
+        "dagger.episode.moving_obstacles=2",
+        "dagger.episode.families=[warehouse]",
+    )
+    runner = ILRunner(cfg, out, progress=False)
+    runner.train()
+    stats = runner.summary["dagger"]["0"]
+    assert "success_stale_map" in stats or "success_mapless" in stats
+    assert runner.summary["demo_episodes"] == 2 and (out / "model.pt").is_file()
+    # Both recorded bodies were driven in the round (empty embodiments = the dataset's).
+    from compass_nav.il.dagger import load_round
+
+    bodies = {tuple(ep["embodiment"][0]) for ep in load_round(out / "dagger" / "round_00.npz")}
+    assert len(bodies) == 2
