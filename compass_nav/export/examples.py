@@ -11,6 +11,8 @@ what ``models/`` holds.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,9 +29,9 @@ from compass_nav.utils.atomic import atomic_save_torch
 __all__ = ["EXAMPLE_KINDS", "example_checkpoint", "export_example"]
 
 
-def _il_base(out: Path, seed: int) -> Path:
+def _il_base(out: Path, seed: int, body_dim: int = 0) -> Path:
     torch.manual_seed(seed)
-    model = XMobility(preset("debug"))
+    model = XMobility(dataclasses.replace(preset("debug"), body_dim=body_dim))
     path = out / "model.pt"
     atomic_save_torch(model_payload(model, step=0), path)
     return path

@@ -256,6 +256,10 @@ class ILRunner:
                 f"{self.cfg.data}: routes have {self.route_points} waypoints but "
                 f"model.route_points={self.cfg.model.route_points}"
             )
+        from compass_nav.data import DemoDataset
+
+        bodies = self.cfg.embodiments or None
+        self.buffer.reserve(int(DemoDataset(self.cfg.data, embodiments=bodies).lengths().sum()))
         n = self.buffer.add(
             self._fit(
                 episodes_from_dataset(

@@ -101,10 +101,30 @@ def episodes_from_dataset(
 
 
 class SequenceBuffer:
-    """Concatenated episodes with random-window sampling (see the module docstring)."""
+    """Concatenated episodes with random-window sampling (see the module docstring).
+
+    The flat arrays keep :data:`HEADROOM` spare capacity, so the DAgger rounds appended after
+    the demonstrations are copied into place instead of re-concatenating everything (a v2
+    dataset is several GB; a full copy per round doubled the peak memory).
+    """
+
+    #: Spare capacity allocated whenever the arrays grow, as a fraction of the steps held.
+    HEADROOM = 0.3
+    #: Pending steps that trigger copying them into the flat arrays (bounds the peak memory
+    #: while a large dataset loads into a buffer sized by :meth:`reserve`).
+    FLUSH_STEPS = 65536
+
+    def reserve(self, steps: int) -> None:
+        """Size the flat arrays for ``steps`` steps (plus :data:`HEADROOM`) before loading.
+
+        Optional; without it the arrays grow as episodes arrive.
+        """
+        self._reserve = int(steps)
 
     def __init__(self) -> None:
         self._data: dict[str, np.ndarray] | None = None
+        self._size = 0
+        self._reserve = 0
         self._pending: list[dict[str, np.ndarray]] = []
         self.num_episodes = 0
 
@@ -129,23 +149,41 @@ class SequenceBuffer:
             chunk["is_first"] = first
             self._pending.append(chunk)
             count += 1
+            if self._reserve and sum(len(p["action"]) for p in self._pending) > self.FLUSH_STEPS:
+                self._consolidate()
         self.num_episodes += count
         return count
 
     def _consolidate(self) -> dict[str, np.ndarray]:
         if self._pending:
-            parts = ([self._data] if self._data is not None else []) + self._pending
-            self._data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-            self._pending = []
+            extra = sum(len(p["action"]) for p in self._pending)
+            need = self._size + extra
+            cap = 0 if self._data is None else len(self._data["action"])
+            if need > cap:
+                new_cap = int(max(need, self._reserve) * (1 + self.HEADROOM))
+                grown = {
+                    k: np.empty((new_cap,) + v.shape[1:], v.dtype)
+                    for k, v in self._pending[0].items()
+                }
+                if self._data is not None:
+                    for k, v in grown.items():
+                        v[: self._size] = self._data[k][: self._size]
+                self._data = grown
+            at = self._size
+            while self._pending:
+                p = self._pending.pop(0)
+                n = len(p["action"])
+                for k, v in p.items():
+                    self._data[k][at : at + n] = v
+                at += n
+            self._size = at
         if self._data is None:
             raise DataError("the sequence buffer is empty")
         return self._data
 
     def __len__(self) -> int:
         """Total buffered steps."""
-        return (0 if self._data is None else len(self._data["action"])) + sum(
-            len(p["action"]) for p in self._pending
-        )
+        return self._size + sum(len(p["action"]) for p in self._pending)
 
     def sample(
         self, rng: np.random.Generator, batch_size: int, seq_len: int, mapless_prob: float
@@ -162,7 +200,7 @@ class SequenceBuffer:
             ``prev_action``, ``is_first`` bool.
         """
         data = self._consolidate()
-        total = len(data["action"])
+        total = self._size
         if total < seq_len:
             raise DataError(f"the buffer holds {total} steps, fewer than seq_len={seq_len}")
         starts = rng.integers(0, total - seq_len + 1, size=batch_size)

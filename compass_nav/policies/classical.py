@@ -547,8 +547,9 @@ class ClassicalPlanner(Policy):
         # A car-like body turns no tighter than its minimum radius: |wz| <= |vx| / R.
         radius = optional_field(descr, "min_turn_radius")
         if (radius > 0).any():
-            cap = np.where(radius > 0, 1.0 / np.maximum(radius, 1e-6), np.inf)[:, None]
-            lim = np.abs(cmds[..., 0]) * cap
+            # Bodies without a radius keep every wz (0 * inf would be NaN where vx = 0).
+            car = (radius > 0)[:, None]
+            lim = np.where(car, np.abs(cmds[..., 0]) / np.maximum(radius, 1e-6)[:, None], np.inf)
             cmds[..., 2] = np.clip(cmds[..., 2], -lim, lim)
         return cmds
 

@@ -243,3 +243,17 @@ def test_cli_export_of_a_nan_checkpoint_fails(tmp_path, example_export, capsys):
     assert code == 2, captured.out
     assert "compass-nav: error:" in captured.err and "not finite" in captured.err
     assert "max |diff| 0" not in captured.out and not out.exists()
+
+
+def test_parity_of_a_base_that_reads_the_body(tmp_path, recording):
+    """A multi-body IL base (``body_dim`` > 0) exports with the descriptor inside the graph."""
+    from compass_nav.export.examples import _il_base
+    from compass_nav.export.onnx_export import export_onnx
+
+    ckpt = _il_base(tmp_path, seed=1, body_dim=8)
+    module = load_exportable(ckpt)
+    assert module.cfg.body_dim == 8
+    path = tmp_path / "bodies.onnx"
+    export_onnx(module, path, command="test")
+    rep = replay(TorchRuntime(module), OnnxRuntime(path), recording, reset_at_starts=False)
+    assert rep.steps == 104 and rep.max_abs_action <= 1e-4 and rep.max_abs_path <= 1e-4

@@ -187,3 +187,16 @@ def test_richer_descriptors_are_used_by_name():
     # No command turns tighter than the radius; nothing turns in place.
     assert (np.abs(cmds[0, :, 2]) <= np.abs(cmds[0, :, 0]) / r + 1e-6).all()
     assert (np.abs(cmds[0, :, 2]) > 0).any()
+
+
+def test_a_car_and_a_diff_drive_body_in_one_batch_get_finite_candidates():
+    """A mixed batch (one body with a turning radius, one without) samples no NaN command."""
+    descr = np.stack([get_embodiment(n).descriptor() for n in ("rover", "carter")]).astype(
+        np.float64
+    )
+    cmds = ClassicalPlanner()._candidates(descr)
+    assert np.isfinite(cmds).all()
+    # The differential-drive body keeps its in-place turns, the car has none.
+    in_place = (cmds[..., 0] == 0) & (cmds[..., 1] == 0)
+    assert (np.abs(cmds[1][in_place[1], 2]) > 0).any()
+    assert (cmds[0][in_place[0], 2] == 0).all()

@@ -69,6 +69,11 @@ class XMobilityConfig:
         route_scale: Metres divisor for route and path waypoints.
         goal_scale: Metres divisor for the goal position.
         descriptor_dim: Length of the embodiment descriptor (action limits come from it).
+        body_dim: Size of the body embedding (the descriptor normalised with fixed constants,
+            ``compass_nav.rl.features.descriptor_features``, through an MLP) fused into the
+            policy state. 0, the default and the COMPASS IL base: the policy reads the body
+            only through its action limits. A base trained on several bodies needs it: their
+            teachers act differently in the same scene.
         loss: Loss weights.
     """
 
@@ -96,6 +101,7 @@ class XMobilityConfig:
     route_scale: float = 4.0
     goal_scale: float = 5.0
     descriptor_dim: int = DESCRIPTOR_DIM
+    body_dim: int = 0
     loss: LossWeights = dataclasses.field(default_factory=LossWeights)
 
     def __post_init__(self) -> None:
@@ -135,6 +141,12 @@ class XMobilityConfig:
         ):
             v = getattr(self, f)
             check(isinstance(v, int) and v >= 1, f, v, "must be an int >= 1")
+        check(
+            isinstance(self.body_dim, int) and self.body_dim >= 0,
+            "body_dim",
+            self.body_dim,
+            "must be an int >= 0 (0: no body input)",
+        )
         check(0 < self.min_std < 1, "min_std", self.min_std, "must be in (0, 1)")
         check_within("route_points", self.route_points, 1, 64)
         check(

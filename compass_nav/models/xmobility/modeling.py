@@ -143,8 +143,20 @@ class XMobility(nn.Module):
         self.gru = LayerNormGRUCell(h, cfg.deter_dim)
         self.prior_net = _mlp(cfg.deter_dim, h, 2 * cfg.stoch_dim)
         self.post_net = _mlp(cfg.deter_dim + cfg.embed_dim + cfg.speed_dim, h, 2 * cfg.stoch_dim)
+        if cfg.body_dim:
+            from compass_nav.rl.features import DESCRIPTOR_REF, DESCRIPTOR_SCALE
+
+            d = cfg.descriptor_dim
+            self.register_buffer("body_ref", torch.tensor(DESCRIPTOR_REF[:d]), persistent=False)
+            self.register_buffer(
+                "body_scale", torch.tensor(DESCRIPTOR_SCALE[:d]), persistent=False
+            )
+            self.body_encoder = _mlp(d, cfg.route_dim, cfg.body_dim, final_act=True)
         self.fusion = _mlp(
-            cfg.latent_dim + cfg.route_dim + cfg.speed_dim, h, cfg.policy_state_dim, final_act=True
+            cfg.latent_dim + cfg.route_dim + cfg.speed_dim + cfg.body_dim,
+            h,
+            cfg.policy_state_dim,
+            final_act=True,
         )
         self.action_head = _mlp(cfg.policy_state_dim, h, 3)
         self.path_head = _mlp(cfg.policy_state_dim, h, 2 * cfg.path_points)
@@ -165,7 +177,8 @@ class XMobility(nn.Module):
 
         Returns:
             ``image`` (B, C, h, w) processed input, ``embed`` (B, embed_dim + speed_dim)
-            posterior input, ``speed`` (B, speed_dim), ``route`` (B, route_dim).
+            posterior input, ``speed`` (B, speed_dim), ``route`` (B, route_dim) and, with
+            ``body_dim``, ``body`` (B, body_dim).
         """
         image = P.image_input(obs.get("rgb"), obs.get("depth"), self.cfg)
         speed = self.speed_encoder(P.speed_features(obs["speed"], self.cfg))
@@ -173,12 +186,16 @@ class XMobility(nn.Module):
             [P.route_features(obs["route"], self.cfg), P.goal_features(obs["goal"], self.cfg)], 1
         )
         embed = self.encoder(image)
-        return {
+        feats = {
             "image": image,
             "embed": torch.cat([embed, speed], 1),
             "speed": speed,
             "route": self.route_encoder(rg),
         }
+        if self.cfg.body_dim:
+            body = (obs["embodiment"].float() - self.body_ref) / self.body_scale
+            feats["body"] = self.body_encoder(body)
+        return feats
 
     def _transition(self, state: RSSMState, prev_u: torch.Tensor) -> torch.Tensor:
         return self.gru(self.img_in(torch.cat([state.z, prev_u], -1)), state.h)
@@ -190,10 +207,15 @@ class XMobility(nn.Module):
         return _gaussian(self.prior_net(h), self.cfg.min_std)
 
     def heads(
-        self, latent: torch.Tensor, route: torch.Tensor, speed: torch.Tensor
+        self,
+        latent: torch.Tensor,
+        route: torch.Tensor,
+        speed: torch.Tensor,
+        body: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Policy state (B, policy_state_dim), tanh action (B, 3), normalised path (B, 2P)."""
-        ps = self.fusion(torch.cat([latent, route, speed], -1))
+        parts = [latent, route, speed] + ([body] if body is not None else [])
+        ps = self.fusion(torch.cat(parts, -1))
         return ps, torch.tanh(self.action_head(ps)), self.path_head(ps)
 
     # ------------------------------------------------------------------ narrow API
@@ -229,7 +251,7 @@ class XMobility(nn.Module):
         mean, std = self._posterior(h, feats["embed"])
         z = mean + std * torch.randn_like(std) if sample else mean
         latent = torch.cat([h, z], -1)
-        ps, u, path = self.heads(latent, feats["route"], feats["speed"])
+        ps, u, path = self.heads(latent, feats["route"], feats["speed"], feats.get("body"))
         out = {
             "action": P.scale_action(u, emb),
             "action_norm": u,
@@ -314,7 +336,7 @@ class XMobility(nn.Module):
         mq, sq = (torch.stack(x, 1) for x in zip(*post, strict=True))
         mp, sp = (torch.stack(x, 1) for x in zip(*prior, strict=True))
 
-        _, u, path = self.heads(latent, feats["route"], feats["speed"])
+        _, u, path = self.heads(latent, feats["route"], feats["speed"], feats.get("body"))
         target_u = P.normalise_action(flat["action"], emb)
         action_loss = F.mse_loss(u, target_u)
         path_loss = F.mse_loss(path, P.normalise_path(flat["path"][:, : cfg.path_points], cfg))
