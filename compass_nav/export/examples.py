@@ -12,7 +12,6 @@ what ``models/`` holds.
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable
 from pathlib import Path
 
