@@ -206,6 +206,41 @@ DESCRIPTOR_DIM = len(DESCRIPTOR_FIELDS)
 DESCRIPTOR_FIELDS_V1: tuple[str, ...] = DESCRIPTOR_FIELDS[:15]
 
 
+#: Reference value and spread of each descriptor field (SI units), chosen to span the range of
+#: plausible mobile robots rather than fitted to the registered ones.
+DESCRIPTOR_NORM: dict[str, tuple[float, float]] = {
+    "max_vx": (1.0, 0.5),
+    "min_vx": (-0.3, 0.3),
+    "max_vy": (0.3, 0.3),
+    "max_wz": (1.2, 0.6),
+    "max_ax": (1.2, 0.6),
+    "max_ay": (0.6, 0.6),
+    "max_awz": (2.0, 1.0),
+    "lag_tau": (0.2, 0.15),
+    "length": (0.7, 0.3),
+    "width": (0.5, 0.2),
+    "camera_height": (1.0, 0.5),
+    "camera_pitch": (0.2, 0.2),
+    "camera_hfov": (1.57, 0.3),
+    "camera_bob": (0.02, 0.02),
+    "holonomic": (0.5, 0.5),
+    "command_latency": (0.08, 0.08),
+    "track_wn": (3.0, 4.0),
+    "track_zeta": (0.4, 0.4),
+    "tracking_bias": (0.03, 0.05),
+    "tracking_drift": (0.03, 0.05),
+    "max_decel": (1.5, 1.0),
+    "min_turn_radius": (0.3, 0.6),
+    "slip_yaw": (0.1, 0.15),
+    "slip_lateral": (0.04, 0.08),
+    "camera_pitch_osc": (0.02, 0.03),
+    "camera_roll_osc": (0.02, 0.03),
+    **{f"kind_{k}": (0.15, 0.35) for k in KINDS},
+}
+DESCRIPTOR_REF: tuple[float, ...] = tuple(DESCRIPTOR_NORM[f][0] for f in DESCRIPTOR_FIELDS)
+DESCRIPTOR_SCALE: tuple[float, ...] = tuple(DESCRIPTOR_NORM[f][1] for f in DESCRIPTOR_FIELDS)
+
+
 def select_descriptor(
     descriptor: np.ndarray, fields: Sequence[str], source: Sequence[str] = DESCRIPTOR_FIELDS
 ) -> np.ndarray:

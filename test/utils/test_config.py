@@ -162,7 +162,7 @@ def test_resolution_refuses_unknown_presets_keys_and_bad_overrides(tmp_path):
 
 def test_every_stage_has_its_presets_in_a_data_file():
     for stage, names in (
-        ("il", {"default", "debug"}),
+        ("il", {"default", "debug", "v2"}),
         ("rl", {"default", "debug"}),
         ("distill", {"default", "debug"}),
         ("pipeline", {"tiny", "full"}),
@@ -249,7 +249,7 @@ def test_a_preset_added_to_the_data_file_is_usable_without_code(tmp_path, monkey
     (presets / "il.yaml").write_text(il + "short:\n  steps: 5\n  dagger: {rounds: 0}\n")
     monkeypatch.setenv(paths.CONFIGS_DIR_ENV, str(tmp_path))
     assert build_il_config("unused", "short").steps == 5
-    with pytest.raises(ConfigError, match="known presets: default, debug, short"):
+    with pytest.raises(ConfigError, match="known presets: default, debug, v2, short"):
         build_il_config("unused", "shrot")
     monkeypatch.setenv(paths.CONFIGS_DIR_ENV, str(tmp_path / "missing"))
     with pytest.raises(DataError, match=paths.CONFIGS_DIR_ENV):

@@ -144,7 +144,7 @@ class XMobility(nn.Module):
         self.prior_net = _mlp(cfg.deter_dim, h, 2 * cfg.stoch_dim)
         self.post_net = _mlp(cfg.deter_dim + cfg.embed_dim + cfg.speed_dim, h, 2 * cfg.stoch_dim)
         if cfg.body_dim:
-            from compass_nav.rl.features import DESCRIPTOR_REF, DESCRIPTOR_SCALE
+            from compass_nav.contract.body import DESCRIPTOR_REF, DESCRIPTOR_SCALE
 
             d = cfg.descriptor_dim
             self.register_buffer("body_ref", torch.tensor(DESCRIPTOR_REF[:d]), persistent=False)
