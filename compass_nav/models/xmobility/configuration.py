@@ -71,9 +71,8 @@ class XMobilityConfig:
         descriptor_dim: Length of the embodiment descriptor (action limits come from it).
         body_dim: Size of the body embedding (the descriptor normalised with fixed constants,
             ``compass_nav.contract.body.DESCRIPTOR_REF``/``DESCRIPTOR_SCALE``, through an MLP)
-            fused into the policy state. 0, the default and the COMPASS IL base: the policy reads the body
-            only through its action limits. A base trained on several bodies needs it: their
-            teachers act differently in the same scene.
+            fused into the policy state. 0, the default and the COMPASS IL base: the policy
+            reads the body only through its action limits.
         loss: Loss weights.
     """
 
