@@ -35,7 +35,9 @@ when its next move would bring it within :data:`YIELD_MARGIN` of the robot's foo
 closer to it, it steps round the robot (following waypoints 45 or 90 degrees off its way,
 walking free 90, 135 or 180 degrees, whichever keeps farthest from it) or, when it cannot,
 stands; obstructed for :data:`PATIENCE` steps, a follower gives up its waypoints and walks
-free. A collision
+free. An actor the walls leave no move at all (a cart on a route through a gap it does not
+fit) gives up its waypoints after :data:`PATIENCE` steps too, and after as many more ends its
+walk free (it leaves as above). A collision
 with an actor is therefore always the robot's move. Actors may overlap each other (the first
 one stamped owns the shared cells).
 
@@ -268,7 +270,7 @@ def step_actors(
         half: (N, M, 2) half length (a person's radius) and half width, m.
         tall: (N, M) height, m.
         delay: (N, M) control steps to stand before starting, counted down.
-        wait: (N, M) control steps stood blocked by the robot.
+        wait: (N, M) control steps stood blocked by the robot or wedged by the walls.
         waypoints: (N, M, W, 2) world waypoints.
         n_wp: (N, M) waypoints in use.
         wp_i: (N, M) index of the next waypoint (n_wp: walking free).
@@ -323,6 +325,16 @@ def step_actors(
                     hx, hy = wx / d, wy / d
             ux, uy, ok = _try_move(height[e], x, y, hx * step, hy * step, k, hl, hw, buf)
             if not ok:
+                # Wedged by the walls (a cart on a route through a gap it does not fit):
+                # after PATIENCE steps a follower gives up its waypoints, and a free walker
+                # ends its walk (it leaves once out of sight, at the latest LINGER_STEPS on).
+                wait[e, a] += 1
+                if wait[e, a] >= PATIENCE:
+                    wait[e, a] = 0
+                    if following:
+                        wp_i[e, a] = n_wp[e, a]
+                    else:
+                        free_left[e, a] = min(free_left[e, a], 0)
                 continue
             if following and (ux != hx * step or uy != hy * step):
                 wp_i[e, a] = n_wp[e, a]  # pushed off its path by a wall: walk free from here

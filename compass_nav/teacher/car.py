@@ -454,6 +454,10 @@ ROOM_AHEAD = 1.0
 #: half-width (the tracking lag and noise are then a large share of the room).
 TIGHT_MARGIN = 0.06
 TIGHT_SPEED = 0.35
+#: Curvatures tried (across +-1/r_min) where neither the corrected nor the path's own arc is
+#: free, once the body has been held FAN_AFTER steps by plans it cannot start.
+FAN_CURV = 17
+FAN_AFTER = 5
 #: Goal reached for the tracker: m and rad (inside the simulator's 0.5 m / 0.1 rad).
 DONE_DIST = 0.2
 DONE_HEADING = 0.05
@@ -644,19 +648,39 @@ class PathFollower:
             speed = min(speed, -b.min_vx, 0.5)
         # Short look-ahead on the true map: a command whose arc would touch an obstacle is
         # not sent; the body stops and the path is re-planned from where it stands.
-        if self._arc_hits(p["height"][e], x, y, yaw, d, speed, k, b):
-            # The path's own arc (no feedback) where the corrected one would touch.
+        height = p["height"][e]
+        if self._arc_hits(height, x, y, yaw, d, speed, k, b):
+            # The path's own arc (no feedback) where the corrected one would touch; else,
+            # once re-planning has not freed the body, at a creep, the free curvature nearest
+            # the wanted one (a body that entered a door a little askew straightens out on
+            # the way through it).
+            want = k
             k = min(max(k_path, -kmax), kmax)
-            if self._arc_hits(p["height"][e], x, y, yaw, d, speed, k, b):
-                return np.zeros(3), "off"
+            if self._arc_hits(height, x, y, yaw, d, speed, k, b):
+                if self.off[e] < FAN_AFTER:
+                    return np.zeros(3), "off"
+                speed = min(speed, TIGHT_SPEED)
+                fan = sorted(np.linspace(-kmax, kmax, FAN_CURV), key=lambda q: abs(q - want))
+                for k in fan:
+                    if not self._arc_hits(height, x, y, yaw, d, speed, k, b, strict=True):
+                        break
+                else:
+                    return np.zeros(3), "off"
         return np.array([d * speed, 0.0, d * speed * k]), "ok"
 
     @staticmethod
-    def _arc_hits(height, x, y, yaw, d, speed, k, b) -> bool:
+    def _arc_hits(height, x, y, yaw, d, speed, k, b, strict: bool = False) -> bool:
+        """Whether the arc's footprint (grown by CHECK_INFLATE) touches an obstacle.
+
+        Where the grown footprint touches already, the exact one is swept instead, unless
+        ``strict`` (then the arc counts as touching).
+        """
         from compass_nav.sim.kernels import footprint_collides
 
         length, width = b.length + CHECK_INFLATE, b.width + CHECK_INFLATE
         if footprint_collides(height, x, y, yaw, length, width):
+            if strict:
+                return True
             length, width = b.length, b.width  # within the margin already: the exact size
             if footprint_collides(height, x, y, yaw, length, width):
                 return False  # already touching (the predicted pose): nothing to keep clear of

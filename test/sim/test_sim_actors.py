@@ -295,3 +295,32 @@ def test_an_actor_pacing_in_front_of_a_waiting_robot_leaves_after_lingering():
     assert env.actors.kind[0, 0] == A.NONE, "the person left"
     assert steps >= A.FREE_WALK_STEPS + A.LINGER_STEPS - 1, "it lingered, then left"
     assert all(in_sight), "it stayed in the robot's sight all along (it left by lingering)"
+
+
+def test_a_cart_the_walls_wedge_gives_up_its_route_and_leaves():
+    """A cart whose waypoints lead through a gap it does not fit, boxed in by walls on every
+    side, does not stand there for ever: after PATIENCE steps it gives up its waypoints, after
+    as many more it ends its walk, and it leaves (out of the robot's sight)."""
+    env = _corridor_env(1.8)
+    # A pocket just larger than the cart, behind the robot (which faces +x from x = 5.5 m).
+    x0, x1, y0, y1 = 1.0, 2.1, 14.0, 14.7
+    env.height[0, int(y0 / RESOLUTION) : int(y1 / RESOLUTION),
+               int(x0 / RESOLUTION) : int(x1 / RESOLUTION)] = 0  # fmt: skip
+    centre = (0.5 * (x0 + x1), 0.5 * (y0 + y1))
+    env.actors.place(
+        0, 0, env.height[0], env.material[0], A.CART, centre, (1, 0), 1.5,
+        size=(0.5, 0.3), tall=1.0, waypoints=[(6.0, 14.35), (6.0, 11.0)],
+    )  # fmt: skip
+    start = env.actors.pos[0, 0].copy()
+    still = np.zeros((1, 3))
+    left = None
+    for step in range(1, 4 * A.PATIENCE):
+        env.step(still)
+        if env.actors.kind[0, 0] == A.NONE:
+            left = step
+            break
+        np.testing.assert_array_equal(env.actors.pos[0, 0], start)  # wedged: it cannot move
+        if step == A.PATIENCE - 1:
+            assert env.actors.wp_i[0, 0] == 0, "it keeps its route while it waits"
+    assert left is not None, "the wedged cart left the scene"
+    assert 2 * A.PATIENCE - 2 <= left <= 2 * A.PATIENCE + 2

@@ -61,3 +61,23 @@ def test_car_time_limit_follows_its_drivable_path_reverse_counted_at_reverse_spe
         longer += drive > env.ref_length[e]
         assert env.step_limit[e] <= env.max_step_limit
     assert longer >= 1, "manoeuvres and reversing make some drivable paths longer"
+
+
+def test_a_cart_askew_in_a_door_straightens_out_on_the_way_through():
+    """Validation episode 27 of cart x office: a person stands in a door until the cart is
+    at it, so the cart enters it a little askew, where no arc of its re-planned path is free
+    at the follower's speed. It used to stand there until the time limit; now, once
+    re-planning has not freed it, it creeps on the free curvature nearest the path's."""
+    cfg = SimConfig(
+        num_envs=1, embodiments=("cart",), families=("office",), split="validation",
+        suite="v2", route_mode="stale_map", moving_obstacles=3, image_height=16,
+        image_width=16,
+    )  # fmt: skip
+    env = NavVectorEnv(cfg)
+    teacher = Teacher(env)
+    env.reset(seed=[episode_key(0, "cart", "office", 27)])
+    for _ in range(int(env.step_limit[0]) + 1):
+        _, _, term, trunc, info = env.step(teacher.act())
+        if term[0] or trunc[0]:
+            break
+    assert info["success"][0] and not info["collision"][0]
