@@ -67,6 +67,8 @@ from compass_nav.utils import jsonsafe
 __all__ = ["SimBridge", "main"]
 
 _T0 = 1.0  # simulated time of the first observation (stamps of 0 read as "unset")
+#: s the first goal in lockstep waits for the static transforms to reach the navigator.
+STATIC_WAIT_S = 2.0
 
 
 class SimBridge(Node):
@@ -104,6 +106,7 @@ class SimBridge(Node):
         self._published_wall = -math.inf
         self._cmd_since_obs = False
         self._lockstep = self._p("lockstep")  # read-only
+        self._static_delivered = False
         self._obs_stamp: tuple[int, int] | None = None
         self.dropped_commands = 0
         self._reset_requested = False
@@ -175,6 +178,9 @@ class SimBridge(Node):
         return conv.sec_to_stamp(self.sim_time)
 
     def _publish_goal(self) -> None:
+        if self._lockstep and not self._static_delivered:
+            self.scene.wait_static_delivered(STATIC_WAIT_S)
+            self._static_delivered = True
         stamp = self._stamp()
         frame, g = self.scene.goal_frame(self.env.goal[:1])
         g = g[0]

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import array
 import math
+import time
 
 import numpy as np
 from geometry_msgs.msg import Point32, PolygonStamped, TransformStamped
 from nav_msgs.msg import OccupancyGrid
+from rclpy.duration import Duration
 
 from compass_nav.contract.geometry import RESOLUTION
 from compass_nav.ros import conversions as conv
@@ -111,6 +113,19 @@ class SceneTopics:
             tfs.append(_tf(f["map"], f["odom"], stamp, (x, y, 0.0), yaw))
         if tfs:
             self.static_pub.publish(self.TFMessage(transforms=tfs))
+
+    def wait_static_delivered(self, timeout_s: float) -> None:
+        """Block until the latched /tf_static has reached its subscribers (at most ``timeout_s``).
+
+        For goals in the map frame, before the first one in lockstep: a navigator that gets a
+        goal in ``map`` before the map -> odom transform rejects it (the frame is unknown).
+        """
+        if self.TFMessage is None or not (self.map_to_odom and self.goal_in_map):
+            return
+        end = time.monotonic() + timeout_s
+        while self.static_pub.get_subscription_count() == 0 and time.monotonic() < end:
+            time.sleep(0.01)
+        self.static_pub.wait_for_all_acked(Duration(seconds=max(end - time.monotonic(), 0.1)))
 
     def goal_frame(self, points: np.ndarray) -> tuple[str, np.ndarray]:
         """(frame, points): odometry-frame rows (N, 2) or (N, 3) in ``goal_frame``.
