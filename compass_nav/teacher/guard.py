@@ -58,6 +58,60 @@ def _rollout(height, x, y, yaw, v0, cmd, tau, acc, length, width, steps, dt):
 
 
 @nb.njit(cache=True)
+def _rollout_delayed(height, x, y, yaw, v0, cmd, sent, lat, slip, tau, acc, dec, length, width,
+                     steps, dt):  # fmt: skip
+    """:func:`_rollout` for a body with command latency or skid-steer slip, as the simulator
+    moves it (:func:`compass_nav.sim.dynamics.step_bodies_ext`): the commands already sent act
+    until ``lat`` s from now, the yaw rate loses the share ``slip[0]``, the skid adds
+    ``vy = -slip[1] vx wz``, and ``vx`` falls at most at the braking limit ``dec``.
+
+    Args:
+        sent: (D, 3) commands sent before this one, ``sent[0]`` one step ago.
+    """
+    vx, vy, wz = v0[0], v0[1], v0[2]
+    sub = 4
+    h = dt / sub
+    alpha = 1.0 if tau <= h else h / tau
+    depth = sent.shape[0]
+    u = np.empty(3)
+    for k in range(steps):
+        for q in range(sub):
+            back = int(math.ceil((lat - (k * dt + q * h)) / dt - 1e-9))
+            for m in range(3):
+                u[m] = cmd[m] if back <= 0 else sent[min(back - 1, depth - 1), m]
+            u[2] *= 1.0 - slip[0]
+            dx = (u[0] - vx) * alpha
+            dy = (u[1] - vy) * alpha
+            dw = (u[2] - wz) * alpha
+            up, down = acc[0] * h, acc[0] * h
+            if vx > 0.0:
+                down = dec * h
+            elif vx < 0.0:
+                up = dec * h
+            vx += min(max(dx, -down), up)
+            vy += min(max(dy, -acc[1] * h), acc[1] * h)
+            wz += min(max(dw, -acc[2] * h), acc[2] * h)
+            if slip[1] > 0.0:
+                vy = -slip[1] * vx * wz
+            c, s = math.cos(yaw), math.sin(yaw)
+            x += (c * vx - s * vy) * h
+            y += (s * vx + c * vy) * h
+            yaw += wz * h
+            if footprint_collides(height, x, y, yaw, length, width):
+                return k, x, y, yaw
+    return steps + 1, x, y, yaw
+
+
+@nb.njit(cache=True)
+def _roll(height, x, y, yaw, v0, cmd, sent, lat, slip, tau, acc, dec, length, width, steps,
+          dt):  # fmt: skip
+    if lat > 0.0 or slip[0] > 0.0 or slip[1] > 0.0:
+        return _rollout_delayed(height, x, y, yaw, v0, cmd, sent, lat, slip, tau, acc, dec,
+                                length, width, steps, dt)  # fmt: skip
+    return _rollout(height, x, y, yaw, v0, cmd, tau, acc, length, width, steps, dt)
+
+
+@nb.njit(cache=True)
 def _ctg_at(ctg, x, y):
     g = ctg.shape[0]
     i = min(max(int(math.floor(y / RESOLUTION)), 0), g - 1)
@@ -66,7 +120,8 @@ def _ctg_at(ctg, x, y):
 
 
 @nb.njit(parallel=True, cache=True)
-def guard_batch(height, ctg, pose, vel, cmd, low, high, acc, tau, dims, holo, out):
+def guard_batch(height, ctg, pose, vel, cmd, low, high, acc, tau, dims, holo, sent, lat, slip,
+                dec, out):  # fmt: skip
     """Safe commands for N envs (see the module docstring).
 
     Args:
@@ -81,6 +136,10 @@ def guard_batch(height, ctg, pose, vel, cmd, low, high, acc, tau, dims, holo, ou
         tau: (N,) response lag, s.
         dims: (N, 2) footprint (length, width), m.
         holo: (N,) bool, the body can move sideways.
+        sent: (N, D, 3) the commands sent in the last D steps (``[:, 0]`` the previous one).
+        lat: (N,) command latency, s.
+        slip: (N, 2) skid-steer (slip_yaw, slip_lateral).
+        dec: (N,) braking limit on vx.
         out: (N, 3) written.
     """
     n = pose.shape[0]
@@ -88,9 +147,9 @@ def guard_batch(height, ctg, pose, vel, cmd, low, high, acc, tau, dims, holo, ou
     for e in nb.prange(n):
         x, y, yaw = pose[e, 0], pose[e, 1], pose[e, 2]
         length, width = dims[e, 0] + INFLATE_M, dims[e, 1] + INFLATE_M
-        hit, ex, ey, eyaw = _rollout(
-            height[e], x, y, yaw, vel[e], cmd[e], tau[e], acc[e], length, width, steps, STEP_S
-        )
+        hit, ex, ey, eyaw = _roll(height[e], x, y, yaw, vel[e], cmd[e], sent[e], lat[e],
+                                  slip[e], tau[e], acc[e], dec[e], length, width, steps,
+                                  STEP_S)  # fmt: skip
         out[e, 0], out[e, 1], out[e, 2] = cmd[e, 0], cmd[e, 1], cmd[e, 2]
         if hit > steps:
             continue
@@ -111,20 +170,9 @@ def guard_batch(height, ctg, pose, vel, cmd, low, high, acc, tau, dims, holo, ou
                     cand[0] = min(max(vxs[a] * vmax, low[e, 0]), high[e, 0])
                     cand[1] = 0.0 if c == 0 else (0.3 if c == 1 else -0.3) * high[e, 1]
                     cand[2] = wzs[b] * wmax
-                    h2, ex, ey, eyaw = _rollout(
-                        height[e],
-                        x,
-                        y,
-                        yaw,
-                        vel[e],
-                        cand,
-                        tau[e],
-                        acc[e],
-                        length,
-                        width,
-                        steps,
-                        STEP_S,
-                    )
+                    h2, ex, ey, eyaw = _roll(height[e], x, y, yaw, vel[e], cand, sent[e],
+                                             lat[e], slip[e], tau[e], acc[e], dec[e], length,
+                                             width, steps, STEP_S)  # fmt: skip
                     if h2 < best_hit:
                         continue
                     end = _ctg_at(ctg[e], ex, ey)

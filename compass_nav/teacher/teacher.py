@@ -218,6 +218,10 @@ class Teacher:
         self._rmin = np.array([max(b.min_turn_radius, 1e-3) for b in bodies], np.float64)
         self._paths = PathFollower(bodies, self._car_rows) if self.cfg.car_paths else None
         self._dec = np.array([b.brake_decel for b in bodies], np.float64)
+        # The guard rolls a candidate out behind the commands still in the latency line.
+        self._slip = np.array([[b.slip_yaw, b.slip_lateral] for b in bodies], np.float64)
+        depth = int(math.ceil(self._latency.max(initial=0.0) * env.cfg.control_hz + 1e-9)) + 1
+        self._sent = np.zeros((len(bodies), depth, 3))
         self._dims = np.array([[b.length, b.width] for b in bodies], np.float64)
         self._bodies = bodies
         n = len(bodies)
@@ -332,6 +336,10 @@ class Teacher:
                 self._tau,
                 self._dims,
                 self._holo,
+                self._sent,
+                self._latency,
+                self._slip,
+                self._dec,
                 safe,
             )
             # Car-like bodies keep their tracker's command: the guard's replacements assume a
@@ -339,7 +347,16 @@ class Teacher:
             if self._car_rows.size:
                 safe[self._car_rows] = out[self._car_rows]
             out = safe
-        return out.astype(np.float32)
+        out = out.astype(np.float32)
+        self._remember(out)
+        return out
+
+    def _remember(self, out: np.ndarray) -> None:
+        """Keep the commands sent (clipped as the env clips them) for the guard's rollouts."""
+        fresh = np.asarray(getattr(self.env, "steps", np.ones(len(out)))) == 0
+        self._sent[fresh] = 0.0
+        self._sent[:, 1:] = self._sent[:, :-1]
+        self._sent[:, 0] = np.clip(out, self._low, self._high)
 
     def _unstick(self, p: dict, out: np.ndarray) -> None:
         """Back up (straight, guarded) where a body made no progress for ``stall_steps``.
