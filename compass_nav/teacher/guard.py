@@ -60,14 +60,15 @@ def _rollout(height, x, y, yaw, v0, cmd, tau, acc, length, width, steps, dt):
 @nb.njit(cache=True)
 def _rollout_delayed(height, x, y, yaw, v0, cmd, sent, lat, slip, tau, acc, dec, length, width,
                      steps, dt):  # fmt: skip
-    """:func:`_rollout` for a body with command latency or skid-steer slip, as the simulator
-    moves it (:func:`compass_nav.sim.dynamics.step_bodies_ext`): the commands already sent act
-    until ``lat`` s from now, the yaw rate loses the share ``slip[0]``, the skid adds
-    ``vy = -slip[1] vx wz``, and ``vx`` falls at most at the braking limit ``dec``.
+    """:func:`_rollout` for a body with command latency or skid-steer slip.
 
-    Args:
-        sent: (D, 3) commands sent before this one, ``sent[0]`` one step ago.
-    """
+    As the simulator moves it (:func:`compass_nav.sim.dynamics.step_bodies_ext`): the commands
+    already sent act until ``lat`` s from now, the yaw rate loses the share ``slip[0]``, the
+    skid adds ``vy = -slip[1] vx wz``, and ``vx`` falls at most at the braking limit ``dec``.
+    The arguments are :func:`_rollout`'s, and ``sent`` (D, 3), the commands sent before this
+    one (``sent[0]`` one step ago), ``lat`` the latency (s), ``slip`` (slip_yaw,
+    slip_lateral) and ``dec`` the braking limit on vx.
+    """  # noqa: D417
     vx, vy, wz = v0[0], v0[1], v0[2]
     sub = 4
     h = dt / sub

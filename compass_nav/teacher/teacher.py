@@ -10,7 +10,10 @@ limits before the goal, compensates for the body's response lag, and finally tur
 to the goal heading and stops (COMPASS's success needs all of that). A footprint guard
 (:mod:`compass_nav.teacher.guard`, ``TeacherConfig.guard``, on by default in the scenario
 suites with tight passages) replaces a command whose short rollout on the true height grid
-would touch an obstacle, which matters in doors and gaps barely wider than the body.
+would touch an obstacle, which matters in doors and gaps barely wider than the body; it rolls
+a command out behind the ones still in the body's latency line. A body the guard holds
+wedged (no progress for ``stall_steps``) gets a straight-and-turn plan out
+(:mod:`compass_nav.teacher.rescue`), or else backs up a little.
 
 The teacher plans on the true map: ``privileged()["cost_to_go"]`` includes the obstacles a
 stale-map scenario left off the scene's map (``cost_to_go_stale`` is the policy's route).
@@ -29,6 +32,7 @@ from compass_nav.planner import grid
 from compass_nav.teacher.avoid import AvoidConfig, actor_params, actor_shapes, avoid_movers
 from compass_nav.teacher.car import PathFollower, car_batch, lane_cost_to_go, lane_start
 from compass_nav.teacher.guard import guard_batch
+from compass_nav.teacher.rescue import SpinRescue
 from compass_nav.utils.config import check
 
 
@@ -58,6 +62,9 @@ class TeacherConfig:
     # Car-like bodies follow Hybrid-A* paths (teacher/car.py PathFollower); False: the greedy
     # two-arc search alone.
     car_paths: bool = True
+    # Bodies that turn on the spot answer a stall with a straight-and-turn SE(2) plan
+    # (teacher/rescue.py) before backing up blindly; False: backing up only.
+    rescue: bool = True
 
     def __post_init__(self) -> None:
         check(
@@ -222,6 +229,8 @@ class Teacher:
         self._slip = np.array([[b.slip_yaw, b.slip_lateral] for b in bodies], np.float64)
         depth = int(math.ceil(self._latency.max(initial=0.0) * env.cfg.control_hz + 1e-9)) + 1
         self._sent = np.zeros((len(bodies), depth, 3))
+        spin_rows = np.array([e for e, b in enumerate(bodies) if b.min_turn_radius <= 0], np.int64)
+        self._rescue = SpinRescue(bodies, spin_rows) if self.cfg.rescue else None
         self._dims = np.array([[b.length, b.width] for b in bodies], np.float64)
         self._bodies = bodies
         n = len(bodies)
@@ -300,6 +309,11 @@ class Teacher:
             )
             if self._paths is not None:
                 self._paths.act(p, out, self._stuck > 0, self.cfg.speed_scale)
+        rescuing = np.zeros(len(out), bool)
+        if self._rescue is not None and self._guard:
+            self._rescue.clear(np.asarray(getattr(self.env, "steps", np.ones(len(out)))) == 0)
+            rescuing = self._rescue.act(p, pose, out)
+        planned = out[rescuing].copy()
         if p.get("actors_radius") is not None and p["actors_radius"].shape[1]:
             avoid_movers(
                 out,
@@ -321,8 +335,12 @@ class Teacher:
                 self._stuck,
                 self._avoid,
             )
+        if rescuing.any():
+            held = np.zeros(len(out), bool)
+            held[rescuing] = np.any(out[rescuing] != planned, axis=1)
+            self._rescue.held(held)
         if self._guard:
-            self._unstick(p, out)
+            rescuing |= self._unstick(p, pose, out)
             safe = np.empty_like(out)
             guard_batch(
                 p["height"],
@@ -346,6 +364,9 @@ class Teacher:
             # body that can turn in place.
             if self._car_rows.size:
                 safe[self._car_rows] = out[self._car_rows]
+            # A rescue drives a plan checked with the body's exact rectangle; the guard's
+            # one-second rollouts of its slow straight moves would run past a planned turn.
+            safe[rescuing] = out[rescuing]
             out = safe
         out = out.astype(np.float32)
         self._remember(out)
@@ -358,12 +379,17 @@ class Teacher:
         self._sent[:, 1:] = self._sent[:, :-1]
         self._sent[:, 0] = np.clip(out, self._low, self._high)
 
-    def _unstick(self, p: dict, out: np.ndarray) -> None:
-        """Back up (straight, guarded) where a body made no progress for ``stall_steps``.
+    def _unstick(self, p: dict, pose: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Rescue or back up where a body made no progress for ``stall_steps``.
 
         A long body can wedge itself at a door's jamb where every forward or turning command
-        would touch it; the guard then holds it still. Backing up a little frees it for
-        another, better aligned approach.
+        would touch it; the guard then holds it still. A body that turns on the spot first
+        asks for a straight-and-turn plan out (:mod:`compass_nav.teacher.rescue`); where none
+        is found it backs up a little (straight, guarded), which frees it for another, better
+        aligned approach.
+
+        Returns:
+            (N,) bool: envs whose rescue starts with this step's command.
         """
         c = self.cfg
         geo = np.asarray(getattr(self.env, "geo", np.zeros(len(out))))
@@ -383,7 +409,18 @@ class Teacher:
         self._stall = np.where(better, 0, np.where(waiting, self._stall, self._stall + 1))
         if self._paths is not None:
             self._stall[self._car_rows] = 0  # car-like: the path follower re-plans instead
+        rescued = np.zeros(len(out), bool)
+        if self._rescue is not None:
+            self._stall[self._rescue.active()] = 0
         start = (self._stall >= c.stall_steps) & (self._backup == 0)
+        if self._rescue is not None:
+            for e in np.flatnonzero(start):
+                if self._rescue.start(p, e):
+                    rescued[e] = True
+            if rescued.any():
+                rescued = self._rescue.act(p, pose, out, only=rescued)
+                start &= ~rescued
+                self._stall[rescued] = 0
         self._backup[start] = c.backup_steps
         self._stall[start] = 0
         backing = self._backup > 0
@@ -394,6 +431,7 @@ class Teacher:
             self._backup[backing] -= 1
             # The next approach counts as progress from where the backing ends.
             self._best_geo[backing] = np.inf
+        return rescued
 
     def _update_lanes(self, p: dict) -> None:
         """Per new goal of a car-like env: its final lane and the cost-to-go to the lane start."""
