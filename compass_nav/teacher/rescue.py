@@ -62,6 +62,9 @@ ALIGN_HEADING = 0.35
 #: A rescue starts only from (nearly) standing still: speed (m/s) and yaw rate (rad/s).
 STOPPED_SPEED = 0.1
 STOPPED_YAW_RATE = 0.2
+#: A body that found no plan tries again only once it moved this far (m) or turned (rad).
+RETRY_MOVE = 0.1
+RETRY_TURN = 0.1
 #: Collision margins tried in turn (added to the body's length and width), m.
 INFLATE = (0.03, 0.01)
 #: Plans per rescue before it gives up.
@@ -124,6 +127,7 @@ class SpinRescue:
         self._seg_steps = np.zeros(n, np.int64)
         self._plans = np.zeros(n, np.int64)
         self._target: list[tuple | None] = [None] * n
+        self._failed_at: list[np.ndarray | None] = [None] * n
         self.starts = np.zeros(n, np.int64)  # rescues started (for diagnostics and tests)
 
     def active(self) -> np.ndarray:
@@ -135,6 +139,7 @@ class SpinRescue:
         for e in np.flatnonzero(rows):
             self._segs[e] = None
             self._target[e] = None
+            self._failed_at[e] = None
             self._plans[e] = 0
 
     def start(self, p: dict, e: int) -> bool:
@@ -148,13 +153,23 @@ class SpinRescue:
         v = p["velocity"][e]
         if math.hypot(v[0], v[1]) > STOPPED_SPEED or abs(v[2]) > STOPPED_YAW_RATE:
             return False  # a wedged body stands still; a moving one is only slow to progress
+        pose = np.asarray(p["pose"][e], np.float64)
+        last = self._failed_at[e]
+        if (
+            last is not None
+            and math.hypot(*(pose[:2] - last[:2])) < RETRY_MOVE
+            and abs(_wrap(pose[2] - last[2])) < RETRY_TURN
+        ):
+            return False  # no plan from here a moment ago: the search would only repeat itself
         target = self._choose_target(p, e)
         if target is None:
+            self._failed_at[e] = pose
             return False
         self._target[e] = target
         self._plans[e] = 0
         if not self._replan(p, e):
             self._target[e] = None
+            self._failed_at[e] = pose
             return False
         self.starts[e] += 1
         return True
